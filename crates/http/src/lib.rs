@@ -1,0 +1,1 @@
+//! Linli HTTP adapter: filled by the HTTP issue.

@@ -1,0 +1,1 @@
+//! Linli storage: filled by the storage issue.

@@ -1,0 +1,679 @@
+//! The decision: (workflow, ticket, actor, command, now) → a [`Decision`] or a refusal.
+//! Pure: no clock is read, nothing is stored. Every change is an event folded into the ticket
+//! as it is made, so the decision's ticket always equals the replay of its events.
+
+use jiff::{SignedDuration, Timestamp};
+
+use crate::calendar::{add_working, working_between};
+use crate::command::*;
+use crate::definition::{AssignEffect, ClockDef, Field, StateId, TransitionDef, Workflow};
+use crate::event::{ActorRef, Event, EventKind, Recorded, Submitted};
+use crate::role::{Party, Role};
+use crate::ticket::{Assignee, ClockStatus, Ticket};
+
+/// Decides a new request against the workflow that serves its category.
+pub fn decide_submission(
+    wf: &Workflow,
+    actor: &Actor,
+    sub: &Submission,
+    now: Timestamp,
+) -> Result<Decision, CommandError> {
+    if !actor.roles.contains(Role::Resident) {
+        return Err(CommandError::RoleNotAllowed {
+            action: "submit".into(),
+        });
+    }
+    let description = sub.description.trim();
+    if description.is_empty() {
+        return Err(CommandError::MissingField {
+            action: "submit".into(),
+            field: "description",
+        });
+    }
+    check_length("description", description, MAX_DESCRIPTION_CHARS)?;
+    let initial = wf.state(wf.initial);
+    let first = Event {
+        ticket_id: sub.id,
+        seq: 1,
+        at: now,
+        actor: ActorRef {
+            id: Some(actor.id),
+            role: Role::Resident,
+        },
+        kind: EventKind::Submitted(Submitted {
+            workflow_id: wf.id.clone(),
+            workflow_version: wf.version,
+            category: sub.category.clone(),
+            urgency: sub.urgency,
+            description: description.to_owned(),
+            channel: sub.channel.clone(),
+            state: initial.name.clone(),
+            requester: sub.requester,
+            community_id: sub.community_id,
+            branch_id: sub.branch_id,
+            building_id: sub.building_id,
+            clocks: wf.clocks.iter().map(|c| c.name.clone()).collect(),
+        }),
+    };
+    let ticket = Ticket::from_submission(&first).expect("a submission event starts a ticket");
+    let mut b = Builder::new(wf, ticket, actor, now, 0);
+    b.record(first);
+    b.enter_state(None, wf.initial);
+    Ok(b.finish())
+}
+
+/// Decides a workflow action on a ticket.
+pub fn decide(
+    wf: &Workflow,
+    ticket: &Ticket,
+    actor: &Actor,
+    act: &Act,
+    now: Timestamp,
+) -> Result<Decision, CommandError> {
+    check_workflow(wf, ticket)?;
+    if !wf.has_action(&act.action) {
+        return Err(CommandError::UnknownAction {
+            action: act.action.clone(),
+        });
+    }
+    if act.expected_version != ticket.version {
+        return Err(CommandError::StaleVersion {
+            expected: act.expected_version,
+            actual: ticket.version,
+        });
+    }
+    let from = current_state(wf, ticket);
+    let Some(tr) = from.and_then(|s| wf.transition(s, &act.action)) else {
+        return Err(CommandError::NotAllowedInState {
+            action: act.action.clone(),
+            state: ticket.state.clone(),
+        });
+    };
+    let Some(role) = acting_role(tr, ticket, actor) else {
+        return Err(CommandError::RoleNotAllowed {
+            action: act.action.clone(),
+        });
+    };
+    let recorded = check_fields(tr, &act.fields)?;
+    let mut b = Builder::new(wf, ticket.clone(), actor, now, ticket.version);
+    b.transition(tr, role, recorded, act.fields.assignee, None);
+    Ok(b.finish())
+}
+
+/// Decides a due timer. `None` means the timer outlived its reason (the ticket moved on, the
+/// clock stopped or restarted) and is to be discarded without effect.
+pub fn decide_firing(
+    wf: &Workflow,
+    ticket: &Ticket,
+    firing: &Firing,
+    now: Timestamp,
+) -> Result<Option<Decision>, CommandError> {
+    check_workflow(wf, ticket)?;
+    let system = Actor::system();
+    let mut b = Builder::new(wf, ticket.clone(), &system, now, ticket.version);
+    let fired = match &firing.key {
+        TimerKey::State(action) => {
+            let tr = current_state(wf, ticket).and_then(|s| wf.transition(s, action));
+            match tr {
+                Some(tr) if firing.epoch == ticket.state_entered_seq => {
+                    b.transition(
+                        tr,
+                        Role::System,
+                        Recorded::default(),
+                        None,
+                        Some(firing.due_at),
+                    );
+                    true
+                }
+                _ => false,
+            }
+        }
+        TimerKey::SlaWarning(clock) => b.warn(clock, firing),
+        TimerKey::SlaBreach(clock) => b.breach(clock, firing),
+        TimerKey::Escalation(clock) => b.escalate(clock, firing),
+    };
+    Ok(fired.then(|| b.finish()))
+}
+
+/// The actions this actor may take on this ticket now (for the API's `allowed_actions`).
+pub fn allowed_actions<'w>(
+    wf: &'w Workflow,
+    ticket: &Ticket,
+    actor: &Actor,
+) -> Vec<&'w TransitionDef> {
+    let Some(state) = current_state(wf, ticket) else {
+        return Vec::new();
+    };
+    wf.transitions_from(state)
+        .filter(|t| acting_role(t, ticket, actor).is_some())
+        .collect()
+}
+
+fn check_workflow(wf: &Workflow, ticket: &Ticket) -> Result<(), CommandError> {
+    if wf.id != ticket.workflow_id || wf.version != ticket.workflow_version {
+        return Err(CommandError::WrongWorkflow {
+            ticket: format!("{}@{}", ticket.workflow_id, ticket.workflow_version),
+            given: wf.key().to_string(),
+        });
+    }
+    Ok(())
+}
+
+fn current_state(wf: &Workflow, ticket: &Ticket) -> Option<StateId> {
+    wf.state_id(&ticket.state)
+}
+
+/// The role under which `actor` may take `tr`, if any. Staff roles nest: what a secretary
+/// may do, the community office and the street may do too.
+pub fn acting_role(tr: &TransitionDef, ticket: &Ticket, actor: &Actor) -> Option<Role> {
+    let has = |r: Role| actor.roles.contains(r);
+    tr.roles.iter().find_map(|p| match *p {
+        Party::Role(Role::Secretary) => [Role::Secretary, Role::Community, Role::Street]
+            .into_iter()
+            .find(|r| has(*r)),
+        Party::Role(Role::Community) => [Role::Community, Role::Street]
+            .into_iter()
+            .find(|r| has(*r)),
+        Party::Role(r) => has(r).then_some(r),
+        Party::Requester => (actor.id == ticket.requester).then(|| {
+            if has(Role::Resident) {
+                Role::Resident
+            } else {
+                actor.roles.iter().next().unwrap_or(Role::Resident)
+            }
+        }),
+        Party::Assignee => ticket.is_assigned_to(actor.id, &actor.teams).then(|| {
+            if has(Role::Member) {
+                Role::Member
+            } else {
+                actor.roles.iter().next().unwrap_or(Role::Member)
+            }
+        }),
+    })
+}
+
+fn check_length(field: &'static str, s: &str, max: usize) -> Result<(), CommandError> {
+    let n = s.chars().count();
+    if n > max {
+        return Err(CommandError::InvalidField {
+            field,
+            reason: format!("at most {max} characters, got {n}"),
+        });
+    }
+    if s.chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r')
+    {
+        return Err(CommandError::InvalidField {
+            field,
+            reason: "control characters are not allowed".into(),
+        });
+    }
+    Ok(())
+}
+
+fn check_fields(tr: &TransitionDef, f: &Fields) -> Result<Recorded, CommandError> {
+    let present = [
+        (Field::Assignee, f.assignee.is_some()),
+        (Field::Reason, f.reason.is_some()),
+        (Field::Note, f.note.is_some()),
+        (Field::Rating, f.rating.is_some()),
+        (Field::Hours, f.hours.is_some()),
+    ];
+    for (field, given) in present {
+        let accepted =
+            tr.requires.contains(field) || tr.optional.contains(field) || field == Field::Note;
+        if given && !accepted {
+            return Err(CommandError::FieldNotAccepted {
+                action: tr.action.clone(),
+                field: field.as_str(),
+            });
+        }
+        if !given && tr.requires.contains(field) {
+            return Err(CommandError::MissingField {
+                action: tr.action.clone(),
+                field: field.as_str(),
+            });
+        }
+    }
+    let text =
+        |field: &'static str, v: &Option<String>, max| -> Result<Option<String>, CommandError> {
+            match v.as_deref().map(str::trim) {
+                None => Ok(None),
+                Some("")
+                    if tr
+                        .requires
+                        .contains(Field::parse(field).expect("known field")) =>
+                {
+                    Err(CommandError::MissingField {
+                        action: tr.action.clone(),
+                        field,
+                    })
+                }
+                Some("") => Ok(None),
+                Some(s) => check_length(field, s, max).map(|()| Some(s.to_owned())),
+            }
+        };
+    let rating = match f.rating {
+        Some(r) if !(1..=5).contains(&r) => {
+            return Err(CommandError::InvalidField {
+                field: "rating",
+                reason: format!("a rating is 1 to 5 stars, got {r}"),
+            });
+        }
+        r => r,
+    };
+    let service_minutes = match f.hours {
+        Some(h) if !(h.is_finite() && h > 0.0 && h <= MAX_HOURS) => {
+            return Err(CommandError::InvalidField {
+                field: "hours",
+                reason: format!("hours are more than 0 and at most {MAX_HOURS}, got {h}"),
+            });
+        }
+        Some(h) => Some((h * 60.0).round() as u32),
+        None => None,
+    };
+    Ok(Recorded {
+        assignee: f.assignee,
+        reason: text("reason", &f.reason, MAX_REASON_CHARS)?,
+        note: text("note", &f.note, MAX_NOTE_CHARS)?,
+        rating,
+        service_minutes,
+    })
+}
+
+/// Accumulates one decision: each event is folded into the ticket as soon as it is made.
+struct Builder<'w> {
+    wf: &'w Workflow,
+    ticket: Ticket,
+    actor: ActorRef,
+    actor_id: uuid::Uuid,
+    now: Timestamp,
+    expected_version: u64,
+    events: Vec<Event>,
+    timers: Vec<TimerChange>,
+    notifications: Vec<Notification>,
+}
+
+impl<'w> Builder<'w> {
+    fn new(
+        wf: &'w Workflow,
+        ticket: Ticket,
+        actor: &Actor,
+        now: Timestamp,
+        expected_version: u64,
+    ) -> Self {
+        let role = actor.roles.iter().next().unwrap_or(Role::System);
+        Builder {
+            wf,
+            ticket,
+            actor: ActorRef {
+                id: (!actor.is_system()).then_some(actor.id),
+                role,
+            },
+            actor_id: actor.id,
+            now,
+            expected_version,
+            events: Vec::new(),
+            timers: Vec::new(),
+            notifications: Vec::new(),
+        }
+    }
+
+    fn finish(self) -> Decision {
+        Decision {
+            ticket: self.ticket,
+            expected_version: self.expected_version,
+            events: self.events,
+            timers: self.timers,
+            notifications: self.notifications,
+        }
+    }
+
+    /// Records an already-built event (the submission).
+    fn record(&mut self, event: Event) {
+        self.notify(&event);
+        self.events.push(event);
+    }
+
+    fn push(&mut self, kind: EventKind) {
+        let event = Event {
+            ticket_id: self.ticket.id,
+            seq: self.ticket.version + 1,
+            at: self.now,
+            actor: self.actor,
+            kind,
+        };
+        self.ticket
+            .apply(&event)
+            .expect("events built by the decision fold into its ticket");
+        self.notify(&event);
+        self.events.push(event);
+    }
+
+    /// Queues the notifications the workflow declares for this event.
+    fn notify(&mut self, event: &Event) {
+        let name = event.kind.name();
+        let mut recipients: Vec<Recipient> = Vec::new();
+        if let EventKind::Escalated { to, .. } = event.kind {
+            recipients.push(Recipient::Staff(to));
+        }
+        for party in self.wf.notify.get(name).into_iter().flatten() {
+            let r = match *party {
+                Party::Requester | Party::Role(Role::Resident) => {
+                    Some(Recipient::Person(self.ticket.requester))
+                }
+                Party::Assignee | Party::Role(Role::Member) => {
+                    self.ticket.assignee.map(|a| match a {
+                        Assignee::Person(p) => Recipient::Person(p),
+                        Assignee::Team(t) => Recipient::Team(t),
+                    })
+                }
+                Party::Role(r) if r.is_staff() => Some(Recipient::Staff(r)),
+                Party::Role(_) => None,
+            };
+            recipients.extend(r);
+        }
+        let actor = self.actor_id;
+        for r in recipients {
+            let own = r == Recipient::Person(actor);
+            let dup = self
+                .notifications
+                .iter()
+                .any(|n| n.event_seq == event.seq && n.recipient == r);
+            if !own && !dup {
+                self.notifications.push(Notification {
+                    ticket_id: self.ticket.id,
+                    event_seq: event.seq,
+                    event: name.to_owned(),
+                    recipient: r,
+                });
+            }
+        }
+    }
+
+    fn transition(
+        &mut self,
+        tr: &TransitionDef,
+        role: Role,
+        data: Recorded,
+        assignee: Option<Assignee>,
+        timer_due: Option<Timestamp>,
+    ) {
+        let from =
+            current_state(self.wf, &self.ticket).expect("the ticket's state is in its workflow");
+        let assignee_after = match tr.assign {
+            AssignEffect::Keep => self.ticket.assignee,
+            AssignEffect::Set => assignee,
+            AssignEffect::Clear => None,
+            AssignEffect::Claim => Some(Assignee::Person(self.actor_id)),
+        };
+        self.actor.role = role;
+        let to_id = tr.to.unwrap_or(from);
+        let to = self.wf.state(to_id);
+        self.push(EventKind::Transitioned {
+            action: tr.action.clone(),
+            from: self.ticket.state.clone(),
+            to: to.name.clone(),
+            terminal: to.terminal,
+            assignee_after,
+            data,
+            timer_due,
+        });
+        if to_id != from {
+            self.enter_state(Some(from), to_id);
+        }
+    }
+
+    /// Reconciles clocks and state timers on entering `to`.
+    fn enter_state(&mut self, from: Option<StateId>, to: StateId) {
+        for (i, def) in self.wf.clocks.iter().enumerate() {
+            self.reconcile_clock(i, def, to);
+        }
+        if let Some(from) = from {
+            for t in self.wf.timers.iter().filter(|t| t.state == from) {
+                self.timers
+                    .push(TimerChange::Cancel(TimerKey::State(t.action.clone())));
+            }
+        }
+        for t in self.wf.timers.iter().filter(|t| t.state == to) {
+            let secs = t
+                .after
+                .seconds(t.calendar.as_ref().map_or(86_400, |c| c.working_day_secs()));
+            self.timers.push(TimerChange::Set(Timer {
+                key: TimerKey::State(t.action.clone()),
+                due_at: add_working(t.calendar.as_deref(), self.now, secs),
+                epoch: self.ticket.state_entered_seq,
+            }));
+        }
+    }
+
+    fn reconcile_clock(&mut self, i: usize, def: &ClockDef, to: StateId) {
+        let cal = def.calendar.as_deref();
+        let c = &self.ticket.clocks[i];
+        let (status, name) = (c.status, c.name.clone());
+        let s = to.index();
+        // Entering a terminal state stops every clock, whatever the workflow lists.
+        let stops = def.stop[s] || self.wf.state(to).terminal;
+        let running_elapsed = |c: &crate::ticket::ClockState, now| {
+            c.elapsed_secs + c.since.map_or(0, |since| working_between(cal, since, now))
+        };
+        if stops && matches!(status, ClockStatus::Running | ClockStatus::Paused) {
+            let elapsed = running_elapsed(c, self.now);
+            let overrun = elapsed - c.target_secs;
+            self.push(EventKind::ClockStopped {
+                clock: name.clone(),
+                elapsed_secs: elapsed,
+                overrun_secs: overrun,
+            });
+            self.cancel_clock_timers(&name, true);
+        } else if def.start[s] && matches!(status, ClockStatus::NotStarted | ClockStatus::Stopped) {
+            let target = self
+                .wf
+                .targets(&self.ticket.category, i)
+                .for_urgency(self.ticket.urgency)
+                .seconds(def.working_day_secs());
+            let due = add_working(cal, self.now, target);
+            let warn_at = warn_at(def, self.now, target);
+            let cycle = c.cycle + 1;
+            self.push(EventKind::ClockStarted {
+                clock: name.clone(),
+                cycle,
+                target_secs: target,
+                due,
+                warn_at,
+            });
+            self.cancel_clock_timers(&name, true);
+            self.set_clock_timers(&name, due, warn_at, u64::from(cycle), true);
+        } else if def.pause[s] && status == ClockStatus::Running {
+            let elapsed = running_elapsed(c, self.now);
+            self.push(EventKind::ClockPaused {
+                clock: name.clone(),
+                reason: self.wf.state(to).name.clone(),
+                elapsed_secs: elapsed,
+            });
+            self.cancel_clock_timers(&name, false);
+        } else if !def.pause[s] && status == ClockStatus::Paused {
+            let remaining = (c.target_secs - c.elapsed_secs).max(0);
+            let due = add_working(cal, self.now, remaining);
+            let warn_at = if c.warned {
+                None
+            } else {
+                warn_at(def, self.now, remaining)
+            };
+            let (breached, cycle) = (c.breached, c.cycle);
+            self.push(EventKind::ClockResumed {
+                clock: name.clone(),
+                due,
+                warn_at,
+            });
+            self.set_clock_timers(&name, due, warn_at, u64::from(cycle), !breached);
+        }
+    }
+
+    fn cancel_clock_timers(&mut self, clock: &str, with_escalation: bool) {
+        self.timers
+            .push(TimerChange::Cancel(TimerKey::SlaWarning(clock.into())));
+        self.timers
+            .push(TimerChange::Cancel(TimerKey::SlaBreach(clock.into())));
+        if with_escalation {
+            self.timers
+                .push(TimerChange::Cancel(TimerKey::Escalation(clock.into())));
+        }
+    }
+
+    fn set_clock_timers(
+        &mut self,
+        clock: &str,
+        due: Timestamp,
+        warn: Option<Timestamp>,
+        epoch: u64,
+        breach: bool,
+    ) {
+        if let Some(at) = warn {
+            self.timers.push(TimerChange::Set(Timer {
+                key: TimerKey::SlaWarning(clock.into()),
+                due_at: at,
+                epoch,
+            }));
+        }
+        if breach {
+            self.timers.push(TimerChange::Set(Timer {
+                key: TimerKey::SlaBreach(clock.into()),
+                due_at: due,
+                epoch,
+            }));
+        }
+    }
+
+    fn clock_index(&self, clock: &str) -> Option<usize> {
+        self.ticket.clocks.iter().position(|c| c.name == clock)
+    }
+
+    fn warn(&mut self, clock: &str, firing: &Firing) -> bool {
+        let Some(i) = self.clock_index(clock) else {
+            return false;
+        };
+        let c = &self.ticket.clocks[i];
+        if c.status != ClockStatus::Running || u64::from(c.cycle) != firing.epoch || c.warned {
+            return false;
+        }
+        let due = c.due.unwrap_or(self.now);
+        self.push(EventKind::SlaWarning {
+            clock: clock.into(),
+            due,
+            timer_due: firing.due_at,
+        });
+        true
+    }
+
+    fn breach(&mut self, clock: &str, firing: &Firing) -> bool {
+        let Some(i) = self.clock_index(clock) else {
+            return false;
+        };
+        let c = &self.ticket.clocks[i];
+        let Some(due) = c.due else { return false };
+        if c.status != ClockStatus::Running
+            || u64::from(c.cycle) != firing.epoch
+            || c.breached
+            || due > self.now
+        {
+            return false;
+        }
+        let late_by = self.now.as_second() - due.as_second();
+        self.push(EventKind::SlaBreached {
+            clock: clock.into(),
+            due,
+            late_by_secs: late_by,
+            timer_due: firing.due_at,
+        });
+        self.schedule_escalation(i, firing.epoch, firing.due_at);
+        true
+    }
+
+    /// Sets the timer for the next ladder level; a level with no delay is taken at once.
+    fn schedule_escalation(&mut self, clock: usize, epoch: u64, timer_due: Timestamp) {
+        let def = &self.wf.clocks[clock];
+        let Some(ladder) = def.ladder.as_ref() else {
+            return;
+        };
+        let next = usize::from(self.ticket.clocks[clock].escalation_level);
+        let Some(level) = ladder.levels.get(next) else {
+            return;
+        };
+        let delay = level.after.seconds(def.working_day_secs());
+        if delay == 0 {
+            self.take_escalation_step(clock, timer_due, epoch);
+        } else {
+            self.timers.push(TimerChange::Set(Timer {
+                key: TimerKey::Escalation(def.name.clone()),
+                due_at: add_working(def.calendar.as_deref(), self.now, delay),
+                epoch,
+            }));
+        }
+    }
+
+    fn take_escalation_step(&mut self, clock: usize, timer_due: Timestamp, epoch: u64) {
+        let def = &self.wf.clocks[clock];
+        let Some(ladder) = def.ladder.as_ref() else {
+            return;
+        };
+        let next = usize::from(self.ticket.clocks[clock].escalation_level);
+        let Some(level) = ladder.levels.get(next) else {
+            return;
+        };
+        self.push(EventKind::Escalated {
+            clock: def.name.clone(),
+            level: (next + 1) as u8,
+            to: level.to,
+            assign: level.assign,
+            raise_priority: level.raise_priority,
+            timer_due,
+        });
+        self.schedule_escalation(clock, epoch, timer_due);
+    }
+
+    fn escalate(&mut self, clock: &str, firing: &Firing) -> bool {
+        let Some(i) = self.clock_index(clock) else {
+            return false;
+        };
+        let c = &self.ticket.clocks[i];
+        let live = matches!(c.status, ClockStatus::Running | ClockStatus::Paused);
+        if !live || u64::from(c.cycle) != firing.epoch || !c.breached {
+            return false;
+        }
+        let before = self.events.len();
+        self.take_escalation_step(i, firing.due_at, firing.epoch);
+        self.events.len() > before
+    }
+}
+
+/// When to warn: `warn_before` of working time ahead of the deadline, if the target is longer.
+fn warn_at(def: &ClockDef, now: Timestamp, target_secs: i64) -> Option<Timestamp> {
+    let lead = def.warn_before?.seconds(def.working_day_secs());
+    (lead > 0 && target_secs > lead)
+        .then(|| add_working(def.calendar.as_deref(), now, target_secs - lead))
+}
+
+/// Remaining working seconds until a running clock's deadline (negative once past it).
+pub fn remaining_secs(
+    def: &ClockDef,
+    state: &crate::ticket::ClockState,
+    now: Timestamp,
+) -> Option<i64> {
+    let cal = def.calendar.as_deref();
+    match state.status {
+        ClockStatus::Running => {
+            let elapsed =
+                state.elapsed_secs + state.since.map_or(0, |s| working_between(cal, s, now));
+            Some(state.target_secs - elapsed)
+        }
+        ClockStatus::Paused => Some(state.target_secs - state.elapsed_secs),
+        _ => None,
+    }
+}
+
+/// `now + secs` in plain time, for tests and callers that need no calendar.
+pub fn plus_secs(t: Timestamp, secs: i64) -> Timestamp {
+    t.checked_add(SignedDuration::from_secs(secs))
+        .unwrap_or(Timestamp::MAX)
+}

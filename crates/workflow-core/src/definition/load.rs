@@ -1,0 +1,845 @@
+//! Loading: TOML sources → a validated [`Catalog`], or every problem found, each as
+//! `file:line:col: message`. The loader reads no files itself; callers hand it the texts.
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::ops::Range;
+use std::sync::Arc;
+
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+
+use super::model::*;
+use super::raw::*;
+use crate::calendar::{Calendar, Interval};
+use crate::duration::Span;
+use crate::label::Label;
+use crate::role::{Party, Role};
+
+/// One workflow file: its name for messages (usually the path) and its text.
+#[derive(Clone, Debug)]
+pub struct Source {
+    pub name: String,
+    pub text: String,
+}
+
+/// A problem in a workflow file, located precisely.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{file}:{line}:{col}: {message}")]
+pub struct LoadError {
+    pub file: String,
+    pub line: usize,
+    pub col: usize,
+    pub message: String,
+}
+
+/// Event names a `notify` rule may name besides the workflow's actions.
+pub const SYSTEM_EVENTS: [&str; 4] = ["submitted", "sla_warning", "sla_breach", "escalation"];
+
+/// Where errors go while one file is checked.
+struct Cx<'a> {
+    source: &'a Source,
+    errors: &'a mut Vec<LoadError>,
+}
+
+impl Cx<'_> {
+    fn err(&mut self, span: Range<usize>, message: impl Into<String>) {
+        let (line, col) = line_col(&self.source.text, span.start);
+        self.errors.push(LoadError {
+            file: self.source.name.clone(),
+            line,
+            col,
+            message: message.into(),
+        });
+    }
+
+    fn count(&self) -> usize {
+        self.errors.len()
+    }
+
+    fn span(&mut self, raw: &Name) -> Option<Span> {
+        Span::parse(raw.get_ref())
+            .map_err(|e| self.err(raw.span(), e.to_string()))
+            .ok()
+    }
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
+}
+
+fn label(raw: Option<&RawLabel>, fallback: &str) -> Label {
+    match raw {
+        Some(l) => Label::new(&l.zh_cn, l.en.as_deref().unwrap_or(&l.zh_cn)),
+        None => Label::new(fallback, fallback),
+    }
+}
+
+/// Loads and validates every source. Either the whole catalog is valid, or nothing loads.
+pub fn load(sources: &[Source]) -> Result<Catalog, Vec<LoadError>> {
+    let mut errors = Vec::new();
+    let mut parsed = Vec::new();
+    for source in sources {
+        match toml::from_str::<RawFile>(&source.text) {
+            Ok(file) => parsed.push((source, file)),
+            Err(e) => Cx {
+                source,
+                errors: &mut errors,
+            }
+            .err(e.span().unwrap_or(0..0), e.message().trim().to_owned()),
+        }
+    }
+
+    let mut catalog = Catalog::default();
+    for (source, file) in &parsed {
+        let mut cx = Cx {
+            source,
+            errors: &mut errors,
+        };
+        for (name, raw) in &file.calendars {
+            if catalog.calendars.contains_key(name.get_ref()) {
+                cx.err(
+                    name.span(),
+                    format!("calendar {:?} is declared twice", name.get_ref()),
+                );
+            } else if let Some(c) = calendar(&mut cx, name, raw) {
+                catalog
+                    .calendars
+                    .insert(name.get_ref().clone(), Arc::new(c));
+            }
+        }
+    }
+
+    let mut origin: HashMap<WorkflowKey, String> = HashMap::new();
+    for (source, file) in &parsed {
+        let mut cx = Cx {
+            source,
+            errors: &mut errors,
+        };
+        let declares_workflow =
+            file.id.is_some() || !file.states.is_empty() || !file.transitions.is_empty();
+        if !declares_workflow {
+            continue;
+        }
+        let Some(wf) = workflow(&mut cx, file, &catalog.calendars) else {
+            continue;
+        };
+        let key = wf.key();
+        if let Some(first) = origin.get(&key) {
+            let span = file.id.as_ref().map_or(0..0, |i| i.span());
+            cx.err(
+                span,
+                format!("workflow {key} is already defined in {first}"),
+            );
+            continue;
+        }
+        origin.insert(key.clone(), source.name.clone());
+        catalog.workflows.insert(key, Arc::new(wf));
+    }
+
+    for (source, file) in &parsed {
+        let mut cx = Cx {
+            source,
+            errors: &mut errors,
+        };
+        for (code, raw) in &file.categories {
+            if catalog.categories.contains_key(code.get_ref()) {
+                cx.err(
+                    code.span(),
+                    format!("category {:?} is declared twice", code.get_ref()),
+                );
+            } else if let Some(c) = category(&mut cx, code, raw, &catalog) {
+                catalog.categories.insert(c.code.clone(), c);
+            }
+        }
+    }
+
+    if !errors.is_empty() {
+        errors.sort_by(|a, b| (&a.file, a.line, a.col).cmp(&(&b.file, b.line, b.col)));
+        return Err(errors);
+    }
+    apply_category_targets(&mut catalog);
+    Ok(catalog)
+}
+
+/// Categories may override SLA targets; each workflow version gets the overrides for the
+/// clocks it has.
+fn apply_category_targets(catalog: &mut Catalog) {
+    let categories: Vec<Category> = catalog.categories.values().cloned().collect();
+    for wf in catalog.workflows.values_mut() {
+        let wf = Arc::get_mut(wf).expect("catalog workflows are not shared while loading");
+        for c in categories.iter().filter(|c| c.workflow == wf.id) {
+            for (clock, targets) in &c.sla {
+                if let Some(ix) = wf.clocks.iter().position(|k| &k.name == clock) {
+                    wf.category_targets.insert((c.code.clone(), ix), *targets);
+                }
+            }
+        }
+    }
+}
+
+fn calendar(cx: &mut Cx, name: &Name, raw: &RawCalendar) -> Option<Calendar> {
+    let before = cx.count();
+    let tz_name = raw
+        .time_zone
+        .as_ref()
+        .map_or("Asia/Shanghai", |t| t.get_ref());
+    let tz = match TimeZone::get(tz_name) {
+        Ok(tz) => Some(tz),
+        Err(_) => {
+            let span = raw.time_zone.as_ref().map_or(name.span(), |t| t.span());
+            cx.err(span, format!("unknown time zone {tz_name:?} (expected an IANA name such as \"Asia/Shanghai\")"));
+            None
+        }
+    };
+    let w = raw.week.get_ref();
+    let intervals = |cx: &mut Cx, list: &[Name]| -> Vec<Interval> {
+        list.iter()
+            .filter_map(|s| {
+                Interval::parse(s.get_ref())
+                    .map_err(|e| cx.err(s.span(), e))
+                    .ok()
+            })
+            .collect()
+    };
+    let week = [
+        intervals(cx, &w.mon),
+        intervals(cx, &w.tue),
+        intervals(cx, &w.wed),
+        intervals(cx, &w.thu),
+        intervals(cx, &w.fri),
+        intervals(cx, &w.sat),
+        intervals(cx, &w.sun),
+    ];
+    let makeup_hours = raw.makeup_hours.as_ref().map(|h| intervals(cx, h));
+    let holidays = dates(cx, &raw.holidays);
+    let makeup_days = dates(cx, &raw.makeup_days);
+    if cx.count() > before {
+        return None;
+    }
+    match Calendar::new(
+        name.get_ref(),
+        tz?,
+        week,
+        makeup_hours,
+        holidays,
+        makeup_days,
+    ) {
+        Ok(c) => Some(c),
+        Err(e) if e.contains("no working hours") => {
+            cx.err(
+                raw.week.span(),
+                format!(
+                    "calendar {:?} has an empty week: no weekday has working hours",
+                    name.get_ref()
+                ),
+            );
+            None
+        }
+        Err(e) => {
+            cx.err(
+                raw.week.span(),
+                format!("calendar {:?}: {e}", name.get_ref()),
+            );
+            None
+        }
+    }
+}
+
+/// `"2026-01-01"` or an inclusive range `"2026-02-15..2026-02-23"`.
+fn dates(cx: &mut Cx, list: &[Name]) -> HashSet<Date> {
+    let mut out = HashSet::new();
+    for item in list {
+        let s = item.get_ref();
+        let parse = |d: &str| d.trim().parse::<Date>().ok();
+        let range = match s.split_once("..") {
+            Some((a, b)) => parse(a).zip(parse(b)),
+            None => parse(s).map(|d| (d, d)),
+        };
+        match range {
+            Some((a, b)) if a <= b && (b - a).get_days() <= 366 => {
+                let mut d = a;
+                while d <= b {
+                    out.insert(d);
+                    match d.tomorrow() {
+                        Ok(next) => d = next,
+                        Err(_) => break,
+                    }
+                }
+            }
+            _ => cx.err(
+                item.span(),
+                format!("bad date {s:?}: expected \"2026-01-01\" or \"2026-02-15..2026-02-23\" (a range of at most a year)"),
+            ),
+        }
+    }
+    out
+}
+
+fn workflow(
+    cx: &mut Cx,
+    f: &RawFile,
+    calendars: &BTreeMap<String, Arc<Calendar>>,
+) -> Option<Workflow> {
+    let before = cx.count();
+    let id = match &f.id {
+        Some(id) if valid_name(id.get_ref()) => Some(id.get_ref().clone()),
+        Some(id) => {
+            cx.err(
+                id.span(),
+                format!(
+                    "workflow id {:?} must be lowercase letters, digits, '-' or '_'",
+                    id.get_ref()
+                ),
+            );
+            None
+        }
+        None => {
+            cx.err(0..0, "the workflow has no `id`");
+            None
+        }
+    };
+    let version = match &f.version {
+        Some(v) if *v.get_ref() >= 1 => Some(*v.get_ref()),
+        Some(v) => {
+            cx.err(v.span(), "`version` must be 1 or more");
+            None
+        }
+        None => {
+            cx.err(0..0, "the workflow has no `version`");
+            None
+        }
+    };
+    let id_span = f.id.as_ref().map_or(0..0, |i| i.span());
+
+    // States, in the order the file declares them.
+    let mut raw_states: Vec<(&Name, &RawState)> = f.states.iter().collect();
+    raw_states.sort_by_key(|(n, _)| n.span().start);
+    if raw_states.is_empty() {
+        cx.err(id_span.clone(), "the workflow declares no states");
+        return None;
+    }
+    if raw_states.len() > usize::from(u16::MAX) {
+        cx.err(id_span.clone(), "the workflow declares too many states");
+        return None;
+    }
+    let states: Vec<StateDef> = raw_states
+        .iter()
+        .map(|(n, s)| StateDef {
+            name: n.get_ref().clone(),
+            label: label(s.label.as_ref(), n.get_ref()),
+            terminal: s.terminal,
+        })
+        .collect();
+    let ix: HashMap<&str, StateId> = states
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.name.as_str(), StateId(i as u16)))
+        .collect();
+    let state = |cx: &mut Cx, name: &str, span: Range<usize>, what: &str| -> Option<StateId> {
+        let found = ix.get(name).copied();
+        if found.is_none() {
+            cx.err(
+                span,
+                format!("unknown state {name:?} in {what}: it is not declared under [states]"),
+            );
+        }
+        found
+    };
+    if !states.iter().any(|s| s.terminal) {
+        cx.err(
+            id_span.clone(),
+            "the workflow has no terminal state (mark one with `terminal = true`)",
+        );
+    }
+    let initial = match &f.initial {
+        Some(i) => state(cx, i.get_ref(), i.span(), "`initial`"),
+        None => {
+            cx.err(id_span.clone(), "the workflow has no `initial` state");
+            None
+        }
+    };
+
+    // Transitions.
+    let mut transitions = Vec::new();
+    let mut seen: HashMap<(String, StateId), usize> = HashMap::new();
+    for t in &f.transitions {
+        let span = t.span();
+        let t = t.get_ref();
+        let action = t.action.get_ref();
+        if !valid_name(action) {
+            cx.err(
+                t.action.span(),
+                format!("action name {action:?} must be lowercase letters, digits, '-' or '_'"),
+            );
+        }
+        let from_names = &t.from.get_ref().0;
+        if from_names.is_empty() {
+            cx.err(
+                t.from.span(),
+                format!("action {action:?} lists no `from` state"),
+            );
+        }
+        let from: Vec<StateId> = from_names
+            .iter()
+            .filter_map(|n| {
+                state(
+                    cx,
+                    n,
+                    t.from.span(),
+                    &format!("`from` of action {action:?}"),
+                )
+            })
+            .collect();
+        let to = match &t.to {
+            Some(to) => state(
+                cx,
+                to.get_ref(),
+                to.span(),
+                &format!("`to` of action {action:?}"),
+            )
+            .map(Some),
+            None => Some(None),
+        };
+        let roles = parties(
+            cx,
+            t.roles.as_ref(),
+            span.clone(),
+            &format!("action {action:?}"),
+        );
+        let requires = fields(cx, &t.requires);
+        let optional = fields(cx, &t.optional);
+        let assign = match t.assign.as_ref().map(|a| (a.get_ref().as_str(), a.span())) {
+            None if requires.contains(Field::Assignee) => AssignEffect::Set,
+            None => AssignEffect::Keep,
+            Some(("keep", _)) => AssignEffect::Keep,
+            Some(("set", s)) => {
+                if !requires.contains(Field::Assignee) {
+                    cx.err(s, format!("action {action:?} sets the assignee but does not require the `assignee` field"));
+                }
+                AssignEffect::Set
+            }
+            Some(("clear", _)) => AssignEffect::Clear,
+            Some(("claim", _)) => AssignEffect::Claim,
+            Some((other, s)) => {
+                cx.err(
+                    s,
+                    format!("unknown assign effect {other:?} (expected keep, set, clear or claim)"),
+                );
+                AssignEffect::Keep
+            }
+        };
+        for f in &from {
+            if let Some(first) = seen.insert((action.clone(), *f), span.start) {
+                let (line, _) = line_col(&cx.source.text, first);
+                cx.err(
+                    t.action.span(),
+                    format!("duplicate action {action:?} from state {:?} (first declared on line {line})", states[f.index()].name),
+                );
+            }
+        }
+        if let (Some(to), Some(roles)) = (to, roles) {
+            transitions.push(TransitionDef {
+                action: action.clone(),
+                label: label(t.label.as_ref(), action),
+                from,
+                to,
+                roles,
+                requires,
+                optional,
+                assign,
+            });
+        }
+    }
+
+    // Every state reachable; every non-terminal state has a way out.
+    if let Some(initial) = initial {
+        let mut reached = vec![false; states.len()];
+        reached[initial.index()] = true;
+        let mut queue = VecDeque::from([initial]);
+        while let Some(s) = queue.pop_front() {
+            for to in transitions
+                .iter()
+                .filter(|t| t.from.contains(&s))
+                .filter_map(|t| t.to)
+            {
+                if !reached[to.index()] {
+                    reached[to.index()] = true;
+                    queue.push_back(to);
+                }
+            }
+        }
+        for (i, (name, _)) in raw_states.iter().enumerate() {
+            if !reached[i] {
+                cx.err(
+                    name.span(),
+                    format!(
+                        "state {:?} is unreachable from the initial state {:?}",
+                        name.get_ref(),
+                        states[initial.index()].name
+                    ),
+                );
+            }
+        }
+    }
+    for (i, (name, s)) in raw_states.iter().enumerate() {
+        let id = StateId(i as u16);
+        let leaves = |t: &TransitionDef| t.from.contains(&id) && t.to.is_some_and(|to| to != id);
+        if !s.terminal && !transitions.iter().any(leaves) {
+            cx.err(
+                name.span(),
+                format!(
+                    "state {:?} is not terminal and has no way out",
+                    name.get_ref()
+                ),
+            );
+        }
+    }
+
+    // Escalation ladders.
+    let mut ladders: HashMap<&str, Arc<Ladder>> = HashMap::new();
+    for (name, raw) in &f.escalations {
+        if raw.levels.get_ref().is_empty() {
+            cx.err(
+                raw.levels.span(),
+                format!("escalation {:?} has no levels", name.get_ref()),
+            );
+        }
+        let mut levels = Vec::new();
+        for level in raw.levels.get_ref() {
+            let l = level.get_ref();
+            let to = match Role::parse(l.to.get_ref()) {
+                Some(r) if r.is_staff() => Some(r),
+                Some(_) => {
+                    cx.err(
+                        l.to.span(),
+                        format!(
+                            "escalation level {:?} must be secretary, community or street",
+                            l.to.get_ref()
+                        ),
+                    );
+                    None
+                }
+                None => {
+                    cx.err(
+                        l.to.span(),
+                        format!(
+                            "unknown role {:?} (expected secretary, community or street)",
+                            l.to.get_ref()
+                        ),
+                    );
+                    None
+                }
+            };
+            let after = cx.span(&l.after);
+            let (mut assign, mut raise_priority) = (false, false);
+            for e in &l.effects {
+                match e.get_ref().as_str() {
+                    "notify" => {}
+                    "assign" => assign = true,
+                    "raise_priority" => raise_priority = true,
+                    other => cx.err(e.span(), format!("unknown escalation effect {other:?} (expected notify, assign or raise_priority)")),
+                }
+            }
+            if let (Some(to), Some(after)) = (to, after) {
+                levels.push(LadderLevel {
+                    to,
+                    after,
+                    assign,
+                    raise_priority,
+                });
+            }
+        }
+        ladders.insert(
+            name.get_ref(),
+            Arc::new(Ladder {
+                name: name.get_ref().clone(),
+                levels,
+            }),
+        );
+    }
+
+    let calendar_ref = |cx: &mut Cx, c: Option<&Name>| -> Option<Option<Arc<Calendar>>> {
+        match c {
+            None => Some(None),
+            Some(name) => match calendars.get(name.get_ref()) {
+                Some(cal) => Some(Some(cal.clone())),
+                None => {
+                    cx.err(
+                        name.span(),
+                        format!(
+                            "unknown calendar {:?}: declare it under [calendars.{}]",
+                            name.get_ref(),
+                            name.get_ref()
+                        ),
+                    );
+                    None
+                }
+            },
+        }
+    };
+
+    // SLA clocks.
+    let mut clocks = Vec::new();
+    for (name, raw) in &f.sla {
+        let what = format!("SLA clock {:?}", name.get_ref());
+        let set = |cx: &mut Cx, list: &[Name], part: &str| -> Vec<bool> {
+            let mut v = vec![false; states.len()];
+            for n in list {
+                if let Some(s) = state(cx, n.get_ref(), n.span(), &format!("`{part}` of {what}")) {
+                    v[s.index()] = true;
+                }
+            }
+            v
+        };
+        let start_names = raw.start.as_ref().map_or(&[][..], |s| s.get_ref());
+        if start_names.is_empty() {
+            let span = raw.start.as_ref().map_or(name.span(), |s| s.span());
+            cx.err(span, format!("{what} has no `start` state"));
+        }
+        let start = set(cx, start_names, "start");
+        let stop = set(cx, &raw.stop, "stop");
+        let pause = set(cx, &raw.pause, "pause");
+        for (i, s) in states.iter().enumerate() {
+            if start[i] && stop[i] {
+                cx.err(
+                    name.span(),
+                    format!("{what} both starts and stops in state {:?}", s.name),
+                );
+            }
+        }
+        let targets = targets(cx, raw.target.get_ref());
+        let warn_before = raw.warn_before.as_ref().and_then(|w| cx.span(w));
+        let calendar = calendar_ref(cx, raw.calendar.as_ref());
+        let ladder = match &raw.escalation {
+            None => Some(None),
+            Some(l) => match ladders.get(l.get_ref().as_str()) {
+                Some(l) => Some(Some(l.clone())),
+                None => {
+                    cx.err(
+                        l.span(),
+                        format!(
+                            "unknown escalation {:?}: declare it under [escalations.{}]",
+                            l.get_ref(),
+                            l.get_ref()
+                        ),
+                    );
+                    None
+                }
+            },
+        };
+        if let (Some(targets), Some(calendar), Some(ladder)) = (targets, calendar, ladder) {
+            clocks.push(ClockDef {
+                name: name.get_ref().clone(),
+                label: label(raw.label.as_ref(), name.get_ref()),
+                start,
+                stop,
+                pause,
+                targets,
+                warn_before,
+                calendar,
+                ladder,
+            });
+        }
+    }
+
+    // State timers.
+    let mut timers = Vec::new();
+    for t in &f.timers {
+        let t = t.get_ref();
+        let st = state(cx, t.state.get_ref(), t.state.span(), "`in` of a timer");
+        let after = cx.span(&t.after);
+        let calendar = calendar_ref(cx, t.calendar.as_ref());
+        let action = t.action.get_ref();
+        if let Some(st) = st {
+            let tr = transitions
+                .iter()
+                .find(|tr| &tr.action == action && tr.from.contains(&st));
+            match tr {
+                None => cx.err(
+                    t.action.span(),
+                    format!(
+                        "timer action {action:?} is not an action out of state {:?}",
+                        t.state.get_ref()
+                    ),
+                ),
+                Some(tr) if !tr.roles.contains(&Party::Role(Role::System)) => cx.err(
+                    t.action.span(),
+                    format!("timer action {action:?} must admit the `system` role"),
+                ),
+                Some(tr) if !tr.requires.iter().all(|f| f == Field::Note) => cx.err(
+                    t.action.span(),
+                    format!("timer action {action:?} requires fields a timer cannot give"),
+                ),
+                Some(_) => {}
+            }
+        }
+        if let (Some(state), Some(after), Some(calendar)) = (st, after, calendar) {
+            timers.push(StateTimerDef {
+                state,
+                after,
+                action: action.clone(),
+                calendar,
+            });
+        }
+    }
+
+    // Notification rules.
+    let mut notify: HashMap<String, Vec<Party>> = HashMap::new();
+    for rule in &f.notify {
+        let span = rule.span();
+        let r = rule.get_ref();
+        let to = r.to.iter().filter_map(|p| party(cx, p)).collect::<Vec<_>>();
+        if r.to.is_empty() {
+            cx.err(span.clone(), "a notify rule names nobody in `to`");
+        }
+        for on in &r.on.get_ref().0 {
+            let known =
+                SYSTEM_EVENTS.contains(&on.as_str()) || transitions.iter().any(|t| &t.action == on);
+            if !known {
+                cx.err(r.on.span(), format!("notify rule names unknown event {on:?}: not an action of this workflow nor one of {SYSTEM_EVENTS:?}"));
+            }
+            let list = notify.entry(on.clone()).or_default();
+            for p in &to {
+                if !list.contains(p) {
+                    list.push(*p);
+                }
+            }
+        }
+    }
+
+    if cx.count() > before {
+        return None;
+    }
+    Some(Workflow::assemble(
+        id?,
+        version?,
+        label(f.name.as_ref(), f.id.as_ref()?.get_ref()),
+        initial?,
+        states,
+        transitions,
+        clocks,
+        timers,
+        notify,
+        cx.source.name.clone(),
+        cx.source.text.clone(),
+    ))
+}
+
+fn valid_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+}
+
+fn party(cx: &mut Cx, name: &Name) -> Option<Party> {
+    let p = Party::parse(name.get_ref());
+    if p.is_none() {
+        cx.err(name.span(), format!(
+            "unknown role {:?} (expected resident, secretary, member, community, street, system, requester or assignee)",
+            name.get_ref()
+        ));
+    }
+    p
+}
+
+fn parties(
+    cx: &mut Cx,
+    raw: Option<&toml::Spanned<Vec<Name>>>,
+    span: Range<usize>,
+    what: &str,
+) -> Option<Vec<Party>> {
+    let Some(list) = raw.filter(|l| !l.get_ref().is_empty()) else {
+        cx.err(
+            span,
+            format!("{what} has no role: list who may take it in `roles`"),
+        );
+        return None;
+    };
+    let before = cx.count();
+    let out: Vec<Party> = list.get_ref().iter().filter_map(|n| party(cx, n)).collect();
+    (cx.count() == before).then_some(out)
+}
+
+fn fields(cx: &mut Cx, raw: &[Name]) -> FieldSet {
+    let mut set = FieldSet::default();
+    for n in raw {
+        match Field::parse(n.get_ref()) {
+            Some(f) => set.insert(f),
+            None => cx.err(
+                n.span(),
+                format!(
+                    "unknown field {:?} (expected assignee, reason, note, rating or hours)",
+                    n.get_ref()
+                ),
+            ),
+        }
+    }
+    set
+}
+
+fn targets(cx: &mut Cx, raw: &RawTargets) -> Option<Targets> {
+    let normal = cx.span(&raw.normal);
+    let urgent = match &raw.urgent {
+        Some(u) => cx.span(u),
+        None => normal,
+    };
+    Some(Targets {
+        normal: normal?,
+        urgent: urgent?,
+    })
+}
+
+fn category(cx: &mut Cx, code: &Name, raw: &RawCategory, catalog: &Catalog) -> Option<Category> {
+    let before = cx.count();
+    if !valid_name(code.get_ref()) {
+        cx.err(
+            code.span(),
+            format!(
+                "category code {:?} must be lowercase letters, digits, '-' or '_'",
+                code.get_ref()
+            ),
+        );
+    }
+    let wf_id = raw.workflow.get_ref();
+    let wf = catalog.latest(wf_id);
+    if wf.is_none() {
+        cx.err(
+            raw.workflow.span(),
+            format!(
+                "category {:?} names unknown workflow {wf_id:?}",
+                code.get_ref()
+            ),
+        );
+    }
+    let mut sla = BTreeMap::new();
+    for (clock, t) in &raw.sla {
+        if let Some(wf) = wf
+            && !wf.clocks.iter().any(|c| &c.name == clock.get_ref())
+        {
+            cx.err(
+                clock.span(),
+                format!(
+                    "category {:?} overrides unknown SLA clock {:?} of workflow {wf_id:?}",
+                    code.get_ref(),
+                    clock.get_ref()
+                ),
+            );
+        }
+        if let Some(t) = targets(cx, t.get_ref()) {
+            sla.insert(clock.get_ref().clone(), t);
+        }
+    }
+    (cx.count() == before).then(|| Category {
+        code: code.get_ref().clone(),
+        label: label(Some(&raw.label), code.get_ref()),
+        workflow: wf_id.clone(),
+        skills: raw.skills.clone(),
+        icon: raw.icon.clone(),
+        points: raw.points,
+        sla,
+    })
+}

@@ -1,0 +1,346 @@
+//! The validated, immutable workflow model. Values of these types only come out of the
+//! loader, so every state, action, calendar and role they name exists; deciding is lookups.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use crate::calendar::Calendar;
+use crate::duration::Span;
+use crate::label::Label;
+use crate::role::{Party, Role};
+use crate::ticket::Urgency;
+
+/// Index of a state within its workflow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct StateId(pub(crate) u16);
+
+impl StateId {
+    pub fn index(self) -> usize {
+        usize::from(self.0)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct StateDef {
+    pub name: String,
+    pub label: Label,
+    pub terminal: bool,
+}
+
+/// Fields a command may carry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Field {
+    Assignee,
+    Reason,
+    Note,
+    Rating,
+    Hours,
+}
+
+impl Field {
+    pub const ALL: [Field; 5] = [
+        Field::Assignee,
+        Field::Reason,
+        Field::Note,
+        Field::Rating,
+        Field::Hours,
+    ];
+
+    pub fn parse(s: &str) -> Option<Field> {
+        Field::ALL.into_iter().find(|f| f.as_str() == s)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Field::Assignee => "assignee",
+            Field::Reason => "reason",
+            Field::Note => "note",
+            Field::Rating => "rating",
+            Field::Hours => "hours",
+        }
+    }
+}
+
+/// A set of [`Field`]s.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FieldSet(u8);
+
+impl FieldSet {
+    pub fn contains(self, f: Field) -> bool {
+        self.0 & (1 << f as u8) != 0
+    }
+    pub fn insert(&mut self, f: Field) {
+        self.0 |= 1 << f as u8;
+    }
+    pub fn iter(self) -> impl Iterator<Item = Field> {
+        Field::ALL.into_iter().filter(move |f| self.contains(*f))
+    }
+}
+
+/// What an action does to the ticket's holder.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AssignEffect {
+    /// Leave it as it is.
+    Keep,
+    /// Hand the ticket to the command's `assignee` (a person or a team pool).
+    Set,
+    /// Take the ticket from whoever holds it (back to the branch queue).
+    Clear,
+    /// The acting member takes it (accepting from a team pool makes them the holder).
+    Claim,
+}
+
+#[derive(Clone, Debug)]
+pub struct TransitionDef {
+    pub action: String,
+    pub label: Label,
+    pub from: Vec<StateId>,
+    /// `None`: the ticket stays in the state it is in.
+    pub to: Option<StateId>,
+    pub roles: Vec<Party>,
+    pub requires: FieldSet,
+    pub optional: FieldSet,
+    pub assign: AssignEffect,
+}
+
+/// A step of an escalation ladder.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LadderLevel {
+    pub to: Role,
+    /// Delay after the breach (first level) or after the previous level.
+    pub after: Span,
+    /// Hand the ticket to this level's queue, besides telling it.
+    pub assign: bool,
+    pub raise_priority: bool,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Ladder {
+    pub name: String,
+    pub levels: Vec<LadderLevel>,
+}
+
+/// Targets of an SLA clock by urgency.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Targets {
+    pub normal: Span,
+    pub urgent: Span,
+}
+
+impl Targets {
+    pub fn for_urgency(self, u: Urgency) -> Span {
+        match u {
+            Urgency::Normal => self.normal,
+            Urgency::Urgent => self.urgent,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct ClockDef {
+    pub name: String,
+    pub label: Label,
+    /// Indexed by state: entering one of these starts the clock (or restarts a stopped one).
+    pub start: Vec<bool>,
+    pub stop: Vec<bool>,
+    pub pause: Vec<bool>,
+    pub targets: Targets,
+    /// Warn this long before the deadline (working time).
+    pub warn_before: Option<Span>,
+    pub calendar: Option<Arc<Calendar>>,
+    pub ladder: Option<Arc<Ladder>>,
+}
+
+impl ClockDef {
+    pub fn working_day_secs(&self) -> i64 {
+        self.calendar
+            .as_ref()
+            .map_or(86_400, |c| c.working_day_secs())
+    }
+}
+
+/// A system action taken after a time in a state (dispatch expiry, auto-close).
+#[derive(Clone, Debug)]
+pub struct StateTimerDef {
+    pub state: StateId,
+    pub after: Span,
+    pub action: String,
+    pub calendar: Option<Arc<Calendar>>,
+}
+
+/// A validated workflow definition, one version of it.
+#[derive(Debug)]
+pub struct Workflow {
+    pub id: String,
+    pub version: u32,
+    pub name: Label,
+    pub initial: StateId,
+    pub states: Vec<StateDef>,
+    pub transitions: Vec<TransitionDef>,
+    pub clocks: Vec<ClockDef>,
+    pub timers: Vec<StateTimerDef>,
+    /// Event name (an action, `sla_warning`, `sla_breach`, `escalation`) → who is told.
+    pub notify: HashMap<String, Vec<Party>>,
+    /// Per category, per clock index: overriding targets.
+    pub category_targets: HashMap<(String, usize), Targets>,
+    /// Where it was loaded from, and its text, for registration and messages.
+    pub source_name: String,
+    pub source: String,
+    /// SHA-256 of the source text, hex.
+    pub content_hash: String,
+    state_ix: HashMap<String, StateId>,
+    /// action → per state → transition index.
+    moves: HashMap<String, Vec<Option<u16>>>,
+}
+
+impl Workflow {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn assemble(
+        id: String,
+        version: u32,
+        name: Label,
+        initial: StateId,
+        states: Vec<StateDef>,
+        transitions: Vec<TransitionDef>,
+        clocks: Vec<ClockDef>,
+        timers: Vec<StateTimerDef>,
+        notify: HashMap<String, Vec<Party>>,
+        source_name: String,
+        source: String,
+    ) -> Workflow {
+        let state_ix = states
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.name.clone(), StateId(i as u16)))
+            .collect();
+        let mut moves: HashMap<String, Vec<Option<u16>>> = HashMap::new();
+        for (i, t) in transitions.iter().enumerate() {
+            let row = moves
+                .entry(t.action.clone())
+                .or_insert_with(|| vec![None; states.len()]);
+            for f in &t.from {
+                row[f.index()] = Some(i as u16);
+            }
+        }
+        let content_hash = crate::hash::sha256_hex(source.as_bytes());
+        Workflow {
+            id,
+            version,
+            name,
+            initial,
+            states,
+            transitions,
+            clocks,
+            timers,
+            notify,
+            category_targets: HashMap::new(),
+            source_name,
+            source,
+            content_hash,
+            state_ix,
+            moves,
+        }
+    }
+
+    pub fn state_id(&self, name: &str) -> Option<StateId> {
+        self.state_ix.get(name).copied()
+    }
+
+    pub fn state(&self, id: StateId) -> &StateDef {
+        &self.states[id.index()]
+    }
+
+    /// Whether any transition bears this action name.
+    pub fn has_action(&self, action: &str) -> bool {
+        self.moves.contains_key(action)
+    }
+
+    /// The transition for `action` out of `state`, if the workflow has one.
+    pub fn transition(&self, state: StateId, action: &str) -> Option<&TransitionDef> {
+        let ix = (*self.moves.get(action)?.get(state.index())?)?;
+        Some(&self.transitions[usize::from(ix)])
+    }
+
+    /// Transitions leaving `state`.
+    pub fn transitions_from(&self, state: StateId) -> impl Iterator<Item = &TransitionDef> {
+        self.transitions
+            .iter()
+            .filter(move |t| t.from.contains(&state))
+    }
+
+    pub fn targets(&self, category: &str, clock: usize) -> Targets {
+        self.category_targets
+            .get(&(category.to_owned(), clock))
+            .copied()
+            .unwrap_or(self.clocks[clock].targets)
+    }
+
+    pub fn key(&self) -> WorkflowKey {
+        WorkflowKey {
+            id: self.id.clone(),
+            version: self.version,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct WorkflowKey {
+    pub id: String,
+    pub version: u32,
+}
+
+impl std::fmt::Display for WorkflowKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}@{}", self.id, self.version)
+    }
+}
+
+/// A request category (助老, 维修, …) and the workflow that serves it.
+#[derive(Clone, Debug)]
+pub struct Category {
+    pub code: String,
+    pub label: Label,
+    pub workflow: String,
+    pub skills: Vec<String>,
+    pub icon: String,
+    /// Weight of a completed request of this category in volunteer points.
+    pub points: u32,
+    pub sla: BTreeMap<String, Targets>,
+}
+
+/// Everything loaded from a workflows directory.
+#[derive(Debug, Default)]
+pub struct Catalog {
+    pub workflows: BTreeMap<WorkflowKey, Arc<Workflow>>,
+    pub categories: BTreeMap<String, Category>,
+    pub calendars: BTreeMap<String, Arc<Calendar>>,
+}
+
+impl Catalog {
+    pub fn workflow(&self, id: &str, version: u32) -> Option<&Arc<Workflow>> {
+        self.workflows.get(&WorkflowKey {
+            id: id.to_owned(),
+            version,
+        })
+    }
+
+    /// The newest version of a workflow: what new tickets start on.
+    pub fn latest(&self, id: &str) -> Option<&Arc<Workflow>> {
+        self.workflows
+            .range(
+                WorkflowKey {
+                    id: id.to_owned(),
+                    version: 0,
+                }..=WorkflowKey {
+                    id: id.to_owned(),
+                    version: u32::MAX,
+                },
+            )
+            .next_back()
+            .map(|(_, w)| w)
+    }
+
+    pub fn category(&self, code: &str) -> Option<&Category> {
+        self.categories.get(code)
+    }
+}

@@ -1,0 +1,204 @@
+//! The TOML shape of workflow files, as written, with spans kept for error messages.
+//! Nothing here is trusted; [`super::load`] turns it into the validated model.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
+use toml::Spanned;
+
+pub(crate) type Name = Spanned<String>;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawFile {
+    pub id: Option<Name>,
+    pub version: Option<Spanned<u32>>,
+    pub name: Option<RawLabel>,
+    pub initial: Option<Name>,
+    #[serde(default)]
+    pub states: BTreeMap<Name, RawState>,
+    #[serde(default)]
+    pub transitions: Vec<Spanned<RawTransition>>,
+    #[serde(default)]
+    pub sla: BTreeMap<Name, RawClock>,
+    #[serde(default)]
+    pub escalations: BTreeMap<Name, RawLadder>,
+    #[serde(default)]
+    pub timers: Vec<Spanned<RawTimer>>,
+    #[serde(default)]
+    pub notify: Vec<Spanned<RawNotify>>,
+    #[serde(default)]
+    pub calendars: BTreeMap<Name, RawCalendar>,
+    #[serde(default)]
+    pub categories: BTreeMap<Name, RawCategory>,
+}
+
+#[derive(Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawLabel {
+    #[serde(rename = "zh-CN")]
+    pub zh_cn: String,
+    pub en: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawState {
+    pub label: Option<RawLabel>,
+    #[serde(default)]
+    pub terminal: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawTransition {
+    pub action: Name,
+    pub label: Option<RawLabel>,
+    pub from: Spanned<OneOrMany>,
+    /// Absent: the action keeps the ticket in the state it was in (a note, an escalation).
+    pub to: Option<Name>,
+    pub roles: Option<Spanned<Vec<Name>>>,
+    #[serde(default)]
+    pub requires: Vec<Name>,
+    #[serde(default)]
+    pub optional: Vec<Name>,
+    pub assign: Option<Name>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawClock {
+    pub label: Option<RawLabel>,
+    pub start: Option<Spanned<Vec<Name>>>,
+    #[serde(default)]
+    pub stop: Vec<Name>,
+    #[serde(default)]
+    pub pause: Vec<Name>,
+    pub target: Spanned<RawTargets>,
+    pub warn_before: Option<Name>,
+    pub calendar: Option<Name>,
+    pub escalation: Option<Name>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawTargets {
+    pub normal: Name,
+    pub urgent: Option<Name>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawLadder {
+    pub levels: Spanned<Vec<Spanned<RawLevel>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawLevel {
+    pub to: Name,
+    pub after: Name,
+    #[serde(default, rename = "do")]
+    pub effects: Vec<Name>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawTimer {
+    #[serde(rename = "in")]
+    pub state: Name,
+    pub after: Name,
+    pub action: Name,
+    pub calendar: Option<Name>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawNotify {
+    pub on: Spanned<OneOrMany>,
+    pub to: Vec<Name>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawCalendar {
+    pub time_zone: Option<Name>,
+    pub week: Spanned<RawWeek>,
+    #[serde(default)]
+    pub holidays: Vec<Name>,
+    #[serde(default)]
+    pub makeup_days: Vec<Name>,
+    pub makeup_hours: Option<Vec<Name>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawWeek {
+    #[serde(default)]
+    pub mon: Vec<Name>,
+    #[serde(default)]
+    pub tue: Vec<Name>,
+    #[serde(default)]
+    pub wed: Vec<Name>,
+    #[serde(default)]
+    pub thu: Vec<Name>,
+    #[serde(default)]
+    pub fri: Vec<Name>,
+    #[serde(default)]
+    pub sat: Vec<Name>,
+    #[serde(default)]
+    pub sun: Vec<Name>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawCategory {
+    pub label: RawLabel,
+    pub workflow: Name,
+    #[serde(default)]
+    pub skills: Vec<String>,
+    #[serde(default)]
+    pub icon: String,
+    #[serde(default = "one")]
+    pub points: u32,
+    #[serde(default)]
+    pub sla: BTreeMap<Name, Spanned<RawTargets>>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// `from = "a"` or `from = ["a", "b"]`.
+pub(crate) struct OneOrMany(pub Vec<String>);
+
+impl Default for OneOrMany {
+    fn default() -> Self {
+        OneOrMany(Vec::new())
+    }
+}
+
+impl<'de> Deserialize<'de> for OneOrMany {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = OneOrMany;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a state name or a list of state names")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<OneOrMany, E> {
+                Ok(OneOrMany(vec![v.to_owned()]))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<OneOrMany, A::Error> {
+                let mut out = Vec::new();
+                while let Some(s) = seq.next_element::<String>()? {
+                    out.push(s);
+                }
+                Ok(OneOrMany(out))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}

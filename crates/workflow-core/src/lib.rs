@@ -1,0 +1,30 @@
+//! `workflow-core`: Linli's pure domain.
+//!
+//! Workflow definitions loaded from TOML into a validated model ([`definition`]), business
+//! calendars ([`calendar`]), the ticket and its events ([`ticket`], [`event`]), and the one
+//! function that decides every change ([`decide`]). Time comes in through [`clock::Clock`].
+//!
+//! This crate must not depend on a database, an HTTP stack or the file system: adapters
+//! (the `storage` and `http` crates, the `linli` binary) do IO and call in.
+
+pub mod calendar;
+pub mod clock;
+pub mod command;
+pub mod decide;
+pub mod definition;
+pub mod duration;
+pub mod event;
+mod hash;
+pub mod label;
+pub mod role;
+pub mod ticket;
+
+pub use command::{
+    Act, Actor, CommandError, Decision, Fields, Firing, Notification, Recipient, Submission, Timer,
+    TimerChange, TimerKey,
+};
+pub use decide::{allowed_actions, decide, decide_firing, decide_submission};
+pub use definition::{Catalog, LoadError, Source, Workflow, load};
+pub use event::{Event, EventKind};
+pub use role::{Party, Role, RoleSet};
+pub use ticket::{Assignee, Ticket, Urgency};

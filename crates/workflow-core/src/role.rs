@@ -1,0 +1,125 @@
+//! Who acts: the roles of the organisation, and the relations to a ticket a workflow may admit.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// A role a person holds in the organisation (DESIGN.md, "Who uses it").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Resident,
+    Secretary,
+    Member,
+    Community,
+    Street,
+    Admin,
+    System,
+}
+
+impl Role {
+    pub const ALL: [Role; 7] = [
+        Role::Resident,
+        Role::Secretary,
+        Role::Member,
+        Role::Community,
+        Role::Street,
+        Role::Admin,
+        Role::System,
+    ];
+
+    pub fn parse(s: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Resident => "resident",
+            Role::Secretary => "secretary",
+            Role::Member => "member",
+            Role::Community => "community",
+            Role::Street => "street",
+            Role::Admin => "admin",
+            Role::System => "system",
+        }
+    }
+
+    fn bit(self) -> u8 {
+        1 << (self as u8)
+    }
+
+    /// Roles that staff the levels of the escalation ladder, lowest first.
+    pub fn is_staff(self) -> bool {
+        matches!(self, Role::Secretary | Role::Community | Role::Street)
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A small set of roles (a person may be, say, both `member` and `secretary`).
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct RoleSet(u8);
+
+impl RoleSet {
+    pub fn contains(self, role: Role) -> bool {
+        self.0 & role.bit() != 0
+    }
+
+    pub fn insert(&mut self, role: Role) {
+        self.0 |= role.bit();
+    }
+
+    pub fn iter(self) -> impl Iterator<Item = Role> {
+        Role::ALL.into_iter().filter(move |r| self.contains(*r))
+    }
+}
+
+impl FromIterator<Role> for RoleSet {
+    fn from_iter<I: IntoIterator<Item = Role>>(iter: I) -> Self {
+        let mut set = RoleSet::default();
+        for r in iter {
+            set.insert(r);
+        }
+        set
+    }
+}
+
+impl fmt::Debug for RoleSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.iter()).finish()
+    }
+}
+
+/// Whom a transition admits: an organisational role, or a relation to this ticket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Party {
+    Role(Role),
+    /// The resident who submitted the ticket.
+    Requester,
+    /// The person the ticket is assigned to, or any member of the team whose pool holds it.
+    Assignee,
+}
+
+impl Party {
+    pub fn parse(s: &str) -> Option<Party> {
+        match s {
+            "requester" => Some(Party::Requester),
+            "assignee" => Some(Party::Assignee),
+            other => Role::parse(other).map(Party::Role),
+        }
+    }
+}
+
+impl fmt::Display for Party {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Party::Role(r) => r.fmt(f),
+            Party::Requester => f.write_str("requester"),
+            Party::Assignee => f.write_str("assignee"),
+        }
+    }
+}

@@ -1,0 +1,158 @@
+//! The ticket (诉求/工单): a projection of its events. Nothing here decides; [`crate::event`]
+//! folds events into a ticket and [`crate::decide`] produces the events.
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::role::Role;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Urgency {
+    #[default]
+    Normal,
+    Urgent,
+}
+
+impl Urgency {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Urgency::Normal => "normal",
+            Urgency::Urgent => "urgent",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Urgency> {
+        match s {
+            "normal" => Some(Urgency::Normal),
+            "urgent" => Some(Urgency::Urgent),
+            _ => None,
+        }
+    }
+}
+
+/// Who holds a ticket: one person, or a team's pool (抢单) until a member claims it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Assignee {
+    Person(Uuid),
+    Team(Uuid),
+}
+
+impl Assignee {
+    pub fn person(self) -> Option<Uuid> {
+        match self {
+            Assignee::Person(p) => Some(p),
+            Assignee::Team(_) => None,
+        }
+    }
+
+    pub fn team(self) -> Option<Uuid> {
+        match self {
+            Assignee::Team(t) => Some(t),
+            Assignee::Person(_) => None,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClockStatus {
+    #[default]
+    NotStarted,
+    Running,
+    Paused,
+    Stopped,
+}
+
+/// The state of one SLA clock on one ticket. Working seconds are counted through the clock's
+/// calendar; `elapsed_secs` holds what was counted before the current run began at `since`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClockState {
+    pub name: String,
+    /// 0 before the first start; a reopen that restarts the clock begins a new cycle.
+    pub cycle: u32,
+    pub status: ClockStatus,
+    pub target_secs: i64,
+    pub elapsed_secs: i64,
+    pub since: Option<Timestamp>,
+    pub due: Option<Timestamp>,
+    pub warn_at: Option<Timestamp>,
+    pub warned: bool,
+    pub breached: bool,
+    /// Escalation steps taken in this cycle.
+    pub escalation_level: u8,
+    pub stopped_at: Option<Timestamp>,
+    /// At stop: working seconds over (positive, breached) or under (negative, met) the target.
+    pub overrun_secs: Option<i64>,
+}
+
+impl ClockState {
+    pub fn new(name: impl Into<String>) -> ClockState {
+        ClockState {
+            name: name.into(),
+            cycle: 0,
+            status: ClockStatus::NotStarted,
+            target_secs: 0,
+            elapsed_secs: 0,
+            since: None,
+            due: None,
+            warn_at: None,
+            warned: false,
+            breached: false,
+            escalation_level: 0,
+            stopped_at: None,
+            overrun_secs: None,
+        }
+    }
+}
+
+/// The projection of a ticket's events.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Ticket {
+    pub id: Uuid,
+    pub workflow_id: String,
+    pub workflow_version: u32,
+    pub category: String,
+    pub urgency: Urgency,
+    pub description: String,
+    pub channel: String,
+    pub state: String,
+    pub requester: Uuid,
+    pub community_id: Uuid,
+    pub branch_id: Uuid,
+    pub building_id: Option<Uuid>,
+    pub assignee: Option<Assignee>,
+    /// The sequence number of the last event: the optimistic-concurrency version.
+    pub version: u64,
+    /// The sequence number of the event that entered the current state; state timers carry it
+    /// as their epoch so a timer of a state the ticket has left never fires.
+    pub state_entered_seq: u64,
+    pub clocks: Vec<ClockState>,
+    /// The highest staff level the ticket has been escalated to, if any.
+    pub escalated_to: Option<Role>,
+    pub rating: Option<u8>,
+    /// Volunteer service time recorded on completion, in minutes (志愿时长).
+    pub service_minutes: u32,
+    /// Closed by the system (no rating) rather than by the resident.
+    pub auto_closed: bool,
+    pub terminal: bool,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub closed_at: Option<Timestamp>,
+}
+
+impl Ticket {
+    pub fn clock(&self, name: &str) -> Option<&ClockState> {
+        self.clocks.iter().find(|c| c.name == name)
+    }
+
+    pub fn is_assigned_to(&self, person: Uuid, teams: &[Uuid]) -> bool {
+        match self.assignee {
+            Some(Assignee::Person(p)) => p == person,
+            Some(Assignee::Team(t)) => teams.contains(&t),
+            None => false,
+        }
+    }
+}

@@ -6,6 +6,7 @@
 //! calendar's time zone, so a calendar stays right across DST changes in zones that have them.
 
 use std::collections::HashSet;
+use std::sync::OnceLock;
 
 use jiff::civil::{Date, DateTime, Weekday};
 use jiff::tz::TimeZone;
@@ -51,7 +52,7 @@ fn parse_hhmm(s: &str) -> Result<DaySecond, String> {
 }
 
 /// A validated business calendar.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Calendar {
     pub name: String,
     pub time_zone: TimeZone,
@@ -62,6 +63,46 @@ pub struct Calendar {
     holidays: HashSet<Date>,
     makeup_days: HashSet<Date>,
     working_day_secs: i64,
+    /// Built on first use: every working interval of [`TABLE_YEARS`] as instants with running
+    /// totals, so arithmetic inside those years is two binary searches.
+    table: OnceLock<Table>,
+}
+
+/// The years the interval table covers; outside them arithmetic walks day by day.
+pub const TABLE_YEARS: (i16, i16) = (2020, 2050);
+
+/// Working intervals as whole-second instants, sorted, with the working seconds before each.
+#[derive(Debug, Default)]
+struct Table {
+    /// The instants the table is exact for: `[lo, hi)`.
+    lo: i64,
+    hi: i64,
+    starts: Vec<i64>,
+    ends: Vec<i64>,
+    /// `before[i]`: working seconds from `lo` to `starts[i]`; `before[n]`: the total.
+    before: Vec<i64>,
+}
+
+impl Table {
+    /// Working seconds from `lo` to `t`, if `t` is inside the table.
+    fn total_at(&self, t: i64) -> Option<i64> {
+        if t < self.lo || t >= self.hi {
+            return None;
+        }
+        let i = self.starts.partition_point(|&s| s <= t);
+        if i == 0 {
+            return Some(0);
+        }
+        let j = i - 1;
+        Some(self.before[j] + (t.min(self.ends[j]) - self.starts[j]))
+    }
+
+    /// The instant at which the running total reaches `total`, if inside the table.
+    fn instant_at(&self, total: i64) -> Option<i64> {
+        // The first interval whose end total reaches `total`.
+        let k = self.before[1..].partition_point(|&end| end < total);
+        (k < self.starts.len()).then(|| self.starts[k] + (total - self.before[k]))
+    }
 }
 
 /// Past this many days without finding working time, arithmetic gives up and saturates.
@@ -109,6 +150,42 @@ impl Calendar {
             holidays,
             makeup_days,
             working_day_secs,
+            table: OnceLock::new(),
+        })
+    }
+
+    fn table(&self) -> &Table {
+        self.table.get_or_init(|| {
+            let first = Date::new(TABLE_YEARS.0, 1, 1).expect("a valid date");
+            let last = Date::new(TABLE_YEARS.1, 12, 31).expect("a valid date");
+            let mut t = Table {
+                lo: self.instant(first, 0).as_second(),
+                hi: self.instant(last, 86_400).as_second(),
+                ..Table::default()
+            };
+            t.before.push(0);
+            let days = std::iter::successors(Some(first), |d| d.tomorrow().ok())
+                .take_while(|d| *d <= last);
+            let mut midnight = t.lo;
+            for date in days {
+                let next = self.instant(date, 86_400).as_second();
+                // One zone lookup a day: on a day without an offset change, instants are
+                // midnight plus the civil seconds.
+                let plain = next - midnight == 86_400;
+                let at = |second: DaySecond| match plain {
+                    true => midnight + i64::from(second),
+                    false => self.instant(date, second).as_second(),
+                };
+                for i in self.intervals_on(date) {
+                    let (s, e) = (at(i.start), at(i.end));
+                    t.starts.push(s);
+                    t.ends.push(e);
+                    t.before
+                        .push(t.before.last().copied().unwrap_or(0) + (e - s));
+                }
+                midnight = next;
+            }
+            t
         })
     }
 
@@ -167,6 +244,20 @@ impl Calendar {
         if secs <= 0 {
             return t;
         }
+        if t.subsec_nanosecond() == 0 {
+            let table = self.table();
+            let found = table
+                .total_at(t.as_second())
+                .and_then(|total| table.instant_at(total + secs))
+                .and_then(|s| Timestamp::from_second(s).ok());
+            if let Some(due) = found {
+                return due;
+            }
+        }
+        self.add_by_walking(t, secs)
+    }
+
+    fn add_by_walking(&self, t: Timestamp, secs: i64) -> Timestamp {
         let mut remaining = secs;
         for (start, end) in self.working_intervals(t) {
             if end <= t {
@@ -189,6 +280,14 @@ impl Calendar {
         if b <= a {
             return 0;
         }
+        let table = self.table();
+        if let (Some(x), Some(y)) = (table.total_at(a.as_second()), table.total_at(b.as_second())) {
+            return y - x;
+        }
+        self.working_between_by_walking(a, b)
+    }
+
+    fn working_between_by_walking(&self, a: Timestamp, b: Timestamp) -> i64 {
         let mut total = 0;
         for (start, end) in self.working_intervals(a) {
             if start >= b {
@@ -255,7 +354,12 @@ pub(crate) mod tests {
 
     /// The office calendar of the shipped workflows, in miniature: weekdays 08:30–12:00 and
     /// 14:00–17:30 in Shanghai, the 2026 Spring Festival break and its make-up Saturday.
-    pub(crate) fn office() -> Calendar {
+    pub(crate) fn office() -> &'static Calendar {
+        static OFFICE: std::sync::LazyLock<Calendar> = std::sync::LazyLock::new(build_office);
+        &OFFICE
+    }
+
+    fn build_office() -> Calendar {
         let day = || {
             vec![
                 Interval::parse("08:30-12:00").unwrap(),
@@ -370,6 +474,14 @@ pub(crate) mod tests {
             let cal = office();
             let due = cal.add(t, x);
             prop_assert!(cal.is_working_or_closing(due), "{} + {}s = {}", t, x, due);
+        }
+
+        #[test]
+        fn the_table_agrees_with_walking_day_by_day(t in instant_2026(), x in 1i64..2_000_000, y in instant_2026()) {
+            let cal = office();
+            prop_assert_eq!(cal.add(t, x), cal.add_by_walking(t, x));
+            let (a, b) = (t.min(y), t.max(y));
+            prop_assert_eq!(cal.working_between(a, b), cal.working_between_by_walking(a, b));
         }
 
         #[test]

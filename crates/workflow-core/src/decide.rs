@@ -32,6 +32,7 @@ pub fn decide_submission(
     }
     check_length("description", description, MAX_DESCRIPTION_CHARS)?;
     let initial = wf.state(wf.initial);
+    let now = whole_seconds(now);
     let first = Event {
         ticket_id: sub.id,
         seq: 1,
@@ -450,64 +451,72 @@ impl<'w> Builder<'w> {
     fn reconcile_clock(&mut self, i: usize, def: &ClockDef, to: StateId) {
         let cal = def.calendar.as_deref();
         let c = &self.ticket.clocks[i];
-        let (status, name) = (c.status, c.name.clone());
         let s = to.index();
         // Entering a terminal state stops every clock, whatever the workflow lists.
         let stops = def.stop[s] || self.wf.state(to).terminal;
-        let running_elapsed = |c: &crate::ticket::ClockState, now| {
-            c.elapsed_secs + c.since.map_or(0, |since| working_between(cal, since, now))
+        let live = matches!(c.status, ClockStatus::Running | ClockStatus::Paused);
+        let elapsed = || {
+            c.elapsed_secs
+                + c.since
+                    .map_or(0, |since| working_between(cal, since, self.now))
         };
-        if stops && matches!(status, ClockStatus::Running | ClockStatus::Paused) {
-            let elapsed = running_elapsed(c, self.now);
-            let overrun = elapsed - c.target_secs;
-            self.push(EventKind::ClockStopped {
-                clock: name.clone(),
+        let event = if stops && live {
+            let elapsed = elapsed();
+            EventKind::ClockStopped {
+                clock: c.name.clone(),
                 elapsed_secs: elapsed,
-                overrun_secs: overrun,
-            });
-            self.cancel_clock_timers(&name, true);
-        } else if def.start[s] && matches!(status, ClockStatus::NotStarted | ClockStatus::Stopped) {
+                overrun_secs: elapsed - c.target_secs,
+            }
+        } else if def.start[s] && !live {
             let target = self
                 .wf
                 .targets(&self.ticket.category, i)
                 .for_urgency(self.ticket.urgency)
                 .seconds(def.working_day_secs());
-            let due = add_working(cal, self.now, target);
-            let warn_at = warn_at(def, self.now, target);
-            let cycle = c.cycle + 1;
-            self.push(EventKind::ClockStarted {
-                clock: name.clone(),
-                cycle,
+            EventKind::ClockStarted {
+                clock: c.name.clone(),
+                cycle: c.cycle + 1,
                 target_secs: target,
-                due,
-                warn_at,
-            });
-            self.cancel_clock_timers(&name, true);
-            self.set_clock_timers(&name, due, warn_at, u64::from(cycle), true);
-        } else if def.pause[s] && status == ClockStatus::Running {
-            let elapsed = running_elapsed(c, self.now);
-            self.push(EventKind::ClockPaused {
-                clock: name.clone(),
+                due: add_working(cal, self.now, target),
+                warn_at: warn_at(def, self.now, target),
+            }
+        } else if def.pause[s] && c.status == ClockStatus::Running {
+            EventKind::ClockPaused {
+                clock: c.name.clone(),
                 reason: self.wf.state(to).name.clone(),
-                elapsed_secs: elapsed,
-            });
-            self.cancel_clock_timers(&name, false);
-        } else if !def.pause[s] && status == ClockStatus::Paused {
+                elapsed_secs: elapsed(),
+            }
+        } else if !def.pause[s] && c.status == ClockStatus::Paused {
             let remaining = (c.target_secs - c.elapsed_secs).max(0);
-            let due = add_working(cal, self.now, remaining);
-            let warn_at = if c.warned {
-                None
-            } else {
-                warn_at(def, self.now, remaining)
-            };
-            let (breached, cycle) = (c.breached, c.cycle);
-            self.push(EventKind::ClockResumed {
-                clock: name.clone(),
+            EventKind::ClockResumed {
+                clock: c.name.clone(),
+                due: add_working(cal, self.now, remaining),
+                warn_at: if c.warned {
+                    None
+                } else {
+                    warn_at(def, self.now, remaining)
+                },
+            }
+        } else {
+            return;
+        };
+        let (name, epoch, breached) = (c.name.clone(), u64::from(c.cycle), c.breached);
+        match &event {
+            EventKind::ClockStopped { .. } => self.cancel_clock_timers(&name, true),
+            // A clock only starts fresh or after a stop, which cancelled its timers already.
+            EventKind::ClockStarted {
                 due,
                 warn_at,
-            });
-            self.set_clock_timers(&name, due, warn_at, u64::from(cycle), !breached);
+                cycle,
+                ..
+            } => self.set_clock_timers(&name, *due, *warn_at, u64::from(*cycle), true),
+            EventKind::ClockPaused { .. } => self.cancel_clock_timers(&name, false),
+            EventKind::ClockResumed { due, warn_at, .. } => {
+                self.set_clock_timers(&name, *due, *warn_at, epoch, !breached)
+            }
+            _ => {}
         }
+        self.push(event);
     }
 
     fn cancel_clock_timers(&mut self, clock: &str, with_escalation: bool) {
@@ -670,6 +679,11 @@ pub fn remaining_secs(
         ClockStatus::Paused => Some(state.target_secs - state.elapsed_secs),
         _ => None,
     }
+}
+
+/// Deadlines are kept to the second, and so is every instant a decision records.
+fn whole_seconds(t: Timestamp) -> Timestamp {
+    Timestamp::from_second(t.as_second()).unwrap_or(t)
 }
 
 /// `now + secs` in plain time, for tests and callers that need no calendar.

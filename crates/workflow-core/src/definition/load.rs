@@ -113,6 +113,7 @@ pub fn load(sources: &[Source]) -> Result<Catalog, Vec<LoadError>> {
     }
 
     let mut origin: HashMap<WorkflowKey, String> = HashMap::new();
+    let mut declared: HashSet<String> = HashSet::new();
     for (source, file) in &parsed {
         let mut cx = Cx {
             source,
@@ -122,6 +123,9 @@ pub fn load(sources: &[Source]) -> Result<Catalog, Vec<LoadError>> {
             file.id.is_some() || !file.states.is_empty() || !file.transitions.is_empty();
         if !declares_workflow {
             continue;
+        }
+        if let Some(id) = &file.id {
+            declared.insert(id.get_ref().clone());
         }
         let Some(wf) = workflow(&mut cx, file, &catalog.calendars) else {
             continue;
@@ -150,7 +154,7 @@ pub fn load(sources: &[Source]) -> Result<Catalog, Vec<LoadError>> {
                     code.span(),
                     format!("category {:?} is declared twice", code.get_ref()),
                 );
-            } else if let Some(c) = category(&mut cx, code, raw, &catalog) {
+            } else if let Some(c) = category(&mut cx, code, raw, &catalog, &declared) {
                 catalog.categories.insert(c.code.clone(), c);
             }
         }
@@ -173,7 +177,10 @@ fn apply_category_targets(catalog: &mut Catalog) {
         for c in categories.iter().filter(|c| c.workflow == wf.id) {
             for (clock, targets) in &c.sla {
                 if let Some(ix) = wf.clocks.iter().position(|k| &k.name == clock) {
-                    wf.category_targets.insert((c.code.clone(), ix), *targets);
+                    let n = wf.clocks.len();
+                    wf.category_targets
+                        .entry(c.code.clone())
+                        .or_insert_with(|| vec![None; n])[ix] = Some(*targets);
                 }
             }
         }
@@ -406,7 +413,7 @@ fn workflow(
         let roles = parties(
             cx,
             t.roles.as_ref(),
-            span.clone(),
+            t.action.span(),
             &format!("action {action:?}"),
         );
         let requires = fields(cx, &t.requires);
@@ -440,7 +447,9 @@ fn workflow(
                 );
             }
         }
-        if let (Some(to), Some(roles)) = (to, roles) {
+        // Kept even with errors so that one mistake does not also report every state after it
+        // as unreachable.
+        if let Some(to) = to {
             transitions.push(TransitionDef {
                 action: action.clone(),
                 label: label(t.label.as_ref(), action),
@@ -454,8 +463,11 @@ fn workflow(
         }
     }
 
-    // Every state reachable; every non-terminal state has a way out.
-    if let Some(initial) = initial {
+    // Every state reachable; every non-terminal state has a way out. Skipped when a
+    // transition did not resolve: its own error says what is wrong, and guessing the graph
+    // without it would report states "unreachable" that are not.
+    let graph_complete = transitions.len() == f.transitions.len();
+    if let Some(initial) = initial.filter(|_| graph_complete) {
         let mut reached = vec![false; states.len()];
         reached[initial.index()] = true;
         let mut queue = VecDeque::from([initial]);
@@ -487,7 +499,7 @@ fn workflow(
     for (i, (name, s)) in raw_states.iter().enumerate() {
         let id = StateId(i as u16);
         let leaves = |t: &TransitionDef| t.from.contains(&id) && t.to.is_some_and(|to| to != id);
-        if !s.terminal && !transitions.iter().any(leaves) {
+        if graph_complete && !s.terminal && !transitions.iter().any(leaves) {
             cx.err(
                 name.span(),
                 format!(
@@ -696,8 +708,10 @@ fn workflow(
             cx.err(span.clone(), "a notify rule names nobody in `to`");
         }
         for on in &r.on.get_ref().0 {
-            let known =
-                SYSTEM_EVENTS.contains(&on.as_str()) || transitions.iter().any(|t| &t.action == on);
+            let known = SYSTEM_EVENTS.contains(&on.as_str())
+                || f.transitions
+                    .iter()
+                    .any(|t| t.get_ref().action.get_ref() == on);
             if !known {
                 cx.err(r.on.span(), format!("notify rule names unknown event {on:?}: not an action of this workflow nor one of {SYSTEM_EVENTS:?}"));
             }
@@ -751,17 +765,15 @@ fn parties(
     raw: Option<&toml::Spanned<Vec<Name>>>,
     span: Range<usize>,
     what: &str,
-) -> Option<Vec<Party>> {
+) -> Vec<Party> {
     let Some(list) = raw.filter(|l| !l.get_ref().is_empty()) else {
         cx.err(
             span,
             format!("{what} has no role: list who may take it in `roles`"),
         );
-        return None;
+        return Vec::new();
     };
-    let before = cx.count();
-    let out: Vec<Party> = list.get_ref().iter().filter_map(|n| party(cx, n)).collect();
-    (cx.count() == before).then_some(out)
+    list.get_ref().iter().filter_map(|n| party(cx, n)).collect()
 }
 
 fn fields(cx: &mut Cx, raw: &[Name]) -> FieldSet {
@@ -793,7 +805,15 @@ fn targets(cx: &mut Cx, raw: &RawTargets) -> Option<Targets> {
     })
 }
 
-fn category(cx: &mut Cx, code: &Name, raw: &RawCategory, catalog: &Catalog) -> Option<Category> {
+/// `declared` holds every workflow id some file declares, valid or not: a category of a
+/// workflow that failed validation is not reported again.
+fn category(
+    cx: &mut Cx,
+    code: &Name,
+    raw: &RawCategory,
+    catalog: &Catalog,
+    declared: &HashSet<String>,
+) -> Option<Category> {
     let before = cx.count();
     if !valid_name(code.get_ref()) {
         cx.err(
@@ -806,7 +826,7 @@ fn category(cx: &mut Cx, code: &Name, raw: &RawCategory, catalog: &Catalog) -> O
     }
     let wf_id = raw.workflow.get_ref();
     let wf = catalog.latest(wf_id);
-    if wf.is_none() {
+    if wf.is_none() && !declared.contains(wf_id) {
         cx.err(
             raw.workflow.span(),
             format!(

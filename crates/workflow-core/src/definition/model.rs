@@ -182,7 +182,7 @@ pub struct Workflow {
     /// Event name (an action, `sla_warning`, `sla_breach`, `escalation`) → who is told.
     pub notify: HashMap<String, Vec<Party>>,
     /// Per category, per clock index: overriding targets.
-    pub category_targets: HashMap<(String, usize), Targets>,
+    pub category_targets: HashMap<String, Vec<Option<Targets>>>,
     /// Where it was loaded from, and its text, for registration and messages.
     pub source_name: String,
     pub source: String,
@@ -270,8 +270,8 @@ impl Workflow {
 
     pub fn targets(&self, category: &str, clock: usize) -> Targets {
         self.category_targets
-            .get(&(category.to_owned(), clock))
-            .copied()
+            .get(category)
+            .and_then(|per_clock| per_clock[clock])
             .unwrap_or(self.clocks[clock].targets)
     }
 

@@ -172,13 +172,8 @@ fn one() -> u32 {
 }
 
 /// `from = "a"` or `from = ["a", "b"]`.
+#[derive(Default)]
 pub(crate) struct OneOrMany(pub Vec<String>);
-
-impl Default for OneOrMany {
-    fn default() -> Self {
-        OneOrMany(Vec::new())
-    }
-}
 
 impl<'de> Deserialize<'de> for OneOrMany {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {

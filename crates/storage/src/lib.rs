@@ -1,1 +1,229 @@
-//! Linli storage: filled by the storage issue.
+//! `storage`: the [`Store`] port of `workflow-core` implemented for SQLite (the embedded
+//! default, one node) and PostgreSQL (production, any number of nodes), with the schema's
+//! migrations, durable timers with leases, the outbox, idempotency records and the
+//! community directory.
+//!
+//! One source serves both backends: [`with_pool!`] expands each operation once per backend,
+//! so each is type-checked against its own driver (no `sqlx::Any`, which loses types). Where
+//! the SQL differs, both strings stand side by side with the reason.
+//!
+//! This crate decides nothing: it applies what `workflow-core` decided.
+
+/// Runs `$body` with `$pool` bound to the backend's writer pool, once per backend.
+macro_rules! with_pool {
+    ($store:expr, $pool:ident, $body:block) => {
+        match &*$store.backend {
+            crate::Backend::Sqlite { writer, .. } => {
+                let $pool = writer;
+                $body
+            }
+            crate::Backend::Postgres(p) => {
+                let $pool = p;
+                $body
+            }
+        }
+    };
+}
+
+/// Like [`with_pool!`], with SQLite's read-only pool for queries that only read.
+macro_rules! with_reader {
+    ($store:expr, $pool:ident, $body:block) => {
+        match &*$store.backend {
+            crate::Backend::Sqlite { reader, .. } => {
+                let $pool = reader;
+                $body
+            }
+            crate::Backend::Postgres(p) => {
+                let $pool = p;
+                $body
+            }
+        }
+    };
+}
+
+mod connect;
+mod directory;
+mod error;
+mod outbox;
+mod tickets;
+mod timers;
+
+use std::sync::Arc;
+
+pub use connect::{Durability, Options, connect};
+pub use directory::{NewPerson, Principal, hash_token};
+pub use error::from_sqlx;
+use sqlx::{PgPool, SqlitePool};
+use workflow_core::store::*;
+use workflow_core::{Decision, Event, Ticket, Workflow};
+
+/// The database behind a [`SqlStore`].
+#[derive(Clone, Debug)]
+pub(crate) enum Backend {
+    /// One writer connection owns all writes (no `SQLITE_BUSY` between our own writers);
+    /// a pool of read-only connections serves reads beside it (WAL).
+    Sqlite {
+        writer: SqlitePool,
+        reader: SqlitePool,
+    },
+    Postgres(PgPool),
+}
+
+/// The Store for both backends.
+#[derive(Clone, Debug)]
+pub struct SqlStore {
+    pub(crate) backend: Arc<Backend>,
+}
+
+impl SqlStore {
+    pub fn is_postgres(&self) -> bool {
+        matches!(*self.backend, Backend::Postgres(_))
+    }
+
+    /// The PostgreSQL pool, for LISTEN/NOTIFY and tests.
+    pub fn pg_pool(&self) -> Option<&PgPool> {
+        match &*self.backend {
+            Backend::Postgres(p) => Some(p),
+            Backend::Sqlite { .. } => None,
+        }
+    }
+
+    /// The SQLite writer pool, for tests and benchmarks that need the raw connection.
+    pub fn sqlite_pool(&self) -> Option<&SqlitePool> {
+        match &*self.backend {
+            Backend::Sqlite { writer, .. } => Some(writer),
+            Backend::Postgres(_) => None,
+        }
+    }
+
+    /// Whether the database answers (readiness).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        with_pool!(self, pool, {
+            sqlx::query("SELECT 1")
+                .execute(pool)
+                .await
+                .map_err(from_sqlx)?;
+            Ok(())
+        })
+    }
+
+    pub async fn close(&self) {
+        match &*self.backend {
+            Backend::Sqlite { writer, reader } => {
+                writer.close().await;
+                reader.close().await;
+            }
+            Backend::Postgres(p) => p.close().await,
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Store for SqlStore {
+    async fn register_workflow(&self, wf: &Workflow) -> Result<(), StoreError> {
+        self.register_workflow_version(wf).await
+    }
+
+    async fn apply(
+        &self,
+        d: &Decision,
+        idem: Option<&IdempotencyRecord>,
+    ) -> Result<(), StoreError> {
+        self.apply_decision(d, idem).await
+    }
+
+    async fn fire(&self, timer: &ClaimedTimer, d: Option<&Decision>) -> Result<(), StoreError> {
+        self.fire_timer(timer, d).await
+    }
+
+    async fn ticket(&self, id: uuid::Uuid, scope: &Scope) -> Result<Option<Ticket>, StoreError> {
+        self.load_ticket(id, scope).await
+    }
+
+    async fn events(&self, id: uuid::Uuid) -> Result<Vec<Event>, StoreError> {
+        self.load_events(id).await
+    }
+
+    async fn list(
+        &self,
+        scope: &Scope,
+        filter: &TicketFilter,
+        page: Page,
+    ) -> Result<Vec<Ticket>, StoreError> {
+        self.list_tickets(scope, filter, page).await
+    }
+
+    async fn next_due(&self) -> Result<Option<jiff::Timestamp>, StoreError> {
+        self.next_timer_due().await
+    }
+
+    async fn claim_due(
+        &self,
+        now: jiff::Timestamp,
+        limit: u32,
+        owner: uuid::Uuid,
+        lease_until: jiff::Timestamp,
+    ) -> Result<Vec<ClaimedTimer>, StoreError> {
+        self.claim_due_timers(now, limit, owner, lease_until).await
+    }
+
+    async fn release_claims(&self, owner: uuid::Uuid) -> Result<(), StoreError> {
+        self.release_timer_claims(owner).await
+    }
+
+    async fn idempotency(
+        &self,
+        caller: uuid::Uuid,
+        key: &str,
+    ) -> Result<Option<IdempotencyRecord>, StoreError> {
+        self.idempotency_record(caller, key).await
+    }
+
+    async fn person(&self, id: uuid::Uuid) -> Result<Option<PersonRef>, StoreError> {
+        self.person_ref(id).await
+    }
+
+    async fn team(&self, id: uuid::Uuid) -> Result<Option<TeamRef>, StoreError> {
+        self.team_ref(id).await
+    }
+
+    async fn locate(&self, building_id: uuid::Uuid) -> Result<Option<Location>, StoreError> {
+        self.building_location(building_id).await
+    }
+
+    async fn claim_outbox(
+        &self,
+        now: jiff::Timestamp,
+        limit: u32,
+        owner: uuid::Uuid,
+        lease_until: jiff::Timestamp,
+    ) -> Result<Vec<OutboxMessage>, StoreError> {
+        self.claim_outbox_rows(now, limit, owner, lease_until).await
+    }
+
+    async fn outbox_delivered(
+        &self,
+        id: uuid::Uuid,
+        at: jiff::Timestamp,
+    ) -> Result<(), StoreError> {
+        self.mark_outbox_delivered(id, at).await
+    }
+
+    async fn outbox_failed(
+        &self,
+        id: uuid::Uuid,
+        error: &str,
+        retry_at: Option<jiff::Timestamp>,
+    ) -> Result<(), StoreError> {
+        self.mark_outbox_failed(id, error, retry_at).await
+    }
+}
+
+/// Instants are stored as Unix microseconds (UTC).
+pub(crate) fn us(t: jiff::Timestamp) -> i64 {
+    t.as_microsecond()
+}
+
+pub(crate) fn from_us(v: i64) -> jiff::Timestamp {
+    jiff::Timestamp::from_microsecond(v).unwrap_or(jiff::Timestamp::MAX)
+}

@@ -416,11 +416,12 @@ impl<'w> Builder<'w> {
             from: self.ticket.state.clone(),
             to: to.name.clone(),
             terminal: to.terminal,
+            stays: tr.to.is_none(),
             assignee_after,
             data,
             timer_due,
         });
-        if to_id != from {
+        if tr.to.is_some() {
             self.enter_state(Some(from), to_id);
         }
     }

@@ -67,6 +67,10 @@ pub enum EventKind {
         from: String,
         to: String,
         terminal: bool,
+        /// An action without `to`: the ticket stays in its state, which is not re-entered
+        /// (its timers keep running). Any other action enters `to`, even when it is `from`.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        stays: bool,
         /// The ticket's holder after the action (unchanged actions repeat it).
         assignee_after: Option<Assignee>,
         #[serde(flatten)]
@@ -205,14 +209,14 @@ impl Ticket {
         match &event.kind {
             EventKind::Submitted(_) => return Err(ReplayError::NotStartedBySubmission(self.id)),
             EventKind::Transitioned {
-                from,
                 to,
                 terminal,
+                stays,
                 assignee_after,
                 data,
                 ..
             } => {
-                if from != to {
+                if !stays {
                     self.state_entered_seq = seq;
                 }
                 self.state.clone_from(to);

@@ -17,6 +17,7 @@ pub mod event;
 mod hash;
 pub mod label;
 pub mod role;
+pub mod store;
 pub mod ticket;
 
 pub use command::{

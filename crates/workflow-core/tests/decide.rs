@@ -854,3 +854,65 @@ fn community_staff_may_do_what_a_secretary_may() {
     let d = act(&w.wf, &t, &community, "triage", Fields::default(), now).unwrap();
     assert_eq!(d.events[0].actor.role, Role::Community);
 }
+
+#[test]
+fn a_reassignment_re_enters_dispatched_and_restarts_the_expiry() {
+    let w = world("community-service");
+    let wf = &w.wf;
+    let now = at("2026-03-09T09:00");
+    let t = w.submit("repair", Urgency::Normal, now).ticket;
+    let t = ok(wf, &t, &w.secretary, "triage", Fields::default(), now);
+    let first = act(
+        wf,
+        &t,
+        &w.secretary,
+        "dispatch",
+        to(Assignee::Person(w.member.id)),
+        now,
+    )
+    .unwrap();
+    let old = set_timer(&first, &TimerKey::State("expire".into()))
+        .unwrap()
+        .clone();
+    let reassign = Fields {
+        reason: Some("张师傅出差".into()),
+        ..to(Assignee::Person(w.other_member.id))
+    };
+    let d = act(
+        wf,
+        &first.ticket,
+        &w.secretary,
+        "reassign",
+        reassign,
+        at("2026-03-09T09:20"),
+    )
+    .unwrap();
+    let new = set_timer(&d, &TimerKey::State("expire".into()))
+        .unwrap()
+        .clone();
+    assert_eq!(
+        new.due_at,
+        at("2026-03-09T09:50"),
+        "the new volunteer gets a full 30 minutes"
+    );
+    assert_ne!(new.epoch, old.epoch);
+    assert!(
+        fire(wf, &d.ticket, &old, old.due_at).is_none(),
+        "the first expiry is void"
+    );
+    // A note stays: the expiry keeps running from the dispatch.
+    let n = act(
+        wf,
+        &d.ticket,
+        &w.secretary,
+        "note",
+        Fields {
+            note: Some("已电话联系".into()),
+            ..Fields::default()
+        },
+        now,
+    )
+    .unwrap();
+    assert!(n.timers.is_empty());
+    assert_eq!(n.ticket.state_entered_seq, d.ticket.state_entered_seq);
+}

@@ -1,0 +1,93 @@
+//! Opening a store from a URL: `sqlite://linli.db` (created with its migrations on first
+//! start) or `postgres://…`.
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use workflow_core::store::StoreError;
+
+use crate::error::from_sqlx;
+use crate::{Backend, SqlStore};
+
+/// SQLite's `synchronous` setting. `Full` (the default) survives power loss after each
+/// commit; `Normal` may lose the last commits on power loss, never on a process crash.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Durability {
+    #[default]
+    Full,
+    Normal,
+}
+
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub url: String,
+    pub durability: Durability,
+    /// Connections for PostgreSQL; readers for SQLite (it always has one writer).
+    pub max_connections: u32,
+}
+
+impl Options {
+    pub fn new(url: impl Into<String>) -> Options {
+        Options {
+            url: url.into(),
+            durability: Durability::Full,
+            max_connections: 16,
+        }
+    }
+}
+
+/// Connects and applies pending migrations.
+pub async fn connect(options: &Options) -> Result<SqlStore, StoreError> {
+    let url = options.url.as_str();
+    let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let connect =
+            PgConnectOptions::from_str(url).map_err(|e| StoreError::Other(e.to_string()))?;
+        let pool = PgPoolOptions::new()
+            .max_connections(options.max_connections)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(connect)
+            .await
+            .map_err(from_sqlx)?;
+        sqlx::migrate!("../../migrations/postgres")
+            .run(&pool)
+            .await
+            .map_err(|e| StoreError::Other(format!("migrations: {e}")))?;
+        Backend::Postgres(pool)
+    } else if url.starts_with("sqlite:") {
+        let base = SqliteConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Other(e.to_string()))?
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(match options.durability {
+                Durability::Full => SqliteSynchronous::Full,
+                Durability::Normal => SqliteSynchronous::Normal,
+            })
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(base.clone().create_if_missing(true))
+            .await
+            .map_err(from_sqlx)?;
+        sqlx::migrate!("../../migrations/sqlite")
+            .run(&writer)
+            .await
+            .map_err(|e| StoreError::Other(format!("migrations: {e}")))?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(options.max_connections.clamp(1, 8))
+            .connect_with(base.read_only(true))
+            .await
+            .map_err(from_sqlx)?;
+        Backend::Sqlite { writer, reader }
+    } else {
+        return Err(StoreError::Other(format!(
+            "unsupported database URL {url:?}: use sqlite://FILE or postgres://…"
+        )));
+    };
+    Ok(SqlStore {
+        backend: Arc::new(backend),
+    })
+}

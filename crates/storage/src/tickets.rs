@@ -1,0 +1,390 @@
+//! Tickets and their events: applying decisions atomically, reading within a scope.
+
+use sqlx::types::Json;
+use sqlx::{QueryBuilder, Row};
+use uuid::Uuid;
+use workflow_core::store::*;
+use workflow_core::{Assignee, Decision, Event, Ticket, TimerChange, Workflow};
+
+use crate::error::{from_sqlx, is_unique_violation};
+use crate::{SqlStore, us};
+
+/// Pushes the visibility condition of a scope onto a query: the one place it is written.
+macro_rules! push_scope {
+    ($qb:expr, $scope:expr) => {
+        match $scope {
+            Scope::Everything => {
+                $qb.push("1 = 1");
+            }
+            Scope::Requester(p) => {
+                $qb.push("requester_id = ").push_bind(*p);
+            }
+            Scope::Assignee { person, .. } => {
+                $qb.push("(assignee_person = ")
+                    .push_bind(*person)
+                    .push(" OR assignee_team IN (SELECT team_id FROM team_members WHERE person_id = ")
+                    .push_bind(*person)
+                    .push("))");
+            }
+            Scope::Branch(b) => {
+                $qb.push("branch_id = ").push_bind(*b);
+            }
+            Scope::Community(c) => {
+                $qb.push("community_id = ").push_bind(*c);
+            }
+            Scope::Street(s) => {
+                $qb.push("community_id IN (SELECT id FROM org_units WHERE kind = 'community' AND parent_id = ")
+                    .push_bind(*s)
+                    .push(")");
+            }
+        }
+    };
+}
+
+/// Writes a decision inside an open transaction `$tx`; `return`s the error on failure.
+macro_rules! write_decision {
+    ($tx:expr, $d:expr) => {{
+        let d: &Decision = $d;
+        let t = &d.ticket;
+        let (person, team) = holder(t);
+        let breached = t.clocks.iter().any(|c| c.breached);
+        if d.expected_version == 0 {
+            let r = sqlx::query(
+                "INSERT INTO tickets (id, community_id, branch_id, building_id, workflow_id, workflow_version, \
+                 category, urgency, state, requester_id, assignee_person, assignee_team, version, terminal, \
+                 breached, created_at_us, updated_at_us, body) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
+            )
+            .bind(t.id)
+            .bind(t.community_id)
+            .bind(t.branch_id)
+            .bind(t.building_id)
+            .bind(&t.workflow_id)
+            .bind(t.workflow_version as i64)
+            .bind(&t.category)
+            .bind(t.urgency.as_str())
+            .bind(&t.state)
+            .bind(t.requester)
+            .bind(person)
+            .bind(team)
+            .bind(t.version as i64)
+            .bind(t.terminal)
+            .bind(breached)
+            .bind(us(t.created_at))
+            .bind(us(t.updated_at))
+            .bind(Json(t))
+            .execute(&mut *$tx)
+            .await;
+            match r {
+                Err(e) if is_unique_violation(&e) => return Err(StoreError::Duplicate(t.id)),
+                Err(e) => return Err(from_sqlx(e)),
+                Ok(_) => {}
+            }
+        } else {
+            let r = sqlx::query(
+                "UPDATE tickets SET state = $2, urgency = $3, assignee_person = $4, assignee_team = $5, \
+                 version = $6, terminal = $7, breached = $8, updated_at_us = $9, body = $10 \
+                 WHERE id = $1 AND version = $11",
+            )
+            .bind(t.id)
+            .bind(&t.state)
+            .bind(t.urgency.as_str())
+            .bind(person)
+            .bind(team)
+            .bind(t.version as i64)
+            .bind(t.terminal)
+            .bind(breached)
+            .bind(us(t.updated_at))
+            .bind(Json(t))
+            .bind(d.expected_version as i64)
+            .execute(&mut *$tx)
+            .await
+            .map_err(from_sqlx)?;
+            if r.rows_affected() == 0 {
+                let actual: Option<i64> = sqlx::query_scalar("SELECT version FROM tickets WHERE id = $1")
+                    .bind(t.id)
+                    .fetch_optional(&mut *$tx)
+                    .await
+                    .map_err(from_sqlx)?;
+                return Err(StoreError::Conflict {
+                    actual: actual.map(|v| v as u64),
+                });
+            }
+        }
+        for e in &d.events {
+            sqlx::query(
+                "INSERT INTO events (ticket_id, seq, community_id, at_us, actor_id, actor_role, kind, body) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(e.ticket_id)
+            .bind(e.seq as i64)
+            .bind(t.community_id)
+            .bind(us(e.at))
+            .bind(e.actor.id)
+            .bind(e.actor.role.as_str())
+            .bind(e.kind.name())
+            .bind(Json(e))
+            .execute(&mut *$tx)
+            .await
+            .map_err(|e| match is_unique_violation(&e) {
+                // Two writers raced past the version check: impossible with the check above,
+                // but the (ticket, seq) key makes it a conflict rather than a doubled event.
+                true => StoreError::Conflict { actual: None },
+                false => from_sqlx(e),
+            })?;
+        }
+        for change in &d.timers {
+            match change {
+                TimerChange::Set(timer) => {
+                    sqlx::query(
+                        "INSERT INTO timers (ticket_id, key, community_id, due_at_us, epoch, claimed_by, lease_until_us) \
+                         VALUES ($1, $2, $3, $4, $5, NULL, NULL) \
+                         ON CONFLICT (ticket_id, key) DO UPDATE SET due_at_us = excluded.due_at_us, \
+                         epoch = excluded.epoch, claimed_by = NULL, lease_until_us = NULL",
+                    )
+                    .bind(t.id)
+                    .bind(timer.key.to_string())
+                    .bind(t.community_id)
+                    .bind(us(timer.due_at))
+                    .bind(timer.epoch as i64)
+                    .execute(&mut *$tx)
+                    .await
+                    .map_err(from_sqlx)?;
+                }
+                TimerChange::Cancel(key) => {
+                    sqlx::query("DELETE FROM timers WHERE ticket_id = $1 AND key = $2")
+                        .bind(t.id)
+                        .bind(key.to_string())
+                        .execute(&mut *$tx)
+                        .await
+                        .map_err(from_sqlx)?;
+                }
+            }
+        }
+        for n in &d.notifications {
+            sqlx::query(
+                "INSERT INTO outbox (id, community_id, ticket_id, event_seq, event, recipient, attempts, \
+                 next_attempt_us, created_at_us) VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $7)",
+            )
+            .bind(Uuid::now_v7())
+            .bind(t.community_id)
+            .bind(t.id)
+            .bind(n.event_seq as i64)
+            .bind(&n.event)
+            .bind(Json(n.recipient))
+            .bind(us(t.updated_at))
+            .execute(&mut *$tx)
+            .await
+            .map_err(from_sqlx)?;
+        }
+    }};
+}
+
+fn holder(t: &Ticket) -> (Option<Uuid>, Option<Uuid>) {
+    match t.assignee {
+        Some(Assignee::Person(p)) => (Some(p), None),
+        Some(Assignee::Team(team)) => (None, Some(team)),
+        None => (None, None),
+    }
+}
+
+impl SqlStore {
+    pub(crate) async fn register_workflow_version(&self, wf: &Workflow) -> Result<(), StoreError> {
+        with_pool!(self, pool, {
+            let existing: Option<String> = sqlx::query_scalar(
+                "SELECT content_hash FROM workflow_versions WHERE id = $1 AND version = $2",
+            )
+            .bind(&wf.id)
+            .bind(i64::from(wf.version))
+            .fetch_optional(pool)
+            .await
+            .map_err(from_sqlx)?;
+            match existing {
+                Some(hash) if hash == wf.content_hash => Ok(()),
+                Some(_) => Err(StoreError::WorkflowChanged {
+                    id: wf.id.clone(),
+                    version: wf.version,
+                }),
+                None => {
+                    sqlx::query(
+                        "INSERT INTO workflow_versions (id, version, content_hash, source, registered_at_us) \
+                         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id, version) DO NOTHING",
+                    )
+                    .bind(&wf.id)
+                    .bind(i64::from(wf.version))
+                    .bind(&wf.content_hash)
+                    .bind(&wf.source)
+                    .bind(us(jiff::Timestamp::now()))
+                    .execute(pool)
+                    .await
+                    .map_err(from_sqlx)?;
+                    Ok(())
+                }
+            }
+        })
+    }
+
+    pub(crate) async fn apply_decision(
+        &self,
+        d: &Decision,
+        idem: Option<&IdempotencyRecord>,
+    ) -> Result<(), StoreError> {
+        with_pool!(self, pool, {
+            let mut tx = pool.begin().await.map_err(from_sqlx)?;
+            write_decision!(tx, d);
+            if let Some(rec) = idem {
+                let r = sqlx::query(
+                    "INSERT INTO idempotency (caller_id, key, request_hash, ticket_id, response, created_at_us) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(rec.caller)
+                .bind(&rec.key)
+                .bind(&rec.request_hash)
+                .bind(rec.ticket_id)
+                .bind(Json(serde_json::from_str::<serde_json::Value>(&rec.response).unwrap_or_default()))
+                .bind(us(d.ticket.updated_at))
+                .execute(&mut *tx)
+                .await;
+                match r {
+                    // A concurrent submit with the same key won: the caller reads its record.
+                    Err(e) if is_unique_violation(&e) => {
+                        return Err(StoreError::IdempotencyMismatch(rec.key.clone()));
+                    }
+                    Err(e) => return Err(from_sqlx(e)),
+                    Ok(_) => {}
+                }
+            }
+            tx.commit().await.map_err(from_sqlx)
+        })
+    }
+
+    pub(crate) async fn fire_timer(
+        &self,
+        timer: &ClaimedTimer,
+        d: Option<&Decision>,
+    ) -> Result<(), StoreError> {
+        with_pool!(self, pool, {
+            let mut tx = pool.begin().await.map_err(from_sqlx)?;
+            let deleted = sqlx::query(
+                "DELETE FROM timers WHERE ticket_id = $1 AND key = $2 AND claimed_by = $3 AND epoch = $4 AND due_at_us = $5",
+            )
+            .bind(timer.ticket_id)
+            .bind(timer.key.to_string())
+            .bind(timer.owner)
+            .bind(timer.epoch as i64)
+            .bind(us(timer.due_at))
+            .execute(&mut *tx)
+            .await
+            .map_err(from_sqlx)?;
+            if deleted.rows_affected() == 0 {
+                return Err(StoreError::TimerGone);
+            }
+            if let Some(d) = d {
+                write_decision!(tx, d);
+            }
+            tx.commit().await.map_err(from_sqlx)
+        })
+    }
+
+    pub(crate) async fn load_ticket(
+        &self,
+        id: Uuid,
+        scope: &Scope,
+    ) -> Result<Option<Ticket>, StoreError> {
+        with_reader!(self, pool, {
+            let mut qb = QueryBuilder::new("SELECT body FROM tickets WHERE id = ");
+            qb.push_bind(id).push(" AND ");
+            push_scope!(qb, scope);
+            let row = qb.build().fetch_optional(pool).await.map_err(from_sqlx)?;
+            row.map(|r| r.try_get::<Json<Ticket>, _>(0).map(|j| j.0))
+                .transpose()
+                .map_err(from_sqlx)
+        })
+    }
+
+    pub(crate) async fn load_events(&self, id: Uuid) -> Result<Vec<Event>, StoreError> {
+        with_reader!(self, pool, {
+            let rows = sqlx::query("SELECT body FROM events WHERE ticket_id = $1 ORDER BY seq")
+                .bind(id)
+                .fetch_all(pool)
+                .await
+                .map_err(from_sqlx)?;
+            rows.iter()
+                .map(|r| r.try_get::<Json<Event>, _>(0).map(|j| j.0))
+                .collect::<Result<_, _>>()
+                .map_err(from_sqlx)
+        })
+    }
+
+    pub(crate) async fn list_tickets(
+        &self,
+        scope: &Scope,
+        f: &TicketFilter,
+        page: Page,
+    ) -> Result<Vec<Ticket>, StoreError> {
+        with_reader!(self, pool, {
+            let mut qb = QueryBuilder::new("SELECT body FROM tickets WHERE ");
+            push_scope!(qb, scope);
+            if let Some(s) = &f.state {
+                qb.push(" AND state = ").push_bind(s.clone());
+            }
+            if let Some(c) = &f.category {
+                qb.push(" AND category = ").push_bind(c.clone());
+            }
+            if let Some(a) = f.assignee {
+                qb.push(" AND assignee_person = ").push_bind(a);
+            }
+            if let Some(b) = f.breached {
+                qb.push(" AND breached = ").push_bind(b);
+            }
+            if let Some(open) = f.open {
+                qb.push(" AND terminal = ").push_bind(!open);
+            }
+            if let Some(t) = f.created_from {
+                qb.push(" AND created_at_us >= ").push_bind(us(t));
+            }
+            if let Some(t) = f.created_to {
+                qb.push(" AND created_at_us < ").push_bind(us(t));
+            }
+            if let Some(after) = page.after {
+                qb.push(" AND id < ").push_bind(after);
+            }
+            qb.push(" ORDER BY id DESC LIMIT ")
+                .push_bind(i64::from(page.limit));
+            let rows = qb.build().fetch_all(pool).await.map_err(from_sqlx)?;
+            rows.iter()
+                .map(|r| r.try_get::<Json<Ticket>, _>(0).map(|j| j.0))
+                .collect::<Result<_, _>>()
+                .map_err(from_sqlx)
+        })
+    }
+
+    pub(crate) async fn idempotency_record(
+        &self,
+        caller: Uuid,
+        key: &str,
+    ) -> Result<Option<IdempotencyRecord>, StoreError> {
+        with_pool!(self, pool, {
+            let row = sqlx::query(
+                "SELECT request_hash, ticket_id, response FROM idempotency WHERE caller_id = $1 AND key = $2",
+            )
+            .bind(caller)
+            .bind(key)
+            .fetch_optional(pool)
+            .await
+            .map_err(from_sqlx)?;
+            row.map(|r| -> Result<IdempotencyRecord, sqlx::Error> {
+                let response: Json<serde_json::Value> = r.try_get(2)?;
+                Ok(IdempotencyRecord {
+                    caller,
+                    key: key.to_owned(),
+                    request_hash: r.try_get(0)?,
+                    ticket_id: r.try_get(1)?,
+                    response: response.0.to_string(),
+                })
+            })
+            .transpose()
+            .map_err(from_sqlx)
+        })
+    }
+}

@@ -1,0 +1,102 @@
+//! Durable timers: due times in the database, claimed with a lease so that each fires once
+//! even with several nodes, and a dead node's claims pass to another when the lease ends.
+
+use sqlx::Row;
+use uuid::Uuid;
+use workflow_core::TimerKey;
+use workflow_core::store::*;
+
+use crate::error::from_sqlx;
+use crate::{Backend, SqlStore, from_us, us};
+
+/// Claims due timers. PostgreSQL skips rows another node is claiming right now (`FOR UPDATE
+/// SKIP LOCKED`); SQLite has one writer, so its plain UPDATE is already exclusive.
+const CLAIM_PG: &str = "UPDATE timers SET claimed_by = $1, lease_until_us = $2 \
+    WHERE (ticket_id, key) IN (SELECT ticket_id, key FROM timers \
+        WHERE (claimed_by IS NULL AND due_at_us <= $3) OR (claimed_by IS NOT NULL AND lease_until_us <= $3) \
+        ORDER BY due_at_us LIMIT $4 FOR UPDATE SKIP LOCKED) \
+    RETURNING ticket_id, key, due_at_us, epoch";
+const CLAIM_SQLITE: &str = "UPDATE timers SET claimed_by = $1, lease_until_us = $2 \
+    WHERE (ticket_id, key) IN (SELECT ticket_id, key FROM timers \
+        WHERE (claimed_by IS NULL AND due_at_us <= $3) OR (claimed_by IS NOT NULL AND lease_until_us <= $3) \
+        ORDER BY due_at_us LIMIT $4) \
+    RETURNING ticket_id, key, due_at_us, epoch";
+
+impl SqlStore {
+    pub(crate) async fn next_timer_due(&self) -> Result<Option<jiff::Timestamp>, StoreError> {
+        with_pool!(self, pool, {
+            // Two index-served minimums: free timers by due time, claimed ones by lease end.
+            let due: Option<i64> =
+                sqlx::query_scalar("SELECT MIN(due_at_us) FROM timers WHERE claimed_by IS NULL")
+                    .fetch_one(pool)
+                    .await
+                    .map_err(from_sqlx)?;
+            let lease: Option<i64> = sqlx::query_scalar(
+                "SELECT MIN(lease_until_us) FROM timers WHERE claimed_by IS NOT NULL",
+            )
+            .fetch_one(pool)
+            .await
+            .map_err(from_sqlx)?;
+            Ok(match (due, lease) {
+                (Some(a), Some(b)) => Some(from_us(a.min(b))),
+                (a, b) => a.or(b).map(from_us),
+            })
+        })
+    }
+
+    pub(crate) async fn claim_due_timers(
+        &self,
+        now: jiff::Timestamp,
+        limit: u32,
+        owner: Uuid,
+        lease_until: jiff::Timestamp,
+    ) -> Result<Vec<ClaimedTimer>, StoreError> {
+        let sql = match &*self.backend {
+            Backend::Postgres(_) => CLAIM_PG,
+            Backend::Sqlite { .. } => CLAIM_SQLITE,
+        };
+        let rows = with_pool!(self, pool, {
+            let rows = sqlx::query(sql)
+                .bind(owner)
+                .bind(us(lease_until))
+                .bind(us(now))
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await
+                .map_err(from_sqlx)?;
+            rows.iter()
+                .map(|r| -> Result<(Uuid, String, i64, i64), sqlx::Error> {
+                    Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?))
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(from_sqlx)?
+        });
+        let mut claimed: Vec<ClaimedTimer> = rows
+            .into_iter()
+            .filter_map(|(ticket_id, key, due, epoch)| {
+                Some(ClaimedTimer {
+                    ticket_id,
+                    key: TimerKey::parse(&key)?,
+                    due_at: from_us(due),
+                    epoch: epoch as u64,
+                    owner,
+                })
+            })
+            .collect();
+        claimed.sort_by_key(|t| t.due_at);
+        Ok(claimed)
+    }
+
+    pub(crate) async fn release_timer_claims(&self, owner: Uuid) -> Result<(), StoreError> {
+        with_pool!(self, pool, {
+            sqlx::query(
+                "UPDATE timers SET claimed_by = NULL, lease_until_us = NULL WHERE claimed_by = $1",
+            )
+            .bind(owner)
+            .execute(pool)
+            .await
+            .map_err(from_sqlx)?;
+            Ok(())
+        })
+    }
+}

@@ -1,0 +1,599 @@
+//! One conformance suite for every backend: each test is written once as a function of a
+//! store, and `backends!` runs it on SQLite always and on PostgreSQL when
+//! `LINLI_TEST_DATABASE_URL` is set (each test in a database of its own).
+
+mod support;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use jiff::{SignedDuration, Timestamp};
+use storage::SqlStore;
+use support::*;
+use uuid::Uuid;
+use workflow_core::store::*;
+use workflow_core::*;
+
+async fn a_decision_round_trips_with_its_events(s: SqlStore) {
+    let w = World::new();
+    let hostile = "楼道灯坏了 💡🙏 '; DROP TABLE tickets; -- \"quoted\" \\ back\nslash";
+    let d = w.submit_with(hostile, now());
+    s.apply(&d, None).await.unwrap();
+    let t = s
+        .ticket(d.ticket.id, &Scope::Everything)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(t, d.ticket);
+    assert_eq!(t.description, hostile, "byte for byte");
+    let events = s.events(t.id).await.unwrap();
+    assert_eq!(events, d.events);
+    assert_eq!(
+        Ticket::replay(&events).unwrap(),
+        t,
+        "the stored projection equals the replay"
+    );
+}
+
+async fn a_stale_version_is_a_conflict_and_writes_nothing(s: SqlStore) {
+    let w = World::new();
+    let d = w.submit(now());
+    s.apply(&d, None).await.unwrap();
+    let triage = w.act(&d.ticket, &w.secretary, "triage", Fields::default());
+    s.apply(&triage, None).await.unwrap();
+    // The same decision again: based on a version that is gone.
+    let err = s.apply(&triage, None).await.unwrap_err();
+    assert_eq!(
+        err,
+        StoreError::Conflict {
+            actual: Some(triage.ticket.version)
+        }
+    );
+    assert_eq!(
+        s.events(d.ticket.id).await.unwrap().len() as u64,
+        triage.ticket.version
+    );
+    // A duplicate submission is refused the same way.
+    assert_eq!(
+        s.apply(&d, None).await.unwrap_err(),
+        StoreError::Duplicate(d.ticket.id)
+    );
+}
+
+async fn thirty_two_racers_one_winner(s: SqlStore) {
+    let w = Arc::new(World::new());
+    let d = w.submit(now());
+    s.apply(&d, None).await.unwrap();
+    let base = Arc::new(d.ticket.clone());
+    let mut tasks = Vec::new();
+    for i in 0..32 {
+        let (s, w, base) = (s.clone(), w.clone(), base.clone());
+        tasks.push(tokio::spawn(async move {
+            let note = Fields {
+                note: Some(format!("第{i}条备注")),
+                ..Fields::default()
+            };
+            let d = w.act(&base, &w.secretary, "triage", note);
+            s.apply(&d, None).await
+        }));
+    }
+    let mut ok = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(()) => ok += 1,
+            Err(StoreError::Conflict { .. }) => {}
+            Err(e) => panic!("unexpected {e}"),
+        }
+    }
+    assert_eq!(ok, 1, "exactly one of 32 wins");
+    let events = s.events(base.id).await.unwrap();
+    assert_eq!(
+        events.len() as u64,
+        base.version + 1,
+        "exactly one new event"
+    );
+}
+
+async fn timers_are_set_replaced_cancelled_and_fired_once(s: SqlStore) {
+    let w = World::new();
+    let t0 = now();
+    let d = w.submit(t0);
+    s.apply(&d, None).await.unwrap();
+    let triaged = w.act(&d.ticket, &w.secretary, "triage", Fields::default());
+    s.apply(&triaged, None).await.unwrap();
+    let dispatched = w.act(&triaged.ticket, &w.secretary, "dispatch", w.to_member());
+    s.apply(&dispatched, None).await.unwrap();
+
+    // Submission set warnings and breaches for two clocks; dispatch set the expiry.
+    let next = s.next_due().await.unwrap().unwrap();
+    let expiry = plus(t0, 1800);
+    assert_eq!(
+        next, expiry,
+        "the earliest is the 30-minute dispatch expiry"
+    );
+    assert!(
+        s.claim_due(plus(t0, 60), 10, Uuid::now_v7(), plus(t0, 120))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let owner = Uuid::now_v7();
+    let claimed = s
+        .claim_due(expiry, 10, owner, plus(expiry, 60))
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    let timer = &claimed[0];
+    assert_eq!(timer.key, TimerKey::State("expire".into()));
+    // Claimed: nobody else gets it while the lease runs.
+    assert!(
+        s.claim_due(expiry, 10, Uuid::now_v7(), plus(expiry, 60))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let fired = decide_firing(&w.wf, &dispatched.ticket, &firing(timer), expiry)
+        .unwrap()
+        .unwrap();
+    s.fire(timer, Some(&fired)).await.unwrap();
+    assert_eq!(
+        s.fire(timer, Some(&fired)).await.unwrap_err(),
+        StoreError::TimerGone,
+        "fires once"
+    );
+    let t = s
+        .ticket(d.ticket.id, &Scope::Everything)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(t.state, "triaged");
+
+    // Cancelled timers are gone: accepting stops the response clock and its timers.
+    let again = w.act(&t, &w.secretary, "dispatch", w.to_member());
+    s.apply(&again, None).await.unwrap();
+    let accepted = w.act(&again.ticket, &w.member, "accept", Fields::default());
+    s.apply(&accepted, None).await.unwrap();
+    let far = plus(t0, 86_400 * 30);
+    let keys: HashSet<String> = s
+        .claim_due(far, 100, Uuid::now_v7(), plus(far, 60))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.key.to_string())
+        .collect();
+    assert_eq!(
+        keys,
+        HashSet::from([
+            "sla_warning:resolution".to_owned(),
+            "sla_breach:resolution".to_owned()
+        ]),
+        "response timers and the expiry were cancelled"
+    );
+}
+
+async fn a_replaced_timer_cannot_be_fired_by_its_old_claim(s: SqlStore) {
+    let w = World::new();
+    let t0 = now();
+    let d = w.submit(t0);
+    s.apply(&d, None).await.unwrap();
+    let triaged = w.act(&d.ticket, &w.secretary, "triage", Fields::default());
+    s.apply(&triaged, None).await.unwrap();
+    let dispatched = w.act(&triaged.ticket, &w.secretary, "dispatch", w.to_member());
+    s.apply(&dispatched, None).await.unwrap();
+    let expiry = plus(t0, 1800);
+    let claim = s
+        .claim_due(expiry, 10, Uuid::now_v7(), plus(expiry, 60))
+        .await
+        .unwrap()
+        .remove(0);
+    // Meanwhile the secretary reassigns: the expiry timer is set anew (new epoch).
+    let reassign = Fields {
+        reason: Some("换人".into()),
+        ..w.to_member()
+    };
+    let re = w.act(&dispatched.ticket, &w.secretary, "reassign", reassign);
+    s.apply(&re, None).await.unwrap();
+    assert_eq!(
+        s.fire(&claim, None).await.unwrap_err(),
+        StoreError::TimerGone
+    );
+}
+
+async fn an_expired_lease_is_reclaimed(s: SqlStore) {
+    let w = World::new();
+    let t0 = now();
+    let d = w.submit(t0);
+    s.apply(&d, None).await.unwrap();
+    let far = plus(t0, 86_400 * 30);
+    let dead = Uuid::now_v7();
+    let first = s.claim_due(far, 100, dead, plus(far, 30)).await.unwrap();
+    assert!(!first.is_empty());
+    assert_eq!(
+        s.next_due().await.unwrap(),
+        Some(plus(far, 30)),
+        "next due is the lease's end"
+    );
+    assert!(
+        s.claim_due(plus(far, 29), 100, Uuid::now_v7(), plus(far, 90))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let heir = Uuid::now_v7();
+    let second = s
+        .claim_due(plus(far, 30), 100, heir, plus(far, 90))
+        .await
+        .unwrap();
+    assert_eq!(
+        second.len(),
+        first.len(),
+        "every claim of the dead owner passes on"
+    );
+    assert!(second.iter().all(|c| c.owner == heir));
+    // The dead owner's claim can no longer fire.
+    assert_eq!(
+        s.fire(&first[0], None).await.unwrap_err(),
+        StoreError::TimerGone
+    );
+    // A clean shutdown gives claims back at once.
+    s.release_claims(heir).await.unwrap();
+    assert_eq!(
+        s.claim_due(plus(far, 31), 100, Uuid::now_v7(), plus(far, 90))
+            .await
+            .unwrap()
+            .len(),
+        first.len()
+    );
+}
+
+async fn outbox_rows_are_claimed_delivered_retried_and_parked(s: SqlStore) {
+    let w = World::new();
+    let t0 = now();
+    let d = w.submit(t0);
+    s.apply(&d, None).await.unwrap();
+    let dispatched = {
+        let t = w.act(&d.ticket, &w.secretary, "triage", Fields::default());
+        s.apply(&t, None).await.unwrap();
+        let t2 = w.act(&t.ticket, &w.secretary, "dispatch", w.to_member());
+        s.apply(&t2, None).await.unwrap();
+        t2
+    };
+    let expected = d.notifications.len() + dispatched.notifications.len();
+    let owner = Uuid::now_v7();
+    let later = plus(t0, 10);
+    let rows = s
+        .claim_outbox(later, 100, owner, plus(later, 60))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), expected);
+    assert!(
+        rows.iter()
+            .any(|m| m.event == "dispatch" && m.recipient == Recipient::Person(w.member.id))
+    );
+    assert!(
+        s.claim_outbox(later, 100, Uuid::now_v7(), plus(later, 60))
+            .await
+            .unwrap()
+            .is_empty(),
+        "leased"
+    );
+
+    s.outbox_delivered(rows[0].id, later).await.unwrap();
+    s.outbox_failed(rows[1].id, "503 from webhook", Some(plus(later, 100)))
+        .await
+        .unwrap();
+    s.outbox_failed(rows[2].id, "410 gone", None).await.unwrap();
+    s.release_claims(owner).await.unwrap();
+    // After the leases end: the failed one comes back at its retry time, the parked and the
+    // delivered ones never.
+    let back = s
+        .claim_outbox(plus(later, 100), 100, Uuid::now_v7(), plus(later, 200))
+        .await
+        .unwrap();
+    let ids: HashSet<Uuid> = back.iter().map(|m| m.id).collect();
+    assert!(ids.contains(&rows[1].id));
+    assert!(!ids.contains(&rows[0].id) && !ids.contains(&rows[2].id));
+    assert_eq!(
+        back.iter().find(|m| m.id == rows[1].id).unwrap().attempts,
+        1
+    );
+}
+
+async fn idempotency_records_answer_retries(s: SqlStore) {
+    let w = World::new();
+    let d = w.submit(now());
+    let caller = w.resident.id;
+    let rec = IdempotencyRecord {
+        caller,
+        key: "key-1".into(),
+        request_hash: "h1".into(),
+        ticket_id: d.ticket.id,
+        response: serde_json::json!({"id": d.ticket.id, "note": "首次"}).to_string(),
+    };
+    assert_eq!(s.idempotency(caller, "key-1").await.unwrap(), None);
+    s.apply(&d, Some(&rec)).await.unwrap();
+    let stored = s.idempotency(caller, "key-1").await.unwrap().unwrap();
+    assert_eq!(stored.request_hash, "h1");
+    assert_eq!(stored.ticket_id, d.ticket.id);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&stored.response).unwrap(),
+        serde_json::from_str::<serde_json::Value>(&rec.response).unwrap()
+    );
+    // Another caller may use the same key.
+    assert_eq!(s.idempotency(Uuid::now_v7(), "key-1").await.unwrap(), None);
+    // A second submission racing on the same key is refused whole: no ticket is written.
+    let d2 = w.submit(now());
+    let err = s.apply(&d2, Some(&rec)).await.unwrap_err();
+    assert!(matches!(err, StoreError::IdempotencyMismatch(_)), "{err}");
+    assert!(
+        s.ticket(d2.ticket.id, &Scope::Everything)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+async fn a_changed_workflow_under_the_same_version_is_refused(s: SqlStore) {
+    let w = World::new();
+    s.register_workflow(&w.wf).await.unwrap();
+    s.register_workflow(&w.wf).await.unwrap();
+    let changed = changed_workflow();
+    let err = s.register_workflow(&changed).await.unwrap_err();
+    assert_eq!(
+        err,
+        StoreError::WorkflowChanged {
+            id: "community-service".into(),
+            version: 1
+        }
+    );
+}
+
+async fn visibility_is_enforced_in_the_query(s: SqlStore) {
+    let dir = Directory::create(&s).await;
+    let w = World::located(&dir);
+    let d = w.submit(now());
+    s.apply(&d, None).await.unwrap();
+    let id = d.ticket.id;
+    let sees = |scope: Scope| {
+        let s = s.clone();
+        async move { s.ticket(id, &scope).await.unwrap().is_some() }
+    };
+    assert!(sees(Scope::Requester(w.resident.id)).await);
+    assert!(!sees(Scope::Requester(Uuid::now_v7())).await);
+    assert!(sees(Scope::Branch(dir.branch)).await);
+    assert!(!sees(Scope::Branch(dir.other_branch)).await);
+    assert!(sees(Scope::Community(dir.community)).await);
+    assert!(!sees(Scope::Community(dir.other_community)).await);
+    assert!(sees(Scope::Street(dir.street)).await);
+    assert!(!sees(Scope::Street(Uuid::now_v7())).await);
+    let member = Scope::Assignee {
+        person: w.member.id,
+        teams: vec![],
+    };
+    assert!(!sees(member.clone()).await, "not yet dispatched");
+    let t = w.act(&d.ticket, &w.secretary, "triage", Fields::default());
+    s.apply(&t, None).await.unwrap();
+    let team = Fields {
+        assignee: Some(Assignee::Team(dir.team)),
+        ..Fields::default()
+    };
+    let pooled = w.act(&t.ticket, &w.secretary, "dispatch", team);
+    s.apply(&pooled, None).await.unwrap();
+    assert!(
+        sees(Scope::Assignee {
+            person: dir.team_member,
+            teams: vec![]
+        })
+        .await,
+        "the team's pool"
+    );
+    assert!(!sees(member).await, "not in that team");
+    // Lists obey the same scope.
+    let mine = s
+        .list(
+            &Scope::Requester(w.resident.id),
+            &TicketFilter::default(),
+            Page {
+                after: None,
+                limit: 50,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(mine.len(), 1);
+    let others = s
+        .list(
+            &Scope::Branch(dir.other_branch),
+            &TicketFilter::default(),
+            Page {
+                after: None,
+                limit: 50,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(others.is_empty());
+}
+
+async fn lists_filter_and_page_by_keyset(s: SqlStore) {
+    let w = World::new();
+    let mut ids = Vec::new();
+    for i in 0..7 {
+        let d = w.submit(plus(now(), i));
+        s.apply(&d, None).await.unwrap();
+        if i % 2 == 0 {
+            let t = w.act(&d.ticket, &w.secretary, "triage", Fields::default());
+            s.apply(&t, None).await.unwrap();
+        }
+        ids.push(d.ticket.id);
+    }
+    ids.reverse();
+    let scope = Scope::Requester(w.resident.id);
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let page = s
+            .list(&scope, &TicketFilter::default(), Page { after, limit: 3 })
+            .await
+            .unwrap();
+        if page.is_empty() {
+            break;
+        }
+        after = page.last().map(|t| t.id);
+        seen.extend(page.into_iter().map(|t| t.id));
+    }
+    assert_eq!(seen, ids, "newest first, each once");
+    let triaged = TicketFilter {
+        state: Some("triaged".into()),
+        ..TicketFilter::default()
+    };
+    assert_eq!(
+        s.list(
+            &scope,
+            &triaged,
+            Page {
+                after: None,
+                limit: 50
+            }
+        )
+        .await
+        .unwrap()
+        .len(),
+        4
+    );
+    let wrong = TicketFilter {
+        category: Some("legal".into()),
+        ..TicketFilter::default()
+    };
+    assert!(
+        s.list(
+            &scope,
+            &wrong,
+            Page {
+                after: None,
+                limit: 50
+            }
+        )
+        .await
+        .unwrap()
+        .is_empty()
+    );
+}
+
+async fn the_directory_resolves_tokens_buildings_and_teams(s: SqlStore) {
+    let dir = Directory::create(&s).await;
+    let p = s.authenticate(&dir.member_token).await.unwrap().unwrap();
+    assert_eq!(p.id, dir.team_member);
+    assert_eq!(p.roles, vec![Role::Member]);
+    assert_eq!(p.teams, vec![dir.team]);
+    assert_eq!(s.authenticate("ll_not_a_token").await.unwrap(), None);
+    assert_eq!(s.revoke_tokens(dir.team_member).await.unwrap(), 1);
+    assert_eq!(
+        s.authenticate(&dir.member_token).await.unwrap(),
+        None,
+        "revoked at once"
+    );
+    let loc = s.locate(dir.building).await.unwrap().unwrap();
+    assert_eq!(
+        (loc.branch_id, loc.community_id),
+        (dir.branch, dir.community)
+    );
+    assert_eq!(
+        s.locate(dir.community).await.unwrap(),
+        None,
+        "only buildings locate"
+    );
+    let team = s.team(dir.team).await.unwrap().unwrap();
+    assert_eq!(team.members, vec![dir.team_member]);
+}
+
+async fn timers_fire_exactly_once_across_three_stores(s: SqlStore, others: Vec<SqlStore>) {
+    let w = Arc::new(World::new());
+    let t0 = now();
+    // 10,000 due timers: 5,000 tickets × (response warning, response breach), all due by `far`.
+    let tickets = 5_000;
+    let mut submitted = Vec::new();
+    for _ in 0..tickets {
+        let d = w.submit(t0);
+        s.apply(&d, None).await.unwrap();
+        submitted.push(d.ticket.id);
+    }
+    let far = plus(t0, 86_400 * 2);
+    let mut stores = vec![s.clone()];
+    stores.extend(others);
+    let mut tasks = Vec::new();
+    for store in stores {
+        tasks.push(tokio::spawn(async move {
+            let owner = Uuid::now_v7();
+            let mut mine = Vec::new();
+            loop {
+                let batch = store
+                    .claim_due(far, 97, owner, plus(far, 600))
+                    .await
+                    .unwrap();
+                if batch.is_empty() {
+                    break;
+                }
+                for c in batch {
+                    if c.key.kind() != "sla_breach" && c.key.kind() != "sla_warning" {
+                        continue;
+                    }
+                    store.fire(&c, None).await.unwrap();
+                    mine.push((c.ticket_id, c.key.to_string()));
+                }
+            }
+            mine
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    let unique: HashSet<_> = all.iter().cloned().collect();
+    assert_eq!(unique.len(), all.len(), "no timer fired twice");
+    let response = all.iter().filter(|(_, k)| k.ends_with(":response")).count();
+    assert_eq!(response, tickets * 2, "every response timer fired");
+}
+
+backends! {
+    a_decision_round_trips_with_its_events,
+    a_stale_version_is_a_conflict_and_writes_nothing,
+    thirty_two_racers_one_winner,
+    timers_are_set_replaced_cancelled_and_fired_once,
+    a_replaced_timer_cannot_be_fired_by_its_old_claim,
+    an_expired_lease_is_reclaimed,
+    outbox_rows_are_claimed_delivered_retried_and_parked,
+    idempotency_records_answer_retries,
+    a_changed_workflow_under_the_same_version_is_refused,
+    visibility_is_enforced_in_the_query,
+    lists_filter_and_page_by_keyset,
+    the_directory_resolves_tokens_buildings_and_teams,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_three_stores_claim_ten_thousand_timers_each_once() {
+    let Some(url) = postgres_database().await else {
+        return;
+    };
+    let stores = [
+        connect(&url).await,
+        connect(&url).await,
+        connect(&url).await,
+    ];
+    let first = stores[0].clone();
+    timers_fire_exactly_once_across_three_stores(first, stores[1..].to_vec()).await;
+}
+
+fn plus(t: Timestamp, secs: i64) -> Timestamp {
+    t.checked_add(SignedDuration::from_secs(secs)).unwrap()
+}
+
+fn firing(c: &ClaimedTimer) -> workflow_core::command::Firing {
+    workflow_core::command::Firing {
+        key: c.key.clone(),
+        due_at: c.due_at,
+        epoch: c.epoch,
+    }
+}

@@ -1,0 +1,291 @@
+//! Test support: real stores (a fresh SQLite file, a fresh PostgreSQL database), a small
+//! directory, and decisions made by the real core on the shipped workflows.
+
+#![allow(dead_code)]
+
+use std::sync::{Arc, LazyLock};
+
+use jiff::Timestamp;
+use storage::{NewPerson, Options, SqlStore};
+use uuid::Uuid;
+use workflow_core::*;
+
+pub fn catalog() -> &'static Catalog {
+    static CATALOG: LazyLock<Catalog> = LazyLock::new(|| load(&sources(None)).unwrap());
+    &CATALOG
+}
+
+fn sources(change: Option<&str>) -> Vec<Source> {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../workflows");
+    [
+        "catalog.toml",
+        "community-service.toml",
+        "micro-wish.toml",
+        "dispute-mediation.toml",
+    ]
+    .iter()
+    .map(|f| {
+        let mut text = std::fs::read_to_string(format!("{dir}/{f}")).unwrap();
+        if *f == "community-service.toml" {
+            if let Some(extra) = change {
+                text.push_str(extra);
+            }
+        }
+        Source {
+            name: (*f).into(),
+            text,
+        }
+    })
+    .collect()
+}
+
+/// The community-service workflow with different content under the same id and version.
+pub fn changed_workflow() -> Arc<Workflow> {
+    let c = load(&sources(Some("\n# a changed comment\n"))).unwrap();
+    c.latest("community-service").unwrap().clone()
+}
+
+/// Monday 9 March 2026, 09:00 in Shanghai: inside office hours.
+pub fn now() -> Timestamp {
+    "2026-03-09T01:00:00Z".parse().unwrap()
+}
+
+pub async fn connect(url: &str) -> SqlStore {
+    storage::connect(&Options::new(url)).await.unwrap()
+}
+
+pub async fn sqlite_store() -> SqlStore {
+    let path = std::env::temp_dir().join(format!("linli-test-{}.db", Uuid::now_v7().simple()));
+    connect(&format!("sqlite://{}", path.display())).await
+}
+
+/// A new, empty PostgreSQL database for one test, or `None` (said loudly) without one.
+pub async fn postgres_database() -> Option<String> {
+    let Ok(base) = std::env::var("LINLI_TEST_DATABASE_URL") else {
+        eprintln!(
+            "SKIPPED (PostgreSQL): LINLI_TEST_DATABASE_URL is not set; only SQLite was tested"
+        );
+        return None;
+    };
+    use sqlx::Connection;
+    let mut admin = sqlx::PgConnection::connect(&base)
+        .await
+        .unwrap_or_else(|e| {
+            panic!("LINLI_TEST_DATABASE_URL is set but PostgreSQL is unreachable: {e}")
+        });
+    let name = format!("linli_t_{}", Uuid::now_v7().simple());
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let (head, query) = match base.split_once('?') {
+        Some((h, q)) => (h.to_owned(), format!("?{q}")),
+        None => (base.clone(), String::new()),
+    };
+    let root = head.rsplit_once('/').map_or(head.as_str(), |(r, _)| r);
+    Some(format!("{root}/{name}{query}"))
+}
+
+/// Runs each named test function on every backend.
+#[macro_export]
+macro_rules! backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::support::sqlite_store().await).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(url) = $crate::support::postgres_database().await else { return };
+                    super::$name($crate::support::connect(&url).await).await
+                }
+            )*
+        }
+    };
+}
+
+/// People and places for ticket tests that do not need the directory.
+pub struct World {
+    pub wf: Arc<Workflow>,
+    pub resident: Actor,
+    pub secretary: Actor,
+    pub member: Actor,
+    pub community: Uuid,
+    pub branch: Uuid,
+    pub building: Option<Uuid>,
+}
+
+impl World {
+    pub fn new() -> World {
+        World {
+            wf: catalog().latest("community-service").unwrap().clone(),
+            resident: Actor::new(Uuid::now_v7(), [Role::Resident]),
+            secretary: Actor::new(Uuid::now_v7(), [Role::Secretary]),
+            member: Actor::new(Uuid::now_v7(), [Role::Member]),
+            community: Uuid::now_v7(),
+            branch: Uuid::now_v7(),
+            building: None,
+        }
+    }
+
+    /// A world whose people and places are those of a stored directory.
+    pub fn located(d: &Directory) -> World {
+        World {
+            resident: Actor::new(d.resident, [Role::Resident]),
+            secretary: Actor::new(d.secretary, [Role::Secretary]),
+            member: Actor::new(d.member, [Role::Member]),
+            community: d.community,
+            branch: d.branch,
+            building: Some(d.building),
+            ..World::new()
+        }
+    }
+
+    pub fn submit(&self, at: Timestamp) -> Decision {
+        self.submit_with("需要帮忙换灯泡", at)
+    }
+
+    pub fn submit_with(&self, text: &str, at: Timestamp) -> Decision {
+        let sub = Submission {
+            id: Uuid::now_v7(),
+            category: "repair".into(),
+            urgency: Urgency::Normal,
+            description: text.into(),
+            channel: "console".into(),
+            requester: self.resident.id,
+            community_id: self.community,
+            branch_id: self.branch,
+            building_id: self.building,
+        };
+        decide_submission(&self.wf, &self.resident, &sub, at).unwrap()
+    }
+
+    pub fn act(&self, t: &Ticket, who: &Actor, action: &str, fields: Fields) -> Decision {
+        let act = Act {
+            action: action.into(),
+            expected_version: t.version,
+            fields,
+        };
+        decide(&self.wf, t, who, &act, now()).unwrap()
+    }
+
+    pub fn to_member(&self) -> Fields {
+        Fields {
+            assignee: Some(Assignee::Person(self.member.id)),
+            ..Fields::default()
+        }
+    }
+}
+
+/// A small stored directory: a street with two communities, a branch in each, a building,
+/// a team.
+pub struct Directory {
+    pub street: Uuid,
+    pub community: Uuid,
+    pub other_community: Uuid,
+    pub branch: Uuid,
+    pub other_branch: Uuid,
+    pub building: Uuid,
+    pub resident: Uuid,
+    pub secretary: Uuid,
+    pub member: Uuid,
+    pub team_member: Uuid,
+    pub team: Uuid,
+    pub member_token: String,
+}
+
+impl Directory {
+    pub async fn create(s: &SqlStore) -> Directory {
+        let street = s
+            .create_org_unit("street", "下摄司街道", None)
+            .await
+            .unwrap();
+        let community = s
+            .create_org_unit("community", "运河社区", Some(street))
+            .await
+            .unwrap();
+        let other_community = s
+            .create_org_unit("community", "荷花塘社区", Some(street))
+            .await
+            .unwrap();
+        let grid = s
+            .create_org_unit("grid", "第一网格", Some(community))
+            .await
+            .unwrap();
+        let compound = s
+            .create_org_unit("compound", "运河小区", Some(grid))
+            .await
+            .unwrap();
+        let building = s
+            .create_org_unit("building", "3栋", Some(compound))
+            .await
+            .unwrap();
+        let other_compound = s
+            .create_org_unit("compound", "荷花小区", Some(other_community))
+            .await
+            .unwrap();
+        let branch = s
+            .create_branch(community, "运河小区党支部", &[compound])
+            .await
+            .unwrap();
+        let other_branch = s
+            .create_branch(other_community, "荷花小区党支部", &[other_compound])
+            .await
+            .unwrap();
+        let person = |name: &str, role: Role| NewPerson {
+            name: name.into(),
+            phone: Some("13812341234".into()),
+            roles: vec![role],
+            community_id: Some(community),
+            branch_id: Some(branch),
+            home_building_id: Some(building),
+            ..NewPerson::default()
+        };
+        let resident = s
+            .create_person(&person("王奶奶", Role::Resident))
+            .await
+            .unwrap();
+        let secretary = s
+            .create_person(&person("李书记", Role::Secretary))
+            .await
+            .unwrap();
+        let member = s
+            .create_person(&person("张师傅", Role::Member))
+            .await
+            .unwrap();
+        let team_member = s
+            .create_person(&person("赵阿姨", Role::Member))
+            .await
+            .unwrap();
+        let team = s
+            .create_team(
+                community,
+                "红马甲党员志愿服务队",
+                Some(team_member),
+                &[team_member],
+            )
+            .await
+            .unwrap();
+        let member_token = s.issue_token(team_member).await.unwrap();
+        Directory {
+            street,
+            community,
+            other_community,
+            branch,
+            other_branch,
+            building,
+            resident,
+            secretary,
+            member,
+            team_member,
+            team,
+            member_token,
+        }
+    }
+}

@@ -1,0 +1,210 @@
+//! The `Store` port: what the Engine needs from persistence. The `storage` crate implements
+//! it for SQLite and PostgreSQL; the core only names the operations and their guarantees.
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::command::{Decision, TimerKey};
+use crate::definition::Workflow;
+use crate::event::Event;
+use crate::role::Role;
+use crate::ticket::Ticket;
+
+/// Whose tickets a caller may see. Visibility is applied in the query, never after it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// The system (timer worker) and administrators' tooling.
+    Everything,
+    /// A resident: their own requests.
+    Requester(Uuid),
+    /// A volunteer: what is assigned to them or sits in one of their teams' pools.
+    Assignee { person: Uuid, teams: Vec<Uuid> },
+    /// A branch secretary: the branch's area.
+    Branch(Uuid),
+    /// A community office: the community.
+    Community(Uuid),
+    /// A street office: every community under it.
+    Street(Uuid),
+}
+
+/// List filters (all optional, combined with AND).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TicketFilter {
+    pub state: Option<String>,
+    pub category: Option<String>,
+    pub assignee: Option<Uuid>,
+    pub breached: Option<bool>,
+    pub open: Option<bool>,
+    pub created_from: Option<Timestamp>,
+    pub created_to: Option<Timestamp>,
+}
+
+/// Keyset pagination: tickets after `after` (by id, which is time-ordered UUIDv7), newest
+/// first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Page {
+    pub after: Option<Uuid>,
+    pub limit: u32,
+}
+
+/// A timer claimed by one worker for the length of its lease.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClaimedTimer {
+    pub ticket_id: Uuid,
+    pub key: TimerKey,
+    pub due_at: Timestamp,
+    pub epoch: u64,
+    pub owner: Uuid,
+}
+
+/// What a submit with an `Idempotency-Key` leaves behind: a retry gets the same answer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdempotencyRecord {
+    pub caller: Uuid,
+    pub key: String,
+    /// A hash of the request, so the same key with a different request is caught.
+    pub request_hash: String,
+    pub ticket_id: Uuid,
+    /// The response as first sent (JSON).
+    pub response: String,
+}
+
+/// An outbox row: a notification to deliver after the transition that wrote it committed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OutboxMessage {
+    pub id: Uuid,
+    pub community_id: Uuid,
+    pub ticket_id: Uuid,
+    pub event_seq: u64,
+    pub event: String,
+    pub recipient: crate::command::Recipient,
+    pub attempts: u32,
+    pub created_at: Timestamp,
+}
+
+/// A person as the Engine needs them: to check an assignee, to resolve a caller.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PersonRef {
+    pub id: Uuid,
+    pub roles: Vec<Role>,
+    pub community_id: Option<Uuid>,
+    pub branch_id: Option<Uuid>,
+    pub active: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TeamRef {
+    pub id: Uuid,
+    pub community_id: Uuid,
+    pub members: Vec<Uuid>,
+}
+
+/// Where a building is: the community and branch that own requests from it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Location {
+    pub building_id: Uuid,
+    pub community_id: Uuid,
+    pub branch_id: Uuid,
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum StoreError {
+    /// The ticket is not at the version the decision was based on; nothing was written.
+    #[error("the ticket changed meanwhile (now at version {actual:?})")]
+    Conflict { actual: Option<u64> },
+    #[error("ticket {0} already exists")]
+    Duplicate(Uuid),
+    #[error("idempotency key {0:?} was used with a different request")]
+    IdempotencyMismatch(String),
+    #[error(
+        "workflow {id}@{version} is registered with different content (a changed file needs a new version)"
+    )]
+    WorkflowChanged { id: String, version: u32 },
+    #[error("the timer was taken or replaced meanwhile")]
+    TimerGone,
+    /// The database cannot be reached or refused for a transient reason (HTTP 503).
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    #[error("storage error: {0}")]
+    Other(String),
+}
+
+/// Persistence as the Engine sees it. Every method is one transaction.
+#[async_trait::async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Records a workflow version; the same id+version with different content is refused.
+    async fn register_workflow(&self, wf: &Workflow) -> Result<(), StoreError>;
+
+    /// Applies a decision atomically: version check (`Conflict`, nothing written), ticket,
+    /// events, timers, outbox rows for its notifications, the idempotency record.
+    async fn apply(
+        &self,
+        decision: &Decision,
+        idempotency: Option<&IdempotencyRecord>,
+    ) -> Result<(), StoreError>;
+
+    /// Deletes a claimed timer and applies what its firing decided, in one transaction.
+    /// `TimerGone` if the claim was lost or the timer replaced; `Conflict` if the ticket moved.
+    async fn fire(
+        &self,
+        timer: &ClaimedTimer,
+        decision: Option<&Decision>,
+    ) -> Result<(), StoreError>;
+
+    /// A ticket, if the scope may see it.
+    async fn ticket(&self, id: Uuid, scope: &Scope) -> Result<Option<Ticket>, StoreError>;
+
+    /// A ticket's history, oldest first.
+    async fn events(&self, id: Uuid) -> Result<Vec<Event>, StoreError>;
+
+    /// Tickets the scope may see, newest first.
+    async fn list(
+        &self,
+        scope: &Scope,
+        filter: &TicketFilter,
+        page: Page,
+    ) -> Result<Vec<Ticket>, StoreError>;
+
+    /// The earliest instant a timer becomes claimable (due, or its lease expired).
+    async fn next_due(&self) -> Result<Option<Timestamp>, StoreError>;
+
+    /// Claims up to `limit` due timers for `owner` until `lease_until`, earliest first.
+    async fn claim_due(
+        &self,
+        now: Timestamp,
+        limit: u32,
+        owner: Uuid,
+        lease_until: Timestamp,
+    ) -> Result<Vec<ClaimedTimer>, StoreError>;
+
+    /// Gives back an owner's claims (clean shutdown).
+    async fn release_claims(&self, owner: Uuid) -> Result<(), StoreError>;
+
+    async fn idempotency(
+        &self,
+        caller: Uuid,
+        key: &str,
+    ) -> Result<Option<IdempotencyRecord>, StoreError>;
+
+    async fn person(&self, id: Uuid) -> Result<Option<PersonRef>, StoreError>;
+    async fn team(&self, id: Uuid) -> Result<Option<TeamRef>, StoreError>;
+    async fn locate(&self, building_id: Uuid) -> Result<Option<Location>, StoreError>;
+
+    /// Undelivered outbox rows due for an attempt, claimed for `owner` until `lease_until`.
+    async fn claim_outbox(
+        &self,
+        now: Timestamp,
+        limit: u32,
+        owner: Uuid,
+        lease_until: Timestamp,
+    ) -> Result<Vec<OutboxMessage>, StoreError>;
+    async fn outbox_delivered(&self, id: Uuid, at: Timestamp) -> Result<(), StoreError>;
+    /// Records a failed attempt; the row is tried again at `retry_at`, or parked if `None`.
+    async fn outbox_failed(
+        &self,
+        id: Uuid,
+        error: &str,
+        retry_at: Option<Timestamp>,
+    ) -> Result<(), StoreError>;
+}

@@ -26,10 +26,10 @@ fn sources(change: Option<&str>) -> Vec<Source> {
     .iter()
     .map(|f| {
         let mut text = std::fs::read_to_string(format!("{dir}/{f}")).unwrap();
-        if *f == "community-service.toml" {
-            if let Some(extra) = change {
-                text.push_str(extra);
-            }
+        if *f == "community-service.toml"
+            && let Some(extra) = change
+        {
+            text.push_str(extra);
         }
         Source {
             name: (*f).into(),

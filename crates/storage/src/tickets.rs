@@ -41,6 +41,40 @@ macro_rules! push_scope {
     };
 }
 
+/// Pushes a list query's conditions, order and limit: shared by the query and its EXPLAIN.
+macro_rules! push_list_conditions {
+    ($qb:expr, $scope:expr, $f:expr, $page:expr) => {{
+        let (f, page): (&TicketFilter, Page) = ($f, $page);
+        push_scope!($qb, $scope);
+        if let Some(s) = &f.state {
+            $qb.push(" AND state = ").push_bind(s.clone());
+        }
+        if let Some(c) = &f.category {
+            $qb.push(" AND category = ").push_bind(c.clone());
+        }
+        if let Some(a) = f.assignee {
+            $qb.push(" AND assignee_person = ").push_bind(a);
+        }
+        if let Some(b) = f.breached {
+            $qb.push(" AND breached = ").push_bind(b);
+        }
+        if let Some(open) = f.open {
+            $qb.push(" AND terminal = ").push_bind(!open);
+        }
+        if let Some(t) = f.created_from {
+            $qb.push(" AND created_at_us >= ").push_bind(us(t));
+        }
+        if let Some(t) = f.created_to {
+            $qb.push(" AND created_at_us < ").push_bind(us(t));
+        }
+        if let Some(after) = page.after {
+            $qb.push(" AND id < ").push_bind(after);
+        }
+        $qb.push(" ORDER BY id DESC LIMIT ")
+            .push_bind(i64::from(page.limit));
+    }};
+}
+
 /// Writes a decision inside an open transaction `$tx`; `return`s the error on failure.
 macro_rules! write_decision {
     ($tx:expr, $d:expr) => {{
@@ -324,38 +358,40 @@ impl SqlStore {
     ) -> Result<Vec<Ticket>, StoreError> {
         with_reader!(self, pool, {
             let mut qb = QueryBuilder::new("SELECT body FROM tickets WHERE ");
-            push_scope!(qb, scope);
-            if let Some(s) = &f.state {
-                qb.push(" AND state = ").push_bind(s.clone());
-            }
-            if let Some(c) = &f.category {
-                qb.push(" AND category = ").push_bind(c.clone());
-            }
-            if let Some(a) = f.assignee {
-                qb.push(" AND assignee_person = ").push_bind(a);
-            }
-            if let Some(b) = f.breached {
-                qb.push(" AND breached = ").push_bind(b);
-            }
-            if let Some(open) = f.open {
-                qb.push(" AND terminal = ").push_bind(!open);
-            }
-            if let Some(t) = f.created_from {
-                qb.push(" AND created_at_us >= ").push_bind(us(t));
-            }
-            if let Some(t) = f.created_to {
-                qb.push(" AND created_at_us < ").push_bind(us(t));
-            }
-            if let Some(after) = page.after {
-                qb.push(" AND id < ").push_bind(after);
-            }
-            qb.push(" ORDER BY id DESC LIMIT ")
-                .push_bind(i64::from(page.limit));
+            push_list_conditions!(qb, scope, f, page);
             let rows = qb.build().fetch_all(pool).await.map_err(from_sqlx)?;
             rows.iter()
                 .map(|r| r.try_get::<Json<Ticket>, _>(0).map(|j| j.0))
                 .collect::<Result<_, _>>()
                 .map_err(from_sqlx)
+        })
+    }
+
+    /// The database's plan for the list query of a scope and filter (PostgreSQL `EXPLAIN`,
+    /// SQLite `EXPLAIN QUERY PLAN`): how operators check that every list is index-served.
+    pub async fn explain_list(
+        &self,
+        scope: &Scope,
+        f: &TicketFilter,
+        page: Page,
+    ) -> Result<String, StoreError> {
+        let explain = if self.is_postgres() {
+            "EXPLAIN "
+        } else {
+            "EXPLAIN QUERY PLAN "
+        };
+        with_reader!(self, pool, {
+            let mut qb = QueryBuilder::new(explain);
+            qb.push("SELECT body FROM tickets WHERE ");
+            push_list_conditions!(qb, scope, f, page);
+            let rows = qb.build().fetch_all(pool).await.map_err(from_sqlx)?;
+            let column = if self.is_postgres() { 0 } else { 3 };
+            let lines: Vec<String> = rows
+                .iter()
+                .map(|r| r.try_get::<String, _>(column))
+                .collect::<Result<_, _>>()
+                .map_err(from_sqlx)?;
+            Ok(lines.join("\n"))
         })
     }
 

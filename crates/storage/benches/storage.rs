@@ -1,0 +1,212 @@
+//! Storage limit vs the Store, in one run per backend: (a) raw one-row update+insert
+//! transactions/s of the same database and durability setting, (b) full transitions/s
+//! through `Store::apply` (version check, ticket, events, timers, outbox), and b/a.
+//!
+//! `cargo bench -p storage --bench storage` (PostgreSQL too when LINLI_TEST_DATABASE_URL is
+//! set; LINLI_BENCH_SECONDS sets each measurement's length, default 3).
+
+use std::time::{Duration, Instant};
+
+use jiff::Timestamp;
+use storage::{Durability, Options, SqlStore};
+use uuid::Uuid;
+use workflow_core::store::Store;
+use workflow_core::*;
+
+fn catalog() -> Catalog {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../workflows");
+    let sources: Vec<Source> = [
+        "catalog.toml",
+        "community-service.toml",
+        "micro-wish.toml",
+        "dispute-mediation.toml",
+    ]
+    .iter()
+    .map(|f| Source {
+        name: (*f).into(),
+        text: std::fs::read_to_string(format!("{dir}/{f}")).unwrap(),
+    })
+    .collect();
+    load(&sources).unwrap()
+}
+
+fn seconds() -> Duration {
+    let s = std::env::var("LINLI_BENCH_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3.0);
+    Duration::from_secs_f64(s)
+}
+
+const CREATE_ROWS: &str =
+    "CREATE TABLE IF NOT EXISTS bench_rows (id BIGINT PRIMARY KEY, n BIGINT NOT NULL)";
+const SEED_ROW: &str = "INSERT INTO bench_rows VALUES (1, 0) ON CONFLICT DO NOTHING";
+const UPDATE_ROW: &str = "UPDATE bench_rows SET n = n + 1 WHERE id = $1";
+const INSERT_LOG: &str = "INSERT INTO bench_log VALUES ($1, $2, $3)";
+
+/// (a): one row updated and one inserted per transaction, through the same driver.
+async fn raw_rate(store: &SqlStore) -> f64 {
+    let budget = seconds();
+    let mut n = 0u64;
+    macro_rules! run {
+        ($pool:expr, $uuid_type:literal) => {{
+            let pool = $pool;
+            sqlx::query(CREATE_ROWS).execute(pool).await.unwrap();
+            let log = concat!(
+                "CREATE TABLE IF NOT EXISTS bench_log (id ",
+                $uuid_type,
+                " PRIMARY KEY, row_id BIGINT, at_us BIGINT)"
+            );
+            sqlx::query(log).execute(pool).await.unwrap();
+            sqlx::query(SEED_ROW).execute(pool).await.unwrap();
+            let start = Instant::now();
+            while start.elapsed() < budget {
+                let mut tx = pool.begin().await.unwrap();
+                sqlx::query(UPDATE_ROW)
+                    .bind(1i64)
+                    .execute(&mut *tx)
+                    .await
+                    .unwrap();
+                sqlx::query(INSERT_LOG)
+                    .bind(Uuid::now_v7())
+                    .bind(1i64)
+                    .bind(n as i64)
+                    .execute(&mut *tx)
+                    .await
+                    .unwrap();
+                tx.commit().await.unwrap();
+                n += 1;
+            }
+            n as f64 / start.elapsed().as_secs_f64()
+        }};
+    }
+    match (store.pg_pool(), store.sqlite_pool()) {
+        (Some(pg), _) => run!(pg, "UUID"),
+        (None, Some(lite)) => run!(lite, "BLOB"),
+        (None, None) => unreachable!("a store has one backend"),
+    }
+}
+
+/// (b): whole lifecycles after submission (triage, dispatch, accept, start, complete,
+/// confirm), each transition decided by the core and applied by the Store.
+async fn store_rate(store: &SqlStore, wf: &Workflow) -> f64 {
+    let resident = Actor::new(Uuid::now_v7(), [Role::Resident]);
+    let secretary = Actor::new(Uuid::now_v7(), [Role::Secretary]);
+    let member = Actor::new(Uuid::now_v7(), [Role::Member]);
+    let now: Timestamp = "2026-03-09T01:00:00Z".parse().unwrap();
+    let steps: [(&Actor, &str, Fields); 6] = [
+        (&secretary, "triage", Fields::default()),
+        (
+            &secretary,
+            "dispatch",
+            Fields {
+                assignee: Some(Assignee::Person(member.id)),
+                ..Fields::default()
+            },
+        ),
+        (&member, "accept", Fields::default()),
+        (&member, "start", Fields::default()),
+        (
+            &member,
+            "complete",
+            Fields {
+                hours: Some(1.0),
+                ..Fields::default()
+            },
+        ),
+        (
+            &resident,
+            "confirm",
+            Fields {
+                rating: Some(5),
+                ..Fields::default()
+            },
+        ),
+    ];
+    let budget = seconds();
+    let mut transitions = 0u64;
+    let mut elapsed = Duration::ZERO;
+    while elapsed < budget {
+        let sub = Submission {
+            id: Uuid::now_v7(),
+            category: "repair".into(),
+            urgency: Urgency::Normal,
+            description: "楼道灯不亮".into(),
+            channel: "console".into(),
+            requester: resident.id,
+            community_id: Uuid::nil(),
+            branch_id: Uuid::nil(),
+            building_id: None,
+        };
+        let d = decide_submission(wf, &resident, &sub, now).unwrap();
+        store.apply(&d, None).await.unwrap();
+        let mut t = d.ticket;
+        let start = Instant::now();
+        for (who, action, fields) in &steps {
+            let act = Act {
+                action: (*action).into(),
+                expected_version: t.version,
+                fields: fields.clone(),
+            };
+            let d = decide(wf, &t, who, &act, now).unwrap();
+            store.apply(&d, None).await.unwrap();
+            t = d.ticket;
+            transitions += 1;
+        }
+        elapsed += start.elapsed();
+    }
+    transitions as f64 / elapsed.as_secs_f64()
+}
+
+async fn postgres_url() -> Option<String> {
+    let base = std::env::var("LINLI_TEST_DATABASE_URL").ok()?;
+    use sqlx::Connection;
+    let mut admin = sqlx::PgConnection::connect(&base).await.ok()?;
+    let name = format!("linli_t_bench_{}", Uuid::now_v7().simple());
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .ok()?;
+    let head = base.split('?').next().unwrap_or(&base);
+    Some(format!(
+        "{}/{name}",
+        head.rsplit_once('/').map_or(head, |(r, _)| r)
+    ))
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let catalog = catalog();
+    let wf = catalog.latest("community-service").unwrap().clone();
+    let dir = std::env::temp_dir().join(format!("linli-bench-{}", Uuid::now_v7().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut backends: Vec<(String, Options)> = Vec::new();
+    for (label, durability) in [
+        ("SQLite FULL", Durability::Full),
+        ("SQLite NORMAL", Durability::Normal),
+    ] {
+        let mut o = Options::new(format!(
+            "sqlite://{}/{}.db",
+            dir.display(),
+            label.replace(' ', "_")
+        ));
+        o.durability = durability;
+        backends.push((label.into(), o));
+    }
+    match postgres_url().await {
+        Some(url) => backends.push(("PostgreSQL".into(), Options::new(url))),
+        None => eprintln!("SKIPPED (PostgreSQL): LINLI_TEST_DATABASE_URL not set or unreachable"),
+    }
+    println!("| backend | raw tx/s (a) | Store transitions/s (b) | b/a | target b/a ≥ 0.5 |");
+    println!("|---|---:|---:|---:|---|");
+    for (label, options) in backends {
+        let store = storage::connect(&options).await.unwrap();
+        let a = raw_rate(&store).await;
+        let b = store_rate(&store, &wf).await;
+        let ratio = b / a;
+        let verdict = if ratio >= 0.5 { "PASS" } else { "FAIL" };
+        println!("| {label} | {a:.0} | {b:.0} | {ratio:.2} | {verdict} |");
+        store.close().await;
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -47,6 +47,7 @@ mod error;
 mod outbox;
 mod tickets;
 mod timers;
+pub mod worker;
 
 use std::sync::Arc;
 

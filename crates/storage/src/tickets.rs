@@ -214,6 +214,20 @@ macro_rules! write_decision {
     }};
 }
 
+/// On PostgreSQL, tells the other nodes' timer workers (LISTEN) that a timer was set; the
+/// notification is delivered when the transaction commits, and never if it rolls back.
+macro_rules! announce_timers {
+    ($tx:expr, $store:expr, $d:expr) => {
+        if $store.is_postgres() && $d.timers.iter().any(|c| matches!(c, TimerChange::Set(_))) {
+            sqlx::query("SELECT pg_notify($1, '')")
+                .bind(crate::worker::TIMER_CHANNEL)
+                .execute(&mut *$tx)
+                .await
+                .map_err(from_sqlx)?;
+        }
+    };
+}
+
 fn holder(t: &Ticket) -> (Option<Uuid>, Option<Uuid>) {
     match t.assignee {
         Some(Assignee::Person(p)) => (Some(p), None),
@@ -266,6 +280,7 @@ impl SqlStore {
         with_pool!(self, pool, {
             let mut tx = pool.begin().await.map_err(from_sqlx)?;
             write_decision!(tx, d);
+            announce_timers!(tx, self, d);
             if let Some(rec) = idem {
                 let r = sqlx::query(
                     "INSERT INTO idempotency (caller_id, key, request_hash, ticket_id, response, created_at_us) \
@@ -315,6 +330,7 @@ impl SqlStore {
             }
             if let Some(d) = d {
                 write_decision!(tx, d);
+                announce_timers!(tx, self, d);
             }
             tx.commit().await.map_err(from_sqlx)
         })

@@ -564,7 +564,12 @@ impl<'w> Builder<'w> {
             return false;
         };
         let c = &self.ticket.clocks[i];
-        if c.status != ClockStatus::Running || u64::from(c.cycle) != firing.epoch || c.warned {
+        // A warning that comes after the breach (a late worker) would only be noise.
+        if c.status != ClockStatus::Running
+            || u64::from(c.cycle) != firing.epoch
+            || c.warned
+            || c.breached
+        {
             return false;
         }
         let due = c.due.unwrap_or(self.now);

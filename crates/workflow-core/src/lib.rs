@@ -13,6 +13,7 @@ pub mod command;
 pub mod decide;
 pub mod definition;
 pub mod duration;
+pub mod engine;
 pub mod event;
 mod hash;
 pub mod label;
@@ -26,6 +27,7 @@ pub use command::{
 };
 pub use decide::{allowed_actions, decide, decide_firing, decide_submission};
 pub use definition::{Catalog, LoadError, Source, Workflow, load};
+pub use engine::{Engine, EngineError, NewRequest, Signals};
 pub use event::{Event, EventKind};
 pub use role::{Party, Role, RoleSet};
 pub use ticket::{Assignee, Ticket, Urgency};

@@ -1,0 +1,173 @@
+//! The timer worker: sleeps until the earliest due timer, fires due timers through the
+//! Engine, and wakes early when this process sets an earlier timer or (PostgreSQL) another
+//! node announces one with NOTIFY. A bounded poll is the safety net for a lost wake-up.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use jiff::{SignedDuration, Timestamp};
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+use workflow_core::clock::Clock;
+use workflow_core::engine::{Engine, Signals};
+use workflow_core::store::Store;
+
+use crate::SqlStore;
+
+/// The channel PostgreSQL nodes announce new timers on.
+pub const TIMER_CHANNEL: &str = "linli_timers";
+
+/// The wall clock.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::now()
+    }
+}
+
+/// Wake-ups from the Engine to the workers of this process.
+#[derive(Debug)]
+pub struct Wakeup {
+    timers: Notify,
+    outbox: Notify,
+    /// When the timer worker means to wake next (Unix µs); an earlier timer wakes it now.
+    timer_target_us: AtomicI64,
+}
+
+impl Default for Wakeup {
+    fn default() -> Self {
+        Wakeup {
+            timers: Notify::new(),
+            outbox: Notify::new(),
+            timer_target_us: AtomicI64::new(i64::MAX),
+        }
+    }
+}
+
+impl Wakeup {
+    pub async fn outbox_notified(&self) {
+        self.outbox.notified().await
+    }
+}
+
+impl Signals for Wakeup {
+    fn timer_set(&self, due: Timestamp) {
+        if due.as_microsecond() < self.timer_target_us.load(Ordering::Relaxed) {
+            self.timers.notify_one();
+        }
+    }
+
+    fn outbox_written(&self) {
+        self.outbox.notify_one();
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct WorkerConfig {
+    pub batch: u32,
+    /// How long a claim holds before another node may take the timer over.
+    pub lease: SignedDuration,
+    /// The longest the worker sleeps without looking (safety net).
+    pub max_sleep: Duration,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        WorkerConfig {
+            batch: 200,
+            lease: SignedDuration::from_secs(60),
+            max_sleep: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Runs the timer worker until `shutdown` turns true; then finishes the timer in hand and
+/// releases its claims.
+pub fn spawn_timer_worker(
+    engine: Arc<Engine>,
+    store: SqlStore,
+    clock: Arc<dyn Clock>,
+    wake: Arc<Wakeup>,
+    config: WorkerConfig,
+    mut shutdown: watch::Receiver<bool>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let owner = Uuid::now_v7();
+        let mut listener = match store.pg_pool() {
+            Some(pool) => match sqlx::postgres::PgListener::connect_with(pool).await {
+                Ok(mut l) => match l.listen(TIMER_CHANNEL).await {
+                    Ok(()) => Some(l),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "LISTEN failed; polling only");
+                        None
+                    }
+                },
+                Err(e) => {
+                    tracing::warn!(error = %e, "no listener connection; polling only");
+                    None
+                }
+            },
+            None => None,
+        };
+        tracing::info!(%owner, "timer worker started");
+        while !*shutdown.borrow() {
+            let mut sleep = config.max_sleep;
+            match engine.fire_due(owner, config.batch, config.lease).await {
+                Ok(f) if f.claimed as u32 >= config.batch => continue,
+                Ok(f) => {
+                    if f.claimed > 0 {
+                        tracing::debug!(
+                            fired = f.fired,
+                            discarded = f.discarded,
+                            lost = f.lost,
+                            "timers"
+                        );
+                    }
+                    match store.next_due().await {
+                        Ok(Some(next)) => {
+                            let wait = next.as_microsecond() - clock.now().as_microsecond();
+                            sleep = sleep.min(Duration::from_micros(wait.max(0) as u64));
+                        }
+                        Ok(None) => {}
+                        Err(e) => tracing::warn!(error = %e, "next_due failed"),
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "firing timers failed; retrying");
+                    sleep = Duration::from_secs(1);
+                }
+            }
+            let target = clock
+                .now()
+                .as_microsecond()
+                .saturating_add(sleep.as_micros() as i64);
+            wake.timer_target_us.store(target, Ordering::Relaxed);
+            let notified = async {
+                match listener.as_mut() {
+                    Some(l) => {
+                        if l.recv().await.is_err() {
+                            // The listener reconnects by itself; meanwhile fall back to sleeping.
+                            tokio::time::sleep(Duration::from_secs(1)).await;
+                        }
+                    }
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(sleep) => {}
+                _ = wake.timers.notified() => {}
+                _ = notified => {}
+                _ = shutdown.changed() => {}
+            }
+            wake.timer_target_us.store(i64::MAX, Ordering::Relaxed);
+        }
+        if let Err(e) = store.release_claims(owner).await {
+            tracing::warn!(error = %e, "could not release timer claims; they expire with their lease");
+        }
+        tracing::info!(%owner, "timer worker stopped");
+    })
+}

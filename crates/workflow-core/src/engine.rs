@@ -1,0 +1,408 @@
+//! The Engine: the one way anything changes. HTTP commands and due timers both come here;
+//! each is loaded within the caller's scope, decided by the pure core, and applied by the
+//! [`Store`] in one transaction. The Engine never retries a person's command on its own (a
+//! stale version is the caller's to resolve); it does retry a timer whose ticket moved
+//! meanwhile, since the system acts on whatever the ticket is now.
+
+use std::sync::Arc;
+
+use jiff::{SignedDuration, Timestamp};
+use uuid::Uuid;
+
+use crate::clock::Clock;
+use crate::command::*;
+use crate::decide::{decide, decide_firing, decide_submission};
+use crate::definition::Catalog;
+use crate::event::Event;
+use crate::role::Role;
+use crate::store::*;
+use crate::ticket::{Assignee, Ticket, Urgency};
+
+/// What a runtime wants to hear about: the timer worker sleeps until the earliest timer and
+/// must wake when an earlier one is set; the outbox worker delivers new rows.
+pub trait Signals: Send + Sync + 'static {
+    fn timer_set(&self, due: Timestamp);
+    fn outbox_written(&self);
+}
+
+/// Signals nobody listens to (tests that drive timers by hand).
+pub struct Quiet;
+
+impl Signals for Quiet {
+    fn timer_set(&self, _: Timestamp) {}
+    fn outbox_written(&self) {}
+}
+
+/// A new request as a caller asks for it; the Engine finds its workflow and its branch.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct NewRequest {
+    pub category: String,
+    pub urgency: Urgency,
+    pub description: String,
+    pub channel: String,
+    pub building_id: Uuid,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Command(#[from] CommandError),
+    /// Missing, or not visible to this caller: the same answer either way.
+    #[error("no such ticket")]
+    NotFound,
+    #[error("{field} is invalid: {reason}")]
+    Invalid { field: &'static str, reason: String },
+    #[error("this idempotency key was used with a different request")]
+    IdempotencyMismatch,
+    #[error("workflow {0} is not loaded")]
+    WorkflowMissing(String),
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for EngineError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::IdempotencyMismatch(_) => EngineError::IdempotencyMismatch,
+            other => EngineError::Store(other),
+        }
+    }
+}
+
+/// How a timer batch went.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Fired {
+    /// Timers whose firing changed a ticket.
+    pub fired: usize,
+    /// Timers that had outlived their reason and were discarded.
+    pub discarded: usize,
+    /// Timers another worker took or the ticket replaced meanwhile.
+    pub lost: usize,
+    pub claimed: usize,
+}
+
+pub struct Engine {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    catalog: Arc<Catalog>,
+    signals: Arc<dyn Signals>,
+}
+
+impl Engine {
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        catalog: Arc<Catalog>,
+        signals: Arc<dyn Signals>,
+    ) -> Engine {
+        Engine {
+            store,
+            clock,
+            catalog,
+            signals,
+        }
+    }
+
+    pub fn catalog(&self) -> &Arc<Catalog> {
+        &self.catalog
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// Records every loaded workflow version; a changed file under an old version is refused.
+    pub async fn register_workflows(&self) -> Result<(), EngineError> {
+        for wf in self.catalog.workflows.values() {
+            self.store.register_workflow(wf).await?;
+        }
+        Ok(())
+    }
+
+    /// A resident's request (点单). With an idempotency key, a retry of the same request
+    /// gets the first answer; the same key with a different request is refused.
+    pub async fn submit(
+        &self,
+        actor: &Actor,
+        req: &NewRequest,
+        idempotency_key: Option<&str>,
+    ) -> Result<Ticket, EngineError> {
+        let request_hash = crate::hash::sha256_hex(
+            serde_json::to_string(req)
+                .expect("requests serialise")
+                .as_bytes(),
+        );
+        if let Some(key) = idempotency_key
+            && let Some(done) = self.replay_idempotent(actor.id, key, &request_hash).await?
+        {
+            return Ok(done);
+        }
+        let category = self
+            .catalog
+            .category(&req.category)
+            .ok_or_else(|| CommandError::UnknownCategory(req.category.clone()))?;
+        let wf = self
+            .catalog
+            .latest(&category.workflow)
+            .ok_or_else(|| EngineError::WorkflowMissing(category.workflow.clone()))?;
+        let place = self
+            .store
+            .locate(req.building_id)
+            .await?
+            .ok_or(EngineError::Invalid {
+                field: "building_id",
+                reason: "no branch covers this building".into(),
+            })?;
+        let sub = Submission {
+            id: Uuid::now_v7(),
+            category: req.category.clone(),
+            urgency: req.urgency,
+            description: req.description.clone(),
+            channel: req.channel.clone(),
+            requester: actor.id,
+            community_id: place.community_id,
+            branch_id: place.branch_id,
+            building_id: Some(place.building_id),
+        };
+        let decision = decide_submission(wf, actor, &sub, self.clock.now())?;
+        let record = idempotency_key.map(|key| IdempotencyRecord {
+            caller: actor.id,
+            key: key.to_owned(),
+            request_hash: request_hash.clone(),
+            ticket_id: decision.ticket.id,
+            response: serde_json::to_string(&decision.ticket).expect("tickets serialise"),
+        });
+        match self.store.apply(&decision, record.as_ref()).await {
+            Ok(()) => {}
+            // A concurrent retry with the same key won the race: answer as it did.
+            Err(StoreError::IdempotencyMismatch(key)) => {
+                return self
+                    .replay_idempotent(actor.id, &key, &request_hash)
+                    .await?
+                    .ok_or(EngineError::IdempotencyMismatch);
+            }
+            Err(e) => return Err(e.into()),
+        }
+        self.signal(&decision);
+        Ok(decision.ticket)
+    }
+
+    async fn replay_idempotent(
+        &self,
+        caller: Uuid,
+        key: &str,
+        hash: &str,
+    ) -> Result<Option<Ticket>, EngineError> {
+        match self.store.idempotency(caller, key).await? {
+            None => Ok(None),
+            Some(rec) if rec.request_hash == hash => Ok(Some(
+                serde_json::from_str(&rec.response)
+                    .map_err(|e| StoreError::Other(e.to_string()))?,
+            )),
+            Some(_) => Err(EngineError::IdempotencyMismatch),
+        }
+    }
+
+    /// A workflow action on a ticket the caller can see. `expected_version` defaults to the
+    /// version just loaded (a client that does not send one accepts last-writer-wins only
+    /// between its own read and write, never across them).
+    pub async fn act(
+        &self,
+        actor: &Actor,
+        scope: &Scope,
+        ticket_id: Uuid,
+        action: &str,
+        expected_version: Option<u64>,
+        fields: Fields,
+    ) -> Result<Ticket, EngineError> {
+        let ticket = self
+            .store
+            .ticket(ticket_id, scope)
+            .await?
+            .ok_or(EngineError::NotFound)?;
+        let wf = self
+            .catalog
+            .workflow(&ticket.workflow_id, ticket.workflow_version)
+            .ok_or_else(|| {
+                EngineError::WorkflowMissing(format!(
+                    "{}@{}",
+                    ticket.workflow_id, ticket.workflow_version
+                ))
+            })?;
+        if let Some(a) = fields.assignee {
+            self.check_assignee(&ticket, a).await?;
+        }
+        let act = Act {
+            action: action.to_owned(),
+            expected_version: expected_version.unwrap_or(ticket.version),
+            fields,
+        };
+        let decision = decide(wf, &ticket, actor, &act, self.clock.now())?;
+        match self.store.apply(&decision, None).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict { actual }) => {
+                return Err(CommandError::StaleVersion {
+                    expected: act.expected_version,
+                    actual: actual.unwrap_or(act.expected_version + 1),
+                }
+                .into());
+            }
+            Err(e) => return Err(e.into()),
+        }
+        self.signal(&decision);
+        Ok(decision.ticket)
+    }
+
+    /// Only a member of the ticket's community, or one of its teams, may be handed a ticket.
+    async fn check_assignee(&self, ticket: &Ticket, a: Assignee) -> Result<(), EngineError> {
+        let invalid = |reason: &str| EngineError::Invalid {
+            field: "assignee",
+            reason: reason.into(),
+        };
+        match a {
+            Assignee::Person(p) => {
+                let person = self
+                    .store
+                    .person(p)
+                    .await?
+                    .ok_or_else(|| invalid("no such person"))?;
+                if !person.active
+                    || !person
+                        .roles
+                        .iter()
+                        .any(|r| matches!(r, Role::Member | Role::Secretary))
+                {
+                    return Err(invalid("this person cannot take requests"));
+                }
+                if person.community_id != Some(ticket.community_id) {
+                    return Err(invalid("this person belongs to another community"));
+                }
+            }
+            Assignee::Team(t) => {
+                let team = self
+                    .store
+                    .team(t)
+                    .await?
+                    .ok_or_else(|| invalid("no such team"))?;
+                if team.community_id != ticket.community_id {
+                    return Err(invalid("this team belongs to another community"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn ticket(&self, scope: &Scope, id: Uuid) -> Result<Ticket, EngineError> {
+        self.store
+            .ticket(id, scope)
+            .await?
+            .ok_or(EngineError::NotFound)
+    }
+
+    /// The audit trail of a ticket the caller can see.
+    pub async fn events(&self, scope: &Scope, id: Uuid) -> Result<Vec<Event>, EngineError> {
+        self.ticket(scope, id).await?;
+        Ok(self.store.events(id).await?)
+    }
+
+    pub async fn list(
+        &self,
+        scope: &Scope,
+        filter: &TicketFilter,
+        page: Page,
+    ) -> Result<Vec<Ticket>, EngineError> {
+        Ok(self.store.list(scope, filter, page).await?)
+    }
+
+    /// Claims and fires up to `limit` due timers as `owner`, earliest first, each in its own
+    /// transaction with its deletion. A timer whose ticket moved between load and write is
+    /// decided again on the ticket as it now is.
+    pub async fn fire_due(
+        &self,
+        owner: Uuid,
+        limit: u32,
+        lease: SignedDuration,
+    ) -> Result<Fired, EngineError> {
+        let now = self.clock.now();
+        let lease_until = now.checked_add(lease).unwrap_or(Timestamp::MAX);
+        let claimed = self.store.claim_due(now, limit, owner, lease_until).await?;
+        let mut out = Fired {
+            claimed: claimed.len(),
+            ..Fired::default()
+        };
+        for timer in &claimed {
+            match self.fire_one(timer).await? {
+                Some(true) => out.fired += 1,
+                Some(false) => out.discarded += 1,
+                None => out.lost += 1,
+            }
+        }
+        Ok(out)
+    }
+
+    /// `Some(true)`: fired with effect; `Some(false)`: discarded; `None`: lost to another.
+    async fn fire_one(&self, timer: &ClaimedTimer) -> Result<Option<bool>, EngineError> {
+        const ATTEMPTS: usize = 5;
+        for _ in 0..ATTEMPTS {
+            let Some(ticket) = self
+                .store
+                .ticket(timer.ticket_id, &Scope::Everything)
+                .await?
+            else {
+                self.store.fire(timer, None).await.ok();
+                return Ok(Some(false));
+            };
+            let Some(wf) = self
+                .catalog
+                .workflow(&ticket.workflow_id, ticket.workflow_version)
+            else {
+                return Err(EngineError::WorkflowMissing(format!(
+                    "{}@{}",
+                    ticket.workflow_id, ticket.workflow_version
+                )));
+            };
+            let firing = Firing {
+                key: timer.key.clone(),
+                due_at: timer.due_at,
+                epoch: timer.epoch,
+            };
+            let decision = decide_firing(wf, &ticket, &firing, self.clock.now())?;
+            match self.store.fire(timer, decision.as_ref()).await {
+                Ok(()) => {
+                    if let Some(d) = &decision {
+                        self.signal(d);
+                    }
+                    return Ok(Some(decision.is_some()));
+                }
+                Err(StoreError::TimerGone) => return Ok(None),
+                Err(StoreError::Conflict { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(EngineError::Store(StoreError::Other(format!(
+            "timer {} of ticket {} kept conflicting",
+            timer.key, timer.ticket_id
+        ))))
+    }
+
+    fn signal(&self, d: &Decision) {
+        if let Some(due) = d
+            .timers
+            .iter()
+            .filter_map(|c| match c {
+                TimerChange::Set(t) => Some(t.due_at),
+                TimerChange::Cancel(_) => None,
+            })
+            .min()
+        {
+            self.signals.timer_set(due);
+        }
+        if !d.notifications.is_empty() {
+            self.signals.outbox_written();
+        }
+    }
+}

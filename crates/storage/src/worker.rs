@@ -16,6 +16,9 @@ use workflow_core::store::Store;
 
 use crate::SqlStore;
 
+/// How many tickets' timers a PostgreSQL node fires at once (see `Engine::with_timer_parallelism`).
+pub const PG_TIMER_PARALLELISM: usize = 8;
+
 /// The channel PostgreSQL nodes announce new timers on.
 pub const TIMER_CHANNEL: &str = "linli_timers";
 

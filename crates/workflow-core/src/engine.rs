@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use futures_util::stream::{self, StreamExt};
 use jiff::{SignedDuration, Timestamp};
 use uuid::Uuid;
 
@@ -86,6 +87,10 @@ pub struct Engine {
     clock: Arc<dyn Clock>,
     catalog: Arc<Catalog>,
     signals: Arc<dyn Signals>,
+    /// How many tickets' timers fire at once. 1 fires in strict due order; more overlaps
+    /// the database round trips of different tickets (a ticket's own timers always fire in
+    /// due order, one after another).
+    timer_parallelism: usize,
 }
 
 impl Engine {
@@ -100,7 +105,13 @@ impl Engine {
             clock,
             catalog,
             signals,
+            timer_parallelism: 1,
         }
+    }
+
+    pub fn with_timer_parallelism(mut self, n: usize) -> Engine {
+        self.timer_parallelism = n.max(1);
+        self
     }
 
     pub fn catalog(&self) -> &Arc<Catalog> {
@@ -334,14 +345,45 @@ impl Engine {
             claimed: claimed.len(),
             ..Fired::default()
         };
+        // In parallel: one group per ticket (its timers in due order), groups in the order
+        // of their first timer. Alone: every timer in due order.
+        let mut groups: Vec<Vec<&ClaimedTimer>> = Vec::new();
         for timer in &claimed {
-            match self.fire_one(timer).await? {
-                Some(true) => out.fired += 1,
-                Some(false) => out.discarded += 1,
-                None => out.lost += 1,
+            let same_ticket = match self.timer_parallelism {
+                1 => None,
+                _ => groups
+                    .iter_mut()
+                    .find(|g| g[0].ticket_id == timer.ticket_id),
+            };
+            match same_ticket {
+                Some(g) => g.push(timer),
+                None => groups.push(vec![timer]),
+            }
+        }
+        let firings: Vec<_> = groups.into_iter().map(|g| self.fire_group(g)).collect();
+        let mut results = stream::iter(firings).buffered(self.timer_parallelism);
+        while let Some(outcomes) = results.next().await {
+            for outcome in outcomes? {
+                match outcome {
+                    Some(true) => out.fired += 1,
+                    Some(false) => out.discarded += 1,
+                    None => out.lost += 1,
+                }
             }
         }
         Ok(out)
+    }
+
+    /// One ticket's timers, one after another in due order.
+    async fn fire_group(
+        &self,
+        group: Vec<&ClaimedTimer>,
+    ) -> Result<Vec<Option<bool>>, EngineError> {
+        let mut outcomes = Vec::with_capacity(group.len());
+        for timer in group {
+            outcomes.push(self.fire_one(timer).await?);
+        }
+        Ok(outcomes)
     }
 
     /// `Some(true)`: fired with effect; `Some(false)`: discarded; `None`: lost to another.

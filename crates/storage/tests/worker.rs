@@ -1,0 +1,174 @@
+//! The timer worker in real time: it sleeps (its safety-net poll is 30 s), and a timer set
+//! two seconds ahead still fires on time, because the worker is woken: in process by the
+//! Engine, across nodes by PostgreSQL NOTIFY. It stops cleanly on shutdown.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use storage::SqlStore;
+use storage::worker::{SystemClock, Wakeup, WorkerConfig, spawn_timer_worker};
+use support::*;
+use workflow_core::engine::{Engine, NewRequest, Quiet, Signals};
+use workflow_core::store::Scope;
+use workflow_core::*;
+
+const QUICK: &str = r#"
+id = "quick"
+version = 1
+initial = "open"
+[states.open]
+[states.done]
+terminal = true
+[[transitions]]
+action = "expire"
+from = "open"
+to = "done"
+roles = ["system"]
+[[timers]]
+in = "open"
+after = "2s"
+action = "expire"
+[categories.quick]
+label = { zh-CN = "快" }
+workflow = "quick"
+"#;
+
+fn engine(s: &SqlStore, signals: Arc<dyn Signals>) -> Arc<Engine> {
+    let catalog = load(&[Source {
+        name: "quick.toml".into(),
+        text: QUICK.into(),
+    }])
+    .unwrap();
+    Arc::new(Engine::new(
+        Arc::new(s.clone()),
+        Arc::new(SystemClock),
+        Arc::new(catalog),
+        signals,
+    ))
+}
+
+fn config() -> WorkerConfig {
+    WorkerConfig {
+        max_sleep: Duration::from_secs(30),
+        ..WorkerConfig::default()
+    }
+}
+
+/// Submits, waits for the 2-second timer, and returns how long that took; checks the timer
+/// did not fire before it was due.
+async fn submit_and_wait(submitter: &Engine, reader: &SqlStore, dir: &Directory) -> Duration {
+    let req = NewRequest {
+        category: "quick".into(),
+        urgency: Urgency::Normal,
+        description: "两秒后到期".into(),
+        channel: "console".into(),
+        building_id: dir.building,
+    };
+    let resident = Actor::new(dir.resident, [Role::Resident]);
+    let start = Instant::now();
+    let t = submitter.submit(&resident, &req, None).await.unwrap();
+    loop {
+        let now = reader.ticket_for_test(t.id).await;
+        if now.state == "done" {
+            let events = submitter.events(&Scope::Everything, t.id).await.unwrap();
+            let expired = events.last().unwrap();
+            let workflow_core::EventKind::Transitioned {
+                timer_due: Some(due),
+                ..
+            } = &expired.kind
+            else {
+                panic!("{expired:?}")
+            };
+            assert_eq!(
+                *due,
+                t.created_at
+                    .checked_add(jiff::SignedDuration::from_secs(2))
+                    .unwrap()
+            );
+            assert!(
+                expired.at >= *due,
+                "fired at {} before it was due at {due}",
+                expired.at
+            );
+            return start.elapsed();
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "the timer did not fire"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+trait ForTest {
+    async fn ticket_for_test(&self, id: uuid::Uuid) -> Ticket;
+}
+
+impl ForTest for SqlStore {
+    async fn ticket_for_test(&self, id: uuid::Uuid) -> Ticket {
+        use workflow_core::store::Store;
+        self.ticket(id, &Scope::Everything).await.unwrap().unwrap()
+    }
+}
+
+async fn a_sleeping_worker_is_woken_by_an_earlier_timer_and_stops_cleanly(s: SqlStore) {
+    let dir = Directory::create(&s).await;
+    let wake = Arc::new(Wakeup::default());
+    let e = engine(&s, wake.clone());
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let worker = spawn_timer_worker(
+        e.clone(),
+        s.clone(),
+        Arc::new(SystemClock),
+        wake,
+        config(),
+        stopped,
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await; // the worker is asleep now
+    let took = submit_and_wait(&e, &s, &dir).await;
+    assert!(
+        took < Duration::from_secs(10),
+        "woken, not left to its 30 s poll: {took:?}"
+    );
+    stop.send(true).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), worker)
+        .await
+        .expect("stops promptly")
+        .unwrap();
+}
+
+backends! {
+    a_sleeping_worker_is_woken_by_an_earlier_timer_and_stops_cleanly,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_timer_set_on_one_node_wakes_the_worker_of_another() {
+    let Some(url) = postgres_database().await else {
+        return;
+    };
+    let (a, b) = (connect(&url).await, connect(&url).await);
+    let dir = Directory::create(&a).await;
+    // Node B runs the worker; node A serves the request and tells nobody in its process.
+    let wake_b = Arc::new(Wakeup::default());
+    let engine_b = engine(&b, wake_b.clone());
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let worker = spawn_timer_worker(
+        engine_b,
+        b.clone(),
+        Arc::new(SystemClock),
+        wake_b,
+        config(),
+        stopped,
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let engine_a = engine(&a, Arc::new(Quiet));
+    let took = submit_and_wait(&engine_a, &a, &dir).await;
+    assert!(took < Duration::from_secs(10), "woken by NOTIFY: {took:?}");
+    stop.send(true).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), worker)
+        .await
+        .expect("stops promptly")
+        .unwrap();
+}

@@ -1,12 +1,14 @@
 //! `linli`: the composition root. Parses the command line and wires the crates together.
 
+mod admin;
 mod check;
+mod serve;
 mod workflows;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Parser)]
 #[command(
@@ -21,17 +23,76 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Serve the HTTP API and run the timer worker.
+    Serve(serve::ServeArgs),
+    /// Create or upgrade the database schema, then exit.
+    Migrate(Database),
     /// Load and validate every workflow file in a directory.
     Check {
         /// The workflows directory.
         #[arg(default_value = "workflows", env = "LINLI_WORKFLOWS")]
         dir: PathBuf,
     },
+    /// Directory administration: the first admin, users and their tokens.
+    Admin(admin::AdminArgs),
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct Database {
+    /// `sqlite://FILE` (created on first start) or `postgres://…`.
+    #[arg(long, env = "LINLI_DATABASE_URL", default_value = "sqlite://linli.db")]
+    pub database_url: String,
+    /// SQLite `synchronous`: full survives power loss after every commit; normal is faster
+    /// and survives a process crash.
+    #[arg(long, env = "LINLI_SQLITE_SYNCHRONOUS", value_enum, default_value_t = Synchronous::Full)]
+    pub sqlite_synchronous: Synchronous,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum Synchronous {
+    Full,
+    Normal,
+}
+
+impl Database {
+    pub async fn connect(&self) -> anyhow::Result<storage::SqlStore> {
+        let mut options = storage::Options::new(&self.database_url);
+        options.durability = match self.sqlite_synchronous {
+            Synchronous::Full => storage::Durability::Full,
+            Synchronous::Normal => storage::Durability::Normal,
+        };
+        storage::connect(&options)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", self.database_url))
+    }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Check { dir } => check::run(&dir),
+        Command::Serve(args) => run_async(serve::run(args)),
+        Command::Migrate(db) => run_async(async move {
+            db.connect().await?.close().await;
+            println!("database schema is up to date");
+            Ok(())
+        }),
+        Command::Admin(args) => run_async(admin::run(args)),
+    }
+}
+
+fn run_async(f: impl std::future::Future<Output = anyhow::Result<()>>) -> ExitCode {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build();
+    match runtime
+        .map_err(anyhow::Error::from)
+        .and_then(|rt| rt.block_on(f))
+    {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
     }
 }

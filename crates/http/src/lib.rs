@@ -1,1 +1,137 @@
-//! Linli HTTP adapter: filled by the HTTP issue.
+//! `linli-http`: the thin axum adapter. Routes parse and authenticate, hand commands to the
+//! [`Engine`], and turn its answers into JSON or problem details. Nothing here decides a
+//! transition: that is `workflow-core`'s job.
+
+mod auth;
+mod error;
+mod json;
+mod routes;
+mod views;
+
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::{HeaderName, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use storage::SqlStore;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use workflow_core::Engine;
+
+pub use error::{ApiError, Problem};
+pub use views::mask_phone;
+
+/// The largest request body accepted (a request's text is at most a few thousand characters).
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// A request that takes longer than this is cut off (a slow client cannot hold a worker).
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(Clone)]
+pub struct AppState {
+    pub engine: Arc<Engine>,
+    pub store: SqlStore,
+    pub metrics: PrometheusHandle,
+}
+
+impl AppState {
+    pub fn new(engine: Arc<Engine>, store: SqlStore) -> AppState {
+        AppState {
+            engine,
+            store,
+            metrics: metrics_handle(),
+        }
+    }
+}
+
+/// The process-wide Prometheus recorder (installed once, shared by every server in it).
+fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            PrometheusBuilder::new()
+                .set_buckets(&[
+                    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+                ])
+                .expect("static buckets are valid")
+                .install_recorder()
+                .expect("the Prometheus recorder is installed once")
+        })
+        .clone()
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Linli 邻里 API", description = "居民点单 → 支部派单 → 党员接单: requests, dispatch, SLA timers."),
+    modifiers(&Security),
+    tags((name = "tickets"), (name = "catalog"), (name = "admin"), (name = "ops"))
+)]
+struct ApiDoc;
+
+struct Security;
+
+impl utoipa::Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The API router and its OpenAPI document, built from the same route list.
+pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(routes::tickets::router())
+        .merge(routes::catalog::router())
+        .merge(routes::admin::router())
+        .merge(routes::ops::router())
+        .split_for_parts()
+}
+
+/// The whole application: API, OpenAPI document, operations endpoints and middleware.
+pub fn app(state: AppState) -> Router {
+    let (router, openapi) = api();
+    routes::ops::OPENAPI.get_or_init(|| openapi);
+    let request_id = HeaderName::from_static("x-request-id");
+    router
+        .fallback(|| async { ApiError::NotFound })
+        .layer(middleware::from_fn(track))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            let id = req
+                .headers()
+                .get("x-request-id")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("-");
+            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+        }))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .with_state(state)
+}
+
+/// Requests by route and status, and their latency.
+async fn track(req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let start = Instant::now();
+    let response = next.run(req).await;
+    let status = response.status().as_u16().to_string();
+    metrics::counter!("linli_http_requests_total", "route" => route.clone(), "status" => status)
+        .increment(1);
+    metrics::histogram!("linli_http_request_duration_seconds", "route" => route)
+        .record(start.elapsed().as_secs_f64());
+    response
+}

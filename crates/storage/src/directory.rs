@@ -31,6 +31,18 @@ pub struct Principal {
     pub teams: Vec<Uuid>,
 }
 
+/// A volunteer as dispatch sees them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Volunteer {
+    pub id: Uuid,
+    pub name: String,
+    pub skills: Vec<String>,
+    pub available: bool,
+    pub max_open: u32,
+    pub open: u32,
+    pub home_building_id: Option<Uuid>,
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct NewPerson {
     pub name: String,
@@ -268,6 +280,100 @@ impl SqlStore {
                 home_building_id: get(6)?,
                 teams,
             }))
+        })
+    }
+
+    /// A person's name and phone number, for display (masking is the caller's duty).
+    pub async fn contact(&self, id: Uuid) -> Result<Option<(String, Option<String>)>, StoreError> {
+        with_reader!(self, pool, {
+            let row = sqlx::query("SELECT name, phone FROM people WHERE id = $1")
+                .bind(id)
+                .fetch_optional(pool)
+                .await
+                .map_err(from_sqlx)?;
+            row.map(|r| -> Result<(String, Option<String>), sqlx::Error> {
+                Ok((r.try_get(0)?, r.try_get(1)?))
+            })
+            .transpose()
+            .map_err(from_sqlx)
+        })
+    }
+
+    /// The volunteers of a community with their skills and open load, for dispatch.
+    pub async fn volunteers(&self, community_id: Uuid) -> Result<Vec<Volunteer>, StoreError> {
+        with_reader!(self, pool, {
+            let rows = sqlx::query(
+                "SELECT p.id, p.name, p.skills, p.available, p.max_open, p.home_building_id,                  (SELECT COUNT(*) FROM tickets t WHERE t.assignee_person = p.id AND NOT t.terminal) AS open                  FROM people p WHERE p.community_id = $1 AND p.active AND p.roles LIKE '%member%' ORDER BY p.name",
+            )
+            .bind(community_id)
+            .fetch_all(pool)
+            .await
+            .map_err(from_sqlx)?;
+            rows.iter()
+                .map(|r| -> Result<Volunteer, sqlx::Error> {
+                    let skills: Json<Vec<String>> = r.try_get(2)?;
+                    Ok(Volunteer {
+                        id: r.try_get(0)?,
+                        name: r.try_get(1)?,
+                        skills: skills.0,
+                        available: r.try_get(3)?,
+                        max_open: r.try_get::<i64, _>(4)? as u32,
+                        home_building_id: r.try_get(5)?,
+                        open: r.try_get::<i64, _>(6)? as u32,
+                    })
+                })
+                .collect::<Result<_, _>>()
+                .map_err(from_sqlx)
+        })
+    }
+
+    /// Finds a person by name within a community (the demo re-issues its tokens).
+    pub async fn person_named(
+        &self,
+        community_id: Option<Uuid>,
+        name: &str,
+    ) -> Result<Option<Uuid>, StoreError> {
+        with_reader!(self, pool, {
+            sqlx::query_scalar(
+                "SELECT id FROM people WHERE name = $1 AND (community_id = $2 OR ($2 IS NULL AND community_id IS NULL)) LIMIT 1",
+            )
+            .bind(name)
+            .bind(community_id)
+            .fetch_optional(pool)
+            .await
+            .map_err(from_sqlx)
+        })
+    }
+
+    pub async fn branches_of(&self, community_id: Uuid) -> Result<Vec<Uuid>, StoreError> {
+        with_reader!(self, pool, {
+            sqlx::query_scalar("SELECT id FROM branches WHERE community_id = $1 ORDER BY id")
+                .bind(community_id)
+                .fetch_all(pool)
+                .await
+                .map_err(from_sqlx)
+        })
+    }
+
+    pub async fn team_named(&self, name: &str) -> Result<Option<Uuid>, StoreError> {
+        with_reader!(self, pool, {
+            sqlx::query_scalar("SELECT id FROM teams WHERE name = $1 LIMIT 1")
+                .bind(name)
+                .fetch_optional(pool)
+                .await
+                .map_err(from_sqlx)
+        })
+    }
+
+    /// Finds an org unit by kind and name (the demo seeds itself once).
+    pub async fn org_unit_named(&self, kind: &str, name: &str) -> Result<Option<Uuid>, StoreError> {
+        with_reader!(self, pool, {
+            sqlx::query_scalar("SELECT id FROM org_units WHERE kind = $1 AND name = $2")
+                .bind(kind)
+                .bind(name)
+                .fetch_optional(pool)
+                .await
+                .map_err(from_sqlx)
         })
     }
 

@@ -42,6 +42,7 @@ macro_rules! with_reader {
 }
 
 mod connect;
+pub mod demo;
 mod directory;
 mod error;
 mod outbox;
@@ -52,7 +53,7 @@ pub mod worker;
 use std::sync::Arc;
 
 pub use connect::{Durability, Options, connect};
-pub use directory::{NewPerson, Principal, hash_token};
+pub use directory::{NewPerson, Principal, Volunteer, hash_token};
 pub use error::from_sqlx;
 use sqlx::{PgPool, SqlitePool};
 use workflow_core::store::*;

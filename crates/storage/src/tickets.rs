@@ -20,7 +20,9 @@ macro_rules! push_scope {
                 $qb.push("requester_id = ").push_bind(*p);
             }
             Scope::Assignee { person, .. } => {
-                $qb.push("(assignee_person = ")
+                $qb.push("(requester_id = ")
+                    .push_bind(*person)
+                    .push(" OR assignee_person = ")
                     .push_bind(*person)
                     .push(" OR assignee_team IN (SELECT team_id FROM team_members WHERE person_id = ")
                     .push_bind(*person)

@@ -18,7 +18,8 @@ pub enum Scope {
     Everything,
     /// A resident: their own requests.
     Requester(Uuid),
-    /// A volunteer: what is assigned to them or sits in one of their teams' pools.
+    /// A volunteer: their own requests (they are residents too), what is assigned to them, and
+    /// what sits in one of their teams' pools.
     Assignee { person: Uuid, teams: Vec<Uuid> },
     /// A branch secretary: the branch's area.
     Branch(Uuid),

@@ -1,0 +1,222 @@
+//! The directory, for administrators: org units, branches, people (creating one returns its
+//! token, once), teams, and revoking tokens.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use storage::NewPerson;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+use workflow_core::Role;
+
+use crate::AppState;
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::json::Body;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_org_unit))
+        .routes(routes!(create_branch))
+        .routes(routes!(create_person))
+        .routes(routes!(revoke_tokens))
+        .routes(routes!(create_team))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Created {
+    pub id: Uuid,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewOrgUnit {
+    /// street, community, grid, compound or building.
+    pub kind: String,
+    pub name: String,
+    pub parent_id: Option<Uuid>,
+}
+
+fn text(field: &'static str, s: &str, max: usize) -> ApiResult<()> {
+    let n = s.trim().chars().count();
+    if n == 0 || n > max {
+        return Err(ApiError::Unprocessable {
+            code: "invalid_field",
+            detail: format!("{field} must be 1 to {max} characters"),
+        });
+    }
+    Ok(())
+}
+
+fn invalid(e: workflow_core::store::StoreError) -> ApiError {
+    match e {
+        workflow_core::store::StoreError::Other(detail) => ApiError::Unprocessable {
+            code: "invalid_field",
+            detail,
+        },
+        other => other.into(),
+    }
+}
+
+/// Add an org unit (street → community → grid → compound → building).
+#[utoipa::path(post, path = "/api/v1/admin/org-units", tag = "admin", request_body = NewOrgUnit,
+    responses((status = 201, body = Created), (status = 403, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+async fn create_org_unit(
+    State(state): State<AppState>,
+    caller: Caller,
+    Body(b): Body<NewOrgUnit>,
+) -> ApiResult<(StatusCode, axum::Json<Created>)> {
+    caller.require(&[Role::Admin])?;
+    text("name", &b.name, 100)?;
+    let id = state
+        .store
+        .create_org_unit(&b.kind, b.name.trim(), b.parent_id)
+        .await
+        .map_err(invalid)?;
+    Ok((StatusCode::CREATED, axum::Json(Created { id })))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewBranch {
+    pub community_id: Uuid,
+    pub name: String,
+    /// The compounds or buildings the branch covers.
+    pub areas: Vec<Uuid>,
+}
+
+/// Add a party branch and the area it covers.
+#[utoipa::path(post, path = "/api/v1/admin/branches", tag = "admin", request_body = NewBranch,
+    responses((status = 201, body = Created), (status = 403, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+async fn create_branch(
+    State(state): State<AppState>,
+    caller: Caller,
+    Body(b): Body<NewBranch>,
+) -> ApiResult<(StatusCode, axum::Json<Created>)> {
+    caller.require(&[Role::Admin])?;
+    text("name", &b.name, 100)?;
+    let id = state
+        .store
+        .create_branch(b.community_id, b.name.trim(), &b.areas)
+        .await
+        .map_err(invalid)?;
+    Ok((StatusCode::CREATED, axum::Json(Created { id })))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewPersonBody {
+    pub name: String,
+    pub phone: Option<String>,
+    /// resident, secretary, member, community, street, admin.
+    pub roles: Vec<String>,
+    pub community_id: Option<Uuid>,
+    pub street_id: Option<Uuid>,
+    pub branch_id: Option<Uuid>,
+    pub home_building_id: Option<Uuid>,
+    #[serde(default)]
+    pub skills: Vec<String>,
+    pub max_open: Option<u32>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CreatedPerson {
+    pub id: Uuid,
+    /// Shown this once; only its hash is kept.
+    pub token: String,
+}
+
+/// Add a person; the response carries their token, once.
+#[utoipa::path(post, path = "/api/v1/admin/people", tag = "admin", request_body = NewPersonBody,
+    responses((status = 201, body = CreatedPerson), (status = 403, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+async fn create_person(
+    State(state): State<AppState>,
+    caller: Caller,
+    Body(b): Body<NewPersonBody>,
+) -> ApiResult<(StatusCode, axum::Json<CreatedPerson>)> {
+    caller.require(&[Role::Admin])?;
+    text("name", &b.name, 100)?;
+    let roles = b
+        .roles
+        .iter()
+        .map(|r| match Role::parse(r) {
+            Some(Role::System) | None => Err(ApiError::Unprocessable {
+                code: "invalid_field",
+                detail: format!("unknown role {r:?}"),
+            }),
+            Some(role) => Ok(role),
+        })
+        .collect::<ApiResult<Vec<_>>>()?;
+    if roles.is_empty() {
+        return Err(ApiError::Unprocessable {
+            code: "missing_field",
+            detail: "a person needs at least one role".into(),
+        });
+    }
+    let person = NewPerson {
+        name: b.name.trim().to_owned(),
+        phone: b.phone,
+        roles,
+        community_id: b.community_id,
+        street_id: b.street_id,
+        branch_id: b.branch_id,
+        home_building_id: b.home_building_id,
+        skills: b.skills,
+        max_open: b.max_open,
+    };
+    let id = state.store.create_person(&person).await.map_err(invalid)?;
+    let token = state.store.issue_token(id).await?;
+    Ok((StatusCode::CREATED, axum::Json(CreatedPerson { id, token })))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Revoked {
+    pub revoked: u64,
+}
+
+/// Revoke every token of a person; they stop working at once.
+#[utoipa::path(post, path = "/api/v1/admin/people/{id}/revoke-tokens", tag = "admin", params(("id" = Uuid, Path)),
+    responses((status = 200, body = Revoked), (status = 403, body = Problem)), security(("bearer" = [])))]
+async fn revoke_tokens(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+) -> ApiResult<axum::Json<Revoked>> {
+    caller.require(&[Role::Admin])?;
+    let revoked = state.store.revoke_tokens(id).await?;
+    Ok(axum::Json(Revoked { revoked }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewTeam {
+    pub community_id: Uuid,
+    pub name: String,
+    pub leader_id: Option<Uuid>,
+    #[serde(default)]
+    pub members: Vec<Uuid>,
+}
+
+/// Add a volunteer team (志愿服务队) and its members.
+#[utoipa::path(post, path = "/api/v1/admin/teams", tag = "admin", request_body = NewTeam,
+    responses((status = 201, body = Created), (status = 403, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+async fn create_team(
+    State(state): State<AppState>,
+    caller: Caller,
+    Body(b): Body<NewTeam>,
+) -> ApiResult<(StatusCode, axum::Json<Created>)> {
+    caller.require(&[Role::Admin])?;
+    text("name", &b.name, 100)?;
+    let id = state
+        .store
+        .create_team(b.community_id, b.name.trim(), b.leader_id, &b.members)
+        .await
+        .map_err(invalid)?;
+    Ok((StatusCode::CREATED, axum::Json(Created { id })))
+}

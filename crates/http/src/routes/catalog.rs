@@ -1,0 +1,130 @@
+//! What is loaded: workflows and request categories; and who the caller is.
+
+use axum::extract::State;
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::auth::Caller;
+use crate::error::{ApiResult, Problem};
+use crate::views::LabelView;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(workflows))
+        .routes(routes!(categories))
+        .routes(routes!(me))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct StateInfo {
+    pub name: String,
+    pub label: LabelView,
+    pub terminal: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct WorkflowInfo {
+    pub id: String,
+    pub version: u32,
+    pub name: LabelView,
+    pub initial: String,
+    pub states: Vec<StateInfo>,
+    pub actions: Vec<String>,
+    pub clocks: Vec<String>,
+}
+
+/// The loaded workflow versions.
+#[utoipa::path(get, path = "/api/v1/workflows", tag = "catalog",
+    responses((status = 200, body = [WorkflowInfo]), (status = 401, body = Problem)), security(("bearer" = [])))]
+async fn workflows(State(state): State<AppState>, _: Caller) -> axum::Json<Vec<WorkflowInfo>> {
+    let catalog = state.engine.catalog();
+    axum::Json(
+        catalog
+            .workflows
+            .values()
+            .map(|w| {
+                let mut actions: Vec<String> =
+                    w.transitions.iter().map(|t| t.action.clone()).collect();
+                actions.dedup();
+                WorkflowInfo {
+                    id: w.id.clone(),
+                    version: w.version,
+                    name: (&w.name).into(),
+                    initial: w.state(w.initial).name.clone(),
+                    states: w
+                        .states
+                        .iter()
+                        .map(|s| StateInfo {
+                            name: s.name.clone(),
+                            label: (&s.label).into(),
+                            terminal: s.terminal,
+                        })
+                        .collect(),
+                    actions,
+                    clocks: w.clocks.iter().map(|c| c.name.clone()).collect(),
+                }
+            })
+            .collect(),
+    )
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CategoryInfo {
+    pub code: String,
+    pub label: LabelView,
+    pub workflow: String,
+    pub icon: String,
+    pub skills: Vec<String>,
+}
+
+/// Request categories (助老, 维修, …) and the workflow serving each.
+#[utoipa::path(get, path = "/api/v1/categories", tag = "catalog",
+    responses((status = 200, body = [CategoryInfo]), (status = 401, body = Problem)), security(("bearer" = [])))]
+async fn categories(State(state): State<AppState>, _: Caller) -> axum::Json<Vec<CategoryInfo>> {
+    axum::Json(
+        state
+            .engine
+            .catalog()
+            .categories
+            .values()
+            .map(|c| CategoryInfo {
+                code: c.code.clone(),
+                label: (&c.label).into(),
+                workflow: c.workflow.clone(),
+                icon: c.icon.clone(),
+                skills: c.skills.clone(),
+            })
+            .collect(),
+    )
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Me {
+    pub id: Uuid,
+    pub name: String,
+    pub roles: Vec<String>,
+    pub community_id: Option<Uuid>,
+    pub branch_id: Option<Uuid>,
+    pub home_building_id: Option<Uuid>,
+    pub teams: Vec<Uuid>,
+}
+
+/// The caller.
+#[utoipa::path(get, path = "/api/v1/me", tag = "catalog",
+    responses((status = 200, body = Me), (status = 401, body = Problem)), security(("bearer" = [])))]
+async fn me(caller: Caller) -> ApiResult<axum::Json<Me>> {
+    let p = caller.principal;
+    Ok(axum::Json(Me {
+        id: p.id,
+        name: p.name,
+        roles: p.roles.iter().map(|r| r.as_str().to_owned()).collect(),
+        community_id: p.community_id,
+        branch_id: p.branch_id,
+        home_building_id: p.home_building_id,
+        teams: p.teams,
+    }))
+}

@@ -1,0 +1,6 @@
+//! Route modules, one per resource; each owns its request and response types.
+
+pub mod admin;
+pub mod catalog;
+pub mod ops;
+pub mod tickets;

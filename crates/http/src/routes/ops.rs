@@ -1,0 +1,69 @@
+//! For operators: liveness, readiness, Prometheus metrics.
+
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
+        .routes(routes!(metrics))
+        .routes(routes!(openapi_json))
+}
+
+#[derive(Serialize, ToSchema)]
+struct Ready {
+    database: bool,
+    migrations: bool,
+    workflows: usize,
+}
+
+/// The process is alive.
+#[utoipa::path(get, path = "/healthz", tag = "ops", responses((status = 200, body = String)))]
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// The database answers, migrations ran (the store opened), workflows are loaded.
+#[utoipa::path(get, path = "/readyz", tag = "ops", responses((status = 200, body = Ready), (status = 503, body = Ready)))]
+async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    let database = state.store.ping().await.is_ok();
+    let workflows = state.engine.catalog().workflows.len();
+    let ready = Ready {
+        database,
+        migrations: true,
+        workflows,
+    };
+    let status = if database && workflows > 0 {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, axum::Json(ready))
+}
+
+/// Prometheus text exposition.
+#[utoipa::path(get, path = "/metrics", tag = "ops", responses((status = 200, body = String)))]
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
+}
+
+/// The OpenAPI document, built once from the same route list as the router.
+pub(crate) static OPENAPI: std::sync::OnceLock<utoipa::openapi::OpenApi> =
+    std::sync::OnceLock::new();
+
+/// This document.
+#[utoipa::path(get, path = "/openapi.json", tag = "ops", responses((status = 200, body = Object)))]
+async fn openapi_json() -> impl IntoResponse {
+    axum::Json(OPENAPI.get().cloned())
+}

@@ -1,0 +1,324 @@
+//! Tickets: submit (点单), list, read, audit trail, workflow actions, dispatch candidates.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+use workflow_core::engine::NewRequest;
+use workflow_core::store::{Page, TicketFilter};
+use workflow_core::{Assignee, Fields, Role, Urgency};
+
+use crate::AppState;
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::json::{Body, OptionalBody};
+use crate::views::{EventView, TicketView, event_view, ticket_view};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(submit, list))
+        .routes(routes!(get_ticket))
+        .routes(routes!(events))
+        .routes(routes!(act))
+        .routes(routes!(candidates))
+}
+
+/// The longest `Idempotency-Key` accepted.
+const MAX_KEY_LEN: usize = 200;
+pub const MAX_PAGE: u32 = 100;
+
+#[derive(Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubmitBody {
+    /// A category code from `GET /api/v1/categories`.
+    pub category: String,
+    pub description: String,
+    /// `normal` (default) or `urgent`.
+    #[serde(default)]
+    pub urgency: Option<String>,
+    /// Where help is needed; defaults to the resident's home building.
+    #[serde(default)]
+    pub building_id: Option<Uuid>,
+}
+
+/// Submit a request (点单). Residents only; `Idempotency-Key` makes retries safe.
+#[utoipa::path(post, path = "/api/v1/tickets", tag = "tickets", request_body = SubmitBody,
+    params(("Idempotency-Key" = Option<String>, Header, description = "retries with the same key get the first answer")),
+    responses((status = 201, body = TicketView), (status = 422, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+async fn submit(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Body(body): Body<SubmitBody>,
+) -> ApiResult<(StatusCode, axum::Json<TicketView>)> {
+    let key = match headers.get("idempotency-key") {
+        None => None,
+        Some(v) => Some(
+            v.to_str()
+                .ok()
+                .filter(|k| !k.is_empty() && k.len() <= MAX_KEY_LEN)
+                .ok_or(ApiError::BadRequest {
+                    code: "invalid_idempotency_key",
+                    detail: format!(
+                        "Idempotency-Key must be 1 to {MAX_KEY_LEN} visible ASCII characters"
+                    ),
+                })?,
+        ),
+    };
+    let urgency = match body.urgency.as_deref() {
+        None => Urgency::Normal,
+        Some(u) => Urgency::parse(u).ok_or(ApiError::Unprocessable {
+            code: "invalid_field",
+            detail: format!("urgency {u:?} is not one of normal, urgent"),
+        })?,
+    };
+    let building_id = body
+        .building_id
+        .or(caller.principal.home_building_id)
+        .ok_or(ApiError::Unprocessable {
+            code: "missing_field",
+            detail: "building_id is required: you have no home building on record".into(),
+        })?;
+    let req = NewRequest {
+        category: body.category,
+        urgency,
+        description: body.description,
+        channel: "api".into(),
+        building_id,
+    };
+    let ticket = state.engine.submit(&caller.actor, &req, key).await?;
+    metrics::counter!("linli_transitions_total", "workflow" => ticket.workflow_id.clone(), "action" => "submit").increment(1);
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(ticket_view(&state, &caller, ticket).await?),
+    ))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    pub state: Option<String>,
+    pub category: Option<String>,
+    /// `me`: what is assigned to the caller.
+    pub assignee: Option<String>,
+    pub breached: Option<bool>,
+    pub open: Option<bool>,
+    /// The last id of the previous page.
+    pub after: Option<Uuid>,
+    /// At most 100; default 20.
+    pub limit: Option<u32>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TicketPage {
+    pub items: Vec<TicketView>,
+    /// Pass as `after` for the next page; absent on the last page.
+    pub next: Option<Uuid>,
+}
+
+/// The tickets the caller may see, newest first, with filters and keyset pagination.
+#[utoipa::path(get, path = "/api/v1/tickets", tag = "tickets", params(ListQuery),
+    responses((status = 200, body = TicketPage), (status = 401, body = Problem)), security(("bearer" = [])))]
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<axum::Json<TicketPage>> {
+    let assignee = match q.assignee.as_deref() {
+        None => None,
+        Some("me") => Some(caller.principal.id),
+        Some(other) => Some(other.parse().map_err(|_| ApiError::Unprocessable {
+            code: "invalid_field",
+            detail: "assignee is `me` or a person id".into(),
+        })?),
+    };
+    let limit = q.limit.unwrap_or(20).clamp(1, MAX_PAGE);
+    let filter = TicketFilter {
+        state: q.state,
+        category: q.category,
+        assignee,
+        breached: q.breached,
+        open: q.open,
+        created_from: None,
+        created_to: None,
+    };
+    let tickets = state
+        .engine
+        .list(
+            &caller.scope,
+            &filter,
+            Page {
+                after: q.after,
+                limit,
+            },
+        )
+        .await?;
+    let next = (tickets.len() as u32 == limit)
+        .then(|| tickets.last().map(|t| t.id))
+        .flatten();
+    let mut items = Vec::with_capacity(tickets.len());
+    for t in tickets {
+        items.push(ticket_view(&state, &caller, t).await?);
+    }
+    Ok(axum::Json(TicketPage { items, next }))
+}
+
+/// One ticket with its SLA clocks and the actions the caller may take. 404 if not visible.
+#[utoipa::path(get, path = "/api/v1/tickets/{id}", tag = "tickets", params(("id" = Uuid, Path)),
+    responses((status = 200, body = TicketView), (status = 404, body = Problem)), security(("bearer" = [])))]
+async fn get_ticket(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+) -> ApiResult<axum::Json<TicketView>> {
+    let t = state.engine.ticket(&caller.scope, id).await?;
+    Ok(axum::Json(ticket_view(&state, &caller, t).await?))
+}
+
+/// The audit trail, oldest first.
+#[utoipa::path(get, path = "/api/v1/tickets/{id}/events", tag = "tickets", params(("id" = Uuid, Path)),
+    responses((status = 200, body = [EventView]), (status = 404, body = Problem)), security(("bearer" = [])))]
+async fn events(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+) -> ApiResult<axum::Json<Vec<EventView>>> {
+    let events = state.engine.events(&caller.scope, id).await?;
+    Ok(axum::Json(events.into_iter().map(event_view).collect()))
+}
+
+/// The body of any workflow action. Only the fields the action takes are accepted.
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ActionBody {
+    /// The ticket version this action is based on (recommended): a stale one is a 409.
+    pub version: Option<u64>,
+    /// A person to hand the ticket to…
+    pub assignee: Option<Uuid>,
+    /// …or a team whose pool receives it (抢单).
+    pub team: Option<Uuid>,
+    pub reason: Option<String>,
+    pub note: Option<String>,
+    pub rating: Option<u8>,
+    pub hours: Option<f64>,
+}
+
+/// Take a workflow action (`triage`, `dispatch`, `accept`, `complete`, `confirm`, …).
+#[utoipa::path(post, path = "/api/v1/tickets/{id}/actions/{action}", tag = "tickets",
+    params(("id" = Uuid, Path), ("action" = String, Path)), request_body = ActionBody,
+    responses((status = 200, body = TicketView), (status = 409, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+async fn act(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, action)): Path<(Uuid, String)>,
+    OptionalBody(body): OptionalBody<ActionBody>,
+) -> ApiResult<axum::Json<TicketView>> {
+    let b = body.unwrap_or_default();
+    let assignee = match (b.assignee, b.team) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::Unprocessable {
+                code: "invalid_field",
+                detail: "give either assignee or team, not both".into(),
+            });
+        }
+        (Some(p), None) => Some(Assignee::Person(p)),
+        (None, Some(t)) => Some(Assignee::Team(t)),
+        (None, None) => None,
+    };
+    let fields = Fields {
+        assignee,
+        reason: b.reason,
+        note: b.note,
+        rating: b.rating,
+        hours: b.hours,
+    };
+    let t = state
+        .engine
+        .act(&caller.actor, &caller.scope, id, &action, b.version, fields)
+        .await?;
+    metrics::counter!("linli_transitions_total", "workflow" => t.workflow_id.clone(), "action" => action).increment(1);
+    Ok(axum::Json(ticket_view(&state, &caller, t).await?))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Candidate {
+    pub id: Uuid,
+    pub name: String,
+    pub score: i32,
+    /// Why this rank, in plain words (Chinese first).
+    pub reasons: Vec<String>,
+    /// False for members who are away or at their maximum of open requests: listed last.
+    pub eligible: bool,
+}
+
+/// Volunteers ranked for dispatch, with the reasons (staff only).
+#[utoipa::path(get, path = "/api/v1/tickets/{id}/candidates", tag = "tickets", params(("id" = Uuid, Path)),
+    responses((status = 200, body = [Candidate]), (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+async fn candidates(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+) -> ApiResult<axum::Json<Vec<Candidate>>> {
+    caller.require(&[Role::Secretary, Role::Community, Role::Street])?;
+    let t = state.engine.ticket(&caller.scope, id).await?;
+    let skills = state
+        .engine
+        .catalog()
+        .category(&t.category)
+        .map(|c| c.skills.clone())
+        .unwrap_or_default();
+    let mut out: Vec<Candidate> = state
+        .store
+        .volunteers(t.community_id)
+        .await?
+        .into_iter()
+        .map(|v| {
+            let mut score = 0;
+            let mut reasons = Vec::new();
+            let matched: Vec<_> = v
+                .skills
+                .iter()
+                .filter(|s| skills.contains(s))
+                .cloned()
+                .collect();
+            if !matched.is_empty() {
+                score += 50;
+                reasons.push(format!("技能匹配 skill match: {}", matched.join(", ")));
+            }
+            if v.home_building_id.is_some() && v.home_building_id == t.building_id {
+                score += 20;
+                reasons.push("同一楼栋 same building".into());
+            }
+            score -= 5 * v.open as i32;
+            reasons.push(format!("在办 {} / 上限 {} open of max", v.open, v.max_open));
+            let eligible = v.available && v.open < v.max_open;
+            if !v.available {
+                reasons.push("暂不可用 away".into());
+            } else if v.open >= v.max_open {
+                reasons.push("已满 at maximum load".into());
+            }
+            Candidate {
+                id: v.id,
+                name: v.name,
+                score,
+                reasons,
+                eligible,
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        b.eligible
+            .cmp(&a.eligible)
+            .then(b.score.cmp(&a.score))
+            .then(a.id.cmp(&b.id))
+    });
+    Ok(axum::Json(out))
+}

@@ -1,0 +1,247 @@
+//! What the API returns: tickets as a caller may see them (labels, SLA clocks with what is
+//! left, the actions this caller may take, contact details masked where they must be).
+
+use jiff::Timestamp;
+use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+use workflow_core::decide::remaining_secs;
+use workflow_core::event::Event;
+use workflow_core::label::Label;
+use workflow_core::ticket::{Assignee, ClockStatus, Ticket};
+use workflow_core::{Role, allowed_actions};
+
+use crate::AppState;
+use crate::auth::Caller;
+use crate::error::ApiResult;
+
+#[derive(Serialize, ToSchema)]
+pub struct LabelView {
+    #[serde(rename = "zh-CN")]
+    pub zh_cn: String,
+    pub en: String,
+}
+
+impl From<&Label> for LabelView {
+    fn from(l: &Label) -> Self {
+        LabelView {
+            zh_cn: l.zh_cn.clone(),
+            en: l.en.clone(),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ContactView {
+    pub id: Uuid,
+    pub name: String,
+    /// Masked (`138****1234`) unless the caller is branch staff, the person themself, or the
+    /// volunteer holding the open request.
+    pub phone: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct HolderView {
+    /// `person` or `team`.
+    pub kind: &'static str,
+    pub id: Uuid,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ClockView {
+    pub name: String,
+    pub label: LabelView,
+    /// `not_started`, `running`, `paused`, `stopped`.
+    pub status: &'static str,
+    pub due: Option<String>,
+    /// Working seconds left (negative once overdue); absent unless running or paused.
+    pub remaining_secs: Option<i64>,
+    pub warning: bool,
+    pub breached: bool,
+    /// When stopped: working seconds over (positive) or under (negative) the target.
+    pub overrun_secs: Option<i64>,
+    pub escalation_level: u8,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ActionView {
+    pub action: String,
+    pub label: LabelView,
+    pub requires: Vec<&'static str>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TicketView {
+    pub id: Uuid,
+    pub workflow: String,
+    pub category: String,
+    pub category_label: Option<LabelView>,
+    pub urgency: &'static str,
+    pub state: String,
+    pub state_label: LabelView,
+    pub terminal: bool,
+    pub description: String,
+    pub channel: String,
+    pub requester: ContactView,
+    pub assignee: Option<HolderView>,
+    pub community_id: Uuid,
+    pub branch_id: Uuid,
+    pub building_id: Option<Uuid>,
+    /// Send it back with the next action: a stale version is a 409.
+    pub version: u64,
+    pub escalated_to: Option<String>,
+    pub rating: Option<u8>,
+    pub service_hours: f64,
+    pub auto_closed: bool,
+    pub created_at: String,
+    pub updated_at: String,
+    pub closed_at: Option<String>,
+    pub clocks: Vec<ClockView>,
+    pub allowed_actions: Vec<ActionView>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct EventView {
+    pub seq: u64,
+    pub at: String,
+    pub actor_id: Option<Uuid>,
+    pub actor_role: String,
+    /// The event's name: an action, `submitted`, `clock_started`, `sla_breach`, …
+    pub kind: String,
+    /// Everything the event recorded (JSON object).
+    #[schema(value_type = Object)]
+    pub data: serde_json::Value,
+}
+
+/// `138****1234`: what everyone but the few who need the number sees.
+pub fn mask_phone(phone: &str) -> String {
+    let chars: Vec<char> = phone.chars().collect();
+    if chars.len() < 7 {
+        return "*".repeat(chars.len());
+    }
+    let head: String = chars[..3].iter().collect();
+    let tail: String = chars[chars.len() - 4..].iter().collect();
+    format!("{head}****{tail}")
+}
+
+fn ts(t: Timestamp) -> String {
+    t.to_string()
+}
+
+pub async fn ticket_view(state: &AppState, caller: &Caller, t: Ticket) -> ApiResult<TicketView> {
+    let catalog = state.engine.catalog();
+    let wf = catalog.workflow(&t.workflow_id, t.workflow_version);
+    let now = state.engine.now();
+    let (name, phone) = state
+        .store
+        .contact(t.requester)
+        .await?
+        .unwrap_or_else(|| ("".into(), None));
+    let holder = t.assignee.and_then(Assignee::person) == Some(caller.principal.id) && !t.terminal;
+    let sees_phone = caller.is_staff() || caller.principal.id == t.requester || holder;
+    let phone = phone.map(|p| if sees_phone { p } else { mask_phone(&p) });
+    let state_label = wf
+        .and_then(|w| {
+            w.state_id(&t.state)
+                .map(|s| LabelView::from(&w.state(s).label))
+        })
+        .unwrap_or(LabelView {
+            zh_cn: t.state.clone(),
+            en: t.state.clone(),
+        });
+    let clocks = t
+        .clocks
+        .iter()
+        .map(|c| {
+            let def = wf.and_then(|w| w.clocks.iter().find(|d| d.name == c.name));
+            ClockView {
+                name: c.name.clone(),
+                label: def.map_or(
+                    LabelView {
+                        zh_cn: c.name.clone(),
+                        en: c.name.clone(),
+                    },
+                    |d| LabelView::from(&d.label),
+                ),
+                status: match c.status {
+                    ClockStatus::NotStarted => "not_started",
+                    ClockStatus::Running => "running",
+                    ClockStatus::Paused => "paused",
+                    ClockStatus::Stopped => "stopped",
+                },
+                due: c.due.filter(|_| c.status != ClockStatus::Stopped).map(ts),
+                remaining_secs: def.and_then(|d| remaining_secs(d, c, now)),
+                warning: c.warned
+                    || c.warn_at
+                        .is_some_and(|w| w <= now && c.status == ClockStatus::Running),
+                breached: c.breached
+                    || (c.status == ClockStatus::Running && c.due.is_some_and(|d| d <= now)),
+                overrun_secs: c.overrun_secs,
+                escalation_level: c.escalation_level,
+            }
+        })
+        .collect();
+    let allowed = wf
+        .map(|w| {
+            allowed_actions(w, &t, &caller.actor)
+                .into_iter()
+                .map(|tr| ActionView {
+                    action: tr.action.clone(),
+                    label: LabelView::from(&tr.label),
+                    requires: tr.requires.iter().map(|f| f.as_str()).collect(),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(TicketView {
+        id: t.id,
+        workflow: format!("{}@{}", t.workflow_id, t.workflow_version),
+        category_label: catalog
+            .category(&t.category)
+            .map(|c| LabelView::from(&c.label)),
+        category: t.category,
+        urgency: t.urgency.as_str(),
+        state: t.state,
+        state_label,
+        terminal: t.terminal,
+        description: t.description,
+        channel: t.channel,
+        requester: ContactView {
+            id: t.requester,
+            name,
+            phone,
+        },
+        assignee: t.assignee.map(|a| match a {
+            Assignee::Person(id) => HolderView { kind: "person", id },
+            Assignee::Team(id) => HolderView { kind: "team", id },
+        }),
+        community_id: t.community_id,
+        branch_id: t.branch_id,
+        building_id: t.building_id,
+        version: t.version,
+        escalated_to: t.escalated_to.map(|r: Role| r.as_str().to_owned()),
+        rating: t.rating,
+        service_hours: f64::from(t.service_minutes) / 60.0,
+        auto_closed: t.auto_closed,
+        created_at: ts(t.created_at),
+        updated_at: ts(t.updated_at),
+        closed_at: t.closed_at.map(ts),
+        clocks,
+        allowed_actions: allowed,
+    })
+}
+
+pub fn event_view(e: Event) -> EventView {
+    let mut data = serde_json::to_value(&e.kind).unwrap_or_default();
+    if let Some(o) = data.as_object_mut() {
+        o.remove("type");
+    }
+    EventView {
+        seq: e.seq,
+        at: ts(e.at),
+        actor_id: e.actor.id,
+        actor_role: e.actor.role.as_str().to_owned(),
+        kind: e.kind.name().to_owned(),
+        data,
+    }
+}

@@ -1,0 +1,301 @@
+//! The demo community, from the articles the project comes from: 荷花塘社区 and its 和事佬志愿
+//! 服务队 (安庆), 运河社区 and its 红马甲党员志愿服务队 (湘潭). Both are put under one demo street
+//! so a street office has something to supervise. Names of individuals and phone numbers are
+//! invented. Seeding is idempotent: a second run finds the people and issues fresh tokens.
+
+use uuid::Uuid;
+use workflow_core::Role;
+use workflow_core::store::StoreError;
+
+use crate::{NewPerson, SqlStore};
+
+/// A demo user and the token just issued for them.
+#[derive(Clone, Debug)]
+pub struct DemoUser {
+    pub key: &'static str,
+    pub name: &'static str,
+    pub role: Role,
+    pub id: Uuid,
+    pub token: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct Demo {
+    pub street: Uuid,
+    pub hehuatang: Uuid,
+    pub yunhe: Uuid,
+    pub hehuatang_branch: Uuid,
+    pub yunhe_branch: Uuid,
+    pub hehuatang_building: Uuid,
+    pub yunhe_building: Uuid,
+    pub hehuatang_team: Uuid,
+    pub yunhe_team: Uuid,
+    pub users: Vec<DemoUser>,
+}
+
+impl Demo {
+    pub fn user(&self, key: &str) -> &DemoUser {
+        self.users
+            .iter()
+            .find(|u| u.key == key)
+            .unwrap_or_else(|| panic!("no demo user {key}"))
+    }
+}
+
+struct Person {
+    key: &'static str,
+    name: &'static str,
+    phone: &'static str,
+    roles: &'static [Role],
+    skills: &'static [&'static str],
+    /// 0: 荷花塘社区, 1: 运河社区, 2: the street office.
+    place: u8,
+}
+
+const PEOPLE: &[Person] = &[
+    Person {
+        key: "admin",
+        name: "系统管理员",
+        phone: "13800000000",
+        roles: &[Role::Admin],
+        skills: &[],
+        place: 2,
+    },
+    Person {
+        key: "street",
+        name: "街道督办员",
+        phone: "13800000009",
+        roles: &[Role::Street],
+        skills: &[],
+        place: 2,
+    },
+    Person {
+        key: "community",
+        name: "陈美",
+        phone: "13800000001",
+        roles: &[Role::Community],
+        skills: &[],
+        place: 0,
+    },
+    Person {
+        key: "secretary",
+        name: "黄支书",
+        phone: "13800000002",
+        roles: &[Role::Secretary, Role::Member],
+        skills: &["mediation"],
+        place: 0,
+    },
+    Person {
+        key: "member",
+        name: "王师傅",
+        phone: "13800000003",
+        roles: &[Role::Member],
+        skills: &["repair", "mediation"],
+        place: 0,
+    },
+    Person {
+        key: "doctor",
+        name: "刘医生",
+        phone: "13800000004",
+        roles: &[Role::Member],
+        skills: &["medical", "elderly_care"],
+        place: 0,
+    },
+    Person {
+        key: "lawyer",
+        name: "周律师",
+        phone: "13800000005",
+        roles: &[Role::Member],
+        skills: &["legal", "mediation"],
+        place: 0,
+    },
+    Person {
+        key: "resident",
+        name: "王奶奶",
+        phone: "13912345678",
+        roles: &[Role::Resident],
+        skills: &[],
+        place: 0,
+    },
+    Person {
+        key: "yunhe_secretary",
+        name: "周书记",
+        phone: "13800000006",
+        roles: &[Role::Secretary, Role::Member],
+        skills: &[],
+        place: 1,
+    },
+    Person {
+        key: "yunhe_member",
+        name: "李阿姨",
+        phone: "13800000007",
+        roles: &[Role::Member],
+        skills: &["elderly_care", "sanitation"],
+        place: 1,
+    },
+    Person {
+        key: "yunhe_repair",
+        name: "赵师傅",
+        phone: "13800000008",
+        roles: &[Role::Member],
+        skills: &["repair"],
+        place: 1,
+    },
+    Person {
+        key: "yunhe_resident",
+        name: "张大爷",
+        phone: "13987654321",
+        roles: &[Role::Resident],
+        skills: &[],
+        place: 1,
+    },
+];
+
+/// Seeds the demo community once, and (re)issues a token for each demo user.
+pub async fn seed(store: &SqlStore) -> Result<Demo, StoreError> {
+    let street = match store.org_unit_named("street", "演示街道").await? {
+        Some(id) => id,
+        None => create(store).await?,
+    };
+    let find = |kind: &'static str, name: &'static str| async move {
+        store
+            .org_unit_named(kind, name)
+            .await?
+            .ok_or_else(|| StoreError::Other(format!("demo {kind} {name} is missing")))
+    };
+    let hehuatang = find("community", "荷花塘社区").await?;
+    let yunhe = find("community", "运河社区").await?;
+    let mut users = Vec::new();
+    for p in PEOPLE {
+        let community = community_of(p.place, hehuatang, yunhe);
+        let id = store
+            .person_named(community, p.name)
+            .await?
+            .ok_or_else(|| StoreError::Other(format!("demo person {} is missing", p.name)))?;
+        users.push(DemoUser {
+            key: p.key,
+            name: p.name,
+            role: p.roles[0],
+            id,
+            token: store.issue_token(id).await?,
+        });
+    }
+    let ids = |sql_kind: &'static str, name: &'static str| find(sql_kind, name);
+    Ok(Demo {
+        street,
+        hehuatang,
+        yunhe,
+        hehuatang_branch: branch_of(store, hehuatang).await?,
+        yunhe_branch: branch_of(store, yunhe).await?,
+        hehuatang_building: ids("building", "荷花塘小区1栋").await?,
+        yunhe_building: ids("building", "运河小区3栋").await?,
+        hehuatang_team: team_named(store, "和事佬志愿服务队").await?,
+        yunhe_team: team_named(store, "红马甲党员志愿服务队").await?,
+        users,
+    })
+}
+
+fn community_of(place: u8, hehuatang: Uuid, yunhe: Uuid) -> Option<Uuid> {
+    match place {
+        0 => Some(hehuatang),
+        1 => Some(yunhe),
+        _ => None,
+    }
+}
+
+async fn branch_of(store: &SqlStore, community: Uuid) -> Result<Uuid, StoreError> {
+    store
+        .branches_of(community)
+        .await?
+        .into_iter()
+        .next()
+        .ok_or_else(|| StoreError::Other("demo branch is missing".into()))
+}
+
+async fn team_named(store: &SqlStore, name: &str) -> Result<Uuid, StoreError> {
+    store
+        .team_named(name)
+        .await?
+        .ok_or_else(|| StoreError::Other(format!("demo team {name} is missing")))
+}
+
+async fn create(store: &SqlStore) -> Result<Uuid, StoreError> {
+    let street = store.create_org_unit("street", "演示街道", None).await?;
+    let hehuatang = store
+        .create_org_unit("community", "荷花塘社区", Some(street))
+        .await?;
+    let yunhe = store
+        .create_org_unit("community", "运河社区", Some(street))
+        .await?;
+    let h_grid = store
+        .create_org_unit("grid", "荷花塘第一网格", Some(hehuatang))
+        .await?;
+    let h_compound = store
+        .create_org_unit("compound", "荷花塘小区", Some(h_grid))
+        .await?;
+    let h1 = store
+        .create_org_unit("building", "荷花塘小区1栋", Some(h_compound))
+        .await?;
+    store
+        .create_org_unit("building", "荷花塘小区2栋", Some(h_compound))
+        .await?;
+    let y_grid = store
+        .create_org_unit("grid", "运河第一网格", Some(yunhe))
+        .await?;
+    let y_compound = store
+        .create_org_unit("compound", "运河小区", Some(y_grid))
+        .await?;
+    store
+        .create_org_unit("building", "运河小区1栋", Some(y_compound))
+        .await?;
+    let y3 = store
+        .create_org_unit("building", "运河小区3栋", Some(y_compound))
+        .await?;
+    let h_branch = store
+        .create_branch(hehuatang, "荷花塘小区党支部", &[h_compound])
+        .await?;
+    let y_branch = store
+        .create_branch(yunhe, "运河小区党支部", &[y_compound])
+        .await?;
+    let mut ids = Vec::new();
+    for p in PEOPLE {
+        let (community, branch, building) = match p.place {
+            0 => (Some(hehuatang), Some(h_branch), Some(h1)),
+            1 => (Some(yunhe), Some(y_branch), Some(y3)),
+            _ => (None, None, None),
+        };
+        let id = store
+            .create_person(&NewPerson {
+                name: p.name.into(),
+                phone: Some(p.phone.into()),
+                roles: p.roles.to_vec(),
+                community_id: community,
+                street_id: (p.place == 2).then_some(street),
+                branch_id: branch,
+                home_building_id: building,
+                skills: p.skills.iter().map(|s| (*s).to_owned()).collect(),
+                max_open: Some(5),
+            })
+            .await?;
+        ids.push((p.key, id));
+    }
+    let id = |key: &str| ids.iter().find(|(k, _)| *k == key).map(|(_, id)| *id);
+    let members = |keys: &[&str]| keys.iter().filter_map(|k| id(k)).collect::<Vec<_>>();
+    store
+        .create_team(
+            hehuatang,
+            "和事佬志愿服务队",
+            id("member"),
+            &members(&["member", "doctor", "lawyer", "secretary"]),
+        )
+        .await?;
+    store
+        .create_team(
+            yunhe,
+            "红马甲党员志愿服务队",
+            id("yunhe_member"),
+            &members(&["yunhe_member", "yunhe_repair"]),
+        )
+        .await?;
+    Ok(street)
+}

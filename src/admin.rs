@@ -1,0 +1,121 @@
+//! `linli admin`: the first administrator, users and their tokens; and the demo's printout.
+
+use clap::{Args, Subcommand};
+use storage::NewPerson;
+use storage::demo::Demo;
+use uuid::Uuid;
+use workflow_core::Role;
+
+use crate::Database;
+
+#[derive(Args, Debug)]
+pub struct AdminArgs {
+    #[command(flatten)]
+    db: Database,
+    #[command(subcommand)]
+    command: AdminCommand,
+}
+
+#[derive(Subcommand, Debug)]
+enum AdminCommand {
+    /// Create a user and print their token (shown once). The first admin starts here.
+    CreateUser {
+        #[arg(long)]
+        name: String,
+        /// resident, secretary, member, community, street or admin (repeatable).
+        #[arg(long = "role", required = true)]
+        roles: Vec<String>,
+        #[arg(long)]
+        phone: Option<String>,
+        #[arg(long)]
+        community: Option<Uuid>,
+        #[arg(long)]
+        branch: Option<Uuid>,
+        #[arg(long)]
+        building: Option<Uuid>,
+    },
+    /// Revoke every token of a user.
+    RevokeTokens { person: Uuid },
+}
+
+pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
+    let store = args.db.connect().await?;
+    match args.command {
+        AdminCommand::CreateUser {
+            name,
+            roles,
+            phone,
+            community,
+            branch,
+            building,
+        } => {
+            let roles = roles
+                .iter()
+                .map(|r| {
+                    Role::parse(r)
+                        .filter(|r| *r != Role::System)
+                        .ok_or_else(|| anyhow::anyhow!("unknown role {r:?}"))
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let id = store
+                .create_person(&NewPerson {
+                    name,
+                    phone,
+                    roles,
+                    community_id: community,
+                    branch_id: branch,
+                    home_building_id: building,
+                    ..NewPerson::default()
+                })
+                .await?;
+            let token = store.issue_token(id).await?;
+            println!(
+                "id:    {id}\ntoken: {token}\n(the token is shown once; only its hash is kept)"
+            );
+        }
+        AdminCommand::RevokeTokens { person } => {
+            let n = store.revoke_tokens(person).await?;
+            println!("revoked {n} token(s)");
+        }
+    }
+    store.close().await;
+    Ok(())
+}
+
+/// The demo's users, their tokens, and a request walked through with curl.
+pub fn print_demo(demo: &Demo, base: &str) {
+    println!(
+        "\n演示社区 demo community: 荷花塘社区 (和事佬志愿服务队) and 运河社区 (红马甲党员志愿服务队)\n"
+    );
+    for u in &demo.users {
+        println!(
+            "  {:<16} {:<10} {:<10} {}",
+            u.key,
+            u.name,
+            u.role.as_str(),
+            u.token
+        );
+    }
+    let t = |k: &str| demo.user(k).token.clone();
+    println!(
+        r#"
+Walk a request from 点单 to 评价 (copy line by line; needs curl and jq):
+
+  R={resident}; S={secretary}; M={member}; B={base}
+  T=$(curl -s -X POST $B/api/v1/tickets -H "Authorization: Bearer $R" -H 'Content-Type: application/json' \
+      -d '{{"category":"repair","description":"楼道灯坏了，晚上看不见","urgency":"normal"}}' | jq -r .id)
+  curl -s -X POST $B/api/v1/tickets/$T/actions/triage   -H "Authorization: Bearer $S"
+  curl -s $B/api/v1/tickets/$T/candidates -H "Authorization: Bearer $S" | jq '.[0]'
+  curl -s -X POST $B/api/v1/tickets/$T/actions/dispatch -H "Authorization: Bearer $S" -H 'Content-Type: application/json' -d '{{"assignee":"{member_id}"}}'
+  curl -s -X POST $B/api/v1/tickets/$T/actions/accept   -H "Authorization: Bearer $M"
+  curl -s -X POST $B/api/v1/tickets/$T/actions/start    -H "Authorization: Bearer $M"
+  curl -s -X POST $B/api/v1/tickets/$T/actions/complete -H "Authorization: Bearer $M" -H 'Content-Type: application/json' -d '{{"hours":1.5,"note":"已更换灯泡"}}'
+  curl -s -X POST $B/api/v1/tickets/$T/actions/confirm  -H "Authorization: Bearer $R" -H 'Content-Type: application/json' -d '{{"rating":5,"note":"谢谢王师傅"}}'
+  curl -s $B/api/v1/tickets/$T/events -H "Authorization: Bearer $R" | jq -r '.[] | "\(.seq) \(.kind) \(.actor_role)"'
+"#,
+        resident = t("resident"),
+        secretary = t("secretary"),
+        member = t("member"),
+        member_id = demo.user("member").id,
+    );
+}

@@ -102,10 +102,13 @@ CREATE TABLE tickets (
     state TEXT NOT NULL,
     requester_id BLOB NOT NULL,
     assignee_person BLOB,
+    -- The team pool it was dispatched to (kept after a member claims it).
     assignee_team BLOB,
     version BIGINT NOT NULL,
     terminal BOOLEAN NOT NULL,
     breached BOOLEAN NOT NULL,
+    -- In a `wall` state (the micro-wish wall): every member of the community sees it.
+    on_wall BOOLEAN NOT NULL DEFAULT FALSE,
     created_at_us BIGINT NOT NULL,
     updated_at_us BIGINT NOT NULL,
     body TEXT NOT NULL
@@ -115,6 +118,7 @@ CREATE INDEX tickets_community ON tickets (community_id, id);
 CREATE INDEX tickets_requester ON tickets (requester_id, id);
 CREATE INDEX tickets_assignee_person ON tickets (assignee_person, id);
 CREATE INDEX tickets_assignee_team ON tickets (assignee_team, id);
+CREATE INDEX tickets_wall ON tickets (community_id, id) WHERE on_wall;
 
 CREATE TABLE events (
     ticket_id BLOB NOT NULL REFERENCES tickets (id),

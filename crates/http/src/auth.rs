@@ -47,6 +47,7 @@ fn scope_of(p: &Principal) -> Scope {
         _ if has(Role::Member) => Scope::Assignee {
             person: p.id,
             teams: p.teams.clone(),
+            community: p.community_id,
         },
         _ => Scope::Requester(p.id),
     }

@@ -30,6 +30,8 @@ pub enum ApiError {
     Forbidden(String),
     #[error("not found")]
     NotFound,
+    #[error("no such route")]
+    NoRoute,
     #[error("{detail}")]
     BadRequest { code: &'static str, detail: String },
     #[error("{detail}")]
@@ -55,6 +57,7 @@ impl ApiError {
             ApiError::Unauthenticated => (S::UNAUTHORIZED, "unauthenticated"),
             ApiError::Forbidden(_) => (S::FORBIDDEN, "forbidden"),
             ApiError::NotFound => (S::NOT_FOUND, "not_found"),
+            ApiError::NoRoute => (S::NOT_FOUND, "no_such_route"),
             ApiError::BadRequest { code, .. } => (S::BAD_REQUEST, code),
             ApiError::Unprocessable { code, .. } => (S::UNPROCESSABLE_ENTITY, code),
             ApiError::PayloadTooLarge => (S::PAYLOAD_TOO_LARGE, "payload_too_large"),

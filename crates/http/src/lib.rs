@@ -103,7 +103,7 @@ pub fn app(state: AppState) -> Router {
     routes::ops::OPENAPI.get_or_init(|| openapi);
     let request_id = HeaderName::from_static("x-request-id");
     router
-        .fallback(|| async { ApiError::NotFound })
+        .fallback(|| async { ApiError::NoRoute })
         .layer(middleware::from_fn(track))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))

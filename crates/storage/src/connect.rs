@@ -91,3 +91,29 @@ pub async fn connect(options: &Options) -> Result<SqlStore, StoreError> {
         backend: Arc::new(backend),
     })
 }
+
+/// Creates an empty PostgreSQL database on the server at `server_url` and returns its URL
+/// (test and benchmark harnesses give each run a database of its own). The connection used
+/// is a bare one: nothing is migrated in the server's own database.
+pub async fn create_database(server_url: &str, name: &str) -> Result<String, StoreError> {
+    use sqlx::Connection;
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    {
+        return Err(StoreError::Other(format!("unsafe database name {name:?}")));
+    }
+    let mut admin = sqlx::PgConnection::connect(server_url)
+        .await
+        .map_err(from_sqlx)?;
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .map_err(from_sqlx)?;
+    let _ = admin.close().await;
+    let head = server_url.split('?').next().unwrap_or(server_url);
+    Ok(format!(
+        "{}/{name}",
+        head.rsplit_once('/').map_or(head, |(root, _)| root)
+    ))
+}

@@ -52,7 +52,7 @@ pub mod worker;
 
 use std::sync::Arc;
 
-pub use connect::{Durability, Options, connect};
+pub use connect::{Durability, Options, connect, create_database};
 pub use directory::{NewPerson, Principal, Volunteer, hash_token};
 pub use error::from_sqlx;
 use sqlx::{PgPool, SqlitePool};

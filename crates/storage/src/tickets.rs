@@ -19,14 +19,18 @@ macro_rules! push_scope {
             Scope::Requester(p) => {
                 $qb.push("requester_id = ").push_bind(*p);
             }
-            Scope::Assignee { person, .. } => {
+            Scope::Assignee { person, community, .. } => {
                 $qb.push("(requester_id = ")
                     .push_bind(*person)
                     .push(" OR assignee_person = ")
                     .push_bind(*person)
                     .push(" OR assignee_team IN (SELECT team_id FROM team_members WHERE person_id = ")
                     .push_bind(*person)
-                    .push("))");
+                    .push(")");
+                if let Some(c) = community {
+                    $qb.push(" OR (on_wall AND community_id = ").push_bind(*c).push(")");
+                }
+                $qb.push(")");
             }
             Scope::Branch(b) => {
                 $qb.push("branch_id = ").push_bind(*b);
@@ -88,8 +92,8 @@ macro_rules! write_decision {
             let r = sqlx::query(
                 "INSERT INTO tickets (id, community_id, branch_id, building_id, workflow_id, workflow_version, \
                  category, urgency, state, requester_id, assignee_person, assignee_team, version, terminal, \
-                 breached, created_at_us, updated_at_us, body) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
+                 breached, created_at_us, updated_at_us, body, on_wall) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
             )
             .bind(t.id)
             .bind(t.community_id)
@@ -109,6 +113,7 @@ macro_rules! write_decision {
             .bind(us(t.created_at))
             .bind(us(t.updated_at))
             .bind(Json(t))
+            .bind(t.on_wall)
             .execute(&mut *$tx)
             .await;
             match r {
@@ -119,7 +124,7 @@ macro_rules! write_decision {
         } else {
             let r = sqlx::query(
                 "UPDATE tickets SET state = $2, urgency = $3, assignee_person = $4, assignee_team = $5, \
-                 version = $6, terminal = $7, breached = $8, updated_at_us = $9, body = $10 \
+                 version = $6, terminal = $7, breached = $8, updated_at_us = $9, body = $10, on_wall = $12 \
                  WHERE id = $1 AND version = $11",
             )
             .bind(t.id)
@@ -133,6 +138,7 @@ macro_rules! write_decision {
             .bind(us(t.updated_at))
             .bind(Json(t))
             .bind(d.expected_version as i64)
+            .bind(t.on_wall)
             .execute(&mut *$tx)
             .await
             .map_err(from_sqlx)?;
@@ -230,12 +236,10 @@ macro_rules! announce_timers {
     };
 }
 
+/// The person holding a ticket, and the team whose members see it (its pool, kept after a
+/// member claims it).
 fn holder(t: &Ticket) -> (Option<Uuid>, Option<Uuid>) {
-    match t.assignee {
-        Some(Assignee::Person(p)) => (Some(p), None),
-        Some(Assignee::Team(team)) => (None, Some(team)),
-        None => (None, None),
-    }
+    (t.assignee.and_then(Assignee::person), t.pool_team)
 }
 
 impl SqlStore {

@@ -371,6 +371,7 @@ async fn visibility_is_enforced_in_the_query(s: SqlStore) {
     let member = Scope::Assignee {
         person: w.member.id,
         teams: vec![],
+        community: Some(dir.community),
     };
     assert!(!sees(member.clone()).await, "not yet dispatched");
     let t = w.act(&d.ticket, &w.secretary, "triage", Fields::default());
@@ -384,7 +385,8 @@ async fn visibility_is_enforced_in_the_query(s: SqlStore) {
     assert!(
         sees(Scope::Assignee {
             person: dir.team_member,
-            teams: vec![]
+            teams: vec![],
+            community: Some(dir.community),
         })
         .await,
         "the team's pool"

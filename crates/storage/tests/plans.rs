@@ -57,6 +57,7 @@ async fn list_queries_use_indexes_at_one_hundred_thousand_tickets() {
         Scope::Assignee {
             person: someone,
             teams: vec![],
+            community: Some(a_community),
         },
         Scope::Branch(a_branch),
         Scope::Community(a_community),

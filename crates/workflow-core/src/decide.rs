@@ -54,6 +54,7 @@ pub fn decide_submission(
             branch_id: sub.branch_id,
             building_id: sub.building_id,
             clocks: wf.clocks.iter().map(|c| c.name.clone()).collect(),
+            on_wall: initial.wall,
         }),
     };
     let ticket = Ticket::from_submission(&first).expect("a submission event starts a ticket");
@@ -417,6 +418,7 @@ impl<'w> Builder<'w> {
             to: to.name.clone(),
             terminal: to.terminal,
             stays: tr.to.is_none(),
+            on_wall: to.wall,
             assignee_after,
             data,
             timer_due,

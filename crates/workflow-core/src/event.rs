@@ -41,6 +41,8 @@ pub struct Submitted {
     pub branch_id: Uuid,
     pub building_id: Option<Uuid>,
     pub clocks: Vec<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub on_wall: bool,
 }
 
 /// The data an action carried, as recorded.
@@ -71,6 +73,9 @@ pub enum EventKind {
         /// (its timers keep running). Any other action enters `to`, even when it is `from`.
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         stays: bool,
+        /// Whether `to` is a wall state.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        on_wall: bool,
         /// The ticket's holder after the action (unchanged actions repeat it).
         assignee_after: Option<Assignee>,
         #[serde(flatten)]
@@ -179,6 +184,8 @@ impl Ticket {
             branch_id: s.branch_id,
             building_id: s.building_id,
             assignee: None,
+            pool_team: None,
+            on_wall: s.on_wall,
             version: event.seq,
             state_entered_seq: event.seq,
             clocks: s.clocks.iter().map(ClockState::new).collect(),
@@ -212,6 +219,7 @@ impl Ticket {
                 to,
                 terminal,
                 stays,
+                on_wall,
                 assignee_after,
                 data,
                 ..
@@ -219,6 +227,16 @@ impl Ticket {
                 if !stays {
                     self.state_entered_seq = seq;
                 }
+                self.on_wall = *on_wall;
+                self.pool_team = match (self.assignee, *assignee_after) {
+                    (_, Some(Assignee::Team(t))) => Some(t),
+                    // Claimed from the pool, or the same holder: the pool stays.
+                    (Some(Assignee::Team(_)), Some(Assignee::Person(_))) => self.pool_team,
+                    (before, after @ Some(Assignee::Person(_))) if before == after => {
+                        self.pool_team
+                    }
+                    _ => None,
+                };
                 self.state.clone_from(to);
                 self.assignee = *assignee_after;
                 if let Some(r) = data.rating {

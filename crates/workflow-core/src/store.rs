@@ -20,7 +20,12 @@ pub enum Scope {
     Requester(Uuid),
     /// A volunteer: their own requests (they are residents too), what is assigned to them, and
     /// what sits in one of their teams' pools.
-    Assignee { person: Uuid, teams: Vec<Uuid> },
+    /// And, in `community`, whatever stands on the wall (a `wall` state).
+    Assignee {
+        person: Uuid,
+        teams: Vec<Uuid>,
+        community: Option<Uuid>,
+    },
     /// A branch secretary: the branch's area.
     Branch(Uuid),
     /// A community office: the community.

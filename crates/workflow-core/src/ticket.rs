@@ -124,6 +124,11 @@ pub struct Ticket {
     pub branch_id: Uuid,
     pub building_id: Option<Uuid>,
     pub assignee: Option<Assignee>,
+    /// The team pool it was dispatched to, kept after a member claims it: the team goes on
+    /// seeing its ticket (and a member who lost the race gets a conflict, not "not found").
+    pub pool_team: Option<Uuid>,
+    /// In a `wall` state: shown to every member of the community.
+    pub on_wall: bool,
     /// The sequence number of the last event: the optimistic-concurrency version.
     pub version: u64,
     /// The sequence number of the event that entered the current state; state timers carry it

@@ -338,6 +338,7 @@ fn workflow(
             name: n.get_ref().clone(),
             label: label(s.label.as_ref(), n.get_ref()),
             terminal: s.terminal,
+            wall: s.wall,
         })
         .collect();
     let ix: HashMap<&str, StateId> = states

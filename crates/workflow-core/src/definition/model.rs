@@ -25,6 +25,9 @@ pub struct StateDef {
     pub name: String,
     pub label: Label,
     pub terminal: bool,
+    /// Tickets in this state are shown to every member of their community (the micro-wish
+    /// wall), not only to whoever holds them.
+    pub wall: bool,
 }
 
 /// Fields a command may carry.

@@ -49,6 +49,8 @@ pub(crate) struct RawState {
     pub label: Option<RawLabel>,
     #[serde(default)]
     pub terminal: bool,
+    #[serde(default)]
+    pub wall: bool,
 }
 
 #[derive(Deserialize)]

@@ -1,0 +1,188 @@
+//! A real server on a random port over a real store, with the demo community, and a small
+//! HTTP client for the tests.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use reqwest::StatusCode;
+use serde_json::Value;
+use storage::demo::Demo;
+use storage::worker::{SystemClock, Wakeup};
+use storage::{Options, SqlStore};
+use uuid::Uuid;
+use workflow_core::{Engine, Source};
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub demo: Demo,
+    pub store: SqlStore,
+    pub client: reqwest::Client,
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub content_type: String,
+    pub body: Value,
+}
+
+impl Reply {
+    /// The problem's `code`, for error replies.
+    pub fn code(&self) -> &str {
+        self.body["code"].as_str().unwrap_or("")
+    }
+}
+
+fn catalog() -> workflow_core::Catalog {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/workflows");
+    let mut sources: Vec<Source> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .map(|p| Source {
+            name: p.display().to_string(),
+            text: std::fs::read_to_string(&p).unwrap(),
+        })
+        .collect();
+    sources.sort_by(|a, b| a.name.cmp(&b.name));
+    workflow_core::load(&sources).unwrap()
+}
+
+pub async fn sqlite_url() -> String {
+    let path = std::env::temp_dir().join(format!("linli-api-{}.db", Uuid::now_v7().simple()));
+    format!("sqlite://{}", path.display())
+}
+
+/// A fresh PostgreSQL database, or `None` (said loudly) when none is configured.
+pub async fn postgres_url() -> Option<String> {
+    let Ok(base) = std::env::var("LINLI_TEST_DATABASE_URL") else {
+        eprintln!(
+            "SKIPPED (PostgreSQL): LINLI_TEST_DATABASE_URL is not set; only SQLite was tested"
+        );
+        return None;
+    };
+    let name = format!("linli_t_{}", Uuid::now_v7().simple());
+    Some(
+        storage::create_database(&base, &name)
+            .await
+            .expect("PostgreSQL reachable"),
+    )
+}
+
+impl TestApp {
+    pub async fn spawn(url: &str) -> TestApp {
+        let store = storage::connect(&Options::new(url)).await.unwrap();
+        let demo = storage::demo::seed(&store).await.unwrap();
+        let engine = Arc::new(Engine::new(
+            Arc::new(store.clone()),
+            Arc::new(SystemClock),
+            Arc::new(catalog()),
+            Arc::new(Wakeup::default()),
+        ));
+        engine.register_workflows().await.unwrap();
+        let app = linli_http::app(linli_http::AppState::new(engine, store.clone()));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        TestApp {
+            addr,
+            demo,
+            store,
+            client: reqwest::Client::new(),
+        }
+    }
+
+    pub fn token(&self, user: &str) -> String {
+        self.demo.user(user).token.clone()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub async fn send(&self, req: reqwest::RequestBuilder) -> Reply {
+        let res = req.send().await.unwrap();
+        let status = res.status();
+        let content_type = res
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        let bytes = res.bytes().await.unwrap();
+        let body = serde_json::from_slice(&bytes)
+            .unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+        Reply {
+            status,
+            content_type,
+            body,
+        }
+    }
+
+    pub async fn get(&self, user: &str, path: &str) -> Reply {
+        self.send(
+            self.client
+                .get(self.url(path))
+                .bearer_auth(self.token(user)),
+        )
+        .await
+    }
+
+    pub async fn post(&self, user: &str, path: &str, body: Value) -> Reply {
+        self.send(
+            self.client
+                .post(self.url(path))
+                .bearer_auth(self.token(user))
+                .json(&body),
+        )
+        .await
+    }
+
+    /// A workflow action; `Null` sends no body.
+    pub async fn act(&self, user: &str, ticket: &str, action: &str, body: Value) -> Reply {
+        let req = self
+            .client
+            .post(self.url(&format!("/api/v1/tickets/{ticket}/actions/{action}")))
+            .bearer_auth(self.token(user));
+        let req = if body.is_null() { req } else { req.json(&body) };
+        self.send(req).await
+    }
+
+    pub async fn submit(&self, user: &str, category: &str, description: &str) -> String {
+        let r = self
+            .post(
+                user,
+                "/api/v1/tickets",
+                serde_json::json!({"category": category, "description": description}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        r.body["id"].as_str().unwrap().to_owned()
+    }
+}
+
+/// Runs each named test on SQLite, and on PostgreSQL when configured.
+#[macro_export]
+macro_rules! backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let url = $crate::support::sqlite_url().await;
+                    super::$name($crate::support::TestApp::spawn(&url).await).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(url) = $crate::support::postgres_url().await else { return };
+                    super::$name($crate::support::TestApp::spawn(&url).await).await
+                }
+            )*
+        }
+    };
+}

@@ -151,11 +151,56 @@ async fn a_micro_wish_and_a_mediation_walk_through(app: TestApp) {
             r.body
         );
     }
-    // The follow-up visit is due in seven days: the timer is set, the case waits.
+    // The follow-up visit falls due seven days later; the mediator visits and closes the case.
+    app.advance(7 * 86_400 + 60).await;
     let r = app.get("lawyer", &format!("/api/v1/tickets/{m}")).await;
+    assert_eq!(r.body["state"], "follow_up");
+    assert_eq!(r.body["state_label"]["zh-CN"], "待回访");
+    let r = app
+        .act(
+            "lawyer",
+            &m,
+            "visit",
+            json!({"note": "回访：双方已和好", "rating": 5}),
+        )
+        .await;
     assert_eq!(
-        r.body["assignee"]["id"],
-        app.demo.user("lawyer").id.to_string()
+        (r.status, r.body["state"].as_str()),
+        (StatusCode::OK, Some("closed")),
+        "{:?}",
+        r.body
+    );
+    let events = app
+        .get("resident", &format!("/api/v1/tickets/{m}/events"))
+        .await;
+    let trail = kinds(&events.body);
+    for k in [
+        "submitted",
+        "dispatch",
+        "take",
+        "settle",
+        "visit_due",
+        "visit",
+    ] {
+        assert!(trail.contains(&k.to_owned()), "{k} missing from {trail:?}");
+    }
+    let visit_due = events
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "visit_due")
+        .unwrap();
+    assert_eq!(visit_due["actor_role"], "system");
+    let events = app
+        .get("resident", &format!("/api/v1/tickets/{w}/events"))
+        .await;
+    assert_eq!(
+        kinds(&events.body)
+            .iter()
+            .filter(|k| ["approve", "claim", "fulfil", "confirm"].contains(&k.as_str()))
+            .count(),
+        4
     );
 }
 
@@ -558,6 +603,7 @@ async fn operators_see_health_readiness_and_metrics(app: TestApp) {
         text.contains("linli_http_request_duration_seconds_bucket"),
         "{text}"
     );
+    assert!(text.contains("linli_outbox_backlog"), "{text}");
 }
 
 backends! {

@@ -9,9 +9,10 @@ use std::sync::Arc;
 use reqwest::StatusCode;
 use serde_json::Value;
 use storage::demo::Demo;
-use storage::worker::{SystemClock, Wakeup};
+use storage::worker::Wakeup;
 use storage::{Options, SqlStore};
 use uuid::Uuid;
+use workflow_core::clock::ManualClock;
 use workflow_core::{Engine, Source};
 
 pub struct TestApp {
@@ -19,6 +20,9 @@ pub struct TestApp {
     pub demo: Demo,
     pub store: SqlStore,
     pub client: reqwest::Client,
+    /// The server's clock: starts now, moves when a test says so.
+    pub clock: Arc<ManualClock>,
+    pub engine: Arc<Engine>,
 }
 
 pub struct Reply {
@@ -74,14 +78,15 @@ impl TestApp {
     pub async fn spawn(url: &str) -> TestApp {
         let store = storage::connect(&Options::new(url)).await.unwrap();
         let demo = storage::demo::seed(&store).await.unwrap();
+        let clock = Arc::new(ManualClock::new(jiff::Timestamp::now()));
         let engine = Arc::new(Engine::new(
             Arc::new(store.clone()),
-            Arc::new(SystemClock),
+            clock.clone(),
             Arc::new(catalog()),
             Arc::new(Wakeup::default()),
         ));
         engine.register_workflows().await.unwrap();
-        let app = linli_http::app(linli_http::AppState::new(engine, store.clone()));
+        let app = linli_http::app(linli_http::AppState::new(engine.clone(), store.clone()));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -90,6 +95,23 @@ impl TestApp {
             demo,
             store,
             client: reqwest::Client::new(),
+            clock,
+            engine,
+        }
+    }
+
+    /// Moves the server's clock on and fires what fell due, as the timer worker would.
+    pub async fn advance(&self, secs: i64) {
+        self.clock.advance(jiff::SignedDuration::from_secs(secs));
+        loop {
+            let f = self
+                .engine
+                .fire_due(Uuid::now_v7(), 100, jiff::SignedDuration::from_secs(60))
+                .await
+                .unwrap();
+            if f.claimed == 0 {
+                break;
+            }
         }
     }
 

@@ -62,6 +62,18 @@ impl SqlStore {
         })
     }
 
+    /// Messages not yet delivered nor parked: the delivery backlog.
+    pub async fn outbox_backlog(&self) -> Result<i64, StoreError> {
+        with_reader!(self, pool, {
+            sqlx::query_scalar(
+                "SELECT COUNT(*) FROM outbox WHERE delivered_at_us IS NULL AND NOT parked",
+            )
+            .fetch_one(pool)
+            .await
+            .map_err(from_sqlx)
+        })
+    }
+
     pub(crate) async fn mark_outbox_delivered(
         &self,
         id: Uuid,

@@ -120,8 +120,12 @@ pub fn spawn_timer_worker(
         while !*shutdown.borrow() {
             let mut sleep = config.max_sleep;
             match engine.fire_due(owner, config.batch, config.lease).await {
-                Ok(f) if f.claimed as u32 >= config.batch => continue,
+                Ok(f) if f.claimed as u32 >= config.batch => {
+                    record(&f);
+                    continue;
+                }
                 Ok(f) => {
+                    record(&f);
                     if f.claimed > 0 {
                         tracing::debug!(
                             fired = f.fired,
@@ -173,4 +177,14 @@ pub fn spawn_timer_worker(
         }
         tracing::info!(%owner, "timer worker stopped");
     })
+}
+
+/// Timers fired by kind; SLA breaches are the `sla_breach` kind.
+fn record(f: &workflow_core::engine::Fired) {
+    for (kind, n) in &f.by_kind {
+        metrics::counter!("linli_timers_fired_total", "kind" => *kind).increment(*n as u64);
+        if *kind == "sla_breach" {
+            metrics::counter!("linli_sla_breaches_total").increment(*n as u64);
+        }
+    }
 }

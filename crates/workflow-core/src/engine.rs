@@ -71,7 +71,7 @@ impl From<StoreError> for EngineError {
 }
 
 /// How a timer batch went.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Fired {
     /// Timers whose firing changed a ticket.
     pub fired: usize,
@@ -80,6 +80,8 @@ pub struct Fired {
     /// Timers another worker took or the ticket replaced meanwhile.
     pub lost: usize,
     pub claimed: usize,
+    /// Fired with effect, by timer kind (`sla_warning`, `sla_breach`, `escalation`, `state`).
+    pub by_kind: std::collections::BTreeMap<&'static str, usize>,
 }
 
 pub struct Engine {
@@ -363,9 +365,12 @@ impl Engine {
         let firings: Vec<_> = groups.into_iter().map(|g| self.fire_group(g)).collect();
         let mut results = stream::iter(firings).buffered(self.timer_parallelism);
         while let Some(outcomes) = results.next().await {
-            for outcome in outcomes? {
+            for (kind, outcome) in outcomes? {
                 match outcome {
-                    Some(true) => out.fired += 1,
+                    Some(true) => {
+                        out.fired += 1;
+                        *out.by_kind.entry(kind).or_default() += 1;
+                    }
                     Some(false) => out.discarded += 1,
                     None => out.lost += 1,
                 }
@@ -378,10 +383,10 @@ impl Engine {
     async fn fire_group(
         &self,
         group: Vec<&ClaimedTimer>,
-    ) -> Result<Vec<Option<bool>>, EngineError> {
+    ) -> Result<Vec<(&'static str, Option<bool>)>, EngineError> {
         let mut outcomes = Vec::with_capacity(group.len());
         for timer in group {
-            outcomes.push(self.fire_one(timer).await?);
+            outcomes.push((timer.key.kind(), self.fire_one(timer).await?));
         }
         Ok(outcomes)
     }

@@ -52,6 +52,9 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
 /// Prometheus text exposition.
 #[utoipa::path(get, path = "/metrics", tag = "ops", responses((status = 200, body = String)))]
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    if let Ok(backlog) = state.store.outbox_backlog().await {
+        metrics::gauge!("linli_outbox_backlog").set(backlog as f64);
+    }
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics.render(),

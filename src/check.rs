@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use crate::workflows::load_dir;
+use storage::workflow_files::load_dir;
 
 pub fn run(dir: &Path) -> ExitCode {
     match load_dir(dir) {

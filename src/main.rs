@@ -3,7 +3,6 @@
 mod admin;
 mod check;
 mod serve;
-mod workflows;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -14,7 +14,7 @@ use tokio::sync::watch;
 use workflow_core::Engine;
 
 use crate::Database;
-use crate::workflows::load_dir;
+use storage::workflow_files::load_dir;
 
 #[derive(Args, Debug)]
 pub struct ServeArgs {

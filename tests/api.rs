@@ -326,10 +326,11 @@ async fn every_error_class_is_a_problem_document(app: TestApp) {
         StatusCode::BAD_REQUEST,
         "invalid_json",
     );
-    // 413: a body over the limit.
+    // 413: a body over the 64 KiB limit (small enough that the client finishes writing it
+    // before the answer; a 10 MB body is the hostile-input suite's, with a raw client).
     let big = format!(
         "{{\"category\":\"repair\",\"description\":\"{}\"}}",
-        "x".repeat(10 * 1024 * 1024)
+        "x".repeat(200 * 1024)
     );
     problem(
         &app.send(raw(big.into_bytes())).await,

@@ -12,8 +12,8 @@ use storage::demo::Demo;
 use storage::worker::Wakeup;
 use storage::{Options, SqlStore};
 use uuid::Uuid;
+use workflow_core::Engine;
 use workflow_core::clock::ManualClock;
-use workflow_core::{Engine, Source};
 
 pub struct TestApp {
     pub addr: SocketAddr,
@@ -40,17 +40,7 @@ impl Reply {
 
 fn catalog() -> workflow_core::Catalog {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/workflows");
-    let mut sources: Vec<Source> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-        .map(|p| Source {
-            name: p.display().to_string(),
-            text: std::fs::read_to_string(&p).unwrap(),
-        })
-        .collect();
-    sources.sort_by(|a, b| a.name.cmp(&b.name));
-    workflow_core::load(&sources).unwrap()
+    storage::workflow_files::load_dir(std::path::Path::new(dir)).unwrap()
 }
 
 pub async fn sqlite_url() -> String {

@@ -15,19 +15,7 @@ use workflow_core::*;
 
 fn catalog() -> Catalog {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../workflows");
-    let sources: Vec<Source> = [
-        "catalog.toml",
-        "community-service.toml",
-        "micro-wish.toml",
-        "dispute-mediation.toml",
-    ]
-    .iter()
-    .map(|f| Source {
-        name: (*f).into(),
-        text: std::fs::read_to_string(format!("{dir}/{f}")).unwrap(),
-    })
-    .collect();
-    load(&sources).unwrap()
+    storage::workflow_files::load_dir(std::path::Path::new(dir)).unwrap()
 }
 
 fn seconds() -> Duration {
@@ -160,18 +148,9 @@ async fn store_rate(store: &SqlStore, wf: &Workflow) -> f64 {
 
 async fn postgres_url() -> Option<String> {
     let base = std::env::var("LINLI_TEST_DATABASE_URL").ok()?;
-    use sqlx::Connection;
-    let mut admin = sqlx::PgConnection::connect(&base).await.ok()?;
-    let name = format!("linli_t_bench_{}", Uuid::now_v7().simple());
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut admin)
+    storage::create_database(&base, &format!("linli_t_bench_{}", Uuid::now_v7().simple()))
         .await
-        .ok()?;
-    let head = base.split('?').next().unwrap_or(&base);
-    Some(format!(
-        "{}/{name}",
-        head.rsplit_once('/').map_or(head, |(r, _)| r)
-    ))
+        .ok()
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]

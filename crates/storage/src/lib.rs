@@ -49,6 +49,7 @@ mod outbox;
 mod tickets;
 mod timers;
 pub mod worker;
+pub mod workflow_files;
 
 use std::sync::Arc;
 

@@ -54,20 +54,7 @@ async fn rig(s: SqlStore, start: &str) -> Rig {
 }
 
 fn load_catalog() -> Catalog {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../workflows");
-    let sources: Vec<Source> = [
-        "catalog.toml",
-        "community-service.toml",
-        "micro-wish.toml",
-        "dispute-mediation.toml",
-    ]
-    .iter()
-    .map(|f| Source {
-        name: (*f).into(),
-        text: std::fs::read_to_string(format!("{dir}/{f}")).unwrap(),
-    })
-    .collect();
-    load(&sources).unwrap()
+    shipped_catalog()
 }
 
 impl Rig {

@@ -8,22 +8,8 @@ use jiff::Timestamp;
 use uuid::Uuid;
 use workflow_core::*;
 
-fn catalog() -> Catalog {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../workflows");
-    let sources: Vec<Source> = [
-        "catalog.toml",
-        "community-service.toml",
-        "micro-wish.toml",
-        "dispute-mediation.toml",
-    ]
-    .iter()
-    .map(|f| Source {
-        name: (*f).into(),
-        text: std::fs::read_to_string(format!("{dir}/{f}")).unwrap(),
-    })
-    .collect();
-    load(&sources).unwrap()
-}
+#[path = "../tests/common/mod.rs"]
+mod common;
 
 fn act(action: &str, t: &Ticket, fields: Fields) -> Act {
     Act {
@@ -34,7 +20,7 @@ fn act(action: &str, t: &Ticket, fields: Fields) -> Act {
 }
 
 fn bench(c: &mut Criterion) {
-    let catalog = catalog();
+    let catalog = common::load_shipped();
     let wf = catalog.latest("community-service").unwrap().clone();
     let resident = Actor::new(Uuid::now_v7(), [Role::Resident]);
     let secretary = Actor::new(Uuid::now_v7(), [Role::Secretary]);

@@ -1,6 +1,8 @@
 //! The state machine on the shipped workflows: every refusal, the lifecycle, team pools, SLA
 //! clocks through the office calendar, state timers, escalation, and replay.
 
+mod common;
+
 use std::sync::Arc;
 
 use jiff::Timestamp;
@@ -11,25 +13,7 @@ use workflow_core::ticket::ClockStatus;
 use workflow_core::*;
 
 fn catalog() -> &'static Catalog {
-    static CATALOG: std::sync::LazyLock<Catalog> = std::sync::LazyLock::new(load_catalog);
-    &CATALOG
-}
-
-fn load_catalog() -> Catalog {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../workflows");
-    let sources: Vec<Source> = [
-        "catalog.toml",
-        "community-service.toml",
-        "micro-wish.toml",
-        "dispute-mediation.toml",
-    ]
-    .iter()
-    .map(|f| Source {
-        name: (*f).into(),
-        text: std::fs::read_to_string(format!("{dir}/{f}")).unwrap(),
-    })
-    .collect();
-    load(&sources).unwrap()
+    common::catalog()
 }
 
 fn at(s: &str) -> Timestamp {

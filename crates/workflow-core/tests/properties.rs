@@ -2,6 +2,8 @@
 //! appears that the definition does not allow, and the ticket always equals its replay.
 
 use std::collections::BTreeSet;
+mod common;
+
 use std::sync::Arc;
 
 use jiff::{SignedDuration, Timestamp};
@@ -15,25 +17,7 @@ use workflow_core::event::EventKind;
 use workflow_core::*;
 
 fn catalog() -> &'static Catalog {
-    static CATALOG: std::sync::LazyLock<Catalog> = std::sync::LazyLock::new(load_catalog);
-    &CATALOG
-}
-
-fn load_catalog() -> Catalog {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../workflows");
-    let sources: Vec<Source> = [
-        "catalog.toml",
-        "community-service.toml",
-        "micro-wish.toml",
-        "dispute-mediation.toml",
-    ]
-    .iter()
-    .map(|f| Source {
-        name: (*f).into(),
-        text: std::fs::read_to_string(format!("{dir}/{f}")).unwrap(),
-    })
-    .collect();
-    load(&sources).unwrap()
+    common::catalog()
 }
 
 #[derive(Debug, Clone)]

@@ -11,9 +11,16 @@ use uuid::Uuid;
 use workflow_core::*;
 
 pub fn catalog() -> &'static Catalog {
-    static CATALOG: LazyLock<Catalog> = LazyLock::new(|| load(&sources(None)).unwrap());
+    static CATALOG: LazyLock<Catalog> = LazyLock::new(shipped_catalog);
     &CATALOG
 }
+
+/// The shipped workflows, loaded afresh.
+pub fn shipped_catalog() -> Catalog {
+    storage::workflow_files::load_dir(std::path::Path::new(WORKFLOWS)).unwrap()
+}
+
+const WORKFLOWS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../workflows");
 
 fn sources(change: Option<&str>) -> Vec<Source> {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../workflows");
@@ -67,23 +74,13 @@ pub async fn postgres_database() -> Option<String> {
         );
         return None;
     };
-    use sqlx::Connection;
-    let mut admin = sqlx::PgConnection::connect(&base)
+    let name = format!("linli_t_{}", Uuid::now_v7().simple());
+    let url = storage::create_database(&base, &name)
         .await
         .unwrap_or_else(|e| {
             panic!("LINLI_TEST_DATABASE_URL is set but PostgreSQL is unreachable: {e}")
         });
-    let name = format!("linli_t_{}", Uuid::now_v7().simple());
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    let (head, query) = match base.split_once('?') {
-        Some((h, q)) => (h.to_owned(), format!("?{q}")),
-        None => (base.clone(), String::new()),
-    };
-    let root = head.rsplit_once('/').map_or(head.as_str(), |(r, _)| r);
-    Some(format!("{root}/{name}{query}"))
+    Some(url)
 }
 
 /// Runs each named test function on every backend.

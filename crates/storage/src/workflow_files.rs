@@ -1,4 +1,5 @@
-//! Reading the workflows directory: the one place workflow files touch the file system.
+//! Reading a workflows directory: the one place workflow files touch the file system
+//! (`workflow-core` validates texts it is handed; it reads nothing).
 
 use std::path::Path;
 

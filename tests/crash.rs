@@ -1,0 +1,212 @@
+//! kill -9 under load: concurrent lifecycles run against the real `linli serve` on SQLite;
+//! the process is killed with SIGKILL at a random moment, several rounds. After each
+//! restart every acknowledged (2xx) transition is in the audit trail exactly once, and every
+//! ticket equals the replay of its events.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use workflow_core::store::{Page, Scope, Store, TicketFilter};
+
+struct Server {
+    child: Child,
+    base: String,
+    tokens: HashMap<String, String>,
+}
+
+fn start(db_url: &str, demo: bool) -> Server {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_linli"));
+    cmd.args(["serve", "--bind", "127.0.0.1:0", "--database-url", db_url])
+        .arg("--workflows")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/workflows"))
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    if demo {
+        cmd.arg("--demo");
+    }
+    let mut child = cmd.spawn().unwrap();
+    let mut tokens = HashMap::new();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let base = loop {
+        let line = lines
+            .next()
+            .expect("the server prints its address")
+            .unwrap();
+        let words: Vec<&str> = line.split_whitespace().collect();
+        if words.len() == 4 && words[3].starts_with("ll_") {
+            tokens.insert(words[0].to_owned(), words[3].to_owned());
+        }
+        if let Some(a) = line.strip_prefix("linli listening on ") {
+            break a.to_owned();
+        }
+    };
+    Server {
+        child,
+        base,
+        tokens,
+    }
+}
+
+/// What the server acknowledged: ticket id → the versions its 2xx answers reported, by action.
+type Acks = Arc<Mutex<Vec<(String, String, u64)>>>;
+
+async fn lifecycles(base: String, tokens: HashMap<String, String>, member: String, acks: Acks) {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let post = |who: &str, path: String, body: Value| {
+        client
+            .post(format!("{base}{path}"))
+            .bearer_auth(&tokens[who])
+            .json(&body)
+            .send()
+    };
+    loop {
+        let Ok(r) = post(
+            "resident",
+            "/api/v1/tickets".into(),
+            json!({"category": "repair", "description": "压力测试：楼道灯坏了"}),
+        )
+        .await
+        else {
+            return;
+        };
+        if !r.status().is_success() {
+            return;
+        }
+        let Ok(t) = r.json::<Value>().await else {
+            return;
+        };
+        let id = t["id"].as_str().unwrap().to_owned();
+        acks.lock().unwrap().push((
+            id.clone(),
+            "submitted".into(),
+            t["version"].as_u64().unwrap(),
+        ));
+        let steps = [
+            ("secretary", "triage", json!({})),
+            ("secretary", "dispatch", json!({"assignee": member})),
+            ("member", "accept", json!({})),
+            ("member", "start", json!({})),
+            ("member", "complete", json!({"hours": 1})),
+            ("resident", "confirm", json!({"rating": 5})),
+        ];
+        for (who, action, body) in steps {
+            let Ok(r) = post(who, format!("/api/v1/tickets/{id}/actions/{action}"), body).await
+            else {
+                return;
+            };
+            if !r.status().is_success() {
+                return;
+            }
+            let Ok(t) = r.json::<Value>().await else {
+                return;
+            };
+            acks.lock()
+                .unwrap()
+                .push((id.clone(), action.into(), t["version"].as_u64().unwrap()));
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn nothing_acknowledged_is_lost_to_kill_9() {
+    let db = std::env::temp_dir().join(format!("linli-crash-{}.db", uuid::Uuid::now_v7().simple()));
+    let url = format!("sqlite://{}", db.display());
+    let first = start(&url, true);
+    let tokens = first.tokens.clone();
+    let client = reqwest::Client::new();
+    let me: Value = client
+        .get(format!("{}/api/v1/me", first.base))
+        .bearer_auth(&tokens["member"])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let member = me["id"].as_str().unwrap().to_owned();
+    let acks: Acks = Arc::default();
+    let mut server = first;
+    let rounds = 3;
+    for round in 0..rounds {
+        let workers: Vec<_> = (0..8)
+            .map(|_| {
+                tokio::spawn(lifecycles(
+                    server.base.clone(),
+                    tokens.clone(),
+                    member.clone(),
+                    acks.clone(),
+                ))
+            })
+            .collect();
+        // A moment of load, different each round, then SIGKILL: no shutdown, no flush.
+        let pause = 400 + (uuid::Uuid::now_v7().as_u128() % 800) as u64;
+        tokio::time::sleep(Duration::from_millis(pause)).await;
+        server.child.kill().unwrap();
+        server.child.wait().unwrap();
+        for w in workers {
+            w.await.unwrap();
+        }
+        eprintln!(
+            "round {round}: {} acknowledged so far",
+            acks.lock().unwrap().len()
+        );
+        server = start(&url, false);
+    }
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+
+    // Read the database as it is after the last kill.
+    let store = storage::connect(&storage::Options::new(&url))
+        .await
+        .unwrap();
+    let acks = acks.lock().unwrap().clone();
+    assert!(
+        acks.len() > 50,
+        "the load did real work: {} acknowledged",
+        acks.len()
+    );
+    let mut checked = 0;
+    for (ticket, action, version) in &acks {
+        let id: uuid::Uuid = ticket.parse().unwrap();
+        let events = store.events(id).await.unwrap();
+        let at_version: Vec<_> = events.iter().filter(|e| e.seq <= *version).collect();
+        let matching = events.iter().filter(|e| e.kind.name() == action).count();
+        assert_eq!(
+            matching, 1,
+            "{action} of {ticket} must be recorded exactly once"
+        );
+        assert!(
+            at_version.len() as u64 == *version,
+            "{ticket} lost events before version {version}"
+        );
+        checked += 1;
+    }
+    let all = store
+        .list(
+            &Scope::Everything,
+            &TicketFilter::default(),
+            Page {
+                after: None,
+                limit: 100_000,
+            },
+        )
+        .await
+        .unwrap();
+    for t in &all {
+        let replay = workflow_core::Ticket::replay(&store.events(t.id).await.unwrap()).unwrap();
+        assert_eq!(&replay, t, "ticket {} is half-applied", t.id);
+    }
+    eprintln!(
+        "kill -9: {rounds} rounds, {checked} acknowledged transitions checked, {} tickets replayed",
+        all.len()
+    );
+    store.close().await;
+}

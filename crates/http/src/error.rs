@@ -32,6 +32,8 @@ pub enum ApiError {
     NotFound,
     #[error("no such route")]
     NoRoute,
+    #[error("this route does not take that method")]
+    MethodNotAllowed,
     #[error("{detail}")]
     BadRequest { code: &'static str, detail: String },
     #[error("{detail}")]
@@ -58,6 +60,7 @@ impl ApiError {
             ApiError::Forbidden(_) => (S::FORBIDDEN, "forbidden"),
             ApiError::NotFound => (S::NOT_FOUND, "not_found"),
             ApiError::NoRoute => (S::NOT_FOUND, "no_such_route"),
+            ApiError::MethodNotAllowed => (S::METHOD_NOT_ALLOWED, "method_not_allowed"),
             ApiError::BadRequest { code, .. } => (S::BAD_REQUEST, code),
             ApiError::Unprocessable { code, .. } => (S::UNPROCESSABLE_ENTITY, code),
             ApiError::PayloadTooLarge => (S::PAYLOAD_TOO_LARGE, "payload_too_large"),

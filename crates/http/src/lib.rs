@@ -4,7 +4,7 @@
 
 mod auth;
 mod error;
-mod json;
+mod extract;
 mod routes;
 mod views;
 
@@ -104,7 +104,9 @@ pub fn app(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     router
         .fallback(|| async { ApiError::NoRoute })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(middleware::from_fn(track))
+        .layer(middleware::from_fn(refuse_oversize))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
@@ -118,6 +120,21 @@ pub fn app(state: AppState) -> Router {
         }))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
         .with_state(state)
+}
+
+/// A body announced larger than the limit is refused before a byte of it is read, so a
+/// client cannot hold a request open by trickling an oversize body. (A body without a
+/// length is cut off by `DefaultBodyLimit` once it passes the limit.)
+async fn refuse_oversize(req: Request, next: Next) -> Response {
+    let announced = req
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if announced.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        return axum::response::IntoResponse::into_response(ApiError::PayloadTooLarge);
+    }
+    next.run(req).await
 }
 
 /// Requests by route and status, and their latency.

@@ -1,7 +1,7 @@
 //! The directory, for administrators: org units, branches, people (creating one returns its
 //! token, once), teams, and revoking tokens.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use storage::NewPerson;
@@ -14,7 +14,7 @@ use workflow_core::Role;
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::json::Body;
+use crate::extract::{ApiPath, Body};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -185,7 +185,7 @@ pub struct Revoked {
 async fn revoke_tokens(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<axum::Json<Revoked>> {
     caller.require(&[Role::Admin])?;
     let revoked = state.store.revoke_tokens(id).await?;

@@ -1,6 +1,6 @@
 //! Tickets: submit (点单), list, read, audit trail, workflow actions, dispatch candidates.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -14,7 +14,7 @@ use workflow_core::{Assignee, Fields, Role, Urgency};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::json::{Body, OptionalBody};
+use crate::extract::{ApiPath, ApiQuery, Body, OptionalBody};
 use crate::views::{EventView, TicketView, event_view, ticket_view};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -127,7 +127,7 @@ pub struct TicketPage {
 async fn list(
     State(state): State<AppState>,
     caller: Caller,
-    Query(q): Query<ListQuery>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> ApiResult<axum::Json<TicketPage>> {
     let assignee = match q.assignee.as_deref() {
         None => None,
@@ -174,7 +174,7 @@ async fn list(
 async fn get_ticket(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<axum::Json<TicketView>> {
     let t = state.engine.ticket(&caller.scope, id).await?;
     Ok(axum::Json(ticket_view(&state, &caller, t).await?))
@@ -186,7 +186,7 @@ async fn get_ticket(
 async fn events(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<axum::Json<Vec<EventView>>> {
     let events = state.engine.events(&caller.scope, id).await?;
     Ok(axum::Json(events.into_iter().map(event_view).collect()))
@@ -217,7 +217,7 @@ pub struct ActionBody {
 async fn act(
     State(state): State<AppState>,
     caller: Caller,
-    Path((id, action)): Path<(Uuid, String)>,
+    ApiPath((id, action)): ApiPath<(Uuid, String)>,
     OptionalBody(body): OptionalBody<ActionBody>,
 ) -> ApiResult<axum::Json<TicketView>> {
     let b = body.unwrap_or_default();
@@ -265,7 +265,7 @@ pub struct Candidate {
 async fn candidates(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<axum::Json<Vec<Candidate>>> {
     caller.require(&[Role::Secretary, Role::Community, Role::Street])?;
     let t = state.engine.ticket(&caller.scope, id).await?;

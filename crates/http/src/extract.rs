@@ -1,5 +1,6 @@
-//! JSON request bodies whose every failure is a problem document: malformed JSON and
-//! invalid UTF-8 are 400, a wrong type or an unknown field 422, an oversize body 413.
+//! Extractors whose every failure is a problem document. Bodies: malformed JSON and invalid
+//! UTF-8 are 400, a wrong type or an unknown field 422, an oversize body 413. Paths and query
+//! strings that do not parse (a malformed id, an unknown filter) are 400.
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
@@ -63,5 +64,45 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for OptionalBody<T> {
             return Ok(OptionalBody(None));
         }
         parse(&b).map(|v| OptionalBody(Some(v)))
+    }
+}
+
+/// A path whose parameters parse (`/tickets/{id}` with a real UUID), else 400.
+pub struct ApiPath<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> axum::extract::FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(v)| ApiPath(v))
+            .map_err(|r| ApiError::BadRequest {
+                code: "invalid_path",
+                detail: r.body_text(),
+            })
+    }
+}
+
+/// A query string that parses (known filters, right types), else 400.
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> axum::extract::FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(v)| ApiQuery(v))
+            .map_err(|r| ApiError::BadRequest {
+                code: "invalid_query",
+                detail: r.body_text(),
+            })
     }
 }

@@ -317,7 +317,7 @@ impl SqlStore {
                         name: r.try_get(1)?,
                         skills: skills.0,
                         available: r.try_get(3)?,
-                        max_open: r.try_get::<i64, _>(4)? as u32,
+                        max_open: r.try_get::<i32, _>(4)? as u32,
                         home_building_id: r.try_get(5)?,
                         open: r.try_get::<i64, _>(6)? as u32,
                     })

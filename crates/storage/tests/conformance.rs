@@ -559,7 +559,28 @@ async fn timers_fire_exactly_once_across_three_stores(s: SqlStore, others: Vec<S
     assert_eq!(response, tickets * 2, "every response timer fired");
 }
 
+async fn volunteers_come_with_skills_and_open_load(s: SqlStore) {
+    let dir = Directory::create(&s).await;
+    let w = World::located(&dir);
+    let d = w.submit(now());
+    s.apply(&d, None).await.unwrap();
+    let t = w.act(&d.ticket, &w.secretary, "triage", Fields::default());
+    s.apply(&t, None).await.unwrap();
+    let held = w.act(&t.ticket, &w.secretary, "dispatch", w.to_member());
+    s.apply(&held, None).await.unwrap();
+    let vs = s.volunteers(dir.community).await.unwrap();
+    let names: Vec<&str> = vs.iter().map(|v| v.name.as_str()).collect();
+    assert_eq!(names.len(), 2, "members only: {names:?}");
+    let member = vs.iter().find(|v| v.id == dir.member).unwrap();
+    assert_eq!(
+        (member.open, member.max_open, member.available),
+        (1, 5, true)
+    );
+    assert!(s.volunteers(dir.other_community).await.unwrap().is_empty());
+}
+
 backends! {
+    volunteers_come_with_skills_and_open_load,
     a_decision_round_trips_with_its_events,
     a_stale_version_is_a_conflict_and_writes_nothing,
     thirty_two_racers_one_winner,

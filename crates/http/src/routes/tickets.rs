@@ -55,6 +55,9 @@ async fn submit(
     headers: HeaderMap,
     Body(body): Body<SubmitBody>,
 ) -> ApiResult<(StatusCode, axum::Json<TicketView>)> {
+    // Who may submit is the core's rule too; saying so first keeps a 403 from turning into a
+    // 422 about a home building a non-resident does not have.
+    caller.require(&[Role::Resident])?;
     let key = match headers.get("idempotency-key") {
         None => None,
         Some(v) => Some(

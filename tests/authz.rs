@@ -1,0 +1,240 @@
+//! The authorization matrix: every route the API serves (read from its OpenAPI document,
+//! which is built from the router's own route list) × every kind of caller, with the status
+//! each must get. There is no default row: a new route without an entry fails this test.
+
+mod support;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use support::TestApp;
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Who {
+    Anonymous,
+    Malformed,
+    Revoked,
+    Requester,
+    OtherResident,
+    Assignee,
+    OtherMember,
+    Secretary,
+    OtherSecretary,
+    Community,
+    Street,
+    Admin,
+}
+
+const EVERYONE: [Who; 12] = [
+    Who::Anonymous,
+    Who::Malformed,
+    Who::Revoked,
+    Who::Requester,
+    Who::OtherResident,
+    Who::Assignee,
+    Who::OtherMember,
+    Who::Secretary,
+    Who::OtherSecretary,
+    Who::Community,
+    Who::Street,
+    Who::Admin,
+];
+
+fn is_unauthenticated(w: Who) -> bool {
+    matches!(w, Who::Anonymous | Who::Malformed | Who::Revoked)
+}
+
+/// The expected status of `method path` for `who`. Panics on a route it does not know.
+fn expected(method: &str, path: &str, who: Who) -> StatusCode {
+    use StatusCode as S;
+    use Who::*;
+    let public = matches!(path, "/healthz" | "/readyz" | "/metrics" | "/openapi.json");
+    if public {
+        return S::OK;
+    }
+    if is_unauthenticated(who) {
+        return S::UNAUTHORIZED;
+    }
+    // Who can see the ticket under test (the requester's, held by the assignee, in the
+    // secretary's branch, the community's community, the street's street).
+    let sees = matches!(who, Requester | Assignee | Secretary | Community | Street);
+    let staff = matches!(who, Secretary | OtherSecretary | Community | Street);
+    match (method, path) {
+        ("POST", "/api/v1/tickets") => match who {
+            Requester | OtherResident => S::CREATED,
+            _ => S::FORBIDDEN,
+        },
+        ("GET", "/api/v1/tickets")
+        | ("GET", "/api/v1/workflows")
+        | ("GET", "/api/v1/categories")
+        | ("GET", "/api/v1/me") => S::OK,
+        ("GET", "/api/v1/tickets/{id}") | ("GET", "/api/v1/tickets/{id}/events") => {
+            if sees {
+                S::OK
+            } else {
+                S::NOT_FOUND
+            }
+        }
+        // The action tried is `note`: requester, assignee and staff may add one.
+        ("POST", "/api/v1/tickets/{id}/actions/{action}") => {
+            if sees {
+                S::OK
+            } else {
+                S::NOT_FOUND
+            }
+        }
+        ("GET", "/api/v1/tickets/{id}/candidates") => match (staff, sees) {
+            (false, _) => S::FORBIDDEN,
+            (true, true) => S::OK,
+            (true, false) => S::NOT_FOUND,
+        },
+        ("POST", "/api/v1/admin/org-units")
+        | ("POST", "/api/v1/admin/branches")
+        | ("POST", "/api/v1/admin/people")
+        | ("POST", "/api/v1/admin/teams") => {
+            if who == Admin {
+                S::CREATED
+            } else {
+                S::FORBIDDEN
+            }
+        }
+        ("POST", "/api/v1/admin/people/{id}/revoke-tokens") => {
+            if who == Admin {
+                S::OK
+            } else {
+                S::FORBIDDEN
+            }
+        }
+        _ => panic!("{method} {path} has no row in the authorization matrix: add one"),
+    }
+}
+
+async fn every_route_answers_every_caller_as_the_matrix_says(app: TestApp) {
+    // The ticket under test: 王奶奶's, dispatched to 王师傅.
+    let t = app.submit("resident", "repair", "厨房水管漏水").await;
+    app.act("secretary", &t, "triage", Value::Null).await;
+    let member = app.demo.user("member").id;
+    app.act("secretary", &t, "dispatch", json!({"assignee": member}))
+        .await;
+    // A person whose token is revoked.
+    let r = app
+        .post(
+            "admin",
+            "/api/v1/admin/people",
+            json!({"name": "离任书记", "roles": ["secretary"]}),
+        )
+        .await;
+    let revoked_token = r.body["token"].as_str().unwrap().to_owned();
+    let revoked_id = r.body["id"].as_str().unwrap().to_owned();
+    app.post(
+        "admin",
+        &format!("/api/v1/admin/people/{revoked_id}/revoke-tokens"),
+        Value::Null,
+    )
+    .await;
+
+    let token = |who: Who| -> Option<String> {
+        let demo = |k: &str| Some(app.token(k));
+        match who {
+            Who::Anonymous => None,
+            Who::Malformed => Some("not-a-token".into()),
+            Who::Revoked => Some(revoked_token.clone()),
+            Who::Requester => demo("resident"),
+            Who::OtherResident => demo("yunhe_resident"),
+            Who::Assignee => demo("member"),
+            Who::OtherMember => demo("yunhe_member"),
+            Who::Secretary => demo("secretary"),
+            Who::OtherSecretary => demo("yunhe_secretary"),
+            Who::Community => demo("community"),
+            Who::Street => demo("street"),
+            Who::Admin => demo("admin"),
+        }
+    };
+    let body = |method: &str, path: &str| -> Option<Value> {
+        let demo = &app.demo;
+        match (method, path) {
+            ("POST", "/api/v1/tickets") => {
+                Some(json!({"category": "sanitation", "description": "矩阵测试"}))
+            }
+            ("POST", "/api/v1/tickets/{id}/actions/{action}") => Some(json!({"note": "矩阵测试"})),
+            ("POST", "/api/v1/admin/org-units") => {
+                Some(json!({"kind": "street", "name": "矩阵街道"}))
+            }
+            ("POST", "/api/v1/admin/branches") => {
+                Some(json!({"community_id": demo.hehuatang, "name": "矩阵支部", "areas": []}))
+            }
+            ("POST", "/api/v1/admin/people") => {
+                Some(json!({"name": "矩阵居民", "roles": ["resident"]}))
+            }
+            ("POST", "/api/v1/admin/teams") => {
+                Some(json!({"community_id": demo.hehuatang, "name": "矩阵队"}))
+            }
+            _ => None,
+        }
+    };
+
+    let doc = app
+        .send(app.client.get(app.url("/openapi.json")))
+        .await
+        .body;
+    let mut checked = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            let method = method.to_uppercase();
+            for who in EVERYONE {
+                // A fresh victim each time for revoke-tokens, so an admin's 200 does not
+                // depend on the order of the rows.
+                let concrete = path
+                    .replace(
+                        "{id}",
+                        &if path.contains("revoke") {
+                            app.demo.user("yunhe_repair").id.to_string()
+                        } else {
+                            t.clone()
+                        },
+                    )
+                    .replace("{action}", "note");
+                let mut req = app
+                    .client
+                    .request(method.parse().unwrap(), app.url(&concrete));
+                if let Some(tok) = token(who) {
+                    req = req.bearer_auth(tok);
+                }
+                if let Some(b) = body(&method, path) {
+                    req = req.json(&b);
+                }
+                let r = app.send(req).await;
+                let want = expected(&method, path, who);
+                assert_eq!(r.status, want, "{method} {path} as {who:?}: {:?}", r.body);
+                if !r.status.is_success()
+                    && !matches!(path.as_str(), "/healthz" | "/readyz" | "/metrics")
+                {
+                    assert_eq!(
+                        r.content_type, "application/problem+json",
+                        "{method} {path} as {who:?}"
+                    );
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 18 * EVERYONE.len(), "{checked} cells");
+    // Nothing the refused callers tried changed the ticket beyond the notes of those allowed.
+    let events = app
+        .get("secretary", &format!("/api/v1/tickets/{t}/events"))
+        .await;
+    let notes = events
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "note")
+        .count();
+    assert_eq!(
+        notes, 5,
+        "requester, assignee, secretary, community and street added one note each"
+    );
+}
+
+backends! {
+    every_route_answers_every_caller_as_the_matrix_says,
+}

@@ -29,6 +29,12 @@ pub struct ServeArgs {
     /// Seed the demo community (once) and print its users' tokens and a walk-through.
     #[arg(long, env = "LINLI_DEMO")]
     pub demo: bool,
+    /// Requests per second each caller may make on average (0: no limit).
+    #[arg(long, env = "LINLI_RATE_LIMIT", default_value_t = 20)]
+    pub rate_limit: u32,
+    /// How many requests a caller may make at once before the average applies.
+    #[arg(long, env = "LINLI_RATE_BURST", default_value_t = 60)]
+    pub rate_burst: u32,
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -85,7 +91,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         WorkerConfig::default(),
         stopped,
     );
-    let app = linli_http::app(linli_http::AppState::new(engine, store.clone()));
+    let state = linli_http::AppState::new(engine, store.clone())
+        .with_rate_limit(args.rate_limit, args.rate_burst);
+    let app = linli_http::app(state);
     println!("linli listening on http://{addr}");
     tracing::info!(%addr, "listening");
     axum::serve(listener, app)

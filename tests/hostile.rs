@@ -176,6 +176,45 @@ async fn a_ten_megabyte_body_is_refused_before_it_is_read(app: TestApp) {
     assert_eq!(mine.body["items"], Value::Array(vec![]), "nothing stored");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_over_the_rate_limit_gets_429_with_retry_after() {
+    let url = support::sqlite_url().await;
+    let app = TestApp::spawn_with(&url, |s| s.with_rate_limit(1, 5)).await;
+    let mut statuses = Vec::new();
+    for _ in 0..10 {
+        let r = app.get("resident", "/api/v1/tickets").await;
+        statuses.push(r.status);
+        if r.status == StatusCode::TOO_MANY_REQUESTS {
+            assert_eq!(r.code(), "rate_limited");
+            assert_eq!(r.content_type, "application/problem+json");
+        }
+    }
+    assert_eq!(
+        statuses.iter().filter(|s| **s == StatusCode::OK).count(),
+        5,
+        "{statuses:?}"
+    );
+    assert_eq!(statuses.last(), Some(&StatusCode::TOO_MANY_REQUESTS));
+    let res = app
+        .client
+        .get(app.url("/api/v1/tickets"))
+        .bearer_auth(app.token("resident"))
+        .send()
+        .await
+        .unwrap();
+    let retry: u64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=5).contains(&retry), "Retry-After {retry}");
+    // Another caller has a bucket of their own.
+    assert_eq!(
+        app.get("secretary", "/api/v1/tickets").await.status,
+        StatusCode::OK
+    );
+}
+
 backends! {
     malformed_bodies_are_refused_cleanly,
     hostile_text_is_stored_as_data_and_round_trips,

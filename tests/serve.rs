@@ -100,6 +100,7 @@ async fn sigterm_under_load_lets_in_flight_requests_finish_without_5xx() {
         .arg("--workflows")
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/workflows"))
         .env("RUST_LOG", "error")
+        .env("LINLI_RATE_LIMIT", "0")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

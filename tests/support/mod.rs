@@ -66,6 +66,14 @@ pub async fn postgres_url() -> Option<String> {
 
 impl TestApp {
     pub async fn spawn(url: &str) -> TestApp {
+        TestApp::spawn_with(url, |state| state).await
+    }
+
+    /// A server whose state is adjusted first (a rate limit, say).
+    pub async fn spawn_with(
+        url: &str,
+        adjust: impl FnOnce(linli_http::AppState) -> linli_http::AppState,
+    ) -> TestApp {
         let store = storage::connect(&Options::new(url)).await.unwrap();
         let demo = storage::demo::seed(&store).await.unwrap();
         let clock = Arc::new(ManualClock::new(jiff::Timestamp::now()));
@@ -76,7 +84,10 @@ impl TestApp {
             Arc::new(Wakeup::default()),
         ));
         engine.register_workflows().await.unwrap();
-        let app = linli_http::app(linli_http::AppState::new(engine.clone(), store.clone()));
+        let app = linli_http::app(adjust(linli_http::AppState::new(
+            engine.clone(),
+            store.clone(),
+        )));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });

@@ -73,6 +73,15 @@ impl FromRequestParts<AppState> for Caller {
             .authenticate(token)
             .await?
             .ok_or(ApiError::Unauthenticated)?;
+        if let Some(limiter) = &state.limiter
+            && let Err(not_until) = limiter.check_key(&principal.id)
+        {
+            use governor::clock::Clock;
+            let wait = not_until.wait_time_from(governor::clock::DefaultClock::default().now());
+            return Err(ApiError::TooManyRequests {
+                retry_after_secs: wait.as_secs().max(1),
+            });
+        }
         let actor = Actor::new(principal.id, principal.roles.iter().copied())
             .with_teams(principal.teams.clone());
         let scope = scope_of(&principal);

@@ -34,6 +34,8 @@ pub enum ApiError {
     NoRoute,
     #[error("this route does not take that method")]
     MethodNotAllowed,
+    #[error("too many requests: try again in {retry_after_secs} s")]
+    TooManyRequests { retry_after_secs: u64 },
     #[error("{detail}")]
     BadRequest { code: &'static str, detail: String },
     #[error("{detail}")]
@@ -61,6 +63,7 @@ impl ApiError {
             ApiError::NotFound => (S::NOT_FOUND, "not_found"),
             ApiError::NoRoute => (S::NOT_FOUND, "no_such_route"),
             ApiError::MethodNotAllowed => (S::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            ApiError::TooManyRequests { .. } => (S::TOO_MANY_REQUESTS, "rate_limited"),
             ApiError::BadRequest { code, .. } => (S::BAD_REQUEST, code),
             ApiError::Unprocessable { code, .. } => (S::UNPROCESSABLE_ENTITY, code),
             ApiError::PayloadTooLarge => (S::PAYLOAD_TOO_LARGE, "payload_too_large"),
@@ -108,6 +111,11 @@ fn store_parts(e: &StoreError) -> (StatusCode, &'static str) {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.parts();
+        let retry_after = match &self {
+            ApiError::TooManyRequests { retry_after_secs } => Some(*retry_after_secs),
+            _ if status == StatusCode::SERVICE_UNAVAILABLE => Some(5),
+            _ => None,
+        };
         let detail = match status {
             // Internal details stay in the log, not in the response.
             StatusCode::INTERNAL_SERVER_ERROR => {
@@ -128,10 +136,10 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
-        if status == StatusCode::SERVICE_UNAVAILABLE {
+        if let Some(secs) = retry_after {
             response
                 .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         if status == StatusCode::UNAUTHORIZED {
             response

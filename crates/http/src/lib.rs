@@ -33,11 +33,16 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// A request that takes longer than this is cut off (a slow client cannot hold a worker).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Requests per caller: a token bucket per authenticated person.
+pub type CallerLimiter = governor::DefaultKeyedRateLimiter<uuid::Uuid>;
+
 #[derive(Clone)]
 pub struct AppState {
     pub engine: Arc<Engine>,
     pub store: SqlStore,
     pub metrics: PrometheusHandle,
+    /// `None`: unlimited.
+    pub limiter: Option<Arc<CallerLimiter>>,
 }
 
 impl AppState {
@@ -46,7 +51,21 @@ impl AppState {
             engine,
             store,
             metrics: metrics_handle(),
+            limiter: None,
         }
+    }
+
+    /// Allows each caller `per_second` requests a second on average, in bursts of `burst`;
+    /// past that a caller gets 429 with `Retry-After`. Zero turns the limit off.
+    pub fn with_rate_limit(mut self, per_second: u32, burst: u32) -> AppState {
+        use std::num::NonZeroU32;
+        self.limiter = NonZeroU32::new(per_second).map(|rate| {
+            let burst = NonZeroU32::new(burst.max(per_second)).unwrap_or(rate);
+            Arc::new(governor::RateLimiter::keyed(
+                governor::Quota::per_second(rate).allow_burst(burst),
+            ))
+        });
+        self
     }
 }
 

@@ -35,6 +35,10 @@ pub struct ServeArgs {
     /// How many requests a caller may make at once before the average applies.
     #[arg(long, env = "LINLI_RATE_BURST", default_value_t = 60)]
     pub rate_burst: u32,
+    /// Seconds a node's claim on a due timer holds; a node that dies holding claims gives
+    /// them up to the others after this long.
+    #[arg(long, env = "LINLI_TIMER_LEASE", default_value_t = 60)]
+    pub timer_lease: u32,
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -88,7 +92,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         store.clone(),
         Arc::new(SystemClock),
         wake,
-        WorkerConfig::default(),
+        WorkerConfig {
+            lease: jiff::SignedDuration::from_secs(i64::from(args.timer_lease.max(1))),
+            ..WorkerConfig::default()
+        },
         stopped,
     );
     let state = linli_http::AppState::new(engine, store.clone())

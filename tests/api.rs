@@ -570,6 +570,7 @@ async fn the_openapi_document_lists_exactly_what_the_router_serves(app: TestApp)
         ("POST", "/api/v1/admin/branches"),
         ("POST", "/api/v1/admin/people"),
         ("POST", "/api/v1/admin/people/{id}/revoke-tokens"),
+        ("GET", "/api/v1/admin/people/{id}/contact-reads"),
         ("POST", "/api/v1/admin/teams"),
         ("GET", "/healthz"),
         ("GET", "/readyz"),
@@ -607,7 +608,42 @@ async fn operators_see_health_readiness_and_metrics(app: TestApp) {
     assert!(text.contains("linli_outbox_backlog"), "{text}");
 }
 
+async fn every_staff_read_of_an_unmasked_phone_is_audited(app: TestApp) {
+    let t = app.submit("resident", "repair", "门铃坏了").await;
+    let resident = app.demo.user("resident").id;
+    let path = format!("/api/v1/admin/people/{resident}/contact-reads");
+    // Her own view and lists reveal nothing to audit; lists are masked even for staff.
+    app.get("resident", &format!("/api/v1/tickets/{t}")).await;
+    let list = app.get("secretary", "/api/v1/tickets").await;
+    assert_eq!(list.body["items"][0]["requester"]["phone"], "139****5678");
+    assert!(
+        app.get("admin", &path)
+            .await
+            .body
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    // The secretary and the community office open the ticket: shown, and recorded.
+    let seen = app.get("secretary", &format!("/api/v1/tickets/{t}")).await;
+    assert_eq!(seen.body["requester"]["phone"], "13912345678");
+    app.get("community", &format!("/api/v1/tickets/{t}")).await;
+    let audit = app.get("admin", &path).await.body;
+    let audit = audit.as_array().unwrap();
+    assert_eq!(audit.len(), 2);
+    assert_eq!(
+        audit[0]["reader_id"],
+        app.demo.user("community").id.to_string()
+    );
+    assert_eq!(
+        audit[1]["reader_id"],
+        app.demo.user("secretary").id.to_string()
+    );
+    assert_eq!(audit[1]["ticket_id"], t);
+}
+
 backends! {
+    every_staff_read_of_an_unmasked_phone_is_audited,
     a_repair_walks_from_request_to_rating_in_chinese,
     a_micro_wish_and_a_mediation_walk_through,
     every_error_class_is_a_problem_document,

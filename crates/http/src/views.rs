@@ -128,7 +128,20 @@ fn ts(t: Timestamp) -> String {
     t.to_string()
 }
 
-pub async fn ticket_view(state: &AppState, caller: &Caller, t: Ticket) -> ApiResult<TicketView> {
+/// Whether a view may carry contact details unmasked: on a single ticket's page, where each
+/// such read is audited; lists are always masked.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Contact {
+    MayReveal,
+    Masked,
+}
+
+pub async fn ticket_view(
+    state: &AppState,
+    caller: &Caller,
+    t: Ticket,
+    contact: Contact,
+) -> ApiResult<TicketView> {
     let catalog = state.engine.catalog();
     let wf = catalog.workflow(&t.workflow_id, t.workflow_version);
     let now = state.engine.now();
@@ -138,7 +151,20 @@ pub async fn ticket_view(state: &AppState, caller: &Caller, t: Ticket) -> ApiRes
         .await?
         .unwrap_or_else(|| ("".into(), None));
     let holder = t.assignee.and_then(Assignee::person) == Some(caller.principal.id) && !t.terminal;
-    let sees_phone = caller.is_staff() || caller.principal.id == t.requester || holder;
+    let own = caller.principal.id == t.requester;
+    let sees_phone = own || (contact == Contact::MayReveal && (caller.is_staff() || holder));
+    if sees_phone && !own && phone.is_some() {
+        state
+            .store
+            .record_contact_read(&storage::ContactRead {
+                community_id: t.community_id,
+                person_id: t.requester,
+                reader_id: caller.principal.id,
+                ticket_id: t.id,
+                at: now,
+            })
+            .await?;
+    }
     let phone = phone.map(|p| if sees_phone { p } else { mask_phone(&p) });
     let state_label = wf
         .and_then(|w| {

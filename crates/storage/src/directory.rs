@@ -31,6 +31,16 @@ pub struct Principal {
     pub teams: Vec<Uuid>,
 }
 
+/// A read of someone's unmasked contact, for the audit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ContactRead {
+    pub community_id: Uuid,
+    pub person_id: Uuid,
+    pub reader_id: Uuid,
+    pub ticket_id: Uuid,
+    pub at: jiff::Timestamp,
+}
+
 /// A volunteer as dispatch sees them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Volunteer {
@@ -296,6 +306,57 @@ impl SqlStore {
             })
             .transpose()
             .map_err(from_sqlx)
+        })
+    }
+
+    /// Records that `reader` saw `person`'s unmasked contact on `ticket`.
+    pub async fn record_contact_read(&self, read: &ContactRead) -> Result<(), StoreError> {
+        with_pool!(self, pool, {
+            sqlx::query(
+                "INSERT INTO contact_reads (id, community_id, person_id, reader_id, ticket_id, at_us) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(Uuid::now_v7())
+            .bind(read.community_id)
+            .bind(read.person_id)
+            .bind(read.reader_id)
+            .bind(read.ticket_id)
+            .bind(us(read.at))
+            .execute(pool)
+            .await
+            .map_err(from_sqlx)?;
+            Ok(())
+        })
+    }
+
+    /// Who saw a person's unmasked contact, newest first.
+    pub async fn contact_reads(
+        &self,
+        person: Uuid,
+        limit: u32,
+    ) -> Result<Vec<ContactRead>, StoreError> {
+        with_reader!(self, pool, {
+            let rows = sqlx::query(
+                "SELECT community_id, person_id, reader_id, ticket_id, at_us FROM contact_reads \
+                 WHERE person_id = $1 ORDER BY at_us DESC, id DESC LIMIT $2",
+            )
+            .bind(person)
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await
+            .map_err(from_sqlx)?;
+            rows.iter()
+                .map(|r| -> Result<ContactRead, sqlx::Error> {
+                    Ok(ContactRead {
+                        community_id: r.try_get(0)?,
+                        person_id: r.try_get(1)?,
+                        reader_id: r.try_get(2)?,
+                        ticket_id: r.try_get(3)?,
+                        at: crate::from_us(r.try_get(4)?),
+                    })
+                })
+                .collect::<Result<_, _>>()
+                .map_err(from_sqlx)
         })
     }
 

@@ -54,7 +54,7 @@ pub mod workflow_files;
 use std::sync::Arc;
 
 pub use connect::{Durability, Options, connect, create_database};
-pub use directory::{NewPerson, Principal, Volunteer, hash_token};
+pub use directory::{ContactRead, NewPerson, Principal, Volunteer, hash_token};
 pub use error::from_sqlx;
 use sqlx::{PgPool, SqlitePool};
 use workflow_core::store::*;

@@ -23,6 +23,38 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(create_person))
         .routes(routes!(revoke_tokens))
         .routes(routes!(create_team))
+        .routes(routes!(contact_reads))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ContactReadView {
+    pub reader_id: Uuid,
+    pub ticket_id: Uuid,
+    pub community_id: Uuid,
+    pub at: String,
+}
+
+/// Who saw this person's unmasked phone number, on which ticket, when (newest first).
+#[utoipa::path(get, path = "/api/v1/admin/people/{id}/contact-reads", tag = "admin", params(("id" = Uuid, Path)),
+    responses((status = 200, body = [ContactReadView]), (status = 403, body = Problem)), security(("bearer" = [])))]
+async fn contact_reads(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<axum::Json<Vec<ContactReadView>>> {
+    caller.require(&[Role::Admin])?;
+    let reads = state.store.contact_reads(id, 500).await?;
+    Ok(axum::Json(
+        reads
+            .into_iter()
+            .map(|r| ContactReadView {
+                reader_id: r.reader_id,
+                ticket_id: r.ticket_id,
+                community_id: r.community_id,
+                at: r.at.to_string(),
+            })
+            .collect(),
+    ))
 }
 
 #[derive(Serialize, ToSchema)]

@@ -15,7 +15,7 @@ use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{ApiPath, ApiQuery, Body, OptionalBody};
-use crate::views::{EventView, TicketView, event_view, ticket_view};
+use crate::views::{Contact, EventView, TicketView, event_view, ticket_view};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -97,7 +97,7 @@ async fn submit(
     metrics::counter!("linli_transitions_total", "workflow" => ticket.workflow_id.clone(), "action" => "submit").increment(1);
     Ok((
         StatusCode::CREATED,
-        axum::Json(ticket_view(&state, &caller, ticket).await?),
+        axum::Json(ticket_view(&state, &caller, ticket, Contact::Masked).await?),
     ))
 }
 
@@ -166,7 +166,7 @@ async fn list(
         .flatten();
     let mut items = Vec::with_capacity(tickets.len());
     for t in tickets {
-        items.push(ticket_view(&state, &caller, t).await?);
+        items.push(ticket_view(&state, &caller, t, Contact::Masked).await?);
     }
     Ok(axum::Json(TicketPage { items, next }))
 }
@@ -180,7 +180,9 @@ async fn get_ticket(
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<axum::Json<TicketView>> {
     let t = state.engine.ticket(&caller.scope, id).await?;
-    Ok(axum::Json(ticket_view(&state, &caller, t).await?))
+    Ok(axum::Json(
+        ticket_view(&state, &caller, t, Contact::MayReveal).await?,
+    ))
 }
 
 /// The audit trail, oldest first.
@@ -247,7 +249,9 @@ async fn act(
         .act(&caller.actor, &caller.scope, id, &action, b.version, fields)
         .await?;
     metrics::counter!("linli_transitions_total", "workflow" => t.workflow_id.clone(), "action" => action).increment(1);
-    Ok(axum::Json(ticket_view(&state, &caller, t).await?))
+    Ok(axum::Json(
+        ticket_view(&state, &caller, t, Contact::Masked).await?,
+    ))
 }
 
 #[derive(Serialize, ToSchema)]

@@ -326,17 +326,9 @@ async fn every_error_class_is_a_problem_document(app: TestApp) {
         StatusCode::BAD_REQUEST,
         "invalid_json",
     );
-    // 413: a body over the 64 KiB limit (small enough that the client finishes writing it
-    // before the answer; a 10 MB body is the hostile-input suite's, with a raw client).
-    let big = format!(
-        "{{\"category\":\"repair\",\"description\":\"{}\"}}",
-        "x".repeat(200 * 1024)
-    );
-    problem(
-        &app.send(raw(big.into_bytes())).await,
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "payload_too_large",
-    );
+    // 413 is provoked in tests/hostile.rs by a raw client that reads the early answer: the
+    // server refuses an oversize body before reading it and closes, so a client like this one,
+    // still writing, may see the connection reset instead of the answer.
     // Nothing of the above changed the ticket.
     let r = app.get("secretary", &format!("/api/v1/tickets/{t}")).await;
     assert_eq!(

@@ -52,6 +52,7 @@ impl Default for Wakeup {
 }
 
 impl Wakeup {
+    /// Resolves when a transition wrote outbox rows: what the delivery worker waits on.
     pub async fn outbox_notified(&self) {
         self.outbox.notified().await
     }

@@ -205,10 +205,6 @@ impl Calendar {
         }
     }
 
-    pub fn is_working_day(&self, date: Date) -> bool {
-        !self.intervals_on(date).is_empty()
-    }
-
     fn instant(&self, date: Date, second: DaySecond) -> Timestamp {
         let dt = DateTime::from(date)
             .checked_add(SignedDuration::from_secs(i64::from(second)))

@@ -2,7 +2,7 @@
 //! Pure: no clock is read, nothing is stored. Every change is an event folded into the ticket
 //! as it is made, so the decision's ticket always equals the replay of its events.
 
-use jiff::{SignedDuration, Timestamp};
+use jiff::Timestamp;
 
 use crate::calendar::{add_working, working_between};
 use crate::command::*;
@@ -692,10 +692,4 @@ pub fn remaining_secs(
 /// Deadlines are kept to the second, and so is every instant a decision records.
 fn whole_seconds(t: Timestamp) -> Timestamp {
     Timestamp::from_second(t.as_second()).unwrap_or(t)
-}
-
-/// `now + secs` in plain time, for tests and callers that need no calendar.
-pub fn plus_secs(t: Timestamp, secs: i64) -> Timestamp {
-    t.checked_add(SignedDuration::from_secs(secs))
-        .unwrap_or(Timestamp::MAX)
 }

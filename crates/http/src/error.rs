@@ -93,6 +93,7 @@ fn command_status(e: &CommandError) -> StatusCode {
         | CommandError::InvalidField { .. }
         | CommandError::FieldNotAccepted { .. }
         | CommandError::UnknownCategory(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        CommandError::TicketFull => StatusCode::UNPROCESSABLE_ENTITY,
         CommandError::WrongWorkflow { .. } => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }

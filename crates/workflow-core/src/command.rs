@@ -61,6 +61,9 @@ pub const MAX_REASON_CHARS: usize = 500;
 pub const MAX_NOTE_CHARS: usize = 2000;
 /// A single completion records at most a day of service.
 pub const MAX_HOURS: f64 = 24.0;
+/// A ticket's history is capped: a real request needs a few dozen events; a client adding
+/// notes in a loop must not grow one row without bound.
+pub const MAX_EVENTS_PER_TICKET: u64 = 1000;
 
 /// A workflow action on an existing ticket.
 #[derive(Clone, Debug, PartialEq)]
@@ -208,6 +211,8 @@ pub enum CommandError {
     FieldNotAccepted { action: String, field: &'static str },
     #[error("unknown category {0:?}")]
     UnknownCategory(String),
+    #[error("the ticket has reached its limit of {MAX_EVENTS_PER_TICKET} events")]
+    TicketFull,
     #[error("ticket uses workflow {ticket}, not {given}")]
     WrongWorkflow { ticket: String, given: String },
 }
@@ -224,6 +229,7 @@ impl CommandError {
             CommandError::InvalidField { .. } => "invalid_field",
             CommandError::FieldNotAccepted { .. } => "field_not_accepted",
             CommandError::UnknownCategory(_) => "unknown_category",
+            CommandError::TicketFull => "ticket_full",
             CommandError::WrongWorkflow { .. } => "wrong_workflow",
         }
     }

@@ -97,6 +97,11 @@ pub fn decide(
         });
     };
     let recorded = check_fields(tr, &act.fields)?;
+    // The system's own events (timers) are never refused: only people's actions count here,
+    // with room left for the clock events an action may bring.
+    if ticket.version + 8 > MAX_EVENTS_PER_TICKET {
+        return Err(CommandError::TicketFull);
+    }
     let mut b = Builder::new(wf, ticket.clone(), actor, now, ticket.version);
     b.transition(tr, role, recorded, act.fields.assignee, None);
     Ok(b.finish())

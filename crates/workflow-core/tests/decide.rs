@@ -900,3 +900,28 @@ fn a_reassignment_re_enters_dispatched_and_restarts_the_expiry() {
     assert!(n.timers.is_empty());
     assert_eq!(n.ticket.state_entered_seq, d.ticket.state_entered_seq);
 }
+
+#[test]
+fn a_ticket_stops_taking_notes_at_its_event_limit() {
+    let w = world("community-service");
+    let wf = &w.wf;
+    let now = at("2026-03-09T09:00");
+    let mut t = w.submit("repair", Urgency::Normal, now).ticket;
+    let note = || Fields {
+        note: Some("催一下".into()),
+        ..Fields::default()
+    };
+    let mut refused = None;
+    for _ in 0..2000 {
+        match act(wf, &t, &w.resident, "note", note(), now) {
+            Ok(d) => t = d.ticket,
+            Err(e) => {
+                refused = Some(e);
+                break;
+            }
+        }
+    }
+    assert_eq!(refused.map(|e| e.code()), Some("ticket_full"));
+    assert!(t.version <= workflow_core::command::MAX_EVENTS_PER_TICKET);
+    assert!(t.version > 900, "the limit is not hit early: {}", t.version);
+}

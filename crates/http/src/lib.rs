@@ -106,14 +106,65 @@ impl utoipa::Modify for Security {
     }
 }
 
+/// Answers any route may give, declared on every operation: malformed input (400), no or a
+/// bad token (401), a wrong method (405), a request that took too long (408), an oversize body
+/// (413), too many requests (429), the database away (503). All are problem documents.
+struct CommonResponses;
+
+impl utoipa::Modify for CommonResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let common = [
+            ("400", "malformed input: JSON, path or query"),
+            ("401", "a valid bearer token is required"),
+            ("405", "this route does not take that method"),
+            ("408", "the request took too long"),
+            ("413", "the body is larger than allowed"),
+            ("429", "too many requests: see Retry-After"),
+            ("503", "the database is unavailable: see Retry-After"),
+        ];
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.patch,
+                &mut item.delete,
+            ];
+            for op in operations.into_iter().flatten() {
+                for (status, description) in common {
+                    op.responses
+                        .responses
+                        .entry(status.to_owned())
+                        .or_insert_with(|| {
+                            ResponseBuilder::new()
+                                .description(description)
+                                .content(
+                                    "application/problem+json",
+                                    ContentBuilder::new()
+                                        .schema(Some(Ref::from_schema_name("Problem")))
+                                        .build(),
+                                )
+                                .build()
+                                .into()
+                        });
+                }
+            }
+        }
+    }
+}
+
 /// The API router and its OpenAPI document, built from the same route list.
 pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (router, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(routes::tickets::router())
         .merge(routes::catalog::router())
         .merge(routes::admin::router())
         .merge(routes::ops::router())
-        .split_for_parts()
+        .split_for_parts();
+    // Declared once the routes are in: a modifier on `ApiDoc` would run before them.
+    utoipa::Modify::modify(&CommonResponses, &mut openapi);
+    (router, openapi)
 }
 
 /// The whole application: API, OpenAPI document, operations endpoints and middleware.

@@ -126,7 +126,8 @@ pub struct TicketPage {
 
 /// The tickets the caller may see, newest first, with filters and keyset pagination.
 #[utoipa::path(get, path = "/api/v1/tickets", tag = "tickets", params(ListQuery),
-    responses((status = 200, body = TicketPage), (status = 401, body = Problem)), security(("bearer" = [])))]
+    responses((status = 200, body = TicketPage), (status = 401, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
 async fn list(
     State(state): State<AppState>,
     caller: Caller,

@@ -118,9 +118,23 @@ async fn lifecycles(base: String, tokens: HashMap<String, String>, member: Strin
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn nothing_acknowledged_is_lost_to_kill_9() {
+async fn sqlite_loses_nothing_acknowledged_to_kill_9() {
     let db = std::env::temp_dir().join(format!("linli-crash-{}.db", uuid::Uuid::now_v7().simple()));
-    let url = format!("sqlite://{}", db.display());
+    nothing_acknowledged_is_lost_to_kill_9(&format!("sqlite://{}", db.display())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_loses_nothing_acknowledged_to_kill_9() {
+    let Ok(server) = std::env::var("LINLI_TEST_DATABASE_URL") else {
+        eprintln!("SKIPPED (PostgreSQL): LINLI_TEST_DATABASE_URL is not set");
+        return;
+    };
+    let name = format!("linli_t_{}", uuid::Uuid::now_v7().simple());
+    nothing_acknowledged_is_lost_to_kill_9(&storage::create_database(&server, &name).await.unwrap()).await;
+}
+
+async fn nothing_acknowledged_is_lost_to_kill_9(url: &str) {
+    let url = url.to_owned();
     let first = start(&url, true);
     let tokens = first.tokens.clone();
     let client = reqwest::Client::new();

@@ -130,7 +130,10 @@ async fn postgres_loses_nothing_acknowledged_to_kill_9() {
         return;
     };
     let name = format!("linli_t_{}", uuid::Uuid::now_v7().simple());
-    nothing_acknowledged_is_lost_to_kill_9(&storage::create_database(&server, &name).await.unwrap()).await;
+    nothing_acknowledged_is_lost_to_kill_9(
+        &storage::create_database(&server, &name).await.unwrap(),
+    )
+    .await;
 }
 
 async fn nothing_acknowledged_is_lost_to_kill_9(url: &str) {

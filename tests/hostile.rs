@@ -124,11 +124,16 @@ async fn strange_paths_and_queries_are_4xx_never_5xx(app: TestApp) {
         }
     }
     for i in 0..105 {
-        app.submit("resident", "sanitation", &format!("第{i}件")).await;
+        app.submit("resident", "sanitation", &format!("第{i}件"))
+            .await;
     }
     let r = app.get("secretary", "/api/v1/tickets?limit=100000").await;
     assert_eq!(r.status, StatusCode::OK, "page size is capped, not refused");
-    assert_eq!(r.body["items"].as_array().unwrap().len(), 100, "at most 100 a page");
+    assert_eq!(
+        r.body["items"].as_array().unwrap().len(),
+        100,
+        "at most 100 a page"
+    );
     assert!(r.body["next"].is_string(), "and a cursor to the rest");
     let r = app.get("secretary", "/api/v1/tickets/not-a-uuid").await;
     assert_eq!(
@@ -226,13 +231,20 @@ async fn a_stalled_client_does_not_hold_the_server(app: TestApp) {
     let mut stalled = Vec::new();
     for _ in 0..10 {
         let mut s = tokio::net::TcpStream::connect(app.addr).await.unwrap();
-        s.write_all(b"POST /api/v1/tickets HTTP/1.1\r\nhost: x\r\ncontent-length: 500\r\n\r\n{\"cat").await.unwrap();
+        s.write_all(
+            b"POST /api/v1/tickets HTTP/1.1\r\nhost: x\r\ncontent-length: 500\r\n\r\n{\"cat",
+        )
+        .await
+        .unwrap();
         stalled.push(s);
     }
     // Everyone else is served as usual, promptly.
     let started = std::time::Instant::now();
     for _ in 0..5 {
-        assert_eq!(app.get("secretary", "/api/v1/tickets").await.status, StatusCode::OK);
+        assert_eq!(
+            app.get("secretary", "/api/v1/tickets").await.status,
+            StatusCode::OK
+        );
     }
     assert!(started.elapsed() < std::time::Duration::from_secs(5));
     drop(stalled);

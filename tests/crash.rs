@@ -3,55 +3,19 @@
 //! restart every acknowledged (2xx) transition is in the audit trail exactly once, and every
 //! ticket equals the replay of its events.
 
+mod support;
+
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use support::{Running, spawn_linli};
 use workflow_core::store::{Page, Scope, Store, TicketFilter};
 
-struct Server {
-    child: Child,
-    base: String,
-    tokens: HashMap<String, String>,
-}
-
-fn start(db_url: &str, demo: bool) -> Server {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_linli"));
-    cmd.args(["serve", "--bind", "127.0.0.1:0", "--database-url", db_url])
-        .arg("--workflows")
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/workflows"))
-        .env("RUST_LOG", "error")
-        // The test is the load generator: the per-caller limit would only slow it down.
-        .env("LINLI_RATE_LIMIT", "0")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    if demo {
-        cmd.arg("--demo");
-    }
-    let mut child = cmd.spawn().unwrap();
-    let mut tokens = HashMap::new();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let base = loop {
-        let line = lines
-            .next()
-            .expect("the server prints its address")
-            .unwrap();
-        let words: Vec<&str> = line.split_whitespace().collect();
-        if words.len() == 4 && words[3].starts_with("ll_") {
-            tokens.insert(words[0].to_owned(), words[3].to_owned());
-        }
-        if let Some(a) = line.strip_prefix("linli listening on ") {
-            break a.to_owned();
-        }
-    };
-    Server {
-        child,
-        base,
-        tokens,
-    }
+fn start(db_url: &str, demo: bool) -> Running {
+    // The test is the load generator: the per-caller limit would only slow it down.
+    spawn_linli(db_url, None, demo, &[("LINLI_RATE_LIMIT", "0")], None)
 }
 
 /// What the server acknowledged: ticket id → the versions its 2xx answers reported, by action.

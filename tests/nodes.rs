@@ -3,12 +3,14 @@
 //! SIGKILL while the timers fire. Every timer fires exactly once; nothing acknowledged is
 //! lost or doubled; the dead node's claims pass to the others when their lease ends.
 
+mod support;
+
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
+use support::spawn_linli;
 use workflow_core::store::Store;
 
 const QUICK: &str = r#"
@@ -38,33 +40,10 @@ fn node(
     url: &str,
     workflows: &std::path::Path,
     demo: bool,
-) -> (Child, String, HashMap<String, String>) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_linli"));
-    cmd.args(["serve", "--bind", "127.0.0.1:0", "--database-url", url])
-        .arg("--workflows")
-        .arg(workflows)
-        .env("RUST_LOG", "error")
-        .env("LINLI_RATE_LIMIT", "0")
-        .env("LINLI_TIMER_LEASE", "3")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    if demo {
-        cmd.arg("--demo");
-    }
-    let mut child = cmd.spawn().unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut tokens = HashMap::new();
-    let base = loop {
-        let line = lines.next().expect("the node prints its address").unwrap();
-        let words: Vec<&str> = line.split_whitespace().collect();
-        if words.len() == 4 && words[3].starts_with("ll_") {
-            tokens.insert(words[0].to_owned(), words[3].to_owned());
-        }
-        if let Some(a) = line.strip_prefix("linli listening on ") {
-            break a.to_owned();
-        }
-    };
-    (child, base, tokens)
+) -> (std::process::Child, String, HashMap<String, String>) {
+    let env = [("LINLI_RATE_LIMIT", "0"), ("LINLI_TIMER_LEASE", "3")];
+    let r = spawn_linli(url, Some(workflows), demo, &env, None);
+    (r.child, r.base, r.tokens)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -209,3 +209,81 @@ macro_rules! backends {
         }
     };
 }
+
+/// The real `linli serve` in a child process, on a free port.
+pub struct Running {
+    pub child: std::process::Child,
+    pub base: String,
+    /// The demo users' tokens by key (`resident`, `secretary`, …), when started with `--demo`.
+    pub tokens: std::collections::HashMap<String, String>,
+}
+
+/// Starts `linli serve` on `db_url` with the shipped workflows (or `workflows`), `--demo` if
+/// asked, and `env` set; waits for the address it prints. Stderr (the logs) goes to `log`.
+pub fn spawn_linli(
+    db_url: &str,
+    workflows: Option<&std::path::Path>,
+    demo: bool,
+    env: &[(&str, &str)],
+    log: Option<std::fs::File>,
+) -> Running {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    let shipped = std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/workflows"));
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_linli"));
+    cmd.args(["serve", "--bind", "127.0.0.1:0", "--database-url", db_url])
+        .arg("--workflows")
+        .arg(workflows.unwrap_or(&shipped))
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::piped())
+        .stderr(log.map_or_else(Stdio::null, Stdio::from));
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    if demo {
+        cmd.arg("--demo");
+    }
+    let mut child = cmd.spawn().unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut tokens = std::collections::HashMap::new();
+    let base = loop {
+        let line = lines.next().expect("linli prints its address").unwrap();
+        let words: Vec<&str> = line.split_whitespace().collect();
+        if words.len() == 4 && words[3].starts_with("ll_") {
+            tokens.insert(words[0].to_owned(), words[3].to_owned());
+        }
+        if let Some(a) = line.strip_prefix("linli listening on ") {
+            break a.to_owned();
+        }
+    };
+    Running {
+        child,
+        base,
+        tokens,
+    }
+}
+
+impl Running {
+    /// SIGTERM, then the exit status (within 15 s).
+    pub async fn terminate(&mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        assert!(
+            std::process::Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        let started = std::time::Instant::now();
+        loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                return s;
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(15),
+                "did not stop after SIGTERM"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+}

@@ -1,6 +1,8 @@
 //! Every rule of the workflow validator, each by a file that breaks it: the error must name
 //! the file, the line of the offending text, and the offending name.
 
+mod common;
+
 use workflow_core::{LoadError, Source, load};
 
 const BASE: &str = r#"id = "t"
@@ -385,18 +387,7 @@ fn every_problem_is_reported_not_just_the_first() {
 
 #[test]
 fn the_shipped_workflows_load() {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../workflows");
-    let mut sources: Vec<Source> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-        .map(|p| Source {
-            name: p.display().to_string(),
-            text: std::fs::read_to_string(&p).unwrap(),
-        })
-        .collect();
-    sources.sort_by(|a, b| a.name.cmp(&b.name));
-    let catalog = load(&sources).unwrap_or_else(|e| panic!("{e:#?}"));
+    let catalog = common::load_shipped();
     for id in ["community-service", "micro-wish", "dispute-mediation"] {
         assert!(catalog.latest(id).is_some(), "{id}");
     }

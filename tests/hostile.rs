@@ -28,7 +28,8 @@ async fn malformed_bodies_are_refused_cleanly(app: TestApp) {
             .body(body)
     };
     let action = format!("/api/v1/tickets/{t}/actions/triage");
-    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    // 30,000 levels: under the body limit, so it is the nesting that is refused, not the size.
+    let deep = format!("{}{}", "[".repeat(30_000), "]".repeat(30_000));
     let cases: Vec<(&str, Vec<u8>)> = vec![
         ("deeply nested", deep.into_bytes()),
         ("not an object", b"[1, 2, 3]".to_vec()),

@@ -136,7 +136,7 @@ async fn store_rate(store: &SqlStore, wf: &Workflow) -> f64 {
                 expected_version: t.version,
                 fields: fields.clone(),
             };
-            let d = decide(wf, &t, who, &act, now).unwrap();
+            let d = decide(wf, t, who, &act, now).unwrap();
             store.apply(&d, None).await.unwrap();
             t = d.ticket;
             transitions += 1;

@@ -64,15 +64,16 @@ pub fn decide_submission(
     Ok(b.finish())
 }
 
-/// Decides a workflow action on a ticket.
+/// Decides a workflow action on a ticket. The ticket is taken by value: the decision carries
+/// the ticket after the action, and a caller that wants the one before keeps a clone.
 pub fn decide(
     wf: &Workflow,
-    ticket: &Ticket,
+    ticket: Ticket,
     actor: &Actor,
     act: &Act,
     now: Timestamp,
 ) -> Result<Decision, CommandError> {
-    check_workflow(wf, ticket)?;
+    check_workflow(wf, &ticket)?;
     if !wf.has_action(&act.action) {
         return Err(CommandError::UnknownAction {
             action: act.action.clone(),
@@ -84,14 +85,14 @@ pub fn decide(
             actual: ticket.version,
         });
     }
-    let from = current_state(wf, ticket);
+    let from = current_state(wf, &ticket);
     let Some(tr) = from.and_then(|s| wf.transition(s, &act.action)) else {
         return Err(CommandError::NotAllowedInState {
             action: act.action.clone(),
             state: ticket.state.clone(),
         });
     };
-    let Some(role) = acting_role(tr, ticket, actor) else {
+    let Some(role) = acting_role(tr, &ticket, actor) else {
         return Err(CommandError::RoleNotAllowed {
             action: act.action.clone(),
         });
@@ -102,7 +103,8 @@ pub fn decide(
     if ticket.version + 8 > MAX_EVENTS_PER_TICKET {
         return Err(CommandError::TicketFull);
     }
-    let mut b = Builder::new(wf, ticket.clone(), actor, now, ticket.version);
+    let version = ticket.version;
+    let mut b = Builder::new(wf, ticket, actor, now, version);
     b.transition(tr, role, recorded, act.fields.assignee, None);
     Ok(b.finish())
 }
@@ -359,6 +361,17 @@ impl<'w> Builder<'w> {
 
     /// Queues the notifications the workflow declares for this event.
     fn notify(&mut self, event: &Event) {
+        // Clock bookkeeping is never announced: rules may only name actions and the events
+        // in `SYSTEM_EVENTS`, so there is nothing to look up.
+        if matches!(
+            event.kind,
+            EventKind::ClockStarted { .. }
+                | EventKind::ClockPaused { .. }
+                | EventKind::ClockResumed { .. }
+                | EventKind::ClockStopped { .. }
+        ) {
+            return;
+        }
         let name = event.kind.name();
         let mut recipients: Vec<Recipient> = Vec::new();
         if let EventKind::Escalated { to, .. } = event.kind {

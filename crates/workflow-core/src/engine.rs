@@ -254,7 +254,7 @@ impl Engine {
             expected_version: expected_version.unwrap_or(ticket.version),
             fields,
         };
-        let decision = decide(wf, &ticket, actor, &act, self.clock.now())?;
+        let decision = decide(wf, ticket, actor, &act, self.clock.now())?;
         match self.store.apply(&decision, None).await {
             Ok(()) => {}
             Err(StoreError::Conflict { actual }) => {

@@ -261,15 +261,23 @@ impl Ticket {
                 due,
                 warn_at,
             } => {
+                // A new cycle: everything but the name starts over.
                 let c = self.clock_mut(clock, seq)?;
+                let name = std::mem::take(&mut c.name);
                 *c = ClockState {
+                    name,
                     cycle: *cycle,
                     status: ClockStatus::Running,
                     target_secs: *target_secs,
+                    elapsed_secs: 0,
                     since: Some(event.at),
                     due: Some(*due),
                     warn_at: *warn_at,
-                    ..ClockState::new(clock.clone())
+                    warned: false,
+                    breached: false,
+                    escalation_level: 0,
+                    stopped_at: None,
+                    overrun_secs: None,
                 };
             }
             EventKind::ClockPaused {

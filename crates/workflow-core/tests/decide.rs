@@ -73,7 +73,7 @@ fn act(
 ) -> Result<Decision, CommandError> {
     let d = decide(
         wf,
-        t,
+        t.clone(),
         who,
         &Act {
             action: action.into(),
@@ -248,7 +248,7 @@ fn refusals_name_their_reason() {
 
     let stale = decide(
         wf,
-        &t,
+        t.clone(),
         &w.secretary,
         &Act {
             action: "triage".into(),
@@ -388,7 +388,7 @@ fn a_team_pool_is_taken_by_the_first_member_who_accepts() {
     assert_eq!(lost.unwrap_err().code(), "action_not_allowed");
     let stale = decide(
         wf,
-        &won,
+        won.clone(),
         &w.member,
         &Act {
             action: "accept".into(),

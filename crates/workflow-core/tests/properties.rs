@@ -200,7 +200,7 @@ fn run(
                     }
                     _ => unreachable!(),
                 };
-                match decide(wf, &ticket, actor, &act, now) {
+                match decide(wf, ticket.clone(), actor, &act, now) {
                     Ok(d) => {
                         // The definition allows it: from this state, for this actor.
                         let from = wf.state_id(&before.state).unwrap();

@@ -169,7 +169,7 @@ impl World {
             expected_version: t.version,
             fields,
         };
-        decide(&self.wf, t, who, &act, now()).unwrap()
+        decide(&self.wf, t.clone(), who, &act, now()).unwrap()
     }
 
     pub fn to_member(&self) -> Fields {

@@ -136,20 +136,47 @@ pub enum Contact {
     Masked,
 }
 
+/// One ticket as this caller may see it.
 pub async fn ticket_view(
     state: &AppState,
     caller: &Caller,
     t: Ticket,
     contact: Contact,
 ) -> ApiResult<TicketView> {
+    let mut views = ticket_views(state, caller, vec![t], contact).await?;
+    Ok(views.remove(0))
+}
+
+/// Tickets as this caller may see them; the requesters' contacts are read in one query.
+pub async fn ticket_views(
+    state: &AppState,
+    caller: &Caller,
+    tickets: Vec<Ticket>,
+    contact: Contact,
+) -> ApiResult<Vec<TicketView>> {
+    let mut ids: Vec<_> = tickets.iter().map(|t| t.requester).collect();
+    ids.sort();
+    ids.dedup();
+    let contacts = state.store.contacts(&ids).await?;
+    let mut views = Vec::with_capacity(tickets.len());
+    for t in tickets {
+        let known = contacts.get(&t.requester).cloned();
+        views.push(view_one(state, caller, t, contact, known).await?);
+    }
+    Ok(views)
+}
+
+async fn view_one(
+    state: &AppState,
+    caller: &Caller,
+    t: Ticket,
+    contact: Contact,
+    known: Option<(String, Option<String>)>,
+) -> ApiResult<TicketView> {
     let catalog = state.engine.catalog();
     let wf = catalog.workflow(&t.workflow_id, t.workflow_version);
     let now = state.engine.now();
-    let (name, phone) = state
-        .store
-        .contact(t.requester)
-        .await?
-        .unwrap_or_else(|| ("".into(), None));
+    let (name, phone) = known.unwrap_or_default();
     let holder = t.assignee.and_then(Assignee::person) == Some(caller.principal.id) && !t.terminal;
     let own = caller.principal.id == t.requester;
     let sees_phone = own || (contact == Contact::MayReveal && (caller.is_staff() || holder));

@@ -293,19 +293,32 @@ impl SqlStore {
         })
     }
 
-    /// A person's name and phone number, for display (masking is the caller's duty).
-    pub async fn contact(&self, id: Uuid) -> Result<Option<(String, Option<String>)>, StoreError> {
+    /// Names and phone numbers of several people in one query, for display (masking is the
+    /// caller's duty).
+    pub async fn contacts(
+        &self,
+        ids: &[Uuid],
+    ) -> Result<std::collections::HashMap<Uuid, (String, Option<String>)>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Default::default());
+        }
         with_reader!(self, pool, {
-            let row = sqlx::query("SELECT name, phone FROM people WHERE id = $1")
-                .bind(id)
-                .fetch_optional(pool)
-                .await
-                .map_err(from_sqlx)?;
-            row.map(|r| -> Result<(String, Option<String>), sqlx::Error> {
-                Ok((r.try_get(0)?, r.try_get(1)?))
-            })
-            .transpose()
-            .map_err(from_sqlx)
+            let mut qb =
+                sqlx::QueryBuilder::new("SELECT id, name, phone FROM people WHERE id IN (");
+            let mut list = qb.separated(", ");
+            for id in ids {
+                list.push_bind(*id);
+            }
+            qb.push(")");
+            let rows = qb.build().fetch_all(pool).await.map_err(from_sqlx)?;
+            rows.iter()
+                .map(
+                    |r| -> Result<(Uuid, (String, Option<String>)), sqlx::Error> {
+                        Ok((r.try_get(0)?, (r.try_get(1)?, r.try_get(2)?)))
+                    },
+                )
+                .collect::<Result<_, _>>()
+                .map_err(from_sqlx)
         })
     }
 

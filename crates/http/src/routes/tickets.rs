@@ -15,7 +15,7 @@ use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{ApiPath, ApiQuery, Body, OptionalBody};
-use crate::views::{Contact, EventView, TicketView, event_view, ticket_view};
+use crate::views::{Contact, EventView, TicketView, event_view, ticket_view, ticket_views};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -165,10 +165,7 @@ async fn list(
     let next = (tickets.len() as u32 == limit)
         .then(|| tickets.last().map(|t| t.id))
         .flatten();
-    let mut items = Vec::with_capacity(tickets.len());
-    for t in tickets {
-        items.push(ticket_view(&state, &caller, t, Contact::Masked).await?);
-    }
+    let items = ticket_views(&state, &caller, tickets, Contact::Masked).await?;
     Ok(axum::Json(TicketPage { items, next }))
 }
 

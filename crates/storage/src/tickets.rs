@@ -4,7 +4,7 @@ use sqlx::types::Json;
 use sqlx::{QueryBuilder, Row};
 use uuid::Uuid;
 use workflow_core::store::*;
-use workflow_core::{Assignee, Decision, Event, Ticket, TimerChange, Workflow};
+use workflow_core::{Assignee, Decision, Event, Ticket, Timer, TimerChange, TimerKey, Workflow};
 
 use crate::error::{from_sqlx, is_unique_violation};
 use crate::{SqlStore, us};
@@ -153,71 +153,88 @@ macro_rules! write_decision {
                 });
             }
         }
-        for e in &d.events {
-            sqlx::query(
-                "INSERT INTO events (ticket_id, seq, community_id, at_us, actor_id, actor_role, kind, body) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            )
-            .bind(e.ticket_id)
-            .bind(e.seq as i64)
-            .bind(t.community_id)
-            .bind(us(e.at))
-            .bind(e.actor.id)
-            .bind(e.actor.role.as_str())
-            .bind(e.kind.name())
-            .bind(Json(e))
-            .execute(&mut *$tx)
-            .await
-            .map_err(|e| match is_unique_violation(&e) {
-                // Two writers raced past the version check: impossible with the check above,
-                // but the (ticket, seq) key makes it a conflict rather than a doubled event.
-                true => StoreError::Conflict { actual: None },
-                false => from_sqlx(e),
-            })?;
+        let mut events = QueryBuilder::new(
+            "INSERT INTO events (ticket_id, seq, community_id, at_us, actor_id, actor_role, kind, body) ",
+        );
+        events.push_values(&d.events, |mut row, e| {
+            row.push_bind(e.ticket_id)
+                .push_bind(e.seq as i64)
+                .push_bind(t.community_id)
+                .push_bind(us(e.at))
+                .push_bind(e.actor.id)
+                .push_bind(e.actor.role.as_str())
+                .push_bind(e.kind.name())
+                .push_bind(Json(e));
+        });
+        if d.events.is_empty() {
+            return Err(StoreError::Other("a decision without events".into()));
         }
+        events.build().execute(&mut *$tx).await.map_err(|e| match is_unique_violation(&e) {
+            // Two writers raced past the version check: impossible with the check above,
+            // but the (ticket, seq) key makes it a conflict rather than a doubled event.
+            true => StoreError::Conflict { actual: None },
+            false => from_sqlx(e),
+        })?;
+        // The net effect on each timer key: the last change for a key decides it.
+        let mut last: Vec<(&TimerKey, Option<&Timer>)> = Vec::new();
         for change in &d.timers {
-            match change {
-                TimerChange::Set(timer) => {
-                    sqlx::query(
-                        "INSERT INTO timers (ticket_id, key, community_id, due_at_us, epoch, claimed_by, lease_until_us) \
-                         VALUES ($1, $2, $3, $4, $5, NULL, NULL) \
-                         ON CONFLICT (ticket_id, key) DO UPDATE SET due_at_us = excluded.due_at_us, \
-                         epoch = excluded.epoch, claimed_by = NULL, lease_until_us = NULL",
-                    )
-                    .bind(t.id)
-                    .bind(timer.key.to_string())
-                    .bind(t.community_id)
-                    .bind(us(timer.due_at))
-                    .bind(timer.epoch as i64)
-                    .execute(&mut *$tx)
-                    .await
-                    .map_err(from_sqlx)?;
-                }
-                TimerChange::Cancel(key) => {
-                    sqlx::query("DELETE FROM timers WHERE ticket_id = $1 AND key = $2")
-                        .bind(t.id)
-                        .bind(key.to_string())
-                        .execute(&mut *$tx)
-                        .await
-                        .map_err(from_sqlx)?;
-                }
+            let (key, timer) = match change {
+                TimerChange::Set(timer) => (&timer.key, Some(timer)),
+                TimerChange::Cancel(key) => (key, None),
+            };
+            match last.iter_mut().find(|(k, _)| *k == key) {
+                Some(slot) => slot.1 = timer,
+                None => last.push((key, timer)),
             }
         }
-        for n in &d.notifications {
-            sqlx::query(
+        let cancelled: Vec<String> = last.iter().filter(|(_, t)| t.is_none()).map(|(k, _)| k.to_string()).collect();
+        if !cancelled.is_empty() {
+            let mut del = QueryBuilder::new("DELETE FROM timers WHERE ticket_id = ");
+            del.push_bind(t.id).push(" AND key IN (");
+            let mut keys = del.separated(", ");
+            for k in &cancelled {
+                keys.push_bind(k.clone());
+            }
+            del.push(")");
+            del.build().execute(&mut *$tx).await.map_err(from_sqlx)?;
+        }
+        let set: Vec<&Timer> = last.iter().filter_map(|(_, t)| *t).collect();
+        if !set.is_empty() {
+            let mut upsert = QueryBuilder::new(
+                "INSERT INTO timers (ticket_id, key, community_id, due_at_us, epoch, claimed_by, lease_until_us) ",
+            );
+            upsert.push_values(&set, |mut row, timer| {
+                row.push_bind(t.id)
+                    .push_bind(timer.key.to_string())
+                    .push_bind(t.community_id)
+                    .push_bind(us(timer.due_at))
+                    .push_bind(timer.epoch as i64)
+                    .push("NULL")
+                    .push("NULL");
+            });
+            upsert.push(
+                " ON CONFLICT (ticket_id, key) DO UPDATE SET due_at_us = excluded.due_at_us, \
+                 epoch = excluded.epoch, claimed_by = NULL, lease_until_us = NULL",
+            );
+            upsert.build().execute(&mut *$tx).await.map_err(from_sqlx)?;
+        }
+        if !d.notifications.is_empty() {
+            let mut outbox = QueryBuilder::new(
                 "INSERT INTO outbox (id, community_id, ticket_id, event_seq, event, recipient, attempts, \
-                 next_attempt_us, created_at_us) VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $7)",
-            )
-            .bind(Uuid::now_v7())
-            .bind(t.community_id)
-            .bind(t.id)
-            .bind(n.event_seq as i64)
-            .bind(&n.event)
-            .bind(Json(n.recipient))
-            .bind(us(t.updated_at))
-            .execute(&mut *$tx)
-            .await
-            .map_err(from_sqlx)?;
+                 next_attempt_us, created_at_us) ",
+            );
+            outbox.push_values(&d.notifications, |mut row, n| {
+                row.push_bind(Uuid::now_v7())
+                    .push_bind(t.community_id)
+                    .push_bind(t.id)
+                    .push_bind(n.event_seq as i64)
+                    .push_bind(n.event.as_str())
+                    .push_bind(Json(n.recipient))
+                    .push_bind(0i32)
+                    .push_bind(us(t.updated_at))
+                    .push_bind(us(t.updated_at));
+            });
+            outbox.build().execute(&mut *$tx).await.map_err(from_sqlx)?;
         }
     }};
 }

@@ -585,8 +585,12 @@ async fn operators_see_health_readiness_and_metrics(app: TestApp) {
     assert_eq!(r.status, StatusCode::OK);
     let r = app.send(app.client.get(app.url("/readyz"))).await;
     assert_eq!(
-        (r.status, r.body["database"].as_bool()),
-        (StatusCode::OK, Some(true))
+        (
+            r.status,
+            r.body["database"].as_bool(),
+            r.body["migrations"].as_bool()
+        ),
+        (StatusCode::OK, Some(true), Some(true))
     );
     app.submit("resident", "repair", "测试指标").await;
     let r = app.send(app.client.get(app.url("/metrics"))).await;
@@ -634,7 +638,37 @@ async fn every_staff_read_of_an_unmasked_phone_is_audited(app: TestApp) {
     assert_eq!(audit[1]["ticket_id"], t);
 }
 
+async fn readiness_reflects_the_migration_record(app: TestApp) {
+    let r = app.send(app.client.get(app.url("/readyz"))).await;
+    assert_eq!(
+        (r.status, r.body["migrations"].as_bool()),
+        (StatusCode::OK, Some(true))
+    );
+    // A database whose migration record lacks one of this build's migrations is not ready.
+    let forget =
+        "DELETE FROM _sqlx_migrations WHERE version = (SELECT MAX(version) FROM _sqlx_migrations)";
+    match (app.store.pg_pool(), app.store.sqlite_pool()) {
+        (Some(pg), _) => sqlx_pg(pg, forget).await,
+        (None, Some(lite)) => sqlx_lite(lite, forget).await,
+        (None, None) => unreachable!(),
+    }
+    let r = app.send(app.client.get(app.url("/readyz"))).await;
+    assert_eq!(
+        (r.status, r.body["migrations"].as_bool()),
+        (StatusCode::SERVICE_UNAVAILABLE, Some(false))
+    );
+}
+
+async fn sqlx_pg(pool: &sqlx::PgPool, sql: &str) {
+    sqlx::query(sql).execute(pool).await.unwrap();
+}
+
+async fn sqlx_lite(pool: &sqlx::SqlitePool, sql: &str) {
+    sqlx::query(sql).execute(pool).await.unwrap();
+}
+
 backends! {
+    readiness_reflects_the_migration_record,
     every_staff_read_of_an_unmasked_phone_is_audited,
     a_repair_walks_from_request_to_rating_in_chinese,
     a_micro_wish_and_a_mediation_walk_through,

@@ -39,6 +39,10 @@ impl Options {
     }
 }
 
+/// The schema each backend runs on, embedded at build time.
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
+
 /// Connects and applies pending migrations.
 pub async fn connect(options: &Options) -> Result<SqlStore, StoreError> {
     let url = options.url.as_str();
@@ -51,7 +55,7 @@ pub async fn connect(options: &Options) -> Result<SqlStore, StoreError> {
             .connect_with(connect)
             .await
             .map_err(from_sqlx)?;
-        sqlx::migrate!("../../migrations/postgres")
+        POSTGRES_MIGRATIONS
             .run(&pool)
             .await
             .map_err(|e| StoreError::Other(format!("migrations: {e}")))?;
@@ -72,7 +76,7 @@ pub async fn connect(options: &Options) -> Result<SqlStore, StoreError> {
             .connect_with(base.clone().create_if_missing(true))
             .await
             .map_err(from_sqlx)?;
-        sqlx::migrate!("../../migrations/sqlite")
+        SQLITE_MIGRATIONS
             .run(&writer)
             .await
             .map_err(|e| StoreError::Other(format!("migrations: {e}")))?;
@@ -116,4 +120,21 @@ pub async fn create_database(server_url: &str, name: &str) -> Result<String, Sto
         "{}/{name}",
         head.rsplit_once('/').map_or(head, |(root, _)| root)
     ))
+}
+
+impl SqlStore {
+    /// Whether every migration this build carries is recorded as applied (readiness).
+    pub async fn migrations_applied(&self) -> Result<bool, StoreError> {
+        let expected = match &*self.backend {
+            Backend::Postgres(_) => POSTGRES_MIGRATIONS.migrations.len(),
+            Backend::Sqlite { .. } => SQLITE_MIGRATIONS.migrations.len(),
+        };
+        let applied: i64 = with_reader!(self, pool, {
+            sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success")
+                .fetch_one(pool)
+                .await
+                .map_err(from_sqlx)?
+        });
+        Ok(applied as usize >= expected)
+    }
 }

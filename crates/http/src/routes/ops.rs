@@ -31,17 +31,18 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
-/// The database answers, migrations ran (the store opened), workflows are loaded.
+/// The database answers, every migration of this build is applied, workflows are loaded.
 #[utoipa::path(get, path = "/readyz", tag = "ops", responses((status = 200, body = Ready), (status = 503, body = Ready)))]
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     let database = state.store.ping().await.is_ok();
+    let migrations = database && state.store.migrations_applied().await.unwrap_or(false);
     let workflows = state.engine.catalog().workflows.len();
     let ready = Ready {
         database,
-        migrations: true,
+        migrations,
         workflows,
     };
-    let status = if database && workflows > 0 {
+    let status = if database && migrations && workflows > 0 {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE

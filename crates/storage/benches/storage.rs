@@ -1,10 +1,12 @@
 //! Storage limit vs the Store, in one run per backend: (a) raw one-row update+insert
 //! transactions/s of the same database and durability setting, (b) full transitions/s
-//! through `Store::apply` (version check, ticket, events, timers, outbox), and b/a.
+//! through `Store::apply` (version check, ticket, events, timers, outbox), and b/a, at 1
+//! and at 64 concurrent callers, with group commit and (for reference) without.
 //!
 //! `cargo bench -p storage --bench storage` (PostgreSQL too when LINLI_TEST_DATABASE_URL is
 //! set; LINLI_BENCH_SECONDS sets each measurement's length, default 3).
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
@@ -12,6 +14,9 @@ use storage::{Durability, Options, SqlStore};
 use uuid::Uuid;
 use workflow_core::store::Store;
 use workflow_core::*;
+
+/// Concurrent callers in the loaded measurement.
+const CALLERS: usize = 64;
 
 fn catalog() -> Catalog {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../workflows");
@@ -28,42 +33,61 @@ fn seconds() -> Duration {
 
 const CREATE_ROWS: &str =
     "CREATE TABLE IF NOT EXISTS bench_rows (id BIGINT PRIMARY KEY, n BIGINT NOT NULL)";
-const SEED_ROW: &str = "INSERT INTO bench_rows VALUES (1, 0) ON CONFLICT DO NOTHING";
+const SEED_ROW: &str = "INSERT INTO bench_rows VALUES ($1, 0) ON CONFLICT DO NOTHING";
 const UPDATE_ROW: &str = "UPDATE bench_rows SET n = n + 1 WHERE id = $1";
 const INSERT_LOG: &str = "INSERT INTO bench_log VALUES ($1, $2, $3)";
 
-/// (a): one row updated and one inserted per transaction, through the same driver.
-async fn raw_rate(store: &SqlStore) -> f64 {
+/// (a): one row updated and one inserted per transaction, through the same driver, by
+/// `writers` concurrent writers (each updating its own row, so they never wait on a lock).
+async fn raw_rate(store: &SqlStore, writers: usize) -> f64 {
     let budget = seconds();
-    let mut n = 0u64;
     macro_rules! run {
         ($pool:expr, $uuid_type:literal) => {{
-            let pool = $pool;
-            sqlx::query(CREATE_ROWS).execute(pool).await.unwrap();
+            let pool = $pool.clone();
+            sqlx::query(CREATE_ROWS).execute(&pool).await.unwrap();
             let log = concat!(
                 "CREATE TABLE IF NOT EXISTS bench_log (id ",
                 $uuid_type,
                 " PRIMARY KEY, row_id BIGINT, at_us BIGINT)"
             );
-            sqlx::query(log).execute(pool).await.unwrap();
-            sqlx::query(SEED_ROW).execute(pool).await.unwrap();
+            sqlx::query(log).execute(&pool).await.unwrap();
+            for row in 0..writers as i64 {
+                sqlx::query(SEED_ROW)
+                    .bind(row)
+                    .execute(&pool)
+                    .await
+                    .unwrap();
+            }
             let start = Instant::now();
-            while start.elapsed() < budget {
-                let mut tx = pool.begin().await.unwrap();
-                sqlx::query(UPDATE_ROW)
-                    .bind(1i64)
-                    .execute(&mut *tx)
-                    .await
-                    .unwrap();
-                sqlx::query(INSERT_LOG)
-                    .bind(Uuid::now_v7())
-                    .bind(1i64)
-                    .bind(n as i64)
-                    .execute(&mut *tx)
-                    .await
-                    .unwrap();
-                tx.commit().await.unwrap();
-                n += 1;
+            let tasks: Vec<_> = (0..writers as i64)
+                .map(|row| {
+                    let pool = pool.clone();
+                    tokio::spawn(async move {
+                        let mut n = 0u64;
+                        while start.elapsed() < budget {
+                            let mut tx = pool.begin().await.unwrap();
+                            sqlx::query(UPDATE_ROW)
+                                .bind(row)
+                                .execute(&mut *tx)
+                                .await
+                                .unwrap();
+                            sqlx::query(INSERT_LOG)
+                                .bind(Uuid::now_v7())
+                                .bind(row)
+                                .bind(n as i64)
+                                .execute(&mut *tx)
+                                .await
+                                .unwrap();
+                            tx.commit().await.unwrap();
+                            n += 1;
+                        }
+                        n
+                    })
+                })
+                .collect();
+            let mut n = 0;
+            for t in tasks {
+                n += t.await.unwrap();
             }
             n as f64 / start.elapsed().as_secs_f64()
         }};
@@ -75,9 +99,26 @@ async fn raw_rate(store: &SqlStore) -> f64 {
     }
 }
 
-/// (b): whole lifecycles after submission (triage, dispatch, accept, start, complete,
-/// confirm), each transition decided by the core and applied by the Store.
-async fn store_rate(store: &SqlStore, wf: &Workflow) -> f64 {
+/// (b): `callers` concurrent callers each walking whole lifecycles after submission
+/// (triage, dispatch, accept, start, complete, confirm), each transition decided by the
+/// core and applied through `Store::apply`.
+async fn store_rate(store: &SqlStore, wf: &Arc<Workflow>, callers: usize) -> f64 {
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..callers)
+        .map(|_| {
+            let (store, wf) = (store.clone(), wf.clone());
+            tokio::spawn(async move { lifecycles(&store, &wf, start).await })
+        })
+        .collect();
+    let mut transitions = 0;
+    for t in tasks {
+        transitions += t.await.unwrap();
+    }
+    transitions as f64 / start.elapsed().as_secs_f64()
+}
+
+/// One caller's lifecycles until the budget is spent; returns the transitions applied.
+async fn lifecycles(store: &SqlStore, wf: &Workflow, start: Instant) -> u64 {
     let resident = Actor::new(Uuid::now_v7(), [Role::Resident]);
     let secretary = Actor::new(Uuid::now_v7(), [Role::Secretary]);
     let member = Actor::new(Uuid::now_v7(), [Role::Member]);
@@ -113,8 +154,7 @@ async fn store_rate(store: &SqlStore, wf: &Workflow) -> f64 {
     ];
     let budget = seconds();
     let mut transitions = 0u64;
-    let mut elapsed = Duration::ZERO;
-    while elapsed < budget {
+    while start.elapsed() < budget {
         let sub = Submission {
             id: Uuid::now_v7(),
             category: "repair".into(),
@@ -128,8 +168,8 @@ async fn store_rate(store: &SqlStore, wf: &Workflow) -> f64 {
         };
         let d = decide_submission(wf, &resident, &sub, now).unwrap();
         store.apply(&d, None).await.unwrap();
+        transitions += 1;
         let mut t = d.ticket;
-        let start = Instant::now();
         for (who, action, fields) in &steps {
             let act = Act {
                 action: (*action).into(),
@@ -141,9 +181,12 @@ async fn store_rate(store: &SqlStore, wf: &Workflow) -> f64 {
             t = d.ticket;
             transitions += 1;
         }
-        elapsed += start.elapsed();
     }
-    transitions as f64 / elapsed.as_secs_f64()
+    transitions
+}
+
+fn verdict(pass: bool) -> &'static str {
+    if pass { "PASS" } else { "FAIL" }
 }
 
 async fn postgres_url() -> Option<String> {
@@ -176,16 +219,51 @@ async fn main() {
         Some(url) => backends.push(("PostgreSQL".into(), Options::new(url))),
         None => eprintln!("SKIPPED (PostgreSQL): LINLI_TEST_DATABASE_URL not set or unreachable"),
     }
-    println!("| backend | raw tx/s (a) | Store transitions/s (b) | b/a | target b/a ≥ 0.5 |");
-    println!("|---|---:|---:|---:|---|");
+    println!(
+        "| backend | callers | raw tx/s (a) | Store transitions/s (b) | b/a | target | verdict | batches (writes/batch) |"
+    );
+    println!("|---|---:|---:|---:|---:|---|---|---|");
     for (label, options) in backends {
-        let store = storage::connect(&options).await.unwrap();
-        let a = raw_rate(&store).await;
-        let b = store_rate(&store, &wf).await;
-        let ratio = b / a;
-        let verdict = if ratio >= 0.5 { "PASS" } else { "FAIL" };
-        println!("| {label} | {a:.0} | {b:.0} | {ratio:.2} | {verdict} |");
-        store.close().await;
+        for group_commit in [true, false] {
+            let options = Options {
+                group_commit,
+                ..options.clone()
+            };
+            let store = storage::connect(&options).await.unwrap();
+            for callers in [1, CALLERS] {
+                if !group_commit && callers == 1 {
+                    continue; // a lone write is written alone either way
+                }
+                let a = raw_rate(&store, callers).await;
+                let before = store.writer_stats().unwrap_or_default();
+                let b = store_rate(&store, &wf, callers).await;
+                let after = store.writer_stats().unwrap_or_default();
+                let batches = after.batches - before.batches;
+                let per_batch = match batches {
+                    0 => "—".to_string(),
+                    n => format!(
+                        "{n} ({:.1})",
+                        (after.batched - before.batched) as f64 / n as f64
+                    ),
+                };
+                let ratio = b / a;
+                let (target, pass) = match (callers, group_commit) {
+                    (1, _) => ("≥ 0.7 (issue 4: ≥ 0.5)", ratio >= 0.7),
+                    (_, true) => ("≥ 2.0 with group commit", ratio >= 2.0),
+                    (_, false) => ("reference: group commit off", true),
+                };
+                let mode = if group_commit {
+                    ""
+                } else {
+                    " (no group commit)"
+                };
+                println!(
+                    "| {label}{mode} | {callers} | {a:.0} | {b:.0} | {ratio:.2} | {target} | {} | {per_batch} |",
+                    if group_commit { verdict(pass) } else { "—" }
+                );
+            }
+            store.close().await;
+        }
     }
     let _ = std::fs::remove_dir_all(dir);
 }

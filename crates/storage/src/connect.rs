@@ -2,7 +2,6 @@
 //! start) or `postgres://…`.
 
 use std::str::FromStr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -27,6 +26,12 @@ pub struct Options {
     pub durability: Durability,
     /// Connections for PostgreSQL; readers for SQLite (it always has one writer).
     pub max_connections: u32,
+    /// Group commit ([`crate::writer`]): concurrent transitions share one transaction. On by
+    /// default; off, each transition commits alone (benchmarks compare the two).
+    pub group_commit: bool,
+    /// PostgreSQL writer tasks (each with a connection) taking batches from one queue, so a
+    /// batch is gathered while another commits. SQLite always has one: it has one writer.
+    pub pg_writers: usize,
 }
 
 impl Options {
@@ -35,6 +40,8 @@ impl Options {
             url: url.into(),
             durability: Durability::Full,
             max_connections: 16,
+            group_commit: true,
+            pg_writers: 2,
         }
     }
 }
@@ -91,9 +98,12 @@ pub async fn connect(options: &Options) -> Result<SqlStore, StoreError> {
             "unsupported database URL {url:?}: use sqlite://FILE or postgres://…"
         )));
     };
-    Ok(SqlStore {
-        backend: Arc::new(backend),
-    })
+    let writers = match (&backend, options.group_commit) {
+        (_, false) => 0,
+        (Backend::Sqlite { .. }, true) => 1,
+        (Backend::Postgres(_), true) => options.pg_writers.max(1),
+    };
+    Ok(SqlStore::new(backend, writers))
 }
 
 /// Creates an empty PostgreSQL database on the server at `server_url` and returns its URL

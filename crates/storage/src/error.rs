@@ -18,6 +18,11 @@ pub fn from_sqlx(e: sqlx::Error) -> StoreError {
                 || code.starts_with("57P")
                 || code.starts_with("53")
                 || matches!(code.as_ref(), "5" | "6" | "13" | "8" | "261" | "517");
+            // PostgreSQL: 40P01 deadlock, 40001 serialization failure: two writers crossed;
+            // the loser retries like any other lost compare-and-set.
+            if matches!(code.as_ref(), "40P01" | "40001") {
+                return StoreError::Conflict { actual: None };
+            }
             if transient {
                 StoreError::Unavailable(e.to_string())
             } else {

@@ -50,6 +50,7 @@ mod tickets;
 mod timers;
 pub mod worker;
 pub mod workflow_files;
+mod writer;
 
 use std::sync::Arc;
 
@@ -59,6 +60,7 @@ pub use error::from_sqlx;
 use sqlx::{PgPool, SqlitePool};
 use workflow_core::store::*;
 use workflow_core::{Decision, Event, Ticket, Workflow};
+pub use writer::WriterStats;
 
 /// The database behind a [`SqlStore`].
 #[derive(Clone, Debug)]
@@ -76,9 +78,31 @@ pub(crate) enum Backend {
 #[derive(Clone, Debug)]
 pub struct SqlStore {
     pub(crate) backend: Arc<Backend>,
+    /// Group commit for ticket writes; `None` writes each in its own transaction (the
+    /// writer tasks' own store, and stores opened with `group_commit: false`).
+    writer: Option<Arc<writer::GroupWriter>>,
 }
 
 impl SqlStore {
+    pub(crate) fn new(backend: Backend, group_writers: usize) -> SqlStore {
+        let direct = SqlStore {
+            backend: Arc::new(backend),
+            writer: None,
+        };
+        if group_writers == 0 {
+            return direct;
+        }
+        SqlStore {
+            backend: direct.backend.clone(),
+            writer: Some(Arc::new(writer::GroupWriter::spawn(direct, group_writers))),
+        }
+    }
+
+    /// How group commit went so far (`None` when it is off).
+    pub fn writer_stats(&self) -> Option<WriterStats> {
+        self.writer.as_ref().map(|w| w.stats())
+    }
+
     pub fn is_postgres(&self) -> bool {
         matches!(*self.backend, Backend::Postgres(_))
     }
@@ -132,11 +156,23 @@ impl Store for SqlStore {
         d: &Decision,
         idem: Option<&IdempotencyRecord>,
     ) -> Result<(), StoreError> {
-        self.apply_decision(d, idem).await
+        match &self.writer {
+            Some(w) => {
+                w.write(writer::Write::Apply(d.clone(), idem.cloned()))
+                    .await
+            }
+            None => self.apply_decision(d, idem).await,
+        }
     }
 
     async fn fire(&self, timer: &ClaimedTimer, d: Option<&Decision>) -> Result<(), StoreError> {
-        self.fire_timer(timer, d).await
+        match &self.writer {
+            Some(w) => {
+                w.write(writer::Write::Fire(timer.clone(), d.cloned()))
+                    .await
+            }
+            None => self.fire_timer(timer, d).await,
+        }
     }
 
     async fn ticket(&self, id: uuid::Uuid, scope: &Scope) -> Result<Option<Ticket>, StoreError> {

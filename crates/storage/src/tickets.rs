@@ -175,19 +175,7 @@ macro_rules! write_decision {
             true => StoreError::Conflict { actual: None },
             false => from_sqlx(e),
         })?;
-        // The net effect on each timer key: the last change for a key decides it.
-        let mut last: Vec<(&TimerKey, Option<&Timer>)> = Vec::new();
-        for change in &d.timers {
-            let (key, timer) = match change {
-                TimerChange::Set(timer) => (&timer.key, Some(timer)),
-                TimerChange::Cancel(key) => (key, None),
-            };
-            match last.iter_mut().find(|(k, _)| *k == key) {
-                Some(slot) => slot.1 = timer,
-                None => last.push((key, timer)),
-            }
-        }
-        let cancelled: Vec<String> = last.iter().filter(|(_, t)| t.is_none()).map(|(k, _)| k.to_string()).collect();
+        let (cancelled, set) = net_timer_changes(d);
         if !cancelled.is_empty() {
             let mut del = QueryBuilder::new("DELETE FROM timers WHERE ticket_id = ");
             del.push_bind(t.id).push(" AND key IN (");
@@ -198,7 +186,6 @@ macro_rules! write_decision {
             del.push(")");
             del.build().execute(&mut *$tx).await.map_err(from_sqlx)?;
         }
-        let set: Vec<&Timer> = last.iter().filter_map(|(_, t)| *t).collect();
         if !set.is_empty() {
             let mut upsert = QueryBuilder::new(
                 "INSERT INTO timers (ticket_id, key, community_id, due_at_us, epoch, claimed_by, lease_until_us) ",
@@ -253,9 +240,32 @@ macro_rules! announce_timers {
     };
 }
 
+/// The net effect of a decision on its ticket's timers: the keys to delete and the timers
+/// to upsert (the last change for a key decides it).
+pub(crate) fn net_timer_changes(d: &Decision) -> (Vec<String>, Vec<&Timer>) {
+    let mut last: Vec<(&TimerKey, Option<&Timer>)> = Vec::new();
+    for change in &d.timers {
+        let (key, timer) = match change {
+            TimerChange::Set(timer) => (&timer.key, Some(timer)),
+            TimerChange::Cancel(key) => (key, None),
+        };
+        match last.iter_mut().find(|(k, _)| *k == key) {
+            Some(slot) => slot.1 = timer,
+            None => last.push((key, timer)),
+        }
+    }
+    let cancelled = last
+        .iter()
+        .filter(|(_, t)| t.is_none())
+        .map(|(k, _)| k.to_string())
+        .collect();
+    let set = last.iter().filter_map(|(_, t)| *t).collect();
+    (cancelled, set)
+}
+
 /// The person holding a ticket, and the team whose members see it (its pool, kept after a
 /// member claims it).
-fn holder(t: &Ticket) -> (Option<Uuid>, Option<Uuid>) {
+pub(crate) fn holder(t: &Ticket) -> (Option<Uuid>, Option<Uuid>) {
     (t.assignee.and_then(Assignee::person), t.pool_team)
 }
 

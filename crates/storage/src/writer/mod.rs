@@ -1,0 +1,180 @@
+//! Group commit: the writes of concurrent callers are applied together, in one transaction
+//! of a handful of multi-row statements ([`batch`]), and each caller is answered only after
+//! that transaction commits, so an acknowledged transition is as durable as before while a
+//! commit (and its fsync) is shared by every transition that arrived meanwhile.
+//!
+//! Batches form on their own: a writer takes whatever is queued when it becomes free, and a
+//! lone write is written at once, as before (no added waiting when idle). A write that fails
+//! its checks fails alone ([`plan`]); if a batch statement itself fails (a race with another
+//! node, the disk), the batch is rolled back and every write retried on its own, so no write
+//! is ever failed by a neighbour.
+
+mod batch;
+mod plan;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use plan::Outcome;
+pub(crate) use plan::Write;
+use tokio::sync::{Mutex, mpsc, oneshot};
+use workflow_core::store::StoreError;
+
+use crate::SqlStore;
+
+/// The most writes in one batch.
+const MAX_BATCH: usize = 128;
+/// Writes waiting beyond this make callers wait to enqueue (back-pressure, bounded memory).
+const QUEUE: usize = 4096;
+
+struct Job {
+    write: Write,
+    reply: oneshot::Sender<Result<(), StoreError>>,
+}
+
+/// The callers' side of the writers.
+#[derive(Debug)]
+pub(crate) struct GroupWriter {
+    queue: mpsc::Sender<Job>,
+    counts: Arc<Counts>,
+}
+
+/// How the writes went: batches formed, and writes committed in them or on their own.
+#[derive(Debug, Default)]
+struct Counts {
+    batches: AtomicU64,
+    batched: AtomicU64,
+    alone: AtomicU64,
+}
+
+/// A snapshot of the group writer's counts (tests, metrics, benchmarks).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WriterStats {
+    /// Transactions that wrote two or more transitions.
+    pub batches: u64,
+    /// Writes that went through such a transaction (refused ones included).
+    pub batched: u64,
+    /// Writes written in a transaction of their own (a lone write, a retry, a repeat).
+    pub alone: u64,
+}
+
+impl std::fmt::Debug for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Job")
+            .field("ticket", &self.write.ticket_id())
+            .finish()
+    }
+}
+
+impl GroupWriter {
+    /// Starts `writers` writer tasks on `direct` (a store that writes without the queue).
+    /// They stop when the last `GroupWriter` handle is dropped.
+    pub(crate) fn spawn(direct: SqlStore, writers: usize) -> GroupWriter {
+        let (queue, jobs) = mpsc::channel(QUEUE);
+        let jobs = Arc::new(Mutex::new(jobs));
+        let counts = Arc::new(Counts::default());
+        for _ in 0..writers.max(1) {
+            tokio::spawn(run(direct.clone(), jobs.clone(), counts.clone()));
+        }
+        GroupWriter { queue, counts }
+    }
+
+    pub(crate) fn stats(&self) -> WriterStats {
+        WriterStats {
+            batches: self.counts.batches.load(Ordering::Relaxed),
+            batched: self.counts.batched.load(Ordering::Relaxed),
+            alone: self.counts.alone.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Queues a write and waits until it is committed or refused.
+    pub(crate) async fn write(&self, write: Write) -> Result<(), StoreError> {
+        let stopped = || StoreError::Unavailable("the database writer has stopped".into());
+        let (reply, answer) = oneshot::channel();
+        self.queue
+            .send(Job { write, reply })
+            .await
+            .map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+}
+
+async fn run(store: SqlStore, jobs: Arc<Mutex<mpsc::Receiver<Job>>>, counts: Arc<Counts>) {
+    loop {
+        // One writer at a time gathers a batch; the others are writing theirs meanwhile.
+        let batch = {
+            let mut jobs = jobs.lock().await;
+            let Some(first) = jobs.recv().await else {
+                return;
+            };
+            let mut batch = vec![first];
+            while batch.len() < MAX_BATCH {
+                match jobs.try_recv() {
+                    Ok(job) => batch.push(job),
+                    Err(_) => break,
+                }
+            }
+            batch
+        };
+        write(&store, batch, &counts).await;
+    }
+}
+
+async fn write(store: &SqlStore, batch: Vec<Job>, counts: &Counts) {
+    if let [job] = &batch[..] {
+        counts.alone.fetch_add(1, Ordering::Relaxed);
+        let result = store.write_alone(&job.write).await;
+        answer(batch, vec![result]);
+        return;
+    }
+    let writes: Vec<&Write> = batch.iter().map(|j| &j.write).collect();
+    let results = match store.write_batch(&writes).await {
+        Ok(outcomes) => {
+            counts.batches.fetch_add(1, Ordering::Relaxed);
+            counts
+                .batched
+                .fetch_add(writes.len() as u64, Ordering::Relaxed);
+            let mut results = Vec::with_capacity(outcomes.len());
+            for (w, outcome) in writes.iter().zip(outcomes) {
+                results.push(match outcome {
+                    Outcome::Write => Ok(()),
+                    Outcome::Fail(e) => Err(e),
+                    Outcome::Alone => {
+                        counts.alone.fetch_add(1, Ordering::Relaxed);
+                        store.write_alone(w).await
+                    }
+                });
+            }
+            results
+        }
+        Err(e) => {
+            tracing::debug!(error = %e, writes = writes.len(), "batch rolled back; writing each alone");
+            counts
+                .alone
+                .fetch_add(writes.len() as u64, Ordering::Relaxed);
+            let mut results = Vec::with_capacity(writes.len());
+            for w in &writes {
+                results.push(store.write_alone(w).await);
+            }
+            results
+        }
+    };
+    answer(batch, results);
+}
+
+fn answer(batch: Vec<Job>, results: Vec<Result<(), StoreError>>) {
+    for (job, result) in batch.into_iter().zip(results) {
+        // A caller that gave up waiting is not there to hear; its write stands.
+        let _ = job.reply.send(result);
+    }
+}
+
+impl SqlStore {
+    /// One write in its own transaction.
+    pub(crate) async fn write_alone(&self, w: &Write) -> Result<(), StoreError> {
+        match w {
+            Write::Apply(d, idem) => self.apply_decision(d, idem.as_ref()).await,
+            Write::Fire(t, d) => self.fire_timer(t, d.as_ref()).await,
+        }
+    }
+}

@@ -1,0 +1,296 @@
+//! Group commit keeps single-write semantics: in a batch formed by many concurrent callers,
+//! every write gets the answer it would have got alone, what succeeds is all there, and what
+//! fails left nothing behind. Runs on both backends.
+
+mod support;
+
+use std::sync::Arc;
+
+use futures_util::future::join_all;
+use storage::SqlStore;
+use support::*;
+use uuid::Uuid;
+use workflow_core::store::*;
+use workflow_core::*;
+
+/// What a concurrent caller tried, and so what it must be told.
+#[derive(Debug)]
+enum Expect {
+    Ok,
+    Conflict,
+    Duplicate,
+    IdempotencyMismatch,
+}
+
+fn check(expect: &Expect, got: &Result<(), StoreError>) -> bool {
+    matches!(
+        (expect, got),
+        (Expect::Ok, Ok(()))
+            | (Expect::Conflict, Err(StoreError::Conflict { .. }))
+            | (Expect::Duplicate, Err(StoreError::Duplicate(_)))
+            | (
+                Expect::IdempotencyMismatch,
+                Err(StoreError::IdempotencyMismatch(_))
+            )
+    )
+}
+
+fn record(caller: Uuid, key: &str, d: &Decision) -> IdempotencyRecord {
+    IdempotencyRecord {
+        caller,
+        key: key.into(),
+        request_hash: format!("hash of {}", d.ticket.id),
+        ticket_id: d.ticket.id,
+        response: serde_json::json!({ "id": d.ticket.id }).to_string(),
+    }
+}
+
+async fn mixed_concurrent_writes_each_get_their_own_answer(s: SqlStore) {
+    let w = Arc::new(World::new());
+    // 60 submitted tickets to act on.
+    let mut tickets = Vec::new();
+    for _ in 0..60 {
+        let d = w.submit(now());
+        s.apply(&d, None).await.unwrap();
+        tickets.push(d.ticket);
+    }
+    let mut writes: Vec<(Expect, Decision, Option<IdempotencyRecord>)> = Vec::new();
+    for t in &tickets {
+        // Good: triage at the current version.
+        writes.push((
+            Expect::Ok,
+            w.act(t, &w.secretary, "triage", Fields::default()),
+            None,
+        ));
+    }
+    for t in tickets.iter().take(20) {
+        // Stale: a decision from a version the ticket has already left.
+        let note = Fields {
+            note: Some("迟到的一次分诊".into()),
+            ..Fields::default()
+        };
+        let mut d = w.act(t, &w.secretary, "triage", note);
+        d.expected_version = t.version + 7;
+        writes.push((Expect::Conflict, d, None));
+    }
+    for t in tickets.iter().take(5) {
+        // Duplicate: a submission of a ticket id that exists.
+        let mut d = w.submit_with("重复的编号", now());
+        d.ticket.id = t.id;
+        for e in &mut d.events {
+            e.ticket_id = t.id;
+        }
+        writes.push((Expect::Duplicate, d, None));
+    }
+    // Idempotency: a key already stored, and one key used twice within the concurrent set
+    // (exactly one of those two wins).
+    let stored = w.submit(now());
+    s.apply(&stored, Some(&record(w.resident.id, "already", &stored)))
+        .await
+        .unwrap();
+    let again = w.submit(now());
+    let rec = record(w.resident.id, "already", &again);
+    writes.push((Expect::IdempotencyMismatch, again, Some(rec)));
+    let first = w.submit(now());
+    let second = w.submit(now());
+    let (r1, r2) = (
+        record(w.resident.id, "twice", &first),
+        record(w.resident.id, "twice", &second),
+    );
+    // New submissions with fresh keys succeed.
+    for i in 0..20 {
+        let d = w.submit(now());
+        let rec = record(w.resident.id, &format!("fresh-{i}"), &d);
+        writes.push((Expect::Ok, d, Some(rec)));
+    }
+
+    let mut tasks = Vec::new();
+    for (expect, d, rec) in writes {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            let got = s.apply(&d, rec.as_ref()).await;
+            (expect, d, got)
+        }));
+    }
+    let twice: Vec<_> = [(first, r1), (second, r2)]
+        .into_iter()
+        .map(|(d, rec)| {
+            let s = s.clone();
+            tokio::spawn(async move {
+                let got = s.apply(&d, Some(&rec)).await;
+                (d, got)
+            })
+        })
+        .collect();
+
+    for task in tasks {
+        let (expect, d, got) = task.await.unwrap();
+        assert!(check(&expect, &got), "expected {expect:?}, got {got:?}");
+        let stored = s.ticket(d.ticket.id, &Scope::Everything).await.unwrap();
+        match expect {
+            Expect::Ok => {
+                assert_eq!(stored.as_ref(), Some(&d.ticket), "a success is all there");
+                let events = s.events(d.ticket.id).await.unwrap();
+                assert_eq!(events.len() as u64, d.ticket.version);
+                assert_eq!(Ticket::replay(&events).unwrap(), d.ticket);
+            }
+            Expect::IdempotencyMismatch => {
+                assert_eq!(stored, None, "a refused submission leaves no ticket")
+            }
+            _ => {
+                let events = s.events(d.ticket.id).await.unwrap();
+                // The first event is the write's own (its note, its text).
+                assert!(
+                    !events.contains(&d.events[0]),
+                    "a failure left nothing: {expect:?} {got:?}"
+                );
+            }
+        }
+    }
+    let mut winners = 0;
+    for task in join_all(twice).await {
+        let (d, got) = task.unwrap();
+        let stored = s.ticket(d.ticket.id, &Scope::Everything).await.unwrap();
+        match got {
+            Ok(()) => {
+                winners += 1;
+                assert!(stored.is_some());
+            }
+            Err(StoreError::IdempotencyMismatch(_)) => assert!(stored.is_none()),
+            Err(e) => panic!("unexpected {e}"),
+        }
+    }
+    assert_eq!(winners, 1, "one key, one ticket");
+    // Every triaged ticket holds its submission's events and the triage's, nothing else.
+    let triage_events = w
+        .act(&tickets[0], &w.secretary, "triage", Fields::default())
+        .events
+        .len() as u64;
+    for t in &tickets {
+        let events = s.events(t.id).await.unwrap();
+        assert_eq!(
+            events.len() as u64,
+            t.version + triage_events,
+            "no doubled events"
+        );
+    }
+    let stats = s.writer_stats().expect("group commit is on by default");
+    assert!(
+        stats.batches > 0 && stats.batched > stats.batches,
+        "concurrent callers shared transactions: {stats:?}"
+    );
+}
+
+async fn concurrent_fires_and_actions_on_the_same_tickets(s: SqlStore) {
+    let w = Arc::new(World::new());
+    // Dispatched tickets: each has an accept-expiry timer due in 30 minutes.
+    let mut tickets = Vec::new();
+    for _ in 0..40 {
+        let d = w.submit(now());
+        s.apply(&d, None).await.unwrap();
+        let d = w.act(&d.ticket, &w.secretary, "triage", Fields::default());
+        s.apply(&d, None).await.unwrap();
+        let d = w.act(&d.ticket, &w.secretary, "dispatch", w.to_member());
+        s.apply(&d, None).await.unwrap();
+        tickets.push(d.ticket);
+    }
+    let later = jiff::Timestamp::from_second(now().as_second() + 7 * 24 * 3600).unwrap();
+    let owner = Uuid::now_v7();
+    let claimed = s
+        .claim_due(later, 10_000, owner, later)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|c| tickets.iter().any(|t| t.id == c.ticket_id))
+        .collect::<Vec<_>>();
+    assert!(!claimed.is_empty());
+    // For each claimed timer, at once: the member accepts (which cancels the expiry) and
+    // the timer is fired with no decision (a discard). Whichever order they land in, the
+    // accept succeeds once, the fire either deletes the timer or finds it gone, and no
+    // timer outlives the state it belonged to.
+    eprintln!("{} timers claimed", claimed.len());
+    let mut tasks = Vec::new();
+    for t in &tickets {
+        let accept = w.act(t, &w.member, "accept", Fields::default());
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move { s.apply(&accept, None).await }));
+    }
+    for c in &claimed {
+        let (s2, c) = (s.clone(), c.clone());
+        tasks.push(tokio::spawn(async move {
+            match s2.fire(&c, None).await {
+                Ok(()) | Err(StoreError::TimerGone) => Ok(()),
+                other => other,
+            }
+        }));
+    }
+    for t in join_all(tasks).await {
+        t.unwrap().unwrap();
+    }
+    for c in &claimed {
+        let t = s
+            .ticket(c.ticket_id, &Scope::Everything)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(t.state, "accepted");
+        assert_eq!(s.events(t.id).await.unwrap().len() as u64, t.version);
+    }
+    // The accept-expiry keys are gone: claiming far in the future finds none of them.
+    let leftover = s
+        .claim_due(later, 10_000, Uuid::now_v7(), later)
+        .await
+        .unwrap();
+    assert!(
+        leftover.iter().all(|l| !claimed
+            .iter()
+            .any(|c| c.ticket_id == l.ticket_id && c.key == l.key)),
+        "a cancelled or fired timer came back: {leftover:?}"
+    );
+}
+
+backends! {
+    mixed_concurrent_writes_each_get_their_own_answer,
+    concurrent_fires_and_actions_on_the_same_tickets,
+}
+
+/// Two nodes on one PostgreSQL database race the same idempotency key inside their own
+/// batches: one wins; the other node's batch is not failed for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_two_nodes_racing_one_key() {
+    let Some(url) = postgres_database().await else {
+        return;
+    };
+    let (a, b) = (connect(&url).await, connect(&url).await);
+    let w = Arc::new(World::new());
+    for round in 0..10 {
+        let mut tasks = Vec::new();
+        let key = format!("shared-{round}");
+        for (i, node) in [a.clone(), b.clone()].into_iter().enumerate() {
+            let d = w.submit(now());
+            let rec = record(w.resident.id, &key, &d);
+            let first = node.clone();
+            tasks.push(tokio::spawn(async move {
+                (true, i, first.apply(&d, Some(&rec)).await)
+            }));
+            for _ in 0..15 {
+                let d = w.submit(now());
+                let node = node.clone();
+                tasks.push(tokio::spawn(async move {
+                    (false, i, node.apply(&d, None).await)
+                }));
+            }
+        }
+        let mut shared_ok = 0;
+        for t in join_all(tasks).await {
+            match t.unwrap() {
+                (true, _, Ok(())) => shared_ok += 1,
+                (true, _, Err(StoreError::IdempotencyMismatch(_))) => {}
+                (shared, node, got) => {
+                    assert!(got.is_ok(), "node {node} shared={shared}: {got:?}")
+                }
+            }
+        }
+        assert_eq!(shared_ok, 1, "round {round}: one key, one ticket");
+    }
+}

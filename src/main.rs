@@ -3,6 +3,7 @@
 mod admin;
 mod check;
 mod serve;
+mod webhooks;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -7,8 +7,10 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Args;
+use linli_http::notify::webhook::{DeliveryConfig, spawn_delivery_worker};
 use storage::worker::{
-    PG_TIMER_PARALLELISM, SystemClock, Wakeup, WorkerConfig, spawn_timer_worker,
+    PG_TIMER_PARALLELISM, SystemClock, Wakeup, WorkerConfig, spawn_outbox_listener,
+    spawn_timer_worker,
 };
 use tokio::sync::watch;
 use workflow_core::Engine;
@@ -39,6 +41,15 @@ pub struct ServeArgs {
     /// them up to the others after this long.
     #[arg(long, env = "LINLI_TIMER_LEASE", default_value_t = 60)]
     pub timer_lease: u32,
+    /// The webhook every community's messages go to (unless the webhooks file gives it its
+    /// own); signed with LINLI_WEBHOOK_SECRET.
+    #[arg(long, env = "LINLI_WEBHOOK_URL")]
+    pub webhook_url: Option<String>,
+    #[arg(long, env = "LINLI_WEBHOOK_SECRET", hide_env_values = true)]
+    pub webhook_secret: Option<String>,
+    /// A TOML file of webhooks per community (see docs/NOTIFICATIONS.md).
+    #[arg(long, env = "LINLI_WEBHOOKS")]
+    pub webhooks: Option<PathBuf>,
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -86,30 +97,63 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         crate::admin::print_demo(&demo, &format!("http://{addr}"));
     }
 
+    let webhooks = crate::webhooks::load(
+        &store,
+        args.webhook_url,
+        args.webhook_secret,
+        args.webhooks.as_deref(),
+    )
+    .await
+    .context("webhooks")?;
+
     let (stop, stopped) = watch::channel(false);
+    let listener_task = spawn_outbox_listener(store.clone(), wake.clone(), stopped.clone());
+    let delivery = (!webhooks.is_empty()).then(|| {
+        spawn_delivery_worker(
+            store.clone(),
+            Arc::new(webhooks),
+            Arc::new(SystemClock),
+            wake.clone(),
+            DeliveryConfig::default(),
+            stopped.clone(),
+        )
+    });
     let worker = spawn_timer_worker(
         engine.clone(),
         store.clone(),
         Arc::new(SystemClock),
-        wake,
+        wake.clone(),
         WorkerConfig {
             lease: jiff::SignedDuration::from_secs(i64::from(args.timer_lease.max(1))),
             ..WorkerConfig::default()
         },
-        stopped,
+        stopped.clone(),
     );
     let state = linli_http::AppState::new(engine, store.clone())
-        .with_rate_limit(args.rate_limit, args.rate_burst);
+        .with_rate_limit(args.rate_limit, args.rate_burst)
+        .with_wakeup(wake)
+        .with_shutdown(stopped);
     let app = linli_http::app(state);
     println!("linli listening on http://{addr}");
     tracing::info!(%addr, "listening");
+    let stopping = stop.clone();
     axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            // Ends the event streams, which would otherwise hold the shutdown open.
+            let _ = stopping.send(true);
+        })
         .await
         .context("serving")?;
-    tracing::info!("stopping the timer worker");
+    tracing::info!("stopping the workers");
     let _ = stop.send(true);
     let _ = worker.await;
+    if let Some(d) = delivery {
+        let _ = d.await;
+    }
+    if let Some(l) = listener_task {
+        let _ = l.await;
+    }
     store.close().await;
     tracing::info!("stopped");
     Ok(())

@@ -23,6 +23,8 @@ pub struct TestApp {
     /// The server's clock: starts now, moves when a test says so.
     pub clock: Arc<ManualClock>,
     pub engine: Arc<Engine>,
+    /// The wake-ups the Engine signals and the event streams wait on.
+    pub wake: Arc<Wakeup>,
 }
 
 pub struct Reply {
@@ -77,17 +79,17 @@ impl TestApp {
         let store = storage::connect(&Options::new(url)).await.unwrap();
         let demo = storage::demo::seed(&store).await.unwrap();
         let clock = Arc::new(ManualClock::new(jiff::Timestamp::now()));
+        let wake = Arc::new(Wakeup::default());
         let engine = Arc::new(Engine::new(
             Arc::new(store.clone()),
             clock.clone(),
             Arc::new(catalog()),
-            Arc::new(Wakeup::default()),
+            wake.clone(),
         ));
         engine.register_workflows().await.unwrap();
-        let app = linli_http::app(adjust(linli_http::AppState::new(
-            engine.clone(),
-            store.clone(),
-        )));
+        let app = linli_http::app(adjust(
+            linli_http::AppState::new(engine.clone(), store.clone()).with_wakeup(wake.clone()),
+        ));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -98,6 +100,7 @@ impl TestApp {
             client: reqwest::Client::new(),
             clock,
             engine,
+            wake,
         }
     }
 

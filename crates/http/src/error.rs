@@ -40,6 +40,8 @@ pub enum ApiError {
     BadRequest { code: &'static str, detail: String },
     #[error("{detail}")]
     Unprocessable { code: &'static str, detail: String },
+    #[error("{detail}")]
+    Conflict { code: &'static str, detail: String },
     #[error("the request body is larger than allowed")]
     PayloadTooLarge,
     #[error(transparent)]
@@ -66,6 +68,7 @@ impl ApiError {
             ApiError::TooManyRequests { .. } => (S::TOO_MANY_REQUESTS, "rate_limited"),
             ApiError::BadRequest { code, .. } => (S::BAD_REQUEST, code),
             ApiError::Unprocessable { code, .. } => (S::UNPROCESSABLE_ENTITY, code),
+            ApiError::Conflict { code, .. } => (S::CONFLICT, code),
             ApiError::PayloadTooLarge => (S::PAYLOAD_TOO_LARGE, "payload_too_large"),
             ApiError::Engine(e) => match e {
                 EngineError::Command(c) => (command_status(c), c.code()),

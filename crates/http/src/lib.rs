@@ -5,6 +5,7 @@
 mod auth;
 mod error;
 mod extract;
+pub mod notify;
 mod routes;
 mod views;
 
@@ -43,6 +44,12 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// `None`: unlimited.
     pub limiter: Option<Arc<CallerLimiter>>,
+    /// The process's wake-ups: event streams wait on new outbox messages. Must be the one
+    /// the Engine signals (see [`AppState::with_wakeup`]), or streams only poll.
+    pub wake: Arc<storage::worker::Wakeup>,
+    /// Turns true when the server is stopping: long-lived responses (event streams) end,
+    /// so a graceful shutdown does not wait on them forever.
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
 }
 
 impl AppState {
@@ -52,7 +59,21 @@ impl AppState {
             store,
             metrics: metrics_handle(),
             limiter: None,
+            wake: Arc::default(),
+            shutdown: tokio::sync::watch::channel(false).1,
         }
+    }
+
+    /// Ends long-lived responses when `shutdown` turns true.
+    pub fn with_shutdown(mut self, shutdown: tokio::sync::watch::Receiver<bool>) -> AppState {
+        self.shutdown = shutdown;
+        self
+    }
+
+    /// Shares the Engine's wake-ups, so an event stream hears of a message at once.
+    pub fn with_wakeup(mut self, wake: Arc<storage::worker::Wakeup>) -> AppState {
+        self.wake = wake;
+        self
     }
 
     /// Allows each caller `per_second` requests a second on average, in bursts of `burst`;
@@ -89,7 +110,7 @@ fn metrics_handle() -> PrometheusHandle {
 #[openapi(
     info(title = "Linli 邻里 API", description = "居民点单 → 支部派单 → 党员接单: requests, dispatch, SLA timers."),
     modifiers(&Security),
-    tags((name = "tickets"), (name = "catalog"), (name = "admin"), (name = "ops"))
+    tags((name = "tickets"), (name = "catalog"), (name = "me"), (name = "admin"), (name = "ops"))
 )]
 struct ApiDoc;
 
@@ -160,6 +181,8 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(routes::tickets::router())
         .merge(routes::catalog::router())
         .merge(routes::admin::router())
+        .merge(routes::outbox::router())
+        .merge(routes::stream::router())
         .merge(routes::ops::router())
         .split_for_parts();
     // Declared once the routes are in: a modifier on `ApiDoc` would run before them.

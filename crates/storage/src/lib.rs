@@ -45,8 +45,9 @@ mod connect;
 pub mod demo;
 mod directory;
 mod error;
-mod outbox;
+#[macro_use]
 mod tickets;
+mod outbox;
 mod timers;
 pub mod worker;
 pub mod workflow_files;
@@ -57,6 +58,7 @@ use std::sync::Arc;
 pub use connect::{Durability, Options, connect, create_database};
 pub use directory::{ContactRead, NewPerson, Principal, Volunteer, hash_token};
 pub use error::from_sqlx;
+pub use outbox::{DeliveryAttempt, OutboxEntry, OutboxState};
 use sqlx::{PgPool, SqlitePool};
 use workflow_core::store::*;
 use workflow_core::{Decision, Event, Ticket, Workflow};

@@ -115,3 +115,189 @@ impl SqlStore {
         })
     }
 }
+
+/// Which messages the admins' outbox view lists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutboxState {
+    /// Not delivered yet, still being tried.
+    Pending,
+    /// Parked after failing every attempt: waits for an admin's retry.
+    Failed,
+    Delivered,
+}
+
+/// One outbox message as the admins see it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OutboxEntry {
+    pub message: OutboxMessage,
+    pub next_attempt: jiff::Timestamp,
+    pub delivered_at: Option<jiff::Timestamp>,
+    pub parked: bool,
+    pub last_error: Option<String>,
+}
+
+/// One delivery attempt of a message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeliveryAttempt {
+    pub attempt: u32,
+    pub at: jiff::Timestamp,
+    /// The receiver's HTTP status, if it answered.
+    pub status: Option<u16>,
+    pub error: Option<String>,
+}
+
+const ENTRY_COLUMNS: &str = "id, community_id, ticket_id, event_seq, event, recipient, attempts, created_at_us, \
+    next_attempt_us, delivered_at_us, parked, last_error";
+
+macro_rules! outbox_message {
+    ($r:expr) => {{
+        let recipient: Json<Recipient> = $r.try_get(5)?;
+        OutboxMessage {
+            id: $r.try_get(0)?,
+            community_id: $r.try_get(1)?,
+            ticket_id: $r.try_get(2)?,
+            event_seq: $r.try_get::<i64, _>(3)? as u64,
+            event: $r.try_get(4)?,
+            recipient: recipient.0,
+            attempts: $r.try_get::<i32, _>(6)? as u32,
+            created_at: from_us($r.try_get(7)?),
+        }
+    }};
+}
+
+impl SqlStore {
+    /// The admins' outbox view, newest first, optionally of one community.
+    pub async fn outbox_entries(
+        &self,
+        state: OutboxState,
+        community: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<OutboxEntry>, StoreError> {
+        with_reader!(self, pool, {
+            let mut q =
+                sqlx::QueryBuilder::new(format!("SELECT {ENTRY_COLUMNS} FROM outbox WHERE "));
+            q.push(match state {
+                OutboxState::Pending => "delivered_at_us IS NULL AND NOT parked",
+                OutboxState::Failed => "parked",
+                OutboxState::Delivered => "delivered_at_us IS NOT NULL",
+            });
+            if let Some(c) = community {
+                q.push(" AND community_id = ").push_bind(c);
+            }
+            q.push(" ORDER BY id DESC LIMIT ")
+                .push_bind(i64::from(limit));
+            let rows = q.build().fetch_all(pool).await.map_err(from_sqlx)?;
+            rows.iter()
+                .map(|r| -> Result<OutboxEntry, sqlx::Error> {
+                    Ok(OutboxEntry {
+                        message: outbox_message!(r),
+                        next_attempt: from_us(r.try_get(8)?),
+                        delivered_at: r.try_get::<Option<i64>, _>(9)?.map(from_us),
+                        parked: r.try_get(10)?,
+                        last_error: r.try_get(11)?,
+                    })
+                })
+                .collect::<Result<_, _>>()
+                .map_err(from_sqlx)
+        })
+    }
+
+    pub async fn delivery_attempts(&self, id: Uuid) -> Result<Vec<DeliveryAttempt>, StoreError> {
+        with_reader!(self, pool, {
+            let rows = sqlx::query(
+                "SELECT attempt, at_us, status, error FROM delivery_attempts WHERE outbox_id = $1 ORDER BY attempt",
+            )
+            .bind(id)
+            .fetch_all(pool)
+            .await
+            .map_err(from_sqlx)?;
+            rows.iter()
+                .map(|r| -> Result<DeliveryAttempt, sqlx::Error> {
+                    Ok(DeliveryAttempt {
+                        attempt: r.try_get::<i32, _>(0)? as u32,
+                        at: from_us(r.try_get(1)?),
+                        status: r.try_get::<Option<i32>, _>(2)?.map(|s| s as u16),
+                        error: r.try_get(3)?,
+                    })
+                })
+                .collect::<Result<_, _>>()
+                .map_err(from_sqlx)
+        })
+    }
+
+    pub async fn record_delivery_attempt(
+        &self,
+        id: Uuid,
+        attempt: &DeliveryAttempt,
+    ) -> Result<(), StoreError> {
+        with_pool!(self, pool, {
+            sqlx::query(
+                "INSERT INTO delivery_attempts (outbox_id, attempt, at_us, status, error) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (outbox_id, attempt) DO NOTHING",
+            )
+            .bind(id)
+            .bind(attempt.attempt as i32)
+            .bind(us(attempt.at))
+            .bind(attempt.status.map(i32::from))
+            .bind(attempt.error.as_deref())
+            .execute(pool)
+            .await
+            .map_err(from_sqlx)?;
+            Ok(())
+        })
+    }
+
+    /// Puts a parked message back in line, due `now`: `Some(true)`; `Some(false)` if it is
+    /// not parked; `None` if there is no such message.
+    pub async fn retry_outbox(
+        &self,
+        id: Uuid,
+        now: jiff::Timestamp,
+    ) -> Result<Option<bool>, StoreError> {
+        with_pool!(self, pool, {
+            let r = sqlx::query(
+                "UPDATE outbox SET parked = FALSE, next_attempt_us = $2 WHERE id = $1 AND parked",
+            )
+            .bind(id)
+            .bind(us(now))
+            .execute(pool)
+            .await
+            .map_err(from_sqlx)?;
+            if r.rows_affected() == 1 {
+                return Ok(Some(true));
+            }
+            let exists: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE id = $1")
+                .bind(id)
+                .fetch_one(pool)
+                .await
+                .map_err(from_sqlx)?;
+            Ok((exists > 0).then_some(false))
+        })
+    }
+
+    /// The messages after `after` (outbox ids are UUIDv7: time-ordered) about tickets in
+    /// `scope`, oldest first: what a caller's event stream reads.
+    pub async fn outbox_after(
+        &self,
+        scope: &Scope,
+        after: Uuid,
+        limit: u32,
+    ) -> Result<Vec<OutboxMessage>, StoreError> {
+        with_reader!(self, pool, {
+            let mut q = sqlx::QueryBuilder::new(
+                "SELECT id, community_id, ticket_id, event_seq, event, recipient, attempts, created_at_us \
+                 FROM outbox WHERE id > ",
+            );
+            q.push_bind(after).push(
+                " AND EXISTS (SELECT 1 FROM tickets WHERE tickets.id = outbox.ticket_id AND ",
+            );
+            push_scope!(q, scope);
+            q.push(") ORDER BY id LIMIT ").push_bind(i64::from(limit));
+            let rows = q.build().fetch_all(pool).await.map_err(from_sqlx)?;
+            rows.iter()
+                .map(|r| -> Result<OutboxMessage, sqlx::Error> { Ok(outbox_message!(r)) })
+                .collect::<Result<_, _>>()
+                .map_err(from_sqlx)
+        })
+    }
+}

@@ -226,13 +226,15 @@ macro_rules! write_decision {
     }};
 }
 
-/// On PostgreSQL, tells the other nodes' timer workers (LISTEN) that a timer was set; the
-/// notification is delivered when the transaction commits, and never if it rolls back.
+/// On PostgreSQL, tells the other nodes (LISTEN) that a timer was set or messages were
+/// written; the notification is delivered when the transaction commits, never if it rolls
+/// back.
 macro_rules! announce_timers {
     ($tx:expr, $store:expr, $d:expr) => {
-        if $store.is_postgres() && $d.timers.iter().any(|c| matches!(c, TimerChange::Set(_))) {
-            sqlx::query("SELECT pg_notify($1, '')")
-                .bind(crate::worker::TIMER_CHANNEL)
+        let timers = $d.timers.iter().any(|c| matches!(c, TimerChange::Set(_)));
+        let messages = !$d.notifications.is_empty();
+        if $store.is_postgres() && (timers || messages) {
+            sqlx::query(crate::worker::announce_sql(timers, messages))
                 .execute(&mut *$tx)
                 .await
                 .map_err(from_sqlx)?;

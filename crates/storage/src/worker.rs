@@ -22,6 +22,27 @@ pub const PG_TIMER_PARALLELISM: usize = 8;
 /// The channel PostgreSQL nodes announce new timers on.
 pub const TIMER_CHANNEL: &str = "linli_timers";
 
+/// The channel PostgreSQL nodes announce new outbox messages on (event streams, delivery).
+pub const OUTBOX_CHANNEL: &str = "linli_outbox";
+
+#[cfg(test)]
+#[test]
+fn announcements_use_the_channels() {
+    assert!(announce_sql(true, false).contains(TIMER_CHANNEL));
+    assert!(announce_sql(false, true).contains(OUTBOX_CHANNEL));
+    let both = announce_sql(true, true);
+    assert!(both.contains(TIMER_CHANNEL) && both.contains(OUTBOX_CHANNEL));
+}
+
+/// The statement that announces, on commit, new timers and/or new messages.
+pub(crate) fn announce_sql(timers: bool, messages: bool) -> &'static str {
+    match (timers, messages) {
+        (true, true) => "SELECT pg_notify('linli_timers', ''), pg_notify('linli_outbox', '')",
+        (true, false) => "SELECT pg_notify('linli_timers', '')",
+        (false, _) => "SELECT pg_notify('linli_outbox', '')",
+    }
+}
+
 /// The wall clock.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct SystemClock;
@@ -36,7 +57,10 @@ impl Clock for SystemClock {
 #[derive(Debug)]
 pub struct Wakeup {
     timers: Notify,
-    outbox: Notify,
+    /// Bumped whenever messages were written (here, or on another node: see
+    /// [`spawn_outbox_listener`]); the delivery worker and every event stream watch it, so
+    /// none misses a bump that happened while it was busy.
+    outbox: watch::Sender<u64>,
     /// When the timer worker means to wake next (Unix µs); an earlier timer wakes it now.
     timer_target_us: AtomicI64,
 }
@@ -45,16 +69,21 @@ impl Default for Wakeup {
     fn default() -> Self {
         Wakeup {
             timers: Notify::new(),
-            outbox: Notify::new(),
+            outbox: watch::Sender::new(0),
             timer_target_us: AtomicI64::new(i64::MAX),
         }
     }
 }
 
 impl Wakeup {
-    /// Resolves when a transition wrote outbox rows: what the delivery worker waits on.
-    pub async fn outbox_notified(&self) {
-        self.outbox.notified().await
+    /// Changes whenever messages were written: what the delivery worker and the event
+    /// streams wait on.
+    pub fn outbox_changes(&self) -> watch::Receiver<u64> {
+        self.outbox.subscribe()
+    }
+
+    fn bump_outbox(&self) {
+        self.outbox.send_modify(|n| *n = n.wrapping_add(1));
     }
 }
 
@@ -66,8 +95,44 @@ impl Signals for Wakeup {
     }
 
     fn outbox_written(&self) {
-        self.outbox.notify_one();
+        self.bump_outbox();
     }
+}
+
+/// On PostgreSQL, relays other nodes' announcements of new messages (NOTIFY on
+/// [`OUTBOX_CHANNEL`]) to this process's [`Wakeup`], until `shutdown`. Nothing to do on
+/// SQLite: one process owns the file.
+pub fn spawn_outbox_listener(
+    store: SqlStore,
+    wake: Arc<Wakeup>,
+    mut shutdown: watch::Receiver<bool>,
+) -> Option<JoinHandle<()>> {
+    let pool = store.pg_pool()?.clone();
+    Some(tokio::spawn(async move {
+        let mut listener = loop {
+            if let Ok(mut l) = sqlx::postgres::PgListener::connect_with(&pool).await
+                && l.listen(OUTBOX_CHANNEL).await.is_ok()
+            {
+                break l;
+            }
+            tracing::warn!("outbox LISTEN failed; retrying in 5 s");
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+                _ = shutdown.changed() => return,
+            }
+        };
+        loop {
+            tokio::select! {
+                n = listener.recv() => match n {
+                    Ok(_) => wake.bump_outbox(),
+                    // The listener reconnects by itself; what was missed meanwhile is found
+                    // by the readers' own periodic look.
+                    Err(_) => tokio::time::sleep(Duration::from_secs(1)).await,
+                },
+                _ = shutdown.changed() => return,
+            }
+        }
+    }))
 }
 
 #[derive(Clone, Debug)]

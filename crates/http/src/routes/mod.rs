@@ -3,4 +3,6 @@
 pub mod admin;
 pub mod catalog;
 pub mod ops;
+pub mod outbox;
+pub mod stream;
 pub mod tickets;

@@ -275,9 +275,9 @@ impl SqlStore {
                 q.build().execute(&mut *tx).await.map_err(from_sqlx)?;
             }
 
-            if postgres && !rows.timers_set.is_empty() {
-                sqlx::query("SELECT pg_notify($1, '')")
-                    .bind(crate::worker::TIMER_CHANNEL)
+            let (timers, messages) = (!rows.timers_set.is_empty(), !rows.outbox.is_empty());
+            if postgres && (timers || messages) {
+                sqlx::query(crate::worker::announce_sql(timers, messages))
                     .execute(&mut *tx)
                     .await
                     .map_err(from_sqlx)?;

@@ -1,0 +1,145 @@
+//! The outbox, for administrators: messages pending, delivered, or parked after failing
+//! every attempt, each with its attempts; a parked message can be put back in line.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use storage::OutboxState;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+use workflow_core::Role;
+
+use crate::AppState;
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::extract::{ApiPath, ApiQuery};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_outbox))
+        .routes(routes!(retry_message))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct OutboxQuery {
+    /// `pending` (default), `failed` (parked) or `delivered`.
+    pub state: Option<String>,
+    pub community_id: Option<Uuid>,
+    /// At most 500; default 100.
+    pub limit: Option<u32>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AttemptView {
+    pub attempt: u32,
+    pub at: String,
+    /// The receiver's HTTP status, if it answered.
+    pub status: Option<u16>,
+    pub error: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct OutboxView {
+    pub id: Uuid,
+    pub community_id: Uuid,
+    pub ticket_id: Uuid,
+    pub event_seq: u64,
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[schema(value_type = Object)]
+    pub recipient: workflow_core::Recipient,
+    /// `pending`, `failed` or `delivered`.
+    pub state: &'static str,
+    pub attempts: Vec<AttemptView>,
+    pub next_attempt: Option<String>,
+    pub delivered_at: Option<String>,
+    pub last_error: Option<String>,
+    pub created_at: String,
+}
+
+/// Outbox messages by state, newest first, each with its delivery attempts.
+#[utoipa::path(get, path = "/api/v1/admin/outbox", tag = "admin", params(OutboxQuery),
+    responses((status = 200, body = [OutboxView]), (status = 403, body = Problem)), security(("bearer" = [])))]
+async fn list_outbox(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<OutboxQuery>,
+) -> ApiResult<axum::Json<Vec<OutboxView>>> {
+    caller.require(&[Role::Admin])?;
+    let which = match q.state.as_deref().unwrap_or("pending") {
+        "pending" => OutboxState::Pending,
+        "failed" => OutboxState::Failed,
+        "delivered" => OutboxState::Delivered,
+        other => {
+            return Err(ApiError::BadRequest {
+                code: "invalid_query",
+                detail: format!("state must be pending, failed or delivered, not {other:?}"),
+            });
+        }
+    };
+    let limit = q.limit.unwrap_or(100).clamp(1, 500);
+    let entries = state
+        .store
+        .outbox_entries(which, q.community_id, limit)
+        .await?;
+    let mut views = Vec::with_capacity(entries.len());
+    for e in entries {
+        let attempts = state.store.delivery_attempts(e.message.id).await?;
+        let label = match (e.delivered_at, e.parked) {
+            (Some(_), _) => "delivered",
+            (None, true) => "failed",
+            (None, false) => "pending",
+        };
+        views.push(OutboxView {
+            id: e.message.id,
+            community_id: e.message.community_id,
+            ticket_id: e.message.ticket_id,
+            event_seq: e.message.event_seq,
+            kind: e.message.event,
+            recipient: e.message.recipient,
+            state: label,
+            attempts: attempts
+                .into_iter()
+                .map(|a| AttemptView {
+                    attempt: a.attempt,
+                    at: a.at.to_string(),
+                    status: a.status,
+                    error: a.error,
+                })
+                .collect(),
+            next_attempt: (label == "pending").then(|| e.next_attempt.to_string()),
+            delivered_at: e.delivered_at.map(|t| t.to_string()),
+            last_error: e.last_error,
+            created_at: e.message.created_at.to_string(),
+        });
+    }
+    Ok(axum::Json(views))
+}
+
+/// Puts a parked message back in line for delivery now.
+#[utoipa::path(post, path = "/api/v1/admin/outbox/{id}/retry", tag = "admin", params(("id" = Uuid, Path)),
+    responses((status = 202, description = "queued for delivery"), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem, description = "the message is not parked")),
+    security(("bearer" = [])))]
+async fn retry_message(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<StatusCode> {
+    caller.require(&[Role::Admin])?;
+    match state.store.retry_outbox(id, state.engine.now()).await? {
+        Some(true) => {
+            workflow_core::engine::Signals::outbox_written(&*state.wake);
+            Ok(StatusCode::ACCEPTED)
+        }
+        Some(false) => Err(ApiError::Conflict {
+            code: "not_parked",
+            detail: "only a parked (failed) message can be retried".into(),
+        }),
+        None => Err(ApiError::NotFound),
+    }
+}

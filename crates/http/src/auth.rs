@@ -82,13 +82,20 @@ impl FromRequestParts<AppState> for Caller {
                 retry_after_secs: wait.as_secs().max(1),
             });
         }
+        Ok(Caller::from_principal(principal))
+    }
+}
+
+impl Caller {
+    /// The caller a person is: their roles as the core's actor, their view as a scope.
+    pub fn from_principal(principal: Principal) -> Caller {
         let actor = Actor::new(principal.id, principal.roles.iter().copied())
             .with_teams(principal.teams.clone());
         let scope = scope_of(&principal);
-        Ok(Caller {
+        Caller {
             principal,
             actor,
             scope,
-        })
+        }
     }
 }

@@ -57,6 +57,11 @@ impl From<CommandError> for ApiError {
 }
 
 impl ApiError {
+    /// The HTTP status and the problem `code` of this error.
+    pub(crate) fn status_and_code(&self) -> (StatusCode, &'static str) {
+        self.parts()
+    }
+
     fn parts(&self) -> (StatusCode, &'static str) {
         use StatusCode as S;
         match self {

@@ -6,6 +6,7 @@ mod auth;
 mod error;
 mod extract;
 pub mod notify;
+mod open311;
 mod routes;
 mod views;
 
@@ -196,6 +197,7 @@ pub fn app(state: AppState) -> Router {
     routes::ops::OPENAPI.get_or_init(|| openapi);
     let request_id = HeaderName::from_static("x-request-id");
     router
+        .merge(open311::router())
         .fallback(|| async { ApiError::NoRoute })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(middleware::from_fn(track))

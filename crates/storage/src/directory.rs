@@ -429,6 +429,17 @@ impl SqlStore {
         })
     }
 
+    /// A branch's name (for Open311's `agency_responsible`).
+    pub async fn branch_name(&self, id: Uuid) -> Result<Option<String>, StoreError> {
+        with_reader!(self, pool, {
+            sqlx::query_scalar("SELECT name FROM branches WHERE id = $1")
+                .bind(id)
+                .fetch_optional(pool)
+                .await
+                .map_err(from_sqlx)
+        })
+    }
+
     pub async fn team_named(&self, name: &str) -> Result<Option<Uuid>, StoreError> {
         with_reader!(self, pool, {
             sqlx::query_scalar("SELECT id FROM teams WHERE name = $1 LIMIT 1")

@@ -54,6 +54,17 @@ fn endpoint(url: String, secret: String, what: &str) -> anyhow::Result<Endpoint>
     Ok(Endpoint { url, secret })
 }
 
+/// The file's entries, with `FILE:LINE: why` for what does not parse.
+fn parse(text: &str, path: &Path) -> anyhow::Result<File> {
+    toml::from_str(text).map_err(|e| {
+        let line = e
+            .span()
+            .map(|s| text[..s.start].matches('\n').count() + 1)
+            .unwrap_or(1);
+        anyhow::anyhow!("{}:{line}: {}", path.display(), e.message())
+    })
+}
+
 pub async fn load(
     store: &SqlStore,
     url: Option<String>,
@@ -70,13 +81,7 @@ pub async fn load(
     };
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let parsed: File = toml::from_str(&text).map_err(|e| {
-        let line = e
-            .span()
-            .map(|s| text[..s.start].lines().count().max(1))
-            .unwrap_or(1);
-        anyhow::anyhow!("{}:{line}: {}", path.display(), e.message())
-    })?;
+    let parsed = parse(&text, path)?;
     if let Some(d) = parsed.default {
         hooks.default = Some(endpoint(d.url, d.secret, "[default]")?);
     }
@@ -91,4 +96,42 @@ pub async fn load(
             .insert(id, endpoint(c.url, c.secret, &what)?);
     }
     Ok(hooks)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bad_file_is_named_with_its_line() {
+        let text = "[default]\nurl = \"https://a.example\"\nsecret = \"0123456789abcdef\"\n\n[[community]]\nname = \"荷花塘社区\"\nurl = 5\n";
+        let err = parse(text, Path::new("hooks.toml"))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.starts_with("hooks.toml:7: "), "{err}");
+        let err = parse(
+            "[default]\nurl = \"x\"\nsecrets = \"y\"\n",
+            Path::new("h.toml"),
+        )
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(
+            err.starts_with("h.toml:3: ") && err.contains("secrets"),
+            "{err}"
+        );
+        let ok = parse(
+            &text.replace("url = 5", "url = \"https://b.example\"\nsecret = \"s\""),
+            Path::new("h"),
+        );
+        assert_eq!(ok.unwrap().community.len(), 1);
+    }
+
+    #[test]
+    fn endpoints_need_a_scheme_and_a_real_secret() {
+        assert!(endpoint("ftp://x".into(), "0123456789abcdef".into(), "t").is_err());
+        assert!(endpoint("https://x".into(), "short".into(), "t").is_err());
+        assert!(endpoint("https://x".into(), "0123456789abcdef".into(), "t").is_ok());
+    }
 }

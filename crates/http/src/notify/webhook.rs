@@ -272,6 +272,31 @@ mod tests {
     }
 
     #[test]
+    fn a_community_with_its_own_webhook_uses_it_the_others_the_default() {
+        let own = Uuid::now_v7();
+        let hooks = Webhooks {
+            default: Some(Endpoint {
+                url: "https://all.example".into(),
+                secret: "a".into(),
+            }),
+            communities: [(
+                own,
+                Endpoint {
+                    url: "https://own.example".into(),
+                    secret: "b".into(),
+                },
+            )]
+            .into(),
+        };
+        assert_eq!(hooks.endpoint(own).unwrap().url, "https://own.example");
+        assert_eq!(
+            hooks.endpoint(Uuid::now_v7()).unwrap().url,
+            "https://all.example"
+        );
+        assert!(Webhooks::default().endpoint(own).is_none());
+    }
+
+    #[test]
     fn backoff_grows_and_is_capped() {
         let c = DeliveryConfig {
             first_backoff: Duration::from_secs(4),

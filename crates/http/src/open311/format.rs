@@ -99,8 +99,8 @@ mod tests {
         write_xml(&mut out, "services", &doc);
         assert_eq!(
             out,
-            "<services><service><service_code>repair</service_code>\
-             <description>a &lt; b &amp; &quot;c&quot;</description></service></services>"
+            "<services><service><description>a &lt; b &amp; &quot;c&quot;</description>\
+             <service_code>repair</service_code></service></services>"
         );
     }
 }

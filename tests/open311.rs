@@ -394,3 +394,17 @@ backends! {
     discovery_services_and_definitions,
     a_request_from_open311_is_worked_through_the_api_and_reads_closed,
 }
+
+/// An api_key is a person's token, with the same request budget as the API.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_api_key_has_the_callers_rate_limit() {
+    let url = sqlite_url().await;
+    let app = TestApp::spawn_with(&url, |s| s.with_rate_limit(1, 1)).await;
+    let key = app.token("resident");
+    let path = format!("/open311/v2/requests.json?api_key={key}");
+    let (first, _) = get_json(&app, &path).await;
+    assert_eq!(first, StatusCode::OK);
+    let (second, err) = get_json(&app, &path).await;
+    assert_eq!(second, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(err[0]["code"], 429);
+}

@@ -90,6 +90,16 @@ async fn caller(
             ));
         }
     };
+    // The same per-person budget as the API: a key is a person's token.
+    if let Some(limiter) = &state.limiter
+        && limiter.check_key(&principal.id).is_err()
+    {
+        return Err(error(
+            StatusCode::TOO_MANY_REQUESTS,
+            format,
+            "too many requests: try again shortly",
+        ));
+    }
     let caller = crate::auth::Caller::from_principal(principal);
     Ok((
         caller.actor,
@@ -224,6 +234,8 @@ async fn create(
     };
     match state.engine.submit(&actor, &req, None).await {
         Ok(t) => {
+            metrics::counter!("linli_transitions_total", "workflow" => t.workflow_id.clone(), "action" => "submit")
+                .increment(1);
             let doc = json!([{
                 "service_request_id": t.id.to_string(),
                 "service_notice": "",

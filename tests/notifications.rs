@@ -378,6 +378,7 @@ backends! {
     webhook_messages_arrive_signed_and_once_after_dedup,
     a_parked_message_is_listed_and_retried_by_an_admin,
     the_stream_brings_a_dispatch_within_a_second_and_resumes,
+    sla_warnings_breaches_and_escalations_reach_the_right_streams,
 }
 
 /// Two nodes on one PostgreSQL database: a message written through node B wakes node A
@@ -415,5 +416,42 @@ async fn postgres_a_message_written_on_another_node_reaches_the_stream() {
     assert_eq!(
         (kind.as_str(), data["ticket_id"].as_str()),
         ("dispatch", Some(t.as_str()))
+    );
+}
+
+/// Deadlines reach the stream: the secretary hears of the warning and the breach, and the
+/// community office of the escalation that reaches it, as the workflow's rules say.
+async fn sla_warnings_breaches_and_escalations_reach_the_right_streams(app: TestApp) {
+    let mut secretary = open_stream(&app, "secretary", None).await;
+    let mut community = open_stream(&app, "community", None).await;
+    let t = app.submit("resident", "repair", "下水道堵了").await;
+    // Nobody acts for two weeks: every deadline passes and the ladder climbs (each rung is
+    // timed from the one before, so the clock moves on in steps).
+    for _ in 0..5 {
+        app.advance(3 * 86_400).await;
+    }
+    let mut seen_by_secretary = Vec::new();
+    while let Some((_, kind, data)) = secretary.next_within(Duration::from_millis(1500)).await {
+        assert_eq!(data["ticket_id"], t.as_str());
+        seen_by_secretary.push(kind);
+    }
+    for kind in ["submitted", "sla_warning", "sla_breach", "escalation"] {
+        assert!(
+            seen_by_secretary.iter().any(|k| k == kind),
+            "the secretary hears of {kind}: {seen_by_secretary:?}"
+        );
+    }
+    let mut seen_by_community = Vec::new();
+    while let Some((_, kind, data)) = community.next_within(Duration::from_millis(500)).await {
+        assert_eq!(data["recipient"], json!({"staff": "community"}));
+        seen_by_community.push(kind);
+    }
+    assert!(
+        seen_by_community.iter().any(|k| k == "escalation"),
+        "the community office hears of the escalation to it: {seen_by_community:?}"
+    );
+    assert!(
+        !seen_by_community.iter().any(|k| k == "submitted"),
+        "but not of what is the secretary's: {seen_by_community:?}"
     );
 }

@@ -47,7 +47,7 @@ struct Counts {
     alone: AtomicU64,
 }
 
-/// A snapshot of the group writer's counts (tests, metrics, benchmarks).
+/// A snapshot of the group writer's counts (tests and benchmarks read it).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct WriterStats {
     /// Transactions that wrote two or more transitions.

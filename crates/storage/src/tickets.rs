@@ -1,7 +1,7 @@
 //! Tickets and their events: applying decisions atomically, reading within a scope.
 
+use sqlx::Row;
 use sqlx::types::Json;
-use sqlx::{QueryBuilder, Row};
 use uuid::Uuid;
 use workflow_core::store::*;
 use workflow_core::{Assignee, Decision, Event, Ticket, Timer, TimerChange, TimerKey, Workflow};
@@ -81,47 +81,146 @@ macro_rules! push_list_conditions {
     }};
 }
 
+/// The row-writing statements both write paths share (one decision at a time in
+/// `write_decision!`, a batch in `writer::batch`): each is one multi-row statement over
+/// `$rows` and evaluates to the driver's result.
+///
+/// `$rows`: the tickets; `$tail` follows the values (a batch upserts, a submission inserts).
+macro_rules! insert_tickets {
+    ($tx:expr, $rows:expr, $tail:expr) => {{
+        let mut q = sqlx::QueryBuilder::new(
+            "INSERT INTO tickets (id, community_id, branch_id, building_id, workflow_id, workflow_version, \
+             category, urgency, state, requester_id, assignee_person, assignee_team, version, terminal, \
+             breached, created_at_us, updated_at_us, body, on_wall) ",
+        );
+        q.push_values($rows, |mut row, t: &workflow_core::Ticket| {
+            let (person, team) = crate::tickets::holder(t);
+            row.push_bind(t.id)
+                .push_bind(t.community_id)
+                .push_bind(t.branch_id)
+                .push_bind(t.building_id)
+                .push_bind(t.workflow_id.clone())
+                .push_bind(t.workflow_version as i64)
+                .push_bind(t.category.clone())
+                .push_bind(t.urgency.as_str())
+                .push_bind(t.state.clone())
+                .push_bind(t.requester)
+                .push_bind(person)
+                .push_bind(team)
+                .push_bind(t.version as i64)
+                .push_bind(t.terminal)
+                .push_bind(t.clocks.iter().any(|c| c.breached))
+                .push_bind(crate::us(t.created_at))
+                .push_bind(crate::us(t.updated_at))
+                .push_bind(sqlx::types::Json(t))
+                .push_bind(t.on_wall);
+        });
+        q.push($tail);
+        q.build().execute(&mut *$tx).await
+    }};
+}
+
+/// `$rows`: (event, the ticket's community).
+macro_rules! insert_events {
+    ($tx:expr, $rows:expr) => {{
+        let mut q = sqlx::QueryBuilder::new(
+            "INSERT INTO events (ticket_id, seq, community_id, at_us, actor_id, actor_role, kind, body) ",
+        );
+        q.push_values($rows, |mut row, (e, community): (&workflow_core::Event, Uuid)| {
+            row.push_bind(e.ticket_id)
+                .push_bind(e.seq as i64)
+                .push_bind(community)
+                .push_bind(crate::us(e.at))
+                .push_bind(e.actor.id)
+                .push_bind(e.actor.role.as_str())
+                .push_bind(e.kind.name())
+                .push_bind(sqlx::types::Json(e));
+        });
+        q.build().execute(&mut *$tx).await
+    }};
+}
+
+/// `$rows`: (ticket id, timer key) of the timers to delete.
+macro_rules! delete_timers {
+    ($tx:expr, $rows:expr) => {{
+        let mut q = sqlx::QueryBuilder::new("DELETE FROM timers WHERE ");
+        for (i, (ticket, key)) in $rows.into_iter().enumerate() {
+            q.push(if i == 0 {
+                "(ticket_id = "
+            } else {
+                " OR (ticket_id = "
+            })
+            .push_bind(ticket)
+            .push(" AND key = ")
+            .push_bind(key)
+            .push(")");
+        }
+        q.build().execute(&mut *$tx).await
+    }};
+}
+
+/// `$rows`: (timer, ticket id, community): set, or replaced with a fresh claim.
+macro_rules! upsert_timers {
+    ($tx:expr, $rows:expr) => {{
+        let mut q = sqlx::QueryBuilder::new(
+            "INSERT INTO timers (ticket_id, key, community_id, due_at_us, epoch, claimed_by, lease_until_us) ",
+        );
+        q.push_values($rows, |mut row, (timer, ticket, community): (&workflow_core::Timer, Uuid, Uuid)| {
+            row.push_bind(ticket)
+                .push_bind(timer.key.to_string())
+                .push_bind(community)
+                .push_bind(crate::us(timer.due_at))
+                .push_bind(timer.epoch as i64)
+                .push("NULL")
+                .push("NULL");
+        });
+        q.push(
+            " ON CONFLICT (ticket_id, key) DO UPDATE SET due_at_us = excluded.due_at_us, \
+             epoch = excluded.epoch, claimed_by = NULL, lease_until_us = NULL",
+        );
+        q.build().execute(&mut *$tx).await
+    }};
+}
+
+/// `$rows`: (notification, its ticket); due at once, never attempted.
+macro_rules! insert_outbox {
+    ($tx:expr, $rows:expr) => {{
+        let mut q = sqlx::QueryBuilder::new(
+            "INSERT INTO outbox (id, community_id, ticket_id, event_seq, event, recipient, attempts, \
+             next_attempt_us, created_at_us) ",
+        );
+        q.push_values($rows, |mut row, (n, t): (&workflow_core::Notification, &workflow_core::Ticket)| {
+            row.push_bind(Uuid::now_v7())
+                .push_bind(t.community_id)
+                .push_bind(t.id)
+                .push_bind(n.event_seq as i64)
+                .push_bind(n.event.as_str())
+                .push_bind(sqlx::types::Json(n.recipient))
+                .push_bind(0i32)
+                .push_bind(crate::us(t.updated_at))
+                .push_bind(crate::us(t.updated_at));
+        });
+        q.build().execute(&mut *$tx).await
+    }};
+}
+
 /// Writes a decision inside an open transaction `$tx`; `return`s the error on failure.
 macro_rules! write_decision {
     ($tx:expr, $d:expr) => {{
         let d: &Decision = $d;
         let t = &d.ticket;
-        let (person, team) = holder(t);
-        let breached = t.clocks.iter().any(|c| c.breached);
+        if d.events.is_empty() {
+            return Err(StoreError::Other("a decision without events".into()));
+        }
         if d.expected_version == 0 {
-            let r = sqlx::query(
-                "INSERT INTO tickets (id, community_id, branch_id, building_id, workflow_id, workflow_version, \
-                 category, urgency, state, requester_id, assignee_person, assignee_team, version, terminal, \
-                 breached, created_at_us, updated_at_us, body, on_wall) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
-            )
-            .bind(t.id)
-            .bind(t.community_id)
-            .bind(t.branch_id)
-            .bind(t.building_id)
-            .bind(&t.workflow_id)
-            .bind(t.workflow_version as i64)
-            .bind(&t.category)
-            .bind(t.urgency.as_str())
-            .bind(&t.state)
-            .bind(t.requester)
-            .bind(person)
-            .bind(team)
-            .bind(t.version as i64)
-            .bind(t.terminal)
-            .bind(breached)
-            .bind(us(t.created_at))
-            .bind(us(t.updated_at))
-            .bind(Json(t))
-            .bind(t.on_wall)
-            .execute(&mut *$tx)
-            .await;
-            match r {
+            match insert_tickets!($tx, [t], "") {
                 Err(e) if is_unique_violation(&e) => return Err(StoreError::Duplicate(t.id)),
                 Err(e) => return Err(from_sqlx(e)),
                 Ok(_) => {}
             }
         } else {
+            let (person, team) = holder(t);
+            let breached = t.clocks.iter().any(|c| c.breached);
             let r = sqlx::query(
                 "UPDATE tickets SET state = $2, urgency = $3, assignee_person = $4, assignee_team = $5, \
                  version = $6, terminal = $7, breached = $8, updated_at_us = $9, body = $10, on_wall = $12 \
@@ -153,75 +252,24 @@ macro_rules! write_decision {
                 });
             }
         }
-        let mut events = QueryBuilder::new(
-            "INSERT INTO events (ticket_id, seq, community_id, at_us, actor_id, actor_role, kind, body) ",
-        );
-        events.push_values(&d.events, |mut row, e| {
-            row.push_bind(e.ticket_id)
-                .push_bind(e.seq as i64)
-                .push_bind(t.community_id)
-                .push_bind(us(e.at))
-                .push_bind(e.actor.id)
-                .push_bind(e.actor.role.as_str())
-                .push_bind(e.kind.name())
-                .push_bind(Json(e));
-        });
-        if d.events.is_empty() {
-            return Err(StoreError::Other("a decision without events".into()));
-        }
-        events.build().execute(&mut *$tx).await.map_err(|e| match is_unique_violation(&e) {
-            // Two writers raced past the version check: impossible with the check above,
-            // but the (ticket, seq) key makes it a conflict rather than a doubled event.
-            true => StoreError::Conflict { actual: None },
-            false => from_sqlx(e),
+        insert_events!($tx, d.events.iter().map(|e| (e, t.community_id))).map_err(|e| {
+            match is_unique_violation(&e) {
+                // Two writers raced past the version check: impossible with the check above,
+                // but the (ticket, seq) key makes it a conflict rather than a doubled event.
+                true => StoreError::Conflict { actual: None },
+                false => from_sqlx(e),
+            }
         })?;
         let (cancelled, set) = net_timer_changes(d);
         if !cancelled.is_empty() {
-            let mut del = QueryBuilder::new("DELETE FROM timers WHERE ticket_id = ");
-            del.push_bind(t.id).push(" AND key IN (");
-            let mut keys = del.separated(", ");
-            for k in &cancelled {
-                keys.push_bind(k.clone());
-            }
-            del.push(")");
-            del.build().execute(&mut *$tx).await.map_err(from_sqlx)?;
+            delete_timers!($tx, cancelled.into_iter().map(|k| (t.id, k))).map_err(from_sqlx)?;
         }
         if !set.is_empty() {
-            let mut upsert = QueryBuilder::new(
-                "INSERT INTO timers (ticket_id, key, community_id, due_at_us, epoch, claimed_by, lease_until_us) ",
-            );
-            upsert.push_values(&set, |mut row, timer| {
-                row.push_bind(t.id)
-                    .push_bind(timer.key.to_string())
-                    .push_bind(t.community_id)
-                    .push_bind(us(timer.due_at))
-                    .push_bind(timer.epoch as i64)
-                    .push("NULL")
-                    .push("NULL");
-            });
-            upsert.push(
-                " ON CONFLICT (ticket_id, key) DO UPDATE SET due_at_us = excluded.due_at_us, \
-                 epoch = excluded.epoch, claimed_by = NULL, lease_until_us = NULL",
-            );
-            upsert.build().execute(&mut *$tx).await.map_err(from_sqlx)?;
+            upsert_timers!($tx, set.into_iter().map(|timer| (timer, t.id, t.community_id)))
+                .map_err(from_sqlx)?;
         }
         if !d.notifications.is_empty() {
-            let mut outbox = QueryBuilder::new(
-                "INSERT INTO outbox (id, community_id, ticket_id, event_seq, event, recipient, attempts, \
-                 next_attempt_us, created_at_us) ",
-            );
-            outbox.push_values(&d.notifications, |mut row, n| {
-                row.push_bind(Uuid::now_v7())
-                    .push_bind(t.community_id)
-                    .push_bind(t.id)
-                    .push_bind(n.event_seq as i64)
-                    .push_bind(n.event.as_str())
-                    .push_bind(Json(n.recipient))
-                    .push_bind(0i32)
-                    .push_bind(us(t.updated_at))
-                    .push_bind(us(t.updated_at));
-            });
-            outbox.build().execute(&mut *$tx).await.map_err(from_sqlx)?;
+            insert_outbox!($tx, d.notifications.iter().map(|n| (n, t))).map_err(from_sqlx)?;
         }
     }};
 }
@@ -377,7 +425,7 @@ impl SqlStore {
         scope: &Scope,
     ) -> Result<Option<Ticket>, StoreError> {
         with_reader!(self, pool, {
-            let mut qb = QueryBuilder::new("SELECT body FROM tickets WHERE id = ");
+            let mut qb = sqlx::QueryBuilder::new("SELECT body FROM tickets WHERE id = ");
             qb.push_bind(id).push(" AND ");
             push_scope!(qb, scope);
             let row = qb.build().fetch_optional(pool).await.map_err(from_sqlx)?;
@@ -408,7 +456,7 @@ impl SqlStore {
         page: Page,
     ) -> Result<Vec<Ticket>, StoreError> {
         with_reader!(self, pool, {
-            let mut qb = QueryBuilder::new("SELECT body FROM tickets WHERE ");
+            let mut qb = sqlx::QueryBuilder::new("SELECT body FROM tickets WHERE ");
             push_list_conditions!(qb, scope, f, page);
             let rows = qb.build().fetch_all(pool).await.map_err(from_sqlx)?;
             rows.iter()
@@ -432,7 +480,7 @@ impl SqlStore {
             "EXPLAIN QUERY PLAN "
         };
         with_reader!(self, pool, {
-            let mut qb = QueryBuilder::new(explain);
+            let mut qb = sqlx::QueryBuilder::new(explain);
             qb.push("SELECT body FROM tickets WHERE ");
             push_list_conditions!(qb, scope, f, page);
             let rows = qb.build().fetch_all(pool).await.map_err(from_sqlx)?;

@@ -10,7 +10,7 @@ use workflow_core::{Decision, Event, Notification, Timer};
 
 use super::plan::{Found, Outcome, TimerRow, Write, plan};
 use crate::error::from_sqlx;
-use crate::tickets::{holder, net_timer_changes};
+use crate::tickets::net_timer_changes;
 use crate::{SqlStore, us};
 
 /// Rows per multi-row statement: far below both backends' limits on bound parameters
@@ -148,114 +148,29 @@ impl SqlStore {
             for chunk in rows.tickets.chunks(ROWS_PER_STATEMENT) {
                 // New tickets are inserted, existing ones updated: the versions were checked
                 // above, under lock.
-                let mut q = QueryBuilder::new(
-                    "INSERT INTO tickets (id, community_id, branch_id, building_id, workflow_id, workflow_version, \
-                     category, urgency, state, requester_id, assignee_person, assignee_team, version, terminal, \
-                     breached, created_at_us, updated_at_us, body, on_wall) ",
-                );
-                q.push_values(chunk, |mut row, d| {
-                    let t = &d.ticket;
-                    let (person, team) = holder(t);
-                    row.push_bind(t.id)
-                        .push_bind(t.community_id)
-                        .push_bind(t.branch_id)
-                        .push_bind(t.building_id)
-                        .push_bind(t.workflow_id.clone())
-                        .push_bind(t.workflow_version as i64)
-                        .push_bind(t.category.clone())
-                        .push_bind(t.urgency.as_str())
-                        .push_bind(t.state.clone())
-                        .push_bind(t.requester)
-                        .push_bind(person)
-                        .push_bind(team)
-                        .push_bind(t.version as i64)
-                        .push_bind(t.terminal)
-                        .push_bind(t.clocks.iter().any(|c| c.breached))
-                        .push_bind(us(t.created_at))
-                        .push_bind(us(t.updated_at))
-                        .push_bind(Json(t))
-                        .push_bind(t.on_wall);
-                });
-                q.push(
+                insert_tickets!(
+                    tx,
+                    chunk.iter().map(|d| &d.ticket),
                     " ON CONFLICT (id) DO UPDATE SET state = excluded.state, urgency = excluded.urgency, \
                      assignee_person = excluded.assignee_person, assignee_team = excluded.assignee_team, \
                      version = excluded.version, terminal = excluded.terminal, breached = excluded.breached, \
-                     updated_at_us = excluded.updated_at_us, body = excluded.body, on_wall = excluded.on_wall",
-                );
-                q.build().execute(&mut *tx).await.map_err(from_sqlx)?;
+                     updated_at_us = excluded.updated_at_us, body = excluded.body, on_wall = excluded.on_wall"
+                )
+                .map_err(from_sqlx)?;
             }
-
             for chunk in rows.events.chunks(ROWS_PER_STATEMENT) {
-                let mut q = QueryBuilder::new(
-                    "INSERT INTO events (ticket_id, seq, community_id, at_us, actor_id, actor_role, kind, body) ",
-                );
-                q.push_values(chunk, |mut row, (e, community)| {
-                    row.push_bind(e.ticket_id)
-                        .push_bind(e.seq as i64)
-                        .push_bind(*community)
-                        .push_bind(us(e.at))
-                        .push_bind(e.actor.id)
-                        .push_bind(e.actor.role.as_str())
-                        .push_bind(e.kind.name())
-                        .push_bind(Json(*e));
-                });
-                q.build().execute(&mut *tx).await.map_err(from_sqlx)?;
+                insert_events!(tx, chunk.iter().copied()).map_err(from_sqlx)?;
             }
-
             // Deletes before upserts: a key a write cancels or fires and sets again ends set.
             for chunk in rows.timers_deleted.chunks(ROWS_PER_STATEMENT) {
-                let mut q = QueryBuilder::new("DELETE FROM timers WHERE ");
-                for (i, (ticket, key)) in chunk.iter().enumerate() {
-                    q.push(if i == 0 {
-                        "(ticket_id = "
-                    } else {
-                        " OR (ticket_id = "
-                    })
-                    .push_bind(*ticket)
-                    .push(" AND key = ")
-                    .push_bind(key.clone())
-                    .push(")");
-                }
-                q.build().execute(&mut *tx).await.map_err(from_sqlx)?;
+                delete_timers!(tx, chunk.iter().cloned()).map_err(from_sqlx)?;
             }
             for chunk in rows.timers_set.chunks(ROWS_PER_STATEMENT) {
-                let mut q = QueryBuilder::new(
-                    "INSERT INTO timers (ticket_id, key, community_id, due_at_us, epoch, claimed_by, lease_until_us) ",
-                );
-                q.push_values(chunk, |mut row, (timer, ticket, community)| {
-                    row.push_bind(*ticket)
-                        .push_bind(timer.key.to_string())
-                        .push_bind(*community)
-                        .push_bind(us(timer.due_at))
-                        .push_bind(timer.epoch as i64)
-                        .push("NULL")
-                        .push("NULL");
-                });
-                q.push(
-                    " ON CONFLICT (ticket_id, key) DO UPDATE SET due_at_us = excluded.due_at_us, \
-                     epoch = excluded.epoch, claimed_by = NULL, lease_until_us = NULL",
-                );
-                q.build().execute(&mut *tx).await.map_err(from_sqlx)?;
+                upsert_timers!(tx, chunk.iter().copied()).map_err(from_sqlx)?;
             }
-
             for chunk in rows.outbox.chunks(ROWS_PER_STATEMENT) {
-                let mut q = QueryBuilder::new(
-                    "INSERT INTO outbox (id, community_id, ticket_id, event_seq, event, recipient, attempts, \
-                     next_attempt_us, created_at_us) ",
-                );
-                q.push_values(chunk, |mut row, (n, d)| {
-                    let t = &d.ticket;
-                    row.push_bind(Uuid::now_v7())
-                        .push_bind(t.community_id)
-                        .push_bind(t.id)
-                        .push_bind(n.event_seq as i64)
-                        .push_bind(n.event.as_str())
-                        .push_bind(Json(n.recipient))
-                        .push_bind(0i32)
-                        .push_bind(us(t.updated_at))
-                        .push_bind(us(t.updated_at));
-                });
-                q.build().execute(&mut *tx).await.map_err(from_sqlx)?;
+                insert_outbox!(tx, chunk.iter().map(|(n, d)| (*n, &d.ticket)))
+                    .map_err(from_sqlx)?;
             }
 
             if !rows.idempotency.is_empty() {

@@ -175,6 +175,27 @@ impl TestApp {
         self.send(req).await
     }
 
+    /// Works a submitted ticket through to `closed` as the demo's people would: triage and
+    /// dispatch to 王师傅 (secretary), accept, start, complete (member), confirm (resident).
+    pub async fn work_to_closed(&self, ticket: &str) {
+        let member = self.demo.user("member").id;
+        for (who, action, body) in [
+            ("secretary", "triage", Value::Null),
+            (
+                "secretary",
+                "dispatch",
+                serde_json::json!({"assignee": member}),
+            ),
+            ("member", "accept", Value::Null),
+            ("member", "start", Value::Null),
+            ("member", "complete", serde_json::json!({"hours": 1.0})),
+            ("resident", "confirm", serde_json::json!({"rating": 5})),
+        ] {
+            let r = self.act(who, ticket, action, body).await;
+            assert_eq!(r.status, StatusCode::OK, "{action}: {:?}", r.body);
+        }
+    }
+
     pub async fn submit(&self, user: &str, category: &str, description: &str) -> String {
         let r = self
             .post(

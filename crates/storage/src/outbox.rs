@@ -202,23 +202,35 @@ impl SqlStore {
         })
     }
 
-    pub async fn delivery_attempts(&self, id: Uuid) -> Result<Vec<DeliveryAttempt>, StoreError> {
+    /// The delivery attempts of the messages `ids`, each message's in order.
+    pub async fn delivery_attempts(
+        &self,
+        ids: &[Uuid],
+    ) -> Result<Vec<(Uuid, DeliveryAttempt)>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
         with_reader!(self, pool, {
-            let rows = sqlx::query(
-                "SELECT attempt, at_us, status, error FROM delivery_attempts WHERE outbox_id = $1 ORDER BY attempt",
-            )
-            .bind(id)
-            .fetch_all(pool)
-            .await
-            .map_err(from_sqlx)?;
+            let mut q = sqlx::QueryBuilder::new(
+                "SELECT outbox_id, attempt, at_us, status, error FROM delivery_attempts WHERE outbox_id IN (",
+            );
+            let mut list = q.separated(", ");
+            for id in ids {
+                list.push_bind(*id);
+            }
+            q.push(") ORDER BY outbox_id, attempt");
+            let rows = q.build().fetch_all(pool).await.map_err(from_sqlx)?;
             rows.iter()
-                .map(|r| -> Result<DeliveryAttempt, sqlx::Error> {
-                    Ok(DeliveryAttempt {
-                        attempt: r.try_get::<i32, _>(0)? as u32,
-                        at: from_us(r.try_get(1)?),
-                        status: r.try_get::<Option<i32>, _>(2)?.map(|s| s as u16),
-                        error: r.try_get(3)?,
-                    })
+                .map(|r| -> Result<(Uuid, DeliveryAttempt), sqlx::Error> {
+                    Ok((
+                        r.try_get(0)?,
+                        DeliveryAttempt {
+                            attempt: r.try_get::<i32, _>(1)? as u32,
+                            at: from_us(r.try_get(2)?),
+                            status: r.try_get::<Option<i32>, _>(3)?.map(|s| s as u16),
+                            error: r.try_get(4)?,
+                        },
+                    ))
                 })
                 .collect::<Result<_, _>>()
                 .map_err(from_sqlx)

@@ -449,6 +449,20 @@ impl SqlStore {
         })
     }
 
+    /// One event of a ticket's history (what an outbox message announces).
+    pub async fn event(&self, id: Uuid, seq: u64) -> Result<Option<Event>, StoreError> {
+        with_reader!(self, pool, {
+            let body: Option<Json<Event>> =
+                sqlx::query_scalar("SELECT body FROM events WHERE ticket_id = $1 AND seq = $2")
+                    .bind(id)
+                    .bind(seq as i64)
+                    .fetch_optional(pool)
+                    .await
+                    .map_err(from_sqlx)?;
+            Ok(body.map(|j| j.0))
+        })
+    }
+
     pub(crate) async fn list_tickets(
         &self,
         scope: &Scope,

@@ -191,7 +191,10 @@ async fn deliver(
         let _ = store.outbox_delivered(m.id, clock.now()).await;
         return;
     };
-    let events = store.events(m.ticket_id).await.unwrap_or_default();
+    let event = store
+        .event(m.ticket_id, m.event_seq)
+        .await
+        .unwrap_or_default();
     let payload = Payload {
         id: m.id,
         kind: &m.event,
@@ -200,7 +203,7 @@ async fn deliver(
         event_seq: m.event_seq,
         recipient: m.recipient,
         created_at: m.created_at.to_string(),
-        event: events.iter().find(|e| e.seq == m.event_seq),
+        event: event.as_ref(),
     };
     let body = serde_json::to_vec(&payload).expect("a payload serializes");
     let timestamp = clock.now().as_second();

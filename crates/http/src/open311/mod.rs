@@ -12,6 +12,7 @@
 mod format;
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
 use axum::Router;
 use axum::extract::{Form, Path, Query, State};
@@ -275,7 +276,7 @@ async fn one_request(
     };
     match state.engine.ticket(&scope, id).await {
         Ok(t) => {
-            let doc = Value::Array(vec![request_doc(&state, &t).await]);
+            let doc = Value::Array(request_docs(&state, &[t]).await);
             render(StatusCode::OK, format, "service_requests", &doc)
         }
         Err(EngineError::NotFound) => not_found(format),
@@ -325,19 +326,19 @@ async fn list(state: &AppState, format: Format, params: &Params) -> Response {
     };
     // Named requests: each one the caller may see, in the order asked.
     if let Some(ids) = params.get("service_request_id").filter(|s| !s.is_empty()) {
-        let mut out = Vec::new();
+        let mut tickets = Vec::new();
         for id in ids.split(',').take(MAX_LIST as usize) {
             if let Ok(id) = id.trim().parse::<Uuid>()
                 && let Ok(t) = state.engine.ticket(&scope, id).await
             {
-                out.push(request_doc(state, &t).await);
+                tickets.push(t);
             }
         }
         return render(
             StatusCode::OK,
             format,
             "service_requests",
-            &Value::Array(out),
+            &Value::Array(request_docs(state, &tickets).await),
         );
     }
     let (start, end) = match (
@@ -371,18 +372,12 @@ async fn list(state: &AppState, format: Format, params: &Params) -> Response {
         limit: MAX_LIST,
     };
     match state.engine.list(&scope, &filter, page).await {
-        Ok(tickets) => {
-            let mut out = Vec::with_capacity(tickets.len());
-            for t in &tickets {
-                out.push(request_doc(state, t).await);
-            }
-            render(
-                StatusCode::OK,
-                format,
-                "service_requests",
-                &Value::Array(out),
-            )
-        }
+        Ok(tickets) => render(
+            StatusCode::OK,
+            format,
+            "service_requests",
+            &Value::Array(request_docs(state, &tickets).await),
+        ),
         Err(e) => engine_error(format, e),
     }
 }
@@ -393,8 +388,22 @@ fn w3c(t: Timestamp) -> String {
     t.to_zoned(tz).strftime("%Y-%m-%dT%H:%M:%S%:z").to_string()
 }
 
+/// The requests with the spec's fields; each branch's name is read once.
+async fn request_docs(state: &AppState, tickets: &[Ticket]) -> Vec<Value> {
+    let mut agencies: HashMap<Uuid, String> = HashMap::new();
+    let mut docs = Vec::with_capacity(tickets.len());
+    for t in tickets {
+        if let Entry::Vacant(slot) = agencies.entry(t.branch_id) {
+            let name = state.store.branch_name(t.branch_id).await.ok().flatten();
+            slot.insert(name.unwrap_or_default());
+        }
+        docs.push(request_doc(state, t, &agencies[&t.branch_id]));
+    }
+    docs
+}
+
 /// One request with the spec's fields.
-async fn request_doc(state: &AppState, t: &Ticket) -> Value {
+fn request_doc(state: &AppState, t: &Ticket, agency: &str) -> Value {
     let catalog = state.engine.catalog();
     let wf = catalog.workflow(&t.workflow_id, t.workflow_version);
     let label = wf
@@ -403,13 +412,6 @@ async fn request_doc(state: &AppState, t: &Ticket) -> Value {
     let service_name = catalog
         .category(&t.category)
         .map_or_else(|| t.category.clone(), |c| c.label.zh_cn.clone());
-    let agency = state
-        .store
-        .branch_name(t.branch_id)
-        .await
-        .ok()
-        .flatten()
-        .unwrap_or_default();
     // The resolution deadline if there is one, else the latest running deadline.
     let expected = t
         .clocks

@@ -1,6 +1,8 @@
 //! The outbox, for administrators: messages pending, delivered, or parked after failing
 //! every attempt, each with its attempts; a parked message can be put back in line.
 
+use std::collections::HashMap;
+
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
@@ -86,9 +88,18 @@ async fn list_outbox(
         .store
         .outbox_entries(which, q.community_id, limit)
         .await?;
+    let ids: Vec<Uuid> = entries.iter().map(|e| e.message.id).collect();
+    let mut attempts_of: HashMap<Uuid, Vec<AttemptView>> = HashMap::new();
+    for (id, a) in state.store.delivery_attempts(&ids).await? {
+        attempts_of.entry(id).or_default().push(AttemptView {
+            attempt: a.attempt,
+            at: a.at.to_string(),
+            status: a.status,
+            error: a.error,
+        });
+    }
     let mut views = Vec::with_capacity(entries.len());
     for e in entries {
-        let attempts = state.store.delivery_attempts(e.message.id).await?;
         let label = match (e.delivered_at, e.parked) {
             (Some(_), _) => "delivered",
             (None, true) => "failed",
@@ -102,15 +113,7 @@ async fn list_outbox(
             kind: e.message.event,
             recipient: e.message.recipient,
             state: label,
-            attempts: attempts
-                .into_iter()
-                .map(|a| AttemptView {
-                    attempt: a.attempt,
-                    at: a.at.to_string(),
-                    status: a.status,
-                    error: a.error,
-                })
-                .collect(),
+            attempts: attempts_of.remove(&e.message.id).unwrap_or_default(),
             next_attempt: (label == "pending").then(|| e.next_attempt.to_string()),
             delivered_at: e.delivered_at.map(|t| t.to_string()),
             last_error: e.last_error,

@@ -41,18 +41,6 @@ pub struct ContactRead {
     pub at: jiff::Timestamp,
 }
 
-/// A volunteer as dispatch sees them.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Volunteer {
-    pub id: Uuid,
-    pub name: String,
-    pub skills: Vec<String>,
-    pub available: bool,
-    pub max_open: u32,
-    pub open: u32,
-    pub home_building_id: Option<Uuid>,
-}
-
 #[derive(Clone, Debug, Default)]
 pub struct NewPerson {
     pub name: String,
@@ -366,34 +354,6 @@ impl SqlStore {
                         reader_id: r.try_get(2)?,
                         ticket_id: r.try_get(3)?,
                         at: crate::from_us(r.try_get(4)?),
-                    })
-                })
-                .collect::<Result<_, _>>()
-                .map_err(from_sqlx)
-        })
-    }
-
-    /// The volunteers of a community with their skills and open load, for dispatch.
-    pub async fn volunteers(&self, community_id: Uuid) -> Result<Vec<Volunteer>, StoreError> {
-        with_reader!(self, pool, {
-            let rows = sqlx::query(
-                "SELECT p.id, p.name, p.skills, p.available, p.max_open, p.home_building_id,                  (SELECT COUNT(*) FROM tickets t WHERE t.assignee_person = p.id AND NOT t.terminal) AS open                  FROM people p WHERE p.community_id = $1 AND p.active AND p.roles LIKE '%member%' ORDER BY p.name",
-            )
-            .bind(community_id)
-            .fetch_all(pool)
-            .await
-            .map_err(from_sqlx)?;
-            rows.iter()
-                .map(|r| -> Result<Volunteer, sqlx::Error> {
-                    let skills: Json<Vec<String>> = r.try_get(2)?;
-                    Ok(Volunteer {
-                        id: r.try_get(0)?,
-                        name: r.try_get(1)?,
-                        skills: skills.0,
-                        available: r.try_get(3)?,
-                        max_open: r.try_get::<i32, _>(4)? as u32,
-                        home_building_id: r.try_get(5)?,
-                        open: r.try_get::<i64, _>(6)? as u32,
                     })
                 })
                 .collect::<Result<_, _>>()

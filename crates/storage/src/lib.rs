@@ -44,6 +44,7 @@ macro_rules! with_reader {
 mod connect;
 pub mod demo;
 mod directory;
+mod dispatch;
 mod error;
 #[macro_use]
 mod tickets;
@@ -56,7 +57,7 @@ mod writer;
 use std::sync::Arc;
 
 pub use connect::{Durability, Options, connect, create_database};
-pub use directory::{ContactRead, NewPerson, Principal, Volunteer, hash_token};
+pub use directory::{ContactRead, NewPerson, Principal, hash_token};
 pub use error::from_sqlx;
 pub use outbox::{DeliveryAttempt, OutboxEntry, OutboxState};
 use sqlx::{PgPool, SqlitePool};
@@ -226,6 +227,14 @@ impl Store for SqlStore {
 
     async fn team(&self, id: uuid::Uuid) -> Result<Option<TeamRef>, StoreError> {
         self.team_ref(id).await
+    }
+
+    async fn dispatch_facts(
+        &self,
+        ticket: &workflow_core::Ticket,
+        since: jiff::Timestamp,
+    ) -> Result<DispatchFacts, StoreError> {
+        self.gather_dispatch_facts(ticket, since).await
     }
 
     async fn locate(&self, building_id: uuid::Uuid) -> Result<Option<Location>, StoreError> {

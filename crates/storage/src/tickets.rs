@@ -204,6 +204,55 @@ macro_rules! insert_outbox {
     }};
 }
 
+/// `$rows`: (event, its ticket) for events that carry a credit: the ledger's entries.
+macro_rules! insert_credits {
+    ($tx:expr, $rows:expr) => {{
+        let mut q = sqlx::QueryBuilder::new(
+            "INSERT INTO ledger (id, community_id, branch_id, person_id, ticket_id, event_seq, \
+             category, minutes, points, at_us) ",
+        );
+        q.push_values(
+            $rows,
+            |mut row,
+             (e, c, t): (
+                &workflow_core::Event,
+                workflow_core::event::Credit,
+                &workflow_core::Ticket,
+            )| {
+                row.push_bind(Uuid::now_v7())
+                    .push_bind(t.community_id)
+                    .push_bind(t.branch_id)
+                    .push_bind(c.person)
+                    .push_bind(t.id)
+                    .push_bind(e.seq as i64)
+                    .push_bind(t.category.clone())
+                    .push_bind(c.minutes as i32)
+                    .push_bind(c.points)
+                    .push_bind(crate::us(e.at));
+            },
+        );
+        q.build().execute(&mut *$tx).await
+    }};
+}
+
+/// The credits among a decision's events, with the event and the ticket.
+pub(crate) fn credits(
+    d: &Decision,
+) -> impl Iterator<
+    Item = (
+        &workflow_core::Event,
+        workflow_core::event::Credit,
+        &workflow_core::Ticket,
+    ),
+> {
+    d.events.iter().filter_map(move |e| match &e.kind {
+        workflow_core::EventKind::Transitioned {
+            credit: Some(c), ..
+        } => Some((e, *c, &d.ticket)),
+        _ => None,
+    })
+}
+
 /// Writes a decision inside an open transaction `$tx`; `return`s the error on failure.
 macro_rules! write_decision {
     ($tx:expr, $d:expr) => {{
@@ -270,6 +319,9 @@ macro_rules! write_decision {
         }
         if !d.notifications.is_empty() {
             insert_outbox!($tx, d.notifications.iter().map(|n| (n, t))).map_err(from_sqlx)?;
+        }
+        if crate::tickets::credits(d).next().is_some() {
+            insert_credits!($tx, crate::tickets::credits(d)).map_err(from_sqlx)?;
         }
     }};
 }

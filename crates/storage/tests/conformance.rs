@@ -568,7 +568,9 @@ async fn volunteers_come_with_skills_and_open_load(s: SqlStore) {
     s.apply(&t, None).await.unwrap();
     let held = w.act(&t.ticket, &w.secretary, "dispatch", w.to_member());
     s.apply(&held, None).await.unwrap();
-    let vs = s.volunteers(dir.community).await.unwrap();
+    let since = jiff::Timestamp::UNIX_EPOCH;
+    let facts = s.dispatch_facts(&held.ticket, since).await.unwrap();
+    let vs = facts.volunteers;
     let names: Vec<&str> = vs.iter().map(|v| v.name.as_str()).collect();
     assert_eq!(names.len(), 2, "members only: {names:?}");
     let member = vs.iter().find(|v| v.id == dir.member).unwrap();
@@ -576,7 +578,18 @@ async fn volunteers_come_with_skills_and_open_load(s: SqlStore) {
         (member.open, member.max_open, member.available),
         (1, 5, true)
     );
-    assert!(s.volunteers(dir.other_community).await.unwrap().is_empty());
+    assert_eq!(facts.place.building, held.ticket.building_id);
+    assert_eq!(facts.place.community, Some(dir.community));
+    let mut elsewhere = held.ticket.clone();
+    elsewhere.community_id = dir.other_community;
+    elsewhere.building_id = None;
+    assert!(
+        s.dispatch_facts(&elsewhere, since)
+            .await
+            .unwrap()
+            .volunteers
+            .is_empty()
+    );
 }
 
 backends! {

@@ -321,6 +321,13 @@ impl Store for Recording {
     async fn next_due(&self) -> Result<Option<Timestamp>, StoreError> {
         self.inner.next_due().await
     }
+    async fn dispatch_facts(
+        &self,
+        t: &Ticket,
+        since: Timestamp,
+    ) -> Result<DispatchFacts, StoreError> {
+        self.inner.dispatch_facts(t, since).await
+    }
     async fn claim_due(
         &self,
         n: Timestamp,

@@ -97,6 +97,8 @@ pub enum TimerKey {
     Escalation(String),
     /// A state timer's action (dispatch expiry, auto-close).
     State(String),
+    /// Automatic dispatch with this action: due as soon as the ticket enters the state.
+    AutoDispatch(String),
 }
 
 impl TimerKey {
@@ -108,6 +110,7 @@ impl TimerKey {
             "sla_breach" => Some(TimerKey::SlaBreach(name)),
             "escalation" => Some(TimerKey::Escalation(name)),
             "state" => Some(TimerKey::State(name)),
+            "auto_dispatch" => Some(TimerKey::AutoDispatch(name)),
             _ => None,
         }
     }
@@ -119,6 +122,7 @@ impl TimerKey {
             TimerKey::SlaBreach(_) => "sla_breach",
             TimerKey::Escalation(_) => "escalation",
             TimerKey::State(_) => "state",
+            TimerKey::AutoDispatch(_) => "auto_dispatch",
         }
     }
 
@@ -127,7 +131,8 @@ impl TimerKey {
             TimerKey::SlaWarning(n)
             | TimerKey::SlaBreach(n)
             | TimerKey::Escalation(n)
-            | TimerKey::State(n) => n,
+            | TimerKey::State(n)
+            | TimerKey::AutoDispatch(n) => n,
         }
     }
 }

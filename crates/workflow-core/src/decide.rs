@@ -7,7 +7,7 @@ use jiff::Timestamp;
 use crate::calendar::{add_working, working_between};
 use crate::command::*;
 use crate::definition::{AssignEffect, ClockDef, Field, StateId, TransitionDef, Workflow};
-use crate::event::{ActorRef, Event, EventKind, Recorded, Submitted};
+use crate::event::{ActorRef, Credit, Event, EventKind, Recorded, Submitted};
 use crate::role::{Party, Role};
 use crate::ticket::{Assignee, ClockStatus, Ticket};
 
@@ -137,11 +137,48 @@ pub fn decide_firing(
                 _ => false,
             }
         }
+        TimerKey::AutoDispatch(_) => return decide_auto_dispatch(wf, ticket, firing, None, now),
         TimerKey::SlaWarning(clock) => b.warn(clock, firing),
         TimerKey::SlaBreach(clock) => b.breach(clock, firing),
         TimerKey::Escalation(clock) => b.escalate(clock, firing),
     };
     Ok(fired.then(|| b.finish()))
+}
+
+/// Decides an automatic dispatch timer with the volunteer the caller picked (the best-ranked
+/// eligible one, see [`crate::dispatch`]); `None`: nobody is eligible, and the system gives
+/// up and tells the secretary. `Ok(None)`: the timer outlived its reason.
+pub fn decide_auto_dispatch(
+    wf: &Workflow,
+    ticket: &Ticket,
+    firing: &Firing,
+    pick: Option<Assignee>,
+    now: Timestamp,
+) -> Result<Option<Decision>, CommandError> {
+    check_workflow(wf, ticket)?;
+    let TimerKey::AutoDispatch(action) = &firing.key else {
+        return decide_firing(wf, ticket, firing, now);
+    };
+    let tr = current_state(wf, ticket).and_then(|s| wf.transition(s, action));
+    let Some(tr) = tr.filter(|_| firing.epoch == ticket.state_entered_seq) else {
+        return Ok(None);
+    };
+    let system = Actor::system();
+    let mut b = Builder::new(wf, ticket.clone(), &system, now, ticket.version);
+    match pick {
+        Some(a) => {
+            let data = Recorded {
+                assignee: Some(a),
+                ..Recorded::default()
+            };
+            b.transition(tr, Role::System, data, Some(a), Some(firing.due_at));
+        }
+        None => b.push(EventKind::AutoDispatchStopped {
+            attempts: ticket.auto_dispatches,
+            no_candidate: true,
+        }),
+    }
+    Ok(Some(b.finish()))
 }
 
 /// The actions this actor may take on this ticket now (for the API's `allowed_actions`).
@@ -374,8 +411,13 @@ impl<'w> Builder<'w> {
         }
         let name = event.kind.name();
         let mut recipients: Vec<Recipient> = Vec::new();
-        if let EventKind::Escalated { to, .. } = event.kind {
-            recipients.push(Recipient::Staff(to));
+        match event.kind {
+            EventKind::Escalated { to, .. } => recipients.push(Recipient::Staff(to)),
+            // Automatic dispatch hands the ticket back to the branch: always say so.
+            EventKind::AutoDispatchStopped { .. } => {
+                recipients.push(Recipient::Staff(Role::Secretary))
+            }
+            _ => {}
         }
         for party in self.wf.notify.get(name).into_iter().flatten() {
             let r = match *party {
@@ -428,6 +470,13 @@ impl<'w> Builder<'w> {
             AssignEffect::Claim => Some(Assignee::Person(self.actor_id)),
         };
         self.actor.role = role;
+        let credit = self.credit(tr, &data);
+        let released = match (self.ticket.assignee, assignee_after) {
+            (Some(Assignee::Person(p)), None) if !self.wf.state(tr.to.unwrap_or(from)).terminal => {
+                Some(p)
+            }
+            _ => None,
+        };
         let to_id = tr.to.unwrap_or(from);
         let to = self.wf.state(to_id);
         self.push(EventKind::Transitioned {
@@ -440,9 +489,56 @@ impl<'w> Builder<'w> {
             assignee_after,
             data,
             timer_due,
+            credit,
+            released,
         });
         if tr.to.is_some() {
             self.enter_state(Some(from), to_id);
+        }
+    }
+
+    /// The holder's hours and points, when the workflow's `[credit]` rule names the action.
+    fn credit(&self, tr: &TransitionDef, data: &Recorded) -> Option<Credit> {
+        let rule = self.wf.credit.as_ref()?;
+        if !rule.on.contains(&tr.action) {
+            return None;
+        }
+        let Some(Assignee::Person(person)) = self.ticket.assignee else {
+            return None;
+        };
+        let weight = self.wf.category_rules(&self.ticket.category).points;
+        Some(Credit {
+            person,
+            minutes: self.ticket.service_minutes + data.service_minutes.unwrap_or(0),
+            points: rule.points(weight, data.rating),
+        })
+    }
+
+    /// Entering the automatic-dispatch state: a dispatch due now, or, when the category's
+    /// attempts are spent, the secretary is told that the system has stopped trying.
+    fn auto_dispatch(&mut self, from: Option<StateId>, to: StateId) {
+        let Some(auto) = &self.wf.auto_dispatch else {
+            return;
+        };
+        let key = TimerKey::AutoDispatch(auto.action.clone());
+        if from == Some(auto.state) && to != auto.state {
+            self.timers.push(TimerChange::Cancel(key.clone()));
+        }
+        let attempts = self.wf.category_rules(&self.ticket.category).auto_dispatch;
+        if to != auto.state || attempts == 0 {
+            return;
+        }
+        if self.ticket.auto_dispatches < attempts {
+            self.timers.push(TimerChange::Set(Timer {
+                key,
+                due_at: self.now,
+                epoch: self.ticket.state_entered_seq,
+            }));
+        } else if self.ticket.auto_dispatches == attempts {
+            self.push(EventKind::AutoDispatchStopped {
+                attempts,
+                no_candidate: false,
+            });
         }
     }
 
@@ -451,6 +547,7 @@ impl<'w> Builder<'w> {
         for (i, def) in self.wf.clocks.iter().enumerate() {
             self.reconcile_clock(i, def, to);
         }
+        self.auto_dispatch(from, to);
         if let Some(from) = from {
             for t in self.wf.timers.iter().filter(|t| t.state == from) {
                 self.timers

@@ -12,8 +12,9 @@ use uuid::Uuid;
 
 use crate::clock::Clock;
 use crate::command::*;
-use crate::decide::{decide, decide_firing, decide_submission};
+use crate::decide::{decide, decide_auto_dispatch, decide_firing, decide_submission};
 use crate::definition::Catalog;
+use crate::dispatch::{self, Need, RECENT_DAYS, Ranked};
 use crate::event::Event;
 use crate::role::Role;
 use crate::store::*;
@@ -309,6 +310,32 @@ impl Engine {
         Ok(())
     }
 
+    /// Volunteers ranked for a ticket the scope may see, best first, with the reasons.
+    pub async fn candidates(&self, scope: &Scope, id: Uuid) -> Result<Vec<Ranked>, EngineError> {
+        let ticket = self.ticket(scope, id).await?;
+        self.rank(&ticket).await
+    }
+
+    async fn rank(&self, ticket: &Ticket) -> Result<Vec<Ranked>, EngineError> {
+        let now = self.clock.now();
+        let since = now
+            .checked_sub(SignedDuration::from_hours(24 * RECENT_DAYS))
+            .unwrap_or(Timestamp::MIN);
+        let facts = self.store.dispatch_facts(ticket, since).await?;
+        let skills = self
+            .catalog
+            .category(&ticket.category)
+            .map(|c| c.skills.as_slice())
+            .unwrap_or_default();
+        let need = Need {
+            skills,
+            place: facts.place,
+            tried: &ticket.tried,
+            now,
+        };
+        Ok(dispatch::rank(&need, &facts.volunteers))
+    }
+
     pub async fn ticket(&self, scope: &Scope, id: Uuid) -> Result<Ticket, EngineError> {
         self.store
             .ticket(id, scope)
@@ -417,7 +444,13 @@ impl Engine {
                 due_at: timer.due_at,
                 epoch: timer.epoch,
             };
-            let decision = decide_firing(wf, &ticket, &firing, self.clock.now())?;
+            let decision = match &firing.key {
+                TimerKey::AutoDispatch(_) => {
+                    let pick = dispatch::best(&self.rank(&ticket).await?).map(Assignee::Person);
+                    decide_auto_dispatch(wf, &ticket, &firing, pick, self.clock.now())?
+                }
+                _ => decide_firing(wf, &ticket, &firing, self.clock.now())?,
+            };
             match self.store.fire(timer, decision.as_ref()).await {
                 Ok(()) => {
                     if let Some(d) = &decision {

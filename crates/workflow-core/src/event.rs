@@ -45,6 +45,14 @@ pub struct Submitted {
     pub on_wall: bool,
 }
 
+/// What an action credited its holder with (志愿时长 · 志愿积分): the ledger's entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Credit {
+    pub person: Uuid,
+    pub minutes: u32,
+    pub points: i32,
+}
+
 /// The data an action carried, as recorded.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Recorded {
@@ -83,6 +91,19 @@ pub enum EventKind {
         /// For a timer's action: when the timer was due (the event's `at` is when it fired).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         timer_due: Option<Timestamp>,
+        /// Hours and points credited to the holder by this action (a `[credit]` rule).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        credit: Option<Credit>,
+        /// The volunteer who held it and handed it back unfinished (declined, let it expire,
+        /// sent back by the resident).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        released: Option<Uuid>,
+    },
+    /// Automatic dispatch gave up: the attempts ran out, or nobody eligible was left. The
+    /// secretary is told and dispatches by hand.
+    AutoDispatchStopped {
+        attempts: u32,
+        no_candidate: bool,
     },
     ClockStarted {
         clock: String,
@@ -142,6 +163,7 @@ impl EventKind {
             EventKind::SlaWarning { .. } => "sla_warning",
             EventKind::SlaBreached { .. } => "sla_breach",
             EventKind::Escalated { .. } => "escalation",
+            EventKind::AutoDispatchStopped { .. } => "auto_dispatch_stopped",
         }
     }
 }
@@ -193,6 +215,8 @@ impl Ticket {
             rating: None,
             service_minutes: 0,
             auto_closed: false,
+            auto_dispatches: 0,
+            tried: Vec::new(),
             terminal: false,
             created_at: event.at,
             updated_at: event.at,
@@ -222,6 +246,7 @@ impl Ticket {
                 on_wall,
                 assignee_after,
                 data,
+                released,
                 ..
             } => {
                 if !stays {
@@ -237,6 +262,14 @@ impl Ticket {
                     }
                     _ => None,
                 };
+                if event.actor.role == Role::System && data.assignee.is_some() {
+                    self.auto_dispatches += 1;
+                }
+                if let Some(p) = released
+                    && !self.tried.contains(p)
+                {
+                    self.tried.push(*p);
+                }
                 self.state.clone_from(to);
                 self.assignee = *assignee_after;
                 if let Some(r) = data.rating {
@@ -319,6 +352,7 @@ impl Ticket {
             }
             EventKind::SlaWarning { clock, .. } => self.clock_mut(clock, seq)?.warned = true,
             EventKind::SlaBreached { clock, .. } => self.clock_mut(clock, seq)?.breached = true,
+            EventKind::AutoDispatchStopped { .. } => {}
             EventKind::Escalated {
                 clock,
                 level,

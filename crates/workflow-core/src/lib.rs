@@ -12,6 +12,7 @@ pub mod clock;
 pub mod command;
 pub mod decide;
 pub mod definition;
+pub mod dispatch;
 pub mod duration;
 pub mod engine;
 pub mod event;
@@ -25,7 +26,7 @@ pub use command::{
     Act, Actor, CommandError, Decision, Fields, Firing, Notification, Recipient, Submission, Timer,
     TimerChange, TimerKey,
 };
-pub use decide::{allowed_actions, decide, decide_firing, decide_submission};
+pub use decide::{allowed_actions, decide, decide_auto_dispatch, decide_firing, decide_submission};
 pub use definition::{Catalog, LoadError, Source, Workflow, load};
 pub use engine::{Engine, EngineError, NewRequest, Signals};
 pub use event::{Event, EventKind};

@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use crate::command::{Decision, TimerKey};
 use crate::definition::Workflow;
+use crate::dispatch::{Place, Volunteer};
 use crate::event::Event;
 use crate::role::Role;
 use crate::ticket::Ticket;
@@ -114,6 +115,13 @@ pub struct Location {
     pub branch_id: Uuid,
 }
 
+/// The facts [`crate::dispatch::rank`] weighs.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct DispatchFacts {
+    pub place: Place,
+    pub volunteers: Vec<Volunteer>,
+}
+
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum StoreError {
     /// The ticket is not at the version the decision was based on; nothing was written.
@@ -192,6 +200,14 @@ pub trait Store: Send + Sync + 'static {
         caller: Uuid,
         key: &str,
     ) -> Result<Option<IdempotencyRecord>, StoreError>;
+
+    /// What dispatch ranking needs: where the ticket is, and the active volunteers of its
+    /// community with their load, availability and record since `since`.
+    async fn dispatch_facts(
+        &self,
+        ticket: &Ticket,
+        since: Timestamp,
+    ) -> Result<DispatchFacts, StoreError>;
 
     async fn person(&self, id: Uuid) -> Result<Option<PersonRef>, StoreError>;
     async fn team(&self, id: Uuid) -> Result<Option<TeamRef>, StoreError>;

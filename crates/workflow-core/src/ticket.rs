@@ -142,6 +142,12 @@ pub struct Ticket {
     pub service_minutes: u32,
     /// Closed by the system (no rating) rather than by the resident.
     pub auto_closed: bool,
+    /// How many times the system dispatched it (automatic dispatch).
+    #[serde(default)]
+    pub auto_dispatches: u32,
+    /// Volunteers who held it and handed it back unfinished, first first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tried: Vec<Uuid>,
     pub terminal: bool,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,

@@ -256,14 +256,27 @@ async fn act(
 pub struct Candidate {
     pub id: Uuid,
     pub name: String,
+    /// The sum of the reasons' points.
     pub score: i32,
-    /// Why this rank, in plain words (Chinese first).
-    pub reasons: Vec<String>,
-    /// False for members who are away or at their maximum of open requests: listed last.
+    /// Why this rank, each reason with its points.
+    pub reasons: Vec<CandidateReason>,
+    /// False for members who are away, at their maximum of open requests, or who handed
+    /// this request back: listed last, never picked automatically.
     pub eligible: bool,
 }
 
-/// Volunteers ranked for dispatch, with the reasons (staff only).
+#[derive(Serialize, ToSchema)]
+pub struct CandidateReason {
+    /// Stable code: `skill_match`, `same_building`, `load`, `full`, `away`, …
+    pub code: String,
+    pub points: i32,
+    /// In plain words, Chinese.
+    pub text: String,
+    pub text_en: String,
+}
+
+/// Volunteers ranked for dispatch, best first, with the reasons (staff only). The automatic
+/// dispatch picks the first eligible one of the same ranking.
 #[utoipa::path(get, path = "/api/v1/tickets/{id}/candidates", tag = "tickets", params(("id" = Uuid, Path)),
     responses((status = 200, body = [Candidate]), (status = 403, body = Problem), (status = 404, body = Problem)),
     security(("bearer" = [])))]
@@ -273,57 +286,28 @@ async fn candidates(
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<axum::Json<Vec<Candidate>>> {
     caller.require(&[Role::Secretary, Role::Community, Role::Street])?;
-    let t = state.engine.ticket(&caller.scope, id).await?;
-    let skills = state
-        .engine
-        .catalog()
-        .category(&t.category)
-        .map(|c| c.skills.clone())
-        .unwrap_or_default();
-    let mut out: Vec<Candidate> = state
-        .store
-        .volunteers(t.community_id)
-        .await?
+    let ranked = state.engine.candidates(&caller.scope, id).await?;
+    let out = ranked
         .into_iter()
-        .map(|v| {
-            let mut score = 0;
-            let mut reasons = Vec::new();
-            let matched: Vec<_> = v
-                .skills
-                .iter()
-                .filter(|s| skills.contains(s))
-                .cloned()
-                .collect();
-            if !matched.is_empty() {
-                score += 50;
-                reasons.push(format!("技能匹配 skill match: {}", matched.join(", ")));
-            }
-            if v.home_building_id.is_some() && v.home_building_id == t.building_id {
-                score += 20;
-                reasons.push("同一楼栋 same building".into());
-            }
-            score -= 5 * v.open as i32;
-            reasons.push(format!("在办 {} / 上限 {} open of max", v.open, v.max_open));
-            let eligible = v.available && v.open < v.max_open;
-            if !v.available {
-                reasons.push("暂不可用 away".into());
-            } else if v.open >= v.max_open {
-                reasons.push("已满 at maximum load".into());
-            }
-            Candidate {
-                id: v.id,
-                name: v.name,
-                score,
-                reasons,
-                eligible,
-            }
+        .map(|r| Candidate {
+            id: r.id,
+            name: r.name,
+            score: r.score,
+            eligible: r.eligible,
+            reasons: r
+                .reasons
+                .into_iter()
+                .map(|(reason, points)| CandidateReason {
+                    code: serde_json::to_value(&reason)
+                        .ok()
+                        .and_then(|v| v["code"].as_str().map(str::to_owned))
+                        .unwrap_or_default(),
+                    points,
+                    text: reason.text(false),
+                    text_en: reason.text(true),
+                })
+                .collect(),
         })
         .collect();
-    out.sort_by(|a, b| {
-        b.eligible
-            .cmp(&a.eligible)
-            .then(b.score.cmp(&a.score))
-            .then(a.id.cmp(&b.id))
-    });
     Ok(axum::Json(out))
 }

@@ -5,8 +5,9 @@
 use sqlx::types::Json;
 use sqlx::{QueryBuilder, Row};
 use uuid::Uuid;
+use workflow_core::event::Credit;
 use workflow_core::store::StoreError;
-use workflow_core::{Decision, Event, Notification, Timer};
+use workflow_core::{Decision, Event, Notification, Ticket, Timer};
 
 use super::plan::{Found, Outcome, TimerRow, Write, plan};
 use crate::error::from_sqlx;
@@ -25,6 +26,7 @@ struct Rows<'a> {
     timers_deleted: Vec<(Uuid, String)>,
     timers_set: Vec<(&'a Timer, Uuid, Uuid)>,
     outbox: Vec<(&'a Notification, &'a Decision)>,
+    credits: Vec<(&'a Event, Credit, &'a Ticket)>,
     idempotency: Vec<(&'a workflow_core::store::IdempotencyRecord, &'a Decision)>,
 }
 
@@ -39,6 +41,7 @@ impl<'a> Rows<'a> {
         self.tickets.push(d);
         self.events
             .extend(d.events.iter().map(|e| (e, t.community_id)));
+        self.credits.extend(crate::tickets::credits(d));
         let (cancelled, set) = net_timer_changes(d);
         self.timers_deleted
             .extend(cancelled.into_iter().map(|k| (t.id, k)));
@@ -171,6 +174,9 @@ impl SqlStore {
             for chunk in rows.outbox.chunks(ROWS_PER_STATEMENT) {
                 insert_outbox!(tx, chunk.iter().map(|(n, d)| (*n, &d.ticket)))
                     .map_err(from_sqlx)?;
+            }
+            for chunk in rows.credits.chunks(ROWS_PER_STATEMENT) {
+                insert_credits!(tx, chunk.iter().copied()).map_err(from_sqlx)?;
             }
 
             if !rows.idempotency.is_empty() {

@@ -168,13 +168,24 @@ pub fn load(sources: &[Source]) -> Result<Catalog, Vec<LoadError>> {
     Ok(catalog)
 }
 
-/// Categories may override SLA targets; each workflow version gets the overrides for the
-/// clocks it has.
+/// Categories may override SLA targets and carry points and automatic dispatch; each
+/// workflow version gets the overrides for the clocks it has.
 fn apply_category_targets(catalog: &mut Catalog) {
     let categories: Vec<Category> = catalog.categories.values().cloned().collect();
     for wf in catalog.workflows.values_mut() {
         let wf = Arc::get_mut(wf).expect("catalog workflows are not shared while loading");
         for c in categories.iter().filter(|c| c.workflow == wf.id) {
+            wf.category_rules.insert(
+                c.code.clone(),
+                CategoryRules {
+                    points: c.points,
+                    auto_dispatch: if wf.auto_dispatch.is_some() {
+                        c.auto_dispatch
+                    } else {
+                        0
+                    },
+                },
+            );
             for (clock, targets) in &c.sla {
                 if let Some(ix) = wf.clocks.iter().position(|k| &k.name == clock) {
                     let n = wf.clocks.len();
@@ -725,10 +736,25 @@ fn workflow(
         }
     }
 
+    let auto_dispatch = f.auto_dispatch.as_ref().and_then(|a| {
+        let a = a.get_ref();
+        let st = state(
+            cx,
+            a.state.get_ref(),
+            a.state.span(),
+            "`in` of [auto_dispatch]",
+        )?;
+        auto_dispatch(cx, a, st, &transitions)
+    });
+    let credit = f
+        .credit
+        .as_ref()
+        .and_then(|c| credit(cx, c, &f.transitions));
+
     if cx.count() > before {
         return None;
     }
-    Some(Workflow::assemble(
+    let mut wf = Workflow::assemble(
         id?,
         version?,
         label(f.name.as_ref(), f.id.as_ref()?.get_ref()),
@@ -740,7 +766,88 @@ fn workflow(
         notify,
         cx.source.name.clone(),
         cx.source.text.clone(),
-    ))
+    );
+    wf.auto_dispatch = auto_dispatch;
+    wf.credit = credit;
+    Some(wf)
+}
+
+/// The action must leave the state, hand the ticket to someone and admit the system.
+fn auto_dispatch(
+    cx: &mut Cx,
+    raw: &RawAutoDispatch,
+    st: StateId,
+    transitions: &[TransitionDef],
+) -> Option<AutoDispatchDef> {
+    let action = raw.action.get_ref();
+    let tr = transitions
+        .iter()
+        .find(|tr| &tr.action == action && tr.from.contains(&st));
+    let problem = match tr {
+        None => Some(format!(
+            "auto_dispatch action {action:?} is not an action out of state {:?}",
+            raw.state.get_ref()
+        )),
+        Some(tr) if tr.assign != AssignEffect::Set => Some(format!(
+            "auto_dispatch action {action:?} must take an assignee (requires = [\"assignee\"])"
+        )),
+        Some(tr) if !tr.roles.contains(&Party::Role(Role::System)) => Some(format!(
+            "auto_dispatch action {action:?} must admit the `system` role"
+        )),
+        Some(tr)
+            if !tr
+                .requires
+                .iter()
+                .all(|f| f == Field::Note || f == Field::Assignee) =>
+        {
+            Some(format!(
+                "auto_dispatch action {action:?} requires fields the system cannot give"
+            ))
+        }
+        Some(_) => None,
+    };
+    if let Some(p) = problem {
+        cx.err(raw.action.span(), p);
+        return None;
+    }
+    Some(AutoDispatchDef {
+        state: st,
+        action: action.clone(),
+    })
+}
+
+fn credit(
+    cx: &mut Cx,
+    raw: &toml::Spanned<RawCredit>,
+    transitions: &[toml::Spanned<RawTransition>],
+) -> Option<CreditRule> {
+    let r = raw.get_ref();
+    let before = cx.count();
+    for on in &r.on.get_ref().0 {
+        if !transitions
+            .iter()
+            .any(|t| t.get_ref().action.get_ref() == on)
+        {
+            cx.err(r.on.span(), format!("credit names unknown action {on:?}"));
+        }
+    }
+    let mut rating_bonus = [0; 5];
+    if let Some(b) = &r.rating_bonus {
+        match <[i32; 5]>::try_from(b.get_ref().as_slice()) {
+            Ok(v) => rating_bonus = v,
+            Err(_) => cx.err(
+                b.span(),
+                format!(
+                    "rating_bonus lists the bonus for 1 to 5 stars: 5 numbers, got {}",
+                    b.get_ref().len()
+                ),
+            ),
+        }
+    }
+    (cx.count() == before).then(|| CreditRule {
+        on: r.on.get_ref().0.clone(),
+        rating_bonus,
+    })
 }
 
 fn valid_name(s: &str) -> bool {
@@ -836,6 +943,18 @@ fn category(
             ),
         );
     }
+    if let (Some(wf), Some(n)) = (wf, &raw.auto_dispatch)
+        && *n.get_ref() > 0
+        && wf.auto_dispatch.is_none()
+    {
+        cx.err(
+            n.span(),
+            format!(
+                "category {:?} asks for automatic dispatch, but workflow {wf_id:?} has no [auto_dispatch] section",
+                code.get_ref()
+            ),
+        );
+    }
     let mut sla = BTreeMap::new();
     for (clock, t) in &raw.sla {
         if let Some(wf) = wf
@@ -862,5 +981,6 @@ fn category(
         icon: raw.icon.clone(),
         points: raw.points,
         sla,
+        auto_dispatch: raw.auto_dispatch.as_ref().map_or(0, |n| *n.get_ref()),
     })
 }

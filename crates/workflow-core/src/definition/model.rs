@@ -171,6 +171,38 @@ pub struct StateTimerDef {
     pub calendar: Option<Arc<Calendar>>,
 }
 
+/// `[auto_dispatch]`: on entering `state`, a ticket of a category that asks for it is
+/// dispatched by the system, with `action`, to the best-ranked eligible volunteer.
+#[derive(Clone, Debug)]
+pub struct AutoDispatchDef {
+    pub state: StateId,
+    pub action: String,
+}
+
+/// `[credit]`: the actions that credit the ticket's holder with its service time and with
+/// points: the category's weight plus the bonus for the rating given (none when unrated).
+#[derive(Clone, Debug)]
+pub struct CreditRule {
+    pub on: Vec<String>,
+    pub rating_bonus: [i32; 5],
+}
+
+impl CreditRule {
+    pub fn points(&self, weight: u32, rating: Option<u8>) -> i32 {
+        let bonus = rating.map_or(0, |r| self.rating_bonus[usize::from(r.clamp(1, 5)) - 1]);
+        (weight as i32 + bonus).max(0)
+    }
+}
+
+/// What a category adds to the workflow that serves it.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CategoryRules {
+    /// Volunteer points weight.
+    pub points: u32,
+    /// Automatic dispatch attempts (0: the secretary dispatches).
+    pub auto_dispatch: u32,
+}
+
 /// A validated workflow definition, one version of it.
 #[derive(Debug)]
 pub struct Workflow {
@@ -186,6 +218,10 @@ pub struct Workflow {
     pub notify: HashMap<String, Vec<Party>>,
     /// Per category, per clock index: overriding targets.
     pub category_targets: HashMap<String, Vec<Option<Targets>>>,
+    /// Per category: points weight and automatic dispatch.
+    pub category_rules: HashMap<String, CategoryRules>,
+    pub auto_dispatch: Option<AutoDispatchDef>,
+    pub credit: Option<CreditRule>,
     /// Where it was loaded from, and its text, for registration and messages.
     pub source_name: String,
     pub source: String,
@@ -237,6 +273,9 @@ impl Workflow {
             timers,
             notify,
             category_targets: HashMap::new(),
+            category_rules: HashMap::new(),
+            auto_dispatch: None,
+            credit: None,
             source_name,
             source,
             content_hash,
@@ -278,6 +317,13 @@ impl Workflow {
             .unwrap_or(self.clocks[clock].targets)
     }
 
+    pub fn category_rules(&self, category: &str) -> CategoryRules {
+        self.category_rules
+            .get(category)
+            .copied()
+            .unwrap_or_default()
+    }
+
     pub fn key(&self) -> WorkflowKey {
         WorkflowKey {
             id: self.id.clone(),
@@ -309,6 +355,8 @@ pub struct Category {
     /// Weight of a completed request of this category in volunteer points.
     pub points: u32,
     pub sla: BTreeMap<String, Targets>,
+    /// Automatic dispatch attempts before the secretary takes over (0: off).
+    pub auto_dispatch: u32,
 }
 
 /// Everything loaded from a workflows directory.

@@ -33,6 +33,26 @@ pub(crate) struct RawFile {
     pub calendars: BTreeMap<Name, RawCalendar>,
     #[serde(default)]
     pub categories: BTreeMap<Name, RawCategory>,
+    pub auto_dispatch: Option<Spanned<RawAutoDispatch>>,
+    pub credit: Option<Spanned<RawCredit>>,
+}
+
+/// `[auto_dispatch]`: in this state, the system dispatches to the best-ranked volunteer.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawAutoDispatch {
+    #[serde(rename = "in")]
+    pub state: Name,
+    pub action: Name,
+}
+
+/// `[credit]`: which actions credit the holder with volunteer hours and points.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawCredit {
+    pub on: Spanned<OneOrMany>,
+    /// Points added to the category's weight for a rating of 1…5 stars.
+    pub rating_bonus: Option<Spanned<Vec<i32>>>,
 }
 
 #[derive(Deserialize, Clone)]
@@ -167,6 +187,8 @@ pub(crate) struct RawCategory {
     pub points: u32,
     #[serde(default)]
     pub sla: BTreeMap<Name, Spanned<RawTargets>>,
+    /// How many volunteers the system tries in turn before handing back to the secretary.
+    pub auto_dispatch: Option<Spanned<u32>>,
 }
 
 fn one() -> u32 {

@@ -122,6 +122,27 @@ fn expected(method: &str, path: &str, who: Who) -> StatusCode {
         }
         // Everyone signed in has a stream of their own.
         ("GET", "/api/v1/me/stream") => S::OK,
+        // The member under test is the assignee, 王师傅 of 荷花塘社区.
+        ("GET", "/api/v1/members/{id}/ledger") => match who {
+            Assignee | Secretary | Community | Street | Admin => S::OK,
+            OtherSecretary => S::NOT_FOUND,
+            _ => S::FORBIDDEN,
+        },
+        ("POST", "/api/v1/members/{id}/ledger") => match who {
+            Secretary | Community | Street => S::CREATED,
+            OtherSecretary => S::NOT_FOUND,
+            _ => S::FORBIDDEN,
+        },
+        // Each caller's own unit; an administrator has none and must name one.
+        ("GET", "/api/v1/leaderboard") => match who {
+            Admin => S::UNPROCESSABLE_ENTITY,
+            _ => S::OK,
+        },
+        ("GET", "/api/v1/stats") => match who {
+            Secretary | OtherSecretary | Community | Street => S::OK,
+            Admin => S::UNPROCESSABLE_ENTITY,
+            _ => S::FORBIDDEN,
+        },
         _ => panic!("{method} {path} has no row in the authorization matrix: add one"),
     }
 }
@@ -186,6 +207,9 @@ async fn every_route_answers_every_caller_as_the_matrix_says(app: TestApp) {
             ("POST", "/api/v1/admin/teams") => {
                 Some(json!({"community_id": demo.hehuatang, "name": "矩阵队"}))
             }
+            ("POST", "/api/v1/members/{id}/ledger") => {
+                Some(json!({"ticket_id": t, "points": 1, "reason": "矩阵测试"}))
+            }
             _ => None,
         }
     };
@@ -206,6 +230,8 @@ async fn every_route_answers_every_caller_as_the_matrix_says(app: TestApp) {
                         "{id}",
                         &if path.contains("revoke") {
                             app.demo.user("yunhe_repair").id.to_string()
+                        } else if path.starts_with("/api/v1/members/") {
+                            member.to_string()
                         } else {
                             t.clone()
                         },

@@ -49,6 +49,7 @@ mod error;
 #[macro_use]
 mod tickets;
 mod outbox;
+pub mod reports;
 mod timers;
 pub mod worker;
 pub mod workflow_files;

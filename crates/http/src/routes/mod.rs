@@ -4,5 +4,6 @@ pub mod admin;
 pub mod catalog;
 pub mod ops;
 pub mod outbox;
+pub mod reports;
 pub mod stream;
 pub mod tickets;

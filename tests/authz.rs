@@ -90,7 +90,8 @@ fn expected(method: &str, path: &str, who: Who) -> StatusCode {
         ("POST", "/api/v1/admin/org-units")
         | ("POST", "/api/v1/admin/branches")
         | ("POST", "/api/v1/admin/people")
-        | ("POST", "/api/v1/admin/teams") => {
+        | ("POST", "/api/v1/admin/teams")
+        | ("POST", "/api/v1/admin/partner-units") => {
             if who == Admin {
                 S::CREATED
             } else {
@@ -136,6 +137,12 @@ fn expected(method: &str, path: &str, who: Who) -> StatusCode {
         // Each caller's own unit; an administrator has none and must name one.
         ("GET", "/api/v1/leaderboard") => match who {
             Admin => S::UNPROCESSABLE_ENTITY,
+            _ => S::OK,
+        },
+        // The caller's community's wall: the street office and the administrator have no
+        // community of their own and must name one.
+        ("GET", "/api/v1/wall") => match who {
+            Street | Admin => S::UNPROCESSABLE_ENTITY,
             _ => S::OK,
         },
         ("GET", "/api/v1/stats") => match who {
@@ -206,6 +213,9 @@ async fn every_route_answers_every_caller_as_the_matrix_says(app: TestApp) {
             }
             ("POST", "/api/v1/admin/teams") => {
                 Some(json!({"community_id": demo.hehuatang, "name": "矩阵队"}))
+            }
+            ("POST", "/api/v1/admin/partner-units") => {
+                Some(json!({"community_id": demo.hehuatang, "name": "矩阵共建单位"}))
             }
             ("POST", "/api/v1/members/{id}/ledger") => {
                 Some(json!({"ticket_id": t, "points": 1, "reason": "矩阵测试"}))

@@ -1,6 +1,6 @@
 //! Smart dispatch end to end over HTTP, on both backends: ranked candidates with reasons,
 //! a team pool raced by twenty members, automatic dispatch through declines and an expiry to
-//! the secretary, and reassignment on the audit trail.
+//! the secretary, reassignment on the audit trail, and the micro-wish wall.
 
 mod support;
 
@@ -348,7 +348,103 @@ async fn a_reassignment_needs_a_reason_and_is_on_the_audit_trail(app: TestApp) {
     );
 }
 
+async fn a_partner_unit_claims_a_wish_from_the_wall(app: TestApp) {
+    let unit = app
+        .post(
+            "admin",
+            "/api/v1/admin/partner-units",
+            json!({"community_id": app.demo.hehuatang, "name": "运河小学"}),
+        )
+        .await;
+    assert_eq!(unit.status, StatusCode::CREATED, "{:?}", unit.body);
+    let contact = app
+        .post(
+            "admin",
+            "/api/v1/admin/people",
+            json!({"name": "钱老师", "phone": "13900001111", "roles": ["member"],
+                   "community_id": app.demo.hehuatang, "partner_unit_id": unit.body["id"]}),
+        )
+        .await;
+    let (contact_id, token) = (
+        contact.body["id"].as_str().unwrap().to_owned(),
+        contact.body["token"].as_str().unwrap().to_owned(),
+    );
+    let w = app
+        .submit("resident", "micro_wish", "想要一本《十万个为什么》")
+        .await;
+    // Not on the wall until the secretary approves it.
+    let wall = app.get("member", "/api/v1/wall").await;
+    assert!(wall.body.as_array().unwrap().is_empty(), "{:?}", wall.body);
+    ok_act(&app, "secretary", &w, "approve", Value::Null).await;
+
+    let wall = app
+        .get(
+            "yunhe_resident",
+            &format!("/api/v1/wall?community_id={}", app.demo.hehuatang),
+        )
+        .await;
+    assert_eq!(
+        wall.status,
+        StatusCode::NOT_FOUND,
+        "another community's wall"
+    );
+    let wall = app.get("resident", "/api/v1/wall").await;
+    let items = wall.body.as_array().unwrap();
+    assert_eq!(items.len(), 1);
+    let item = &items[0];
+    assert_eq!(
+        (item["id"].as_str(), item["state_label"]["zh-CN"].as_str()),
+        (Some(w.as_str()), Some("心愿墙上"))
+    );
+    // Nothing personal: no requester, no name, no phone anywhere in the wall.
+    let text = wall.body.to_string();
+    let resident = app.demo.user("resident");
+    assert!(
+        !text.contains(&resident.id.to_string()) && !text.contains(resident.name),
+        "{text}"
+    );
+    // Partner units are not dispatched requests.
+    let t = app.submit("resident", "repair", "窗户关不上").await;
+    let c = app
+        .get("secretary", &format!("/api/v1/tickets/{t}/candidates"))
+        .await;
+    assert!(!c.body.to_string().contains(&contact_id));
+
+    let version = item["version"].as_u64().unwrap();
+    let r = act_as(&app, &token, &w, "claim", json!({"version": version})).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let wall = app.get("member", "/api/v1/wall").await;
+    assert_eq!(
+        wall.body[0]["claimed_by_partner"], "运河小学",
+        "{:?}",
+        wall.body
+    );
+    // A member who comes second finds it taken.
+    let r = app
+        .act("member", &w, "claim", json!({"version": version}))
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{:?}", r.body);
+    let r = act_as(&app, &token, &w, "fulfil", json!({"hours": 1})).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    ok_act(&app, "resident", &w, "confirm", json!({"rating": 5})).await;
+    assert_eq!(ticket(&app, &w).await["state"], "closed");
+    assert!(
+        app.get("member", "/api/v1/wall")
+            .await
+            .body
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn ok_act(app: &TestApp, who: &str, t: &str, action: &str, body: Value) {
+    let r = app.act(who, t, action, body).await;
+    assert_eq!(r.status, StatusCode::OK, "{who} {action}: {:?}", r.body);
+}
+
 backends! {
+    a_partner_unit_claims_a_wish_from_the_wall,
     twenty_members_race_for_a_pool_ticket_and_one_wins,
     candidates_are_ranked_with_reasons,
     auto_dispatch_moves_on_after_declines_and_expiry_then_hands_back,

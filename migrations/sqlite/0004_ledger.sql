@@ -22,3 +22,7 @@ CREATE UNIQUE INDEX ledger_credit ON ledger (ticket_id, event_seq) WHERE event_s
 
 -- Dispatch ranking (recent declines, expiries, ratings) reads a community's recent events.
 CREATE INDEX events_community_at ON events (community_id, at_us);
+
+-- A partner unit's (共建单位) contact person: claims micro-wishes for the unit, is never
+-- dispatched requests.
+ALTER TABLE people ADD COLUMN partner_unit_id BLOB REFERENCES partner_units (id);

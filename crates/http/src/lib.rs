@@ -184,6 +184,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(routes::admin::router())
         .merge(routes::outbox::router())
         .merge(routes::reports::router())
+        .merge(routes::wall::router())
         .merge(routes::stream::router())
         .merge(routes::ops::router())
         .split_for_parts();

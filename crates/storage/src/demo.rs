@@ -275,6 +275,7 @@ async fn create(store: &SqlStore) -> Result<Uuid, StoreError> {
                 home_building_id: building,
                 skills: p.skills.iter().map(|s| (*s).to_owned()).collect(),
                 max_open: Some(5),
+                partner_unit_id: None,
             })
             .await?;
         ids.push((p.key, id));

@@ -52,6 +52,8 @@ pub struct NewPerson {
     pub home_building_id: Option<Uuid>,
     pub skills: Vec<String>,
     pub max_open: Option<u32>,
+    /// The partner unit (共建单位) this person is the contact of.
+    pub partner_unit_id: Option<Uuid>,
 }
 
 fn roles_text(roles: &[Role]) -> String {
@@ -165,7 +167,7 @@ impl SqlStore {
         with_pool!(self, pool, {
             sqlx::query(
                 "INSERT INTO people (id, community_id, street_id, branch_id, name, phone, roles, home_building_id, \
-                 skills, max_open, created_at_us) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                 skills, max_open, created_at_us, partner_unit_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
             )
             .bind(id)
             .bind(p.community_id)
@@ -178,6 +180,7 @@ impl SqlStore {
             .bind(Json(&p.skills))
             .bind(i64::from(p.max_open.unwrap_or(5)))
             .bind(us(jiff::Timestamp::now()))
+            .bind(p.partner_unit_id)
             .execute(pool)
             .await
             .map_err(from_sqlx)?;
@@ -186,6 +189,26 @@ impl SqlStore {
     }
 
     /// Issues a new random token for a person; only its hash is kept. Shown once.
+    /// Adds a partner unit (共建单位) of a community.
+    pub async fn create_partner_unit(
+        &self,
+        community_id: Uuid,
+        name: &str,
+    ) -> Result<Uuid, StoreError> {
+        let id = Uuid::now_v7();
+        with_pool!(self, pool, {
+            sqlx::query("INSERT INTO partner_units (id, community_id, name, created_at_us) VALUES ($1, $2, $3, $4)")
+                .bind(id)
+                .bind(community_id)
+                .bind(name)
+                .bind(us(jiff::Timestamp::now()))
+                .execute(pool)
+                .await
+                .map_err(from_sqlx)?;
+        });
+        Ok(id)
+    }
+
     pub async fn issue_token(&self, person: Uuid) -> Result<String, StoreError> {
         let token = format!("ll_{}{}", Uuid::new_v4().simple(), Uuid::new_v4().simple());
         with_pool!(self, pool, {

@@ -68,7 +68,7 @@ impl SqlStore {
             let rows = sqlx::query(
                 "SELECT p.id, p.name, p.skills, p.available, p.away_until_us, p.max_open, p.home_building_id, \
                  (SELECT COUNT(*) FROM tickets t WHERE t.assignee_person = p.id AND NOT t.terminal) AS open \
-                 FROM people p WHERE p.community_id = $1 AND p.active AND p.roles LIKE '%member%'",
+                 FROM people p WHERE p.community_id = $1 AND p.active AND p.roles LIKE '%member%' AND p.partner_unit_id IS NULL",
             )
             .bind(community_id)
             .fetch_all(pool)

@@ -532,6 +532,33 @@ impl SqlStore {
         })
     }
 
+    /// The micro-wish wall of a community: what stands in a `wall` state, newest first, with
+    /// the partner unit of whoever claimed it (if a partner's contact did).
+    pub async fn wall(
+        &self,
+        community: Uuid,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<(Ticket, Option<String>)>, StoreError> {
+        with_reader!(self, pool, {
+            let mut qb = sqlx::QueryBuilder::new(
+                "SELECT t.body, u.name FROM tickets t LEFT JOIN people p ON p.id = t.assignee_person \
+                 LEFT JOIN partner_units u ON u.id = p.partner_unit_id WHERE t.on_wall AND t.community_id = ",
+            );
+            qb.push_bind(community);
+            if let Some(a) = after {
+                qb.push(" AND t.id < ").push_bind(a);
+            }
+            qb.push(" ORDER BY t.id DESC LIMIT ")
+                .push_bind(i64::from(limit));
+            let rows = qb.build().fetch_all(pool).await.map_err(from_sqlx)?;
+            rows.iter()
+                .map(|r| Ok((r.try_get::<Json<Ticket>, _>(0)?.0, r.try_get(1)?)))
+                .collect::<Result<_, sqlx::Error>>()
+                .map_err(from_sqlx)
+        })
+    }
+
     /// The database's plan for the list query of a scope and filter (PostgreSQL `EXPLAIN`,
     /// SQLite `EXPLAIN QUERY PLAN`): how operators check that every list is index-served.
     pub async fn explain_list(

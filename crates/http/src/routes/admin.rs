@@ -1,5 +1,5 @@
 //! The directory, for administrators: org units, branches, people (creating one returns its
-//! token, once), teams, and revoking tokens.
+//! token, once), teams, partner units, and revoking tokens.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -23,6 +23,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(create_person))
         .routes(routes!(revoke_tokens))
         .routes(routes!(create_team))
+        .routes(routes!(create_partner_unit))
         .routes(routes!(contact_reads))
 }
 
@@ -153,6 +154,9 @@ pub struct NewPersonBody {
     #[serde(default)]
     pub skills: Vec<String>,
     pub max_open: Option<u32>,
+    /// For a partner unit's (共建单位) contact: the unit. They claim micro-wishes for it and
+    /// are never dispatched requests.
+    pub partner_unit_id: Option<Uuid>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -200,6 +204,7 @@ async fn create_person(
         home_building_id: b.home_building_id,
         skills: b.skills,
         max_open: b.max_open,
+        partner_unit_id: b.partner_unit_id,
     };
     let id = state.store.create_person(&person).await.map_err(invalid)?;
     let token = state.store.issue_token(id).await?;
@@ -248,6 +253,32 @@ async fn create_team(
     let id = state
         .store
         .create_team(b.community_id, b.name.trim(), b.leader_id, &b.members)
+        .await
+        .map_err(invalid)?;
+    Ok((StatusCode::CREATED, axum::Json(Created { id })))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewPartnerUnit {
+    pub community_id: Uuid,
+    pub name: String,
+}
+
+/// Add a partner unit (共建单位) of a community; its contacts are people with its id.
+#[utoipa::path(post, path = "/api/v1/admin/partner-units", tag = "admin", request_body = NewPartnerUnit,
+    responses((status = 201, body = Created), (status = 403, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+async fn create_partner_unit(
+    State(state): State<AppState>,
+    caller: Caller,
+    Body(b): Body<NewPartnerUnit>,
+) -> ApiResult<(StatusCode, axum::Json<Created>)> {
+    caller.require(&[Role::Admin])?;
+    text("name", &b.name, 100)?;
+    let id = state
+        .store
+        .create_partner_unit(b.community_id, b.name.trim())
         .await
         .map_err(invalid)?;
     Ok((StatusCode::CREATED, axum::Json(Created { id })))

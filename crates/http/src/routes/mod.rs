@@ -7,3 +7,4 @@ pub mod outbox;
 pub mod reports;
 pub mod stream;
 pub mod tickets;
+pub mod wall;

@@ -61,7 +61,7 @@ fn period(from: Option<&str>, to: Option<&str>, now: Timestamp) -> Result<Period
 }
 
 /// Whether the caller's view covers the unit (administrators see everything).
-fn covers(caller: &Caller, info: &UnitInfo) -> bool {
+pub(crate) fn covers(caller: &Caller, info: &UnitInfo) -> bool {
     match &caller.scope {
         Scope::Everything => true,
         Scope::Branch(b) => info.unit == Unit::Branch(*b),
@@ -73,7 +73,11 @@ fn covers(caller: &Caller, info: &UnitInfo) -> bool {
 
 /// The unit asked for, or the caller's own: their branch, community or street (residents
 /// and volunteers: their community).
-async fn unit_for(state: &AppState, caller: &Caller, id: Option<Uuid>) -> ApiResult<UnitInfo> {
+pub(crate) async fn unit_for(
+    state: &AppState,
+    caller: &Caller,
+    id: Option<Uuid>,
+) -> ApiResult<UnitInfo> {
     let own = match &caller.scope {
         Scope::Branch(b) => Some(*b),
         Scope::Community(c) => Some(*c),

@@ -1,8 +1,11 @@
-//! `linli admin`: the first administrator, users and their tokens; and the demo's printout.
+//! `linli admin`: the first administrator, users and their tokens, the directory's import and
+//! export; and the demo's printout.
+
+use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use storage::NewPerson;
 use storage::demo::Demo;
+use storage::{NewPerson, directory_file};
 use uuid::Uuid;
 use workflow_core::Role;
 
@@ -36,6 +39,16 @@ enum AdminCommand {
     },
     /// Revoke every token of a user.
     RevokeTokens { person: Uuid },
+    /// Import the directory from a TOML file (docs/DIRECTORY.md): validated first, with
+    /// file:line:col messages, then applied in one transaction. Re-importing changes nothing.
+    Import {
+        file: PathBuf,
+        /// The workflows directory, whose categories give the skills vocabulary.
+        #[arg(long, default_value = "workflows", env = "LINLI_WORKFLOWS")]
+        workflows: PathBuf,
+    },
+    /// Print the whole directory in the import format.
+    Export,
 }
 
 pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
@@ -77,6 +90,36 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
             let n = store.revoke_tokens(person).await?;
             println!("revoked {n} token(s)");
         }
+        AdminCommand::Import { file, workflows } => {
+            let catalog = storage::workflow_files::load_dir(&workflows).map_err(|errors| {
+                let lines: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+                anyhow::anyhow!("{}", lines.join("\n"))
+            })?;
+            let skills = catalog
+                .categories
+                .values()
+                .flat_map(|c| c.skills.iter().cloned())
+                .collect();
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+            let parsed = directory_file::parse(&file.display().to_string(), &text, &skills);
+            let directory = parsed.map_err(|errors| {
+                let lines: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+                anyhow::anyhow!(
+                    "{}\n{} problem(s); nothing was imported",
+                    lines.join("\n"),
+                    errors.len()
+                )
+            })?;
+            let applied = store.import_directory(&directory).await?;
+            println!(
+                "imported {}: {} created, {} updated",
+                file.display(),
+                applied.created,
+                applied.updated
+            );
+        }
+        AdminCommand::Export => print!("{}", store.export_directory().await?.to_toml()),
     }
     store.close().await;
     Ok(())

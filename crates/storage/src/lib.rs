@@ -44,6 +44,7 @@ macro_rules! with_reader {
 mod connect;
 pub mod demo;
 mod directory;
+pub mod directory_file;
 mod dispatch;
 mod error;
 #[macro_use]

@@ -404,3 +404,49 @@ fn the_shipped_workflows_load() {
         assert!(catalog.category(c).is_some(), "{c}");
     }
 }
+
+#[test]
+fn auto_dispatch_action_must_take_an_assignee() {
+    assert_rejected(
+        "[calendars.office]",
+        "[auto_dispatch]\nin = \"open\"\naction = \"take\" # by the system\n\n[calendars.office]",
+        "# by the system",
+        "must take an assignee",
+    );
+}
+
+#[test]
+fn auto_dispatch_in_an_unknown_state() {
+    assert_rejected(
+        "[calendars.office]",
+        "[auto_dispatch]\nin = \"nowhere\"\naction = \"take\"\n\n[calendars.office]",
+        "in = \"nowhere\"",
+        "unknown state \"nowhere\"",
+    );
+}
+
+#[test]
+fn a_category_cannot_ask_for_auto_dispatch_its_workflow_lacks() {
+    assert_rejected(
+        "workflow = \"t\"\n",
+        "workflow = \"t\"\nauto_dispatch = 2\n",
+        "auto_dispatch = 2",
+        "has no [auto_dispatch] section",
+    );
+}
+
+#[test]
+fn credit_names_known_actions_and_five_bonuses() {
+    assert_rejected(
+        "[calendars.office]",
+        "[credit]\non = [\"finish\", \"celebrate\"]\n\n[calendars.office]",
+        "on = [\"finish\", \"celebrate\"]",
+        "unknown action \"celebrate\"",
+    );
+    assert_rejected(
+        "[calendars.office]",
+        "[credit]\non = \"finish\"\nrating_bonus = [0, 1]\n\n[calendars.office]",
+        "rating_bonus = [0, 1]",
+        "5 numbers, got 2",
+    );
+}

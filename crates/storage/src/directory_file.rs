@@ -850,12 +850,13 @@ impl SqlStore {
             let p = |id: Option<Uuid>| id.and_then(|i| paths.get(&i).cloned());
             // Only leaves: every prefix is implied.
             let all: BTreeSet<String> = paths.values().cloned().collect();
+            let inner: BTreeSet<&str> = all
+                .iter()
+                .filter_map(|u| u.rsplit_once('/').map(|(p, _)| p))
+                .collect();
             let units: Vec<String> = all
                 .iter()
-                .filter(|u| {
-                    !all.iter()
-                        .any(|o| o.len() > u.len() && o.starts_with(&format!("{u}/")))
-                })
+                .filter(|u| !inner.contains(u.as_str()))
                 .cloned()
                 .collect();
 

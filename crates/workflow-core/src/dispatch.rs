@@ -23,6 +23,8 @@ pub struct Need<'a> {
     pub place: Place,
     /// Who held it and handed it back: not chosen again.
     pub tried: &'a [Uuid],
+    /// Who asked: a volunteer is not sent to their own request.
+    pub requester: Uuid,
     pub now: Timestamp,
 }
 
@@ -87,6 +89,7 @@ pub enum Reason {
         count: u32,
     },
     TriedThis,
+    OwnRequest,
 }
 
 impl Reason {
@@ -130,6 +133,8 @@ impl Reason {
             (Reason::FewRatings { count }, true) => format!("too few ratings ({count})"),
             (Reason::TriedThis, false) => "已退回过此单".into(),
             (Reason::TriedThis, true) => "handed this request back before".into(),
+            (Reason::OwnRequest, false) => "本人的求助".into(),
+            (Reason::OwnRequest, true) => "their own request".into(),
         }
     }
 }
@@ -140,8 +145,8 @@ pub struct Ranked {
     pub id: Uuid,
     pub name: String,
     pub score: i32,
-    /// False for someone away, full, or who handed this request back: listed last, never
-    /// picked automatically.
+    /// False for someone away, full, who handed this request back, or who asked for it:
+    /// listed last, never picked automatically.
     pub eligible: bool,
     /// Each reason with its points.
     pub reasons: Vec<(Reason, i32)>,
@@ -258,11 +263,15 @@ fn weigh(need: &Need<'_>, v: &Volunteer) -> Ranked {
     if tried {
         reasons.push((Reason::TriedThis, 0));
     }
+    let own = need.requester == v.id;
+    if own {
+        reasons.push((Reason::OwnRequest, 0));
+    }
     Ranked {
         id: v.id,
         name: v.name.clone(),
         score: reasons.iter().map(|(_, p)| p).sum(),
-        eligible: !away && !full && !tried,
+        eligible: !away && !full && !tried && !own,
         reasons,
     }
 }

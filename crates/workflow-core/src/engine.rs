@@ -331,6 +331,7 @@ impl Engine {
             skills,
             place: facts.place,
             tried: &ticket.tried,
+            requester: ticket.requester,
             now,
         };
         Ok(dispatch::rank(&need, &facts.volunteers))

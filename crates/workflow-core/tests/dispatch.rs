@@ -118,6 +118,7 @@ fn a_repair_in_building_one() {
         skills: &skills,
         place: t.building(t.b1),
         tried: &[],
+        requester: Uuid::nil(),
         now: now(),
     };
     let r = rank(&need, &members(&t));
@@ -167,6 +168,7 @@ fn elderly_care_in_building_three_skips_who_handed_it_back() {
         skills: &skills,
         place: t.building(t.b3),
         tried: &tried,
+        requester: Uuid::nil(),
         now: now(),
     };
     let r = rank(&need, &members(&t));
@@ -194,6 +196,7 @@ fn away_until_a_past_date_is_back_on_duty() {
         skills: &skills,
         place: t.building(t.b1),
         tried: &[],
+        requester: Uuid::nil(),
         now: "2026-06-11T00:00:00Z".parse().unwrap(),
     };
     let r = rank(&need, &members(&t));
@@ -213,6 +216,7 @@ fn ties_fall_to_name_then_id_whatever_the_input_order() {
         skills: &[],
         place: t.building(t.b1),
         tried: &[],
+        requester: Uuid::nil(),
         now: now(),
     };
     // Names in code-point order (乙 U+4E59 before 甲 U+7532), then ids.
@@ -233,7 +237,26 @@ fn nobody_eligible_means_no_pick() {
         skills: &[],
         place: t.building(t.b1),
         tried: &[],
+        requester: Uuid::nil(),
         now: now(),
     };
     assert_eq!(best(&rank(&need, &[v])), None);
+}
+
+#[test]
+fn a_volunteer_is_not_sent_to_their_own_request() {
+    let t = Tree::new();
+    let skills = ["repair".to_string()];
+    let need = Need {
+        skills: &skills,
+        place: t.building(t.b1),
+        tried: &[],
+        requester: Uuid::from_u128(1),
+        now: now(),
+    };
+    let r = rank(&need, &members(&t));
+    let wang = r.iter().find(|c| c.name == "王师傅").unwrap();
+    assert!(!wang.eligible);
+    assert!(wang.reasons.iter().any(|(r, _)| *r == Reason::OwnRequest));
+    assert_eq!(best(&r), Some(Uuid::from_u128(2)));
 }

@@ -4,7 +4,9 @@
 //! commit (and its fsync) is shared by every transition that arrived meanwhile.
 //!
 //! Batches form on their own: a writer takes whatever is queued when it becomes free, and a
-//! lone write is written at once, as before (no added waiting when idle). A write that fails
+//! lone write is written at once, as before (no added waiting when idle): when nothing is
+//! queued and a writer's slot is free, the caller writes on its own task, without the hop
+//! through the queue to a writer task and back. A write that fails
 //! its checks fails alone ([`plan`]); if a batch statement itself fails (a race with another
 //! node, the disk), the batch is rolled back and every write retried on its own, so no write
 //! is ever failed by a neighbour.
@@ -17,7 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use plan::Outcome;
 pub(crate) use plan::Write;
-use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio::sync::{Mutex, Semaphore, mpsc, oneshot};
 use workflow_core::store::StoreError;
 
 use crate::SqlStore;
@@ -36,6 +38,9 @@ struct Job {
 #[derive(Debug)]
 pub(crate) struct GroupWriter {
     queue: mpsc::Sender<Job>,
+    /// One per writer: held while writing, by a writer task or by a caller writing directly.
+    slots: Arc<Semaphore>,
+    direct: SqlStore,
     counts: Arc<Counts>,
 }
 
@@ -73,10 +78,21 @@ impl GroupWriter {
         let (queue, jobs) = mpsc::channel(QUEUE);
         let jobs = Arc::new(Mutex::new(jobs));
         let counts = Arc::new(Counts::default());
+        let slots = Arc::new(Semaphore::new(writers.max(1)));
         for _ in 0..writers.max(1) {
-            tokio::spawn(run(direct.clone(), jobs.clone(), counts.clone()));
+            tokio::spawn(run(
+                direct.clone(),
+                jobs.clone(),
+                slots.clone(),
+                counts.clone(),
+            ));
         }
-        GroupWriter { queue, counts }
+        GroupWriter {
+            queue,
+            slots,
+            direct,
+            counts,
+        }
     }
 
     pub(crate) fn stats(&self) -> WriterStats {
@@ -87,8 +103,14 @@ impl GroupWriter {
         }
     }
 
-    /// Queues a write and waits until it is committed or refused.
+    /// Writes at once if nothing waits and a writer slot is free; otherwise queues the write
+    /// for the next batch. Either way, returns once it is committed or refused.
     pub(crate) async fn write(&self, write: Write) -> Result<(), StoreError> {
+        let idle = self.queue.capacity() == self.queue.max_capacity();
+        if idle && let Ok(_slot) = self.slots.try_acquire() {
+            self.counts.alone.fetch_add(1, Ordering::Relaxed);
+            return self.direct.write_alone(&write).await;
+        }
         let stopped = || StoreError::Unavailable("the database writer has stopped".into());
         let (reply, answer) = oneshot::channel();
         self.queue
@@ -99,7 +121,12 @@ impl GroupWriter {
     }
 }
 
-async fn run(store: SqlStore, jobs: Arc<Mutex<mpsc::Receiver<Job>>>, counts: Arc<Counts>) {
+async fn run(
+    store: SqlStore,
+    jobs: Arc<Mutex<mpsc::Receiver<Job>>>,
+    slots: Arc<Semaphore>,
+    counts: Arc<Counts>,
+) {
     loop {
         // One writer at a time gathers a batch; the others are writing theirs meanwhile.
         let batch = {
@@ -115,6 +142,9 @@ async fn run(store: SqlStore, jobs: Arc<Mutex<mpsc::Receiver<Job>>>, counts: Arc
                 }
             }
             batch
+        };
+        let Ok(_slot) = slots.acquire().await else {
+            return;
         };
         write(&store, batch, &counts).await;
     }

@@ -509,6 +509,91 @@ macro_rules! in_transaction {
     };
 }
 
+/// The id of the `$table` row named `$name` in `$community`, inserted if missing (and
+/// counted as created). Evaluates to `(id, whether it was there)`.
+macro_rules! named_row {
+    ($tx:expr, $table:literal, $community:expr, $name:expr, $now:expr, $applied:expr) => {{
+        let found: Option<Uuid> = sqlx::query_scalar(concat!(
+            "SELECT id FROM ",
+            $table,
+            " WHERE community_id = $1 AND name = $2"
+        ))
+        .bind($community)
+        .bind($name)
+        .fetch_optional(&mut *$tx)
+        .await
+        .map_err(from_sqlx)?;
+        match found {
+            Some(id) => (id, true),
+            None => {
+                let id = Uuid::now_v7();
+                sqlx::query(concat!(
+                    "INSERT INTO ",
+                    $table,
+                    " (id, community_id, name, created_at_us) VALUES ($1, $2, $3, $4)"
+                ))
+                .bind(id)
+                .bind($community)
+                .bind($name)
+                .bind($now)
+                .execute(&mut *$tx)
+                .await
+                .map_err(from_sqlx)?;
+                $applied.created += 1;
+                (id, false)
+            }
+        }
+    }};
+}
+
+/// Makes the `$table` rows of `$owner` exactly `$wanted` (a set of ids in `$item`): the
+/// file's list is the whole list. Evaluates to whether anything changed.
+macro_rules! replace_links {
+    ($tx:expr, $table:literal, $owner_col:literal, $item:literal, $owner:expr, $wanted:expr, $community:expr) => {{
+        let before: BTreeSet<Uuid> = sqlx::query_scalar(concat!(
+            "SELECT ", $item, " FROM ", $table, " WHERE ", $owner_col, " = $1"
+        ))
+        .bind($owner)
+        .fetch_all(&mut *$tx)
+        .await
+        .map_err(from_sqlx)?
+        .into_iter()
+        .collect();
+        let changed = before != $wanted;
+        if changed {
+            sqlx::query(concat!(
+                "DELETE FROM ",
+                $table,
+                " WHERE ",
+                $owner_col,
+                " = $1"
+            ))
+            .bind($owner)
+            .execute(&mut *$tx)
+            .await
+            .map_err(from_sqlx)?;
+            for item in &$wanted {
+                sqlx::query(concat!(
+                    "INSERT INTO ",
+                    $table,
+                    " (",
+                    $owner_col,
+                    ", ",
+                    $item,
+                    ", community_id) VALUES ($1, $2, $3)"
+                ))
+                .bind($owner)
+                .bind(item)
+                .bind($community)
+                .execute(&mut *$tx)
+                .await
+                .map_err(from_sqlx)?;
+            }
+        }
+        changed
+    }};
+}
+
 fn shanghai_midnight(date: &str) -> Option<i64> {
     let d: jiff::civil::Date = date.parse().ok()?;
     Some(us(d.in_tz("Asia/Shanghai").ok()?.timestamp()))
@@ -573,84 +658,25 @@ impl SqlStore {
             let mut branches: HashMap<(Uuid, &str), Uuid> = HashMap::new();
             for b in &d.branches {
                 let community = ids[&b.community];
-                let found: Option<Uuid> = sqlx::query_scalar(
-                    "SELECT id FROM branches WHERE community_id = $1 AND name = $2",
-                )
-                .bind(community)
-                .bind(&b.name)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(from_sqlx)?;
-                let id = match found {
-                    Some(id) => id,
-                    None => {
-                        let id = Uuid::now_v7();
-                        sqlx::query("INSERT INTO branches (id, community_id, name, created_at_us) VALUES ($1, $2, $3, $4)")
-                            .bind(id)
-                            .bind(community)
-                            .bind(&b.name)
-                            .bind(now)
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(from_sqlx)?;
-                        applied.created += 1;
-                        id
-                    }
-                };
-                let before: Vec<Uuid> =
-                    sqlx::query_scalar("SELECT org_unit_id FROM branch_areas WHERE branch_id = $1")
-                        .bind(id)
-                        .fetch_all(&mut *tx)
-                        .await
-                        .map_err(from_sqlx)?;
+                let (id, existed) = named_row!(tx, "branches", community, &b.name, now, applied);
                 let wanted: BTreeSet<Uuid> = b.covers.iter().map(|c| ids[c]).collect();
-                if before.iter().copied().collect::<BTreeSet<_>>() != wanted {
-                    sqlx::query("DELETE FROM branch_areas WHERE branch_id = $1")
-                        .bind(id)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(from_sqlx)?;
-                    for unit in &wanted {
-                        sqlx::query("INSERT INTO branch_areas (branch_id, org_unit_id, community_id) VALUES ($1, $2, $3)")
-                            .bind(id)
-                            .bind(unit)
-                            .bind(community)
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(from_sqlx)?;
-                    }
-                    applied.updated += usize::from(found.is_some());
-                }
+                let changed = replace_links!(
+                    tx,
+                    "branch_areas",
+                    "branch_id",
+                    "org_unit_id",
+                    id,
+                    wanted,
+                    community
+                );
+                applied.updated += usize::from(changed && existed);
                 branches.insert((community, b.name.as_str()), id);
             }
 
             let mut partners: HashMap<(Uuid, &str), Uuid> = HashMap::new();
             for p in &d.partners {
                 let community = ids[&p.community];
-                let found: Option<Uuid> = sqlx::query_scalar(
-                    "SELECT id FROM partner_units WHERE community_id = $1 AND name = $2",
-                )
-                .bind(community)
-                .bind(&p.name)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(from_sqlx)?;
-                let id = match found {
-                    Some(id) => id,
-                    None => {
-                        let id = Uuid::now_v7();
-                        sqlx::query("INSERT INTO partner_units (id, community_id, name, created_at_us) VALUES ($1, $2, $3, $4)")
-                            .bind(id)
-                            .bind(community)
-                            .bind(&p.name)
-                            .bind(now)
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(from_sqlx)?;
-                        applied.created += 1;
-                        id
-                    }
-                };
+                let (id, _) = named_row!(tx, "partner_units", community, &p.name, now, applied);
                 partners.insert((community, p.name.as_str()), id);
             }
 
@@ -767,37 +793,21 @@ impl SqlStore {
                     .execute(&mut *tx)
                     .await
                     .map_err(from_sqlx)?;
-                    let mut changed = r.rows_affected() > 0;
-                    let before_members: BTreeSet<Uuid> =
-                        sqlx::query_scalar("SELECT person_id FROM team_members WHERE team_id = $1")
-                            .bind(id)
-                            .fetch_all(&mut *tx)
-                            .await
-                            .map_err(from_sqlx)?
-                            .into_iter()
-                            .collect();
                     let wanted: BTreeSet<Uuid> = t
                         .members
                         .iter()
                         .map(|m| people[&(community, m.as_str())])
                         .collect();
-                    if before_members != wanted {
-                        sqlx::query("DELETE FROM team_members WHERE team_id = $1")
-                            .bind(id)
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(from_sqlx)?;
-                        for m in &wanted {
-                            sqlx::query("INSERT INTO team_members (team_id, person_id, community_id) VALUES ($1, $2, $3)")
-                                .bind(id)
-                                .bind(m)
-                                .bind(community)
-                                .execute(&mut *tx)
-                                .await
-                                .map_err(from_sqlx)?;
-                        }
-                        changed = true;
-                    }
+                    let relinked = replace_links!(
+                        tx,
+                        "team_members",
+                        "team_id",
+                        "person_id",
+                        id,
+                        wanted,
+                        community
+                    );
+                    let changed = r.rows_affected() > 0 || relinked;
                     if changed {
                         match found {
                             None => applied.created += 1,

@@ -570,6 +570,7 @@ async fn the_openapi_document_lists_exactly_what_the_router_serves(app: TestApp)
         ("GET", "/api/v1/workflows"),
         ("GET", "/api/v1/categories"),
         ("GET", "/api/v1/me"),
+        ("GET", "/api/v1/teams"),
         ("POST", "/api/v1/admin/org-units"),
         ("POST", "/api/v1/admin/branches"),
         ("POST", "/api/v1/admin/people"),
@@ -682,6 +683,81 @@ async fn sqlx_lite(pool: &sqlx::SqlitePool, sql: &str) {
     sqlx::query(sql).execute(pool).await.unwrap();
 }
 
+async fn the_resident_sees_who_is_coming_and_staff_see_the_pools(app: TestApp) {
+    let teams = app.get("secretary", "/api/v1/teams").await;
+    assert_eq!(teams.status, StatusCode::OK);
+    let names: Vec<_> = teams
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["和事佬志愿服务队"],
+        "the secretary's community's teams only"
+    );
+    let team = teams.body[0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(teams.body[0]["id"], json!(app.demo.hehuatang_team));
+
+    // A pool holds one request, a person the other: each shows the holder's name.
+    let pooled = app.submit("resident", "repair", "水龙头漏水").await;
+    assert_eq!(
+        app.act("secretary", &pooled, "triage", Value::Null)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let r = app
+        .act("secretary", &pooled, "dispatch", json!({"team": team}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(
+        (
+            r.body["assignee"]["kind"].as_str(),
+            r.body["assignee"]["name"].as_str()
+        ),
+        (Some("team"), Some("和事佬志愿服务队"))
+    );
+
+    let t = app.submit("resident", "repair", "楼道灯坏了").await;
+    app.act("secretary", &t, "triage", Value::Null).await;
+    app.act(
+        "secretary",
+        &t,
+        "dispatch",
+        json!({"assignee": app.demo.user("member").id}),
+    )
+    .await;
+    let r = app.get("resident", &format!("/api/v1/tickets/{t}")).await;
+    assert_eq!(r.body["assignee"]["kind"], "person");
+    assert_eq!(r.body["assignee"]["name"], app.demo.user("member").name);
+    let mine = app.get("resident", "/api/v1/tickets").await;
+    let listed = mine.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["id"] == json!(t))
+        .unwrap();
+    assert_eq!(
+        listed["assignee"]["name"],
+        app.demo.user("member").name,
+        "lists name the holder too"
+    );
+
+    // A running clock says when it will warn, before its deadline.
+    let resolution = r.body["clocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["status"] == "running")
+        .unwrap();
+    let warn: jiff::Timestamp = resolution["warn_at"].as_str().unwrap().parse().unwrap();
+    let due: jiff::Timestamp = resolution["due"].as_str().unwrap().parse().unwrap();
+    assert!(warn < due, "{resolution}");
+}
+
 backends! {
     readiness_reflects_the_migration_record,
     every_staff_read_of_an_unmasked_phone_is_audited,
@@ -694,4 +770,5 @@ backends! {
     admins_build_the_directory_and_tokens_can_be_revoked,
     the_openapi_document_lists_exactly_what_the_router_serves,
     operators_see_health_readiness_and_metrics,
+    the_resident_sees_who_is_coming_and_staff_see_the_pools,
 }

@@ -45,6 +45,8 @@ pub struct HolderView {
     /// `person` or `team`.
     pub kind: &'static str,
     pub id: Uuid,
+    /// The volunteer's or the team's name: who is coming.
+    pub name: String,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -54,6 +56,8 @@ pub struct ClockView {
     /// `not_started`, `running`, `paused`, `stopped`.
     pub status: &'static str,
     pub due: Option<String>,
+    /// When the warning falls due (absent once stopped).
+    pub warn_at: Option<String>,
     /// Working seconds left (negative once overdue); absent unless running or paused.
     pub remaining_secs: Option<i64>,
     pub warning: bool,
@@ -154,14 +158,22 @@ pub async fn ticket_views(
     tickets: Vec<Ticket>,
     contact: Contact,
 ) -> ApiResult<Vec<TicketView>> {
-    let mut ids: Vec<_> = tickets.iter().map(|t| t.requester).collect();
+    let mut ids: Vec<_> = tickets
+        .iter()
+        .flat_map(|t| [Some(t.requester), t.assignee.map(Assignee::id)])
+        .flatten()
+        .collect();
     ids.sort();
     ids.dedup();
     let contacts = state.store.contacts(&ids).await?;
     let mut views = Vec::with_capacity(tickets.len());
     for t in tickets {
         let known = contacts.get(&t.requester).cloned();
-        views.push(view_one(state, caller, t, contact, known).await?);
+        let holder = t
+            .assignee
+            .and_then(|a| contacts.get(&a.id()))
+            .map(|(name, _)| name.clone());
+        views.push(view_one(state, caller, t, contact, known, holder).await?);
     }
     Ok(views)
 }
@@ -172,6 +184,7 @@ async fn view_one(
     t: Ticket,
     contact: Contact,
     known: Option<(String, Option<String>)>,
+    holder_name: Option<String>,
 ) -> ApiResult<TicketView> {
     let catalog = state.engine.catalog();
     let wf = catalog.workflow(&t.workflow_id, t.workflow_version);
@@ -223,6 +236,10 @@ async fn view_one(
                     ClockStatus::Stopped => "stopped",
                 },
                 due: c.due.filter(|_| c.status != ClockStatus::Stopped).map(ts),
+                warn_at: c
+                    .warn_at
+                    .filter(|_| c.status != ClockStatus::Stopped)
+                    .map(ts),
                 remaining_secs: def.and_then(|d| remaining_secs(d, c, now)),
                 warning: c.warned
                     || c.warn_at
@@ -264,9 +281,13 @@ async fn view_one(
             name,
             phone,
         },
-        assignee: t.assignee.map(|a| match a {
-            Assignee::Person(id) => HolderView { kind: "person", id },
-            Assignee::Team(id) => HolderView { kind: "team", id },
+        assignee: t.assignee.map(|a| HolderView {
+            kind: match a {
+                Assignee::Person(_) => "person",
+                Assignee::Team(_) => "team",
+            },
+            id: a.id(),
+            name: holder_name.unwrap_or_default(),
         }),
         community_id: t.community_id,
         branch_id: t.branch_id,

@@ -304,8 +304,9 @@ impl SqlStore {
         })
     }
 
-    /// Names and phone numbers of several people in one query, for display (masking is the
-    /// caller's duty).
+    /// Names and phone numbers of several people, and names of teams (no phone), in one
+    /// query, for display: requesters and the people or team pools holding requests. Masking
+    /// is the caller's duty.
     pub async fn contacts(
         &self,
         ids: &[Uuid],
@@ -316,6 +317,11 @@ impl SqlStore {
         with_reader!(self, pool, {
             let mut qb =
                 sqlx::QueryBuilder::new("SELECT id, name, phone FROM people WHERE id IN (");
+            let mut list = qb.separated(", ");
+            for id in ids {
+                list.push_bind(*id);
+            }
+            qb.push(") UNION ALL SELECT id, name, NULL FROM teams WHERE id IN (");
             let mut list = qb.separated(", ");
             for id in ids {
                 list.push_bind(*id);
@@ -418,6 +424,17 @@ impl SqlStore {
             sqlx::query_scalar("SELECT name FROM branches WHERE id = $1")
                 .bind(id)
                 .fetch_optional(pool)
+                .await
+                .map_err(from_sqlx)
+        })
+    }
+
+    /// The teams of a community, by name: the pools a secretary may dispatch to.
+    pub async fn teams_of(&self, community_id: Uuid) -> Result<Vec<(Uuid, String)>, StoreError> {
+        with_reader!(self, pool, {
+            sqlx::query_as("SELECT id, name FROM teams WHERE community_id = $1 ORDER BY name, id")
+                .bind(community_id)
+                .fetch_all(pool)
                 .await
                 .map_err(from_sqlx)
         })

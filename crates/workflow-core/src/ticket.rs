@@ -41,6 +41,13 @@ pub enum Assignee {
 }
 
 impl Assignee {
+    /// The person's or the team's id.
+    pub fn id(self) -> Uuid {
+        match self {
+            Assignee::Person(id) | Assignee::Team(id) => id,
+        }
+    }
+
     pub fn person(self) -> Option<Uuid> {
         match self {
             Assignee::Person(p) => Some(p),

@@ -17,6 +17,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(workflows))
         .routes(routes!(categories))
         .routes(routes!(me))
+        .routes(routes!(teams))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -127,4 +128,30 @@ async fn me(caller: Caller) -> ApiResult<axum::Json<Me>> {
         home_building_id: p.home_building_id,
         teams: p.teams,
     }))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TeamInfo {
+    pub id: Uuid,
+    pub name: String,
+}
+
+/// The teams of the caller's community: the pools a request can be dispatched to (抢单).
+/// Empty for a caller outside any community.
+#[utoipa::path(get, path = "/api/v1/teams", tag = "catalog",
+    responses((status = 200, body = [TeamInfo]), (status = 401, body = Problem)), security(("bearer" = [])))]
+async fn teams(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<axum::Json<Vec<TeamInfo>>> {
+    let Some(community) = caller.principal.community_id else {
+        return Ok(axum::Json(Vec::new()));
+    };
+    let teams = state.store.teams_of(community).await?;
+    Ok(axum::Json(
+        teams
+            .into_iter()
+            .map(|(id, name)| TeamInfo { id, name })
+            .collect(),
+    ))
 }

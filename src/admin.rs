@@ -139,6 +139,11 @@ pub fn print_demo(demo: &Demo, base: &str) {
             u.token
         );
     }
+    println!("\n网页 web console (open on a phone or a desktop; the link signs in):\n");
+    for key in ["resident", "secretary", "member"] {
+        let u = demo.user(key);
+        println!("  {:<10} {base}/#token={}", u.name, u.token);
+    }
     let t = |k: &str| demo.user(k).token.clone();
     println!(
         r#"

@@ -756,6 +756,29 @@ async fn the_resident_sees_who_is_coming_and_staff_see_the_pools(app: TestApp) {
     let warn: jiff::Timestamp = resolution["warn_at"].as_str().unwrap().parse().unwrap();
     let due: jiff::Timestamp = resolution["due"].as_str().unwrap().parse().unwrap();
     assert!(warn < due, "{resolution}");
+    assert!(
+        resolution["warn_before_secs"].as_i64().unwrap() > 0,
+        "{resolution}"
+    );
+
+    let me = app.get("resident", "/api/v1/me").await;
+    assert_eq!(
+        me.body["home_building"], "荷花塘小区1栋",
+        "where help is needed, by name"
+    );
+
+    // The audit trail can be read in plain words: every action has its label.
+    let workflows = app.get("resident", "/api/v1/workflows").await;
+    let service = workflows
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["id"] == "community-service")
+        .unwrap();
+    assert_eq!(service["action_labels"]["dispatch"]["zh-CN"], "派单");
+    assert_eq!(service["action_labels"]["reopen"]["en"], "Reopen");
+    assert_eq!(service["clock_labels"]["response"]["zh-CN"], "响应时限");
 }
 
 backends! {

@@ -98,6 +98,19 @@ async fn script(app: &TestApp) -> (Vec<String>, Vec<String>) {
     for _ in 0..2 {
         app.advance(4 * 24 * 3600).await;
     }
+    // At last someone takes up the neglected one: its response clock stops, late.
+    let neglected = ours.last().unwrap();
+    ok(app, "secretary", neglected, "triage", Value::Null).await;
+    let member = app.demo.user("member").id;
+    ok(
+        app,
+        "secretary",
+        neglected,
+        "dispatch",
+        json!({"assignee": member}),
+    )
+    .await;
+    ok(app, "member", neglected, "accept", Value::Null).await;
     (ours, theirs)
 }
 
@@ -166,7 +179,7 @@ async fn independent(app: &TestApp, tickets: &[String]) -> Value {
                         .entry(d["clock"].as_str().unwrap().into())
                         .or_default();
                     c.0 += 1;
-                    c.1 += i64::from(d["overrun_secs"].as_i64().unwrap() == 0);
+                    c.1 += i64::from(d["overrun_secs"].as_i64().unwrap() <= 0);
                 }
                 "sla_breach" => {
                     clocks
@@ -244,6 +257,15 @@ async fn stats_equal_the_independent_computation(app: TestApp) {
         expected["clocks"]["response"]["breaches"].as_i64() >= Some(1),
         "{expected}"
     );
+    // Clocks stopped both before their deadline (on time) and after it (late).
+    let clocks = expected["clocks"].as_object().unwrap().values();
+    let (stopped, on_time) = clocks.fold((0, 0), |(s, o), c| {
+        (
+            s + c["stopped"].as_i64().unwrap(),
+            o + c["on_time"].as_i64().unwrap(),
+        )
+    });
+    assert!(0 < on_time && on_time < stopped, "{expected}");
     assert_eq!(r.body["satisfaction_rate"].as_f64(), Some(2.0 / 3.0));
     // The secretary's own unit is the default.
     let own = app

@@ -3,6 +3,7 @@
 //! transition: that is `workflow-core`'s job.
 
 mod auth;
+mod console;
 mod error;
 mod extract;
 pub mod notify;
@@ -200,6 +201,7 @@ pub fn app(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     router
         .merge(open311::router())
+        .merge(console::router())
         .fallback(|| async { ApiError::NoRoute })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(middleware::from_fn(track))

@@ -58,6 +58,9 @@ pub struct ClockView {
     pub due: Option<String>,
     /// When the warning falls due (absent once stopped).
     pub warn_at: Option<String>,
+    /// The warning comes this many working seconds before the deadline: a page counting
+    /// `remaining_secs` down turns amber when it reaches this.
+    pub warn_before_secs: Option<i64>,
     /// Working seconds left (negative once overdue); absent unless running or paused.
     pub remaining_secs: Option<i64>,
     pub warning: bool,
@@ -240,6 +243,8 @@ async fn view_one(
                     .warn_at
                     .filter(|_| c.status != ClockStatus::Stopped)
                     .map(ts),
+                warn_before_secs: def
+                    .and_then(|d| d.warn_before.map(|w| w.seconds(d.working_day_secs()))),
                 remaining_secs: def.and_then(|d| remaining_secs(d, c, now)),
                 warning: c.warned
                     || c.warn_at

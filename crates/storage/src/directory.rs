@@ -429,6 +429,17 @@ impl SqlStore {
         })
     }
 
+    /// An org unit's name (a resident's home building, shown where help is needed).
+    pub async fn org_unit_name(&self, id: Uuid) -> Result<Option<String>, StoreError> {
+        with_reader!(self, pool, {
+            sqlx::query_scalar("SELECT name FROM org_units WHERE id = $1")
+                .bind(id)
+                .fetch_optional(pool)
+                .await
+                .map_err(from_sqlx)
+        })
+    }
+
     /// The teams of a community, by name: the pools a secretary may dispatch to.
     pub async fn teams_of(&self, community_id: Uuid) -> Result<Vec<(Uuid, String)>, StoreError> {
         with_reader!(self, pool, {

@@ -350,11 +350,11 @@ impl SqlStore {
             out.rating_sum = r.try_get(1).map_err(from_sqlx)?;
             out.satisfied = r.try_get(2).map_err(from_sqlx)?;
 
-            // Clocks: stops (on time when nothing overran) and breaches; escalations by level.
+            // Clocks: stops (on time when the clock stopped at or before its target: overrun ≤ 0) and breaches; escalations by level.
             let (clock, overrun, to_level) = (text("clock"), int("overrun_secs"), text("to"));
             let mut q = sqlx::QueryBuilder::new(format!(
                 "SELECT e.kind, CASE WHEN e.kind = 'escalation' THEN {to_level} ELSE {clock} END, COUNT(*), \
-                 COALESCE(SUM(CASE WHEN e.kind = 'clock_stopped' AND {overrun} = 0 THEN 1 ELSE 0 END), 0) \
+                 COALESCE(SUM(CASE WHEN e.kind = 'clock_stopped' AND {overrun} <= 0 THEN 1 ELSE 0 END), 0) \
                  FROM events e JOIN tickets t ON t.id = e.ticket_id WHERE "
             ));
             push_cohort!(q, unit, from, to);

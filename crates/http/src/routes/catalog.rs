@@ -35,7 +35,11 @@ pub struct WorkflowInfo {
     pub initial: String,
     pub states: Vec<StateInfo>,
     pub actions: Vec<String>,
+    /// Each action's label, for an audit trail in plain words.
+    pub action_labels: std::collections::BTreeMap<String, LabelView>,
     pub clocks: Vec<String>,
+    /// Each clock's label (响应时限, 办结时限…).
+    pub clock_labels: std::collections::BTreeMap<String, LabelView>,
 }
 
 /// The loaded workflow versions.
@@ -66,7 +70,18 @@ async fn workflows(State(state): State<AppState>, _: Caller) -> axum::Json<Vec<W
                         })
                         .collect(),
                     actions,
+                    action_labels: w
+                        .transitions
+                        .iter()
+                        .rev()
+                        .map(|t| (t.action.clone(), LabelView::from(&t.label)))
+                        .collect(),
                     clocks: w.clocks.iter().map(|c| c.name.clone()).collect(),
+                    clock_labels: w
+                        .clocks
+                        .iter()
+                        .map(|c| (c.name.clone(), LabelView::from(&c.label)))
+                        .collect(),
                 }
             })
             .collect(),
@@ -111,14 +126,20 @@ pub struct Me {
     pub community_id: Option<Uuid>,
     pub branch_id: Option<Uuid>,
     pub home_building_id: Option<Uuid>,
+    /// The home building's name: where a request is for unless it says otherwise.
+    pub home_building: Option<String>,
     pub teams: Vec<Uuid>,
 }
 
 /// The caller.
 #[utoipa::path(get, path = "/api/v1/me", tag = "catalog",
     responses((status = 200, body = Me), (status = 401, body = Problem)), security(("bearer" = [])))]
-async fn me(caller: Caller) -> ApiResult<axum::Json<Me>> {
+async fn me(State(state): State<AppState>, caller: Caller) -> ApiResult<axum::Json<Me>> {
     let p = caller.principal;
+    let home_building = match p.home_building_id {
+        Some(id) => state.store.org_unit_name(id).await?,
+        None => None,
+    };
     Ok(axum::Json(Me {
         id: p.id,
         name: p.name,
@@ -126,6 +147,7 @@ async fn me(caller: Caller) -> ApiResult<axum::Json<Me>> {
         community_id: p.community_id,
         branch_id: p.branch_id,
         home_building_id: p.home_building_id,
+        home_building,
         teams: p.teams,
     }))
 }

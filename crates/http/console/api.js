@@ -1,0 +1,131 @@
+// The public API, and nothing else: bearer token, JSON in and out, problem documents as
+// errors, and the caller's event stream read over fetch (EventSource cannot send a token).
+
+const TOKEN_KEY = 'linli.token';
+
+export const token = {
+  get: () => localStorage.getItem(TOKEN_KEY),
+  set: (value) => localStorage.setItem(TOKEN_KEY, value),
+  clear: () => localStorage.removeItem(TOKEN_KEY),
+};
+
+/** An answer other than 2xx: the status and the RFC 9457 problem document. */
+export class ApiError extends Error {
+  constructor(status, problem) {
+    super(problem?.detail || problem?.title || `HTTP ${status}`);
+    this.status = status;
+    this.code = problem?.code || (status === 0 ? 'network' : 'http_' + status);
+    this.detail = problem?.detail || '';
+  }
+}
+
+export async function api(method, path, body, extraHeaders = {}) {
+  const headers = { Authorization: `Bearer ${token.get()}`, Accept: 'application/json', ...extraHeaders };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  let res;
+  try {
+    res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  } catch {
+    throw new ApiError(0, null);
+  }
+  const text = await res.text();
+  let data = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    data = { detail: text };
+  }
+  if (!res.ok) throw new ApiError(res.status, data);
+  return data;
+}
+
+export const get = (path) => api('GET', path);
+export const post = (path, body, headers) => api('POST', path, body, headers);
+
+/** Every page of a list (`items`, `next`), up to `pages` pages. */
+export async function all(path, pages = 5) {
+  const items = [];
+  let after = null;
+  for (let i = 0; i < pages; i++) {
+    const sep = path.includes('?') ? '&' : '?';
+    const page = await get(path + sep + 'limit=100' + (after ? `&after=${after}` : ''));
+    items.push(...page.items);
+    if (!page.next) break;
+    after = page.next;
+  }
+  return items;
+}
+
+/**
+ * Follows `GET /api/v1/me/stream`, calling `onMessage({id, type, data})` for each message
+ * and `onLive(bool)` as the connection comes and goes. Reconnects with `Last-Event-ID`, so
+ * nothing is missed across a dropped connection. Returns a function that stops it.
+ */
+export function follow(onMessage, onLive) {
+  const stop = new AbortController();
+  let lastId = null;
+  let backoff = 1000;
+
+  async function once() {
+    const headers = { Authorization: `Bearer ${token.get()}`, Accept: 'text/event-stream' };
+    if (lastId) headers['Last-Event-ID'] = lastId;
+    const res = await fetch('/api/v1/me/stream', { headers, signal: stop.signal });
+    if (res.status === 401) throw new ApiError(401, null);
+    if (!res.ok || !res.body) throw new ApiError(res.status, null);
+    onLive(true);
+    backoff = 1000;
+    const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+    let buffer = '';
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      buffer += value.replace(/\r\n?/g, '\n');
+      let end;
+      while ((end = buffer.indexOf('\n\n')) >= 0) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        const message = parseBlock(block);
+        if (message) {
+          lastId = message.id || lastId;
+          onMessage(message);
+        }
+      }
+    }
+  }
+
+  (async () => {
+    while (!stop.signal.aborted) {
+      try {
+        await once();
+      } catch (e) {
+        if (stop.signal.aborted || (e instanceof ApiError && e.status === 401)) break;
+      }
+      onLive(false);
+      await new Promise((r) => setTimeout(r, backoff));
+      backoff = Math.min(backoff * 2, 15000);
+    }
+  })();
+  return () => stop.abort();
+}
+
+/** One server-sent event block (`id:`, `event:`, `data:` lines; `:` lines are keep-alives). */
+function parseBlock(block) {
+  let id = null;
+  let type = 'message';
+  const data = [];
+  for (const line of block.split('\n')) {
+    if (!line || line.startsWith(':')) continue;
+    const colon = line.indexOf(':');
+    const field = colon < 0 ? line : line.slice(0, colon);
+    const value = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
+    if (field === 'id') id = value;
+    else if (field === 'event') type = value;
+    else if (field === 'data') data.push(value);
+  }
+  if (!data.length) return null;
+  try {
+    return { id, type, data: JSON.parse(data.join('\n')) };
+  } catch {
+    return null;
+  }
+}

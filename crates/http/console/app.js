@@ -1,0 +1,168 @@
+// The console's shell: sign-in from the link's fragment, the tabs each role has, a router on
+// the address's `#/…`, and the live stream that redraws what changed.
+
+import { get, token, follow, ApiError } from './api.js';
+import { t, setLang, getLang } from './i18n.js';
+import { h, showError, clearError, toast } from './ui.js';
+import { detail } from './ticket.js';
+import * as views from './views.js';
+
+const STAFF = ['secretary', 'community', 'street'];
+
+/** The tabs a person's roles give them, in order; the first is their home. */
+function tabsFor(roles) {
+  const tabs = [];
+  if (roles.some((r) => STAFF.includes(r))) tabs.push(['queue', 'tabQueue'], ['figures', 'tabFigures']);
+  if (roles.includes('member')) tabs.push(['orders', 'tabOrders'], ['pool', 'tabPool'], ['hours', 'tabHours']);
+  if (roles.includes('resident')) tabs.push(['requests', 'tabRequests'], ['new', 'tabNew']);
+  return tabs;
+}
+
+const PAGES = {
+  requests: views.myRequests,
+  new: views.newRequest,
+  queue: views.queue,
+  figures: views.figures,
+  orders: views.orders,
+  pool: views.pool,
+  hours: views.hours,
+};
+
+const main = document.getElementById('main');
+let ctx = null;
+let stopStream = null;
+
+function route() {
+  const path = location.hash.replace(/^#/, '') || '/';
+  const ticket = path.match(/^\/t\/([0-9a-f-]{36})$/);
+  if (ticket) return { page: 'ticket', id: ticket[1] };
+  const page = path.slice(1);
+  return { page: PAGES[page] && ctx.tabs.some(([p]) => p === page) ? page : ctx.tabs[0]?.[0] };
+}
+
+/** Draws the current page; `live` redraws keep the reader's place and open forms. */
+async function render({ keepError = false, live = false } = {}) {
+  if (!ctx) return;
+  const where = route();
+  if (live && main.querySelector('.panel > *, .new-request')) return; // someone is typing
+  if (!keepError) clearError();
+  drawTabs(where.page);
+  try {
+    const view = where.page === 'ticket'
+      ? await detail(ctx, where.id)
+      : await (PAGES[where.page] || (() => h('p', {}, '')))(ctx);
+    main.replaceChildren(view);
+    if (!live) main.querySelector('h2')?.setAttribute('tabindex', '-1');
+    if (!live) main.querySelector('h2')?.focus({ preventScroll: true });
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) return signOut(t('expired'));
+    showError(err);
+    if (!main.firstChild || !live) main.replaceChildren(h('p', { class: 'empty' }, h('a', { href: '#/' }, '← ', t('back'))));
+  }
+}
+
+/** Goes to `path`, or draws it again if it is where we are. */
+function show(path, opts) {
+  if (location.hash === '#' + path) render(opts);
+  else location.hash = '#' + path;
+}
+
+function drawTabs(current) {
+  const nav = document.getElementById('tabs');
+  nav.setAttribute('aria-label', t('nav'));
+  nav.replaceChildren(...ctx.tabs.map(([page, key]) =>
+    h('a', { href: `#/${page}`, 'aria-current': page === current ? 'page' : null }, t(key))));
+}
+
+function drawShell() {
+  document.documentElement.lang = getLang();
+  document.getElementById('skip').textContent = t('skip');
+  document.getElementById('brand').textContent = t('brand');
+  document.getElementById('lang').textContent = t('langSwitch');
+  document.getElementById('lang').lang = getLang() === 'en' ? 'zh-CN' : 'en';
+  const out = document.getElementById('signout');
+  out.textContent = t('signout');
+  out.hidden = !ctx;
+  document.getElementById('who').textContent = ctx
+    ? `${ctx.me.name} · ${ctx.me.roles.map((r) => t(`role_${r}`)).join('、')}`
+    : '';
+}
+
+async function start() {
+  const [me, categories, workflows] = await Promise.all([
+    get('/api/v1/me'), get('/api/v1/categories'), get('/api/v1/workflows'),
+  ]);
+  stopStream?.();
+  ctx = {
+    me,
+    tabs: tabsFor(me.roles),
+    categories: new Map(categories.map((c) => [c.code, c])),
+    workflows: new Map(workflows.map((w) => [`${w.id}@${w.version}`, w])),
+    go: show,
+    render: show,
+  };
+  drawShell();
+  await render();
+  stopStream = follow(onMessage, (up) => {
+    const live = document.getElementById('live');
+    live.hidden = false;
+    live.textContent = up ? `● ${t('online')}` : `○ ${t('offline')}`;
+    live.classList.toggle('up', up);
+  });
+}
+
+function onMessage(message) {
+  if (message.type === 'dispatch' && !message.data.recipient?.staff) toast(t('newDispatch'));
+  const where = route();
+  if (where.page !== 'ticket' || where.id === message.data.ticket_id) render({ keepError: true, live: true });
+}
+
+function signOut(message) {
+  token.clear();
+  stopStream?.();
+  stopStream = null;
+  ctx = null;
+  drawShell();
+  document.getElementById('tabs').replaceChildren();
+  document.getElementById('live').hidden = true;
+  main.replaceChildren(views.signIn(signInWith, message));
+}
+
+async function signInWith(value) {
+  token.set(value);
+  clearError();
+  try {
+    await start();
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) return signOut(t('expired'));
+    showError(err);
+  }
+}
+
+document.getElementById('lang').addEventListener('click', () => {
+  setLang(getLang() === 'en' ? 'zh-CN' : 'en');
+  drawShell();
+  if (ctx) render({ keepError: true });
+  else main.replaceChildren(views.signIn(signInWith));
+});
+document.getElementById('signout').addEventListener('click', () => signOut(t('signedOut')));
+window.addEventListener('hashchange', () => {
+  if (location.hash.startsWith('#token=')) return boot();
+  render();
+});
+// Deadlines move on and flags (warned, breached) are the server's: look again each minute.
+setInterval(() => render({ keepError: true, live: true }), 60000);
+
+/** A link `…/#token=ll_…` signs in and is then taken out of the address bar and history. */
+function boot() {
+  const fragment = location.hash.match(/^#token=([^&]+)/);
+  if (fragment) {
+    token.set(decodeURIComponent(fragment[1]));
+    history.replaceState(null, '', location.pathname + '#/');
+  }
+  setLang(getLang());
+  if (token.get()) signInWith(token.get());
+  else signOut();
+}
+
+boot();

@@ -1,0 +1,111 @@
+// What the page says, Chinese first, English on request. Words that belong to a workflow
+// (states, actions, clocks, categories) come from the API's labels, not from here.
+
+const STRINGS = {
+  'zh-CN': {
+    brand: '邻里', skip: '跳到正文', nav: '主导航', signout: '退出', langSwitch: 'English',
+    signinTitle: '登录邻里', signinHelp: '请扫描社区发给您的二维码，或打开短信里的链接。也可以把口令粘贴在下面：',
+    tokenLabel: '登录口令', signin: '登录', signedOut: '您已退出。', expired: '登录已失效，请重新扫码或打开链接。',
+    tabRequests: '我的诉求', tabNew: '我要点单', tabQueue: '待办派单', tabFigures: '支部数据',
+    tabOrders: '我的订单', tabPool: '团队抢单', tabHours: '时长积分',
+    newTitle: '我要点单', chooseCategory: '需要什么帮助？', describe: '说说具体情况', describeHint: '例如：楼道灯坏了，晚上看不见',
+    urgent: '很急，需要尽快处理', place: '地点', placeHome: '您家', submit: '提交', submitted: '已提交，支部会尽快受理。',
+    chooseCategoryFirst: '请先选择需要什么帮助。', describeFirst: '请写一下具体情况。',
+    myRequests: '我的诉求', noRequests: '还没有诉求。需要帮助时点“我要点单”。',
+    queue: '待办派单', queueEmpty: '没有待办的请求。', orders: '我的订单', ordersEmpty: '暂时没有派给您的订单。',
+    pool: '团队抢单', poolEmpty: '团队池里暂时没有订单。', hours: '我的时长和积分',
+    hoursTotal: '服务时长', pointsTotal: '积分', ledgerEmpty: '还没有记录。',
+    figures: '支部数据', last30: '近30天', submittedCount: '收到诉求', closedCount: '已办结', openCount: '办理中',
+    onTime: '及时率', satisfaction: '满意率', ratingAvg: '平均评分', byCategory: '按类别', noData: '暂无数据',
+    coming: '{name} 负责', pooled: '{name}（团队抢单）', by: '{when}前', urgentBadge: '急',
+    left: '剩 {d}', over: '已超时 {d}', paused: '已暂停', warning: '即将超时',
+    detail: '详情', back: '返回', requester: '居民', phone: '电话', channel: '渠道', created: '提交于',
+    description: '情况', clocks: '时限', audit: '办理记录', actions: '可以做的事', noActions: '现在没有需要您做的事。',
+    reason: '原因', note: '备注', rating: '评分', stars: '{n} 星', hoursField: '服务时长（小时）',
+    assignee: '派给谁', candidates: '推荐的志愿者', teams: '派到团队（抢单）', ineligible: '暂不可派',
+    points: '分', confirm: '确认', cancelAction: '取消', chooseAssignee: '请选择一位志愿者或一个团队。',
+    fill: '请填写：{what}', done: '已{action}。', newDispatch: '有新的派单！', updated: '已更新',
+    online: '实时', offline: '正在重连…',
+    errConflict: '这件事刚刚被别人处理了，页面已刷新。', errForbidden: '您没有权限做这件事。',
+    errNotFound: '找不到这条请求，可能已经不归您处理。', errInvalid: '填写的内容有误：{detail}',
+    errNetwork: '网络连接不上，请稍后再试。', errServer: '系统暂时出了问题，请稍后再试。', errRate: '操作太频繁，请稍后再试。',
+    system: '系统', minutes: '{n}分钟', hoursMinutes: '{h}小时{m}分', daysHours: '{d}天{h}小时', seconds: '不到1分钟',
+    ev_submitted: '提交诉求', ev_clock_started: '开始计时：{clock}', ev_clock_stopped: '停止计时：{clock}',
+    ev_clock_paused: '暂停计时：{clock}', ev_clock_resumed: '恢复计时：{clock}',
+    ev_sla_warning: '时限预警：{clock}', ev_sla_breach: '超时：{clock}', ev_escalation: '上报到{level}',
+    ev_auto_dispatch_stopped: '自动派单已停止，请支部派单',
+    role_resident: '居民', role_member: '志愿者', role_secretary: '支部书记', role_community: '社区', role_street: '街道', role_admin: '管理员', role_system: '系统',
+  },
+  en: {
+    brand: 'Linli', skip: 'Skip to content', nav: 'Main', signout: 'Sign out', langSwitch: '中文',
+    signinTitle: 'Sign in to Linli', signinHelp: 'Scan the QR code your community gave you, or open the link in your message. Or paste your token here:',
+    tokenLabel: 'Sign-in token', signin: 'Sign in', signedOut: 'You have signed out.', expired: 'Your sign-in has expired: scan the code or open the link again.',
+    tabRequests: 'My requests', tabNew: 'Ask for help', tabQueue: 'Queue', tabFigures: 'Figures',
+    tabOrders: 'My orders', tabPool: 'Team pool', tabHours: 'Hours & points',
+    newTitle: 'Ask for help', chooseCategory: 'What do you need?', describe: 'What happened?', describeHint: 'e.g. the stairway light is broken',
+    urgent: 'Urgent: please come soon', place: 'Where', placeHome: 'Your home', submit: 'Send', submitted: 'Sent. The branch will take it up soon.',
+    chooseCategoryFirst: 'Choose what you need first.', describeFirst: 'Please say what happened.',
+    myRequests: 'My requests', noRequests: 'No requests yet. Tap "Ask for help" when you need it.',
+    queue: 'Queue', queueEmpty: 'Nothing waiting.', orders: 'My orders', ordersEmpty: 'Nothing dispatched to you yet.',
+    pool: 'Team pool', poolEmpty: 'The team pool is empty.', hours: 'My hours and points',
+    hoursTotal: 'Hours served', pointsTotal: 'Points', ledgerEmpty: 'Nothing recorded yet.',
+    figures: 'Branch figures', last30: 'Last 30 days', submittedCount: 'Requests', closedCount: 'Closed', openCount: 'Open',
+    onTime: 'On time', satisfaction: 'Satisfied', ratingAvg: 'Average rating', byCategory: 'By category', noData: 'No data yet',
+    coming: '{name} is on it', pooled: '{name} (team pool)', by: 'by {when}', urgentBadge: 'Urgent',
+    left: '{d} left', over: '{d} overdue', paused: 'Paused', warning: 'Due soon',
+    detail: 'Details', back: 'Back', requester: 'Resident', phone: 'Phone', channel: 'Channel', created: 'Sent',
+    description: 'What happened', clocks: 'Deadlines', audit: 'History', actions: 'What you can do', noActions: 'Nothing for you to do now.',
+    reason: 'Reason', note: 'Note', rating: 'Rating', stars: '{n} stars', hoursField: 'Hours served',
+    assignee: 'Dispatch to', candidates: 'Suggested volunteers', teams: 'To a team pool', ineligible: 'not available',
+    points: 'pts', confirm: 'Confirm', cancelAction: 'Cancel', chooseAssignee: 'Choose a volunteer or a team.',
+    fill: 'Please fill in: {what}', done: '{action}: done.', newDispatch: 'New dispatch!', updated: 'Updated',
+    online: 'live', offline: 'reconnecting…',
+    errConflict: 'Someone else just acted on this request; the page has been refreshed.', errForbidden: 'You may not do that.',
+    errNotFound: 'This request cannot be found; it may no longer be yours.', errInvalid: 'Something is not right: {detail}',
+    errNetwork: 'Cannot reach the server; please try again soon.', errServer: 'Something went wrong; please try again soon.', errRate: 'Too many requests; please wait a moment.',
+    system: 'System', minutes: '{n} min', hoursMinutes: '{h} h {m} min', daysHours: '{d} d {h} h', seconds: 'under a minute',
+    ev_submitted: 'Request sent', ev_clock_started: 'Clock started: {clock}', ev_clock_stopped: 'Clock stopped: {clock}',
+    ev_clock_paused: 'Clock paused: {clock}', ev_clock_resumed: 'Clock resumed: {clock}',
+    ev_sla_warning: 'Warning: {clock}', ev_sla_breach: 'Overdue: {clock}', ev_escalation: 'Escalated to {level}',
+    ev_auto_dispatch_stopped: 'Automatic dispatch stopped; the branch dispatches',
+    role_resident: 'Resident', role_member: 'Volunteer', role_secretary: 'Secretary', role_community: 'Community office', role_street: 'Street office', role_admin: 'Admin', role_system: 'System',
+  },
+};
+
+let lang = localStorage.getItem('linli.lang') === 'en' ? 'en' : 'zh-CN';
+
+export const getLang = () => lang;
+
+export function setLang(next) {
+  lang = next === 'en' ? 'en' : 'zh-CN';
+  localStorage.setItem('linli.lang', lang);
+  document.documentElement.lang = lang;
+}
+
+/** A string of the page's own, with `{name}` filled in. */
+export function t(key, vars = {}) {
+  const s = STRINGS[lang][key] ?? STRINGS['zh-CN'][key] ?? key;
+  return s.replace(/\{(\w+)\}/g, (_, k) => vars[k] ?? '');
+}
+
+/** An API label (`{"zh-CN": …, "en": …}`) in the page's language. */
+export const label = (l) => (l ? (lang === 'en' ? l.en : l['zh-CN']) : '');
+
+/** A span of seconds in words: 2小时15分, 3 d 4 h. */
+export function duration(secs) {
+  const s = Math.abs(Math.round(secs));
+  if (s < 60) return t('seconds');
+  const m = Math.floor(s / 60);
+  if (m < 60) return t('minutes', { n: m });
+  const h = Math.floor(m / 60);
+  if (h < 48) return t('hoursMinutes', { h, m: m % 60 });
+  return t('daysHours', { d: Math.floor(h / 24), h: h % 24 });
+}
+
+/** An instant as a local date and time: 11月23日 14:30. */
+export function when(iso) {
+  if (!iso) return '';
+  return new Intl.DateTimeFormat(lang, {
+    month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', hour12: false,
+  }).format(new Date(iso));
+}

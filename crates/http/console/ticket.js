@@ -1,0 +1,227 @@
+// A request: as a card in a list, and as a page with its clocks, the caller's actions (from
+// the API's `allowed_actions`, so the page offers exactly what the API allows) and its history.
+
+import { get, post } from './api.js';
+import { t, label, when } from './i18n.js';
+import { h, toast, showError, clearError, countdown, urgentClock } from './ui.js';
+
+/** Actions that undo a resident's request: asked twice. */
+const ASK_FIRST = new Set(['cancel']);
+
+function categoryIcon(ctx, ticket) {
+  return ctx.categories.get(ticket.category)?.icon || '📋';
+}
+
+function holderLine(ticket) {
+  if (!ticket.assignee || ticket.terminal) return null;
+  const name = ticket.assignee.name || '';
+  return ticket.assignee.kind === 'team' ? t('pooled', { name }) : t('coming', { name });
+}
+
+/** A request in a list: what, its state in plain words, who is on it, time left. */
+export function card(ctx, ticket) {
+  const clock = ticket.terminal ? null : urgentClock(ticket);
+  return h('li', {},
+    h('a', { class: 'card', href: `#/t/${ticket.id}`, dataset: { id: ticket.id } },
+      h('span', { class: 'icon', 'aria-hidden': 'true' }, categoryIcon(ctx, ticket)),
+      h('span', { class: 'body' },
+        h('span', { class: 'title' },
+          label(ticket.category_label) || ticket.category,
+          ticket.urgency === 'urgent' ? h('span', { class: 'badge urgent' }, t('urgentBadge')) : null),
+        h('span', { class: 'desc' }, ticket.description),
+        holderLine(ticket) ? h('span', { class: 'holder' }, holderLine(ticket)) : null,
+        clock ? h('span', {}, countdown(clock)) : null),
+      h('span', { class: `state s-${ticket.state}` }, label(ticket.state_label))));
+}
+
+/** The full page of one request. */
+export async function detail(ctx, id) {
+  const [ticket, events] = await Promise.all([
+    get(`/api/v1/tickets/${id}`),
+    get(`/api/v1/tickets/${id}/events`),
+  ]);
+  const workflow = ctx.workflows.get(ticket.workflow);
+  const by = urgentClock(ticket);
+  const facts = [
+    [t('requester'), ticket.requester.name + (ticket.requester.phone ? ` · ${ticket.requester.phone}` : '')],
+    [t('created'), when(ticket.created_at)],
+    holderLine(ticket) ? [t('assignee'), holderLine(ticket) + (by?.due ? ` · ${t('by', { when: when(by.due) })}` : '')] : null,
+    ticket.rating ? [t('rating'), '★'.repeat(ticket.rating)] : null,
+  ].filter(Boolean);
+  return h('article', { class: 'ticket', dataset: { state: ticket.state } },
+    h('a', { class: 'back', href: '#/' }, '← ', t('back')),
+    h('h2', {},
+      h('span', { 'aria-hidden': 'true' }, categoryIcon(ctx, ticket), ' '),
+      label(ticket.category_label) || ticket.category, ' ',
+      h('span', { class: `state s-${ticket.state}` }, label(ticket.state_label)),
+      ticket.urgency === 'urgent' ? h('span', { class: 'badge urgent' }, t('urgentBadge')) : null),
+    h('p', { class: 'description' }, ticket.description),
+    h('dl', { class: 'facts' }, facts.map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)])),
+    clocks(ticket),
+    actions(ctx, ticket),
+    history(ticket, events, workflow));
+}
+
+function clocks(ticket) {
+  const shown = ticket.clocks.filter((c) => c.status !== 'not_started');
+  if (!shown.length) return null;
+  return h('section', { class: 'clocks' },
+    h('h3', {}, t('clocks')),
+    h('ul', {}, shown.map((c) => h('li', {},
+      h('span', {}, label(c.label)),
+      c.status === 'stopped'
+        ? h('span', { class: c.breached ? 'countdown breach' : 'countdown' }, c.breached ? t('over', { d: '' }).trim() : '✓')
+        : countdown(c),
+      c.due ? h('span', { class: 'due' }, t('by', { when: when(c.due) })) : null))));
+}
+
+function actions(ctx, ticket) {
+  const panel = h('div', { class: 'panel' });
+  const buttons = ticket.allowed_actions.map((a) =>
+    h('button', {
+      type: 'button',
+      class: a.action === 'cancel' || a.action === 'reject' ? 'secondary' : 'primary',
+      dataset: { action: a.action },
+      onclick: () => {
+        clearError();
+        if (!a.requires.length && !ASK_FIRST.has(a.action)) return act(ctx, ticket, a, {});
+        panel.replaceChildren(form(ctx, ticket, a));
+        panel.querySelector('input, textarea, button')?.focus();
+      },
+    }, label(a.label)));
+  return h('section', { class: 'actions' },
+    h('h3', {}, t('actions')),
+    buttons.length ? h('div', { class: 'buttons' }, buttons) : h('p', { class: 'muted' }, t('noActions')),
+    panel);
+}
+
+async function act(ctx, ticket, action, fields) {
+  try {
+    const next = await post(`/api/v1/tickets/${ticket.id}/actions/${action.action}`, { version: ticket.version, ...fields });
+    toast(t('done', { action: label(action.label) }));
+    ctx.render(`/t/${next.id}`);
+  } catch (err) {
+    if (err.status !== 409) return showError(err);
+    // A lost race or a stale page: say so, and show what is true now (the request itself if
+    // the caller may still see it, else their home page).
+    showError(err, { sticky: true });
+    const visible = await get(`/api/v1/tickets/${ticket.id}`).then(() => true, () => false);
+    if (visible) ctx.render(`/t/${ticket.id}`);
+    else ctx.go('/');
+  }
+}
+
+/** The fields an action requires, as a form; submitting it takes the action. */
+function form(ctx, ticket, action) {
+  const inputs = {};
+  const parts = action.requires.map((field) => {
+    switch (field) {
+      case 'reason':
+      case 'note':
+        inputs[field] = h('textarea', { id: `f-${field}`, rows: 3, required: true, maxlength: 2000 });
+        return h('p', {}, h('label', { for: `f-${field}` }, t(field)), inputs[field]);
+      case 'hours':
+        inputs.hours = h('input', { id: 'f-hours', type: 'number', inputmode: 'decimal', min: '0.5', max: '24', step: '0.5', value: '1', required: true });
+        return h('p', {}, h('label', { for: 'f-hours' }, t('hoursField')), inputs.hours);
+      case 'rating':
+        return stars(inputs);
+      case 'assignee':
+        return picker(ticket, inputs);
+      default:
+        return null;
+    }
+  });
+  if (!action.requires.includes('note')) {
+    inputs.optionalNote = h('textarea', { id: 'f-optional-note', rows: 2, maxlength: 2000 });
+    parts.push(h('p', {}, h('label', { for: 'f-optional-note' }, t('note')), inputs.optionalNote));
+  }
+  return h('form', {
+    class: 'action-form',
+    onsubmit: (e) => {
+      e.preventDefault();
+      const fields = {};
+      for (const field of ['reason', 'note']) {
+        if (inputs[field]) fields[field] = inputs[field].value.trim();
+      }
+      if (inputs.optionalNote?.value.trim()) fields.note = inputs.optionalNote.value.trim();
+      if (inputs.hours) fields.hours = Number(inputs.hours.value);
+      if (inputs.rating) {
+        const chosen = inputs.rating.querySelector('input:checked');
+        if (chosen) fields.rating = Number(chosen.value);
+      }
+      if (inputs.pick) {
+        const chosen = inputs.pick.querySelector('input:checked');
+        if (!chosen) return showError(new Error(t('chooseAssignee')));
+        fields[chosen.name] = chosen.value;
+      }
+      const missing = action.requires.filter((f) => f !== 'assignee' && (fields[f] === undefined || fields[f] === ''));
+      if (missing.length) return showError(new Error(t('fill', { what: missing.map((f) => t(f === 'hours' ? 'hoursField' : f)).join('、') })));
+      act(ctx, ticket, action, fields);
+    },
+  },
+  h('h4', {}, label(action.label)),
+  parts,
+  h('div', { class: 'buttons' },
+    h('button', { type: 'submit', class: 'primary' }, t('confirm'), ' ', label(action.label)),
+    h('button', { type: 'button', class: 'secondary', onclick: (e) => e.target.closest('.panel').replaceChildren() }, t('cancelAction'))));
+}
+
+function stars(inputs) {
+  const set = h('fieldset', { class: 'stars' },
+    h('legend', {}, t('rating')),
+    [5, 4, 3, 2, 1].map((n) => [
+      h('input', { type: 'radio', name: 'rating', id: `star-${n}`, value: String(n), required: true }),
+      h('label', { for: `star-${n}`, title: t('stars', { n }) },
+        h('span', { 'aria-hidden': 'true' }, '★'),
+        h('span', { class: 'sr' }, t('stars', { n }))),
+    ]));
+  inputs.rating = set;
+  return set;
+}
+
+/** Ranked volunteers with the reasons, and the team pools: the secretary picks one. */
+function picker(ticket, inputs) {
+  const box = h('div', { class: 'picker', 'aria-busy': 'true' });
+  inputs.pick = box;
+  Promise.all([get(`/api/v1/tickets/${ticket.id}/candidates`), get('/api/v1/teams')]).then(([ranked, teams]) => {
+    box.removeAttribute('aria-busy');
+    box.replaceChildren(
+      h('fieldset', {},
+        h('legend', {}, t('candidates')),
+        h('ol', { class: 'candidates' }, ranked.map((c, i) => h('li', { class: c.eligible ? '' : 'ineligible' },
+          h('input', { type: 'radio', name: 'assignee', id: `c-${c.id}`, value: c.id, checked: i === 0 && c.eligible }),
+          h('label', { for: `c-${c.id}` },
+            h('strong', {}, c.name), ' ', h('span', { class: 'score' }, `${c.score} ${t('points')}`),
+            c.eligible ? null : h('span', { class: 'badge' }, t('ineligible')),
+            h('span', { class: 'reasons' }, c.reasons.map((r) => h('span', { class: r.points < 0 ? 'minus' : r.points > 0 ? 'plus' : 'zero' },
+              `${label({ 'zh-CN': r.text, en: r.text_en })} ${r.points > 0 ? '+' : ''}${r.points}`)))))))),
+      teams.length ? h('fieldset', {},
+        h('legend', {}, t('teams')),
+        teams.map((team) => h('p', {},
+          h('input', { type: 'radio', name: 'team', id: `team-${team.id}`, value: team.id }),
+          h('label', { for: `team-${team.id}` }, team.name)))) : null);
+    // One choice across both lists: a person or a team.
+    box.addEventListener('change', (e) => {
+      box.querySelectorAll('input[type=radio]').forEach((r) => { if (r !== e.target) r.checked = false; });
+    });
+  }).catch(showError);
+  return box;
+}
+
+function history(ticket, events, workflow) {
+  const clockName = (name) => label(ticket.clocks.find((c) => c.name === name)?.label) || name || '';
+  return h('section', { class: 'history' },
+    h('h3', {}, t('audit')),
+    h('ol', {}, events.map((e) => {
+      const actionLabel = workflow?.action_labels?.[e.kind];
+      const what = actionLabel
+        ? label(actionLabel)
+        : t(`ev_${e.kind}`, { clock: clockName(e.data.clock), level: t(`role_${e.data.to || ''}`) });
+      const extra = [e.data.reason, e.data.note, e.data.rating ? '★'.repeat(e.data.rating) : null].filter(Boolean);
+      return h('li', {},
+        h('time', { datetime: e.at }, when(e.at)), ' ',
+        h('span', { class: 'actor' }, t(`role_${e.actor_role}`)), ' ',
+        h('span', { class: 'what' }, what),
+        extra.length ? h('span', { class: 'extra' }, extra.join(' · ')) : null);
+    })));
+}

@@ -1,0 +1,105 @@
+// Small DOM helpers: building elements, messages for people, the SLA countdown.
+
+import { t, duration, when } from './i18n.js';
+
+/**
+ * `h('button', {class: 'big', onclick: f}, 'text', child)`: an element. Text is always set
+ * as text, never as HTML, so what residents type can never become markup.
+ */
+export function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key.startsWith('on')) el.addEventListener(key.slice(2), value);
+    else if (key === 'class') el.className = value;
+    else if (key === 'dataset') Object.assign(el.dataset, value);
+    else if (value === true) el.setAttribute(key, '');
+    else el.setAttribute(key, value);
+  }
+  for (const child of children.flat(Infinity)) {
+    if (child === null || child === undefined || child === false) continue;
+    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return el;
+}
+
+let toastTimer;
+
+/** A short message read out by screen readers, gone after a few seconds. */
+export function toast(message) {
+  const el = document.getElementById('toast');
+  el.textContent = message;
+  el.classList.add('show');
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => el.classList.remove('show'), 4000);
+}
+
+let sticky = false;
+
+/**
+ * An error in plain words (role=alert), never a blank page. A `sticky` one survives the next
+ * page drawn (a lost race shows its message above the page that replaced the stale one).
+ */
+export function showError(err, { sticky: keep = false } = {}) {
+  const el = document.getElementById('alert');
+  el.textContent = plain(err);
+  el.hidden = false;
+  sticky = keep;
+  el.scrollIntoView({ block: 'nearest' });
+}
+
+export function clearError() {
+  if (sticky) {
+    sticky = false;
+    return;
+  }
+  document.getElementById('alert').hidden = true;
+}
+
+function plain(err) {
+  switch (err?.status) {
+    case 0: return t('errNetwork');
+    case 403: return t('errForbidden');
+    case 404: return t('errNotFound');
+    case 409: return t('errConflict');
+    case 400:
+    case 422: return t('errInvalid', { detail: err.detail });
+    case 429: return t('errRate');
+    default: return err?.status ? t('errServer') : String(err?.message || err);
+  }
+}
+
+/**
+ * A clock's countdown. The server says how much working time was left when it answered;
+ * the page counts down from there (so a server whose clock differs from the phone's still
+ * shows the right thing) and turns amber at the warning, red at the breach.
+ */
+export function countdown(clock) {
+  const el = h('span', { class: 'countdown', role: 'timer' });
+  el._clock = { clock, lead: clock.warn_before_secs ?? null, since: performance.now() };
+  paint(el);
+  return el;
+}
+
+function paint(el) {
+  const { clock, lead, since } = el._clock;
+  const running = clock.status === 'running';
+  const left = clock.remaining_secs - (running ? (performance.now() - since) / 1000 : 0);
+  const breached = clock.breached || left <= 0;
+  const warned = !breached && (clock.warning || (lead !== null && left <= lead));
+  el.classList.toggle('breach', breached);
+  el.classList.toggle('warn', warned);
+  el.dataset.state = breached ? 'breach' : warned ? 'warning' : 'ok';
+  const words = clock.status === 'paused' ? t('paused') : breached ? t('over', { d: duration(left) }) : t('left', { d: duration(left) });
+  el.textContent = (warned ? '⚠ ' : breached ? '⛔ ' : '') + words;
+  el.title = clock.due ? t('by', { when: when(clock.due) }) : '';
+}
+
+setInterval(() => document.querySelectorAll('.countdown[role=timer]').forEach(paint), 1000);
+
+/** The clock that matters now: the running one with the least time left. */
+export function urgentClock(ticket) {
+  const live = ticket.clocks.filter((c) => (c.status === 'running' || c.status === 'paused') && c.remaining_secs !== null && c.remaining_secs !== undefined);
+  live.sort((a, b) => a.remaining_secs - b.remaining_secs);
+  return live[0] || null;
+}

@@ -1,0 +1,173 @@
+// The pages of each role: a resident's requests and the form to ask for help, a secretary's
+// queue and figures, a volunteer's orders, team pool and hours. Each returns an element.
+
+import { get, post, all } from './api.js';
+import { t, label, when } from './i18n.js';
+import { h, showError, clearError, toast, urgentClock } from './ui.js';
+import { card } from './ticket.js';
+
+function list(ctx, tickets, empty) {
+  return tickets.length
+    ? h('ul', { class: 'cards' }, tickets.map((ticket) => card(ctx, ticket)))
+    : h('p', { class: 'empty' }, empty);
+}
+
+// ---- resident ------------------------------------------------------------------------------
+
+export async function myRequests(ctx) {
+  const page = await get('/api/v1/tickets?limit=50');
+  return h('section', {},
+    h('div', { class: 'heading' },
+      h('h2', {}, t('myRequests')),
+      h('a', { class: 'button primary big', href: '#/new' }, '＋ ', t('tabNew'))),
+    list(ctx, page.items, t('noRequests')));
+}
+
+/** A key that makes a retried submission (a double tap, a dropped answer) the same request. */
+function idempotencyKey() {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+export function newRequest(ctx) {
+  const key = idempotencyKey();
+  const categories = [...ctx.categories.values()];
+  const description = h('textarea', { id: 'f-description', rows: 4, required: true, maxlength: 2000, placeholder: t('describeHint') });
+  const urgent = h('input', { type: 'checkbox', id: 'f-urgent' });
+  const send = h('button', { type: 'submit', class: 'primary big' }, t('submit'));
+  return h('form', {
+    class: 'new-request',
+    onsubmit: async (e) => {
+      e.preventDefault();
+      clearError();
+      const category = e.target.querySelector('input[name=category]:checked')?.value;
+      if (!category) return showError(new Error(t('chooseCategoryFirst')));
+      if (!description.value.trim()) return showError(new Error(t('describeFirst')));
+      send.disabled = true;
+      try {
+        const ticket = await post('/api/v1/tickets', {
+          category,
+          description: description.value.trim(),
+          urgency: urgent.checked ? 'urgent' : 'normal',
+        }, { 'Idempotency-Key': key });
+        toast(t('submitted'));
+        ctx.go(`/t/${ticket.id}`);
+      } catch (err) {
+        showError(err);
+        send.disabled = false;
+      }
+    },
+  },
+  h('h2', {}, t('newTitle')),
+  h('fieldset', { class: 'categories' },
+    h('legend', {}, t('chooseCategory')),
+    categories.map((c) => h('span', { class: 'tile' },
+      h('input', { type: 'radio', name: 'category', id: `cat-${c.code}`, value: c.code, required: true }),
+      h('label', { for: `cat-${c.code}` }, h('span', { class: 'icon', 'aria-hidden': 'true' }, c.icon), label(c.label))))),
+  h('p', {}, h('label', { for: 'f-description' }, t('describe')), description),
+  h('p', { class: 'check' }, urgent, h('label', { for: 'f-urgent' }, t('urgent'))),
+  ctx.me.home_building ? h('p', { class: 'muted' }, `${t('place')}：${t('placeHome')} · ${ctx.me.home_building}`) : null,
+  send);
+}
+
+// ---- secretary -----------------------------------------------------------------------------
+
+/** Open requests of the branch: urgent first, then the nearest deadline. */
+export async function queue(ctx) {
+  const tickets = await all('/api/v1/tickets?open=true');
+  const left = (ticket) => urgentClock(ticket)?.remaining_secs ?? Infinity;
+  tickets.sort((a, b) =>
+    (b.urgency === 'urgent') - (a.urgency === 'urgent') || left(a) - left(b) || a.created_at.localeCompare(b.created_at));
+  return h('section', {}, h('h2', {}, t('queue')), list(ctx, tickets, t('queueEmpty')));
+}
+
+const percent = (rate) => (rate === null || rate === undefined ? '—' : `${Math.round(rate * 100)}%`);
+
+/** The branch's figures for the last 30 days, with bars by category. */
+export async function figures(ctx) {
+  const stats = await get('/api/v1/stats');
+  const f = stats.figures;
+  const clockRates = Object.entries(stats.on_time_rate || {});
+  const categories = Object.entries(f.categories || {}).sort((a, b) => b[1].submitted - a[1].submitted);
+  const most = Math.max(1, ...categories.map(([, c]) => c.submitted));
+  const tile = (name, value) => h('div', { class: 'figure' }, h('span', { class: 'value' }, value), h('span', { class: 'name' }, name));
+  return h('section', { class: 'figures' },
+    h('h2', {}, t('figures'), ' ', h('small', {}, t('last30'))),
+    h('div', { class: 'tiles' },
+      tile(t('submittedCount'), f.submitted),
+      tile(t('closedCount'), f.closed),
+      tile(t('openCount'), f.open),
+      clockRates.map(([clock, rate]) => tile(`${t('onTime')} · ${clockLabel(ctx, clock)}`, percent(rate))),
+      tile(t('satisfaction'), percent(stats.satisfaction_rate)),
+      tile(t('ratingAvg'), stats.rating_average ? stats.rating_average.toFixed(1) : '—')),
+    h('h3', {}, t('byCategory')),
+    categories.length
+      ? h('table', { class: 'bars' },
+        h('tbody', {}, categories.map(([code, c]) => h('tr', {},
+          h('th', { scope: 'row' }, label(ctx.categories.get(code)?.label) || code),
+          h('td', {}, bar(c.submitted / most), h('span', { class: 'n' }, `${c.submitted} / ${c.closed}`))))))
+      : h('p', { class: 'empty' }, t('noData')));
+}
+
+/** A bar as wide as `share` of the column (set through CSSOM: the page allows no inline styles). */
+function bar(share) {
+  const el = h('span', { class: 'meter', 'aria-hidden': 'true' });
+  el.style.width = `${Math.round(share * 70)}%`; // room left for the count beside it
+  return el;
+}
+
+function clockLabel(ctx, name) {
+  for (const wf of ctx.workflows.values()) {
+    const l = wf.clock_labels?.[name];
+    if (l) return label(l);
+  }
+  return name;
+}
+
+// ---- volunteer -----------------------------------------------------------------------------
+
+export async function orders(ctx) {
+  const tickets = await all('/api/v1/tickets?assignee=me&open=true');
+  return h('section', {}, h('h2', {}, t('orders')), list(ctx, tickets, t('ordersEmpty')));
+}
+
+/** Requests waiting in the pools of the volunteer's teams: first to accept gets it. */
+export async function pool(ctx) {
+  const tickets = (await all('/api/v1/tickets?open=true'))
+    .filter((ticket) => ticket.assignee?.kind === 'team' && ctx.me.teams.includes(ticket.assignee.id));
+  return h('section', {}, h('h2', {}, t('pool')), list(ctx, tickets, t('poolEmpty')));
+}
+
+export async function hours(ctx) {
+  const ledger = await get(`/api/v1/members/${ctx.me.id}/ledger`);
+  return h('section', { class: 'figures' },
+    h('h2', {}, t('hours'), ' ', h('small', {}, t('last30'))),
+    h('div', { class: 'tiles' },
+      h('div', { class: 'figure' }, h('span', { class: 'value' }, ledger.hours.toFixed(1)), h('span', { class: 'name' }, t('hoursTotal'))),
+      h('div', { class: 'figure' }, h('span', { class: 'value' }, ledger.points), h('span', { class: 'name' }, t('pointsTotal')))),
+    ledger.entries.length
+      ? h('ul', { class: 'ledger' }, ledger.entries.map((e) => h('li', {},
+        h('a', { href: `#/t/${e.ticket_id}` }, label(ctx.categories.get(e.category)?.label) || e.category),
+        h('span', {}, `${(e.minutes / 60).toFixed(1)} h · ${e.points} ${t('points')}`),
+        h('time', { datetime: e.at }, when(e.at)),
+        e.reason ? h('span', { class: 'extra' }, e.reason) : null)))
+      : h('p', { class: 'empty' }, t('ledgerEmpty')));
+}
+
+// ---- signing in ----------------------------------------------------------------------------
+
+export function signIn(onToken, message) {
+  const input = h('input', { id: 'f-token', type: 'password', autocomplete: 'current-password', required: true });
+  return h('form', {
+    class: 'signin',
+    onsubmit: (e) => {
+      e.preventDefault();
+      if (input.value.trim()) onToken(input.value.trim());
+    },
+  },
+  h('h2', {}, t('signinTitle')),
+  message ? h('p', { class: 'notice' }, message) : null,
+  h('p', {}, t('signinHelp')),
+  h('p', {}, h('label', { for: 'f-token' }, t('tokenLabel')), input),
+  h('button', { type: 'submit', class: 'primary big' }, t('signin')));
+}

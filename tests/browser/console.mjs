@@ -1,0 +1,238 @@
+// The web console end to end in a real headless Chromium, on a phone-sized screen, in Chinese:
+// a resident asks for help, the secretary triages and dispatches from the ranked candidates, the
+// volunteer sees the dispatch arrive without reloading, works it and completes it, the resident
+// rates it. Also: the countdown of an overdue request shows the breach, a lost accept race is a
+// plain message, English on request, sign-out. Screenshots of each role's pages are written.
+//
+// Run by tests/console.rs, which starts the server and passes (env): LINLI_BASE, LINLI_USERS
+// (JSON: key → {id, name, token}), LINLI_OVERDUE (an overdue request's id), LINLI_CHROMIUM,
+// LINLI_SCREENSHOTS.
+
+import { chromium } from 'playwright-core';
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+
+const base = process.env.LINLI_BASE;
+const users = JSON.parse(process.env.LINLI_USERS);
+const overdue = process.env.LINLI_OVERDUE;
+const shots = process.env.LINLI_SCREENSHOTS;
+mkdirSync(shots, { recursive: true });
+
+const PHONE = { viewport: { width: 360, height: 740 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true, locale: 'zh-CN' };
+const TIMEOUT = 15000;
+
+function step(name) {
+  console.log(`· ${name}`);
+}
+
+/** The API as another person, for what happens outside the pages under test. */
+async function api(user, method, path, body) {
+  const res = await fetch(base + path, {
+    method,
+    headers: { Authorization: `Bearer ${users[user].token}`, 'Content-Type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const data = await res.json().catch(() => null);
+  return { status: res.status, data };
+}
+
+async function signIn(browser, user) {
+  const context = await browser.newContext(PHONE);
+  const page = await context.newPage();
+  page.setDefaultTimeout(TIMEOUT);
+  const problems = [];
+  page.on('pageerror', (e) => problems.push(`${user}: ${e.message}`));
+  page.on('console', (m) => { if (m.type() === 'error' && !/status of (404|409)/.test(m.text())) problems.push(`${user}: ${m.text()}`); });
+  await page.goto(`${base}/#token=${users[user].token}`);
+  await page.locator('#who').getByText(users[user].name).waitFor();
+  // The token leaves the address bar and the history at once.
+  assert.ok(!page.url().includes('token'), `the token stays out of the address: ${page.url()}`);
+  page.problems = problems;
+  return page;
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: `${shots}/${name}.png`, fullPage: true });
+}
+
+/** Marks the page; `sameDocument` says it was never reloaded since. */
+async function mark(page) {
+  await page.evaluate(() => { window.__linliMark = 1; });
+}
+async function sameDocument(page) {
+  return page.evaluate(() => window.__linliMark === 1);
+}
+
+async function fitsThePhone(page, what) {
+  const width = await page.evaluate(() => document.documentElement.scrollWidth);
+  const culprits = await page.evaluate(() => [...document.querySelectorAll('body *')]
+    .filter((e) => e.getBoundingClientRect().right > 361 && !e.closest('.tabs'))
+    .map((e) => `${e.tagName.toLowerCase()}.${e.className}`).slice(0, 5));
+  assert.ok(width <= 360, `${what} is ${width}px wide on a 360px screen: ${culprits}`);
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.LINLI_CHROMIUM,
+  args: ['--no-sandbox', '--disable-dev-shm-usage'],
+});
+
+try {
+  step('three people sign in with their links');
+  const resident = await signIn(browser, 'resident');
+  const secretary = await signIn(browser, 'secretary');
+  const member = await signIn(browser, 'member');
+  assert.equal(await resident.getAttribute('html', 'lang'), 'zh-CN');
+
+  step('the resident asks for help in a few taps');
+  await resident.getByRole('heading', { name: '我的诉求' }).waitFor();
+  await shot(resident, 'resident-1-home');
+  await resident.getByRole('link', { name: '我要点单' }).first().click();
+  await resident.getByRole('heading', { name: '我要点单' }).waitFor();
+  await resident.getByRole('radio', { name: '维修' }).check();
+  await resident.getByLabel('说说具体情况').fill('楼道灯坏了，晚上看不见 💡');
+  await resident.getByText('很急，需要尽快处理').click();
+  await resident.getByText('荷花塘小区1栋').waitFor(); // where: prefilled from home
+  await fitsThePhone(resident, 'the request form');
+  await shot(resident, 'resident-2-new-request');
+  await resident.getByRole('button', { name: '提交' }).click();
+  await resident.locator('article.ticket .state').getByText('待受理').waitFor();
+  const id = (await resident.locator('article.ticket').evaluate(() => location.hash)).split('/').pop();
+  assert.match(id, /^[0-9a-f-]{36}$/);
+  await resident.getByText('楼道灯坏了，晚上看不见 💡').waitFor();
+  await shot(resident, 'resident-3-submitted');
+
+  step('the volunteer waits on "my orders"');
+  await member.getByRole('heading', { name: '我的订单' }).waitFor();
+  await mark(member);
+
+  step('the secretary sees the queue, the overdue request in red');
+  await secretary.getByRole('heading', { name: '待办派单' }).waitFor();
+  const late = secretary.locator(`a.card[data-id="${overdue}"] .countdown`);
+  await late.waitFor();
+  assert.equal(await late.getAttribute('data-state'), 'breach');
+  assert.match(await late.textContent(), /已超时/);
+  assert.equal(await late.evaluate((e) => getComputedStyle(e).backgroundColor), 'rgb(183, 28, 28)');
+  const fresh = secretary.locator(`a.card[data-id="${id}"]`);
+  await fresh.waitFor();
+  assert.equal(await fresh.locator('.countdown').getAttribute('data-state'), 'ok');
+  // Urgent first: the new urgent request heads the queue.
+  assert.equal(await secretary.locator('a.card').first().getAttribute('data-id'), id);
+  await fitsThePhone(secretary, 'the queue');
+  await shot(secretary, 'secretary-1-queue');
+
+  step('the secretary triages and dispatches from the ranked candidates');
+  await fresh.click();
+  await secretary.getByRole('button', { name: '受理' }).click();
+  await secretary.locator('article.ticket .state').getByText('已受理').waitFor();
+  await secretary.getByRole('button', { name: '派单', exact: true }).click();
+  const best = secretary.locator('ol.candidates li').first();
+  await best.waitFor();
+  assert.match(await best.textContent(), /技能匹配|skill/i, 'the reasons are shown');
+  await shot(secretary, 'secretary-2-dispatch');
+  await secretary.getByLabel(new RegExp(users.member.name)).check();
+  await secretary.getByRole('button', { name: '确认 派单' }).click();
+  await secretary.locator('article.ticket .state').getByText('已派单').waitFor();
+  await secretary.locator('.history').getByText('派单').first().waitFor();
+  await shot(secretary, 'secretary-3-dispatched');
+
+  step('the dispatch appears on the volunteer\'s page without a reload');
+  await member.locator(`a.card[data-id="${id}"]`).waitFor();
+  assert.ok(await sameDocument(member), 'the page was not reloaded');
+  await shot(member, 'volunteer-1-orders');
+
+  step('the volunteer accepts, starts, adds a note and completes with hours');
+  await member.locator(`a.card[data-id="${id}"]`).click();
+  await member.getByRole('button', { name: '接单' }).click();
+  await member.locator('article.ticket .state').getByText('已接单').waitFor();
+  await member.getByRole('button', { name: '开始办理' }).click();
+  await member.locator('article.ticket .state').getByText('办理中').waitFor();
+  await member.getByRole('button', { name: '添加备注' }).click();
+  await member.getByLabel('备注').fill('已买好灯泡，马上到');
+  await member.getByRole('button', { name: '确认 添加备注' }).click();
+  await member.locator('.history').getByText('已买好灯泡，马上到').waitFor();
+  await member.getByRole('button', { name: '办结' }).click();
+  await member.getByLabel('服务时长（小时）').fill('1.5');
+  await shot(member, 'volunteer-2-complete');
+  await member.getByRole('button', { name: '确认 办结' }).click();
+  await member.locator('article.ticket .state').getByText('待评价').waitFor();
+
+  step('the resident sees it done and rates it with stars');
+  // The resident's page is still the request's: the stream brought the change.
+  await resident.locator('article.ticket .state').getByText('待评价').waitFor();
+  await resident.getByRole('button', { name: '评价' }).click();
+  await resident.getByText('5 星').click({ force: true });
+  await resident.getByLabel('备注').fill('谢谢王师傅！');
+  await shot(resident, 'resident-4-rate');
+  await resident.getByRole('button', { name: '确认 评价' }).click();
+  await resident.locator('article.ticket .state').getByText('已办结').waitFor();
+  const trail = await resident.locator('.history').textContent();
+  for (const word of ['提交诉求', '受理', '派单', '接单', '开始办理', '办结', '评价', '谢谢王师傅！']) {
+    assert.ok(trail.includes(word), `the history says ${word}: ${trail}`);
+  }
+  await fitsThePhone(resident, 'the request page');
+  await shot(resident, 'resident-5-closed');
+
+  step('the volunteer\'s hours and points, the branch\'s figures');
+  await member.getByRole('link', { name: '时长积分' }).click();
+  await member.getByRole('heading', { name: '我的时长和积分' }).waitFor();
+  await member.locator('.figure .value', { hasText: /^1\.5$/ }).waitFor();
+  await shot(member, 'volunteer-3-hours');
+  await secretary.getByRole('link', { name: '支部数据' }).click();
+  await secretary.getByRole('heading', { name: /支部数据/ }).waitFor();
+  await secretary.getByText('满意率').waitFor();
+  await secretary.getByText(/及时率/).first().waitFor();
+  await secretary.locator('table.bars .meter').first().waitFor();
+  await fitsThePhone(secretary, 'the figures');
+  await shot(secretary, 'secretary-4-figures');
+
+  step('a lost accept race is a plain message, not a blank page');
+  const pooled = await api('resident', 'POST', '/api/v1/tickets', { category: 'repair', description: '水管漏水' });
+  assert.equal(pooled.status, 201);
+  assert.equal((await api('secretary', 'POST', `/api/v1/tickets/${pooled.data.id}/actions/triage`)).status, 200);
+  const teams = await api('secretary', 'GET', '/api/v1/teams');
+  const team = teams.data.find((t) => t.name === '和事佬志愿服务队');
+  assert.equal((await api('secretary', 'POST', `/api/v1/tickets/${pooled.data.id}/actions/dispatch`, { team: team.id })).status, 200);
+  await member.getByRole('link', { name: '团队抢单' }).click();
+  await member.locator(`a.card[data-id="${pooled.data.id}"]`).click();
+  await member.getByRole('button', { name: '接单' }).waitFor();
+  await shot(member, 'volunteer-4-pool-request');
+  // Another volunteer of the team accepts while this one's accept is on its way.
+  await member.route('**/actions/accept', async (route) => {
+    const other = await api('doctor', 'POST', `/api/v1/tickets/${pooled.data.id}/actions/accept`);
+    assert.equal(other.status, 200);
+    await route.continue();
+  });
+  await member.getByRole('button', { name: '接单' }).click();
+  const alert = member.getByRole('alert');
+  await alert.getByText('这件事刚刚被别人处理了').waitFor();
+  await member.locator('main h2').first().waitFor(); // a page, not a blank
+  await shot(member, 'volunteer-5-lost-race');
+
+  step('English on request');
+  await member.getByRole('button', { name: 'English' }).click();
+  await member.getByRole('link', { name: 'My orders' }).waitFor();
+  assert.equal(await member.getAttribute('html', 'lang'), 'en');
+  await member.getByRole('link', { name: 'Hours & points' }).click();
+  await member.getByRole('heading', { name: 'My hours and points' }).waitFor();
+  await shot(member, 'volunteer-6-english');
+  await member.getByRole('button', { name: '中文' }).click();
+  await member.getByRole('heading', { name: '我的时长和积分' }).waitFor();
+
+  step('a desktop screen gets the same pages');
+  await secretary.setViewportSize({ width: 1280, height: 800 });
+  await secretary.getByRole('link', { name: '待办派单' }).click();
+  await secretary.getByRole('heading', { name: '待办派单' }).waitFor();
+  await shot(secretary, 'secretary-5-desktop-queue');
+
+  step('sign-out forgets the token');
+  await resident.getByRole('button', { name: '退出' }).click();
+  await resident.getByRole('heading', { name: '登录邻里' }).waitFor();
+  assert.equal(await resident.evaluate(() => localStorage.getItem('linli.token')), null);
+  await shot(resident, 'resident-6-signed-out');
+
+  const problems = [resident, secretary, member].flatMap((p) => p.problems);
+  assert.deepEqual(problems, [], 'no script errors on any page');
+  console.log('console: all steps passed');
+} finally {
+  await browser.close();
+}

@@ -10,7 +10,8 @@
 
 import { chromium } from 'playwright-core';
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 
 const base = process.env.LINLI_BASE;
 const users = JSON.parse(process.env.LINLI_USERS);
@@ -55,6 +56,21 @@ async function shot(page, name) {
   await page.screenshot({ path: `${shots}/${name}.png`, fullPage: true });
 }
 
+const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+/**
+ * axe-core's WCAG 2 A and AA rules on the page as it is now (labels, names, contrast, focus
+ * order, landmarks): any violation fails the walk, with what and where.
+ */
+async function accessible(page, what) {
+  await page.evaluate(axeSource);
+  const result = await page.evaluate(() =>
+    window.axe.run(document, { runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] }));
+  const found = result.violations.map((v) => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(' | ')}`);
+  assert.ok(result.passes.length >= 10, `axe checked ${what}: ${result.passes.length} rules passed`);
+  assert.deepEqual(found, [], `${what} has accessibility violations`);
+}
+
 /** Marks the page; `sameDocument` says it was never reloaded since. */
 async function mark(page) {
   await page.evaluate(() => { window.__linliMark = 1; });
@@ -85,6 +101,7 @@ try {
 
   step('the resident asks for help in a few taps');
   await resident.getByRole('heading', { name: '我的诉求' }).waitFor();
+  await accessible(resident, 'the resident\'s home');
   await shot(resident, 'resident-1-home');
   await resident.getByRole('link', { name: '我要点单' }).first().click();
   await resident.getByRole('heading', { name: '我要点单' }).waitFor();
@@ -93,6 +110,7 @@ try {
   await resident.getByText('很急，需要尽快处理').click();
   await resident.getByText('荷花塘小区1栋').waitFor(); // where: prefilled from home
   await fitsThePhone(resident, 'the request form');
+  await accessible(resident, 'the request form');
   await shot(resident, 'resident-2-new-request');
   await resident.getByRole('button', { name: '提交' }).click();
   await resident.locator('article.ticket .state').getByText('待受理').waitFor();
@@ -118,6 +136,7 @@ try {
   // Urgent first: the new urgent request heads the queue.
   assert.equal(await secretary.locator('a.card').first().getAttribute('data-id'), id);
   await fitsThePhone(secretary, 'the queue');
+  await accessible(secretary, 'the queue');
   await shot(secretary, 'secretary-1-queue');
 
   step('the secretary triages and dispatches from the ranked candidates');
@@ -128,6 +147,7 @@ try {
   const best = secretary.locator('ol.candidates li').first();
   await best.waitFor();
   assert.match(await best.textContent(), /技能匹配|skill/i, 'the reasons are shown');
+  await accessible(secretary, 'the dispatch form');
   await shot(secretary, 'secretary-2-dispatch');
   await secretary.getByLabel(new RegExp(users.member.name)).check();
   await secretary.getByRole('button', { name: '确认 派单' }).click();
@@ -152,6 +172,7 @@ try {
   await member.locator('.history').getByText('已买好灯泡，马上到').waitFor();
   await member.getByRole('button', { name: '办结' }).click();
   await member.getByLabel('服务时长（小时）').fill('1.5');
+  await accessible(member, 'the completion form');
   await shot(member, 'volunteer-2-complete');
   await member.getByRole('button', { name: '确认 办结' }).click();
   await member.locator('article.ticket .state').getByText('待评价').waitFor();
@@ -162,6 +183,7 @@ try {
   await resident.getByRole('button', { name: '评价' }).click();
   await resident.getByText('5 星').click({ force: true });
   await resident.getByLabel('备注').fill('谢谢王师傅！');
+  await accessible(resident, 'the rating form');
   await shot(resident, 'resident-4-rate');
   await resident.getByRole('button', { name: '确认 评价' }).click();
   await resident.locator('article.ticket .state').getByText('已办结').waitFor();
@@ -176,6 +198,7 @@ try {
   await member.getByRole('link', { name: '时长积分' }).click();
   await member.getByRole('heading', { name: '我的时长和积分' }).waitFor();
   await member.locator('.figure .value', { hasText: /^1\.5$/ }).waitFor();
+  await accessible(member, 'the hours page');
   await shot(member, 'volunteer-3-hours');
   await secretary.getByRole('link', { name: '支部数据' }).click();
   await secretary.getByRole('heading', { name: /支部数据/ }).waitFor();
@@ -183,6 +206,7 @@ try {
   await secretary.getByText(/及时率/).first().waitFor();
   await secretary.locator('table.bars .meter').first().waitFor();
   await fitsThePhone(secretary, 'the figures');
+  await accessible(secretary, 'the figures');
   await shot(secretary, 'secretary-4-figures');
 
   step('a lost accept race is a plain message, not a blank page');
@@ -206,6 +230,7 @@ try {
   const alert = member.getByRole('alert');
   await alert.getByText('这件事刚刚被别人处理了').waitFor();
   await member.locator('main h2').first().waitFor(); // a page, not a blank
+  await accessible(member, 'the page with an error');
   await shot(member, 'volunteer-5-lost-race');
 
   step('English on request');
@@ -228,6 +253,7 @@ try {
   await resident.getByRole('button', { name: '退出' }).click();
   await resident.getByRole('heading', { name: '登录邻里' }).waitFor();
   assert.equal(await resident.evaluate(() => localStorage.getItem('linli.token')), null);
+  await accessible(resident, 'the sign-in page');
   await shot(resident, 'resident-6-signed-out');
 
   const problems = [resident, secretary, member].flatMap((p) => p.problems);

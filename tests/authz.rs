@@ -83,6 +83,22 @@ fn expected(method: &str, path: &str, who: Who) -> StatusCode {
                 S::NOT_FOUND
             }
         }
+        // Photos: whoever sees the request sees them, and may add one (the requester a
+        // `request` photo, the holder and staff an `after` one).
+        ("POST", "/api/v1/tickets/{id}/photos") => {
+            if sees {
+                S::CREATED
+            } else {
+                S::NOT_FOUND
+            }
+        }
+        ("GET", "/api/v1/tickets/{id}/photos") | ("GET", "/api/v1/tickets/{id}/photos/{photo}") => {
+            if sees {
+                S::OK
+            } else {
+                S::NOT_FOUND
+            }
+        }
         ("GET", "/api/v1/tickets/{id}/candidates") => match (staff, sees) {
             (false, _) => S::FORBIDDEN,
             (true, true) => S::OK,
@@ -179,6 +195,19 @@ async fn every_route_answers_every_caller_as_the_matrix_says(app: TestApp) {
     )
     .await;
 
+    // A photo on it, for the route that serves one.
+    let png = include_bytes!("fixtures/photo.png").to_vec();
+    let photo = app
+        .send(
+            app.client
+                .post(app.url(&format!("/api/v1/tickets/{t}/photos")))
+                .bearer_auth(app.token("resident"))
+                .header("content-type", "image/png")
+                .body(png.clone()),
+        )
+        .await;
+    let photo = photo.body["id"].as_str().unwrap().to_owned();
+
     let token = |who: Who| -> Option<String> {
         let demo = |k: &str| Some(app.token(k));
         match who {
@@ -247,7 +276,8 @@ async fn every_route_answers_every_caller_as_the_matrix_says(app: TestApp) {
                             t.clone()
                         },
                     )
-                    .replace("{action}", "note");
+                    .replace("{action}", "note")
+                    .replace("{photo}", &photo);
                 let mut req = app
                     .client
                     .request(method.parse().unwrap(), app.url(&concrete));
@@ -256,6 +286,8 @@ async fn every_route_answers_every_caller_as_the_matrix_says(app: TestApp) {
                 }
                 if let Some(b) = body(&method, path) {
                     req = req.json(&b);
+                } else if method == "POST" && path.ends_with("/photos") {
+                    req = req.header("content-type", "image/png").body(png.clone());
                 }
                 let want = expected(&method, path, who);
                 if path == "/api/v1/me/stream" && want == StatusCode::OK {

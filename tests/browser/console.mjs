@@ -16,6 +16,7 @@ import { createRequire } from 'node:module';
 const base = process.env.LINLI_BASE;
 const users = JSON.parse(process.env.LINLI_USERS);
 const overdue = process.env.LINLI_OVERDUE;
+const photo = new URL('../fixtures/photo.png', import.meta.url).pathname;
 const shots = process.env.LINLI_SCREENSHOTS;
 mkdirSync(shots, { recursive: true });
 
@@ -71,6 +72,13 @@ async function accessible(page, what) {
   assert.deepEqual(found, [], `${what} has accessibility violations`);
 }
 
+/** An image that has loaded and decoded (not a broken picture). */
+async function shown(img) {
+  await img.waitFor();
+  await img.evaluate((el) => el.decode());
+  assert.ok(await img.evaluate((el) => el.naturalWidth > 0), 'the photo shows');
+}
+
 /** Marks the page; `sameDocument` says it was never reloaded since. */
 async function mark(page) {
   await page.evaluate(() => { window.__linliMark = 1; });
@@ -109,6 +117,7 @@ try {
   await resident.getByLabel('说说具体情况').fill('楼道灯坏了，晚上看不见 💡');
   await resident.getByText('很急，需要尽快处理').click();
   await resident.getByText('荷花塘小区1栋').waitFor(); // where: prefilled from home
+  await resident.getByLabel('照片（可选）').setInputFiles(photo);
   await fitsThePhone(resident, 'the request form');
   await accessible(resident, 'the request form');
   await shot(resident, 'resident-2-new-request');
@@ -117,6 +126,7 @@ try {
   const id = (await resident.locator('article.ticket').evaluate(() => location.hash)).split('/').pop();
   assert.match(id, /^[0-9a-f-]{36}$/);
   await resident.getByText('楼道灯坏了，晚上看不见 💡').waitFor();
+  await shown(resident.getByRole('img', { name: '居民提交的照片 1' }));
   await shot(resident, 'resident-3-submitted');
 
   step('the volunteer waits on "my orders"');
@@ -172,6 +182,7 @@ try {
   await member.locator('.history').getByText('已买好灯泡，马上到').waitFor();
   await member.getByRole('button', { name: '办结' }).click();
   await member.getByLabel('服务时长（小时）').fill('1.5');
+  await member.getByLabel('完成后的照片（可选）').setInputFiles(photo);
   await accessible(member, 'the completion form');
   await shot(member, 'volunteer-2-complete');
   await member.getByRole('button', { name: '确认 办结' }).click();
@@ -180,6 +191,7 @@ try {
   step('the resident sees it done and rates it with stars');
   // The resident's page is still the request's: the stream brought the change.
   await resident.locator('article.ticket .state').getByText('待评价').waitFor();
+  await shown(resident.getByRole('img', { name: '办理后的照片 1' }));
   await resident.getByRole('button', { name: '评价' }).click();
   await resident.getByText('5 星').click({ force: true });
   await resident.getByLabel('备注').fill('谢谢王师傅！');

@@ -42,6 +42,30 @@ export async function api(method, path, body, extraHeaders = {}) {
 export const get = (path) => api('GET', path);
 export const post = (path, body, headers) => api('POST', path, body, headers);
 
+/** Sends an image's bytes (`Content-Type` from the blob). */
+export async function upload(path, blob) {
+  let res;
+  try {
+    res = await fetch(path, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${token.get()}`, 'Content-Type': blob.type },
+      body: blob,
+    });
+  } catch {
+    throw new ApiError(0, null);
+  }
+  const data = await res.json().catch(() => null);
+  if (!res.ok) throw new ApiError(res.status, data);
+  return data;
+}
+
+/** An image the API serves, as a `blob:` address an `<img>` can show (it needs the token). */
+export async function imageUrl(path) {
+  const res = await fetch(path, { headers: { Authorization: `Bearer ${token.get()}` } });
+  if (!res.ok) throw new ApiError(res.status, null);
+  return URL.createObjectURL(await res.blob());
+}
+
 /** Every page of a list (`items`, `next`), up to `pages` pages. */
 export async function all(path, pages = 5) {
   const items = [];

@@ -112,7 +112,9 @@ async function start() {
 }
 
 function onMessage(message) {
-  if (message.type === 'dispatch' && !message.data.recipient?.staff) toast(t('newDispatch'));
+  const to = message.data.recipient || {};
+  const mine = to.person === ctx.me.id || ctx.me.teams.includes(to.team);
+  if (message.type === 'dispatch' && mine && ctx.me.roles.includes('member')) toast(t('newDispatch'));
   const where = route();
   if (where.page !== 'ticket' || where.id === message.data.ticket_id) render({ keepError: true, live: true });
 }

@@ -1,9 +1,9 @@
 // A request: as a card in a list, and as a page with its clocks, the caller's actions (from
 // the API's `allowed_actions`, so the page offers exactly what the API allows) and its history.
 
-import { get, post } from './api.js';
+import { get, post, upload, imageUrl } from './api.js';
 import { t, label, when } from './i18n.js';
-import { h, toast, showError, clearError, countdown, urgentClock } from './ui.js';
+import { h, toast, showError, clearError, countdown, urgentClock, shrink, photoInput } from './ui.js';
 
 /** Actions that undo a resident's request: asked twice. */
 const ASK_FIRST = new Set(['cancel']);
@@ -36,9 +36,10 @@ export function card(ctx, ticket) {
 
 /** The full page of one request. */
 export async function detail(ctx, id) {
-  const [ticket, events] = await Promise.all([
+  const [ticket, events, photos] = await Promise.all([
     get(`/api/v1/tickets/${id}`),
     get(`/api/v1/tickets/${id}/events`),
+    get(`/api/v1/tickets/${id}/photos`),
   ]);
   const workflow = ctx.workflows.get(ticket.workflow);
   const by = urgentClock(ticket);
@@ -57,9 +58,24 @@ export async function detail(ctx, id) {
       ticket.urgency === 'urgent' ? h('span', { class: 'badge urgent' }, t('urgentBadge')) : null),
     h('p', { class: 'description' }, ticket.description),
     h('dl', { class: 'facts' }, facts.map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)])),
+    gallery(photos),
     clocks(ticket),
     actions(ctx, ticket),
     history(ticket, events, workflow));
+}
+
+/** The request's photos; each is fetched with the token, then shown. */
+function gallery(photos) {
+  if (!photos.length) return null;
+  const count = {};
+  return h('section', { class: 'photos' },
+    h('h3', {}, t('photos')),
+    h('ul', {}, photos.map((p) => {
+      count[p.stage] = (count[p.stage] || 0) + 1;
+      const img = h('img', { alt: t('photoAlt', { stage: t(`stage_${p.stage}`), n: count[p.stage] }), dataset: { stage: p.stage } });
+      imageUrl(p.url).then((src) => { img.src = src; }, () => {});
+      return h('li', {}, img);
+    })));
 }
 
 function clocks(ticket) {
@@ -95,8 +111,10 @@ function actions(ctx, ticket) {
     panel);
 }
 
-async function act(ctx, ticket, action, fields) {
+async function act(ctx, ticket, action, fields, photo) {
   try {
+    // The photo first: if it cannot go, the action waits, and nothing is half done.
+    if (photo) await upload(`/api/v1/tickets/${ticket.id}/photos?stage=after`, await shrink(photo));
     const next = await post(`/api/v1/tickets/${ticket.id}/actions/${action.action}`, { version: ticket.version, ...fields });
     toast(t('done', { action: label(action.label) }));
     ctx.render(`/t/${next.id}`);
@@ -131,6 +149,11 @@ function form(ctx, ticket, action) {
         return null;
     }
   });
+  if (action.action === 'complete') {
+    const photo = photoInput('f-photo-after', t('photoAfter'));
+    inputs.photo = photo.input;
+    parts.push(photo.field);
+  }
   if (!action.requires.includes('note')) {
     inputs.optionalNote = h('textarea', { id: 'f-optional-note', rows: 2, maxlength: 2000 });
     parts.push(h('p', {}, h('label', { for: 'f-optional-note' }, t('note')), inputs.optionalNote));
@@ -156,7 +179,7 @@ function form(ctx, ticket, action) {
       }
       const missing = action.requires.filter((f) => f !== 'assignee' && (fields[f] === undefined || fields[f] === ''));
       if (missing.length) return showError(new Error(t('fill', { what: missing.map((f) => t(f === 'hours' ? 'hoursField' : f)).join('、') })));
-      act(ctx, ticket, action, fields);
+      act(ctx, ticket, action, fields, inputs.photo?.files[0]);
     },
   },
   h('h4', {}, label(action.label)),
@@ -167,14 +190,15 @@ function form(ctx, ticket, action) {
 }
 
 function stars(inputs) {
-  const set = h('fieldset', { class: 'stars' },
+  // Five to one, laid out right to left: a checked star lights those before it (CSS `~`).
+  const set = h('fieldset', {},
     h('legend', {}, t('rating')),
-    [5, 4, 3, 2, 1].map((n) => [
+    h('div', { class: 'stars' }, [5, 4, 3, 2, 1].map((n) => [
       h('input', { type: 'radio', name: 'rating', id: `star-${n}`, value: String(n), required: true }),
       h('label', { for: `star-${n}`, title: t('stars', { n }) },
         h('span', { 'aria-hidden': 'true' }, '★'),
         h('span', { class: 'sr' }, t('stars', { n }))),
-    ]));
+    ])));
   inputs.rating = set;
   return set;
 }

@@ -97,6 +97,27 @@ function paint(el) {
 
 setInterval(() => document.querySelectorAll('.countdown[role=timer]').forEach(paint), 1000);
 
+/**
+ * A photo from a phone, made small enough to send quickly on a weak connection: at most
+ * `max` pixels on its longer side, as JPEG. Small images go as they are.
+ */
+export async function shrink(file, max = 1600) {
+  const bitmap = await createImageBitmap(file);
+  const scale = Math.min(1, max / Math.max(bitmap.width, bitmap.height));
+  if (scale === 1 && file.size <= 1024 * 1024 && /^image\/(jpeg|png|webp)$/.test(file.type)) return file;
+  const canvas = document.createElement('canvas');
+  canvas.width = Math.round(bitmap.width * scale);
+  canvas.height = Math.round(bitmap.height * scale);
+  canvas.getContext('2d').drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+  return new Promise((resolve) => canvas.toBlob(resolve, 'image/jpeg', 0.82));
+}
+
+/** A file input for one photo, with its label. */
+export function photoInput(id, text) {
+  const input = h('input', { type: 'file', id, accept: 'image/*', capture: 'environment' });
+  return { input, field: h('p', {}, h('label', { for: id }, text), input) };
+}
+
 /** The clock that matters now: the running one with the least time left. */
 export function urgentClock(ticket) {
   const live = ticket.clocks.filter((c) => (c.status === 'running' || c.status === 'paused') && c.remaining_secs !== null && c.remaining_secs !== undefined);

@@ -1,9 +1,9 @@
 // The pages of each role: a resident's requests and the form to ask for help, a secretary's
 // queue and figures, a volunteer's orders, team pool and hours. Each returns an element.
 
-import { get, post, all } from './api.js';
+import { get, post, all, upload } from './api.js';
 import { t, label, when } from './i18n.js';
-import { h, showError, clearError, toast, urgentClock } from './ui.js';
+import { h, showError, clearError, toast, urgentClock, shrink, photoInput } from './ui.js';
 import { card } from './ticket.js';
 
 function list(ctx, tickets, empty) {
@@ -34,6 +34,7 @@ export function newRequest(ctx) {
   const categories = [...ctx.categories.values()];
   const description = h('textarea', { id: 'f-description', rows: 4, required: true, maxlength: 2000, placeholder: t('describeHint') });
   const urgent = h('input', { type: 'checkbox', id: 'f-urgent' });
+  const photo = photoInput('f-photo', t('photo'));
   const send = h('button', { type: 'submit', class: 'primary big' }, t('submit'));
   return h('form', {
     class: 'new-request',
@@ -51,6 +52,12 @@ export function newRequest(ctx) {
           urgency: urgent.checked ? 'urgent' : 'normal',
         }, { 'Idempotency-Key': key });
         toast(t('submitted'));
+        const file = photo.input.files[0];
+        if (file) {
+          // The request is in either way; a photo that fails to go is said, not lost silently.
+          await upload(`/api/v1/tickets/${ticket.id}/photos`, await shrink(file))
+            .catch((err) => showError(new Error(t('photoFailed', { why: err.message })), { sticky: true }));
+        }
         ctx.go(`/t/${ticket.id}`);
       } catch (err) {
         showError(err);
@@ -66,6 +73,7 @@ export function newRequest(ctx) {
       h('label', { for: `cat-${c.code}` }, h('span', { class: 'icon', 'aria-hidden': 'true' }, c.icon), label(c.label))))),
   h('p', {}, h('label', { for: 'f-description' }, t('describe')), description),
   h('p', { class: 'check' }, urgent, h('label', { for: 'f-urgent' }, t('urgent'))),
+  photo.field,
   ctx.me.home_building ? h('p', { class: 'muted' }, `${t('place')}：${t('placeHome')} · ${ctx.me.home_building}`) : null,
   send);
 }

@@ -64,7 +64,7 @@ const FILES: &[(&str, &str, &[u8])] = &[
 
 /// The page may talk only to this server and run only its own scripts: a request's text,
 /// shown on the page, can never become code.
-const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; \
                    connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
                    frame-ancestors 'none'";
 

@@ -44,6 +44,8 @@ pub enum ApiError {
     Conflict { code: &'static str, detail: String },
     #[error("the request body is larger than allowed")]
     PayloadTooLarge,
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     #[error(transparent)]
     Engine(#[from] EngineError),
     #[error("storage: {0}")]
@@ -75,6 +77,9 @@ impl ApiError {
             ApiError::Unprocessable { code, .. } => (S::UNPROCESSABLE_ENTITY, code),
             ApiError::Conflict { code, .. } => (S::CONFLICT, code),
             ApiError::PayloadTooLarge => (S::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            ApiError::UnsupportedMediaType(_) => {
+                (S::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            }
             ApiError::Engine(e) => match e {
                 EngineError::Command(c) => (command_status(c), c.code()),
                 EngineError::NotFound => (S::NOT_FOUND, "not_found"),

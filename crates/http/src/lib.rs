@@ -184,6 +184,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(routes::catalog::router())
         .merge(routes::admin::router())
         .merge(routes::outbox::router())
+        .merge(routes::photos::router())
         .merge(routes::reports::router())
         .merge(routes::wall::router())
         .merge(routes::stream::router())
@@ -223,14 +224,21 @@ pub fn app(state: AppState) -> Router {
 
 /// A body announced larger than the limit is refused before a byte of it is read, so a
 /// client cannot hold a request open by trickling an oversize body. (A body without a
-/// length is cut off by `DefaultBodyLimit` once it passes the limit.)
+/// length is cut off by `DefaultBodyLimit` once it passes the limit.) Photo uploads have a
+/// limit of their own.
 async fn refuse_oversize(req: Request, next: Next) -> Response {
+    let limit = if req.method() == axum::http::Method::POST && req.uri().path().ends_with("/photos")
+    {
+        routes::photos::MAX_PHOTO_BYTES
+    } else {
+        MAX_BODY_BYTES
+    };
     let announced = req
         .headers()
         .get(axum::http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if announced.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+    if announced.is_some_and(|n| n > limit as u64) {
         return axum::response::IntoResponse::into_response(ApiError::PayloadTooLarge);
     }
     next.run(req).await

@@ -50,6 +50,7 @@ mod error;
 #[macro_use]
 mod tickets;
 mod outbox;
+pub mod photos;
 pub mod reports;
 mod timers;
 pub mod worker;

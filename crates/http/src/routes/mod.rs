@@ -4,6 +4,7 @@ pub mod admin;
 pub mod catalog;
 pub mod ops;
 pub mod outbox;
+pub mod photos;
 pub mod reports;
 pub mod stream;
 pub mod tickets;

@@ -304,6 +304,22 @@ async fn auto_dispatch_moves_on_after_declines_and_expiry_then_hands_back(app: T
         .act("secretary", &t, "dispatch", json!({"assignee": member}))
         .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    // Declined again: back to the secretary, who was already told the system stopped, and
+    // is not told again.
+    let r = app
+        .act("member", &t, "decline", json!({"reason": "今天不在社区"}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    app.advance(0).await;
+    let kinds = actions(&app, &t).await;
+    assert_eq!(
+        kinds
+            .iter()
+            .filter(|k| *k == "auto_dispatch_stopped")
+            .count(),
+        1,
+        "{kinds:?}"
+    );
 }
 
 async fn a_reassignment_needs_a_reason_and_is_on_the_audit_trail(app: TestApp) {

@@ -534,7 +534,9 @@ impl<'w> Builder<'w> {
                 due_at: self.now,
                 epoch: self.ticket.state_entered_seq,
             }));
-        } else if self.ticket.auto_dispatches == attempts {
+        } else if !self.ticket.auto_dispatch_spent {
+            // Told once: a later return to the state (a decline after a manual dispatch)
+            // does not tell the secretary again.
             self.push(EventKind::AutoDispatchStopped {
                 attempts,
                 no_candidate: false,

@@ -216,6 +216,7 @@ impl Ticket {
             service_minutes: 0,
             auto_closed: false,
             auto_dispatches: 0,
+            auto_dispatch_spent: false,
             tried: Vec::new(),
             terminal: false,
             created_at: event.at,
@@ -352,7 +353,9 @@ impl Ticket {
             }
             EventKind::SlaWarning { clock, .. } => self.clock_mut(clock, seq)?.warned = true,
             EventKind::SlaBreached { clock, .. } => self.clock_mut(clock, seq)?.breached = true,
-            EventKind::AutoDispatchStopped { .. } => {}
+            EventKind::AutoDispatchStopped { no_candidate, .. } => {
+                self.auto_dispatch_spent |= !no_candidate;
+            }
             EventKind::Escalated {
                 clock,
                 level,

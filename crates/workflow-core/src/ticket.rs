@@ -152,6 +152,9 @@ pub struct Ticket {
     /// How many times the system dispatched it (automatic dispatch).
     #[serde(default)]
     pub auto_dispatches: u32,
+    /// The secretary has been told that automatic dispatch used up its attempts (told once).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub auto_dispatch_spent: bool,
     /// Volunteers who held it and handed it back unfinished, first first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tried: Vec<Uuid>,

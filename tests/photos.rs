@@ -115,6 +115,20 @@ async fn residents_and_volunteers_attach_photos_that_only_the_right_people_see(a
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{:?}", r.body);
     let r = upload(
         &app,
+        "secretary",
+        &t,
+        "?stage=request",
+        "image/png",
+        PNG.to_vec(),
+    )
+    .await;
+    assert_eq!(
+        r.status,
+        StatusCode::FORBIDDEN,
+        "only the resident adds a request photo"
+    );
+    let r = upload(
+        &app,
         "resident",
         &t,
         "?stage=sideways",

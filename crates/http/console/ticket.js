@@ -73,6 +73,8 @@ function gallery(photos) {
     h('ul', {}, photos.map((p) => {
       count[p.stage] = (count[p.stage] || 0) + 1;
       const img = h('img', { alt: t('photoAlt', { stage: t(`stage_${p.stage}`), n: count[p.stage] }), dataset: { stage: p.stage } });
+      // Once shown, the blob is let go (pages are redrawn as they change).
+      img.addEventListener('load', () => URL.revokeObjectURL(img.src), { once: true });
       imageUrl(p.url).then((src) => { img.src = src; }, () => {});
       return h('li', {}, img);
     })));

@@ -106,11 +106,11 @@ async fn upload(
     let ticket = state.engine.ticket(&caller.scope, id).await?;
     let requester = ticket.requester == caller.principal.id;
     let holder = ticket.assignee == Some(Assignee::Person(caller.principal.id));
-    let stage = match (q.stage.as_deref(), requester) {
-        (None | Some("request"), true) => "request",
-        (None, false) => "after",
-        (Some(s @ ("before" | "after")), _) => s,
-        (Some(other), _) => {
+    let stage = match q.stage.as_deref() {
+        None if requester => "request",
+        None => "after",
+        Some(s @ ("request" | "before" | "after")) => s,
+        Some(other) => {
             return Err(ApiError::Unprocessable {
                 code: "invalid_field",
                 detail: format!("stage {other:?} is not one of request, before, after"),

@@ -88,7 +88,7 @@ function clocks(ticket) {
     h('ul', {}, shown.map((c) => h('li', {},
       h('span', {}, label(c.label)),
       c.status === 'stopped'
-        ? h('span', { class: c.breached ? 'countdown breach' : 'countdown' }, c.breached ? t('over', { d: '' }).trim() : '✓')
+        ? h('span', { class: c.breached ? 'countdown breach' : 'countdown' }, c.breached ? t('late') : '✓')
         : countdown(c),
       c.due ? h('span', { class: 'due' }, t('by', { when: when(c.due) })) : null))));
 }

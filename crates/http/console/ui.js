@@ -114,7 +114,8 @@ export async function shrink(file, max = 1600) {
 
 /** A file input for one photo, with its label. */
 export function photoInput(id, text) {
-  const input = h('input', { type: 'file', id, accept: 'image/*', capture: 'environment' });
+  // No `capture`: on a phone that would open only the camera, not the photos already taken.
+  const input = h('input', { type: 'file', id, accept: 'image/*' });
   return { input, field: h('p', {}, h('label', { for: id }, text), input) };
 }
 

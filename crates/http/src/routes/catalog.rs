@@ -70,6 +70,7 @@ async fn workflows(State(state): State<AppState>, _: Caller) -> axum::Json<Vec<W
                         })
                         .collect(),
                     actions,
+                    // Reversed, so an action declared from several states keeps its first label.
                     action_labels: w
                         .transitions
                         .iter()

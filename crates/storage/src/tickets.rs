@@ -82,13 +82,15 @@ macro_rules! push_list_conditions {
 }
 
 /// The row-writing statements both write paths share (one decision at a time in
-/// `write_decision!`, a batch in `writer::batch`): each is one multi-row statement over
-/// `$rows` and evaluates to the driver's result.
+/// `write_decision!`, a batch in `writer::batch`): each `push_*` appends one multi-row
+/// statement over `$rows` to the query builder `$q`, to be run alone ([`execute!`]) or, on
+/// SQLite, together with its neighbours. `$q` is a `&mut QueryBuilder`.
 ///
 /// `$rows`: the tickets; `$tail` follows the values (a batch upserts, a submission inserts).
-macro_rules! insert_tickets {
-    ($tx:expr, $rows:expr, $tail:expr) => {{
-        let mut q = sqlx::QueryBuilder::new(
+macro_rules! push_tickets {
+    ($q:expr, $rows:expr, $tail:expr) => {{
+        let q: &mut sqlx::QueryBuilder<_> = $q;
+        q.push(
             "INSERT INTO tickets (id, community_id, branch_id, building_id, workflow_id, workflow_version, \
              category, urgency, state, requester_id, assignee_person, assignee_team, version, terminal, \
              breached, created_at_us, updated_at_us, body, on_wall) ",
@@ -116,14 +118,14 @@ macro_rules! insert_tickets {
                 .push_bind(t.on_wall);
         });
         q.push($tail);
-        q.build().execute(&mut *$tx).await
     }};
 }
 
 /// `$rows`: (event, the ticket's community).
-macro_rules! insert_events {
-    ($tx:expr, $rows:expr) => {{
-        let mut q = sqlx::QueryBuilder::new(
+macro_rules! push_events {
+    ($q:expr, $rows:expr) => {{
+        let q: &mut sqlx::QueryBuilder<_> = $q;
+        q.push(
             "INSERT INTO events (ticket_id, seq, community_id, at_us, actor_id, actor_role, kind, body) ",
         );
         q.push_values($rows, |mut row, (e, community): (&workflow_core::Event, Uuid)| {
@@ -136,14 +138,14 @@ macro_rules! insert_events {
                 .push_bind(e.kind.name())
                 .push_bind(sqlx::types::Json(e));
         });
-        q.build().execute(&mut *$tx).await
     }};
 }
 
 /// `$rows`: (ticket id, timer key) of the timers to delete.
-macro_rules! delete_timers {
-    ($tx:expr, $rows:expr) => {{
-        let mut q = sqlx::QueryBuilder::new("DELETE FROM timers WHERE ");
+macro_rules! push_timer_deletes {
+    ($q:expr, $rows:expr) => {{
+        let q: &mut sqlx::QueryBuilder<_> = $q;
+        q.push("DELETE FROM timers WHERE ");
         for (i, (ticket, key)) in $rows.into_iter().enumerate() {
             q.push(if i == 0 {
                 "(ticket_id = "
@@ -155,14 +157,14 @@ macro_rules! delete_timers {
             .push_bind(key)
             .push(")");
         }
-        q.build().execute(&mut *$tx).await
     }};
 }
 
 /// `$rows`: (timer, ticket id, community): set, or replaced with a fresh claim.
-macro_rules! upsert_timers {
-    ($tx:expr, $rows:expr) => {{
-        let mut q = sqlx::QueryBuilder::new(
+macro_rules! push_timer_upserts {
+    ($q:expr, $rows:expr) => {{
+        let q: &mut sqlx::QueryBuilder<_> = $q;
+        q.push(
             "INSERT INTO timers (ticket_id, key, community_id, due_at_us, epoch, claimed_by, lease_until_us) ",
         );
         q.push_values($rows, |mut row, (timer, ticket, community): (&workflow_core::Timer, Uuid, Uuid)| {
@@ -178,14 +180,14 @@ macro_rules! upsert_timers {
             " ON CONFLICT (ticket_id, key) DO UPDATE SET due_at_us = excluded.due_at_us, \
              epoch = excluded.epoch, claimed_by = NULL, lease_until_us = NULL",
         );
-        q.build().execute(&mut *$tx).await
     }};
 }
 
 /// `$rows`: (notification, its ticket); due at once, never attempted.
-macro_rules! insert_outbox {
-    ($tx:expr, $rows:expr) => {{
-        let mut q = sqlx::QueryBuilder::new(
+macro_rules! push_outbox {
+    ($q:expr, $rows:expr) => {{
+        let q: &mut sqlx::QueryBuilder<_> = $q;
+        q.push(
             "INSERT INTO outbox (id, community_id, ticket_id, event_seq, event, recipient, attempts, \
              next_attempt_us, created_at_us) ",
         );
@@ -200,14 +202,14 @@ macro_rules! insert_outbox {
                 .push_bind(crate::us(t.updated_at))
                 .push_bind(crate::us(t.updated_at));
         });
-        q.build().execute(&mut *$tx).await
     }};
 }
 
 /// `$rows`: (event, its ticket) for events that carry a credit: the ledger's entries.
-macro_rules! insert_credits {
-    ($tx:expr, $rows:expr) => {{
-        let mut q = sqlx::QueryBuilder::new(
+macro_rules! push_credits {
+    ($q:expr, $rows:expr) => {{
+        let q: &mut sqlx::QueryBuilder<_> = $q;
+        q.push(
             "INSERT INTO ledger (id, community_id, branch_id, person_id, ticket_id, event_seq, \
              category, minutes, points, at_us) ",
         );
@@ -231,6 +233,14 @@ macro_rules! insert_credits {
                     .push_bind(crate::us(e.at));
             },
         );
+    }};
+}
+
+/// Runs one `push_*` statement on its own: `execute!(tx, push_events!(rows))`.
+macro_rules! execute {
+    ($tx:expr, $push:ident ! ($($args:tt)*)) => {{
+        let mut q = sqlx::QueryBuilder::new("");
+        $push!(&mut q, $($args)*);
         q.build().execute(&mut *$tx).await
     }};
 }
@@ -253,93 +263,164 @@ pub(crate) fn credits(
     })
 }
 
+/// `$t`'s row moved from version `$expected` to its new one (nothing if the version moved).
+macro_rules! push_ticket_update {
+    ($q:expr, $t:expr, $expected:expr) => {{
+        let (q, t): (&mut sqlx::QueryBuilder<_>, &Ticket) = ($q, $t);
+        let (person, team) = holder(t);
+        q.push("UPDATE tickets SET state = ")
+            .push_bind(t.state.clone())
+            .push(", urgency = ")
+            .push_bind(t.urgency.as_str())
+            .push(", assignee_person = ")
+            .push_bind(person)
+            .push(", assignee_team = ")
+            .push_bind(team)
+            .push(", version = ")
+            .push_bind(t.version as i64)
+            .push(", terminal = ")
+            .push_bind(t.terminal)
+            .push(", breached = ")
+            .push_bind(t.clocks.iter().any(|c| c.breached))
+            .push(", updated_at_us = ")
+            .push_bind(us(t.updated_at))
+            .push(", body = ")
+            .push_bind(Json(t))
+            .push(", on_wall = ")
+            .push_bind(t.on_wall)
+            .push(" WHERE id = ")
+            .push_bind(t.id)
+            .push(" AND version = ")
+            .push_bind($expected as i64);
+    }};
+}
+
 /// Writes a decision inside an open transaction `$tx`; `return`s the error on failure.
+///
+/// Round trips are what a lone transition costs beyond the database's own work, so the
+/// decision's statements travel together, in one text: the ticket's insert or versioned
+/// update first, returning a row if it changed the ticket, then one statement per kind of
+/// row. On PostgreSQL the text is one statement (each part a data-modifying `WITH`, and a
+/// count of the ticket rows changed); on SQLite, statements separated by `;`, which its
+/// driver prepares and runs in order on the connection's thread (see docs/PERFORMANCE.md).
+/// No row changed: the version moved, and the transaction is dropped with whatever the
+/// other parts wrote. A conflict is returned without the version found: the caller reads
+/// it once the transaction is gone ([`SqlStore::version_on_conflict`]).
 macro_rules! write_decision {
-    ($tx:expr, $d:expr) => {{
+    ($tx:expr, $store:expr, $d:expr) => {{
         let d: &Decision = $d;
         let t = &d.ticket;
         if d.events.is_empty() {
             return Err(StoreError::Other("a decision without events".into()));
         }
+        let postgres = $store.is_postgres();
+        let mut q = Statements::new(postgres);
+        let ticket = q.next("changed");
         if d.expected_version == 0 {
-            match insert_tickets!($tx, [t], "") {
-                Err(e) if is_unique_violation(&e) => return Err(StoreError::Duplicate(t.id)),
-                Err(e) => return Err(from_sqlx(e)),
-                Ok(_) => {}
-            }
+            push_tickets!(ticket, [t], "");
         } else {
-            let (person, team) = holder(t);
-            let breached = t.clocks.iter().any(|c| c.breached);
-            let r = sqlx::query(
-                "UPDATE tickets SET state = $2, urgency = $3, assignee_person = $4, assignee_team = $5, \
-                 version = $6, terminal = $7, breached = $8, updated_at_us = $9, body = $10, on_wall = $12 \
-                 WHERE id = $1 AND version = $11",
-            )
-            .bind(t.id)
-            .bind(&t.state)
-            .bind(t.urgency.as_str())
-            .bind(person)
-            .bind(team)
-            .bind(t.version as i64)
-            .bind(t.terminal)
-            .bind(breached)
-            .bind(us(t.updated_at))
-            .bind(Json(t))
-            .bind(d.expected_version as i64)
-            .bind(t.on_wall)
-            .execute(&mut *$tx)
-            .await
-            .map_err(from_sqlx)?;
-            if r.rows_affected() == 0 {
-                let actual: Option<i64> = sqlx::query_scalar("SELECT version FROM tickets WHERE id = $1")
-                    .bind(t.id)
-                    .fetch_optional(&mut *$tx)
-                    .await
-                    .map_err(from_sqlx)?;
-                return Err(StoreError::Conflict {
-                    actual: actual.map(|v| v as u64),
-                });
-            }
+            push_ticket_update!(ticket, t, d.expected_version);
         }
-        insert_events!($tx, d.events.iter().map(|e| (e, t.community_id))).map_err(|e| {
-            match is_unique_violation(&e) {
-                // Two writers raced past the version check: impossible with the check above,
-                // but the (ticket, seq) key makes it a conflict rather than a doubled event.
-                true => StoreError::Conflict { actual: None },
-                false => from_sqlx(e),
-            }
-        })?;
+        // A row returned says the version matched (on SQLite, where the driver returns the
+        // rows of every statement of the text, these are the only ones).
+        ticket.push(" RETURNING 1");
+        push_events!(
+            q.next("events"),
+            d.events.iter().map(|e| (e, t.community_id))
+        );
         let (cancelled, set) = net_timer_changes(d);
         if !cancelled.is_empty() {
-            delete_timers!($tx, cancelled.into_iter().map(|k| (t.id, k))).map_err(from_sqlx)?;
+            push_timer_deletes!(
+                q.next("cancelled"),
+                cancelled.into_iter().map(|k| (t.id, k))
+            );
         }
         if !set.is_empty() {
-            upsert_timers!($tx, set.into_iter().map(|timer| (timer, t.id, t.community_id)))
-                .map_err(from_sqlx)?;
+            let rows = set.into_iter().map(|timer| (timer, t.id, t.community_id));
+            push_timer_upserts!(q.next("timers"), rows);
         }
         if !d.notifications.is_empty() {
-            insert_outbox!($tx, d.notifications.iter().map(|n| (n, t))).map_err(from_sqlx)?;
+            push_outbox!(q.next("outbox"), d.notifications.iter().map(|n| (n, t)));
         }
         if crate::tickets::credits(d).next().is_some() {
-            insert_credits!($tx, crate::tickets::credits(d)).map_err(from_sqlx)?;
+            push_credits!(q.next("credits"), crate::tickets::credits(d));
+        }
+        if postgres {
+            // Tells the other nodes (LISTEN) that a timer was set or messages were written;
+            // delivered when the transaction commits, never if it rolls back.
+            let timers = d.timers.iter().any(|c| matches!(c, TimerChange::Set(_)));
+            let q = q.builder();
+            q.push(") SELECT (SELECT count(*) FROM changed)");
+            if timers {
+                q.push(", pg_notify('linli_timers', '')");
+            }
+            if !d.notifications.is_empty() {
+                q.push(", pg_notify('linli_outbox', '')");
+            }
+            let row = q.build().fetch_one(&mut *$tx).await;
+            let changed: i64 = row
+                .and_then(|r| r.try_get(0))
+                .map_err(|e| decision_error(d, e))?;
+            if changed == 0 {
+                return Err(StoreError::Conflict { actual: None });
+            }
+        } else {
+            let rows = q.builder().build().fetch_all(&mut *$tx).await;
+            if rows.map_err(|e| decision_error(d, e))?.is_empty() {
+                return Err(StoreError::Conflict { actual: None });
+            }
         }
     }};
 }
 
-/// On PostgreSQL, tells the other nodes (LISTEN) that a timer was set or messages were
-/// written; the notification is delivered when the transaction commits, never if it rolls
-/// back.
-macro_rules! announce_timers {
-    ($tx:expr, $store:expr, $d:expr) => {
-        let timers = $d.timers.iter().any(|c| matches!(c, TimerChange::Set(_)));
-        let messages = !$d.notifications.is_empty();
-        if $store.is_postgres() && (timers || messages) {
-            sqlx::query(crate::worker::announce_sql(timers, messages))
-                .execute(&mut *$tx)
-                .await
-                .map_err(from_sqlx)?;
+/// A decision's statements built into one text (see `write_decision!`): on PostgreSQL the
+/// named parts of one `WITH` statement, on SQLite statements separated by `;`.
+pub(crate) struct Statements<'a, DB: sqlx::Database> {
+    q: sqlx::QueryBuilder<'a, DB>,
+    postgres: bool,
+    parts: usize,
+}
+
+impl<'a, DB: sqlx::Database> Statements<'a, DB> {
+    pub(crate) fn new(postgres: bool) -> Self {
+        Statements {
+            q: sqlx::QueryBuilder::new(""),
+            postgres,
+            parts: 0,
         }
+    }
+
+    /// Starts the next statement (called `name` where parts are named) and returns the
+    /// builder to push it onto.
+    pub(crate) fn next(&mut self, name: &str) -> &mut sqlx::QueryBuilder<'a, DB> {
+        match (self.postgres, self.parts) {
+            (true, 0) => self.q.push(format_args!("WITH {name} AS (")),
+            (true, _) => self.q.push(format_args!("), {name} AS (")),
+            (false, 0) => &mut self.q,
+            (false, _) => self.q.push("; "),
+        };
+        self.parts += 1;
+        &mut self.q
+    }
+
+    pub(crate) fn builder(&mut self) -> &mut sqlx::QueryBuilder<'a, DB> {
+        &mut self.q
+    }
+}
+
+/// A failed statement of decision `d`. A duplicate key is the ticket itself when `d` creates
+/// it. Otherwise the ticket's row was not changed, and the rows that name it ran into its
+/// absence (a foreign key) or into an event already there (`(ticket, seq)`): a conflict.
+fn decision_error(d: &Decision, e: sqlx::Error) -> StoreError {
+    let (duplicate, missing) = match &e {
+        sqlx::Error::Database(db) => (db.is_unique_violation(), db.is_foreign_key_violation()),
+        _ => (false, false),
     };
+    match (duplicate, missing) {
+        (true, _) if d.expected_version == 0 => StoreError::Duplicate(d.ticket.id),
+        (true, _) | (_, true) if d.expected_version > 0 => StoreError::Conflict { actual: None },
+        _ => from_sqlx(e),
+    }
 }
 
 /// The net effect of a decision on its ticket's timers: the keys to delete and the timers
@@ -412,10 +493,40 @@ impl SqlStore {
         d: &Decision,
         idem: Option<&IdempotencyRecord>,
     ) -> Result<(), StoreError> {
+        let written = self.write_decision(d, idem).await;
+        self.version_on_conflict(d, written).await
+    }
+
+    /// A conflict is found inside the decision's transaction, which an error leaves unusable
+    /// on PostgreSQL: the version found is read once that transaction is gone.
+    async fn version_on_conflict(
+        &self,
+        d: &Decision,
+        written: Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let Err(StoreError::Conflict { actual: None }) = written else {
+            return written;
+        };
+        let actual: Option<i64> = with_pool!(self, pool, {
+            sqlx::query_scalar("SELECT version FROM tickets WHERE id = $1")
+                .bind(d.ticket.id)
+                .fetch_optional(pool)
+                .await
+                .map_err(from_sqlx)?
+        });
+        Err(StoreError::Conflict {
+            actual: actual.map(|v| v as u64),
+        })
+    }
+
+    async fn write_decision(
+        &self,
+        d: &Decision,
+        idem: Option<&IdempotencyRecord>,
+    ) -> Result<(), StoreError> {
         with_pool!(self, pool, {
             let mut tx = pool.begin().await.map_err(from_sqlx)?;
-            write_decision!(tx, d);
-            announce_timers!(tx, self, d);
+            write_decision!(tx, self, d);
             if let Some(rec) = idem {
                 let r = sqlx::query(
                     "INSERT INTO idempotency (caller_id, key, request_hash, ticket_id, response, created_at_us) \
@@ -447,6 +558,18 @@ impl SqlStore {
         timer: &ClaimedTimer,
         d: Option<&Decision>,
     ) -> Result<(), StoreError> {
+        let fired = self.write_firing(timer, d).await;
+        match d {
+            Some(d) => self.version_on_conflict(d, fired).await,
+            None => fired,
+        }
+    }
+
+    async fn write_firing(
+        &self,
+        timer: &ClaimedTimer,
+        d: Option<&Decision>,
+    ) -> Result<(), StoreError> {
         with_pool!(self, pool, {
             let mut tx = pool.begin().await.map_err(from_sqlx)?;
             let deleted = sqlx::query(
@@ -464,8 +587,7 @@ impl SqlStore {
                 return Err(StoreError::TimerGone);
             }
             if let Some(d) = d {
-                write_decision!(tx, d);
-                announce_timers!(tx, self, d);
+                write_decision!(tx, self, d);
             }
             tx.commit().await.map_err(from_sqlx)
         })

@@ -60,6 +60,116 @@ async fn a_stale_version_is_a_conflict_and_writes_nothing(s: SqlStore) {
     );
 }
 
+/// A lone write sends a decision's statements together (one `WITH` statement on PostgreSQL,
+/// one text of several statements on SQLite): every row of every kind must arrive.
+async fn every_row_of_a_decision_is_written(s: SqlStore) {
+    let w = World::new();
+    let submitted = w.submit(now());
+    s.apply(&submitted, None).await.unwrap();
+    let mut t = submitted.ticket;
+    let rating = Fields {
+        rating: Some(5),
+        ..Fields::default()
+    };
+    let hours = Fields {
+        hours: Some(1.5),
+        ..Fields::default()
+    };
+    let steps = [
+        (&w.secretary, "triage", Fields::default()),
+        (&w.secretary, "dispatch", w.to_member()),
+        (&w.member, "accept", Fields::default()),
+        (&w.member, "complete", hours),
+        (&w.resident, "confirm", rating),
+    ];
+    let (mut notifications, mut credits) = (submitted.notifications.len() as i64, 0);
+    for (who, action, fields) in steps {
+        let d = w.act(&t, who, action, fields);
+        s.apply(&d, None).await.unwrap();
+        notifications += d.notifications.len() as i64;
+        credits += d
+            .events
+            .iter()
+            .filter(|e| {
+                matches!(
+                    &e.kind,
+                    EventKind::Transitioned {
+                        credit: Some(_),
+                        ..
+                    }
+                )
+            })
+            .count() as i64;
+        let timers: HashSet<String> = d
+            .timers
+            .iter()
+            .filter_map(|c| match c {
+                TimerChange::Set(t) => Some(t.key.to_string()),
+                TimerChange::Cancel(_) => None,
+            })
+            .collect();
+        for key in &timers {
+            let n = count(
+                &s,
+                "SELECT count(*) FROM timers WHERE ticket_id = $1 AND key = $2",
+                d.ticket.id,
+                key,
+            )
+            .await;
+            assert_eq!(n, 1, "{action} set the timer {key}");
+        }
+        t = d.ticket;
+    }
+    assert!(notifications > 0 && credits == 1);
+    let outbox = count(
+        &s,
+        "SELECT count(*) FROM outbox WHERE ticket_id = $1 AND event <> $2",
+        t.id,
+        "",
+    )
+    .await;
+    assert_eq!(outbox, notifications, "every notification is in the outbox");
+    let ledger = count(
+        &s,
+        "SELECT count(*) FROM ledger WHERE ticket_id = $1 AND category <> $2",
+        t.id,
+        "",
+    )
+    .await;
+    assert_eq!(ledger, credits, "the confirmation credited the volunteer");
+    let timers = count(
+        &s,
+        "SELECT count(*) FROM timers WHERE ticket_id = $1 AND key <> $2",
+        t.id,
+        "",
+    )
+    .await;
+    assert_eq!(timers, 0, "closed: every timer of the ticket is gone");
+    assert_eq!(s.events(t.id).await.unwrap().len() as u64, t.version);
+}
+
+/// `sql`'s count, with a ticket id and a text bound to `$1` and `$2`.
+async fn count(s: &SqlStore, sql: &str, id: Uuid, text: &str) -> i64 {
+    match (s.pg_pool(), s.sqlite_pool()) {
+        (Some(pg), _) => {
+            sqlx::query_scalar(sql)
+                .bind(id)
+                .bind(text)
+                .fetch_one(pg)
+                .await
+        }
+        (None, Some(lite)) => {
+            sqlx::query_scalar(sql)
+                .bind(id)
+                .bind(text)
+                .fetch_one(lite)
+                .await
+        }
+        (None, None) => unreachable!("a store has one backend"),
+    }
+    .unwrap()
+}
+
 async fn thirty_two_racers_one_winner(s: SqlStore) {
     let w = Arc::new(World::new());
     let d = w.submit(now());
@@ -596,6 +706,7 @@ backends! {
     volunteers_come_with_skills_and_open_load,
     a_decision_round_trips_with_its_events,
     a_stale_version_is_a_conflict_and_writes_nothing,
+    every_row_of_a_decision_is_written,
     thirty_two_racers_one_winner,
     timers_are_set_replaced_cancelled_and_fired_once,
     a_replaced_timer_cannot_be_fired_by_its_old_claim,

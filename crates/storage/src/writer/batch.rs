@@ -151,32 +151,33 @@ impl SqlStore {
             for chunk in rows.tickets.chunks(ROWS_PER_STATEMENT) {
                 // New tickets are inserted, existing ones updated: the versions were checked
                 // above, under lock.
-                insert_tickets!(
+                execute!(
                     tx,
+                    push_tickets!(
                     chunk.iter().map(|d| &d.ticket),
                     " ON CONFLICT (id) DO UPDATE SET state = excluded.state, urgency = excluded.urgency, \
                      assignee_person = excluded.assignee_person, assignee_team = excluded.assignee_team, \
                      version = excluded.version, terminal = excluded.terminal, breached = excluded.breached, \
                      updated_at_us = excluded.updated_at_us, body = excluded.body, on_wall = excluded.on_wall"
-                )
+                ))
                 .map_err(from_sqlx)?;
             }
             for chunk in rows.events.chunks(ROWS_PER_STATEMENT) {
-                insert_events!(tx, chunk.iter().copied()).map_err(from_sqlx)?;
+                execute!(tx, push_events!(chunk.iter().copied())).map_err(from_sqlx)?;
             }
             // Deletes before upserts: a key a write cancels or fires and sets again ends set.
             for chunk in rows.timers_deleted.chunks(ROWS_PER_STATEMENT) {
-                delete_timers!(tx, chunk.iter().cloned()).map_err(from_sqlx)?;
+                execute!(tx, push_timer_deletes!(chunk.iter().cloned())).map_err(from_sqlx)?;
             }
             for chunk in rows.timers_set.chunks(ROWS_PER_STATEMENT) {
-                upsert_timers!(tx, chunk.iter().copied()).map_err(from_sqlx)?;
+                execute!(tx, push_timer_upserts!(chunk.iter().copied())).map_err(from_sqlx)?;
             }
             for chunk in rows.outbox.chunks(ROWS_PER_STATEMENT) {
-                insert_outbox!(tx, chunk.iter().map(|(n, d)| (*n, &d.ticket)))
+                execute!(tx, push_outbox!(chunk.iter().map(|(n, d)| (*n, &d.ticket))))
                     .map_err(from_sqlx)?;
             }
             for chunk in rows.credits.chunks(ROWS_PER_STATEMENT) {
-                insert_credits!(tx, chunk.iter().copied()).map_err(from_sqlx)?;
+                execute!(tx, push_credits!(chunk.iter().copied())).map_err(from_sqlx)?;
             }
 
             if !rows.idempotency.is_empty() {

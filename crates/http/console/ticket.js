@@ -46,6 +46,7 @@ export async function detail(ctx, id) {
   const facts = [
     [t('requester'), ticket.requester.name + (ticket.requester.phone ? ` · ${ticket.requester.phone}` : '')],
     [t('created'), when(ticket.created_at)],
+    [t('channel'), t(`ch_${ticket.channel}`) + (ticket.proxy_id ? ` · ${t('proxied')}` : '')],
     holderLine(ticket) ? [t('assignee'), holderLine(ticket) + (by?.due ? ` · ${t('by', { when: when(by.due) })}` : '')] : null,
     ticket.rating ? [t('rating'), '★'.repeat(ticket.rating)] : null,
   ].filter(Boolean);

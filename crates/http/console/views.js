@@ -50,6 +50,7 @@ export function newRequest(ctx) {
           category,
           description: description.value.trim(),
           urgency: urgent.checked ? 'urgent' : 'normal',
+          channel: 'console',
         }, { 'Idempotency-Key': key });
         toast(t('submitted'));
         const file = photo.input.files[0];

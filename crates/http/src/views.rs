@@ -88,8 +88,11 @@ pub struct TicketView {
     pub state_label: LabelView,
     pub terminal: bool,
     pub description: String,
+    /// `visit`, `phone`, `12345`, `wechat`, `open311`, `console` or `api`.
     pub channel: String,
     pub requester: ContactView,
+    /// Who entered it for the requester (代办), if someone did.
+    pub proxy_id: Option<Uuid>,
     pub assignee: Option<HolderView>,
     pub community_id: Uuid,
     pub branch_id: Uuid,
@@ -281,6 +284,7 @@ async fn view_one(
         terminal: t.terminal,
         description: t.description,
         channel: t.channel,
+        proxy_id: t.proxy,
         requester: ContactView {
             id: t.requester,
             name,

@@ -120,6 +120,7 @@ async fn run(store: SqlStore, pending: u64) -> (f64, usize) {
             description: "垃圾桶满了".into(),
             channel: "console".into(),
             building_id: building,
+            on_behalf_of: None,
         };
         let t = engine.submit(&resident, &req, None).await.unwrap();
         first.get_or_insert(t.id);

@@ -476,7 +476,7 @@ impl SqlStore {
     pub(crate) async fn person_ref(&self, id: Uuid) -> Result<Option<PersonRef>, StoreError> {
         with_reader!(self, pool, {
             let row = sqlx::query(
-                "SELECT roles, community_id, branch_id, active FROM people WHERE id = $1",
+                "SELECT roles, community_id, branch_id, active, home_building_id FROM people WHERE id = $1",
             )
             .bind(id)
             .fetch_optional(pool)
@@ -488,6 +488,7 @@ impl SqlStore {
                     roles: parse_roles(&r.try_get::<String, _>(0)?),
                     community_id: r.try_get(1)?,
                     branch_id: r.try_get(2)?,
+                    home_building_id: r.try_get(4)?,
                     active: r.try_get(3)?,
                 })
             })

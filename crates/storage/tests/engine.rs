@@ -65,6 +65,7 @@ impl Rig {
             description: "楼道扶手松动,请帮忙".into(),
             channel: "console".into(),
             building_id: self.dir.building,
+            on_behalf_of: None,
         };
         self.engine
             .submit(&self.resident, &req, None)
@@ -535,6 +536,7 @@ async fn idempotent_submits_answer_alike_and_refuse_a_changed_body(s: SqlStore) 
         description: "水管漏水".into(),
         channel: "console".into(),
         building_id: r.dir.building,
+        on_behalf_of: None,
     };
     let first = r
         .engine

@@ -65,6 +65,7 @@ async fn submit_and_wait(submitter: &Engine, reader: &SqlStore, dir: &Directory)
         description: "两秒后到期".into(),
         channel: "console".into(),
         building_id: dir.building,
+        on_behalf_of: None,
     };
     let resident = Actor::new(dir.resident, [Role::Resident]);
     let start = Instant::now();

@@ -65,6 +65,17 @@ pub const MAX_HOURS: f64 = 24.0;
 /// notes in a loop must not grow one row without bound.
 pub const MAX_EVENTS_PER_TICKET: u64 = 1000;
 
+/// The ways a request reaches the community (every request carries one): a visit to the
+/// office or a home visit, a phone call, the city's 12345 hotline, WeChat, an Open311 client,
+/// the web console, another program through the API.
+pub const CHANNELS: [&str; 7] = [
+    "visit", "phone", "12345", "wechat", "open311", "console", "api",
+];
+
+/// Roles that may enter a request for a resident (代办): a volunteer or building head, the
+/// branch, the community office; each only for a resident of their own community.
+pub const PROXY_ROLES: [Role; 3] = [Role::Member, Role::Secretary, Role::Community];
+
 /// A workflow action on an existing ticket.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Act {

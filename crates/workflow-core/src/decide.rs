@@ -18,9 +18,24 @@ pub fn decide_submission(
     sub: &Submission,
     now: Timestamp,
 ) -> Result<Decision, CommandError> {
-    if !actor.roles.contains(Role::Resident) {
+    // A resident asks for themselves; someone else asks for a resident only from a proxy
+    // role, and is recorded as the proxy with the role they acted in.
+    let (role, proxy) = if actor.id == sub.requester {
+        let own = actor.roles.contains(Role::Resident);
+        (own.then_some(Role::Resident), None)
+    } else {
+        let proxy_role = PROXY_ROLES.into_iter().find(|r| actor.roles.contains(*r));
+        (proxy_role, Some(actor.id))
+    };
+    let Some(role) = role else {
         return Err(CommandError::RoleNotAllowed {
             action: "submit".into(),
+        });
+    };
+    if !CHANNELS.contains(&sub.channel.as_str()) {
+        return Err(CommandError::InvalidField {
+            field: "channel",
+            reason: format!("{:?} is not one of {}", sub.channel, CHANNELS.join(", ")),
         });
     }
     let description = sub.description.trim();
@@ -39,7 +54,7 @@ pub fn decide_submission(
         at: now,
         actor: ActorRef {
             id: Some(actor.id),
-            role: Role::Resident,
+            role,
         },
         kind: EventKind::Submitted(Submitted {
             workflow_id: wf.id.clone(),
@@ -50,6 +65,7 @@ pub fn decide_submission(
             channel: sub.channel.clone(),
             state: initial.name.clone(),
             requester: sub.requester,
+            proxy,
             community_id: sub.community_id,
             branch_id: sub.branch_id,
             building_id: sub.building_id,
@@ -416,6 +432,10 @@ impl<'w> Builder<'w> {
             // Automatic dispatch hands the ticket back to the branch: always say so.
             EventKind::AutoDispatchStopped { .. } => {
                 recipients.push(Recipient::Staff(Role::Secretary))
+            }
+            // A request entered for a resident: the resident is told it exists.
+            EventKind::Submitted(Submitted { proxy: Some(_), .. }) => {
+                recipients.push(Recipient::Person(self.ticket.requester))
             }
             _ => {}
         }

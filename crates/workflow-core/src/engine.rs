@@ -43,6 +43,9 @@ pub struct NewRequest {
     pub description: String,
     pub channel: String,
     pub building_id: Uuid,
+    /// The resident it is for, when someone enters it for them (代办); `None`: the caller.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub on_behalf_of: Option<Uuid>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -171,13 +174,17 @@ impl Engine {
                 field: "building_id",
                 reason: "no branch covers this building".into(),
             })?;
+        let requester = match req.on_behalf_of {
+            Some(resident) if resident != actor.id => self.check_proxy(actor, resident).await?,
+            _ => actor.id,
+        };
         let sub = Submission {
             id: Uuid::now_v7(),
             category: req.category.clone(),
             urgency: req.urgency,
             description: req.description.clone(),
             channel: req.channel.clone(),
-            requester: actor.id,
+            requester,
             community_id: place.community_id,
             branch_id: place.branch_id,
             building_id: Some(place.building_id),
@@ -269,6 +276,30 @@ impl Engine {
         }
         self.signal(&decision);
         Ok(decision.ticket)
+    }
+
+    /// A request entered for someone else is for an active resident of the proxy's own
+    /// community (whether the proxy's role may do it at all is the core's rule). Someone
+    /// outside it gets the same answer as an unknown id.
+    async fn check_proxy(&self, actor: &Actor, resident: Uuid) -> Result<Uuid, EngineError> {
+        let proxy = self.store.person(actor.id).await?;
+        let requester = self.store.person(resident).await?;
+        let ok = match (proxy, requester) {
+            (Some(p), Some(r)) => {
+                r.active
+                    && r.roles.contains(&Role::Resident)
+                    && r.community_id.is_some()
+                    && r.community_id == p.community_id
+            }
+            _ => false,
+        };
+        match ok {
+            true => Ok(resident),
+            false => Err(EngineError::Invalid {
+                field: "on_behalf_of",
+                reason: "no resident of your community has this id".into(),
+            }),
+        }
     }
 
     /// Only a member of the ticket's community, or one of its teams, may be handed a ticket.

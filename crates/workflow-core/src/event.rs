@@ -37,6 +37,9 @@ pub struct Submitted {
     pub channel: String,
     pub state: String,
     pub requester: Uuid,
+    /// Who entered it on the requester's behalf (a volunteer, a building head, staff).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<Uuid>,
     pub community_id: Uuid,
     pub branch_id: Uuid,
     pub building_id: Option<Uuid>,
@@ -217,6 +220,7 @@ impl Ticket {
             auto_closed: false,
             auto_dispatches: 0,
             auto_dispatch_spent: false,
+            proxy: s.proxy,
             tried: Vec::new(),
             terminal: false,
             created_at: event.at,

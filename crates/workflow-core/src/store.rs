@@ -97,6 +97,7 @@ pub struct PersonRef {
     pub roles: Vec<Role>,
     pub community_id: Option<Uuid>,
     pub branch_id: Option<Uuid>,
+    pub home_building_id: Option<Uuid>,
     pub active: bool,
 }
 

@@ -155,6 +155,9 @@ pub struct Ticket {
     /// The secretary has been told that automatic dispatch used up its attempts (told once).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub auto_dispatch_spent: bool,
+    /// Who entered it on the requester's behalf (代办), if someone did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<Uuid>,
     /// Volunteers who held it and handed it back unfinished, first first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tried: Vec<Uuid>,

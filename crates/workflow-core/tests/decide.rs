@@ -327,7 +327,7 @@ fn refusals_name_their_reason() {
 }
 
 #[test]
-fn only_residents_submit_and_descriptions_are_checked() {
+fn who_may_submit_for_whom_and_descriptions_are_checked() {
     let w = world("community-service");
     let sub = Submission {
         id: Uuid::now_v7(),
@@ -341,22 +341,48 @@ fn only_residents_submit_and_descriptions_are_checked() {
         building_id: None,
     };
     let now = at("2026-03-09T09:00");
-    assert_eq!(
-        decide_submission(&w.wf, &w.resident, &sub, now)
+    let refused = |actor: &Actor, sub: &Submission| {
+        decide_submission(&w.wf, actor, sub, now)
             .unwrap_err()
-            .code(),
-        "missing_field"
-    );
+            .code()
+    };
+    assert_eq!(refused(&w.resident, &sub), "missing_field");
     let sub = Submission {
         description: "x".into(),
         ..sub
     };
+    let by_fax = Submission {
+        channel: "fax".into(),
+        ..sub.clone()
+    };
+    assert_eq!(refused(&w.resident, &by_fax), "invalid_field");
+
+    // A volunteer enters it for the resident (代办): the resident is the requester and is
+    // told; the volunteer is the proxy, in the role they acted in.
+    let d = decide_submission(&w.wf, &w.other_member, &sub, now).unwrap();
     assert_eq!(
-        decide_submission(&w.wf, &w.other_member, &sub, now)
-            .unwrap_err()
-            .code(),
-        "role_not_allowed"
+        (d.ticket.requester, d.ticket.proxy),
+        (w.resident.id, Some(w.other_member.id))
     );
+    assert_eq!(d.events[0].actor.role, Role::Member);
+    assert!(
+        d.notifications
+            .iter()
+            .any(|n| n.event == "submitted" && n.recipient == Recipient::Person(w.resident.id))
+    );
+    // Asking for oneself records no proxy and tells nobody it was asked for them.
+    let own = decide_submission(&w.wf, &w.resident, &sub, now).unwrap();
+    assert_eq!(own.ticket.proxy, None);
+    assert!(
+        !own.notifications
+            .iter()
+            .any(|n| n.recipient == Recipient::Person(w.resident.id))
+    );
+    // A neighbour is no proxy, nor is an administrator.
+    let neighbour = Actor::new(Uuid::now_v7(), [Role::Resident]);
+    let admin = Actor::new(Uuid::now_v7(), [Role::Admin]);
+    assert_eq!(refused(&neighbour, &sub), "role_not_allowed");
+    assert_eq!(refused(&admin, &sub), "role_not_allowed");
 }
 
 #[test]

@@ -232,6 +232,7 @@ async fn create(
         description: description.to_owned(),
         channel: "open311".into(),
         building_id,
+        on_behalf_of: None,
     };
     match state.engine.submit(&actor, &req, None).await {
         Ok(t) => {

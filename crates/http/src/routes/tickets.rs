@@ -8,7 +8,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 use workflow_core::engine::NewRequest;
-use workflow_core::store::{Page, TicketFilter};
+use workflow_core::store::{Page, Store, TicketFilter};
 use workflow_core::{Assignee, Fields, Role, Urgency};
 
 use crate::AppState;
@@ -42,9 +42,19 @@ pub struct SubmitBody {
     /// Where help is needed; defaults to the resident's home building.
     #[serde(default)]
     pub building_id: Option<Uuid>,
+    /// How the request reached the community: `visit`, `phone`, `12345`, `wechat`,
+    /// `console`, `api` (default; `open311` is the Open311 endpoint's).
+    #[serde(default)]
+    pub channel: Option<String>,
+    /// Entering it for a resident of your community (代办: a volunteer or building head, the
+    /// branch, the community office): the resident's id. They are the requester, are told,
+    /// and see it as theirs; you are recorded as the proxy.
+    #[serde(default)]
+    pub on_behalf_of: Option<Uuid>,
 }
 
-/// Submit a request (点单). Residents only; `Idempotency-Key` makes retries safe.
+/// Submit a request (点单): a resident for themselves, or a volunteer or staff member for a
+/// resident of their community (`on_behalf_of`). `Idempotency-Key` makes retries safe.
 #[utoipa::path(post, path = "/api/v1/tickets", tag = "tickets", request_body = SubmitBody,
     params(("Idempotency-Key" = Option<String>, Header, description = "retries with the same key get the first answer")),
     responses((status = 201, body = TicketView), (status = 422, body = Problem), (status = 403, body = Problem)),
@@ -57,7 +67,11 @@ async fn submit(
 ) -> ApiResult<(StatusCode, axum::Json<TicketView>)> {
     // Who may submit is the core's rule too; saying so first keeps a 403 from turning into a
     // 422 about a home building a non-resident does not have.
-    caller.require(&[Role::Resident])?;
+    let proxy = body.on_behalf_of.filter(|r| *r != caller.principal.id);
+    match proxy {
+        None => caller.require(&[Role::Resident])?,
+        Some(_) => caller.require(&workflow_core::command::PROXY_ROLES)?,
+    }
     let key = match headers.get("idempotency-key") {
         None => None,
         Some(v) => Some(
@@ -79,19 +93,33 @@ async fn submit(
             detail: format!("urgency {u:?} is not one of normal, urgent"),
         })?,
     };
-    let building_id = body
-        .building_id
-        .or(caller.principal.home_building_id)
-        .ok_or(ApiError::Unprocessable {
-            code: "missing_field",
-            detail: "building_id is required: you have no home building on record".into(),
-        })?;
+    let home = match proxy {
+        None => caller.principal.home_building_id,
+        // Someone outside the proxy's community is refused by the Engine, whatever this finds.
+        Some(resident) => state
+            .store
+            .person(resident)
+            .await?
+            .and_then(|p| p.home_building_id),
+    };
+    let building_id = body.building_id.or(home).ok_or(ApiError::Unprocessable {
+        code: "missing_field",
+        detail: "building_id is required: there is no home building on record".into(),
+    })?;
+    let channel = body.channel.unwrap_or_else(|| "api".into());
+    if channel == "open311" {
+        return Err(ApiError::Unprocessable {
+            code: "invalid_field",
+            detail: "channel open311 is for requests through /open311".into(),
+        });
+    }
     let req = NewRequest {
         category: body.category,
         urgency,
         description: body.description,
-        channel: "api".into(),
+        channel,
         building_id,
+        on_behalf_of: proxy,
     };
     let ticket = state.engine.submit(&caller.actor, &req, key).await?;
     metrics::counter!("linli_transitions_total", "workflow" => ticket.workflow_id.clone(), "action" => "submit").increment(1);

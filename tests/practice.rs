@@ -1,0 +1,146 @@
+//! The 接诉即办 practice beyond the happy path, end to end over HTTP on SQLite and on
+//! PostgreSQL: requests entered for a resident and the channel they came by, public and
+//! internal notes, extensions of a deadline, objections to a dispatch.
+
+mod support;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use storage::OutboxState;
+use support::TestApp;
+use uuid::Uuid;
+use workflow_core::command::Recipient;
+
+/// Every message the outbox holds for `ticket`, as (event, recipient).
+async fn told(app: &TestApp, ticket: &str) -> Vec<(String, Recipient)> {
+    let ticket: Uuid = ticket.parse().unwrap();
+    let mut all = Vec::new();
+    for state in [
+        OutboxState::Pending,
+        OutboxState::Delivered,
+        OutboxState::Failed,
+    ] {
+        for e in app.store.outbox_entries(state, None, 1000).await.unwrap() {
+            if e.message.ticket_id == ticket {
+                all.push((e.message.event, e.message.recipient));
+            }
+        }
+    }
+    all
+}
+
+async fn a_volunteer_enters_a_request_for_a_resident_by_phone(app: TestApp) {
+    let resident = app.demo.user("resident").id;
+    let member = app.demo.user("member").id;
+    let body = json!({
+        "category": "repair",
+        "description": "王奶奶来电: 厨房水龙头漏水",
+        "channel": "phone",
+        "on_behalf_of": resident,
+    });
+    let r = app.post("member", "/api/v1/tickets", body.clone()).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let t = r.body["id"].as_str().unwrap().to_owned();
+    assert_eq!(r.body["requester"]["id"], json!(resident));
+    assert_eq!(r.body["proxy_id"], json!(member));
+    assert_eq!(r.body["channel"], "phone");
+
+    // The resident's own: in their list, and they are told it was entered for them.
+    let mine = app.get("resident", "/api/v1/tickets").await;
+    assert!(
+        mine.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["id"] == json!(t))
+    );
+    assert!(
+        told(&app, &t)
+            .await
+            .contains(&("submitted".into(), Recipient::Person(resident))),
+        "{:?}",
+        told(&app, &t).await
+    );
+
+    // The audit says who entered it, in which role, and how it came.
+    let events = app
+        .get("secretary", &format!("/api/v1/tickets/{t}/events"))
+        .await;
+    let first = &events.body[0];
+    assert_eq!(
+        (
+            first["kind"].as_str(),
+            first["actor_id"].clone(),
+            first["actor_role"].as_str()
+        ),
+        (Some("submitted"), json!(member), Some("member"))
+    );
+    assert_eq!(first["data"]["proxy"], json!(member));
+    assert_eq!(first["data"]["requester"], json!(resident));
+    assert_eq!(first["data"]["channel"], "phone");
+
+    // A resident asks for themselves, with the channel they came by; unknown channels and
+    // the Open311 endpoint's own are refused.
+    let r = app
+        .post(
+            "resident",
+            "/api/v1/tickets",
+            json!({"category": "repair", "description": "在社区窗口登记", "channel": "visit"}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["channel"].as_str(), &r.body["proxy_id"]),
+        (StatusCode::CREATED, Some("visit"), &Value::Null)
+    );
+    for channel in ["fax", "open311"] {
+        let r = app
+            .post(
+                "resident",
+                "/api/v1/tickets",
+                json!({"category": "repair", "description": "x", "channel": channel}),
+            )
+            .await;
+        assert_eq!(
+            (r.status, r.code()),
+            (StatusCode::UNPROCESSABLE_ENTITY, "invalid_field"),
+            "{channel}"
+        );
+    }
+
+    // Nobody enters a request for a resident of another community, nor for someone who is
+    // no resident; street staff enter none.
+    let yunhe_resident = app.demo.user("yunhe_resident").id;
+    let secretary = app.demo.user("secretary").id;
+    for (who, whom) in [
+        ("member", yunhe_resident),
+        ("secretary", yunhe_resident),
+        ("member", secretary),
+        ("member", Uuid::now_v7()),
+    ] {
+        let r = app
+            .post(
+                who,
+                "/api/v1/tickets",
+                json!({"category": "repair", "description": "代办", "on_behalf_of": whom, "building_id": app.demo.hehuatang_building}),
+            )
+            .await;
+        assert_eq!(
+            (r.status, r.code()),
+            (StatusCode::UNPROCESSABLE_ENTITY, "invalid_field"),
+            "{who} for {whom}: {:?}",
+            r.body
+        );
+    }
+    let r = app
+        .post(
+            "street",
+            "/api/v1/tickets",
+            json!({"category": "repair", "description": "代办", "on_behalf_of": resident}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{:?}", r.body);
+}
+
+backends! {
+    a_volunteer_enters_a_request_for_a_resident_by_phone,
+}

@@ -238,10 +238,29 @@ async fn refuse_oversize(req: Request, next: Next) -> Response {
         .get(axum::http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if announced.is_some_and(|n| n > limit as u64) {
-        return axum::response::IntoResponse::into_response(ApiError::PayloadTooLarge);
+    match announced {
+        Some(n) if n > limit as u64 => {
+            if n <= LINGER_FACTOR * limit as u64 {
+                linger(req.into_body()).await;
+            }
+            axum::response::IntoResponse::into_response(ApiError::PayloadTooLarge)
+        }
+        _ => next.run(req).await,
     }
-    next.run(req).await
+}
+
+/// Bodies up to this many times the limit are read and dropped before the refusal: a client
+/// still writing into a connection the server has dropped sees a broken pipe, never the
+/// 413 that says why (a resident's camera photo just over the limit must get the reason).
+/// Beyond it, or after [`LINGER`], the connection is simply dropped.
+const LINGER_FACTOR: u64 = 4;
+const LINGER: Duration = Duration::from_secs(10);
+
+async fn linger(body: axum::body::Body) {
+    use futures_util::StreamExt;
+    let mut data = body.into_data_stream();
+    let drain = async { while let Some(Ok(_)) = data.next().await {} };
+    let _ = tokio::time::timeout(LINGER, drain).await;
 }
 
 /// Requests by route and status, and their latency.

@@ -26,7 +26,8 @@ fn the_shipped_workflows_check_clean_with_a_summary() {
         "dispute-mediation@1 纠纷调解",
         "SLA clocks: 2 (resolution, response)",
         "expire after 30m in dispatched",
-        "ok: 3 workflows, 8 categories",
+        "community-service@2 社区服务",
+        "ok: 4 workflows, 8 categories",
     ] {
         assert!(stdout.contains(line), "missing {line:?} in:\n{stdout}");
     }

@@ -141,6 +141,74 @@ async fn a_volunteer_enters_a_request_for_a_resident_by_phone(app: TestApp) {
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{:?}", r.body);
 }
 
+async fn internal_notes_never_reach_the_resident(app: TestApp) {
+    let t = app.submit("resident", "repair", "阳台门关不上").await;
+    let member = app.demo.user("member").id;
+    for (who, action, body) in [
+        ("secretary", "note", json!({"note": "已联系物业, 明天上门"})),
+        (
+            "secretary",
+            "internal_note",
+            json!({"note": "该户老人独居, 上门请两人同行"}),
+        ),
+        ("secretary", "triage", Value::Null),
+        ("secretary", "dispatch", json!({"assignee": member})),
+        (
+            "member",
+            "internal_note",
+            json!({"note": "门框变形, 需要带刨子"}),
+        ),
+    ] {
+        let r = app.act(who, &t, action, body).await;
+        assert_eq!(r.status, StatusCode::OK, "{action}: {:?}", r.body);
+    }
+    let kinds = |r: &support::Reply| -> Vec<String> {
+        r.body
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["kind"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let staff = app
+        .get("secretary", &format!("/api/v1/tickets/{t}/events"))
+        .await;
+    let volunteer = app
+        .get("member", &format!("/api/v1/tickets/{t}/events"))
+        .await;
+    let resident = app
+        .get("resident", &format!("/api/v1/tickets/{t}/events"))
+        .await;
+    for r in [&staff, &volunteer] {
+        assert_eq!(kinds(r).iter().filter(|k| *k == "internal_note").count(), 2);
+    }
+    assert!(kinds(&resident).contains(&"note".to_owned()));
+    assert!(!kinds(&resident).contains(&"internal_note".to_owned()));
+    assert!(
+        !resident.body.to_string().contains("独居") && !resident.body.to_string().contains("刨子"),
+        "no internal text anywhere in the resident's view"
+    );
+    // Nor in what the resident is told, nor can the resident write one.
+    let resident_id = app.demo.user("resident").id;
+    assert!(
+        !told(&app, &t)
+            .await
+            .iter()
+            .any(|(e, r)| e == "internal_note" && *r == Recipient::Person(resident_id))
+    );
+    let r = app
+        .act("resident", &t, "internal_note", json!({"note": "x"}))
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let ticket = app.get("resident", &format!("/api/v1/tickets/{t}")).await;
+    assert!(
+        !ticket.body["allowed_actions"]
+            .to_string()
+            .contains("internal_note")
+    );
+}
+
 backends! {
     a_volunteer_enters_a_request_for_a_resident_by_phone,
+    internal_notes_never_reach_the_resident,
 }

@@ -245,7 +245,9 @@ function history(ticket, events, workflow) {
         ? label(actionLabel)
         : t(`ev_${e.kind}`, { clock: clockName(e.data.clock), level: t(`role_${e.data.to || ''}`) });
       const extra = [e.data.reason, e.data.note, e.data.rating ? '★'.repeat(e.data.rating) : null].filter(Boolean);
-      return h('li', {},
+      // Internal notes reach only those who handle the request; marked so nobody reads one
+      // out to the resident.
+      return h('li', e.data.internal ? { class: 'internal' } : {},
         h('time', { datetime: e.at }, when(e.at)), ' ',
         h('span', { class: 'actor' }, t(`role_${e.actor_role}`)), ' ',
         h('span', { class: 'what' }, what),

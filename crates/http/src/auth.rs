@@ -5,6 +5,7 @@ use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use storage::Principal;
+use uuid::Uuid;
 use workflow_core::store::Scope;
 use workflow_core::{Actor, Role};
 
@@ -21,6 +22,14 @@ pub struct Caller {
 impl Caller {
     pub fn has(&self, role: Role) -> bool {
         self.principal.roles.contains(&role)
+    }
+
+    /// Whether internal records (internal notes) of a request by `requester` are for this
+    /// caller: those who handle requests (volunteers, staff, administrators) see them, the
+    /// resident who asked never does, whatever other role they hold.
+    pub fn sees_internal(&self, requester: Uuid) -> bool {
+        self.principal.id != requester
+            && (self.is_staff() || self.has(Role::Member) || self.has(Role::Admin))
     }
 
     /// Branch staff and above: secretary, community office, street office.

@@ -456,7 +456,11 @@ impl<'w> Builder<'w> {
             recipients.extend(r);
         }
         let actor = self.actor_id;
+        let requester = Recipient::Person(self.ticket.requester);
         for r in recipients {
+            if event.is_internal() && r == requester {
+                continue;
+            }
             let own = r == Recipient::Person(actor);
             let dup = self
                 .notifications
@@ -506,6 +510,7 @@ impl<'w> Builder<'w> {
             terminal: to.terminal,
             stays: tr.to.is_none(),
             on_wall: to.wall,
+            internal: tr.internal,
             assignee_after,
             data,
             timer_due,

@@ -87,6 +87,10 @@ pub enum EventKind {
         /// Whether `to` is a wall state.
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         on_wall: bool,
+        /// For those who handle the request only (an internal action): never shown or told
+        /// to the resident.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        internal: bool,
         /// The ticket's holder after the action (unchanged actions repeat it).
         assignee_after: Option<Assignee>,
         #[serde(flatten)]
@@ -151,6 +155,14 @@ pub enum EventKind {
         raise_priority: bool,
         timer_due: Timestamp,
     },
+}
+
+impl Event {
+    /// Recorded for those who handle the request only (an internal note): the resident
+    /// never sees it.
+    pub fn is_internal(&self) -> bool {
+        matches!(self.kind, EventKind::Transitioned { internal: true, .. })
+    }
 }
 
 impl EventKind {

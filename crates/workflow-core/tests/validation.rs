@@ -450,3 +450,13 @@ fn credit_names_known_actions_and_five_bonuses() {
         "5 numbers, got 2",
     );
 }
+
+#[test]
+fn an_internal_action_keeps_the_state() {
+    assert_rejected(
+        "roles = [\"assignee\"]\nrequires = [\"note\"]",
+        "roles = [\"assignee\"]\nrequires = [\"note\"]\ninternal = true",
+        "internal = true",
+        "cannot be internal",
+    );
+}

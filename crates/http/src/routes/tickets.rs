@@ -9,7 +9,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 use workflow_core::engine::NewRequest;
 use workflow_core::store::{Page, Store, TicketFilter};
-use workflow_core::{Assignee, Fields, Role, Urgency};
+use workflow_core::{Assignee, EventKind, Fields, Role, Urgency};
 
 use crate::AppState;
 use crate::auth::Caller;
@@ -220,7 +220,18 @@ async fn events(
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<axum::Json<Vec<EventView>>> {
     let events = state.engine.events(&caller.scope, id).await?;
-    Ok(axum::Json(events.into_iter().map(event_view).collect()))
+    let requester = match events.first().map(|e| &e.kind) {
+        Some(EventKind::Submitted(s)) => s.requester,
+        _ => return Err(ApiError::NotFound),
+    };
+    let internal = caller.sees_internal(requester);
+    Ok(axum::Json(
+        events
+            .into_iter()
+            .filter(|e| internal || !e.is_internal())
+            .map(event_view)
+            .collect(),
+    ))
 }
 
 /// The body of any workflow action. Only the fields the action takes are accepted.

@@ -450,6 +450,17 @@ fn workflow(
                 AssignEffect::Keep
             }
         };
+        let internal = match &t.internal {
+            Some(i) if *i.get_ref() && t.to.is_some() => {
+                cx.err(
+                    i.span(),
+                    format!("action {action:?} changes the state, which the resident sees: it cannot be internal"),
+                );
+                true
+            }
+            Some(i) => *i.get_ref(),
+            None => false,
+        };
         for f in &from {
             if let Some(first) = seen.insert((action.clone(), *f), span.start) {
                 let (line, _) = line_col(&cx.source.text, first);
@@ -471,6 +482,7 @@ fn workflow(
                 requires,
                 optional,
                 assign,
+                internal,
             });
         }
     }

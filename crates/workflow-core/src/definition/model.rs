@@ -104,6 +104,9 @@ pub struct TransitionDef {
     pub requires: FieldSet,
     pub optional: FieldSet,
     pub assign: AssignEffect,
+    /// What it records is for those who handle the request, never for the resident (an
+    /// internal note); only actions that keep the ticket where it is may be internal.
+    pub internal: bool,
 }
 
 /// A step of an escalation ladder.

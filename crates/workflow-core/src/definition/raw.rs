@@ -87,6 +87,8 @@ pub(crate) struct RawTransition {
     #[serde(default)]
     pub optional: Vec<Name>,
     pub assign: Option<Name>,
+    /// Staff only: the resident never sees what this action recorded, nor hears of it.
+    pub internal: Option<Spanned<bool>>,
 }
 
 #[derive(Deserialize)]

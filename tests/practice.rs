@@ -208,7 +208,77 @@ async fn internal_notes_never_reach_the_resident(app: TestApp) {
     );
 }
 
+async fn the_third_returned_dispatch_goes_up_to_the_community(app: TestApp) {
+    let t = app
+        .submit("resident", "repair", "楼顶漏水, 好像是公共管道")
+        .await;
+    let member = app.demo.user("member").id;
+    let r = app.act("secretary", &t, "triage", Value::Null).await;
+    assert_eq!(r.status, StatusCode::OK);
+    for round in 1..=3 {
+        let r = app
+            .act("secretary", &t, "dispatch", json!({"assignee": member}))
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        let r = app
+            .act(
+                "member",
+                &t,
+                "decline",
+                json!({"reason": "公共管道归物业, 不是志愿者能修的"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        assert_eq!(r.body["returns"], json!(round));
+        let up = told(&app, &t).await.contains(&(
+            "objections_escalated".into(),
+            Recipient::Staff(workflow_core::Role::Community),
+        ));
+        match round {
+            1 | 2 => {
+                assert_eq!(r.body["escalated_to"], Value::Null, "round {round}");
+                assert!(!up, "round {round}");
+            }
+            _ => {
+                assert_eq!(r.body["escalated_to"], "community");
+                assert!(up, "the community office is told");
+            }
+        }
+    }
+    let events = app
+        .get("community", &format!("/api/v1/tickets/{t}/events"))
+        .await;
+    let last = events.body.as_array().unwrap().last().unwrap().clone();
+    assert_eq!(
+        (
+            last["kind"].as_str(),
+            last["data"]["returns"].as_u64(),
+            last["data"]["to"].as_str()
+        ),
+        (Some("objections_escalated"), Some(3), Some("community"))
+    );
+    // A fourth return is counted but tells nobody again.
+    app.act("secretary", &t, "dispatch", json!({"assignee": member}))
+        .await;
+    let r = app
+        .act("member", &t, "decline", json!({"reason": "同上"}))
+        .await;
+    assert_eq!(r.body["returns"], json!(4));
+    let events = app
+        .get("community", &format!("/api/v1/tickets/{t}/events"))
+        .await;
+    let escalations = events
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "objections_escalated")
+        .count();
+    assert_eq!(escalations, 1);
+}
+
 backends! {
     a_volunteer_enters_a_request_for_a_resident_by_phone,
     internal_notes_never_reach_the_resident,
+    the_third_returned_dispatch_goes_up_to_the_community,
 }

@@ -100,6 +100,8 @@ pub struct TicketView {
     /// Send it back with the next action: a stale version is a 409.
     pub version: u64,
     pub escalated_to: Option<String>,
+    /// Dispatches returned by their holder (退单异议).
+    pub returns: u32,
     pub rating: Option<u8>,
     pub service_hours: f64,
     pub auto_closed: bool,
@@ -303,6 +305,7 @@ async fn view_one(
         building_id: t.building_id,
         version: t.version,
         escalated_to: t.escalated_to.map(|r: Role| r.as_str().to_owned()),
+        returns: t.returns,
         rating: t.rating,
         service_hours: f64::from(t.service_minutes) / 60.0,
         auto_closed: t.auto_closed,

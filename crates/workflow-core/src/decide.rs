@@ -428,7 +428,9 @@ impl<'w> Builder<'w> {
         let name = event.kind.name();
         let mut recipients: Vec<Recipient> = Vec::new();
         match event.kind {
-            EventKind::Escalated { to, .. } => recipients.push(Recipient::Staff(to)),
+            EventKind::Escalated { to, .. } | EventKind::ObjectionsEscalated { to, .. } => {
+                recipients.push(Recipient::Staff(to))
+            }
             // Automatic dispatch hands the ticket back to the branch: always say so.
             EventKind::AutoDispatchStopped { .. } => {
                 recipients.push(Recipient::Staff(Role::Secretary))
@@ -495,6 +497,11 @@ impl<'w> Builder<'w> {
         };
         self.actor.role = role;
         let credit = self.credit(tr, &data);
+        let objection = self
+            .wf
+            .objections
+            .as_ref()
+            .is_some_and(|o| o.on.contains(&tr.action));
         let released = match (self.ticket.assignee, assignee_after) {
             (Some(Assignee::Person(p)), None) if !self.wf.state(tr.to.unwrap_or(from)).terminal => {
                 Some(p)
@@ -511,6 +518,7 @@ impl<'w> Builder<'w> {
             stays: tr.to.is_none(),
             on_wall: to.wall,
             internal: tr.internal,
+            objection,
             assignee_after,
             data,
             timer_due,
@@ -519,6 +527,17 @@ impl<'w> Builder<'w> {
         });
         if tr.to.is_some() {
             self.enter_state(Some(from), to_id);
+        }
+        // The rule's count of returns goes up a level once; a level already reached (by a
+        // clock's ladder, or by hand) is not told again.
+        if let Some(rule) = self.wf.objections.as_ref().filter(|_| objection)
+            && self.ticket.returns >= rule.escalate_after
+            && self.ticket.escalated_to.is_none_or(|r| r < rule.to)
+        {
+            self.push(EventKind::ObjectionsEscalated {
+                returns: self.ticket.returns,
+                to: rule.to,
+            });
         }
     }
 

@@ -91,6 +91,9 @@ pub enum EventKind {
         /// to the resident.
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         internal: bool,
+        /// The holder returned the dispatch (an `[objections]` action, 退单异议): counted.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        objection: bool,
         /// The ticket's holder after the action (unchanged actions repeat it).
         assignee_after: Option<Assignee>,
         #[serde(flatten)]
@@ -147,6 +150,11 @@ pub enum EventKind {
         late_by_secs: i64,
         timer_due: Timestamp,
     },
+    /// Returned dispatches reached the `[objections]` count: the request goes up to `to`.
+    ObjectionsEscalated {
+        returns: u32,
+        to: Role,
+    },
     Escalated {
         clock: String,
         level: u8,
@@ -178,6 +186,7 @@ impl EventKind {
             EventKind::SlaWarning { .. } => "sla_warning",
             EventKind::SlaBreached { .. } => "sla_breach",
             EventKind::Escalated { .. } => "escalation",
+            EventKind::ObjectionsEscalated { .. } => "objections_escalated",
             EventKind::AutoDispatchStopped { .. } => "auto_dispatch_stopped",
         }
     }
@@ -233,6 +242,7 @@ impl Ticket {
             auto_dispatches: 0,
             auto_dispatch_spent: false,
             proxy: s.proxy,
+            returns: 0,
             tried: Vec::new(),
             terminal: false,
             created_at: event.at,
@@ -264,8 +274,10 @@ impl Ticket {
                 assignee_after,
                 data,
                 released,
+                objection,
                 ..
             } => {
+                self.returns += u32::from(*objection);
                 if !stays {
                     self.state_entered_seq = seq;
                 }
@@ -371,6 +383,11 @@ impl Ticket {
             EventKind::SlaBreached { clock, .. } => self.clock_mut(clock, seq)?.breached = true,
             EventKind::AutoDispatchStopped { no_candidate, .. } => {
                 self.auto_dispatch_spent |= !no_candidate;
+            }
+            EventKind::ObjectionsEscalated { to, .. } => {
+                if self.escalated_to.is_none_or(|r| r < *to) {
+                    self.escalated_to = Some(*to);
+                }
             }
             EventKind::Escalated {
                 clock,

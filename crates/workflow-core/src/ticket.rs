@@ -155,6 +155,9 @@ pub struct Ticket {
     /// The secretary has been told that automatic dispatch used up its attempts (told once).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub auto_dispatch_spent: bool,
+    /// Dispatches returned by their holder (退单异议), counted for `[objections]`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub returns: u32,
     /// Who entered it on the requester's behalf (代办), if someone did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proxy: Option<Uuid>,
@@ -179,4 +182,8 @@ impl Ticket {
             None => false,
         }
     }
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }

@@ -762,6 +762,10 @@ fn workflow(
         .credit
         .as_ref()
         .and_then(|c| credit(cx, c, &f.transitions));
+    let objections = f
+        .objections
+        .as_ref()
+        .and_then(|o| objections(cx, o, &f.transitions));
 
     if cx.count() > before {
         return None;
@@ -781,6 +785,7 @@ fn workflow(
     );
     wf.auto_dispatch = auto_dispatch;
     wf.credit = credit;
+    wf.objections = objections;
     Some(wf)
 }
 
@@ -859,6 +864,48 @@ fn credit(
     (cx.count() == before).then(|| CreditRule {
         on: r.on.get_ref().0.clone(),
         rating_bonus,
+    })
+}
+
+/// The actions must exist, the count must be at least one, and the level must be staff.
+fn objections(
+    cx: &mut Cx,
+    raw: &toml::Spanned<RawObjections>,
+    transitions: &[toml::Spanned<RawTransition>],
+) -> Option<ObjectionRule> {
+    let r = raw.get_ref();
+    let before = cx.count();
+    for on in &r.on.get_ref().0 {
+        if !transitions
+            .iter()
+            .any(|t| t.get_ref().action.get_ref() == on)
+        {
+            cx.err(
+                r.on.span(),
+                format!("objections name unknown action {on:?}"),
+            );
+        }
+    }
+    if *r.escalate_after.get_ref() == 0 {
+        cx.err(
+            r.escalate_after.span(),
+            "escalate_after counts returns: at least 1".to_owned(),
+        );
+    }
+    let to = Role::parse(r.to.get_ref()).filter(|role| role.is_staff());
+    if to.is_none() {
+        cx.err(
+            r.to.span(),
+            format!(
+                "objections go up to a staff level (secretary, community, street), not {:?}",
+                r.to.get_ref()
+            ),
+        );
+    }
+    (cx.count() == before).then(|| ObjectionRule {
+        on: r.on.get_ref().0.clone(),
+        escalate_after: *r.escalate_after.get_ref(),
+        to: to.expect("checked above"),
     })
 }
 

@@ -197,6 +197,15 @@ impl CreditRule {
     }
 }
 
+/// `[objections]`: returning a dispatch with a reason (退单异议) is counted per request; the
+/// `escalate_after`-th return takes the request up to `to`.
+#[derive(Clone, Debug)]
+pub struct ObjectionRule {
+    pub on: Vec<String>,
+    pub escalate_after: u32,
+    pub to: Role,
+}
+
 /// What a category adds to the workflow that serves it.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CategoryRules {
@@ -225,6 +234,7 @@ pub struct Workflow {
     pub category_rules: HashMap<String, CategoryRules>,
     pub auto_dispatch: Option<AutoDispatchDef>,
     pub credit: Option<CreditRule>,
+    pub objections: Option<ObjectionRule>,
     /// Where it was loaded from, and its text, for registration and messages.
     pub source_name: String,
     pub source: String,
@@ -279,6 +289,7 @@ impl Workflow {
             category_rules: HashMap::new(),
             auto_dispatch: None,
             credit: None,
+            objections: None,
             source_name,
             source,
             content_hash,

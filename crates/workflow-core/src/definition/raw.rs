@@ -35,6 +35,17 @@ pub(crate) struct RawFile {
     pub categories: BTreeMap<Name, RawCategory>,
     pub auto_dispatch: Option<Spanned<RawAutoDispatch>>,
     pub credit: Option<Spanned<RawCredit>>,
+    pub objections: Option<Spanned<RawObjections>>,
+}
+
+/// `[objections]`: actions by which a holder returns a dispatch ("not ours", 退单异议), and
+/// after how many returns the request goes up a level (no ping-pong).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawObjections {
+    pub on: Spanned<OneOrMany>,
+    pub escalate_after: Spanned<u32>,
+    pub to: Name,
 }
 
 /// `[auto_dispatch]`: in this state, the system dispatches to the best-ranked volunteer.

@@ -455,7 +455,7 @@ async fn a_changed_workflow_under_the_same_version_is_refused(s: SqlStore) {
         err,
         StoreError::WorkflowChanged {
             id: "community-service".into(),
-            version: 1
+            version: w.wf.version
         }
     );
 }

@@ -27,13 +27,14 @@ fn sources(change: Option<&str>) -> Vec<Source> {
     [
         "catalog.toml",
         "community-service.toml",
+        "community-service-v2.toml",
         "micro-wish.toml",
         "dispute-mediation.toml",
     ]
     .iter()
     .map(|f| {
         let mut text = std::fs::read_to_string(format!("{dir}/{f}")).unwrap();
-        if *f == "community-service.toml"
+        if *f == "community-service-v2.toml"
             && let Some(extra) = change
         {
             text.push_str(extra);
@@ -46,7 +47,8 @@ fn sources(change: Option<&str>) -> Vec<Source> {
     .collect()
 }
 
-/// The community-service workflow with different content under the same id and version.
+/// The newest community-service workflow with different content under the same id and
+/// version.
 pub fn changed_workflow() -> Arc<Workflow> {
     let c = load(&sources(Some("\n# a changed comment\n"))).unwrap();
     c.latest("community-service").unwrap().clone()

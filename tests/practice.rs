@@ -44,6 +44,11 @@ async fn a_volunteer_enters_a_request_for_a_resident_by_phone(app: TestApp) {
     assert_eq!(r.body["requester"]["id"], json!(resident));
     assert_eq!(r.body["proxy_id"], json!(member));
     assert_eq!(r.body["channel"], "phone");
+    assert_eq!(
+        r.body["building_id"],
+        json!(app.demo.hehuatang_building),
+        "where help is needed defaults to the resident's home"
+    );
 
     // The resident's own: in their list, and they are told it was entered for them.
     let mine = app.get("resident", "/api/v1/tickets").await;

@@ -119,7 +119,7 @@ async fn run(store: SqlStore, pending: u64) -> (f64, usize) {
             urgency: Urgency::Normal,
             description: "垃圾桶满了".into(),
             channel: "console".into(),
-            building_id: building,
+            building_id: Some(building),
             on_behalf_of: None,
         };
         let t = engine.submit(&resident, &req, None).await.unwrap();

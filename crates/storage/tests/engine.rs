@@ -64,7 +64,7 @@ impl Rig {
             urgency,
             description: "楼道扶手松动,请帮忙".into(),
             channel: "console".into(),
-            building_id: self.dir.building,
+            building_id: Some(self.dir.building),
             on_behalf_of: None,
         };
         self.engine
@@ -535,7 +535,7 @@ async fn idempotent_submits_answer_alike_and_refuse_a_changed_body(s: SqlStore) 
         urgency: Urgency::Normal,
         description: "水管漏水".into(),
         channel: "console".into(),
-        building_id: r.dir.building,
+        building_id: Some(r.dir.building),
         on_behalf_of: None,
     };
     let first = r

@@ -64,7 +64,7 @@ async fn submit_and_wait(submitter: &Engine, reader: &SqlStore, dir: &Directory)
         urgency: Urgency::Normal,
         description: "两秒后到期".into(),
         channel: "console".into(),
-        building_id: dir.building,
+        building_id: Some(dir.building),
         on_behalf_of: None,
     };
     let resident = Actor::new(dir.resident, [Role::Resident]);

@@ -458,11 +458,7 @@ impl<'w> Builder<'w> {
             recipients.extend(r);
         }
         let actor = self.actor_id;
-        let requester = Recipient::Person(self.ticket.requester);
         for r in recipients {
-            if event.is_internal() && r == requester {
-                continue;
-            }
             let own = r == Recipient::Person(actor);
             let dup = self
                 .notifications

@@ -42,7 +42,8 @@ pub struct NewRequest {
     pub urgency: Urgency,
     pub description: String,
     pub channel: String,
-    pub building_id: Uuid,
+    /// Where help is needed; `None` for a request entered for a resident: their home.
+    pub building_id: Option<Uuid>,
     /// The resident it is for, when someone enters it for them (代办); `None`: the caller.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub on_behalf_of: Option<Uuid>,
@@ -166,18 +167,29 @@ impl Engine {
             .catalog
             .latest(&category.workflow)
             .ok_or_else(|| EngineError::WorkflowMissing(category.workflow.clone()))?;
+        let resident = match req.on_behalf_of {
+            Some(resident) if resident != actor.id => {
+                Some(self.check_proxy(actor, resident).await?)
+            }
+            _ => None,
+        };
+        // Entered for a resident: where help is needed defaults to their home.
+        let building = req
+            .building_id
+            .or(resident.as_ref().and_then(|r| r.home_building_id))
+            .ok_or(EngineError::Invalid {
+                field: "building_id",
+                reason: "required: there is no home building on record".into(),
+            })?;
         let place = self
             .store
-            .locate(req.building_id)
+            .locate(building)
             .await?
             .ok_or(EngineError::Invalid {
                 field: "building_id",
                 reason: "no branch covers this building".into(),
             })?;
-        let requester = match req.on_behalf_of {
-            Some(resident) if resident != actor.id => self.check_proxy(actor, resident).await?,
-            _ => actor.id,
-        };
+        let requester = resident.map_or(actor.id, |r| r.id);
         let sub = Submission {
             id: Uuid::now_v7(),
             category: req.category.clone(),
@@ -281,21 +293,19 @@ impl Engine {
     /// A request entered for someone else is for an active resident of the proxy's own
     /// community (whether the proxy's role may do it at all is the core's rule). Someone
     /// outside it gets the same answer as an unknown id.
-    async fn check_proxy(&self, actor: &Actor, resident: Uuid) -> Result<Uuid, EngineError> {
+    async fn check_proxy(&self, actor: &Actor, resident: Uuid) -> Result<PersonRef, EngineError> {
         let proxy = self.store.person(actor.id).await?;
         let requester = self.store.person(resident).await?;
-        let ok = match (proxy, requester) {
-            (Some(p), Some(r)) => {
-                r.active
+        match (proxy, requester) {
+            (Some(p), Some(r))
+                if r.active
                     && r.roles.contains(&Role::Resident)
                     && r.community_id.is_some()
-                    && r.community_id == p.community_id
+                    && r.community_id == p.community_id =>
+            {
+                Ok(r)
             }
-            _ => false,
-        };
-        match ok {
-            true => Ok(resident),
-            false => Err(EngineError::Invalid {
+            _ => Err(EngineError::Invalid {
                 field: "on_behalf_of",
                 reason: "no resident of your community has this id".into(),
             }),

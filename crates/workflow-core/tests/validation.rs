@@ -460,3 +460,13 @@ fn an_internal_action_keeps_the_state() {
         "cannot be internal",
     );
 }
+
+#[test]
+fn an_internal_action_is_never_told_to_the_resident() {
+    assert_rejected(
+        "[[transitions]]\naction = \"expire\"",
+        "[[transitions]]\naction = \"whisper\"\nfrom = \"doing\"\nroles = [\"assignee\"]\nrequires = [\"note\"]\ninternal = true\n\n[[notify]]\non = [\"whisper\"]\nto = [\"requester\"]\n\n[[transitions]]\naction = \"expire\"",
+        "on = [\"whisper\"]",
+        "is internal",
+    );
+}

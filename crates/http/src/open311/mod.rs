@@ -231,7 +231,7 @@ async fn create(
         urgency: Urgency::Normal,
         description: description.to_owned(),
         channel: "open311".into(),
-        building_id,
+        building_id: Some(building_id),
         on_behalf_of: None,
     };
     match state.engine.submit(&actor, &req, None).await {

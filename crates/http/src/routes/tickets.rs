@@ -8,7 +8,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 use workflow_core::engine::NewRequest;
-use workflow_core::store::{Page, Store, TicketFilter};
+use workflow_core::store::{Page, TicketFilter};
 use workflow_core::{Assignee, EventKind, Fields, Role, Urgency};
 
 use crate::AppState;
@@ -93,19 +93,19 @@ async fn submit(
             detail: format!("urgency {u:?} is not one of normal, urgent"),
         })?,
     };
-    let home = match proxy {
-        None => caller.principal.home_building_id,
-        // Someone outside the proxy's community is refused by the Engine, whatever this finds.
-        Some(resident) => state
-            .store
-            .person(resident)
-            .await?
-            .and_then(|p| p.home_building_id),
+    // A resident's request defaults to their home; one entered for a resident, to the
+    // resident's (the Engine looks them up).
+    let building_id = match proxy {
+        None => Some(
+            body.building_id
+                .or(caller.principal.home_building_id)
+                .ok_or(ApiError::Unprocessable {
+                    code: "missing_field",
+                    detail: "building_id is required: you have no home building on record".into(),
+                })?,
+        ),
+        Some(_) => body.building_id,
     };
-    let building_id = body.building_id.or(home).ok_or(ApiError::Unprocessable {
-        code: "missing_field",
-        detail: "building_id is required: there is no home building on record".into(),
-    })?;
     let channel = body.channel.unwrap_or_else(|| "api".into());
     if channel == "open311" {
         return Err(ApiError::Unprocessable {

@@ -732,12 +732,17 @@ fn workflow(
             cx.err(span.clone(), "a notify rule names nobody in `to`");
         }
         for on in &r.on.get_ref().0 {
-            let known = SYSTEM_EVENTS.contains(&on.as_str())
-                || f.transitions
-                    .iter()
-                    .any(|t| t.get_ref().action.get_ref() == on);
+            let known = SYSTEM_EVENTS.contains(&on.as_str()) || is_action(&f.transitions, on);
             if !known {
                 cx.err(r.on.span(), format!("notify rule names unknown event {on:?}: not an action of this workflow nor one of {SYSTEM_EVENTS:?}"));
+            }
+            let internal = transitions.iter().any(|t| t.action == *on && t.internal);
+            let resident = |p: &Party| matches!(p, Party::Requester | Party::Role(Role::Resident));
+            if internal && to.iter().any(resident) {
+                cx.err(
+                    r.on.span(),
+                    format!("action {on:?} is internal: the resident is never told of it"),
+                );
             }
             let list = notify.entry(on.clone()).or_default();
             for p in &to {
@@ -841,10 +846,7 @@ fn credit(
     let r = raw.get_ref();
     let before = cx.count();
     for on in &r.on.get_ref().0 {
-        if !transitions
-            .iter()
-            .any(|t| t.get_ref().action.get_ref() == on)
-        {
+        if !is_action(transitions, on) {
             cx.err(r.on.span(), format!("credit names unknown action {on:?}"));
         }
     }
@@ -876,10 +878,7 @@ fn objections(
     let r = raw.get_ref();
     let before = cx.count();
     for on in &r.on.get_ref().0 {
-        if !transitions
-            .iter()
-            .any(|t| t.get_ref().action.get_ref() == on)
-        {
+        if !is_action(transitions, on) {
             cx.err(
                 r.on.span(),
                 format!("objections name unknown action {on:?}"),
@@ -907,6 +906,13 @@ fn objections(
         escalate_after: *r.escalate_after.get_ref(),
         to: to.expect("checked above"),
     })
+}
+
+/// Whether the file declares an action of this name.
+fn is_action(transitions: &[toml::Spanned<RawTransition>], name: &str) -> bool {
+    transitions
+        .iter()
+        .any(|t| t.get_ref().action.get_ref() == name)
 }
 
 fn valid_name(s: &str) -> bool {

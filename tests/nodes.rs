@@ -64,6 +64,8 @@ async fn three_nodes_fire_every_timer_once_even_when_one_dies() {
     for f in [
         "catalog.toml",
         "community-service.toml",
+        "community-service-v2.toml",
+        "community-service-v3.toml",
         "micro-wish.toml",
         "dispute-mediation.toml",
     ] {

@@ -1,6 +1,7 @@
 //! The 接诉即办 practice beyond the happy path, end to end over HTTP on SQLite and on
 //! PostgreSQL: requests entered for a resident and the channel they came by, public and
-//! internal notes, extensions of a deadline, objections to a dispatch.
+//! internal notes, objections to a dispatch, extensions of a deadline, warnings at several
+//! thresholds and the chase notice, the follow-up call after closing.
 
 mod support;
 
@@ -282,8 +283,415 @@ async fn the_third_returned_dispatch_goes_up_to_the_community(app: TestApp) {
     assert_eq!(escalations, 1);
 }
 
+/// Sets the server's clock to a civil time in the communities' zone.
+fn at(app: &TestApp, civil: &str) {
+    let t = civil
+        .parse::<jiff::civil::DateTime>()
+        .unwrap()
+        .in_tz("Asia/Shanghai")
+        .unwrap()
+        .timestamp();
+    app.clock.set(t);
+}
+
+/// The request's events the caller sees, of one kind.
+async fn events_of(app: &TestApp, user: &str, t: &str, kind: &str) -> Vec<Value> {
+    let r = app.get(user, &format!("/api/v1/tickets/{t}/events")).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    r.body
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == kind)
+        .cloned()
+        .collect()
+}
+
+fn resolution(ticket: &Value) -> &Value {
+    ticket["clocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "resolution")
+        .unwrap()
+}
+
+fn allowed(ticket: &Value) -> Vec<String> {
+    ticket["allowed_actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["action"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// A repair request accepted by 王师傅 on a Monday morning.
+async fn accepted_repair(app: &TestApp, assignee: &str) -> String {
+    at(app, "2026-11-23T08:30");
+    let t = app.submit("resident", "repair", "卫生间下水道堵了").await;
+    let id = app.demo.user(assignee).id;
+    for (who, action, body) in [
+        ("secretary", "triage", Value::Null),
+        ("secretary", "dispatch", json!({"assignee": id})),
+        (assignee, "accept", Value::Null),
+    ] {
+        let r = app.act(who, &t, action, body).await;
+        assert_eq!(r.status, StatusCode::OK, "{action}: {:?}", r.body);
+    }
+    t
+}
+
+async fn an_approved_extension_moves_the_deadline_and_a_refused_one_does_not(app: TestApp) {
+    let t = accepted_repair(&app, "member").await;
+    let before = app
+        .get("member", &format!("/api/v1/tickets/{t}"))
+        .await
+        .body;
+    let due = resolution(&before)["due"].as_str().unwrap().to_owned();
+    assert!(allowed(&before).contains(&"request_extension".to_owned()));
+    assert!(!allowed(&before).contains(&"approve_extension".to_owned()));
+
+    // More than the rule's most, or not a duration: refused as a field.
+    for bad in ["6wd", "0m", "soon"] {
+        let r = app
+            .act(
+                "member",
+                &t,
+                "request_extension",
+                json!({"reason": "等配件", "extend_by": bad}),
+            )
+            .await;
+        assert_eq!(
+            (r.status, r.code()),
+            (StatusCode::UNPROCESSABLE_ENTITY, "invalid_field"),
+            "{bad}"
+        );
+    }
+    let ask = json!({"reason": "水管配件要从厂家调货, 周三才到", "extend_by": "1wd"});
+    let r = app
+        .act("member", &t, "request_extension", ask.clone())
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(
+        r.body["extension"]["by_secs"],
+        json!(7 * 3600),
+        "a working day is 7 office hours"
+    );
+    assert!(!allowed(&r.body).contains(&"request_extension".to_owned()));
+    // One at a time; the branch is told; the volunteer cannot decide their own.
+    let r = app
+        .act("member", &t, "request_extension", ask.clone())
+        .await;
+    assert_eq!((r.status, r.code()), (StatusCode::CONFLICT, "not_now"));
+    assert!(told(&app, &t).await.contains(&(
+        "request_extension".into(),
+        Recipient::Staff(workflow_core::Role::Secretary)
+    )));
+    let r = app
+        .act("member", &t, "approve_extension", Value::Null)
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let seen = app
+        .get("secretary", &format!("/api/v1/tickets/{t}"))
+        .await
+        .body;
+    assert!(allowed(&seen).contains(&"approve_extension".to_owned()));
+    assert!(allowed(&seen).contains(&"refuse_extension".to_owned()));
+
+    app.advance(3600).await;
+    let r = app
+        .act("secretary", &t, "approve_extension", Value::Null)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let clock = resolution(&r.body);
+    let new_due = clock["due"].as_str().unwrap().to_owned();
+    assert_eq!(
+        clock["original_due"].as_str(),
+        Some(due.as_str()),
+        "the audit keeps the original"
+    );
+    assert_eq!(clock["extended_secs"], json!(7 * 3600));
+    let (old, new): (jiff::Timestamp, jiff::Timestamp) =
+        (due.parse().unwrap(), new_due.parse().unwrap());
+    assert!(
+        new > old + jiff::SignedDuration::from_hours(7),
+        "{old} → {new}: a working day later, nights between"
+    );
+    assert_eq!(r.body["extension"], Value::Null);
+
+    // The resident is told the new date and the reason, and sees them in the history.
+    assert!(told(&app, &t).await.contains(&(
+        "clock_extended".into(),
+        Recipient::Person(app.demo.user("resident").id)
+    )));
+    let ext = events_of(&app, "resident", &t, "clock_extended").await;
+    assert_eq!(ext.len(), 1);
+    assert_eq!(ext[0]["data"]["due"].as_str(), Some(new_due.as_str()));
+    assert_eq!(ext[0]["data"]["due_before"].as_str(), Some(due.as_str()));
+    assert_eq!(ext[0]["data"]["reason"], ask["reason"]);
+
+    // The breach timer moved with it: nothing at the old deadline, the breach at the new.
+    let now = app.engine.now();
+    app.advance(old.duration_since(now).as_secs() + 60).await;
+    assert!(
+        events_of(&app, "secretary", &t, "sla_breach")
+            .await
+            .is_empty()
+    );
+
+    // A refused one leaves the deadline where it was.
+    let r = app
+        .act(
+            "member",
+            &t,
+            "request_extension",
+            json!({"reason": "还想再等等", "extend_by": "2wd"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let r = app
+        .act("secretary", &t, "refuse_extension", Value::Null)
+        .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "missing_field")
+    );
+    let r = app
+        .act(
+            "secretary",
+            &t,
+            "refuse_extension",
+            json!({"reason": "配件已到, 请按期完成"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(resolution(&r.body)["due"].as_str(), Some(new_due.as_str()));
+    assert_eq!(r.body["extension"], Value::Null);
+    assert!(told(&app, &t).await.contains(&(
+        "refuse_extension".into(),
+        Recipient::Person(app.demo.user("member").id)
+    )));
+
+    // After the deadline, no extension is asked for.
+    let now = app.engine.now();
+    app.advance(new.duration_since(now).as_secs() + 60).await;
+    assert_eq!(
+        events_of(&app, "secretary", &t, "sla_breach").await.len(),
+        1
+    );
+    let r = app
+        .act(
+            "member",
+            &t,
+            "request_extension",
+            json!({"reason": "晚了", "extend_by": "1wd"}),
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (StatusCode::CONFLICT, "not_now"));
+    let seen = app
+        .get("member", &format!("/api/v1/tickets/{t}"))
+        .await
+        .body;
+    assert!(!allowed(&seen).contains(&"request_extension".to_owned()));
+}
+
+async fn whoever_asks_for_more_time_does_not_grant_it(app: TestApp) {
+    // The branch secretary holding a request asks; the community office decides.
+    let t = accepted_repair(&app, "secretary").await;
+    let r = app
+        .act(
+            "secretary",
+            &t,
+            "request_extension",
+            json!({"reason": "需要物业配合", "extend_by": "4h"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert!(!allowed(&r.body).contains(&"approve_extension".to_owned()));
+    let r = app
+        .act("secretary", &t, "approve_extension", Value::Null)
+        .await;
+    assert_eq!((r.status, r.code()), (StatusCode::CONFLICT, "not_now"));
+    let r = app
+        .act("community", &t, "approve_extension", Value::Null)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(resolution(&r.body)["extended_secs"], json!(4 * 3600));
+    // An extension not decided before the deadline lapses with it.
+    let r = app
+        .act(
+            "secretary",
+            &t,
+            "request_extension",
+            json!({"reason": "再要一点", "extend_by": "4h"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let due: jiff::Timestamp = resolution(&r.body)["due"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let now = app.engine.now();
+    app.advance(due.duration_since(now).as_secs() + 60).await;
+    let seen = app
+        .get("community", &format!("/api/v1/tickets/{t}"))
+        .await
+        .body;
+    assert_eq!(seen["extension"], Value::Null);
+    let r = app
+        .act("community", &t, "approve_extension", Value::Null)
+        .await;
+    assert_eq!((r.status, r.code()), (StatusCode::CONFLICT, "not_now"));
+}
+
+async fn the_resolution_clock_warns_at_each_threshold_then_chases(app: TestApp) {
+    let t = accepted_repair(&app, "member").await;
+    let ticket = app
+        .get("member", &format!("/api/v1/tickets/{t}"))
+        .await
+        .body;
+    let due: jiff::Timestamp = resolution(&ticket)["due"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    // Hour by hour (nights and all) until past the deadline, as the timer worker would.
+    while app.engine.now() < due + jiff::SignedDuration::from_mins(30) {
+        app.advance(1800).await;
+    }
+    let r = app
+        .get("secretary", &format!("/api/v1/tickets/{t}/events"))
+        .await;
+    let fired: Vec<(String, Value, jiff::Timestamp)> = r
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["data"]["clock"] == "resolution")
+        .filter(|e| {
+            ["sla_warning", "sla_chase", "sla_breach"].contains(&e["kind"].as_str().unwrap())
+        })
+        .map(|e| {
+            (
+                e["kind"].as_str().unwrap().to_owned(),
+                e["data"]["share"].clone(),
+                e["data"]["timer_due"].as_str().unwrap().parse().unwrap(),
+            )
+        })
+        .collect();
+    let kinds: Vec<(&str, &Value)> = fired.iter().map(|(k, s, _)| (k.as_str(), s)).collect();
+    assert_eq!(
+        kinds,
+        [
+            ("sla_warning", &json!(50)),
+            ("sla_warning", &json!(75)),
+            ("sla_warning", &Value::Null),
+            ("sla_chase", &Value::Null),
+            ("sla_breach", &Value::Null),
+        ]
+    );
+    assert!(
+        fired.windows(2).all(|w| w[0].2 < w[1].2),
+        "each after the one before: {fired:?}"
+    );
+    assert_eq!(fired[4].2, due);
+    // The chase goes to the volunteer and their branch.
+    let told = told(&app, &t).await;
+    for r in [
+        Recipient::Person(app.demo.user("member").id),
+        Recipient::Staff(workflow_core::Role::Secretary),
+    ] {
+        assert!(told.contains(&("sla_chase".into(), r)), "{told:?}");
+    }
+}
+
+/// The branch's follow-up task list.
+async fn follow_ups_due(app: &TestApp) -> Vec<String> {
+    let r = app
+        .get("secretary", "/api/v1/tickets?follow_up_due=true")
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    r.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn a_follow_up_task_appears_the_next_working_day(app: TestApp) {
+    // Closed on a Friday afternoon: 助老 asks for a follow-up call, 环境卫生 does not.
+    at(&app, "2026-11-27T15:00");
+    let care = app
+        .submit("resident", "elderly_care", "陪王奶奶去医院复诊")
+        .await;
+    let clean = app.submit("resident", "sanitation", "楼道堆放杂物").await;
+    app.work_to_closed(&care).await;
+    app.work_to_closed(&clean).await;
+    assert!(follow_ups_due(&app).await.is_empty());
+    let r = app
+        .act("secretary", &care, "follow_up", json!({"note": "太早了"}))
+        .await;
+    assert_eq!((r.status, r.code()), (StatusCode::CONFLICT, "not_now"));
+
+    // Not over the weekend, nor on Monday morning: the same time the next working day.
+    at(&app, "2026-11-30T14:50");
+    app.advance(0).await;
+    assert!(follow_ups_due(&app).await.is_empty());
+    app.advance(15 * 60).await;
+    assert_eq!(follow_ups_due(&app).await, [care.as_str()]);
+    assert!(told(&app, &care).await.contains(&(
+        "follow_up_due".into(),
+        Recipient::Staff(workflow_core::Role::Secretary)
+    )));
+    assert!(
+        told(&app, &clean)
+            .await
+            .iter()
+            .all(|(e, _)| e != "follow_up_due")
+    );
+
+    let closed_at = app
+        .get("secretary", &format!("/api/v1/tickets/{care}"))
+        .await
+        .body["closed_at"]
+        .clone();
+    let r = app
+        .act(
+            "secretary",
+            &care,
+            "follow_up",
+            json!({"note": "王奶奶说小李很耐心, 复诊结果正常"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert!(r.body["follow_up"]["done_at"].is_string());
+    assert_eq!(
+        (
+            r.body["closed_at"].clone(),
+            r.body["state"].as_str(),
+            r.body["rating"].as_u64()
+        ),
+        (closed_at, Some("closed"), Some(5))
+    );
+    assert!(follow_ups_due(&app).await.is_empty());
+    let r = app
+        .act("secretary", &care, "follow_up", json!({"note": "再来一次"}))
+        .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::CONFLICT, "not_now"),
+        "recorded once"
+    );
+}
+
 backends! {
     a_volunteer_enters_a_request_for_a_resident_by_phone,
     internal_notes_never_reach_the_resident,
     the_third_returned_dispatch_goes_up_to_the_community,
+    an_approved_extension_moves_the_deadline_and_a_refused_one_does_not,
+    whoever_asks_for_more_time_does_not_grant_it,
+    the_resolution_clock_warns_at_each_threshold_then_chases,
+    a_follow_up_task_appears_the_next_working_day,
 }

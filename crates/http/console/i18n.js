@@ -38,6 +38,11 @@ const STRINGS = {
     ev_clock_paused: '暂停计时：{clock}', ev_clock_resumed: '恢复计时：{clock}',
     ev_sla_warning: '时限预警：{clock}', ev_sla_breach: '超时：{clock}', ev_escalation: '上报到{level}', ev_objections_escalated: '多次退单，上报到{level}',
     ev_auto_dispatch_stopped: '自动派单已停止，请支部派单',
+    ev_sla_chase: '催办：{clock}', ev_extension_requested: '申请延期：{clock}', ev_clock_extended: '批准延期：{clock}',
+    ev_extension_refused: '不予延期：{clock}', ev_follow_up_due: '回访到期', ev_follow_up_done: '已回访',
+    extendBy: '需要延长多久（工作时间）', ext_4h: '半天（4小时）', ext_1wd: '1个工作日', ext_2wd: '2个工作日', ext_3wd: '3个工作日', ext_5wd: '5个工作日',
+    extensionAsked: '延期申请', extensionPending: '申请延长{d}，待批准：{reason}', wasDue: '原定{when}', newDue: '新的期限：{when}',
+    followUp: '回访', followUpDue: '待回访', followUpDone: '已回访（{when}）', followUpsDue: '待回访',
     role_resident: '居民', role_member: '志愿者', role_secretary: '支部书记', role_community: '社区', role_street: '街道', role_admin: '管理员', role_system: '系统',
   },
   en: {
@@ -76,6 +81,11 @@ const STRINGS = {
     ev_clock_paused: 'Clock paused: {clock}', ev_clock_resumed: 'Clock resumed: {clock}',
     ev_sla_warning: 'Warning: {clock}', ev_sla_breach: 'Overdue: {clock}', ev_escalation: 'Escalated to {level}', ev_objections_escalated: 'Returned too often: escalated to {level}',
     ev_auto_dispatch_stopped: 'Automatic dispatch stopped; the branch dispatches',
+    ev_sla_chase: 'Chased: {clock}', ev_extension_requested: 'More time asked for: {clock}', ev_clock_extended: 'More time given: {clock}',
+    ev_extension_refused: 'More time refused: {clock}', ev_follow_up_due: 'Follow-up call due', ev_follow_up_done: 'Followed up',
+    extendBy: 'How much more time (working time)', ext_4h: 'Half a day (4 hours)', ext_1wd: '1 working day', ext_2wd: '2 working days', ext_3wd: '3 working days', ext_5wd: '5 working days',
+    extensionAsked: 'Extension', extensionPending: '{d} more asked for, awaiting a decision: {reason}', wasDue: 'was due {when}', newDue: 'new deadline: {when}',
+    followUp: 'Follow-up', followUpDue: 'call due', followUpDone: 'called ({when})', followUpsDue: 'Follow-up calls due',
     role_resident: 'Resident', role_member: 'Volunteer', role_secretary: 'Secretary', role_community: 'Community office', role_street: 'Street office', role_admin: 'Admin', role_system: 'System',
   },
 };

@@ -2,8 +2,11 @@
 // the API's `allowed_actions`, so the page offers exactly what the API allows) and its history.
 
 import { get, post, upload, imageUrl } from './api.js';
-import { t, label, when } from './i18n.js';
+import { t, label, when, duration } from './i18n.js';
 import { h, toast, showError, clearError, countdown, urgentClock, shrink, photoInput } from './ui.js';
+
+/** How much more time a volunteer may ask for (延期), in working time. */
+const EXTENSIONS = ['4h', '1wd', '2wd', '3wd', '5wd'];
 
 /** Actions that undo a resident's request: asked twice. */
 const ASK_FIRST = new Set(['cancel']);
@@ -49,6 +52,8 @@ export async function detail(ctx, id) {
     [t('channel'), t(`ch_${ticket.channel}`) + (ticket.proxy_id ? ` · ${t('proxied')}` : '')],
     holderLine(ticket) ? [t('assignee'), holderLine(ticket) + (by?.due ? ` · ${t('by', { when: when(by.due) })}` : '')] : null,
     ticket.rating ? [t('rating'), '★'.repeat(ticket.rating)] : null,
+    ticket.extension ? [t('extensionAsked'), t('extensionPending', { d: duration(ticket.extension.by_secs), reason: ticket.extension.reason })] : null,
+    ticket.follow_up ? [t('followUp'), ticket.follow_up.done_at ? t('followUpDone', { when: when(ticket.follow_up.done_at) }) : t('followUpDue')] : null,
   ].filter(Boolean);
   return h('article', { class: 'ticket', dataset: { state: ticket.state } },
     h('a', { class: 'back', href: '#/' }, '← ', t('back')),
@@ -91,7 +96,8 @@ function clocks(ticket) {
       c.status === 'stopped'
         ? h('span', { class: c.breached ? 'countdown breach' : 'countdown' }, c.breached ? t('late') : '✓')
         : countdown(c),
-      c.due ? h('span', { class: 'due' }, t('by', { when: when(c.due) })) : null))));
+      c.due ? h('span', { class: 'due' }, t('by', { when: when(c.due) })) : null,
+      c.original_due ? h('span', { class: 'due was' }, t('wasDue', { when: when(c.original_due) })) : null))));
 }
 
 function actions(ctx, ticket) {
@@ -144,6 +150,10 @@ function form(ctx, ticket, action) {
       case 'hours':
         inputs.hours = h('input', { id: 'f-hours', type: 'number', inputmode: 'decimal', min: '0.5', max: '24', step: '0.5', value: '1', required: true });
         return h('p', {}, h('label', { for: 'f-hours' }, t('hoursField')), inputs.hours);
+      case 'extend_by':
+        inputs.extend_by = h('select', { id: 'f-extend_by', required: true },
+          EXTENSIONS.map((span) => h('option', { value: span }, t(`ext_${span}`))));
+        return h('p', {}, h('label', { for: 'f-extend_by' }, t('extendBy')), inputs.extend_by);
       case 'rating':
         return stars(inputs);
       case 'assignee':
@@ -171,6 +181,7 @@ function form(ctx, ticket, action) {
       }
       if (inputs.optionalNote?.value.trim()) fields.note = inputs.optionalNote.value.trim();
       if (inputs.hours) fields.hours = Number(inputs.hours.value);
+      if (inputs.extend_by) fields.extend_by = inputs.extend_by.value;
       if (inputs.rating) {
         const chosen = inputs.rating.querySelector('input:checked');
         if (chosen) fields.rating = Number(chosen.value);
@@ -244,7 +255,10 @@ function history(ticket, events, workflow) {
       const what = actionLabel
         ? label(actionLabel)
         : t(`ev_${e.kind}`, { clock: clockName(e.data.clock), level: t(`role_${e.data.to || ''}`) });
-      const extra = [e.data.reason, e.data.note, e.data.rating ? '★'.repeat(e.data.rating) : null].filter(Boolean);
+      const extra = [
+        e.data.reason, e.data.note, e.data.rating ? '★'.repeat(e.data.rating) : null,
+        e.kind === 'clock_extended' ? t('newDue', { when: when(e.data.due) }) : null,
+      ].filter(Boolean);
       // Internal notes reach only those who handle the request; marked so nobody reads one
       // out to the resident.
       return h('li', e.data.internal ? { class: 'internal' } : {},

@@ -83,11 +83,19 @@ export function newRequest(ctx) {
 
 /** Open requests of the branch: urgent first, then the nearest deadline. */
 export async function queue(ctx) {
-  const tickets = await all('/api/v1/tickets?open=true');
+  const [tickets, followUps] = await Promise.all([
+    all('/api/v1/tickets?open=true'),
+    all('/api/v1/tickets?follow_up_due=true'),
+  ]);
   const left = (ticket) => urgentClock(ticket)?.remaining_secs ?? Infinity;
   tickets.sort((a, b) =>
     (b.urgency === 'urgent') - (a.urgency === 'urgent') || left(a) - left(b) || a.created_at.localeCompare(b.created_at));
-  return h('section', {}, h('h2', {}, t('queue')), list(ctx, tickets, t('queueEmpty')));
+  // 回访: closed requests whose follow-up call is due, oldest first, below the open ones.
+  followUps.sort((a, b) => a.follow_up.due_at.localeCompare(b.follow_up.due_at));
+  return h('section', {},
+    h('h2', {}, t('queue')),
+    list(ctx, tickets, t('queueEmpty')),
+    followUps.length ? h('section', { class: 'follow-ups' }, h('h3', {}, t('followUpsDue')), list(ctx, followUps, '')) : null);
 }
 
 const percent = (rate) => (rate === null || rate === undefined ? '—' : `${Math.round(rate * 100)}%`);

@@ -97,9 +97,9 @@ impl ApiError {
 
 fn command_status(e: &CommandError) -> StatusCode {
     match e {
-        CommandError::StaleVersion { .. } | CommandError::NotAllowedInState { .. } => {
-            StatusCode::CONFLICT
-        }
+        CommandError::StaleVersion { .. }
+        | CommandError::NotAllowedInState { .. }
+        | CommandError::NotNow { .. } => StatusCode::CONFLICT,
         CommandError::RoleNotAllowed { .. } => StatusCode::FORBIDDEN,
         CommandError::UnknownAction { .. } => StatusCode::NOT_FOUND,
         CommandError::MissingField { .. }

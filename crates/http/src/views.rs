@@ -68,6 +68,28 @@ pub struct ClockView {
     /// When stopped: working seconds over (positive) or under (negative) the target.
     pub overrun_secs: Option<i64>,
     pub escalation_level: u8,
+    /// The deadline before the first approved extension (延期), if one moved it.
+    pub original_due: Option<String>,
+    /// Working seconds added by approved extensions.
+    pub extended_secs: i64,
+}
+
+/// An extension asked for and waiting for the level above.
+#[derive(Serialize, ToSchema)]
+pub struct ExtensionView {
+    pub clock: String,
+    /// Working seconds asked for.
+    pub by_secs: i64,
+    pub reason: String,
+    pub asked_by: Option<Uuid>,
+    pub asked_at: String,
+}
+
+/// The follow-up call (回访) after closing.
+#[derive(Serialize, ToSchema)]
+pub struct FollowUpView {
+    pub due_at: String,
+    pub done_at: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -109,6 +131,9 @@ pub struct TicketView {
     pub updated_at: String,
     pub closed_at: Option<String>,
     pub clocks: Vec<ClockView>,
+    /// An extension (延期) waiting for a decision.
+    pub extension: Option<ExtensionView>,
+    pub follow_up: Option<FollowUpView>,
     pub allowed_actions: Vec<ActionView>,
 }
 
@@ -258,12 +283,14 @@ async fn view_one(
                     || (c.status == ClockStatus::Running && c.due.is_some_and(|d| d <= now)),
                 overrun_secs: c.overrun_secs,
                 escalation_level: c.escalation_level,
+                original_due: c.original_due.map(ts),
+                extended_secs: c.extended_secs,
             }
         })
         .collect();
     let allowed = wf
         .map(|w| {
-            allowed_actions(w, &t, &caller.actor)
+            allowed_actions(w, &t, &caller.actor, now)
                 .into_iter()
                 .map(|tr| ActionView {
                     action: tr.action.clone(),
@@ -313,6 +340,17 @@ async fn view_one(
         updated_at: ts(t.updated_at),
         closed_at: t.closed_at.map(ts),
         clocks,
+        extension: t.extension.map(|e| ExtensionView {
+            clock: e.clock,
+            by_secs: e.by_secs,
+            reason: e.reason,
+            asked_by: e.asked_by,
+            asked_at: ts(e.asked_at),
+        }),
+        follow_up: t.follow_up.map(|f| FollowUpView {
+            due_at: ts(f.due_at),
+            done_at: f.done_at.map(ts),
+        }),
         allowed_actions: allowed,
     })
 }

@@ -64,6 +64,9 @@ macro_rules! push_list_conditions {
         if let Some(b) = f.breached {
             $qb.push(" AND breached = ").push_bind(b);
         }
+        if let Some(due) = f.follow_up_due {
+            $qb.push(" AND follow_up_due = ").push_bind(due);
+        }
         if let Some(open) = f.open {
             $qb.push(" AND terminal = ").push_bind(!open);
         }
@@ -93,7 +96,7 @@ macro_rules! push_tickets {
         q.push(
             "INSERT INTO tickets (id, community_id, branch_id, building_id, workflow_id, workflow_version, \
              category, urgency, state, requester_id, assignee_person, assignee_team, version, terminal, \
-             breached, created_at_us, updated_at_us, body, on_wall) ",
+             breached, created_at_us, updated_at_us, body, on_wall, follow_up_due) ",
         );
         q.push_values($rows, |mut row, t: &workflow_core::Ticket| {
             let (person, team) = crate::tickets::holder(t);
@@ -115,7 +118,8 @@ macro_rules! push_tickets {
                 .push_bind(crate::us(t.created_at))
                 .push_bind(crate::us(t.updated_at))
                 .push_bind(sqlx::types::Json(t))
-                .push_bind(t.on_wall);
+                .push_bind(t.on_wall)
+                .push_bind(t.follow_up_due());
         });
         q.push($tail);
     }};
@@ -288,6 +292,8 @@ macro_rules! push_ticket_update {
             .push_bind(Json(t))
             .push(", on_wall = ")
             .push_bind(t.on_wall)
+            .push(", follow_up_due = ")
+            .push_bind(t.follow_up_due())
             .push(" WHERE id = ")
             .push_bind(t.id)
             .push(" AND version = ")

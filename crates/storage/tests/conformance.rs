@@ -141,10 +141,13 @@ async fn every_row_of_a_decision_is_written(s: SqlStore) {
         &s,
         "SELECT count(*) FROM timers WHERE ticket_id = $1 AND key <> $2",
         t.id,
-        "",
+        "follow_up:follow_up",
     )
     .await;
-    assert_eq!(timers, 0, "closed: every timer of the ticket is gone");
+    assert_eq!(
+        timers, 0,
+        "closed: every timer of the ticket is gone but the follow-up call's (回访)"
+    );
     assert_eq!(s.events(t.id).await.unwrap().len() as u64, t.version);
 }
 

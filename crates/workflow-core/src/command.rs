@@ -52,6 +52,8 @@ pub struct Fields {
     pub note: Option<String>,
     pub rating: Option<u8>,
     pub hours: Option<f64>,
+    /// More time asked for (延期): `"4h"`, `"2wd"`.
+    pub extend_by: Option<String>,
 }
 
 /// Limits on free text, in characters: long enough for a real account, short enough that a
@@ -110,6 +112,8 @@ pub enum TimerKey {
     State(String),
     /// Automatic dispatch with this action: due as soon as the ticket enters the state.
     AutoDispatch(String),
+    /// The follow-up task (回访), recorded by this action.
+    FollowUp(String),
 }
 
 impl TimerKey {
@@ -122,6 +126,7 @@ impl TimerKey {
             "escalation" => Some(TimerKey::Escalation(name)),
             "state" => Some(TimerKey::State(name)),
             "auto_dispatch" => Some(TimerKey::AutoDispatch(name)),
+            "follow_up" => Some(TimerKey::FollowUp(name)),
             _ => None,
         }
     }
@@ -134,6 +139,7 @@ impl TimerKey {
             TimerKey::Escalation(_) => "escalation",
             TimerKey::State(_) => "state",
             TimerKey::AutoDispatch(_) => "auto_dispatch",
+            TimerKey::FollowUp(_) => "follow_up",
         }
     }
 
@@ -143,7 +149,8 @@ impl TimerKey {
             | TimerKey::SlaBreach(n)
             | TimerKey::Escalation(n)
             | TimerKey::State(n)
-            | TimerKey::AutoDispatch(n) => n,
+            | TimerKey::AutoDispatch(n)
+            | TimerKey::FollowUp(n) => n,
         }
     }
 }
@@ -215,6 +222,10 @@ pub enum CommandError {
     UnknownAction { action: String },
     #[error("action {action:?} is not allowed in state {state:?}")]
     NotAllowedInState { action: String, state: String },
+    /// The state allows the action, the ticket's circumstances do not (an extension asked
+    /// for after the deadline, a second one while the first waits).
+    #[error("action {action:?} is not possible now: {reason}")]
+    NotNow { action: String, reason: String },
     #[error("your role may not take action {action:?}")]
     RoleNotAllowed { action: String },
     #[error("the ticket is at version {actual}, not {expected}: reload and try again")]
@@ -239,6 +250,7 @@ impl CommandError {
         match self {
             CommandError::UnknownAction { .. } => "unknown_action",
             CommandError::NotAllowedInState { .. } => "action_not_allowed",
+            CommandError::NotNow { .. } => "not_now",
             CommandError::RoleNotAllowed { .. } => "role_not_allowed",
             CommandError::StaleVersion { .. } => "stale_version",
             CommandError::MissingField { .. } => "missing_field",

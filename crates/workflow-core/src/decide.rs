@@ -6,7 +6,8 @@ use jiff::Timestamp;
 
 use crate::calendar::{add_working, working_between};
 use crate::command::*;
-use crate::definition::{AssignEffect, ClockDef, Field, StateId, TransitionDef, Workflow};
+use crate::definition::{AssignEffect, ClockDef, Field, StateId, TransitionDef, Warning, Workflow};
+use crate::duration::Span;
 use crate::event::{ActorRef, Credit, Event, EventKind, Recorded, Submitted};
 use crate::role::{Party, Role};
 use crate::ticket::{Assignee, ClockStatus, Ticket};
@@ -114,6 +115,13 @@ pub fn decide(
         });
     };
     let recorded = check_fields(tr, &act.fields)?;
+    if let Some(reason) = refusal(wf, &ticket, tr, actor, now) {
+        return Err(CommandError::NotNow {
+            action: act.action.clone(),
+            reason,
+        });
+    }
+    let step = practice_step(wf, tr, &recorded)?;
     // The system's own events (timers) are never refused: only people's actions count here,
     // with room left for the clock events an action may bring.
     if ticket.version + 8 > MAX_EVENTS_PER_TICKET {
@@ -122,7 +130,126 @@ pub fn decide(
     let version = ticket.version;
     let mut b = Builder::new(wf, ticket, actor, now, version);
     b.transition(tr, role, recorded, act.fields.assignee, None);
+    if let Some(step) = step {
+        b.practice(step);
+    }
     Ok(b.finish())
+}
+
+/// What an action of the workflow's `[extensions]` or `[follow_up]` rule does besides the
+/// transition itself.
+enum PracticeStep {
+    AskExtension {
+        clock: usize,
+        by_secs: i64,
+        reason: String,
+    },
+    ApproveExtension,
+    RefuseExtension,
+    FollowUpDone,
+}
+
+/// Why the ticket's circumstances forbid an action its state allows, if they do: the
+/// guards of `[extensions]` and `[follow_up]`. `allowed_actions` asks the same question.
+fn refusal(
+    wf: &Workflow,
+    ticket: &Ticket,
+    tr: &TransitionDef,
+    actor: &Actor,
+    now: Timestamp,
+) -> Option<String> {
+    if let Some(rule) = &wf.follow_up
+        && tr.action == rule.action
+        && !ticket.follow_up_due()
+    {
+        return Some("no follow-up is due for this request".into());
+    }
+    let Some(rule) = &wf.extensions else {
+        return None;
+    };
+    let clock = &ticket.clocks[rule.clock];
+    let running = || -> Option<String> {
+        match clock.due {
+            _ if clock.status != ClockStatus::Running => Some(format!(
+                "the {} deadline is not running (paused or stopped)",
+                clock.name
+            )),
+            Some(due) if due <= now || clock.breached => Some(format!(
+                "the {} deadline has passed: more time is asked for, and given, before it",
+                clock.name
+            )),
+            _ => None,
+        }
+    };
+    if tr.action == rule.request {
+        if ticket.extension.is_some() {
+            return Some("an extension is already waiting for a decision".into());
+        }
+        return running();
+    }
+    if tr.action == rule.approve || tr.action == rule.refuse {
+        let Some(pending) = &ticket.extension else {
+            return Some("no extension is waiting for a decision".into());
+        };
+        if pending.asked_by == Some(actor.id) {
+            return Some("an extension is decided by someone other than who asked for it".into());
+        }
+        if tr.action == rule.approve {
+            return running();
+        }
+    }
+    None
+}
+
+/// The rule's own effect of an action that passed [`refusal`]; the time asked for is checked
+/// against the rule's most.
+fn practice_step(
+    wf: &Workflow,
+    tr: &TransitionDef,
+    data: &Recorded,
+) -> Result<Option<PracticeStep>, CommandError> {
+    if wf.follow_up.as_ref().is_some_and(|r| r.action == tr.action) {
+        return Ok(Some(PracticeStep::FollowUpDone));
+    }
+    let Some(rule) = &wf.extensions else {
+        return Ok(None);
+    };
+    if tr.action == rule.approve {
+        return Ok(Some(PracticeStep::ApproveExtension));
+    }
+    if tr.action == rule.refuse {
+        return Ok(Some(PracticeStep::RefuseExtension));
+    }
+    if tr.action != rule.request {
+        return Ok(None);
+    }
+    let def = &wf.clocks[rule.clock];
+    let day = def.working_day_secs();
+    let asked = data
+        .extend_by
+        .as_deref()
+        .map(Span::parse)
+        .transpose()
+        .map_err(|e| CommandError::InvalidField {
+            field: "extend_by",
+            reason: e.to_string(),
+        })?
+        .map_or(0, |s| s.seconds(day));
+    let most = rule.max.seconds(day);
+    if asked <= 0 || asked > most {
+        return Err(CommandError::InvalidField {
+            field: "extend_by",
+            reason: format!(
+                "more than nothing and at most {} ({most} working seconds)",
+                rule.max
+            ),
+        });
+    }
+    Ok(Some(PracticeStep::AskExtension {
+        clock: rule.clock,
+        by_secs: asked,
+        reason: data.reason.clone().unwrap_or_default(),
+    }))
 }
 
 /// Decides a due timer. `None` means the timer outlived its reason (the ticket moved on, the
@@ -154,6 +281,17 @@ pub fn decide_firing(
             }
         }
         TimerKey::AutoDispatch(_) => return decide_auto_dispatch(wf, ticket, firing, None, now),
+        TimerKey::FollowUp(_) => {
+            let due = ticket.follow_up.is_none()
+                && wf.follow_up.is_some()
+                && firing.epoch == ticket.state_entered_seq;
+            if due {
+                b.push(EventKind::FollowUpDue {
+                    timer_due: firing.due_at,
+                });
+            }
+            due
+        }
         TimerKey::SlaWarning(clock) => b.warn(clock, firing),
         TimerKey::SlaBreach(clock) => b.breach(clock, firing),
         TimerKey::Escalation(clock) => b.escalate(clock, firing),
@@ -202,12 +340,14 @@ pub fn allowed_actions<'w>(
     wf: &'w Workflow,
     ticket: &Ticket,
     actor: &Actor,
+    now: Timestamp,
 ) -> Vec<&'w TransitionDef> {
     let Some(state) = current_state(wf, ticket) else {
         return Vec::new();
     };
     wf.transitions_from(state)
         .filter(|t| acting_role(t, ticket, actor).is_some())
+        .filter(|t| refusal(wf, ticket, t, actor, now).is_none())
         .collect()
 }
 
@@ -280,6 +420,7 @@ fn check_fields(tr: &TransitionDef, f: &Fields) -> Result<Recorded, CommandError
         (Field::Note, f.note.is_some()),
         (Field::Rating, f.rating.is_some()),
         (Field::Hours, f.hours.is_some()),
+        (Field::ExtendBy, f.extend_by.is_some()),
     ];
     for (field, given) in present {
         let accepted =
@@ -340,6 +481,7 @@ fn check_fields(tr: &TransitionDef, f: &Fields) -> Result<Recorded, CommandError
         note: text("note", &f.note, MAX_NOTE_CHARS)?,
         rating,
         service_minutes,
+        extend_by: f.extend_by.as_deref().map(|s| s.trim().to_owned()),
     })
 }
 
@@ -431,8 +573,9 @@ impl<'w> Builder<'w> {
             EventKind::Escalated { to, .. } | EventKind::ObjectionsEscalated { to, .. } => {
                 recipients.push(Recipient::Staff(to))
             }
-            // Automatic dispatch hands the ticket back to the branch: always say so.
-            EventKind::AutoDispatchStopped { .. } => {
+            // Automatic dispatch hands the ticket back to the branch, and a follow-up is
+            // the branch's task: always say so.
+            EventKind::AutoDispatchStopped { .. } | EventKind::FollowUpDue { .. } => {
                 recipients.push(Recipient::Staff(Role::Secretary))
             }
             // A request entered for a resident: the resident is told it exists.
@@ -590,6 +733,20 @@ impl<'w> Builder<'w> {
             self.reconcile_clock(i, def, to);
         }
         self.auto_dispatch(from, to);
+        if let Some(rule) = &self.wf.follow_up
+            && rule.state == to
+            && self.wf.category_rules(&self.ticket.category).follow_up
+        {
+            let cal = rule.calendar.as_deref();
+            let secs = rule
+                .after
+                .seconds(cal.map_or(86_400, |c| c.working_day_secs()));
+            self.timers.push(TimerChange::Set(Timer {
+                key: TimerKey::FollowUp(rule.action.clone()),
+                due_at: add_working(cal, self.now, secs),
+                epoch: self.ticket.state_entered_seq,
+            }));
+        }
         if let Some(from) = from {
             for t in self.wf.timers.iter().filter(|t| t.state == from) {
                 self.timers
@@ -638,7 +795,7 @@ impl<'w> Builder<'w> {
                 cycle: c.cycle + 1,
                 target_secs: target,
                 due: add_working(cal, self.now, target),
-                warn_at: warn_at(def, self.now, target),
+                warn_at: next_warning(def, 0, target, 0, self.now),
             }
         } else if def.pause[s] && c.status == ClockStatus::Running {
             EventKind::ClockPaused {
@@ -651,11 +808,13 @@ impl<'w> Builder<'w> {
             EventKind::ClockResumed {
                 clock: c.name.clone(),
                 due: add_working(cal, self.now, remaining),
-                warn_at: if c.warned {
-                    None
-                } else {
-                    warn_at(def, self.now, remaining)
-                },
+                warn_at: next_warning(
+                    def,
+                    c.warnings_given(),
+                    c.target_secs,
+                    c.elapsed_secs,
+                    self.now,
+                ),
             }
         } else {
             return;
@@ -723,21 +882,91 @@ impl<'w> Builder<'w> {
             return false;
         };
         let c = &self.ticket.clocks[i];
-        // A warning that comes after the breach (a late worker) would only be noise.
-        if c.status != ClockStatus::Running
-            || u64::from(c.cycle) != firing.epoch
-            || c.warned
-            || c.breached
-        {
+        // A warning that comes after the breach (a late worker) would only be noise; one
+        // already given is not given again (the clock's next is the next threshold).
+        if c.status != ClockStatus::Running || u64::from(c.cycle) != firing.epoch || c.breached {
             return false;
         }
-        let due = c.due.unwrap_or(self.now);
+        let def = &self.wf.clocks[i];
+        let given = c.warnings_given();
+        let points = def.warnings(c.target_secs);
+        let Some(&(_, kind)) = points.get(usize::from(given)) else {
+            return false;
+        };
+        let run = c.elapsed_secs
+            + c.since
+                .map_or(0, |s| working_between(def.calendar.as_deref(), s, self.now));
+        let next_at = next_warning(def, given + 1, c.target_secs, run, self.now);
+        let (due, epoch) = (c.due.unwrap_or(self.now), u64::from(c.cycle));
         self.push(EventKind::SlaWarning {
             clock: clock.into(),
             due,
             timer_due: firing.due_at,
+            share: match kind {
+                Warning::Share(p) => Some(p),
+                _ => None,
+            },
+            chase: kind == Warning::Chase,
+            next_at,
         });
+        if let Some(at) = next_at {
+            self.set_clock_timers(clock, due, Some(at), epoch, false);
+        }
         true
+    }
+
+    /// The rule's own effect of an action just recorded (see [`practice_step`]).
+    fn practice(&mut self, step: PracticeStep) {
+        match step {
+            PracticeStep::AskExtension {
+                clock,
+                by_secs,
+                reason,
+            } => self.push(EventKind::ExtensionRequested {
+                clock: self.ticket.clocks[clock].name.clone(),
+                by_secs,
+                reason,
+            }),
+            PracticeStep::ApproveExtension => self.extend(),
+            PracticeStep::RefuseExtension => {
+                if let Some(clock) = self.ticket.extension.as_ref().map(|p| p.clock.clone()) {
+                    self.push(EventKind::ExtensionRefused { clock });
+                }
+            }
+            PracticeStep::FollowUpDone => self.push(EventKind::FollowUpDone),
+        }
+    }
+
+    /// Moves the running clock's deadline by the time asked for: the target grows, the
+    /// warnings and the breach are set again from the new deadline.
+    fn extend(&mut self) {
+        let Some(pending) = self.ticket.extension.clone() else {
+            return;
+        };
+        let Some(i) = self.clock_index(&pending.clock) else {
+            return;
+        };
+        let def = &self.wf.clocks[i];
+        let cal = def.calendar.as_deref();
+        let c = &self.ticket.clocks[i];
+        let Some(due_before) = c.due else { return };
+        let run = c.elapsed_secs + c.since.map_or(0, |s| working_between(cal, s, self.now));
+        let target = c.target_secs + pending.by_secs;
+        let due = add_working(cal, self.now, (target - run).max(0));
+        let warn_at = next_warning(def, c.warnings_given(), target, run, self.now);
+        let (name, epoch) = (c.name.clone(), u64::from(c.cycle));
+        let original_due = c.original_due.unwrap_or(due_before);
+        self.cancel_clock_timers(&name, false);
+        self.set_clock_timers(&name, due, warn_at, epoch, true);
+        self.push(EventKind::ClockExtended {
+            clock: name,
+            by_secs: pending.by_secs,
+            due_before,
+            due,
+            original_due,
+            warn_at,
+            reason: pending.reason,
+        });
     }
 
     fn breach(&mut self, clock: &str, firing: &Firing) -> bool {
@@ -821,11 +1050,17 @@ impl<'w> Builder<'w> {
     }
 }
 
-/// When to warn: `warn_before` of working time ahead of the deadline, if the target is longer.
-fn warn_at(def: &ClockDef, now: Timestamp, target_secs: i64) -> Option<Timestamp> {
-    let lead = def.warn_before?.seconds(def.working_day_secs());
-    (lead > 0 && target_secs > lead)
-        .then(|| add_working(def.calendar.as_deref(), now, target_secs - lead))
+/// When the clock's warning after the first `given` falls due, `run` working seconds into
+/// a `target` at `now` (see [`ClockDef::warnings`]); one already passed is due at once.
+fn next_warning(
+    def: &ClockDef,
+    given: u8,
+    target: i64,
+    run: i64,
+    now: Timestamp,
+) -> Option<Timestamp> {
+    let (at, _) = *def.warnings(target).get(usize::from(given))?;
+    Some(add_working(def.calendar.as_deref(), now, (at - run).max(0)))
 }
 
 /// Remaining working seconds until a running clock's deadline (negative once past it).

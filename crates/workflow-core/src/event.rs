@@ -7,7 +7,9 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::role::Role;
-use crate::ticket::{Assignee, ClockState, ClockStatus, Ticket, Urgency};
+use crate::ticket::{
+    Assignee, ClockState, ClockStatus, FollowUp, PendingExtension, Ticket, Urgency,
+};
 
 /// Who caused an event. `id` is `None` for the system (timers).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -69,6 +71,9 @@ pub struct Recorded {
     pub rating: Option<u8>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_minutes: Option<u32>,
+    /// More time asked for, as written (`"2wd"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extend_by: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -142,6 +147,15 @@ pub enum EventKind {
         clock: String,
         due: Timestamp,
         timer_due: Timestamp,
+        /// A warning at this percentage of the target run; absent: the lead-time warning.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        share: Option<u8>,
+        /// The chase notice (催办), the last before the deadline: `sla_chase`.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        chase: bool,
+        /// When the clock's next warning falls due, if it has another.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        next_at: Option<Timestamp>,
     },
     SlaBreached {
         clock: String,
@@ -150,6 +164,33 @@ pub enum EventKind {
         late_by_secs: i64,
         timer_due: Timestamp,
     },
+    /// The holder asked for more time (延期) on a clock; the level above decides.
+    ExtensionRequested {
+        clock: String,
+        by_secs: i64,
+        reason: String,
+    },
+    /// The extension was approved: the deadline moved from `due_before` to `due`.
+    ClockExtended {
+        clock: String,
+        by_secs: i64,
+        due_before: Timestamp,
+        due: Timestamp,
+        /// The deadline before any extension of this cycle.
+        original_due: Timestamp,
+        warn_at: Option<Timestamp>,
+        /// Why more time was asked for (the resident is told).
+        reason: String,
+    },
+    ExtensionRefused {
+        clock: String,
+    },
+    /// The follow-up call (回访) is due: a task for the branch.
+    FollowUpDue {
+        timer_due: Timestamp,
+    },
+    /// The follow-up was recorded (by the `[follow_up]` action just before).
+    FollowUpDone,
     /// Returned dispatches reached the `[objections]` count: the request goes up to `to`.
     ObjectionsEscalated {
         returns: u32,
@@ -183,7 +224,13 @@ impl EventKind {
             EventKind::ClockPaused { .. } => "clock_paused",
             EventKind::ClockResumed { .. } => "clock_resumed",
             EventKind::ClockStopped { .. } => "clock_stopped",
+            EventKind::SlaWarning { chase: true, .. } => "sla_chase",
             EventKind::SlaWarning { .. } => "sla_warning",
+            EventKind::ExtensionRequested { .. } => "extension_requested",
+            EventKind::ClockExtended { .. } => "clock_extended",
+            EventKind::ExtensionRefused { .. } => "extension_refused",
+            EventKind::FollowUpDue { .. } => "follow_up_due",
+            EventKind::FollowUpDone => "follow_up_done",
             EventKind::SlaBreached { .. } => "sla_breach",
             EventKind::Escalated { .. } => "escalation",
             EventKind::ObjectionsEscalated { .. } => "objections_escalated",
@@ -241,6 +288,8 @@ impl Ticket {
             auto_closed: false,
             auto_dispatches: 0,
             auto_dispatch_spent: false,
+            extension: None,
+            follow_up: None,
             proxy: s.proxy,
             returns: 0,
             tried: Vec::new(),
@@ -307,13 +356,12 @@ impl Ticket {
                 if let Some(m) = data.service_minutes {
                     self.service_minutes += m;
                 }
+                // An action that stays (a note, the follow-up call on a closed request)
+                // leaves when and how the request was closed as they were.
                 self.terminal = *terminal;
-                if *terminal {
-                    self.closed_at = Some(event.at);
-                    self.auto_closed = event.actor.role == Role::System;
-                } else {
-                    self.closed_at = None;
-                    self.auto_closed = false;
+                if !stays {
+                    self.closed_at = terminal.then_some(event.at);
+                    self.auto_closed = *terminal && event.actor.role == Role::System;
                 }
             }
             EventKind::ClockStarted {
@@ -336,10 +384,13 @@ impl Ticket {
                     due: Some(*due),
                     warn_at: *warn_at,
                     warned: false,
+                    warnings: 0,
                     breached: false,
                     escalation_level: 0,
                     stopped_at: None,
                     overrun_secs: None,
+                    original_due: None,
+                    extended_secs: 0,
                 };
             }
             EventKind::ClockPaused {
@@ -378,9 +429,61 @@ impl Ticket {
                 c.stopped_at = Some(event.at);
                 c.since = None;
                 c.warn_at = None;
+                self.drop_extension(clock);
             }
-            EventKind::SlaWarning { clock, .. } => self.clock_mut(clock, seq)?.warned = true,
-            EventKind::SlaBreached { clock, .. } => self.clock_mut(clock, seq)?.breached = true,
+            EventKind::SlaWarning { clock, next_at, .. } => {
+                let c = self.clock_mut(clock, seq)?;
+                c.warnings = c.warnings_given().saturating_add(1);
+                c.warned = true;
+                c.warn_at = *next_at;
+            }
+            EventKind::SlaBreached { clock, .. } => {
+                self.clock_mut(clock, seq)?.breached = true;
+                // An extension not decided by the deadline lapses: it is asked for before.
+                self.drop_extension(clock);
+            }
+            EventKind::ExtensionRequested {
+                clock,
+                by_secs,
+                reason,
+            } => {
+                self.clock_mut(clock, seq)?;
+                self.extension = Some(PendingExtension {
+                    clock: clock.clone(),
+                    by_secs: *by_secs,
+                    reason: reason.clone(),
+                    asked_by: event.actor.id,
+                    asked_at: event.at,
+                });
+            }
+            EventKind::ClockExtended {
+                clock,
+                by_secs,
+                due,
+                original_due,
+                warn_at,
+                ..
+            } => {
+                let c = self.clock_mut(clock, seq)?;
+                c.target_secs += by_secs;
+                c.extended_secs += by_secs;
+                c.original_due = Some(*original_due);
+                c.due = Some(*due);
+                c.warn_at = *warn_at;
+                self.extension = None;
+            }
+            EventKind::ExtensionRefused { clock } => self.drop_extension(clock),
+            EventKind::FollowUpDue { .. } => {
+                self.follow_up = Some(FollowUp {
+                    due_at: event.at,
+                    done_at: None,
+                });
+            }
+            EventKind::FollowUpDone => {
+                if let Some(f) = &mut self.follow_up {
+                    f.done_at = Some(event.at);
+                }
+            }
             EventKind::AutoDispatchStopped { no_candidate, .. } => {
                 self.auto_dispatch_spent |= !no_candidate;
             }
@@ -406,6 +509,12 @@ impl Ticket {
             }
         }
         Ok(())
+    }
+
+    fn drop_extension(&mut self, clock: &str) {
+        if self.extension.as_ref().is_some_and(|e| e.clock == clock) {
+            self.extension = None;
+        }
     }
 
     fn clock_mut(&mut self, name: &str, seq: u64) -> Result<&mut ClockState, ReplayError> {

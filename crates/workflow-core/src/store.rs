@@ -43,6 +43,8 @@ pub struct TicketFilter {
     pub assignee: Option<Uuid>,
     pub breached: Option<bool>,
     pub open: Option<bool>,
+    /// A follow-up call (回访) is due and not yet recorded.
+    pub follow_up_due: Option<bool>,
     pub created_from: Option<Timestamp>,
     pub created_to: Option<Timestamp>,
 }

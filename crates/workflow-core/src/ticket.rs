@@ -85,14 +85,24 @@ pub struct ClockState {
     pub elapsed_secs: i64,
     pub since: Option<Timestamp>,
     pub due: Option<Timestamp>,
+    /// When the next warning falls due.
     pub warn_at: Option<Timestamp>,
     pub warned: bool,
+    /// Warnings given in this cycle (a clock may warn at several thresholds).
+    #[serde(default)]
+    pub warnings: u8,
     pub breached: bool,
     /// Escalation steps taken in this cycle.
     pub escalation_level: u8,
     pub stopped_at: Option<Timestamp>,
     /// At stop: working seconds over (positive, breached) or under (negative, met) the target.
     pub overrun_secs: Option<i64>,
+    /// The deadline before the first approved extension (延期) of this cycle, kept for the audit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub original_due: Option<Timestamp>,
+    /// Working seconds added to the target by approved extensions in this cycle.
+    #[serde(default, skip_serializing_if = "is_zero_i64")]
+    pub extended_secs: i64,
 }
 
 impl ClockState {
@@ -107,12 +117,40 @@ impl ClockState {
             due: None,
             warn_at: None,
             warned: false,
+            warnings: 0,
             breached: false,
             escalation_level: 0,
             stopped_at: None,
             overrun_secs: None,
+            original_due: None,
+            extended_secs: 0,
         }
     }
+
+    /// Warnings given in this cycle; a ticket recorded before clocks warned more than once
+    /// knows only whether it warned.
+    pub fn warnings_given(&self) -> u8 {
+        self.warnings.max(u8::from(self.warned))
+    }
+}
+
+/// An extension (延期) asked for and not yet decided.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingExtension {
+    pub clock: String,
+    /// Working seconds asked for.
+    pub by_secs: i64,
+    pub reason: String,
+    pub asked_by: Option<Uuid>,
+    pub asked_at: Timestamp,
+}
+
+/// The follow-up call (回访) after a request is closed: due, then done.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FollowUp {
+    pub due_at: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub done_at: Option<Timestamp>,
 }
 
 /// The projection of a ticket's events.
@@ -161,6 +199,12 @@ pub struct Ticket {
     /// Who entered it on the requester's behalf (代办), if someone did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proxy: Option<Uuid>,
+    /// An extension waiting for the level above to decide.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extension: Option<PendingExtension>,
+    /// The follow-up task, once it fell due.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub follow_up: Option<FollowUp>,
     /// Volunteers who held it and handed it back unfinished, first first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tried: Vec<Uuid>,
@@ -171,6 +215,11 @@ pub struct Ticket {
 }
 
 impl Ticket {
+    /// A follow-up task that fell due and is not yet recorded.
+    pub fn follow_up_due(&self) -> bool {
+        self.follow_up.as_ref().is_some_and(|f| f.done_at.is_none())
+    }
+
     pub fn clock(&self, name: &str) -> Option<&ClockState> {
         self.clocks.iter().find(|c| c.name == name)
     }
@@ -185,5 +234,9 @@ impl Ticket {
 }
 
 fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+fn is_zero_i64(n: &i64) -> bool {
     *n == 0
 }

@@ -181,7 +181,7 @@ fn a_request_walks_from_submission_to_rating() {
         (t.state.as_str(), t.rating, t.terminal, t.auto_closed),
         ("closed", Some(5), true, false)
     );
-    assert!(allowed_actions(wf, &t, &w.resident).is_empty());
+    assert!(allowed_actions(wf, &t, &w.resident, mon).is_empty());
 }
 
 #[test]

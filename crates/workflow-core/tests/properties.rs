@@ -71,6 +71,8 @@ fn fields(bits: u8, member: Uuid, team: Uuid) -> Fields {
         note: pick(3).then(|| "备注 🙂".to_owned()),
         rating: pick(4).then_some(bits % 7),
         hours: pick(5).then_some(f64::from(bits % 30) / 2.0),
+        extend_by: pick(6)
+            .then(|| ["4h", "1wd", "0m", "forever"][usize::from(bits % 4)].to_owned()),
     }
 }
 
@@ -188,6 +190,7 @@ fn run(
                             note: required(Field::Note).then(|| "备注".to_owned()),
                             rating: required(Field::Rating).then_some(1 + bits % 5),
                             hours: required(Field::Hours).then_some(1.5),
+                            extend_by: required(Field::ExtendBy).then(|| "4h".to_owned()),
                         };
                         (
                             actor,

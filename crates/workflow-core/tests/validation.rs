@@ -470,3 +470,78 @@ fn an_internal_action_is_never_told_to_the_resident() {
         "is internal",
     );
 }
+
+#[test]
+fn warnings_are_shares_of_the_target() {
+    assert_rejected(
+        "target = { normal = \"2h\" }",
+        "target = { normal = \"2h\" }\nwarn = [\"50%\", \"150%\"]",
+        "warn = [",
+        "from \"1%\" to \"99%\"",
+    );
+}
+
+/// The base file with three actions that stay in `doing` and an `[extensions]` rule.
+fn with_extensions(rule: &str) -> String {
+    let asks = "[[transitions]]\naction = \"ask\"\nfrom = \"doing\"\nroles = [\"assignee\"]\nrequires = [\"reason\", \"extend_by\"]\n\n[[transitions]]\naction = \"grant\"\nfrom = \"doing\"\nroles = [\"secretary\"]\n\n[[transitions]]\naction = \"deny\"\nfrom = \"doing\"\nroles = [\"secretary\"]\nrequires = [\"reason\"]\n\n";
+    format!("{asks}[extensions]\n{rule}\n\n[calendars.office]")
+}
+
+const GOOD_EXTENSIONS: &str = "clock = \"resolution\"\nrequest = \"ask\"\napprove = \"grant\"\nrefuse = \"deny\"\nmax = \"1wd\"";
+
+#[test]
+fn extensions_name_a_clock_and_actions_that_stay() {
+    let text = BASE.replace("[calendars.office]", &with_extensions(GOOD_EXTENSIONS));
+    assert!(load_one(&text).is_ok(), "{:?}", load_one(&text));
+    let bad = |from: &str, to: &str| with_extensions(&GOOD_EXTENSIONS.replace(from, to));
+    assert_rejected(
+        "[calendars.office]",
+        &bad("\"resolution\"", "\"response\""),
+        "clock = \"response\"",
+        "unknown SLA clock",
+    );
+    assert_rejected(
+        "[calendars.office]",
+        &bad("\"grant\"", "\"finish\""),
+        "approve = \"finish\"",
+        "must keep the ticket where it is",
+    );
+    assert_rejected(
+        "[calendars.office]",
+        &bad("refuse = \"deny\"", "refuse = \"grant\""),
+        "refuse = \"grant\"",
+        "must require \"reason\"",
+    );
+}
+
+#[test]
+fn only_the_extension_request_takes_extend_by() {
+    assert_rejected(
+        "roles = [\"assignee\"]\nrequires = [\"note\"]",
+        "roles = [\"assignee\"]\nrequires = [\"note\", \"extend_by\"]",
+        "requires = [\"note\", \"extend_by\"]",
+        "only the [extensions] request action may take",
+    );
+}
+
+#[test]
+fn a_follow_up_comes_after_the_request_is_done() {
+    assert_rejected(
+        "[calendars.office]",
+        "[follow_up]\nin = \"open\"\nafter = \"1wd\"\naction = \"take\"\n\n[calendars.office]",
+        "in = \"open\"",
+        "terminal state",
+    );
+    assert_rejected(
+        "[calendars.office]",
+        "[[transitions]]\naction = \"call\"\nfrom = \"done\"\nroles = [\"assignee\"]\nrequires = [\"note\"]\n\n[follow_up]\nin = \"done\"\nafter = \"1wd\"\naction = 'call'\n\n[calendars.office]",
+        "action = 'call'",
+        "staff levels",
+    );
+    assert_rejected(
+        "workflow = \"t\"",
+        "workflow = \"t\"\nfollow_up = true",
+        "follow_up = true",
+        "no version of workflow \"t\" has a [follow_up] section",
+    );
+}

@@ -139,6 +139,8 @@ pub struct ListQuery {
     pub assignee: Option<String>,
     pub breached: Option<bool>,
     pub open: Option<bool>,
+    /// `true`: closed requests whose follow-up call (回访) is due: the branch's task list.
+    pub follow_up_due: Option<bool>,
     /// The last id of the previous page.
     pub after: Option<Uuid>,
     /// At most 100; default 20.
@@ -176,6 +178,7 @@ async fn list(
         assignee,
         breached: q.breached,
         open: q.open,
+        follow_up_due: q.follow_up_due,
         created_from: None,
         created_to: None,
     };
@@ -248,6 +251,8 @@ pub struct ActionBody {
     pub note: Option<String>,
     pub rating: Option<u8>,
     pub hours: Option<f64>,
+    /// More time asked for (延期), in working time: `"4h"`, `"2wd"`.
+    pub extend_by: Option<String>,
 }
 
 /// Take a workflow action (`triage`, `dispatch`, `accept`, `complete`, `confirm`, …).
@@ -280,6 +285,7 @@ async fn act(
         note: b.note,
         rating: b.rating,
         hours: b.hours,
+        extend_by: b.extend_by,
     };
     let t = state
         .engine

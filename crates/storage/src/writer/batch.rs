@@ -158,7 +158,8 @@ impl SqlStore {
                     " ON CONFLICT (id) DO UPDATE SET state = excluded.state, urgency = excluded.urgency, \
                      assignee_person = excluded.assignee_person, assignee_team = excluded.assignee_team, \
                      version = excluded.version, terminal = excluded.terminal, breached = excluded.breached, \
-                     updated_at_us = excluded.updated_at_us, body = excluded.body, on_wall = excluded.on_wall"
+                     updated_at_us = excluded.updated_at_us, body = excluded.body, on_wall = excluded.on_wall, \
+                     follow_up_due = excluded.follow_up_due"
                 ))
                 .map_err(from_sqlx)?;
             }

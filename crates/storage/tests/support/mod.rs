@@ -28,13 +28,14 @@ fn sources(change: Option<&str>) -> Vec<Source> {
         "catalog.toml",
         "community-service.toml",
         "community-service-v2.toml",
+        "community-service-v3.toml",
         "micro-wish.toml",
         "dispute-mediation.toml",
     ]
     .iter()
     .map(|f| {
         let mut text = std::fs::read_to_string(format!("{dir}/{f}")).unwrap();
-        if *f == "community-service-v2.toml"
+        if *f == "community-service-v3.toml"
             && let Some(extra) = change
         {
             text.push_str(extra);
@@ -45,6 +46,25 @@ fn sources(change: Option<&str>) -> Vec<Source> {
         }
     })
     .collect()
+}
+
+/// The shipped workflows before community-service v3: without its file, and without the
+/// categories' follow-up calls, which only v3 makes.
+pub fn catalog_before_v3() -> Catalog {
+    let sources: Vec<Source> = sources(None)
+        .into_iter()
+        .filter(|s| s.name != "community-service-v3.toml")
+        .map(|mut s| {
+            s.text = s
+                .text
+                .lines()
+                .filter(|l| !l.starts_with("follow_up = true"))
+                .collect::<Vec<_>>()
+                .join("\n");
+            s
+        })
+        .collect();
+    load(&sources).unwrap()
 }
 
 /// The newest community-service workflow with different content under the same id and

@@ -33,7 +33,15 @@ pub struct LoadError {
 }
 
 /// Event names a `notify` rule may name besides the workflow's actions.
-pub const SYSTEM_EVENTS: [&str; 4] = ["submitted", "sla_warning", "sla_breach", "escalation"];
+pub const SYSTEM_EVENTS: [&str; 7] = [
+    "submitted",
+    "sla_warning",
+    "sla_chase",
+    "sla_breach",
+    "escalation",
+    "clock_extended",
+    "follow_up_due",
+];
 
 /// Where errors go while one file is checked.
 struct Cx<'a> {
@@ -184,6 +192,7 @@ fn apply_category_targets(catalog: &mut Catalog) {
                     } else {
                         0
                     },
+                    follow_up: c.follow_up && wf.follow_up.is_some(),
                 },
             );
             for (clock, targets) in &c.sla {
@@ -648,6 +657,28 @@ fn workflow(
         }
         let targets = targets(cx, raw.target.get_ref());
         let warn_before = raw.warn_before.as_ref().and_then(|w| cx.span(w));
+        let chase_before = raw.chase_before.as_ref().and_then(|w| cx.span(w));
+        let warn_shares = raw
+            .warn
+            .iter()
+            .filter_map(|w| {
+                let share = w
+                    .get_ref()
+                    .strip_suffix('%')
+                    .and_then(|p| p.trim().parse::<u8>().ok())
+                    .filter(|p| (1..100).contains(p));
+                if share.is_none() {
+                    cx.err(
+                        w.span(),
+                        format!(
+                            "{what}: warn lists shares of the target run, from \"1%\" to \"99%\", not {:?}",
+                            w.get_ref()
+                        ),
+                    );
+                }
+                share
+            })
+            .collect();
         let calendar = calendar_ref(cx, raw.calendar.as_ref());
         let ladder = match &raw.escalation {
             None => Some(None),
@@ -675,6 +706,8 @@ fn workflow(
                 pause,
                 targets,
                 warn_before,
+                warn_shares,
+                chase_before,
                 calendar,
                 ladder,
             });
@@ -771,6 +804,38 @@ fn workflow(
         .objections
         .as_ref()
         .and_then(|o| objections(cx, o, &f.transitions));
+    let extensions = f
+        .extensions
+        .as_ref()
+        .and_then(|e| extensions(cx, e.get_ref(), &transitions, &clocks));
+    for t in transitions
+        .iter()
+        .filter(|t| t.requires.contains(Field::ExtendBy) || t.optional.contains(Field::ExtendBy))
+    {
+        if extensions.as_ref().is_none_or(|e| e.request != t.action) {
+            let span = f
+                .transitions
+                .iter()
+                .filter(|r| r.get_ref().action.get_ref() == &t.action)
+                .flat_map(|r| r.get_ref().requires.iter().chain(&r.get_ref().optional))
+                .find(|n| n.get_ref() == Field::ExtendBy.as_str())
+                .map_or(0..0, |n| n.span());
+            cx.err(
+                span,
+                format!(
+                    "action {:?} takes extend_by, which only the [extensions] request action may take",
+                    t.action
+                ),
+            );
+        }
+    }
+    let follow_up = f.follow_up.as_ref().and_then(|r| {
+        let r = r.get_ref();
+        let st = state(cx, r.state.get_ref(), r.state.span(), "`in` of [follow_up]")?;
+        let after = cx.span(&r.after)?;
+        let calendar = calendar_ref(cx, r.calendar.as_ref())?;
+        follow_up(cx, r, st, &states, after, calendar, &transitions)
+    });
 
     if cx.count() > before {
         return None;
@@ -791,6 +856,8 @@ fn workflow(
     wf.auto_dispatch = auto_dispatch;
     wf.credit = credit;
     wf.objections = objections;
+    wf.extensions = extensions;
+    wf.follow_up = follow_up;
     Some(wf)
 }
 
@@ -908,6 +975,121 @@ fn objections(
     })
 }
 
+/// The clock must exist; the three actions must keep the ticket where it is; the request
+/// must take the reason and the time asked for, the refusal its reason.
+fn extensions(
+    cx: &mut Cx,
+    r: &RawExtensions,
+    transitions: &[TransitionDef],
+    clocks: &[ClockDef],
+) -> Option<ExtensionRule> {
+    let before = cx.count();
+    let clock = clocks.iter().position(|c| &c.name == r.clock.get_ref());
+    if clock.is_none() {
+        cx.err(
+            r.clock.span(),
+            format!(
+                "[extensions] names unknown SLA clock {:?}",
+                r.clock.get_ref()
+            ),
+        );
+    }
+    let needs: [(&Name, &[Field]); 3] = [
+        (&r.request, &[Field::Reason, Field::ExtendBy]),
+        (&r.approve, &[]),
+        (&r.refuse, &[Field::Reason]),
+    ];
+    for (name, required) in needs {
+        let action = name.get_ref();
+        let found: Vec<&TransitionDef> =
+            transitions.iter().filter(|t| &t.action == action).collect();
+        if found.is_empty() {
+            cx.err(
+                name.span(),
+                format!("[extensions] names unknown action {action:?}"),
+            );
+        } else if found.iter().any(|t| t.to.is_some()) {
+            cx.err(
+                name.span(),
+                format!("extension action {action:?} must keep the ticket where it is (no `to`)"),
+            );
+        } else if let Some(f) = required
+            .iter()
+            .find(|f| !found.iter().all(|t| t.requires.contains(**f)))
+        {
+            cx.err(
+                name.span(),
+                format!("extension action {action:?} must require {:?}", f.as_str()),
+            );
+        }
+    }
+    let max = cx.span(&r.max);
+    (cx.count() == before).then(|| ExtensionRule {
+        clock: clock.expect("checked above"),
+        request: r.request.get_ref().clone(),
+        approve: r.approve.get_ref().clone(),
+        refuse: r.refuse.get_ref().clone(),
+        max: max.expect("checked above"),
+    })
+}
+
+/// The state must be terminal (a follow-up comes after the request is done), and the action
+/// must be a staff action out of it that keeps the ticket there.
+fn follow_up(
+    cx: &mut Cx,
+    r: &RawFollowUp,
+    state: StateId,
+    states: &[StateDef],
+    after: Span,
+    calendar: Option<Arc<Calendar>>,
+    transitions: &[TransitionDef],
+) -> Option<FollowUpRule> {
+    let action = r.action.get_ref();
+    let tr = transitions
+        .iter()
+        .find(|t| &t.action == action && t.from.contains(&state));
+    if !states[state.index()].terminal {
+        cx.err(
+            r.state.span(),
+            format!(
+                "[follow_up] is in a terminal state: the request is done first, not {:?}",
+                r.state.get_ref()
+            ),
+        );
+        return None;
+    }
+    let problem = match tr {
+        None => Some(format!(
+            "follow_up action {action:?} is not an action out of state {:?}",
+            r.state.get_ref()
+        )),
+        Some(t) if t.to.is_some() => Some(format!(
+            "follow_up action {action:?} must keep the ticket where it is (no `to`)"
+        )),
+        Some(t)
+            if !t
+                .roles
+                .iter()
+                .all(|p| matches!(p, Party::Role(r) if r.is_staff())) =>
+        {
+            Some(format!(
+                "follow_up action {action:?} is the office's: its roles are staff levels"
+            ))
+        }
+        Some(_) => None,
+    };
+    if let Some(p) = problem {
+        cx.err(r.action.span(), p);
+        return None;
+    }
+    Some(FollowUpRule {
+        state,
+        after,
+        calendar,
+        action: action.clone(),
+    })
+}
+
 /// Whether the file declares an action of this name.
 fn is_action(transitions: &[toml::Spanned<RawTransition>], name: &str) -> bool {
     transitions
@@ -957,7 +1139,7 @@ fn fields(cx: &mut Cx, raw: &[Name]) -> FieldSet {
             None => cx.err(
                 n.span(),
                 format!(
-                    "unknown field {:?} (expected assignee, reason, note, rating or hours)",
+                    "unknown field {:?} (expected assignee, reason, note, rating, hours or extend_by)",
                     n.get_ref()
                 ),
             ),
@@ -1020,6 +1202,24 @@ fn category(
             ),
         );
     }
+    // Versions without the section simply make no follow-up (requests still running on an
+    // older version); a workflow none of whose versions has one is a mistake.
+    let any_follow_up = catalog
+        .workflows
+        .values()
+        .any(|w| &w.id == wf_id && w.follow_up.is_some());
+    if let (Some(_), Some(f)) = (wf, &raw.follow_up)
+        && *f.get_ref()
+        && !any_follow_up
+    {
+        cx.err(
+            f.span(),
+            format!(
+                "category {:?} asks for a follow-up, but no version of workflow {wf_id:?} has a [follow_up] section",
+                code.get_ref()
+            ),
+        );
+    }
     let mut sla = BTreeMap::new();
     for (clock, t) in &raw.sla {
         if let Some(wf) = wf
@@ -1047,5 +1247,6 @@ fn category(
         points: raw.points,
         sla,
         auto_dispatch: raw.auto_dispatch.as_ref().map_or(0, |n| *n.get_ref()),
+        follow_up: raw.follow_up.as_ref().is_some_and(|f| *f.get_ref()),
     })
 }

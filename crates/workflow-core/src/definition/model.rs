@@ -38,15 +38,18 @@ pub enum Field {
     Note,
     Rating,
     Hours,
+    /// More time asked for (延期), as a duration: `"4h"`, `"2wd"`.
+    ExtendBy,
 }
 
 impl Field {
-    pub const ALL: [Field; 5] = [
+    pub const ALL: [Field; 6] = [
         Field::Assignee,
         Field::Reason,
         Field::Note,
         Field::Rating,
         Field::Hours,
+        Field::ExtendBy,
     ];
 
     pub fn parse(s: &str) -> Option<Field> {
@@ -60,6 +63,7 @@ impl Field {
             Field::Note => "note",
             Field::Rating => "rating",
             Field::Hours => "hours",
+            Field::ExtendBy => "extend_by",
         }
     }
 }
@@ -153,8 +157,21 @@ pub struct ClockDef {
     pub targets: Targets,
     /// Warn this long before the deadline (working time).
     pub warn_before: Option<Span>,
+    /// Warn when these percentages of the target have run (`warn = ["50%", "75%"]`).
+    pub warn_shares: Vec<u8>,
+    /// The chase notice (催办) to the holder and their secretary, this long before the deadline.
+    pub chase_before: Option<Span>,
     pub calendar: Option<Arc<Calendar>>,
     pub ladder: Option<Arc<Ladder>>,
+}
+
+/// What a warning of a clock is: a share of the target run, the lead time before the
+/// deadline, or the chase notice (催办) just before it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Warning {
+    Share(u8),
+    Before,
+    Chase,
 }
 
 impl ClockDef {
@@ -162,6 +179,30 @@ impl ClockDef {
         self.calendar
             .as_ref()
             .map_or(86_400, |c| c.working_day_secs())
+    }
+
+    /// The clock's warnings for a target, as the working seconds run when each falls due,
+    /// earliest first. A warning at the start or at the deadline itself is no warning; two
+    /// at the same moment are one, the stronger (the chase, then the lead time).
+    pub fn warnings(&self, target_secs: i64) -> Vec<(i64, Warning)> {
+        let day = self.working_day_secs();
+        let before = |s: Span| target_secs - s.seconds(day);
+        let mut points: Vec<(i64, Warning)> = self
+            .warn_shares
+            .iter()
+            .map(|p| (target_secs * i64::from(*p) / 100, Warning::Share(*p)))
+            .chain(self.warn_before.map(|s| (before(s), Warning::Before)))
+            .chain(self.chase_before.map(|s| (before(s), Warning::Chase)))
+            .filter(|(at, _)| *at > 0 && *at < target_secs)
+            .collect();
+        let strength = |w: &Warning| match w {
+            Warning::Share(_) => 0,
+            Warning::Before => 1,
+            Warning::Chase => 2,
+        };
+        points.sort_by_key(|(at, w)| (*at, std::cmp::Reverse(strength(w))));
+        points.dedup_by_key(|(at, _)| *at);
+        points
     }
 }
 
@@ -206,6 +247,30 @@ pub struct ObjectionRule {
     pub to: Role,
 }
 
+/// `[extensions]` (延期): the holder asks for more time on one clock, before its deadline,
+/// with a reason; the level above approves (the deadline moves, the resident is told) or
+/// refuses. Each is an action of the workflow that keeps the ticket where it is.
+#[derive(Clone, Debug)]
+pub struct ExtensionRule {
+    /// Index of the clock extended, in [`Workflow::clocks`].
+    pub clock: usize,
+    pub request: String,
+    pub approve: String,
+    pub refuse: String,
+    /// The most one extension may add.
+    pub max: Span,
+}
+
+/// `[follow_up]` (回访): for categories that ask for it, entering `state` (closed) sets a
+/// follow-up task due `after` (working time); `action` records it, and ends the task.
+#[derive(Clone, Debug)]
+pub struct FollowUpRule {
+    pub state: StateId,
+    pub after: Span,
+    pub calendar: Option<Arc<Calendar>>,
+    pub action: String,
+}
+
 /// What a category adds to the workflow that serves it.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CategoryRules {
@@ -213,6 +278,8 @@ pub struct CategoryRules {
     pub points: u32,
     /// Automatic dispatch attempts (0: the secretary dispatches).
     pub auto_dispatch: u32,
+    /// A follow-up call (回访) after the request is closed.
+    pub follow_up: bool,
 }
 
 /// A validated workflow definition, one version of it.
@@ -235,6 +302,8 @@ pub struct Workflow {
     pub auto_dispatch: Option<AutoDispatchDef>,
     pub credit: Option<CreditRule>,
     pub objections: Option<ObjectionRule>,
+    pub extensions: Option<ExtensionRule>,
+    pub follow_up: Option<FollowUpRule>,
     /// Where it was loaded from, and its text, for registration and messages.
     pub source_name: String,
     pub source: String,
@@ -290,6 +359,8 @@ impl Workflow {
             auto_dispatch: None,
             credit: None,
             objections: None,
+            extensions: None,
+            follow_up: None,
             source_name,
             source,
             content_hash,
@@ -371,6 +442,8 @@ pub struct Category {
     pub sla: BTreeMap<String, Targets>,
     /// Automatic dispatch attempts before the secretary takes over (0: off).
     pub auto_dispatch: u32,
+    /// Closed requests of this category get a follow-up call (回访).
+    pub follow_up: bool,
 }
 
 /// Everything loaded from a workflows directory.

@@ -36,6 +36,30 @@ pub(crate) struct RawFile {
     pub auto_dispatch: Option<Spanned<RawAutoDispatch>>,
     pub credit: Option<Spanned<RawCredit>>,
     pub objections: Option<Spanned<RawObjections>>,
+    pub extensions: Option<Spanned<RawExtensions>>,
+    pub follow_up: Option<Spanned<RawFollowUp>>,
+}
+
+/// `[extensions]`: the actions that ask for more time on a clock, approve and refuse it.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawExtensions {
+    pub clock: Name,
+    pub request: Name,
+    pub approve: Name,
+    pub refuse: Name,
+    pub max: Name,
+}
+
+/// `[follow_up]`: entering `in`, a follow-up task falls due `after`; `action` records it.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawFollowUp {
+    #[serde(rename = "in")]
+    pub state: Name,
+    pub after: Name,
+    pub calendar: Option<Name>,
+    pub action: Name,
 }
 
 /// `[objections]`: actions by which a holder returns a dispatch ("not ours", 退单异议), and
@@ -113,6 +137,10 @@ pub(crate) struct RawClock {
     pub pause: Vec<Name>,
     pub target: Spanned<RawTargets>,
     pub warn_before: Option<Name>,
+    /// Shares of the target at which to warn: `["50%", "75%"]`.
+    #[serde(default)]
+    pub warn: Vec<Name>,
+    pub chase_before: Option<Name>,
     pub calendar: Option<Name>,
     pub escalation: Option<Name>,
 }
@@ -202,6 +230,8 @@ pub(crate) struct RawCategory {
     pub sla: BTreeMap<Name, Spanned<RawTargets>>,
     /// How many volunteers the system tries in turn before handing back to the secretary.
     pub auto_dispatch: Option<Spanned<u32>>,
+    /// A follow-up call (回访) after closing, by the workflow's `[follow_up]`.
+    pub follow_up: Option<Spanned<bool>>,
 }
 
 fn one() -> u32 {

@@ -2,6 +2,7 @@
 
 mod admin;
 mod check;
+mod migrate_tickets;
 mod serve;
 mod webhooks;
 
@@ -35,6 +36,8 @@ enum Command {
     },
     /// Directory administration: the first admin, users and their tokens.
     Admin(admin::AdminArgs),
+    /// Move open requests to a newer workflow version by a plan (a dry run unless --apply).
+    MigrateTickets(migrate_tickets::MigrateArgs),
 }
 
 #[derive(Args, Clone, Debug)]
@@ -78,6 +81,7 @@ fn main() -> ExitCode {
             Ok(())
         }),
         Command::Admin(args) => run_async(admin::run(args)),
+        Command::MigrateTickets(args) => run_async(migrate_tickets::run(args)),
     }
 }
 

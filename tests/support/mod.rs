@@ -40,9 +40,34 @@ impl Reply {
     }
 }
 
+/// The shipped workflows directory.
+pub const WORKFLOWS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/workflows");
+
 fn catalog() -> workflow_core::Catalog {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/workflows");
-    storage::workflow_files::load_dir(std::path::Path::new(dir)).unwrap()
+    storage::workflow_files::load_dir(std::path::Path::new(WORKFLOWS)).unwrap()
+}
+
+/// A workflows directory as shipped before community-service v3: versions 1 and 2, and the
+/// catalog without the follow-up calls only v3 makes.
+pub fn workflows_before_v3() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("linli-wf-{}", Uuid::now_v7().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for f in [
+        "catalog.toml",
+        "community-service.toml",
+        "community-service-v2.toml",
+        "micro-wish.toml",
+        "dispute-mediation.toml",
+    ] {
+        let text = std::fs::read_to_string(format!("{WORKFLOWS}/{f}")).unwrap();
+        // Workflow files byte for byte (their content is registered); the catalog edited.
+        let text: String = text
+            .split_inclusive('\n')
+            .filter(|l| !l.starts_with("follow_up = true"))
+            .collect();
+        std::fs::write(dir.join(f), text).unwrap();
+    }
+    dir
 }
 
 pub async fn sqlite_url() -> String {
@@ -76,6 +101,15 @@ impl TestApp {
         url: &str,
         adjust: impl FnOnce(linli_http::AppState) -> linli_http::AppState,
     ) -> TestApp {
+        TestApp::spawn_on(url, catalog(), adjust).await
+    }
+
+    /// A server with these workflows (an older set, say) over the store at `url`.
+    pub async fn spawn_on(
+        url: &str,
+        catalog: workflow_core::Catalog,
+        adjust: impl FnOnce(linli_http::AppState) -> linli_http::AppState,
+    ) -> TestApp {
         let store = storage::connect(&Options::new(url)).await.unwrap();
         let demo = storage::demo::seed(&store).await.unwrap();
         let clock = Arc::new(ManualClock::new(jiff::Timestamp::now()));
@@ -83,7 +117,7 @@ impl TestApp {
         let engine = Arc::new(Engine::new(
             Arc::new(store.clone()),
             clock.clone(),
-            Arc::new(catalog()),
+            Arc::new(catalog),
             wake.clone(),
         ));
         engine.register_workflows().await.unwrap();

@@ -64,6 +64,12 @@ macro_rules! push_list_conditions {
         if let Some(b) = f.breached {
             $qb.push(" AND breached = ").push_bind(b);
         }
+        if let Some(w) = &f.workflow {
+            $qb.push(" AND workflow_id = ")
+                .push_bind(w.id.clone())
+                .push(" AND workflow_version = ")
+                .push_bind(i64::from(w.version));
+        }
         if let Some(due) = f.follow_up_due {
             $qb.push(" AND follow_up_due = ").push_bind(due);
         }
@@ -274,6 +280,8 @@ macro_rules! push_ticket_update {
         let (person, team) = holder(t);
         q.push("UPDATE tickets SET state = ")
             .push_bind(t.state.clone())
+            .push(", workflow_version = ")
+            .push_bind(i64::from(t.workflow_version))
             .push(", urgency = ")
             .push_bind(t.urgency.as_str())
             .push(", assignee_person = ")

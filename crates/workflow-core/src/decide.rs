@@ -1052,7 +1052,7 @@ impl<'w> Builder<'w> {
 
 /// When the clock's warning after the first `given` falls due, `run` working seconds into
 /// a `target` at `now` (see [`ClockDef::warnings`]); one already passed is due at once.
-fn next_warning(
+pub(crate) fn next_warning(
     def: &ClockDef,
     given: u8,
     target: i64,

@@ -13,9 +13,10 @@ use uuid::Uuid;
 use crate::clock::Clock;
 use crate::command::*;
 use crate::decide::{decide, decide_auto_dispatch, decide_firing, decide_submission};
-use crate::definition::Catalog;
+use crate::definition::{Catalog, Workflow, WorkflowKey};
 use crate::dispatch::{self, Need, RECENT_DAYS, Ranked};
 use crate::event::Event;
+use crate::migrate::{MigrationPlan, Move, decide_migration};
 use crate::role::Role;
 use crate::store::*;
 use crate::ticket::{Assignee, Ticket, Urgency};
@@ -508,6 +509,88 @@ impl Engine {
         Err(EngineError::Store(StoreError::Other(format!(
             "timer {} of ticket {} kept conflicting",
             timer.key, timer.ticket_id
+        ))))
+    }
+
+    /// Moves the open requests of `from` to `to` by `plan` (checked first: an unmapped state
+    /// refuses the whole run), or with `apply` false only says what it would move. Each
+    /// request moves alone, with its version checked: one changed meanwhile is decided again.
+    pub async fn migrate(
+        &self,
+        from: &WorkflowKey,
+        to: &WorkflowKey,
+        plan: &MigrationPlan,
+        apply: bool,
+    ) -> Result<Vec<Move>, EngineError> {
+        let find = |k: &WorkflowKey| {
+            self.catalog
+                .workflow(&k.id, k.version)
+                .ok_or_else(|| EngineError::WorkflowMissing(k.to_string()))
+        };
+        let (old, new) = (find(from)?, find(to)?);
+        let problems = plan.check(old, new);
+        if !problems.is_empty() {
+            return Err(EngineError::Invalid {
+                field: "plan",
+                reason: problems.join("; "),
+            });
+        }
+        let filter = TicketFilter {
+            open: Some(true),
+            workflow: Some(from.clone()),
+            ..TicketFilter::default()
+        };
+        let mut moved = Vec::new();
+        let mut after = None;
+        loop {
+            let page = Page { after, limit: 500 };
+            let tickets = self.store.list(&Scope::Everything, &filter, page).await?;
+            let Some(last) = tickets.last() else { break };
+            after = Some(last.id);
+            for ticket in tickets {
+                if let Some(m) = self.migrate_one(old, new, plan, ticket, apply).await? {
+                    moved.push(m);
+                }
+            }
+        }
+        Ok(moved)
+    }
+
+    async fn migrate_one(
+        &self,
+        old: &Workflow,
+        new: &Workflow,
+        plan: &MigrationPlan,
+        mut ticket: Ticket,
+        apply: bool,
+    ) -> Result<Option<Move>, EngineError> {
+        const ATTEMPTS: usize = 5;
+        for _ in 0..ATTEMPTS {
+            let Some((decision, report)) =
+                decide_migration(old, new, plan, &ticket, self.clock.now())
+            else {
+                return Ok(None);
+            };
+            if !apply {
+                return Ok(Some(report));
+            }
+            match self.store.apply(&decision, None).await {
+                Ok(()) => {
+                    self.signal(&decision);
+                    return Ok(Some(report));
+                }
+                Err(StoreError::Conflict { .. }) => {
+                    match self.store.ticket(ticket.id, &Scope::Everything).await? {
+                        Some(now) => ticket = now,
+                        None => return Ok(None),
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(EngineError::Store(StoreError::Other(format!(
+            "ticket {} kept changing while it was being moved",
+            ticket.id
         ))))
     }
 

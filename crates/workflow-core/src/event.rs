@@ -191,6 +191,16 @@ pub enum EventKind {
     },
     /// The follow-up was recorded (by the `[follow_up]` action just before).
     FollowUpDone,
+    /// The request moved to a newer version of its workflow (`linli migrate-tickets`): its
+    /// state by the plan's map, its clocks as the new version has them.
+    Migrated {
+        workflow_version_before: u32,
+        workflow_version: u32,
+        state_before: String,
+        state: String,
+        on_wall: bool,
+        clocks: Vec<ClockState>,
+    },
     /// Returned dispatches reached the `[objections]` count: the request goes up to `to`.
     ObjectionsEscalated {
         returns: u32,
@@ -231,6 +241,7 @@ impl EventKind {
             EventKind::ExtensionRefused { .. } => "extension_refused",
             EventKind::FollowUpDue { .. } => "follow_up_due",
             EventKind::FollowUpDone => "follow_up_done",
+            EventKind::Migrated { .. } => "migrated",
             EventKind::SlaBreached { .. } => "sla_breach",
             EventKind::Escalated { .. } => "escalation",
             EventKind::ObjectionsEscalated { .. } => "objections_escalated",
@@ -482,6 +493,24 @@ impl Ticket {
             EventKind::FollowUpDone => {
                 if let Some(f) = &mut self.follow_up {
                     f.done_at = Some(event.at);
+                }
+            }
+            EventKind::Migrated {
+                workflow_version,
+                state,
+                on_wall,
+                clocks,
+                ..
+            } => {
+                self.workflow_version = *workflow_version;
+                self.state.clone_from(state);
+                self.on_wall = *on_wall;
+                self.clocks.clone_from(clocks);
+                // A pending extension names a clock the new version may not have.
+                if let Some(e) = &self.extension
+                    && !clocks.iter().any(|c| c.name == e.clock)
+                {
+                    self.extension = None;
                 }
             }
             EventKind::AutoDispatchStopped { no_candidate, .. } => {

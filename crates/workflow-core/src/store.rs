@@ -45,6 +45,8 @@ pub struct TicketFilter {
     pub open: Option<bool>,
     /// A follow-up call (回访) is due and not yet recorded.
     pub follow_up_due: Option<bool>,
+    /// On this version of this workflow.
+    pub workflow: Option<crate::definition::WorkflowKey>,
     pub created_from: Option<Timestamp>,
     pub created_to: Option<Timestamp>,
 }

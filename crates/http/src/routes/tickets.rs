@@ -179,6 +179,7 @@ async fn list(
         breached: q.breached,
         open: q.open,
         follow_up_due: q.follow_up_due,
+        workflow: None,
         created_from: None,
         created_to: None,
     };

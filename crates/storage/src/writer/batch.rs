@@ -155,7 +155,8 @@ impl SqlStore {
                     tx,
                     push_tickets!(
                     chunk.iter().map(|d| &d.ticket),
-                    " ON CONFLICT (id) DO UPDATE SET state = excluded.state, urgency = excluded.urgency, \
+                     " ON CONFLICT (id) DO UPDATE SET state = excluded.state, workflow_version = excluded.workflow_version, \
+                     urgency = excluded.urgency, \
                      assignee_person = excluded.assignee_person, assignee_team = excluded.assignee_team, \
                      version = excluded.version, terminal = excluded.terminal, breached = excluded.breached, \
                      updated_at_us = excluded.updated_at_us, body = excluded.body, on_wall = excluded.on_wall, \

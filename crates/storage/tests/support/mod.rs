@@ -57,10 +57,9 @@ pub fn catalog_before_v3() -> Catalog {
         .map(|mut s| {
             s.text = s
                 .text
-                .lines()
+                .split_inclusive('\n')
                 .filter(|l| !l.starts_with("follow_up = true"))
-                .collect::<Vec<_>>()
-                .join("\n");
+                .collect();
             s
         })
         .collect();

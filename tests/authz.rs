@@ -22,9 +22,11 @@ enum Who {
     Community,
     Street,
     Admin,
+    /// A residents' representative (督单): read-only oversight, a resident too.
+    Supervisor,
 }
 
-const EVERYONE: [Who; 12] = [
+const EVERYONE: [Who; 13] = [
     Who::Anonymous,
     Who::Malformed,
     Who::Revoked,
@@ -37,6 +39,7 @@ const EVERYONE: [Who; 12] = [
     Who::Community,
     Who::Street,
     Who::Admin,
+    Who::Supervisor,
 ];
 
 fn is_unauthenticated(w: Who) -> bool {
@@ -60,7 +63,7 @@ fn expected(method: &str, path: &str, who: Who) -> StatusCode {
     let staff = matches!(who, Secretary | OtherSecretary | Community | Street);
     match (method, path) {
         ("POST", "/api/v1/tickets") => match who {
-            Requester | OtherResident => S::CREATED,
+            Requester | OtherResident | Supervisor => S::CREATED,
             _ => S::FORBIDDEN,
         },
         ("GET", "/api/v1/tickets")
@@ -162,6 +165,11 @@ fn expected(method: &str, path: &str, who: Who) -> StatusCode {
             Street | Admin => S::UNPROCESSABLE_ENTITY,
             _ => S::OK,
         },
+        // Oversight: supervisors of their community, staff of their area; nobody else.
+        ("GET", "/api/v1/supervision/overdue") => match who {
+            Secretary | OtherSecretary | Community | Street | Supervisor => S::OK,
+            _ => S::FORBIDDEN,
+        },
         ("GET", "/api/v1/stats") => match who {
             Secretary | OtherSecretary | Community | Street => S::OK,
             Admin => S::UNPROCESSABLE_ENTITY,
@@ -223,6 +231,7 @@ async fn every_route_answers_every_caller_as_the_matrix_says(app: TestApp) {
             Who::Community => demo("community"),
             Who::Street => demo("street"),
             Who::Admin => demo("admin"),
+            Who::Supervisor => demo("supervisor"),
         }
     };
     let body = |method: &str, path: &str| -> Option<Value> {

@@ -187,6 +187,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(routes::photos::router())
         .merge(routes::reports::router())
         .merge(routes::wall::router())
+        .merge(routes::board::router())
         .merge(routes::stream::router())
         .merge(routes::ops::router())
         .split_for_parts();
@@ -202,6 +203,7 @@ pub fn app(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     router
         .merge(open311::router())
+        .merge(routes::board::public_router())
         .merge(console::router())
         .fallback(|| async { ApiError::NoRoute })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })

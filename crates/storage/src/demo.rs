@@ -118,6 +118,14 @@ const PEOPLE: &[Person] = &[
         place: 0,
     },
     Person {
+        key: "supervisor",
+        name: "居民代表老李",
+        phone: "13800000010",
+        roles: &[Role::Supervisor, Role::Resident],
+        skills: &[],
+        place: 0,
+    },
+    Person {
         key: "yunhe_secretary",
         name: "周书记",
         phone: "13800000006",
@@ -168,10 +176,24 @@ pub async fn seed(store: &SqlStore) -> Result<Demo, StoreError> {
     let mut users = Vec::new();
     for p in PEOPLE {
         let community = community_of(p.place, hehuatang, yunhe);
-        let id = store
-            .person_named(community, p.name)
-            .await?
-            .ok_or_else(|| StoreError::Other(format!("demo person {} is missing", p.name)))?;
+        let id = match store.person_named(community, p.name).await? {
+            Some(id) => id,
+            // Someone a later release added to the demo (the supervisor): seeded now.
+            None => {
+                let place = match p.place {
+                    0 => Some((
+                        branch_of(store, hehuatang).await?,
+                        find("building", "荷花塘小区1栋").await?,
+                    )),
+                    1 => Some((
+                        branch_of(store, yunhe).await?,
+                        find("building", "运河小区3栋").await?,
+                    )),
+                    _ => None,
+                };
+                add_person(store, p, community, street, place).await?
+            }
+        };
         users.push(DemoUser {
             key: p.key,
             name: p.name,
@@ -219,6 +241,30 @@ async fn team_named(store: &SqlStore, name: &str) -> Result<Uuid, StoreError> {
         .ok_or_else(|| StoreError::Other(format!("demo team {name} is missing")))
 }
 
+/// A demo person; `place`: their branch and home building (none for street staff).
+async fn add_person(
+    store: &SqlStore,
+    p: &Person,
+    community: Option<Uuid>,
+    street: Uuid,
+    place: Option<(Uuid, Uuid)>,
+) -> Result<Uuid, StoreError> {
+    store
+        .create_person(&NewPerson {
+            name: p.name.into(),
+            phone: Some(p.phone.into()),
+            roles: p.roles.to_vec(),
+            community_id: community,
+            street_id: (p.place == 2).then_some(street),
+            branch_id: place.map(|(b, _)| b),
+            home_building_id: place.map(|(_, h)| h),
+            skills: p.skills.iter().map(|s| (*s).to_owned()).collect(),
+            max_open: Some(5),
+            partner_unit_id: None,
+        })
+        .await
+}
+
 async fn create(store: &SqlStore) -> Result<Uuid, StoreError> {
     let street = store.create_org_unit("street", "演示街道", None).await?;
     let hehuatang = store
@@ -259,26 +305,13 @@ async fn create(store: &SqlStore) -> Result<Uuid, StoreError> {
         .await?;
     let mut ids = Vec::new();
     for p in PEOPLE {
-        let (community, branch, building) = match p.place {
-            0 => (Some(hehuatang), Some(h_branch), Some(h1)),
-            1 => (Some(yunhe), Some(y_branch), Some(y3)),
-            _ => (None, None, None),
+        let place = match p.place {
+            0 => Some((h_branch, h1)),
+            1 => Some((y_branch, y3)),
+            _ => None,
         };
-        let id = store
-            .create_person(&NewPerson {
-                name: p.name.into(),
-                phone: Some(p.phone.into()),
-                roles: p.roles.to_vec(),
-                community_id: community,
-                street_id: (p.place == 2).then_some(street),
-                branch_id: branch,
-                home_building_id: building,
-                skills: p.skills.iter().map(|s| (*s).to_owned()).collect(),
-                max_open: Some(5),
-                partner_unit_id: None,
-            })
-            .await?;
-        ids.push((p.key, id));
+        let community = community_of(p.place, hehuatang, yunhe);
+        ids.push((p.key, add_person(store, p, community, street, place).await?));
     }
     let id = |key: &str| ids.iter().find(|(k, _)| *k == key).map(|(_, id)| *id);
     let members = |keys: &[&str]| keys.iter().filter_map(|k| id(k)).collect::<Vec<_>>();

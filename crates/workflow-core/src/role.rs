@@ -15,10 +15,13 @@ pub enum Role {
     Street,
     Admin,
     System,
+    /// Read-only oversight (督单): residents' representatives who see overdue requests,
+    /// without personal data, and take no action.
+    Supervisor,
 }
 
 impl Role {
-    pub const ALL: [Role; 7] = [
+    pub const ALL: [Role; 8] = [
         Role::Resident,
         Role::Secretary,
         Role::Member,
@@ -26,6 +29,7 @@ impl Role {
         Role::Street,
         Role::Admin,
         Role::System,
+        Role::Supervisor,
     ];
 
     pub fn parse(s: &str) -> Option<Role> {
@@ -41,6 +45,7 @@ impl Role {
             Role::Street => "street",
             Role::Admin => "admin",
             Role::System => "system",
+            Role::Supervisor => "supervisor",
         }
     }
 

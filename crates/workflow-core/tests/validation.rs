@@ -545,3 +545,13 @@ fn a_follow_up_comes_after_the_request_is_done() {
         "no version of workflow \"t\" has a [follow_up] section",
     );
 }
+
+#[test]
+fn the_supervisor_only_looks() {
+    assert_rejected(
+        "roles = [\"member\"]",
+        "roles = [\"supervisor\"]",
+        "roles = [\"supervisor\"]",
+        "read-only",
+    );
+}

@@ -1106,6 +1106,13 @@ fn valid_name(s: &str) -> bool {
 
 fn party(cx: &mut Cx, name: &Name) -> Option<Party> {
     let p = Party::parse(name.get_ref());
+    if p == Some(Party::Role(Role::Supervisor)) {
+        cx.err(
+            name.span(),
+            "supervisor is read-only oversight (督单): it takes no action and is told nothing",
+        );
+        return None;
+    }
     if p.is_none() {
         cx.err(name.span(), format!(
             "unknown role {:?} (expected resident, secretary, member, community, street, system, requester or assignee)",

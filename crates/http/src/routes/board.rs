@@ -176,7 +176,7 @@ async fn board(state: &AppState, id: Uuid, q: &BoardQuery) -> ApiResult<BoardVie
     })
 }
 
-/// Public for a day's worth of caching at the edge: the board changes slowly.
+/// Cacheable by anyone for five minutes: the board changes slowly, and is read by many.
 const CACHE: (header::HeaderName, &str) = (header::CACHE_CONTROL, "public, max-age=300");
 
 async fn board_json(

@@ -38,18 +38,8 @@ async fn public(app: &TestApp, path: &str) -> (StatusCode, String, String) {
     (status, kind, r.text().await.unwrap())
 }
 
-fn at(app: &TestApp, civil: &str) {
-    let t = civil
-        .parse::<jiff::civil::DateTime>()
-        .unwrap()
-        .in_tz("Asia/Shanghai")
-        .unwrap()
-        .timestamp();
-    app.clock.set(t);
-}
-
 async fn the_board_shows_the_month_without_anyone_in_it(app: TestApp) {
-    at(&app, "2026-11-23T08:30");
+    app.at("2026-11-23T08:30");
     let done = app
         .submit(
             "resident",

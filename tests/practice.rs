@@ -283,17 +283,6 @@ async fn the_third_returned_dispatch_goes_up_to_the_community(app: TestApp) {
     assert_eq!(escalations, 1);
 }
 
-/// Sets the server's clock to a civil time in the communities' zone.
-fn at(app: &TestApp, civil: &str) {
-    let t = civil
-        .parse::<jiff::civil::DateTime>()
-        .unwrap()
-        .in_tz("Asia/Shanghai")
-        .unwrap()
-        .timestamp();
-    app.clock.set(t);
-}
-
 /// The request's events the caller sees, of one kind.
 async fn events_of(app: &TestApp, user: &str, t: &str, kind: &str) -> Vec<Value> {
     let r = app.get(user, &format!("/api/v1/tickets/{t}/events")).await;
@@ -327,7 +316,7 @@ fn allowed(ticket: &Value) -> Vec<String> {
 
 /// A repair request accepted by 王师傅 on a Monday morning.
 async fn accepted_repair(app: &TestApp, assignee: &str) -> String {
-    at(app, "2026-11-23T08:30");
+    app.at("2026-11-23T08:30");
     let t = app.submit("resident", "repair", "卫生间下水道堵了").await;
     let id = app.demo.user(assignee).id;
     for (who, action, body) in [
@@ -622,7 +611,7 @@ async fn follow_ups_due(app: &TestApp) -> Vec<String> {
 
 async fn a_follow_up_task_appears_the_next_working_day(app: TestApp) {
     // Closed on a Friday afternoon: 助老 asks for a follow-up call, 环境卫生 does not.
-    at(&app, "2026-11-27T15:00");
+    app.at("2026-11-27T15:00");
     let care = app
         .submit("resident", "elderly_care", "陪王奶奶去医院复诊")
         .await;
@@ -636,7 +625,7 @@ async fn a_follow_up_task_appears_the_next_working_day(app: TestApp) {
     assert_eq!((r.status, r.code()), (StatusCode::CONFLICT, "not_now"));
 
     // Not over the weekend, nor on Monday morning: the same time the next working day.
-    at(&app, "2026-11-30T14:50");
+    app.at("2026-11-30T14:50");
     app.advance(0).await;
     assert!(follow_ups_due(&app).await.is_empty());
     app.advance(15 * 60).await;

@@ -153,6 +153,17 @@ impl TestApp {
         }
     }
 
+    /// Sets the server's clock to a civil time in the communities' zone: `2026-11-23T08:30`.
+    pub fn at(&self, civil: &str) {
+        let t = civil
+            .parse::<jiff::civil::DateTime>()
+            .unwrap()
+            .in_tz("Asia/Shanghai")
+            .unwrap()
+            .timestamp();
+        self.clock.set(t);
+    }
+
     pub fn token(&self, user: &str) -> String {
         self.demo.user(user).token.clone()
     }

@@ -296,38 +296,29 @@ impl SqlStore {
     }
 
     /// The figures for a unit and a period (see the module's note on the cohort).
-    /// The community's requests closed in the period, the latest first, at most `limit`
-    /// (the public board's list: the caller shows none of their personal data).
+    /// The community's requests asked in the period that are closed, the latest asked
+    /// first, at most `limit`: the same cohort as [`SqlStore::stats`] counts (the public
+    /// board's list; the caller shows none of their personal data).
     pub async fn closed_in(
         &self,
         community: Uuid,
         period: Period,
         limit: usize,
     ) -> Result<Vec<workflow_core::Ticket>, StoreError> {
-        // A request is closed on or before its last update: read those updated since the
-        // period began, keep those whose closing falls in it.
         let rows: Vec<sqlx::types::Json<workflow_core::Ticket>> = with_reader!(self, pool, {
             sqlx::query_scalar(
-                "SELECT body FROM tickets WHERE community_id = $1 AND state = 'closed'                  AND updated_at_us >= $2 ORDER BY updated_at_us DESC LIMIT $3",
+                "SELECT body FROM tickets WHERE community_id = $1 AND state = 'closed' \
+                 AND created_at_us >= $2 AND created_at_us < $3 ORDER BY id DESC LIMIT $4",
             )
             .bind(community)
             .bind(us(period.from))
-            .bind((limit as i64) * 4)
+            .bind(us(period.to))
+            .bind(limit as i64)
             .fetch_all(pool)
             .await
             .map_err(from_sqlx)?
         });
-        let mut closed: Vec<workflow_core::Ticket> = rows
-            .into_iter()
-            .map(|j| j.0)
-            .filter(|t| {
-                t.closed_at
-                    .is_some_and(|c| c >= period.from && c < period.to)
-            })
-            .collect();
-        closed.sort_by_key(|t| std::cmp::Reverse(t.closed_at));
-        closed.truncate(limit);
-        Ok(closed)
+        Ok(rows.into_iter().map(|j| j.0).collect())
     }
 
     pub async fn stats(&self, unit: Unit, period: Period) -> Result<Stats, StoreError> {

@@ -1,10 +1,11 @@
 //! The public board (晒单) and oversight (督单).
 //!
-//! The board is each community's month in public, without signing in: its figures (response,
-//! resolution, satisfaction, on-time and claim rates) and the requests it closed, as JSON, as
-//! a page and as an Atom feed. Nothing on it names a person or a place: no resident, phone,
-//! building or unit, no description (residents write names and addresses into it), no note.
-//! Each closed request is its category, when it was asked and closed, and its stars.
+//! The board is each community's month in public, without signing in: the requests asked in
+//! it, their figures (response, resolution, satisfaction, on-time and claim rates) and those
+//! of them closed, as JSON, as a page and as an Atom feed. Nothing on it names a person or a
+//! place: no resident, phone, building or unit, no description (residents write names and
+//! addresses into it), no note. Each closed request is its category, when it was asked and
+//! closed, and its stars.
 //!
 //! Oversight is the read-only supervisor's (residents' representatives): the community's
 //! overdue requests, with the same care.
@@ -30,6 +31,7 @@ use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiQuery;
+use crate::routes::reports::ratio;
 use crate::views::LabelView;
 
 /// Closed requests listed on a board.
@@ -90,10 +92,6 @@ pub struct ClosedItem {
     pub asked_on: String,
     pub closed_on: String,
     pub rating: Option<u8>,
-}
-
-fn ratio(a: i64, b: i64) -> Option<f64> {
-    (b > 0).then(|| a as f64 / b as f64)
 }
 
 /// The zone months are counted in: the office calendar's (the communities'), else UTC.
@@ -223,7 +221,7 @@ async fn board_page(
             "<div class=\"figure\"><dt class=\"name\">{label}</dt><dd class=\"value\">{value}</dd></div>"
         ));
     }
-    html.push_str("</dl><h2>已办结 Closed this month</h2><ol class=\"closed\">");
+    html.push_str("</dl><h2>本月诉求已办结 Closed</h2><ol class=\"closed\">");
     for c in &b.closed {
         let label = c
             .category_label

@@ -320,7 +320,7 @@ pub struct StatsView {
     pub satisfaction_rate: Option<f64>,
 }
 
-fn ratio(a: i64, b: i64) -> Option<f64> {
+pub(crate) fn ratio(a: i64, b: i64) -> Option<f64> {
     (b > 0).then(|| a as f64 / b as f64)
 }
 

@@ -92,6 +92,20 @@ pub struct FollowUpView {
     pub done_at: Option<String>,
 }
 
+/// A co-handler (协办) beside the holder, who leads: their own deadline, their note.
+#[derive(Serialize, ToSchema)]
+pub struct CoHandlerView {
+    pub id: Uuid,
+    pub name: String,
+    pub added_at: String,
+    pub due: String,
+    pub breached: bool,
+    pub reported_at: Option<String>,
+    pub note: Option<String>,
+    /// The lead completed the request (or it ended): nothing more is expected.
+    pub closed: bool,
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct ActionView {
     pub action: String,
@@ -134,6 +148,12 @@ pub struct TicketView {
     /// An extension (延期) waiting for a decision.
     pub extension: Option<ExtensionView>,
     pub follow_up: Option<FollowUpView>,
+    /// The request this one is merged under (并单): its work is done there.
+    pub parent: Option<Uuid>,
+    /// Requests merged under this one: each is completed with it, and rated by its resident.
+    pub duplicates: Vec<Uuid>,
+    /// Co-handlers (协办) beside the holder, who leads (主办).
+    pub co_handlers: Vec<CoHandlerView>,
     pub allowed_actions: Vec<ActionView>,
 }
 
@@ -193,8 +213,13 @@ pub async fn ticket_views(
 ) -> ApiResult<Vec<TicketView>> {
     let mut ids: Vec<_> = tickets
         .iter()
-        .flat_map(|t| [Some(t.requester), t.assignee.map(Assignee::id)])
-        .flatten()
+        .flat_map(|t| {
+            let co = t.co_handlers.iter().map(|c| c.person);
+            [t.requester]
+                .into_iter()
+                .chain(t.assignee.map(Assignee::id))
+                .chain(co)
+        })
         .collect();
     ids.sort();
     ids.dedup();
@@ -206,7 +231,13 @@ pub async fn ticket_views(
             .assignee
             .and_then(|a| contacts.get(&a.id()))
             .map(|(name, _)| name.clone());
-        views.push(view_one(state, caller, t, contact, known, holder).await?);
+        let names = |id: Uuid| contacts.get(&id).map(|(name, _)| name.clone());
+        let co_names = t
+            .co_handlers
+            .iter()
+            .map(|c| names(c.person).unwrap_or_default())
+            .collect();
+        views.push(view_one(state, caller, t, contact, known, holder, co_names).await?);
     }
     Ok(views)
 }
@@ -218,6 +249,7 @@ async fn view_one(
     contact: Contact,
     known: Option<(String, Option<String>)>,
     holder_name: Option<String>,
+    co_names: Vec<String>,
 ) -> ApiResult<TicketView> {
     let catalog = state.engine.catalog();
     let wf = catalog.workflow(&t.workflow_id, t.workflow_version);
@@ -351,6 +383,23 @@ async fn view_one(
             due_at: ts(f.due_at),
             done_at: f.done_at.map(ts),
         }),
+        parent: t.parent,
+        duplicates: t.duplicates,
+        co_handlers: t
+            .co_handlers
+            .into_iter()
+            .zip(co_names)
+            .map(|(c, name)| CoHandlerView {
+                id: c.person,
+                name,
+                added_at: ts(c.added_at),
+                due: ts(c.due),
+                breached: c.breached || (!c.closed && c.reported_at.is_none() && c.due <= now),
+                reported_at: c.reported_at.map(ts),
+                note: c.note,
+                closed: c.closed,
+            })
+            .collect(),
         allowed_actions: allowed,
     })
 }

@@ -529,10 +529,12 @@ impl SqlStore {
     ) -> Result<Option<Location>, StoreError> {
         with_reader!(self, pool, {
             let row = sqlx::query(
-                "WITH RECURSIVE up (id, parent_id, depth) AS ( \
-                    SELECT id, parent_id, 0 FROM org_units WHERE id = $1 AND kind = 'building' \
-                    UNION ALL SELECT o.id, o.parent_id, up.depth + 1 FROM org_units o JOIN up ON o.id = up.parent_id) \
-                 SELECT ba.branch_id, ba.community_id FROM up JOIN branch_areas ba ON ba.org_unit_id = up.id \
+                "WITH RECURSIVE up (id, parent_id, kind, depth) AS ( \
+                    SELECT id, parent_id, kind, 0 FROM org_units WHERE id = $1 AND kind = 'building' \
+                    UNION ALL SELECT o.id, o.parent_id, o.kind, up.depth + 1 FROM org_units o JOIN up ON o.id = up.parent_id) \
+                 SELECT ba.branch_id, ba.community_id, \
+                    (SELECT c.id FROM up c WHERE c.kind = 'compound' ORDER BY c.depth LIMIT 1) \
+                 FROM up JOIN branch_areas ba ON ba.org_unit_id = up.id \
                  ORDER BY up.depth LIMIT 1",
             )
             .bind(building_id)
@@ -544,6 +546,7 @@ impl SqlStore {
                     building_id,
                     branch_id: r.try_get(0)?,
                     community_id: r.try_get(1)?,
+                    compound_id: r.try_get(2)?,
                 })
             })
             .transpose()

@@ -171,6 +171,13 @@ impl Store for SqlStore {
         }
     }
 
+    async fn apply_linked(&self, decisions: &[Decision]) -> Result<(), StoreError> {
+        match &self.writer {
+            Some(w) => w.write(writer::Write::Linked(decisions.to_vec())).await,
+            None => self.apply_linked_decisions(decisions).await,
+        }
+    }
+
     async fn fire(&self, timer: &ClaimedTimer, d: Option<&Decision>) -> Result<(), StoreError> {
         match &self.writer {
             Some(w) => {

@@ -26,6 +26,8 @@ macro_rules! push_scope {
                     .push_bind(*person)
                     .push(" OR assignee_team IN (SELECT team_id FROM team_members WHERE person_id = ")
                     .push_bind(*person)
+                    .push(") OR id IN (SELECT ticket_id FROM co_handlers WHERE person_id = ")
+                    .push_bind(*person)
                     .push(")");
                 if let Some(c) = community {
                     $qb.push(" OR (on_wall AND community_id = ").push_bind(*c).push(")");
@@ -246,6 +248,18 @@ macro_rules! push_credits {
     }};
 }
 
+/// `$rows`: (ticket, person) for co-handlers added (协办): who else sees the request.
+macro_rules! push_co_handlers {
+    ($q:expr, $rows:expr) => {{
+        let q: &mut sqlx::QueryBuilder<_> = $q;
+        q.push("INSERT INTO co_handlers (ticket_id, person_id) ");
+        q.push_values($rows, |mut row, (t, p): (Uuid, Uuid)| {
+            row.push_bind(t).push_bind(p);
+        });
+        q.push(" ON CONFLICT (ticket_id, person_id) DO NOTHING");
+    }};
+}
+
 /// Runs one `push_*` statement on its own: `execute!(tx, push_events!(rows))`.
 macro_rules! execute {
     ($tx:expr, $push:ident ! ($($args:tt)*)) => {{
@@ -253,6 +267,14 @@ macro_rules! execute {
         $push!(&mut q, $($args)*);
         q.build().execute(&mut *$tx).await
     }};
+}
+
+/// The co-handlers a decision adds, as (ticket, person).
+pub(crate) fn co_handlers(d: &Decision) -> impl Iterator<Item = (Uuid, Uuid)> + '_ {
+    d.events.iter().filter_map(|e| match e.kind {
+        workflow_core::EventKind::CoHandlerAdded { person, .. } => Some((e.ticket_id, person)),
+        _ => None,
+    })
 }
 
 /// The credits among a decision's events, with the event and the ticket.
@@ -358,6 +380,9 @@ macro_rules! write_decision {
         }
         if crate::tickets::credits(d).next().is_some() {
             push_credits!(q.next("credits"), crate::tickets::credits(d));
+        }
+        if crate::tickets::co_handlers(d).next().is_some() {
+            push_co_handlers!(q.next("co_handlers"), crate::tickets::co_handlers(d));
         }
         if postgres {
             // Tells the other nodes (LISTEN) that a timer was set or messages were written;
@@ -562,6 +587,20 @@ impl SqlStore {
                     Err(e) => return Err(from_sqlx(e)),
                     Ok(_) => {}
                 }
+            }
+            tx.commit().await.map_err(from_sqlx)
+        })
+    }
+
+    /// Every decision of a link in one transaction; a conflict on any drops them all.
+    pub(crate) async fn apply_linked_decisions(
+        &self,
+        decisions: &[Decision],
+    ) -> Result<(), StoreError> {
+        with_pool!(self, pool, {
+            let mut tx = pool.begin().await.map_err(from_sqlx)?;
+            for d in decisions {
+                write_decision!(tx, self, d);
             }
             tx.commit().await.map_err(from_sqlx)
         })

@@ -306,6 +306,9 @@ impl Store for Recording {
     async fn apply(&self, d: &Decision, i: Option<&IdempotencyRecord>) -> Result<(), StoreError> {
         self.inner.apply(d, i).await
     }
+    async fn apply_linked(&self, d: &[Decision]) -> Result<(), StoreError> {
+        self.inner.apply_linked(d).await
+    }
     async fn fire(&self, t: &ClaimedTimer, d: Option<&Decision>) -> Result<(), StoreError> {
         self.inner.fire(t, d).await?;
         self.fired

@@ -54,6 +54,8 @@ pub struct Fields {
     pub hours: Option<f64>,
     /// More time asked for (延期): `"4h"`, `"2wd"`.
     pub extend_by: Option<String>,
+    /// The request to merge this one under (并单).
+    pub parent: Option<Uuid>,
 }
 
 /// Limits on free text, in characters: long enough for a real account, short enough that a
@@ -114,6 +116,8 @@ pub enum TimerKey {
     AutoDispatch(String),
     /// The follow-up task (回访), recorded by this action.
     FollowUp(String),
+    /// A co-handler's own deadline (协办): the person's id.
+    CoHandler(String),
 }
 
 impl TimerKey {
@@ -127,6 +131,7 @@ impl TimerKey {
             "state" => Some(TimerKey::State(name)),
             "auto_dispatch" => Some(TimerKey::AutoDispatch(name)),
             "follow_up" => Some(TimerKey::FollowUp(name)),
+            "co_handler" => Some(TimerKey::CoHandler(name)),
             _ => None,
         }
     }
@@ -140,6 +145,7 @@ impl TimerKey {
             TimerKey::State(_) => "state",
             TimerKey::AutoDispatch(_) => "auto_dispatch",
             TimerKey::FollowUp(_) => "follow_up",
+            TimerKey::CoHandler(_) => "co_handler",
         }
     }
 
@@ -150,7 +156,8 @@ impl TimerKey {
             | TimerKey::Escalation(n)
             | TimerKey::State(n)
             | TimerKey::AutoDispatch(n)
-            | TimerKey::FollowUp(n) => n,
+            | TimerKey::FollowUp(n)
+            | TimerKey::CoHandler(n) => n,
         }
     }
 }

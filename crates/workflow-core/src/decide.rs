@@ -121,7 +121,7 @@ pub fn decide(
             reason,
         });
     }
-    let step = practice_step(wf, tr, &recorded)?;
+    let step = practice_step(wf, &ticket, tr, &recorded)?;
     // The system's own events (timers) are never refused: only people's actions count here,
     // with room left for the clock events an action may bring.
     if ticket.version + 8 > MAX_EVENTS_PER_TICKET {
@@ -147,6 +147,10 @@ enum PracticeStep {
     ApproveExtension,
     RefuseExtension,
     FollowUpDone,
+    AddCoHandler(uuid::Uuid),
+    CoReport(String),
+    Merge(uuid::Uuid),
+    Unmerge,
 }
 
 /// Why the ticket's circumstances forbid an action its state allows, if they do: the
@@ -163,6 +167,14 @@ fn refusal(
         && !ticket.follow_up_due()
     {
         return Some("no follow-up is due for this request".into());
+    }
+    if let Some(rule) = &wf.co_handling
+        && tr.action == rule.report
+        && ticket
+            .co_handler(actor.id)
+            .is_some_and(|c| c.reported_at.is_some())
+    {
+        return Some("your part is reported already".into());
     }
     let Some(rule) = &wf.extensions else {
         return None;
@@ -205,11 +217,45 @@ fn refusal(
 /// against the rule's most.
 fn practice_step(
     wf: &Workflow,
+    ticket: &Ticket,
     tr: &TransitionDef,
     data: &Recorded,
 ) -> Result<Option<PracticeStep>, CommandError> {
     if wf.follow_up.as_ref().is_some_and(|r| r.action == tr.action) {
         return Ok(Some(PracticeStep::FollowUpDone));
+    }
+    if let Some(rule) = &wf.merging {
+        if tr.action == rule.merge
+            && let Some(parent) = data.parent
+        {
+            return Ok(Some(PracticeStep::Merge(parent)));
+        }
+        if tr.action == rule.unmerge {
+            return Ok(Some(PracticeStep::Unmerge));
+        }
+    }
+    if let Some(rule) = &wf.co_handling {
+        if tr.action == rule.report {
+            return Ok(Some(PracticeStep::CoReport(
+                data.note.clone().unwrap_or_default(),
+            )));
+        }
+        if tr.action == rule.add {
+            let invalid = |reason: &str| CommandError::InvalidField {
+                field: "assignee",
+                reason: reason.into(),
+            };
+            let Some(Assignee::Person(person)) = data.assignee else {
+                return Err(invalid("a co-handler is one person, not a team"));
+            };
+            if ticket.assignee == Some(Assignee::Person(person)) {
+                return Err(invalid("this person holds the request and leads it"));
+            }
+            if ticket.co_handler(person).is_some() {
+                return Err(invalid("this person is a co-handler already"));
+            }
+            return Ok(Some(PracticeStep::AddCoHandler(person)));
+        }
     }
     let Some(rule) = &wf.extensions else {
         return Ok(None);
@@ -292,6 +338,7 @@ pub fn decide_firing(
             }
             due
         }
+        TimerKey::CoHandler(person) => b.co_handler_breach(person, firing),
         TimerKey::SlaWarning(clock) => b.warn(clock, firing),
         TimerKey::SlaBreach(clock) => b.breach(clock, firing),
         TimerKey::Escalation(clock) => b.escalate(clock, firing),
@@ -369,6 +416,13 @@ fn current_state(wf: &Workflow, ticket: &Ticket) -> Option<StateId> {
 /// may do, the community office and the street may do too.
 pub fn acting_role(tr: &TransitionDef, ticket: &Ticket, actor: &Actor) -> Option<Role> {
     let has = |r: Role| actor.roles.contains(r);
+    let volunteer = || {
+        if has(Role::Member) {
+            Role::Member
+        } else {
+            actor.roles.iter().next().unwrap_or(Role::Member)
+        }
+    };
     tr.roles.iter().find_map(|p| match *p {
         Party::Role(Role::Secretary) => [Role::Secretary, Role::Community, Role::Street]
             .into_iter()
@@ -384,13 +438,10 @@ pub fn acting_role(tr: &TransitionDef, ticket: &Ticket, actor: &Actor) -> Option
                 actor.roles.iter().next().unwrap_or(Role::Resident)
             }
         }),
-        Party::Assignee => ticket.is_assigned_to(actor.id, &actor.teams).then(|| {
-            if has(Role::Member) {
-                Role::Member
-            } else {
-                actor.roles.iter().next().unwrap_or(Role::Member)
-            }
-        }),
+        Party::Assignee => ticket
+            .is_assigned_to(actor.id, &actor.teams)
+            .then(|| volunteer()),
+        Party::CoHandler => ticket.co_handler(actor.id).map(|_| volunteer()),
     })
 }
 
@@ -421,6 +472,7 @@ fn check_fields(tr: &TransitionDef, f: &Fields) -> Result<Recorded, CommandError
         (Field::Rating, f.rating.is_some()),
         (Field::Hours, f.hours.is_some()),
         (Field::ExtendBy, f.extend_by.is_some()),
+        (Field::Parent, f.parent.is_some()),
     ];
     for (field, given) in present {
         let accepted =
@@ -482,11 +534,12 @@ fn check_fields(tr: &TransitionDef, f: &Fields) -> Result<Recorded, CommandError
         rating,
         service_minutes,
         extend_by: f.extend_by.as_deref().map(|s| s.trim().to_owned()),
+        parent: f.parent,
     })
 }
 
 /// Accumulates one decision: each event is folded into the ticket as soon as it is made.
-struct Builder<'w> {
+pub(crate) struct Builder<'w> {
     wf: &'w Workflow,
     ticket: Ticket,
     actor: ActorRef,
@@ -499,7 +552,7 @@ struct Builder<'w> {
 }
 
 impl<'w> Builder<'w> {
-    fn new(
+    pub(crate) fn new(
         wf: &'w Workflow,
         ticket: Ticket,
         actor: &Actor,
@@ -523,7 +576,7 @@ impl<'w> Builder<'w> {
         }
     }
 
-    fn finish(self) -> Decision {
+    pub(crate) fn finish(self) -> Decision {
         Decision {
             ticket: self.ticket,
             expected_version: self.expected_version,
@@ -539,7 +592,7 @@ impl<'w> Builder<'w> {
         self.events.push(event);
     }
 
-    fn push(&mut self, kind: EventKind) {
+    pub(crate) fn push(&mut self, kind: EventKind) {
         let event = Event {
             ticket_id: self.ticket.id,
             seq: self.ticket.version + 1,
@@ -578,6 +631,13 @@ impl<'w> Builder<'w> {
             EventKind::AutoDispatchStopped { .. } | EventKind::FollowUpDue { .. } => {
                 recipients.push(Recipient::Staff(Role::Secretary))
             }
+            // A co-handler is told of their part, and of their deadline passing (with the
+            // branch).
+            EventKind::CoHandlerAdded { person, .. } => recipients.push(Recipient::Person(person)),
+            EventKind::CoHandlerBreached { person, .. } => {
+                recipients.push(Recipient::Person(person));
+                recipients.push(Recipient::Staff(Role::Secretary));
+            }
             // A request entered for a resident: the resident is told it exists.
             EventKind::Submitted(Submitted { proxy: Some(_), .. }) => {
                 recipients.push(Recipient::Person(self.ticket.requester))
@@ -597,6 +657,16 @@ impl<'w> Builder<'w> {
                 }
                 Party::Role(r) if r.is_staff() => Some(Recipient::Staff(r)),
                 Party::Role(_) => None,
+                Party::CoHandler => {
+                    recipients.extend(
+                        self.ticket
+                            .co_handlers
+                            .iter()
+                            .filter(|c| !c.closed)
+                            .map(|c| Recipient::Person(c.person)),
+                    );
+                    None
+                }
             };
             recipients.extend(r);
         }
@@ -618,7 +688,7 @@ impl<'w> Builder<'w> {
         }
     }
 
-    fn transition(
+    pub(crate) fn transition(
         &mut self,
         tr: &TransitionDef,
         role: Role,
@@ -677,6 +747,34 @@ impl<'w> Builder<'w> {
                 returns: self.ticket.returns,
                 to: rule.to,
             });
+        }
+        // The lead completing (or the request ending) closes the co-handling, with every
+        // co-handler's note as it stands; deadlines still running stop.
+        let closes = self
+            .wf
+            .co_handling
+            .as_ref()
+            .is_some_and(|r| r.closes.contains(&tr.action))
+            || (to.terminal && tr.to.is_some());
+        if closes && self.ticket.co_handlers.iter().any(|c| !c.closed) {
+            let open: Vec<_> = self
+                .ticket
+                .co_handlers
+                .iter()
+                .filter(|c| !c.closed)
+                .map(|c| (c.person, c.note.clone(), c.reported_at.is_none()))
+                .collect();
+            for (person, _, running) in &open {
+                if *running {
+                    self.timers
+                        .push(TimerChange::Cancel(TimerKey::CoHandler(person.to_string())));
+                }
+            }
+            let notes = open
+                .into_iter()
+                .map(|(person, note, _)| crate::event::CoNote { person, note })
+                .collect();
+            self.push(EventKind::CoHandlingClosed { notes });
         }
     }
 
@@ -934,7 +1032,55 @@ impl<'w> Builder<'w> {
                 }
             }
             PracticeStep::FollowUpDone => self.push(EventKind::FollowUpDone),
+            PracticeStep::AddCoHandler(person) => {
+                let rule = self.wf.co_handling.as_ref().expect("a co-handling step");
+                let cal = rule.calendar.as_deref();
+                let secs = rule
+                    .within
+                    .seconds(cal.map_or(86_400, |c| c.working_day_secs()));
+                let due = add_working(cal, self.now, secs);
+                self.push(EventKind::CoHandlerAdded { person, due });
+                self.timers.push(TimerChange::Set(Timer {
+                    key: TimerKey::CoHandler(person.to_string()),
+                    due_at: due,
+                    epoch: self.ticket.version,
+                }));
+            }
+            PracticeStep::CoReport(note) => {
+                let person = self.actor_id;
+                self.push(EventKind::CoHandlerReported { person, note });
+                self.timers
+                    .push(TimerChange::Cancel(TimerKey::CoHandler(person.to_string())));
+            }
+            PracticeStep::Merge(parent) => self.push(EventKind::MergedInto { parent }),
+            PracticeStep::Unmerge => {
+                if let Some(parent) = self.ticket.parent {
+                    self.push(EventKind::Unmerged { parent });
+                }
+            }
         }
+    }
+
+    /// A co-handler's own deadline passed without their report.
+    fn co_handler_breach(&mut self, person: &str, firing: &Firing) -> bool {
+        let Ok(person) = person.parse::<uuid::Uuid>() else {
+            return false;
+        };
+        let Some(c) = self.ticket.co_handler(person) else {
+            return false;
+        };
+        if c.added_seq != firing.epoch || c.breached || c.reported_at.is_some() || c.due > self.now
+        {
+            return false;
+        }
+        let due = c.due;
+        self.push(EventKind::CoHandlerBreached {
+            person,
+            due,
+            late_by_secs: self.now.as_second() - due.as_second(),
+            timer_due: firing.due_at,
+        });
+        true
     }
 
     /// Moves the running clock's deadline by the time asked for: the target grows, the

@@ -76,6 +76,22 @@ impl From<StoreError> for EngineError {
     }
 }
 
+/// Where a suggested duplicate (并单) was asked from, against the request it may repeat.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Nearness {
+    SameBuilding,
+    SameCompound,
+}
+
+impl Nearness {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Nearness::SameBuilding => "same_building",
+            Nearness::SameCompound => "same_compound",
+        }
+    }
+}
+
 /// How a timer batch went.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Fired {
@@ -275,20 +291,158 @@ impl Engine {
             expected_version: expected_version.unwrap_or(ticket.version),
             fields,
         };
-        let decision = decide(wf, ticket, actor, &act, self.clock.now())?;
-        match self.store.apply(&decision, None).await {
-            Ok(()) => {}
-            Err(StoreError::Conflict { actual }) => {
-                return Err(CommandError::StaleVersion {
-                    expected: act.expected_version,
-                    actual: actual.unwrap_or(act.expected_version + 1),
-                }
-                .into());
-            }
-            Err(e) => return Err(e.into()),
+        if let Some(rule) = &wf.merging
+            && (act.action == rule.merge || act.action == rule.unmerge)
+        {
+            return self.act_on_link(wf, ticket, actor, scope, &act).await;
         }
-        self.signal(&decision);
-        Ok(decision.ticket)
+        let stale = |actual: Option<u64>| CommandError::StaleVersion {
+            expected: act.expected_version,
+            actual: actual.unwrap_or(act.expected_version + 1),
+        };
+        let decision = decide(wf, ticket, actor, &act, self.clock.now())?;
+        // Requests merged under this one follow it, in the same transaction; one of them
+        // changing meanwhile is decided again (the caller's own request is what they saw).
+        const ATTEMPTS: usize = 5;
+        for _ in 0..ATTEMPTS {
+            let followers = self.followers(&decision).await?;
+            let written = if followers.is_empty() {
+                self.store.apply(&decision, None).await
+            } else {
+                let mut all = vec![decision.clone()];
+                all.extend(followers.iter().cloned());
+                self.store.apply_linked(&all).await
+            };
+            match written {
+                Ok(()) => {
+                    self.signal(&decision);
+                    followers.iter().for_each(|d| self.signal(d));
+                    return Ok(decision.ticket);
+                }
+                Err(StoreError::Conflict { actual }) if followers.is_empty() => {
+                    return Err(stale(actual).into());
+                }
+                Err(StoreError::Conflict { .. }) => {
+                    let now = self.store.ticket(decision.ticket.id, &Scope::Everything).await?;
+                    let actual = now.map(|t| t.version);
+                    if actual != Some(decision.expected_version) {
+                        return Err(stale(actual).into());
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(EngineError::Store(StoreError::Other(format!(
+            "the requests merged under {} kept changing",
+            decision.ticket.id
+        ))))
+    }
+
+    /// What the requests merged under a ticket do now that `d` moved it (并单): each takes
+    /// its workflow's `[merging]` action for the parent's new state, with the parent's note.
+    async fn followers(&self, d: &Decision) -> Result<Vec<Decision>, EngineError> {
+        let moved = d.events.iter().find_map(|e| match &e.kind {
+            crate::EventKind::Transitioned {
+                stays: false, data, ..
+            } => Some(data.note.clone()),
+            _ => None,
+        });
+        let Some(note) = moved.filter(|_| !d.ticket.duplicates.is_empty()) else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for id in &d.ticket.duplicates {
+            let Some(child) = self.store.ticket(*id, &Scope::Everything).await? else {
+                continue;
+            };
+            let Some(wf) = self
+                .catalog
+                .workflow(&child.workflow_id, child.workflow_version)
+            else {
+                continue;
+            };
+            let now = self.clock.now();
+            out.extend(crate::link::decide_follow(
+                wf,
+                child,
+                &d.ticket,
+                note.clone(),
+                now,
+            ));
+        }
+        Ok(out)
+    }
+
+    /// A merge (并单) or an unmerge: the request and its parent change together. The parent
+    /// is one the caller can see; its changing meanwhile is decided again.
+    async fn act_on_link(
+        &self,
+        wf: &Workflow,
+        ticket: Ticket,
+        actor: &Actor,
+        scope: &Scope,
+        act: &Act,
+    ) -> Result<Ticket, EngineError> {
+        let rule = wf.merging.as_ref().expect("a link action");
+        let parent_id = if act.action == rule.merge {
+            act.fields.parent
+        } else {
+            ticket.parent
+        };
+        let no_parent = || EngineError::Invalid {
+            field: "parent",
+            reason: "no request you can see has this id".into(),
+        };
+        const ATTEMPTS: usize = 5;
+        for _ in 0..ATTEMPTS {
+            let Some(parent_id) = parent_id else {
+                // Nothing to link: the core says what is missing.
+                decide(wf, ticket.clone(), actor, act, self.clock.now())?;
+                return Err(no_parent());
+            };
+            let parent = self
+                .store
+                .ticket(parent_id, scope)
+                .await?
+                .ok_or_else(no_parent)?;
+            let parent_wf = self
+                .catalog
+                .workflow(&parent.workflow_id, parent.workflow_version)
+                .ok_or_else(|| EngineError::WorkflowMissing(parent.workflow_id.clone()))?;
+            let parent_version = parent.version;
+            let decisions = crate::link::decide_link(
+                wf,
+                ticket.clone(),
+                parent_wf,
+                parent,
+                actor,
+                act,
+                self.clock.now(),
+            )?;
+            match self.store.apply_linked(&decisions).await {
+                Ok(()) => {
+                    decisions.iter().for_each(|d| self.signal(d));
+                    let [child, _] = decisions;
+                    return Ok(child.ticket);
+                }
+                Err(StoreError::Conflict { .. }) => {
+                    let now = self.store.ticket(parent_id, &Scope::Everything).await?;
+                    if now.map(|p| p.version) == Some(parent_version) {
+                        let actual = self.store.ticket(ticket.id, &Scope::Everything).await?;
+                        return Err(CommandError::StaleVersion {
+                            expected: act.expected_version,
+                            actual: actual.map_or(act.expected_version + 1, |t| t.version),
+                        }
+                        .into());
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(EngineError::Store(StoreError::Other(format!(
+            "request {} kept changing while merging under it",
+            parent_id.unwrap_or_default()
+        ))))
     }
 
     /// A request entered for someone else is for an active resident of the proxy's own
@@ -377,6 +531,68 @@ impl Engine {
             now,
         };
         Ok(dispatch::rank(&need, &facts.volunteers))
+    }
+
+    /// Open requests the caller can see that may be the same as this one (并单): the same
+    /// category, asked from the same building or compound within the workflow's `[merging]`
+    /// window, and free to take it under them. Same building first, then the nearest in time.
+    pub async fn duplicates(
+        &self,
+        scope: &Scope,
+        id: Uuid,
+    ) -> Result<Vec<(Ticket, Nearness)>, EngineError> {
+        let ticket = self.ticket(scope, id).await?;
+        let rule = self
+            .catalog
+            .workflow(&ticket.workflow_id, ticket.workflow_version)
+            .and_then(|wf| wf.merging.as_ref());
+        let (Some(rule), Some(building)) = (rule, ticket.building_id) else {
+            return Ok(Vec::new());
+        };
+        let window = SignedDuration::from_secs(rule.window.seconds(86_400));
+        let filter = TicketFilter {
+            category: Some(ticket.category.clone()),
+            open: Some(true),
+            created_from: ticket.created_at.checked_sub(window).ok(),
+            created_to: ticket.created_at.checked_add(window).ok(),
+            ..TicketFilter::default()
+        };
+        let page = Page {
+            after: None,
+            limit: 200,
+        };
+        let mut compounds = std::collections::HashMap::new();
+        let mut compound_of = async |b: Uuid| -> Result<Option<Uuid>, EngineError> {
+            if let Some(c) = compounds.get(&b) {
+                return Ok(*c);
+            }
+            let c = self.store.locate(b).await?.and_then(|l| l.compound_id);
+            compounds.insert(b, c);
+            Ok(c)
+        };
+        let here = compound_of(building).await?;
+        let mut found = Vec::new();
+        for t in self.store.list(scope, &filter, page).await? {
+            let free = t.id != ticket.id
+                && t.parent.is_none()
+                && t.community_id == ticket.community_id
+                && t.workflow_id == ticket.workflow_id
+                && rule.follow(&t.state).is_none();
+            let Some(theirs) = t.building_id.filter(|_| free) else {
+                continue;
+            };
+            let near = if theirs == building {
+                Nearness::SameBuilding
+            } else if here.is_some() && compound_of(theirs).await? == here {
+                Nearness::SameCompound
+            } else {
+                continue;
+            };
+            found.push((t, near));
+        }
+        let apart = |t: &Ticket| (t.created_at.as_second() - ticket.created_at.as_second()).abs();
+        found.sort_by_key(|(t, near)| (*near, apart(t)));
+        Ok(found)
     }
 
     pub async fn ticket(&self, scope: &Scope, id: Uuid) -> Result<Ticket, EngineError> {

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use crate::role::Role;
 use crate::ticket::{
-    Assignee, ClockState, ClockStatus, FollowUp, PendingExtension, Ticket, Urgency,
+    Assignee, ClockState, ClockStatus, CoHandler, FollowUp, PendingExtension, Ticket, Urgency,
 };
 
 /// Who caused an event. `id` is `None` for the system (timers).
@@ -74,6 +74,16 @@ pub struct Recorded {
     /// More time asked for, as written (`"2wd"`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extend_by: Option<String>,
+    /// The request merged under, or followed (并单).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<Uuid>,
+}
+
+/// A co-handler's note as it stood when the co-handling closed (`None`: never reported).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CoNote {
+    pub person: Uuid,
+    pub note: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -201,6 +211,42 @@ pub enum EventKind {
         on_wall: bool,
         clocks: Vec<ClockState>,
     },
+    /// Merged under `parent` (并单): the work is done there, once.
+    MergedInto {
+        parent: Uuid,
+    },
+    /// No longer merged under `parent`: undone by hand, or the parent will not be done.
+    Unmerged {
+        parent: Uuid,
+    },
+    /// A request was merged under this one; its resident is told with it and rates it.
+    DuplicateAttached {
+        child: Uuid,
+    },
+    DuplicateDetached {
+        child: Uuid,
+    },
+    /// A co-handler (协办) was added beside the lead, with their own deadline.
+    CoHandlerAdded {
+        person: Uuid,
+        due: Timestamp,
+    },
+    /// A co-handler reported their part (by the `[co_handling]` report action just before).
+    CoHandlerReported {
+        person: Uuid,
+        note: String,
+    },
+    /// A co-handler's own deadline passed without their report.
+    CoHandlerBreached {
+        person: Uuid,
+        due: Timestamp,
+        late_by_secs: i64,
+        timer_due: Timestamp,
+    },
+    /// The lead completed the request (or it ended): every co-handler's note as it stood.
+    CoHandlingClosed {
+        notes: Vec<CoNote>,
+    },
     /// Returned dispatches reached the `[objections]` count: the request goes up to `to`.
     ObjectionsEscalated {
         returns: u32,
@@ -242,6 +288,14 @@ impl EventKind {
             EventKind::FollowUpDue { .. } => "follow_up_due",
             EventKind::FollowUpDone => "follow_up_done",
             EventKind::Migrated { .. } => "migrated",
+            EventKind::MergedInto { .. } => "merged_into",
+            EventKind::Unmerged { .. } => "unmerged",
+            EventKind::DuplicateAttached { .. } => "duplicate_attached",
+            EventKind::DuplicateDetached { .. } => "duplicate_detached",
+            EventKind::CoHandlerAdded { .. } => "co_handler_added",
+            EventKind::CoHandlerReported { .. } => "co_handler_reported",
+            EventKind::CoHandlerBreached { .. } => "co_handler_breached",
+            EventKind::CoHandlingClosed { .. } => "co_handling_closed",
             EventKind::SlaBreached { .. } => "sla_breach",
             EventKind::Escalated { .. } => "escalation",
             EventKind::ObjectionsEscalated { .. } => "objections_escalated",
@@ -302,6 +356,9 @@ impl Ticket {
             extension: None,
             follow_up: None,
             proxy: s.proxy,
+            parent: None,
+            duplicates: Vec::new(),
+            co_handlers: Vec::new(),
             returns: 0,
             tried: Vec::new(),
             terminal: false,
@@ -513,6 +570,44 @@ impl Ticket {
                     self.extension = None;
                 }
             }
+            EventKind::MergedInto { parent } => self.parent = Some(*parent),
+            EventKind::Unmerged { .. } => self.parent = None,
+            EventKind::DuplicateAttached { child } => {
+                if !self.duplicates.contains(child) {
+                    self.duplicates.push(*child);
+                }
+            }
+            EventKind::DuplicateDetached { child } => self.duplicates.retain(|c| c != child),
+            EventKind::CoHandlerAdded { person, due } => {
+                // Added again after an earlier co-handling closed: a fresh part.
+                self.co_handlers.retain(|c| c.person != *person);
+                self.co_handlers.push(CoHandler {
+                    person: *person,
+                    added_at: event.at,
+                    added_seq: seq,
+                    due: *due,
+                    breached: false,
+                    reported_at: None,
+                    note: None,
+                    closed: false,
+                });
+            }
+            EventKind::CoHandlerReported { person, note } => {
+                if let Some(c) = self.open_co_handler(*person) {
+                    c.reported_at = Some(event.at);
+                    c.note = Some(note.clone());
+                }
+            }
+            EventKind::CoHandlerBreached { person, .. } => {
+                if let Some(c) = self.open_co_handler(*person) {
+                    c.breached = true;
+                }
+            }
+            EventKind::CoHandlingClosed { .. } => {
+                for c in &mut self.co_handlers {
+                    c.closed = true;
+                }
+            }
             EventKind::AutoDispatchStopped { no_candidate, .. } => {
                 self.auto_dispatch_spent |= !no_candidate;
             }
@@ -538,6 +633,12 @@ impl Ticket {
             }
         }
         Ok(())
+    }
+
+    fn open_co_handler(&mut self, person: Uuid) -> Option<&mut CoHandler> {
+        self.co_handlers
+            .iter_mut()
+            .find(|c| c.person == person && !c.closed)
     }
 
     fn drop_extension(&mut self, clock: &str) {

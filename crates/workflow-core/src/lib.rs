@@ -18,6 +18,7 @@ pub mod engine;
 pub mod event;
 mod hash;
 pub mod label;
+pub mod link;
 pub mod migrate;
 pub mod role;
 pub mod store;

@@ -107,6 +107,8 @@ pub enum Party {
     Requester,
     /// The person the ticket is assigned to, or any member of the team whose pool holds it.
     Assignee,
+    /// A co-handler (协办) of the ticket whose part is still open (`[co_handling]`).
+    CoHandler,
 }
 
 impl Party {
@@ -114,6 +116,7 @@ impl Party {
         match s {
             "requester" => Some(Party::Requester),
             "assignee" => Some(Party::Assignee),
+            "co_handler" => Some(Party::CoHandler),
             other => Role::parse(other).map(Party::Role),
         }
     }
@@ -125,6 +128,7 @@ impl fmt::Display for Party {
             Party::Role(r) => r.fmt(f),
             Party::Requester => f.write_str("requester"),
             Party::Assignee => f.write_str("assignee"),
+            Party::CoHandler => f.write_str("co_handler"),
         }
     }
 }

@@ -118,6 +118,8 @@ pub struct Location {
     pub building_id: Uuid,
     pub community_id: Uuid,
     pub branch_id: Uuid,
+    /// The compound (小区) the building stands in, if the directory has one above it.
+    pub compound_id: Option<Uuid>,
 }
 
 /// The facts [`crate::dispatch::rank`] weighs.
@@ -162,6 +164,11 @@ pub trait Store: Send + Sync + 'static {
         decision: &Decision,
         idempotency: Option<&IdempotencyRecord>,
     ) -> Result<(), StoreError>;
+
+    /// Applies the decisions of a link between tickets (a merge and its parent, a parent and
+    /// the requests merged under it) in one transaction: every version checked, all written
+    /// or nothing (`Conflict` if any ticket moved).
+    async fn apply_linked(&self, decisions: &[Decision]) -> Result<(), StoreError>;
 
     /// Deletes a claimed timer and applies what its firing decided, in one transaction.
     /// `TimerGone` if the claim was lost or the timer replaced; `Conflict` if the ticket moved.

@@ -153,6 +153,25 @@ pub struct FollowUp {
     pub done_at: Option<Timestamp>,
 }
 
+/// A co-handler (协办) beside the holder, who leads (主办): their own deadline, their part
+/// reported with a note. Closed when the lead completes the request.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CoHandler {
+    pub person: Uuid,
+    pub added_at: Timestamp,
+    /// The event that added them: their deadline timer's epoch.
+    pub added_seq: u64,
+    pub due: Timestamp,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub breached: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reported_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub closed: bool,
+}
+
 /// The projection of a ticket's events.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Ticket {
@@ -205,6 +224,16 @@ pub struct Ticket {
     /// The follow-up task, once it fell due.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub follow_up: Option<FollowUp>,
+    /// The request this one is merged under (并单): set by the merge, kept once the parent's
+    /// work is done (its resident still confirms and rates this one), cleared by an unmerge.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<Uuid>,
+    /// Requests merged under this one, first first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub duplicates: Vec<Uuid>,
+    /// Co-handlers (协办), beside the holder who leads.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub co_handlers: Vec<CoHandler>,
     /// Volunteers who held it and handed it back unfinished, first first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tried: Vec<Uuid>,
@@ -218,6 +247,13 @@ impl Ticket {
     /// A follow-up task that fell due and is not yet recorded.
     pub fn follow_up_due(&self) -> bool {
         self.follow_up.as_ref().is_some_and(|f| f.done_at.is_none())
+    }
+
+    /// This person's co-handling, while it is open.
+    pub fn co_handler(&self, person: Uuid) -> Option<&CoHandler> {
+        self.co_handlers
+            .iter()
+            .find(|c| c.person == person && !c.closed)
     }
 
     pub fn clock(&self, name: &str) -> Option<&ClockState> {

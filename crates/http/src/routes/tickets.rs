@@ -24,6 +24,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(events))
         .routes(routes!(act))
         .routes(routes!(candidates))
+        .routes(routes!(duplicates))
 }
 
 /// The longest `Idempotency-Key` accepted.
@@ -254,6 +255,8 @@ pub struct ActionBody {
     pub hours: Option<f64>,
     /// More time asked for (延期), in working time: `"4h"`, `"2wd"`.
     pub extend_by: Option<String>,
+    /// The request to merge this one under (并单): see `GET /api/v1/tickets/{id}/duplicates`.
+    pub parent: Option<Uuid>,
 }
 
 /// Take a workflow action (`triage`, `dispatch`, `accept`, `complete`, `confirm`, …).
@@ -287,6 +290,7 @@ async fn act(
         rating: b.rating,
         hours: b.hours,
         extend_by: b.extend_by,
+        parent: b.parent,
     };
     let t = state
         .engine
@@ -319,6 +323,42 @@ pub struct CandidateReason {
     /// In plain words, Chinese.
     pub text: String,
     pub text_en: String,
+}
+
+/// A request that may be the same as this one (并单).
+#[derive(Serialize, ToSchema)]
+pub struct DuplicateView {
+    /// `same_building` or `same_compound`.
+    pub nearness: &'static str,
+    pub ticket: TicketView,
+}
+
+/// Open requests that may be the same as this one, to merge it under (staff only): the same
+/// category, asked from the same building or compound within the workflow's `[merging]`
+/// window. Same building first, then the nearest in time. Merge with the `merge` action and
+/// `parent`.
+#[utoipa::path(get, path = "/api/v1/tickets/{id}/duplicates", tag = "tickets", params(("id" = Uuid, Path)),
+    responses((status = 200, body = [DuplicateView]), (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+async fn duplicates(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<axum::Json<Vec<DuplicateView>>> {
+    caller.require(&[Role::Secretary, Role::Community, Role::Street])?;
+    let found = state.engine.duplicates(&caller.scope, id).await?;
+    let (tickets, nearness): (Vec<_>, Vec<_>) = found.into_iter().unzip();
+    let views = ticket_views(&state, &caller, tickets, Contact::Masked).await?;
+    Ok(axum::Json(
+        views
+            .into_iter()
+            .zip(nearness)
+            .map(|(ticket, near)| DuplicateView {
+                nearness: near.as_str(),
+                ticket,
+            })
+            .collect(),
+    ))
 }
 
 /// Volunteers ranked for dispatch, best first, with the reasons (staff only). The automatic

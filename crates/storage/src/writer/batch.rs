@@ -27,6 +27,7 @@ struct Rows<'a> {
     timers_set: Vec<(&'a Timer, Uuid, Uuid)>,
     outbox: Vec<(&'a Notification, &'a Decision)>,
     credits: Vec<(&'a Event, Credit, &'a Ticket)>,
+    co_handlers: Vec<(Uuid, Uuid)>,
     idempotency: Vec<(&'a workflow_core::store::IdempotencyRecord, &'a Decision)>,
 }
 
@@ -42,6 +43,7 @@ impl<'a> Rows<'a> {
         self.events
             .extend(d.events.iter().map(|e| (e, t.community_id)));
         self.credits.extend(crate::tickets::credits(d));
+        self.co_handlers.extend(crate::tickets::co_handlers(d));
         let (cancelled, set) = net_timer_changes(d);
         self.timers_deleted
             .extend(cancelled.into_iter().map(|k| (t.id, k)));
@@ -86,7 +88,7 @@ impl SqlStore {
                 .iter()
                 .filter_map(|w| match w {
                     Write::Fire(t, _) => Some(TimerRow::claimed(t)),
-                    Write::Apply(..) => None,
+                    Write::Apply(..) | Write::Linked(_) => None,
                 })
                 .collect();
             if !fired.is_empty() {
@@ -180,6 +182,9 @@ impl SqlStore {
             }
             for chunk in rows.credits.chunks(ROWS_PER_STATEMENT) {
                 execute!(tx, push_credits!(chunk.iter().copied())).map_err(from_sqlx)?;
+            }
+            for chunk in rows.co_handlers.chunks(ROWS_PER_STATEMENT) {
+                execute!(tx, push_co_handlers!(chunk.iter().copied())).map_err(from_sqlx)?;
             }
 
             if !rows.idempotency.is_empty() {

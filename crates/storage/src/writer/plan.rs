@@ -14,6 +14,9 @@ use workflow_core::store::{ClaimedTimer, IdempotencyRecord, StoreError};
 pub(crate) enum Write {
     Apply(Decision, Option<IdempotencyRecord>),
     Fire(ClaimedTimer, Option<Decision>),
+    /// Several tickets' decisions that stand or fall together (a link): always written in a
+    /// transaction of their own.
+    Linked(Vec<Decision>),
 }
 
 impl Write {
@@ -21,6 +24,7 @@ impl Write {
         match self {
             Write::Apply(d, _) => d.ticket.id,
             Write::Fire(t, _) => t.ticket_id,
+            Write::Linked(ds) => ds.first().map_or(Uuid::nil(), |d| d.ticket.id),
         }
     }
 
@@ -28,13 +32,14 @@ impl Write {
         match self {
             Write::Apply(d, _) => Some(d),
             Write::Fire(_, d) => d.as_ref(),
+            Write::Linked(_) => None,
         }
     }
 
     pub(crate) fn idempotency(&self) -> Option<&IdempotencyRecord> {
         match self {
             Write::Apply(_, idem) => idem.as_ref(),
-            Write::Fire(..) => None,
+            Write::Fire(..) | Write::Linked(_) => None,
         }
     }
 }
@@ -89,7 +94,7 @@ pub(crate) fn plan(writes: &[&Write], found: &Found) -> Vec<Outcome> {
     writes
         .iter()
         .map(|w| {
-            if touched.contains(&w.ticket_id()) {
+            if matches!(w, Write::Linked(_)) || touched.contains(&w.ticket_id()) {
                 return Outcome::Alone;
             }
             if let Write::Fire(timer, _) = w

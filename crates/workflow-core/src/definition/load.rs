@@ -836,6 +836,57 @@ fn workflow(
         let calendar = calendar_ref(cx, r.calendar.as_ref())?;
         follow_up(cx, r, st, &states, after, calendar, &transitions)
     });
+    let merging = f.merging.as_ref().and_then(|r| {
+        let r = r.get_ref();
+        let st = state(cx, r.state.get_ref(), r.state.span(), "`in` of [merging]")?;
+        let mut follows = Vec::new();
+        for (list, what) in [(&r.done, "done"), (&r.released, "released")] {
+            let mut pairs = Vec::new();
+            for (parent_state, action) in list {
+                let where_ = format!("[merging] {what}");
+                state(cx, parent_state.get_ref(), parent_state.span(), &where_)?;
+                pairs.push((parent_state.get_ref().clone(), action.clone()));
+            }
+            follows.push(pairs);
+        }
+        let window = cx.span(&r.window)?;
+        merging(cx, r, st, &states, follows, window, &transitions)
+    });
+    let co_handling = f.co_handling.as_ref().and_then(|r| {
+        let r = r.get_ref();
+        let within = cx.span(&r.within)?;
+        let calendar = calendar_ref(cx, r.calendar.as_ref())?;
+        co_handling(cx, r, within, calendar, &transitions)
+    });
+    for t in &f.transitions {
+        let t = t.get_ref();
+        let takes_parent = t.requires.iter().chain(&t.optional);
+        if let Some(n) = takes_parent
+            .into_iter()
+            .find(|n| n.get_ref() == Field::Parent.as_str())
+            && merging.as_ref().is_none_or(|m| &m.merge != t.action.get_ref())
+        {
+            cx.err(
+                n.span(),
+                format!(
+                    "action {:?} takes parent, which only the [merging] merge action may take",
+                    t.action.get_ref()
+                ),
+            );
+        }
+        let co = t.roles.iter().flat_map(|r| r.get_ref());
+        if let Some(n) = co.into_iter().find(|n| n.get_ref() == "co_handler")
+            && co_handling.as_ref().is_none_or(|c| &c.report != t.action.get_ref())
+        {
+            cx.err(
+                n.span(),
+                format!(
+                    "action {:?} admits co_handler, which only the [co_handling] report action may",
+                    t.action.get_ref()
+                ),
+            );
+        }
+    }
 
     if cx.count() > before {
         return None;
@@ -858,6 +909,8 @@ fn workflow(
     wf.objections = objections;
     wf.extensions = extensions;
     wf.follow_up = follow_up;
+    wf.merging = merging;
+    wf.co_handling = co_handling;
     Some(wf)
 }
 
@@ -1090,6 +1143,145 @@ fn follow_up(
     })
 }
 
+/// The waiting state is open; `merge` enters it and names the parent; `unmerge` and every
+/// follow action leave it, and the follow actions are the system's, needing no field.
+fn merging(
+    cx: &mut Cx,
+    r: &RawMerging,
+    state: StateId,
+    states: &[StateDef],
+    mut follows: Vec<Vec<(String, Name)>>,
+    window: Span,
+    transitions: &[TransitionDef],
+) -> Option<MergingRule> {
+    let before = cx.count();
+    if states[state.index()].terminal {
+        cx.err(
+            r.state.span(),
+            "[merging] `in` is where a merged request waits for its parent: not a terminal state",
+        );
+    }
+    let named = |action| named(transitions, action);
+    let merge = r.merge.get_ref();
+    if named(merge).next().is_none() {
+        cx.err(r.merge.span(), format!("[merging] names unknown action {merge:?}"));
+    } else if !named(merge).all(|t| t.to == Some(state) && t.requires.contains(Field::Parent)) {
+        cx.err(
+            r.merge.span(),
+            format!(
+                "merge action {merge:?} must go to {:?} and require \"parent\"",
+                r.state.get_ref()
+            ),
+        );
+    }
+    let unmerge = r.unmerge.get_ref();
+    let leaves = |t: &TransitionDef| t.from.contains(&state) && t.to.is_some_and(|to| to != state);
+    if !named(unmerge).any(leaves) {
+        cx.err(
+            r.unmerge.span(),
+            format!("unmerge action {unmerge:?} must lead out of {:?}", r.state.get_ref()),
+        );
+    }
+    let released = follows.pop().unwrap_or_default();
+    let done = follows.pop().unwrap_or_default();
+    for (_, action) in done.iter().chain(&released) {
+        let ok = named(action.get_ref()).any(|t| {
+            leaves(t)
+                && t.roles.contains(&Party::Role(Role::System))
+                && t.requires.iter().all(|f| f == Field::Note)
+        });
+        if !ok {
+            cx.err(
+                action.span(),
+                format!(
+                    "[merging] action {:?} must lead out of {:?}, admit the system and require no field but a note",
+                    action.get_ref(),
+                    r.state.get_ref()
+                ),
+            );
+        }
+    }
+    let pairs = |list: Vec<(String, Name)>| {
+        list.into_iter()
+            .map(|(s, a)| (s, a.get_ref().clone()))
+            .collect()
+    };
+    (cx.count() == before).then(|| MergingRule {
+        state,
+        merge: merge.clone(),
+        unmerge: unmerge.clone(),
+        done: pairs(done),
+        released: pairs(released),
+        window,
+    })
+}
+
+/// `add` and `report` keep the ticket where it is; `add` is the office's and names the
+/// co-handler (leaving the holder as it is); `report` is the co-handler's, with a note.
+fn co_handling(
+    cx: &mut Cx,
+    r: &RawCoHandling,
+    within: Span,
+    calendar: Option<Arc<Calendar>>,
+    transitions: &[TransitionDef],
+) -> Option<CoHandlingRule> {
+    let before = cx.count();
+    let named = |action| named(transitions, action);
+    let add = r.add.get_ref();
+    let staff = |t: &TransitionDef| {
+        t.roles
+            .iter()
+            .all(|p| matches!(p, Party::Role(r) if r.is_staff()))
+    };
+    if named(add).next().is_none()
+        || !named(add).all(|t| {
+            t.to.is_none()
+                && t.requires.contains(Field::Assignee)
+                && t.assign == AssignEffect::Keep
+                && staff(t)
+        })
+    {
+        cx.err(
+            r.add.span(),
+            format!("[co_handling] add action {add:?} must be a staff action that keeps the ticket where it is, requires \"assignee\" and has assign = \"keep\""),
+        );
+    }
+    let report = r.report.get_ref();
+    if named(report).next().is_none()
+        || !named(report).all(|t| {
+            t.to.is_none() && t.requires.contains(Field::Note) && t.roles == [Party::CoHandler]
+        })
+    {
+        cx.err(
+            r.report.span(),
+            format!("[co_handling] report action {report:?} must keep the ticket where it is, require \"note\" and admit only co_handler"),
+        );
+    }
+    for action in &r.closes.get_ref().0 {
+        if named(action).next().is_none() {
+            cx.err(
+                r.closes.span(),
+                format!("[co_handling] closes names unknown action {action:?}"),
+            );
+        }
+    }
+    (cx.count() == before).then(|| CoHandlingRule {
+        add: add.clone(),
+        report: report.clone(),
+        within,
+        calendar,
+        closes: r.closes.get_ref().0.clone(),
+    })
+}
+
+/// The transitions bearing this action name.
+fn named<'a>(
+    transitions: &'a [TransitionDef],
+    action: &'a str,
+) -> impl Iterator<Item = &'a TransitionDef> {
+    transitions.iter().filter(move |t| t.action == action)
+}
+
 /// Whether the file declares an action of this name.
 fn is_action(transitions: &[toml::Spanned<RawTransition>], name: &str) -> bool {
     transitions
@@ -1115,7 +1307,7 @@ fn party(cx: &mut Cx, name: &Name) -> Option<Party> {
     }
     if p.is_none() {
         cx.err(name.span(), format!(
-            "unknown role {:?} (expected resident, secretary, member, community, street, system, requester or assignee)",
+            "unknown role {:?} (expected resident, secretary, member, community, street, system, requester, assignee or co_handler)",
             name.get_ref()
         ));
     }

@@ -40,16 +40,19 @@ pub enum Field {
     Hours,
     /// More time asked for (延期), as a duration: `"4h"`, `"2wd"`.
     ExtendBy,
+    /// The request a duplicate is merged under (并单).
+    Parent,
 }
 
 impl Field {
-    pub const ALL: [Field; 6] = [
+    pub const ALL: [Field; 7] = [
         Field::Assignee,
         Field::Reason,
         Field::Note,
         Field::Rating,
         Field::Hours,
         Field::ExtendBy,
+        Field::Parent,
     ];
 
     pub fn parse(s: &str) -> Option<Field> {
@@ -64,6 +67,7 @@ impl Field {
             Field::Rating => "rating",
             Field::Hours => "hours",
             Field::ExtendBy => "extend_by",
+            Field::Parent => "parent",
         }
     }
 }
@@ -271,6 +275,52 @@ pub struct FollowUpRule {
     pub action: String,
 }
 
+/// `[merging]` (并单): the branch merges a near-identical request under another (the parent)
+/// with `merge`; it waits in `state` while the parent's work is done once. When the parent
+/// enters a state named in `done`, each request merged under it takes that action (to its
+/// own confirmation: its resident is told and rates it); in a state named in `released`
+/// (the parent will not be done), it takes that action, unlinked, back to the branch.
+/// `unmerge` undoes a merge by hand.
+#[derive(Clone, Debug)]
+pub struct MergingRule {
+    pub state: StateId,
+    pub merge: String,
+    pub unmerge: String,
+    /// Parent state → the action each request merged under it takes.
+    pub done: Vec<(String, String)>,
+    pub released: Vec<(String, String)>,
+    /// Suggested parents were asked within this of the request (either side).
+    pub window: Span,
+}
+
+impl MergingRule {
+    /// What a request merged under a parent does when the parent enters `parent_state`:
+    /// the action, and whether it leaves the parent (released).
+    pub fn follow(&self, parent_state: &str) -> Option<(&str, bool)> {
+        fn find<'a>(list: &'a [(String, String)], state: &str) -> Option<&'a str> {
+            list.iter()
+                .find(|(s, _)| s == state)
+                .map(|(_, a)| a.as_str())
+        }
+        find(&self.done, parent_state)
+            .map(|a| (a, false))
+            .or_else(|| find(&self.released, parent_state).map(|a| (a, true)))
+    }
+}
+
+/// `[co_handling]` (主办/协办): the branch adds co-handlers (a person each) beside the holder,
+/// the lead, with `add`; each has their own deadline, `within` after being added, and
+/// reports their part with `report` (a note). `closes` are the lead's actions that complete
+/// the request: they close the co-handling with every co-handler's note.
+#[derive(Clone, Debug)]
+pub struct CoHandlingRule {
+    pub add: String,
+    pub report: String,
+    pub within: Span,
+    pub calendar: Option<Arc<Calendar>>,
+    pub closes: Vec<String>,
+}
+
 /// What a category adds to the workflow that serves it.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CategoryRules {
@@ -304,6 +354,8 @@ pub struct Workflow {
     pub objections: Option<ObjectionRule>,
     pub extensions: Option<ExtensionRule>,
     pub follow_up: Option<FollowUpRule>,
+    pub merging: Option<MergingRule>,
+    pub co_handling: Option<CoHandlingRule>,
     /// Where it was loaded from, and its text, for registration and messages.
     pub source_name: String,
     pub source: String,
@@ -361,6 +413,8 @@ impl Workflow {
             objections: None,
             extensions: None,
             follow_up: None,
+            merging: None,
+            co_handling: None,
             source_name,
             source,
             content_hash,

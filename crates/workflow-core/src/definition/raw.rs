@@ -38,6 +38,34 @@ pub(crate) struct RawFile {
     pub objections: Option<Spanned<RawObjections>>,
     pub extensions: Option<Spanned<RawExtensions>>,
     pub follow_up: Option<Spanned<RawFollowUp>>,
+    pub merging: Option<Spanned<RawMerging>>,
+    pub co_handling: Option<Spanned<RawCoHandling>>,
+}
+
+/// `[merging]` (并单): see [`crate::definition::MergingRule`].
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawMerging {
+    #[serde(rename = "in")]
+    pub state: Name,
+    pub merge: Name,
+    pub unmerge: Name,
+    #[serde(default)]
+    pub done: BTreeMap<Name, Name>,
+    #[serde(default)]
+    pub released: BTreeMap<Name, Name>,
+    pub window: Name,
+}
+
+/// `[co_handling]` (主办/协办): see [`crate::definition::CoHandlingRule`].
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawCoHandling {
+    pub add: Name,
+    pub report: Name,
+    pub within: Name,
+    pub calendar: Option<Name>,
+    pub closes: Spanned<OneOrMany>,
 }
 
 /// `[extensions]`: the actions that ask for more time on a clock, approve and refuse it.

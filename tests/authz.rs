@@ -102,7 +102,8 @@ fn expected(method: &str, path: &str, who: Who) -> StatusCode {
                 S::NOT_FOUND
             }
         }
-        ("GET", "/api/v1/tickets/{id}/candidates") => match (staff, sees) {
+        ("GET", "/api/v1/tickets/{id}/candidates")
+        | ("GET", "/api/v1/tickets/{id}/duplicates") => match (staff, sees) {
             (false, _) => S::FORBIDDEN,
             (true, true) => S::OK,
             (true, false) => S::NOT_FOUND,

@@ -27,7 +27,7 @@ fn the_shipped_workflows_check_clean_with_a_summary() {
         "SLA clocks: 2 (resolution, response)",
         "expire after 30m in dispatched",
         "community-service@2 社区服务",
-        "ok: 5 workflows, 8 categories",
+        "ok: 6 workflows, 8 categories",
     ] {
         assert!(stdout.contains(line), "missing {line:?} in:\n{stdout}");
     }

@@ -241,6 +241,30 @@ impl TestApp {
         }
     }
 
+    /// Works a submitted ticket to `completed` (awaiting the resident) as the demo's people
+    /// would, the volunteer recording what they did in `note`.
+    pub async fn work_to_completed(&self, ticket: &str, note: &str) {
+        let member = self.demo.user("member").id;
+        for (who, action, body) in [
+            ("secretary", "triage", Value::Null),
+            (
+                "secretary",
+                "dispatch",
+                serde_json::json!({"assignee": member}),
+            ),
+            ("member", "accept", Value::Null),
+            ("member", "start", Value::Null),
+            (
+                "member",
+                "complete",
+                serde_json::json!({"hours": 1.0, "note": note}),
+            ),
+        ] {
+            let r = self.act(who, ticket, action, body).await;
+            assert_eq!(r.status, StatusCode::OK, "{action}: {:?}", r.body);
+        }
+    }
+
     pub async fn submit(&self, user: &str, category: &str, description: &str) -> String {
         let r = self
             .post(

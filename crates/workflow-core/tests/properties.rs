@@ -73,6 +73,7 @@ fn fields(bits: u8, member: Uuid, team: Uuid) -> Fields {
         hours: pick(5).then_some(f64::from(bits % 30) / 2.0),
         extend_by: pick(6)
             .then(|| ["4h", "1wd", "0m", "forever"][usize::from(bits % 4)].to_owned()),
+        parent: pick(7).then_some(team),
     }
 }
 
@@ -191,6 +192,7 @@ fn run(
                             rating: required(Field::Rating).then_some(1 + bits % 5),
                             hours: required(Field::Hours).then_some(1.5),
                             extend_by: required(Field::ExtendBy).then(|| "4h".to_owned()),
+                            parent: required(Field::Parent).then_some(team),
                         };
                         (
                             actor,

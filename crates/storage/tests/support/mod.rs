@@ -22,6 +22,9 @@ pub fn shipped_catalog() -> Catalog {
 
 const WORKFLOWS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../workflows");
 
+/// The newest community-service version's file.
+const NEWEST: &str = "community-service-v4.toml";
+
 fn sources(change: Option<&str>) -> Vec<Source> {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../workflows");
     [
@@ -29,13 +32,14 @@ fn sources(change: Option<&str>) -> Vec<Source> {
         "community-service.toml",
         "community-service-v2.toml",
         "community-service-v3.toml",
+        NEWEST,
         "micro-wish.toml",
         "dispute-mediation.toml",
     ]
     .iter()
     .map(|f| {
         let mut text = std::fs::read_to_string(format!("{dir}/{f}")).unwrap();
-        if *f == "community-service-v3.toml"
+        if *f == NEWEST
             && let Some(extra) = change
         {
             text.push_str(extra);
@@ -48,12 +52,12 @@ fn sources(change: Option<&str>) -> Vec<Source> {
     .collect()
 }
 
-/// The shipped workflows before community-service v3: without its file, and without the
-/// categories' follow-up calls, which only v3 makes.
+/// The shipped workflows before community-service v3: without its file and the later ones,
+/// and without the categories' follow-up calls, which only v3 and later make.
 pub fn catalog_before_v3() -> Catalog {
     let sources: Vec<Source> = sources(None)
         .into_iter()
-        .filter(|s| s.name != "community-service-v3.toml")
+        .filter(|s| !["community-service-v3.toml", NEWEST].contains(&s.name.as_str()))
         .map(|mut s| {
             s.text = s
                 .text

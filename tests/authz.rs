@@ -102,12 +102,13 @@ fn expected(method: &str, path: &str, who: Who) -> StatusCode {
                 S::NOT_FOUND
             }
         }
-        ("GET", "/api/v1/tickets/{id}/candidates")
-        | ("GET", "/api/v1/tickets/{id}/duplicates") => match (staff, sees) {
-            (false, _) => S::FORBIDDEN,
-            (true, true) => S::OK,
-            (true, false) => S::NOT_FOUND,
-        },
+        ("GET", "/api/v1/tickets/{id}/candidates") | ("GET", "/api/v1/tickets/{id}/duplicates") => {
+            match (staff, sees) {
+                (false, _) => S::FORBIDDEN,
+                (true, true) => S::OK,
+                (true, false) => S::NOT_FOUND,
+            }
+        }
         ("POST", "/api/v1/admin/org-units")
         | ("POST", "/api/v1/admin/branches")
         | ("POST", "/api/v1/admin/people")

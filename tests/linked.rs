@@ -168,7 +168,12 @@ async fn merged_requests_are_worked_once_and_each_resident_rates_their_own(app: 
         );
     }
     let r = app
-        .act("secretary", &other, "merge", json!({"parent": Uuid::now_v7()}))
+        .act(
+            "secretary",
+            &other,
+            "merge",
+            json!({"parent": Uuid::now_v7()}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
 
@@ -231,7 +236,12 @@ async fn a_parent_not_done_sends_its_duplicates_back_and_a_merge_can_be_undone(a
     let r = app.act("secretary", &third, "unmerge", json!({})).await;
     assert_eq!(r.code(), "missing_field");
     let r = app
-        .act("secretary", &third, "unmerge", json!({"reason": "是另一盏灯"}))
+        .act(
+            "secretary",
+            &third,
+            "unmerge",
+            json!({"reason": "是另一盏灯"}),
+        )
         .await;
     ok(&r, "unmerge");
     assert_eq!(
@@ -246,11 +256,19 @@ async fn a_parent_not_done_sends_its_duplicates_back_and_a_merge_can_be_undone(a
     // The first is withdrawn: the one still merged comes back to the branch, unlinked,
     // and its resident and the branch are told.
     let r = app
-        .act("resident", &first, "cancel", json!({"reason": "已经修好了"}))
+        .act(
+            "resident",
+            &first,
+            "cancel",
+            json!({"reason": "已经修好了"}),
+        )
         .await;
     ok(&r, "cancel");
     let t = ticket(&app, "secretary", &second).await;
-    assert_eq!((t["state"].as_str(), &t["parent"]), (Some("triaged"), &Value::Null));
+    assert_eq!(
+        (t["state"].as_str(), &t["parent"]),
+        (Some("triaged"), &Value::Null)
+    );
     assert_eq!(clock(&t, "resolution")["status"], "running", "{t}");
     let told = told(&app, &second).await;
     for r in [
@@ -269,7 +287,9 @@ async fn a_parent_not_done_sends_its_duplicates_back_and_a_merge_can_be_undone(a
 async fn co_handlers_have_their_own_deadlines_and_close_with_the_lead(app: TestApp) {
     // 王师傅 leads a repair from Monday 08:30 (resolution: 2 working days).
     app.at("2026-11-23T08:30");
-    let t = app.submit("resident", "repair", "楼顶水箱漏水, 物业也要来").await;
+    let t = app
+        .submit("resident", "repair", "楼顶水箱漏水, 物业也要来")
+        .await;
     let id = |k: &str| app.demo.user(k).id;
     for (who, action, body) in [
         ("secretary", "triage", Value::Null),
@@ -318,7 +338,10 @@ async fn co_handlers_have_their_own_deadlines_and_close_with_the_lead(app: TestA
         )
         .await;
     ok(&r, "add the second");
-    let lead_due = clock(&r.body, "resolution")["due"].as_str().unwrap().to_owned();
+    let lead_due = clock(&r.body, "resolution")["due"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let co_due = r.body["co_handlers"][1]["due"].as_str().unwrap().to_owned();
     assert!(lead_due < co_due, "{lead_due} {co_due}");
 
@@ -335,13 +358,19 @@ async fn co_handlers_have_their_own_deadlines_and_close_with_the_lead(app: TestA
     );
     assert!(!allowed(&ticket(&app, "resident", &t).await).contains(&"co_report".to_owned()));
     let r = app
-        .act("doctor", &t, "co_report", json!({"note": "已联系物业, 周三关总阀"}))
+        .act(
+            "doctor",
+            &t,
+            "co_report",
+            json!({"note": "已联系物业, 周三关总阀"}),
+        )
         .await;
     ok(&r, "report");
-    assert!(told(&app, &t).await.contains(&(
-        "co_report".into(),
-        Recipient::Person(id("member"))
-    )));
+    assert!(
+        told(&app, &t)
+            .await
+            .contains(&("co_report".into(), Recipient::Person(id("member"))))
+    );
     let r = app
         .act("doctor", &t, "co_report", json!({"note": "再报一次"}))
         .await;
@@ -418,10 +447,11 @@ async fn co_handlers_have_their_own_deadlines_and_close_with_the_lead(app: TestA
             .iter()
             .all(|c| c["closed"] == true)
     );
-    assert!(told(&app, &t).await.contains(&(
-        "complete".into(),
-        Recipient::Person(id("lawyer"))
-    )));
+    assert!(
+        told(&app, &t)
+            .await
+            .contains(&("complete".into(), Recipient::Person(id("lawyer"))))
+    );
     let r = app
         .act("lawyer", &t, "co_report", json!({"note": "晚了"}))
         .await;

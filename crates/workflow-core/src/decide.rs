@@ -440,7 +440,7 @@ pub fn acting_role(tr: &TransitionDef, ticket: &Ticket, actor: &Actor) -> Option
         }),
         Party::Assignee => ticket
             .is_assigned_to(actor.id, &actor.teams)
-            .then(|| volunteer()),
+            .then(volunteer),
         Party::CoHandler => ticket.co_handler(actor.id).map(|_| volunteer()),
     })
 }

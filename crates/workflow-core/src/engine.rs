@@ -323,7 +323,10 @@ impl Engine {
                     return Err(stale(actual).into());
                 }
                 Err(StoreError::Conflict { .. }) => {
-                    let now = self.store.ticket(decision.ticket.id, &Scope::Everything).await?;
+                    let now = self
+                        .store
+                        .ticket(decision.ticket.id, &Scope::Everything)
+                        .await?;
                     let actual = now.map(|t| t.version);
                     if actual != Some(decision.expected_version) {
                         return Err(stale(actual).into());

@@ -24,9 +24,12 @@ pub fn decide_link(
     act: &Act,
     now: Timestamp,
 ) -> Result<[Decision; 2], CommandError> {
-    let rule = wf.merging.as_ref().ok_or_else(|| CommandError::UnknownAction {
-        action: act.action.clone(),
-    })?;
+    let rule = wf
+        .merging
+        .as_ref()
+        .ok_or_else(|| CommandError::UnknownAction {
+            action: act.action.clone(),
+        })?;
     let merging = act.action == rule.merge;
     if merging {
         check_parent(rule, &child, &parent)?;
@@ -49,8 +52,7 @@ pub fn decide_link(
 fn check_parent(rule: &MergingRule, child: &Ticket, parent: &Ticket) -> Result<(), CommandError> {
     let problem = if parent.id == child.id {
         Some("a request is not merged under itself")
-    } else if parent.community_id != child.community_id || parent.workflow_id != child.workflow_id
-    {
+    } else if parent.community_id != child.community_id || parent.workflow_id != child.workflow_id {
         Some("a request is merged under one of the same kind in the same community")
     } else if parent.terminal || rule.follow(&parent.state).is_some() {
         Some("that request is finished: it can no longer take others")

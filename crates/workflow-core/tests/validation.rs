@@ -555,3 +555,99 @@ fn the_supervisor_only_looks() {
         "read-only",
     );
 }
+
+/// Edits the shipped community-service v4 (which must contain `from` once), loads it with the
+/// shipped catalog, and checks that an error mentions `message` on the line of `at`.
+#[track_caller]
+fn assert_v4_rejected(from: &str, to: &str, at: &str, message: &str) {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../workflows");
+    let read = |f: &str| std::fs::read_to_string(format!("{dir}/{f}")).unwrap();
+    let v4 = read("community-service-v4.toml");
+    assert_eq!(
+        v4.matches(from).count(),
+        1,
+        "fixture edit {from:?} must be unique"
+    );
+    let text = v4.replace(from, to);
+    let line = text
+        .lines()
+        .position(|l| l.contains(at))
+        .unwrap_or_else(|| panic!("{at:?} not in the edited file"))
+        + 1;
+    let errors = load(&[
+        Source {
+            name: "catalog.toml".into(),
+            text: read("catalog.toml")
+                .split_inclusive('\n')
+                .filter(|l| !l.starts_with("follow_up = true"))
+                .collect(),
+        },
+        Source {
+            name: "v4.toml".into(),
+            text,
+        },
+    ])
+    .map(|_| ())
+    .expect_err("the edited file must be rejected");
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.file == "v4.toml" && e.line == line && e.message.contains(message)),
+        "expected v4.toml:{line}: …{message}…, got:\n{}",
+        errors
+            .iter()
+            .map(|e| e.to_string())
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
+
+#[test]
+fn merging_waits_in_an_open_state_and_follows_by_the_systems_actions() {
+    assert_v4_rejected(
+        "in = \"merged\"",
+        "in = \"closed\" # waits",
+        "# waits",
+        "not a terminal state",
+    );
+    assert_v4_rejected(
+        "done = { completed = \"parent_completed\" }",
+        "done = { completed = \"confirm\" }",
+        "done = { completed = \"confirm\" }",
+        "must lead out of \"merged\"",
+    );
+    assert_v4_rejected(
+        "done = { completed = \"parent_completed\" }",
+        "done = { finished = \"parent_completed\" }",
+        "done = { finished",
+        "unknown state \"finished\"",
+    );
+    assert_v4_rejected(
+        "requires = [\"reason\"]\n\n[[transitions]]\naction = \"parent_completed\"",
+        "requires = [\"reason\", \"parent\"]\n\n[[transitions]]\naction = \"parent_completed\"",
+        "requires = [\"reason\", \"parent\"]",
+        "only the [merging] merge action may take",
+    );
+}
+
+#[test]
+fn co_handling_is_added_by_staff_and_reported_by_the_co_handler_only() {
+    assert_v4_rejected(
+        "roles = [\"co_handler\"]",
+        "roles = [\"assignee\"]",
+        "report = \"co_report\"",
+        "admit only co_handler",
+    );
+    assert_v4_rejected(
+        "requires = [\"assignee\"]\nassign = \"keep\"",
+        "requires = [\"assignee\"]",
+        "add = \"add_co_handler\"",
+        "assign = \"keep\"",
+    );
+    assert_v4_rejected(
+        "roles = [\"requester\", \"assignee\", \"secretary\"]",
+        "roles = [\"requester\", \"assignee\", \"secretary\", \"co_handler\"]",
+        "\"co_handler\"]",
+        "only the [co_handling] report action may",
+    );
+}

@@ -864,7 +864,9 @@ fn workflow(
         if let Some(n) = takes_parent
             .into_iter()
             .find(|n| n.get_ref() == Field::Parent.as_str())
-            && merging.as_ref().is_none_or(|m| &m.merge != t.action.get_ref())
+            && f.merging
+                .as_ref()
+                .is_none_or(|m| m.get_ref().merge.get_ref() != t.action.get_ref())
         {
             cx.err(
                 n.span(),
@@ -876,7 +878,9 @@ fn workflow(
         }
         let co = t.roles.iter().flat_map(|r| r.get_ref());
         if let Some(n) = co.into_iter().find(|n| n.get_ref() == "co_handler")
-            && co_handling.as_ref().is_none_or(|c| &c.report != t.action.get_ref())
+            && f.co_handling
+                .as_ref()
+                .is_none_or(|c| c.get_ref().report.get_ref() != t.action.get_ref())
         {
             cx.err(
                 n.span(),
@@ -1164,7 +1168,10 @@ fn merging(
     let named = |action| named(transitions, action);
     let merge = r.merge.get_ref();
     if named(merge).next().is_none() {
-        cx.err(r.merge.span(), format!("[merging] names unknown action {merge:?}"));
+        cx.err(
+            r.merge.span(),
+            format!("[merging] names unknown action {merge:?}"),
+        );
     } else if !named(merge).all(|t| t.to == Some(state) && t.requires.contains(Field::Parent)) {
         cx.err(
             r.merge.span(),
@@ -1179,7 +1186,10 @@ fn merging(
     if !named(unmerge).any(leaves) {
         cx.err(
             r.unmerge.span(),
-            format!("unmerge action {unmerge:?} must lead out of {:?}", r.state.get_ref()),
+            format!(
+                "unmerge action {unmerge:?} must lead out of {:?}",
+                r.state.get_ref()
+            ),
         );
     }
     let released = follows.pop().unwrap_or_default();

@@ -102,6 +102,13 @@ fn expected(method: &str, path: &str, who: Who) -> StatusCode {
                 S::NOT_FOUND
             }
         }
+        // Asked without the phone number it looks for.
+        ("GET", "/api/v1/residents") => match who {
+            Assignee | OtherMember | Secretary | OtherSecretary | Community => {
+                S::UNPROCESSABLE_ENTITY
+            }
+            _ => S::FORBIDDEN,
+        },
         ("GET", "/api/v1/tickets/{id}/candidates") | ("GET", "/api/v1/tickets/{id}/duplicates") => {
             match (staff, sees) {
                 (false, _) => S::FORBIDDEN,

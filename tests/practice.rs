@@ -33,6 +33,25 @@ async fn told(app: &TestApp, ticket: &str) -> Vec<(String, Recipient)> {
 async fn a_volunteer_enters_a_request_for_a_resident_by_phone(app: TestApp) {
     let resident = app.demo.user("resident").id;
     let member = app.demo.user("member").id;
+    // The volunteer finds her by the number she called from; only in their own community.
+    let r = app
+        .get("member", "/api/v1/residents?phone=13912345678")
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(
+        r.body,
+        json!([{"id": resident, "name": "王奶奶", "home_building": "荷花塘小区1栋"}])
+    );
+    let r = app
+        .get("yunhe_member", "/api/v1/residents?phone=13912345678")
+        .await;
+    assert_eq!(r.body, json!([]));
+    let r = app.get("member", "/api/v1/residents?phone=1391234").await;
+    assert_eq!(r.body, json!([]), "the whole number, not a part of it");
+    let r = app
+        .get("resident", "/api/v1/residents?phone=13912345678")
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
     let body = json!({
         "category": "repair",
         "description": "王奶奶来电: 厨房水龙头漏水",

@@ -304,6 +304,39 @@ impl SqlStore {
         })
     }
 
+    /// The active residents of a community with exactly this phone number, with their home
+    /// building's name: whom a proxy (代办) may enter a request for.
+    pub async fn residents_by_phone(
+        &self,
+        community: Uuid,
+        phone: &str,
+    ) -> Result<Vec<(Uuid, String, Option<String>)>, StoreError> {
+        with_reader!(self, pool, {
+            let rows = sqlx::query(
+                "SELECT p.id, p.name, p.roles, b.name FROM people p \
+                 LEFT JOIN org_units b ON b.id = p.home_building_id \
+                 WHERE p.community_id = $1 AND p.phone = $2 AND p.active ORDER BY p.name",
+            )
+            .bind(community)
+            .bind(phone)
+            .fetch_all(pool)
+            .await
+            .map_err(from_sqlx)?;
+            let mut out = Vec::new();
+            for r in rows {
+                let roles: String = r.try_get(2).map_err(from_sqlx)?;
+                if parse_roles(&roles).contains(&Role::Resident) {
+                    out.push((
+                        r.try_get(0).map_err(from_sqlx)?,
+                        r.try_get(1).map_err(from_sqlx)?,
+                        r.try_get(3).map_err(from_sqlx)?,
+                    ));
+                }
+            }
+            Ok(out)
+        })
+    }
+
     /// Names and phone numbers of several people, and names of teams (no phone), in one
     /// query, for display: requesters and the people or team pools holding requests. Masking
     /// is the caller's duty.

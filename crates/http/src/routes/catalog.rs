@@ -1,15 +1,16 @@
 //! What is loaded: workflows and request categories; and who the caller is.
 
 use axum::extract::State;
-use serde::Serialize;
-use utoipa::ToSchema;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::AppState;
 use crate::auth::Caller;
-use crate::error::{ApiResult, Problem};
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::extract::ApiQuery;
 use crate::views::LabelView;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -18,6 +19,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(categories))
         .routes(routes!(me))
         .routes(routes!(teams))
+        .routes(routes!(residents))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -175,6 +177,57 @@ async fn teams(
         teams
             .into_iter()
             .map(|(id, name)| TeamInfo { id, name })
+            .collect(),
+    ))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ResidentQuery {
+    /// The resident's phone number, in full (required).
+    pub phone: Option<String>,
+}
+
+/// A resident a request can be entered for (代办).
+#[derive(Serialize, ToSchema)]
+pub struct ResidentInfo {
+    pub id: Uuid,
+    pub name: String,
+    /// Where help goes unless the request says otherwise.
+    pub home_building: Option<String>,
+}
+
+/// The active residents of the caller's community with this phone number (in full): whom a
+/// volunteer, building head, branch or community office enters a request for (代办), with
+/// `on_behalf_of`. Nobody else may look.
+#[utoipa::path(get, path = "/api/v1/residents", tag = "catalog", params(ResidentQuery),
+    responses((status = 200, body = [ResidentInfo]), (status = 403, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+async fn residents(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<ResidentQuery>,
+) -> ApiResult<axum::Json<Vec<ResidentInfo>>> {
+    caller.require(&workflow_core::command::PROXY_ROLES)?;
+    let phone = q.phone.as_deref().unwrap_or_default().trim();
+    if phone.len() < 7 || phone.len() > 20 || !phone.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ApiError::Unprocessable {
+            code: "invalid_field",
+            detail: "phone: the whole number, digits only".into(),
+        });
+    }
+    let Some(community) = caller.principal.community_id else {
+        return Ok(axum::Json(Vec::new()));
+    };
+    let found = state.store.residents_by_phone(community, phone).await?;
+    Ok(axum::Json(
+        found
+            .into_iter()
+            .map(|(id, name, home_building)| ResidentInfo {
+                id,
+                name,
+                home_building,
+            })
             .collect(),
     ))
 }

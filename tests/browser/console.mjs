@@ -245,6 +245,61 @@ try {
   await accessible(member, 'the page with an error');
   await shot(member, 'volunteer-5-lost-race');
 
+  step('the secretary merges a repeated request into the first (并单)');
+  const first = await api('resident', 'POST', '/api/v1/tickets', { category: 'repair', description: '3楼楼道灯不亮' });
+  const repeat = await api('supervisor', 'POST', '/api/v1/tickets', { category: 'repair', description: '楼道灯又不亮了' });
+  assert.equal(first.status, 201);
+  assert.equal(repeat.status, 201);
+  await secretary.goto(`${base}/#/t/${repeat.data.id}`);
+  await secretary.getByRole('button', { name: '并单', exact: true }).click();
+  await secretary.getByText('同一栋楼').first().waitFor();
+  await secretary.getByLabel(/3楼楼道灯不亮/).check();
+  await accessible(secretary, 'the merge form');
+  await fitsThePhone(secretary, 'the merge form');
+  await shot(secretary, 'secretary-6-merge');
+  await secretary.getByRole('button', { name: '确认 并单' }).click();
+  await secretary.locator('article.ticket .state').getByText('已并单').waitFor();
+  await secretary.locator('.facts').getByText('已并入').waitFor();
+  await secretary.locator('.history').getByText('并入另一件诉求').waitFor();
+
+  step('a volunteer enters a request for a resident who phoned (代办)');
+  await member.getByRole('link', { name: '代办录入' }).click();
+  await member.getByRole('heading', { name: '为居民代办' }).waitFor();
+  await member.getByLabel('居民电话（完整号码）').fill('13912345678');
+  await member.getByRole('button', { name: '查找' }).click();
+  await member.getByLabel(/王奶奶/).check();
+  await member.getByLabel('居民是怎么找来的').selectOption('phone');
+  await member.getByRole('radio', { name: '助老服务' }).check();
+  await member.getByLabel('说说具体情况').fill('王奶奶来电：想请人陪同去医院复诊');
+  await fitsThePhone(member, 'the proxy form');
+  await accessible(member, 'the proxy form');
+  await shot(member, 'volunteer-7-proxy');
+  await member.getByRole('button', { name: '提交' }).click();
+  await member.getByText('已为王奶奶提交').waitFor();
+  const hers = await api('resident', 'GET', '/api/v1/tickets');
+  const entered = hers.data.items.find((i) => i.description === '王奶奶来电：想请人陪同去医院复诊');
+  assert.ok(entered, 'the request is the resident\'s');
+  assert.equal(entered.channel, 'phone');
+  assert.equal(entered.proxy_id, users.member.id);
+
+  step('a residents\' representative sees what is overdue, and nothing personal (督单)');
+  const supervisor = await signIn(browser, 'supervisor');
+  await supervisor.getByRole('heading', { name: '超时未办的诉求' }).waitFor();
+  await supervisor.locator(`.overdue li[data-id="${overdue}"]`).waitFor();
+  const seen = await supervisor.locator('main').textContent();
+  for (const secret of ['王奶奶', '13912345678', '单元门坏了']) {
+    assert.ok(!seen.includes(secret), `oversight shows ${secret}`);
+  }
+  const board = supervisor.getByRole('link', { name: '社区晒单（公开）' });
+  await board.waitFor();
+  await fitsThePhone(supervisor, 'the oversight page');
+  await accessible(supervisor, 'the oversight page');
+  await shot(supervisor, 'supervisor-1-oversight');
+  await board.click();
+  await supervisor.waitForURL(/\/board\//);
+  await supervisor.getByText(/满意率/).first().waitFor();
+  await shot(supervisor, 'supervisor-2-board');
+
   step('English on request');
   await member.getByRole('button', { name: 'English' }).click();
   await member.getByRole('link', { name: 'My orders' }).waitFor();
@@ -268,7 +323,7 @@ try {
   await accessible(resident, 'the sign-in page');
   await shot(resident, 'resident-6-signed-out');
 
-  const problems = [resident, secretary, member].flatMap((p) => p.problems);
+  const problems = [resident, secretary, member, supervisor].flatMap((p) => p.problems);
   assert.deepEqual(problems, [], 'no script errors on any page');
   console.log('console: all steps passed');
 } finally {

@@ -8,12 +8,16 @@ import { detail } from './ticket.js';
 import * as views from './views.js';
 
 const STAFF = ['secretary', 'community', 'street'];
+/** Who may enter a request for a resident (代办): a volunteer or building head, the branch, the office. */
+const PROXIES = ['member', 'secretary', 'community'];
 
 /** The tabs a person's roles give them, in order; the first is their home. */
 function tabsFor(roles) {
   const tabs = [];
   if (roles.some((r) => STAFF.includes(r))) tabs.push(['queue', 'tabQueue'], ['figures', 'tabFigures']);
   if (roles.includes('member')) tabs.push(['orders', 'tabOrders'], ['pool', 'tabPool'], ['hours', 'tabHours']);
+  if (roles.some((r) => PROXIES.includes(r))) tabs.push(['enter', 'tabEnterFor']);
+  if (roles.includes('supervisor') || roles.some((r) => STAFF.includes(r))) tabs.push(['oversight', 'tabOversight']);
   if (roles.includes('resident')) tabs.push(['requests', 'tabRequests'], ['new', 'tabNew']);
   return tabs;
 }
@@ -26,6 +30,8 @@ const PAGES = {
   orders: views.orders,
   pool: views.pool,
   hours: views.hours,
+  enter: views.enterForResident,
+  oversight: views.oversight,
 };
 
 const main = document.getElementById('main');

@@ -54,6 +54,8 @@ export async function detail(ctx, id) {
     ticket.rating ? [t('rating'), '★'.repeat(ticket.rating)] : null,
     ticket.extension ? [t('extensionAsked'), t('extensionPending', { d: duration(ticket.extension.by_secs), reason: ticket.extension.reason })] : null,
     ticket.follow_up ? [t('followUp'), ticket.follow_up.done_at ? t('followUpDone', { when: when(ticket.follow_up.done_at) }) : t('followUpDue')] : null,
+    ticket.parent ? [t('mergedInto'), link(ticket.parent)] : null,
+    ticket.duplicates.length ? [t('mergedHere'), ticket.duplicates.map((d, i) => [i ? '、' : '', link(d)])] : null,
   ].filter(Boolean);
   return h('article', { class: 'ticket', dataset: { state: ticket.state } },
     h('a', { class: 'back', href: '#/' }, '← ', t('back')),
@@ -66,8 +68,30 @@ export async function detail(ctx, id) {
     h('dl', { class: 'facts' }, facts.map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)])),
     gallery(photos),
     clocks(ticket),
+    coHandlers(ticket),
     actions(ctx, ticket),
     history(ticket, events, workflow));
+}
+
+/** Another request, by the start of its id. */
+function link(id) {
+  return h('a', { href: `#/t/${id}` }, `${t('openIt')} #${id.slice(-6)}`);
+}
+
+/** The co-handlers beside the lead (协办): each one's deadline and what they reported. */
+function coHandlers(ticket) {
+  if (!ticket.co_handlers.length) return null;
+  const status = (c) => {
+    if (c.note) return t('coReported', { note: c.note });
+    if (c.closed) return t('coNotReported');
+    if (c.breached) return t('coBreached');
+    return t('coDue', { when: when(c.due) });
+  };
+  return h('section', { class: 'co-handlers' },
+    h('h3', {}, t('coHandlers')),
+    h('ul', {}, ticket.co_handlers.map((c) => h('li', { dataset: { id: c.id } },
+      h('strong', {}, c.name), ' ',
+      h('span', { class: c.breached && !c.note ? 'countdown breach' : 'muted' }, status(c))))));
 }
 
 /** The request's photos; each is fetched with the token, then shown. */
@@ -157,7 +181,10 @@ function form(ctx, ticket, action) {
       case 'rating':
         return stars(inputs);
       case 'assignee':
-        return picker(ticket, inputs);
+        // A co-handler is a person; a dispatch may also go to a team's pool.
+        return picker(ticket, inputs, action.action !== 'add_co_handler');
+      case 'parent':
+        return parents(ticket, inputs);
       default:
         return null;
     }
@@ -191,6 +218,11 @@ function form(ctx, ticket, action) {
         if (!chosen) return showError(new Error(t('chooseAssignee')));
         fields[chosen.name] = chosen.value;
       }
+      if (inputs.parent) {
+        const chosen = inputs.parent.querySelector('input:checked');
+        if (!chosen) return showError(new Error(t('chooseParent')));
+        fields.parent = chosen.value;
+      }
       const missing = action.requires.filter((f) => f !== 'assignee' && (fields[f] === undefined || fields[f] === ''));
       if (missing.length) return showError(new Error(t('fill', { what: missing.map((f) => t(f === 'hours' ? 'hoursField' : f)).join('、') })));
       act(ctx, ticket, action, fields, inputs.photo?.files[0]);
@@ -217,11 +249,33 @@ function stars(inputs) {
   return set;
 }
 
-/** Ranked volunteers with the reasons, and the team pools: the secretary picks one. */
-function picker(ticket, inputs) {
+/** Requests this one may repeat (并单), the same building first: the secretary picks one. */
+function parents(ticket, inputs) {
+  const box = h('div', { class: 'picker', 'aria-busy': 'true' });
+  inputs.parent = box;
+  get(`/api/v1/tickets/${ticket.id}/duplicates`).then((found) => {
+    box.removeAttribute('aria-busy');
+    box.replaceChildren(found.length
+      ? h('fieldset', {},
+        h('legend', {}, t('parentField')),
+        h('ol', { class: 'candidates' }, found.map(({ ticket: p, nearness }, i) => h('li', {},
+          h('input', { type: 'radio', name: 'parent', id: `p-${p.id}`, value: p.id, checked: i === 0 }),
+          h('label', { for: `p-${p.id}` },
+            h('strong', {}, label(p.category_label) || p.category), ' ',
+            h('span', { class: 'badge' }, t(`near_${nearness}`)), ' ',
+            h('span', { class: `state s-${p.state}` }, label(p.state_label)),
+            h('span', { class: 'reasons' }, p.description, ' · ', when(p.created_at)))))))
+      : h('p', { class: 'empty' }, t('parentEmpty')));
+  }).catch(showError);
+  return box;
+}
+
+/** Ranked volunteers with the reasons, and (`withTeams`) the team pools: the secretary picks one. */
+function picker(ticket, inputs, withTeams = true) {
   const box = h('div', { class: 'picker', 'aria-busy': 'true' });
   inputs.pick = box;
-  Promise.all([get(`/api/v1/tickets/${ticket.id}/candidates`), get('/api/v1/teams')]).then(([ranked, teams]) => {
+  const teamList = withTeams ? get('/api/v1/teams') : Promise.resolve([]);
+  Promise.all([get(`/api/v1/tickets/${ticket.id}/candidates`), teamList]).then(([ranked, teams]) => {
     box.removeAttribute('aria-busy');
     box.replaceChildren(
       h('fieldset', {},
@@ -258,6 +312,7 @@ function history(ticket, events, workflow) {
       const extra = [
         e.data.reason, e.data.note, e.data.rating ? '★'.repeat(e.data.rating) : null,
         e.kind === 'clock_extended' ? t('newDue', { when: when(e.data.due) }) : null,
+        ...(e.kind === 'co_handling_closed' ? e.data.notes.map((n) => n.note).filter(Boolean) : []),
       ].filter(Boolean);
       // Internal notes reach only those who handle the request; marked so nobody reads one
       // out to the resident.

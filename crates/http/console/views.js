@@ -20,7 +20,15 @@ export async function myRequests(ctx) {
     h('div', { class: 'heading' },
       h('h2', {}, t('myRequests')),
       h('a', { class: 'button primary big', href: '#/new' }, '＋ ', t('tabNew'))),
-    list(ctx, page.items, t('noRequests')));
+    list(ctx, page.items, t('noRequests')),
+    boardLink(ctx));
+}
+
+/** The community's public board (晒单): its figures and closed requests, for anyone. */
+function boardLink(ctx) {
+  return ctx.me.community_id
+    ? h('p', { class: 'board-link' }, h('a', { href: `/board/${ctx.me.community_id}` }, t('board')))
+    : null;
 }
 
 /** A key that makes a retried submission (a double tap, a dropped answer) the same request. */
@@ -30,6 +38,55 @@ function idempotencyKey() {
 }
 
 export function newRequest(ctx) {
+  return requestForm(ctx, null);
+}
+
+/** The ways a request entered for a resident reaches the proxy. */
+const PROXY_CHANNELS = ['visit', 'phone', '12345', 'wechat'];
+
+/** 代办: a volunteer, the branch or the office finds the resident by their phone number and
+ * enters the request for them; the resident is the requester and is told. */
+export function enterForResident(ctx) {
+  const phone = h('input', { id: 'f-resident-phone', type: 'tel', inputmode: 'numeric', autocomplete: 'off', required: true, maxlength: 20 });
+  const found = h('div', { class: 'residents', 'aria-live': 'polite' });
+  const channel = h('select', { id: 'f-channel' }, PROXY_CHANNELS.map((c) => h('option', { value: c }, t(`ch_${c}`))));
+  const find = async () => {
+    clearError();
+    try {
+      const people = await get(`/api/v1/residents?phone=${encodeURIComponent(phone.value.trim())}`);
+      found.replaceChildren(people.length
+        ? h('fieldset', {}, h('legend', {}, t('enterFor')), people.map((p, i) => h('p', {},
+          h('input', { type: 'radio', name: 'resident', id: `r-${p.id}`, value: p.id, checked: i === 0, dataset: { name: p.name } }),
+          h('label', { for: `r-${p.id}` }, p.name, p.home_building ? ` · ${p.home_building}` : ''))))
+        : h('p', { class: 'empty' }, t('noResident')));
+    } catch (err) {
+      showError(err);
+    }
+  };
+  const proxy = {
+    fields: [
+      h('p', {}, h('label', { for: 'f-resident-phone' }, t('residentPhone')), phone,
+        h('button', { type: 'button', class: 'secondary', onclick: find }, t('findResident'))),
+      found,
+      h('p', {}, h('label', { for: 'f-channel' }, t('channelField')), channel),
+    ],
+    extra: () => {
+      const chosen = found.querySelector('input[name=resident]:checked');
+      return chosen ? { on_behalf_of: chosen.value, channel: channel.value } : null;
+    },
+    // The request is the resident's (they and the branch follow it); the proxy is told it
+    // went in, and gets a fresh form for the next call.
+    done: () => {
+      const chosen = found.querySelector('input[name=resident]:checked');
+      toast(t('enteredFor', { name: chosen.dataset.name }));
+      ctx.render('/enter');
+    },
+  };
+  return requestForm(ctx, proxy);
+}
+
+/** The request form: for oneself, or (`proxy`) for a resident found first. */
+function requestForm(ctx, proxy) {
   const key = idempotencyKey();
   const categories = [...ctx.categories.values()];
   const description = h('textarea', { id: 'f-description', rows: 4, required: true, maxlength: 2000, placeholder: t('describeHint') });
@@ -44,29 +101,33 @@ export function newRequest(ctx) {
       const category = e.target.querySelector('input[name=category]:checked')?.value;
       if (!category) return showError(new Error(t('chooseCategoryFirst')));
       if (!description.value.trim()) return showError(new Error(t('describeFirst')));
+      const extra = proxy ? proxy.extra() : { channel: 'console' };
+      if (!extra) return showError(new Error(t('chooseResident')));
       send.disabled = true;
       try {
         const ticket = await post('/api/v1/tickets', {
           category,
           description: description.value.trim(),
           urgency: urgent.checked ? 'urgent' : 'normal',
-          channel: 'console',
+          ...extra,
         }, { 'Idempotency-Key': key });
-        toast(t('submitted'));
+        if (!proxy) toast(t('submitted'));
         const file = photo.input.files[0];
         if (file) {
           // The request is in either way; a photo that fails to go is said, not lost silently.
           await upload(`/api/v1/tickets/${ticket.id}/photos`, await shrink(file))
             .catch((err) => showError(new Error(t('photoFailed', { why: err.message })), { sticky: true }));
         }
-        ctx.go(`/t/${ticket.id}`);
+        if (proxy) proxy.done();
+        else ctx.go(`/t/${ticket.id}`);
       } catch (err) {
         showError(err);
         send.disabled = false;
       }
     },
   },
-  h('h2', {}, t('newTitle')),
+  h('h2', {}, proxy ? t('enterFor') : t('newTitle')),
+  proxy ? proxy.fields : null,
   h('fieldset', { class: 'categories' },
     h('legend', {}, t('chooseCategory')),
     categories.map((c) => h('span', { class: 'tile' },
@@ -75,7 +136,7 @@ export function newRequest(ctx) {
   h('p', {}, h('label', { for: 'f-description' }, t('describe')), description),
   h('p', { class: 'check' }, urgent, h('label', { for: 'f-urgent' }, t('urgent'))),
   photo.field,
-  ctx.me.home_building ? h('p', { class: 'muted' }, `${t('place')}：${t('placeHome')} · ${ctx.me.home_building}`) : null,
+  !proxy && ctx.me.home_building ? h('p', { class: 'muted' }, `${t('place')}：${t('placeHome')} · ${ctx.me.home_building}`) : null,
   send);
 }
 
@@ -123,7 +184,31 @@ export async function figures(ctx) {
         h('tbody', {}, categories.map(([code, c]) => h('tr', {},
           h('th', { scope: 'row' }, label(ctx.categories.get(code)?.label) || code),
           h('td', {}, bar(c.submitted / most), h('span', { class: 'n' }, `${c.submitted} / ${c.closed}`))))))
-      : h('p', { class: 'empty' }, t('noData')));
+      : h('p', { class: 'empty' }, t('noData')),
+    boardLink(ctx));
+}
+
+// ---- oversight (督单) -------------------------------------------------------------------------
+
+/** The community's overdue requests, as residents' representatives may see them: what, since
+ * when, which deadline passed, how far up it went; no names, numbers or addresses. */
+export async function oversight(ctx) {
+  const items = await get('/api/v1/supervision/overdue?limit=100');
+  return h('section', { class: 'oversight' },
+    h('h2', {}, t('oversight')),
+    h('p', { class: 'muted' }, t('oversightHelp')),
+    items.length
+      ? h('ul', { class: 'overdue' }, items.map((i) => h('li', { dataset: { id: i.id } },
+        h('span', { class: 'title' },
+          h('span', { 'aria-hidden': 'true' }, ctx.categories.get(i.category)?.icon || '📋', ' '),
+          label(i.category_label) || i.category,
+          i.urgency === 'urgent' ? h('span', { class: 'badge urgent' }, t('urgentBadge')) : null),
+        h('span', { class: `state s-${i.state}` }, label(i.state_label) || i.state),
+        h('span', { class: 'muted' }, t('asked', { when: when(i.asked_at) })),
+        i.overdue.map((c) => h('span', { class: 'countdown breach' }, t('dueWas', { clock: label(c.label) || c.clock, when: c.due ? when(c.due) : '' }))),
+        i.escalated_to ? h('span', { class: 'badge' }, t('escalatedTo', { level: t(`role_${i.escalated_to}`) })) : null)))
+      : h('p', { class: 'empty' }, t('oversightEmpty')),
+    boardLink(ctx));
 }
 
 /** A bar as wide as `share` of the column (set through CSSOM: the page allows no inline styles). */

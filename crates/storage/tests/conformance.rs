@@ -705,7 +705,42 @@ async fn volunteers_come_with_skills_and_open_load(s: SqlStore) {
     );
 }
 
+/// A link's decisions stand or fall together: one stale decision among them writes none.
+async fn linked_decisions_are_written_together_or_not_at_all(s: SqlStore) {
+    let w = World::new();
+    let (a, b) = (w.submit(now()), w.submit(now()));
+    s.apply(&a, None).await.unwrap();
+    s.apply(&b, None).await.unwrap();
+    let triage_a = w.act(&a.ticket, &w.secretary, "triage", Fields::default());
+    let triage_b = w.act(&b.ticket, &w.secretary, "triage", Fields::default());
+    s.apply(&triage_b, None).await.unwrap();
+    // b's decision is now stale: a's, though valid, is not written either.
+    let err = s
+        .apply_linked(&[triage_a.clone(), triage_b.clone()])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict { .. }), "{err}");
+    let stored = async |id| s.ticket(id, &Scope::Everything).await.unwrap().unwrap();
+    assert_eq!(stored(a.ticket.id).await.version, a.ticket.version);
+    // Both current: both written, in one go.
+    let cancel_b = w.act(
+        &triage_b.ticket,
+        &w.secretary,
+        "reject",
+        Fields {
+            reason: Some("重复".into()),
+            ..Fields::default()
+        },
+    );
+    s.apply_linked(&[triage_a.clone(), cancel_b.clone()])
+        .await
+        .unwrap();
+    assert_eq!(stored(a.ticket.id).await, triage_a.ticket);
+    assert_eq!(stored(b.ticket.id).await, cancel_b.ticket);
+}
+
 backends! {
+    linked_decisions_are_written_together_or_not_at_all,
     volunteers_come_with_skills_and_open_load,
     a_decision_round_trips_with_its_events,
     a_stale_version_is_a_conflict_and_writes_nothing,

@@ -31,11 +31,12 @@ pub fn decide_link(
             action: act.action.clone(),
         })?;
     let merging = act.action == rule.merge;
+    // The child's own decision first: who may merge, in which state, with which fields.
+    let child_decision = decide(wf, child.clone(), actor, act, now)?;
     if merging {
         check_parent(rule, &child, &parent)?;
     }
     let child_id = child.id;
-    let child_decision = decide(wf, child, actor, act, now)?;
     let version = parent.version;
     let mut b = Builder::new(parent_wf, parent, actor, now, version);
     b.push(if merging {

@@ -49,3 +49,28 @@ fn a_plan_maps_every_open_state_to_an_open_state_and_names_each_shared_clock() {
     let err = MigrationPlan::parse("plan.toml", "[clocks]\nresponse = \"later\"\n").unwrap_err();
     assert!(err.starts_with("plan.toml:2:"), "{err}");
 }
+
+/// Every shipped plan (`workflows/plans/<id>-v<from>-to-v<to>.toml`) checks clean against the
+/// shipped versions it names.
+#[test]
+fn the_shipped_plans_check_clean() {
+    let c = common::catalog();
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../workflows/plans");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_stem().unwrap().to_str().unwrap().to_owned();
+        let (head, to) = name.rsplit_once("-to-v").unwrap();
+        let (id, from) = head.rsplit_once("-v").unwrap();
+        let version = |v: &str| v.parse::<u32>().unwrap();
+        let (old, new) = (
+            c.workflow(id, version(from)).unwrap(),
+            c.workflow(id, version(to)).unwrap(),
+        );
+        let text = std::fs::read_to_string(&path).unwrap();
+        let plan = MigrationPlan::parse(&name, &text).unwrap();
+        assert_eq!(plan.check(old, new), Vec::<String>::new(), "{name}");
+        checked += 1;
+    }
+    assert!(checked >= 3, "{checked} plans");
+}

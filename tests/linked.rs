@@ -7,29 +7,10 @@ mod support;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use storage::OutboxState;
-use support::TestApp;
+use support::{TestApp, allowed, told};
 use uuid::Uuid;
 use workflow_core::Role;
 use workflow_core::command::Recipient;
-
-/// Every message the outbox holds for `ticket`, as (event, recipient).
-async fn told(app: &TestApp, ticket: &str) -> Vec<(String, Recipient)> {
-    let ticket: Uuid = ticket.parse().unwrap();
-    let mut all = Vec::new();
-    for state in [
-        OutboxState::Pending,
-        OutboxState::Delivered,
-        OutboxState::Failed,
-    ] {
-        for e in app.store.outbox_entries(state, None, 1000).await.unwrap() {
-            if e.message.ticket_id == ticket {
-                all.push((e.message.event, e.message.recipient));
-            }
-        }
-    }
-    all
-}
 
 async fn ticket(app: &TestApp, user: &str, t: &str) -> Value {
     let r = app.get(user, &format!("/api/v1/tickets/{t}")).await;
@@ -41,15 +22,6 @@ async fn kinds(app: &TestApp, user: &str, t: &str) -> Vec<Value> {
     let r = app.get(user, &format!("/api/v1/tickets/{t}/events")).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     r.body.as_array().unwrap().clone()
-}
-
-fn allowed(ticket: &Value) -> Vec<String> {
-    ticket["allowed_actions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["action"].as_str().unwrap().to_owned())
-        .collect()
 }
 
 fn clock<'a>(ticket: &'a Value, name: &str) -> &'a Value {

@@ -7,28 +7,9 @@ mod support;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use storage::OutboxState;
-use support::TestApp;
+use support::{TestApp, allowed, told};
 use uuid::Uuid;
 use workflow_core::command::Recipient;
-
-/// Every message the outbox holds for `ticket`, as (event, recipient).
-async fn told(app: &TestApp, ticket: &str) -> Vec<(String, Recipient)> {
-    let ticket: Uuid = ticket.parse().unwrap();
-    let mut all = Vec::new();
-    for state in [
-        OutboxState::Pending,
-        OutboxState::Delivered,
-        OutboxState::Failed,
-    ] {
-        for e in app.store.outbox_entries(state, None, 1000).await.unwrap() {
-            if e.message.ticket_id == ticket {
-                all.push((e.message.event, e.message.recipient));
-            }
-        }
-    }
-    all
-}
 
 async fn a_volunteer_enters_a_request_for_a_resident_by_phone(app: TestApp) {
     let resident = app.demo.user("resident").id;
@@ -322,15 +303,6 @@ fn resolution(ticket: &Value) -> &Value {
         .iter()
         .find(|c| c["name"] == "resolution")
         .unwrap()
-}
-
-fn allowed(ticket: &Value) -> Vec<String> {
-    ticket["allowed_actions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["action"].as_str().unwrap().to_owned())
-        .collect()
 }
 
 /// A repair request accepted by 王师傅 on a Monday morning.

@@ -64,23 +64,45 @@ fn load_one(text: &str) -> Result<(), Vec<LoadError>> {
 /// error mentions `message` on the line where `at` occurs in the changed file.
 #[track_caller]
 fn assert_rejected(from: &str, to: &str, at: &str, message: &str) {
+    assert_edit_rejected(BASE, "t.toml", &[], from, to, at, message);
+}
+
+/// Edits `original` (which must contain `from` once), loads it as `name` beside `others`,
+/// and checks that an error mentions `message` on `name`'s line where `at` occurs.
+#[track_caller]
+fn assert_edit_rejected(
+    original: &str,
+    name: &str,
+    others: &[Source],
+    from: &str,
+    to: &str,
+    at: &str,
+    message: &str,
+) {
     assert_eq!(
-        BASE.matches(from).count(),
+        original.matches(from).count(),
         1,
         "fixture edit {from:?} must be unique"
     );
-    let text = BASE.replace(from, to);
+    let text = original.replace(from, to);
     let line = text
         .lines()
         .position(|l| l.contains(at))
         .unwrap_or_else(|| panic!("{at:?} not in the edited file"))
         + 1;
-    let errors = load_one(&text).expect_err("the edited file must be rejected");
+    let mut sources = others.to_vec();
+    sources.push(Source {
+        name: name.into(),
+        text,
+    });
+    let errors = load(&sources)
+        .map(|_| ())
+        .expect_err("the edited file must be rejected");
     assert!(
         errors
             .iter()
-            .any(|e| e.file == "t.toml" && e.line == line && e.message.contains(message)),
-        "expected t.toml:{line}: …{message}…, got:\n{}",
+            .any(|e| e.file == name && e.line == line && e.message.contains(message)),
+        "expected {name}:{line}: …{message}…, got:\n{}",
         errors
             .iter()
             .map(|e| e.to_string())
@@ -562,44 +584,15 @@ fn the_supervisor_only_looks() {
 fn assert_v4_rejected(from: &str, to: &str, at: &str, message: &str) {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../workflows");
     let read = |f: &str| std::fs::read_to_string(format!("{dir}/{f}")).unwrap();
+    let catalog = Source {
+        name: "catalog.toml".into(),
+        text: read("catalog.toml")
+            .split_inclusive('\n')
+            .filter(|l| !l.starts_with("follow_up = true"))
+            .collect(),
+    };
     let v4 = read("community-service-v4.toml");
-    assert_eq!(
-        v4.matches(from).count(),
-        1,
-        "fixture edit {from:?} must be unique"
-    );
-    let text = v4.replace(from, to);
-    let line = text
-        .lines()
-        .position(|l| l.contains(at))
-        .unwrap_or_else(|| panic!("{at:?} not in the edited file"))
-        + 1;
-    let errors = load(&[
-        Source {
-            name: "catalog.toml".into(),
-            text: read("catalog.toml")
-                .split_inclusive('\n')
-                .filter(|l| !l.starts_with("follow_up = true"))
-                .collect(),
-        },
-        Source {
-            name: "v4.toml".into(),
-            text,
-        },
-    ])
-    .map(|_| ())
-    .expect_err("the edited file must be rejected");
-    assert!(
-        errors
-            .iter()
-            .any(|e| e.file == "v4.toml" && e.line == line && e.message.contains(message)),
-        "expected v4.toml:{line}: …{message}…, got:\n{}",
-        errors
-            .iter()
-            .map(|e| e.to_string())
-            .collect::<Vec<_>>()
-            .join("\n")
-    );
+    assert_edit_rejected(&v4, "v4.toml", &[catalog], from, to, at, message);
 }
 
 #[test]

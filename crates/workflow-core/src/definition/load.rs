@@ -839,18 +839,8 @@ fn workflow(
     let merging = f.merging.as_ref().and_then(|r| {
         let r = r.get_ref();
         let st = state(cx, r.state.get_ref(), r.state.span(), "`in` of [merging]")?;
-        let mut follows = Vec::new();
-        for (list, what) in [(&r.done, "done"), (&r.released, "released")] {
-            let mut pairs = Vec::new();
-            for (parent_state, action) in list {
-                let where_ = format!("[merging] {what}");
-                state(cx, parent_state.get_ref(), parent_state.span(), &where_)?;
-                pairs.push((parent_state.get_ref().clone(), action.clone()));
-            }
-            follows.push(pairs);
-        }
         let window = cx.span(&r.window)?;
-        merging(cx, r, st, &states, follows, window, &transitions)
+        merging(cx, r, st, &states, window, &transitions)
     });
     let co_handling = f.co_handling.as_ref().and_then(|r| {
         let r = r.get_ref();
@@ -1154,7 +1144,6 @@ fn merging(
     r: &RawMerging,
     state: StateId,
     states: &[StateDef],
-    mut follows: Vec<Vec<(String, Name)>>,
     window: Span,
     transitions: &[TransitionDef],
 ) -> Option<MergingRule> {
@@ -1192,36 +1181,47 @@ fn merging(
             ),
         );
     }
-    let released = follows.pop().unwrap_or_default();
-    let done = follows.pop().unwrap_or_default();
-    for (_, action) in done.iter().chain(&released) {
-        let ok = named(action.get_ref()).any(|t| {
-            leaves(t)
-                && t.roles.contains(&Party::Role(Role::System))
-                && t.requires.iter().all(|f| f == Field::Note)
-        });
-        if !ok {
-            cx.err(
-                action.span(),
-                format!(
-                    "[merging] action {:?} must lead out of {:?}, admit the system and require no field but a note",
-                    action.get_ref(),
-                    r.state.get_ref()
-                ),
-            );
+    // Parent state → the action each request merged under it takes, for `done`, `released`.
+    let mut follows = [Vec::new(), Vec::new()];
+    for (pairs, (list, what)) in follows
+        .iter_mut()
+        .zip([(&r.done, "done"), (&r.released, "released")])
+    {
+        for (parent_state, action) in list {
+            if !states.iter().any(|s| &s.name == parent_state.get_ref()) {
+                cx.err(
+                    parent_state.span(),
+                    format!(
+                        "unknown state {:?} in [merging] {what}: it is not declared under [states]",
+                        parent_state.get_ref()
+                    ),
+                );
+            }
+            let follows_out = named(action.get_ref()).any(|t| {
+                leaves(t)
+                    && t.roles.contains(&Party::Role(Role::System))
+                    && t.requires.iter().all(|f| f == Field::Note)
+            });
+            if !follows_out {
+                cx.err(
+                    action.span(),
+                    format!(
+                        "[merging] action {:?} must lead out of {:?}, admit the system and require no field but a note",
+                        action.get_ref(),
+                        r.state.get_ref()
+                    ),
+                );
+            }
+            pairs.push((parent_state.get_ref().clone(), action.get_ref().clone()));
         }
     }
-    let pairs = |list: Vec<(String, Name)>| {
-        list.into_iter()
-            .map(|(s, a)| (s, a.get_ref().clone()))
-            .collect()
-    };
+    let [done, released] = follows;
     (cx.count() == before).then(|| MergingRule {
         state,
         merge: merge.clone(),
         unmerge: unmerge.clone(),
-        done: pairs(done),
-        released: pairs(released),
+        done,
+        released,
         window,
     })
 }

@@ -91,10 +91,7 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
             println!("revoked {n} token(s)");
         }
         AdminCommand::Import { file, workflows } => {
-            let catalog = storage::workflow_files::load_dir(&workflows).map_err(|errors| {
-                let lines: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
-                anyhow::anyhow!("{}", lines.join("\n"))
-            })?;
+            let catalog = crate::serve::load_catalog(&workflows)?;
             let skills = catalog
                 .categories
                 .values()

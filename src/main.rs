@@ -1,6 +1,7 @@
 //! `linli`: the composition root. Parses the command line and wires the crates together.
 
 mod admin;
+mod bench;
 mod check;
 mod migrate_tickets;
 mod serve;
@@ -38,6 +39,8 @@ enum Command {
     Admin(admin::AdminArgs),
     /// Move open requests to a newer workflow version by a plan (a dry run unless --apply).
     MigrateTickets(migrate_tickets::MigrateArgs),
+    /// Benchmarks that need the whole program (see docs/PERFORMANCE.md).
+    Bench(bench::BenchArgs),
 }
 
 #[derive(Args, Clone, Debug)]
@@ -82,6 +85,7 @@ fn main() -> ExitCode {
         }),
         Command::Admin(args) => run_async(admin::run(args)),
         Command::MigrateTickets(args) => run_async(migrate_tickets::run(args)),
+        Command::Bench(args) => run_async(bench::run(args)),
     }
 }
 

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use anyhow::{Context, anyhow};
 use clap::Args;
 use storage::worker::SystemClock;
-use storage::workflow_files::load_dir;
 use workflow_core::definition::WorkflowKey;
 use workflow_core::engine::{Engine, Quiet};
 use workflow_core::migrate::{ClockMove, MigrationPlan, Move};
@@ -49,10 +48,7 @@ fn parse_key(s: &str) -> Result<WorkflowKey, String> {
 }
 
 pub async fn run(args: MigrateArgs) -> anyhow::Result<()> {
-    let catalog = load_dir(&args.workflows).map_err(|errors| {
-        let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
-        anyhow!("the workflows do not load:\n{}", lines.join("\n"))
-    })?;
+    let catalog = crate::serve::load_catalog(&args.workflows)?;
     let text = std::fs::read_to_string(&args.plan)
         .with_context(|| format!("cannot read {}", args.plan.display()))?;
     let plan =

@@ -61,10 +61,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 .unwrap_or_else(|_| "info,sqlx=warn".into()),
         )
         .init();
-    let catalog = load_dir(&args.workflows).map_err(|errors| {
-        let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
-        anyhow::anyhow!("the workflows do not load:\n{}", lines.join("\n"))
-    })?;
+    let catalog = load_catalog(&args.workflows)?;
     let store = args.db.connect().await?;
     let wake = Arc::new(Wakeup::default());
     let parallelism = if store.is_postgres() {
@@ -157,6 +154,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     store.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Every workflow file in `dir`, or every error they hold, one per line.
+pub fn load_catalog(dir: &std::path::Path) -> anyhow::Result<workflow_core::Catalog> {
+    load_dir(dir).map_err(|errors| {
+        let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        anyhow::anyhow!("the workflows do not load:\n{}", lines.join("\n"))
+    })
 }
 
 async fn shutdown_signal() {

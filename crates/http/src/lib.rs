@@ -28,6 +28,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use workflow_core::Engine;
 
+pub use auth::Caller;
 pub use error::{ApiError, Problem};
 pub use views::mask_phone;
 

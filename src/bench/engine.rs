@@ -1,0 +1,166 @@
+//! Lifecycles walked in-process: each caller authenticated once, then submit and the six
+//! actions straight through the Engine (the core's decisions applied by the Store), as the
+//! HTTP handlers call it but with no HTTP in between.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use linli_http::Caller;
+use storage::SqlStore;
+use storage::worker::SystemClock;
+use workflow_core::engine::{Engine, NewRequest, Quiet};
+use workflow_core::{Catalog, Urgency};
+
+use super::flow::{self, STEPS, Who};
+use super::latency::Record;
+use super::{Common, People, Scratch};
+
+#[derive(Args, Debug)]
+pub struct EngineArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// Print one JSON object instead of a table (for the peers' script).
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub async fn run(args: EngineArgs) -> anyhow::Result<()> {
+    let catalog = crate::serve::load_catalog(&args.common.workflows)?;
+    let scratch = Scratch::new(&args.common).await?;
+    let store = scratch.db.connect().await?;
+    let people = People::seed(&store).await?;
+    let budget = Duration::from_secs_f64(args.common.seconds);
+    let result = measure(&store, catalog, &people, args.common.users, budget).await;
+    store.close().await;
+    let label = scratch.label();
+    scratch.remove().await;
+    let (record, elapsed) = result?;
+    let rate = record.lifecycles as f64 / elapsed;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "engine": "linli",
+                "version": env!("CARGO_PKG_VERSION"),
+                "database": label,
+                "callers": args.common.users,
+                "lifecycles": record.lifecycles,
+                "seconds": elapsed,
+                "lifecycles_per_s": rate,
+                "errors": record.errors,
+            })
+        );
+    } else {
+        println!("| database | callers | lifecycles/s | transitions/s | errors |");
+        println!("|---|---:|---:|---:|---:|");
+        println!(
+            "| {label} | {} | {rate:.1} | {:.0} | {} |",
+            args.common.users,
+            rate * 7.0,
+            record.errors.values().sum::<u64>()
+        );
+    }
+    Ok(())
+}
+
+/// `callers` concurrent callers walking lifecycles for `budget`: what they did and the
+/// seconds it took (the last lifecycles finish after the budget).
+pub async fn measure(
+    store: &SqlStore,
+    catalog: Catalog,
+    people: &People,
+    callers: usize,
+    budget: Duration,
+) -> anyhow::Result<(Record, f64)> {
+    let engine = Arc::new(Engine::new(
+        Arc::new(store.clone()),
+        Arc::new(SystemClock),
+        Arc::new(catalog),
+        Arc::new(Quiet),
+    ));
+    engine.register_workflows().await?;
+    let as_caller = |who: Who| {
+        let token = people.who(who).token.clone();
+        async move {
+            let principal = store
+                .authenticate(&token)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("the demo {who:?} has no valid token"))?;
+            anyhow::Ok(Caller::from_principal(principal))
+        }
+    };
+    let callers_by_role = Arc::new([
+        as_caller(Who::Resident).await?,
+        as_caller(Who::Secretary).await?,
+        as_caller(Who::Member).await?,
+    ]);
+    let volunteer = people.member.id;
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..callers)
+        .map(|_| {
+            let (engine, by_role) = (engine.clone(), callers_by_role.clone());
+            tokio::spawn(async move {
+                let mut record = Record::default();
+                while start.elapsed() < budget {
+                    lifecycle(&engine, &by_role, volunteer, &mut record).await;
+                }
+                record
+            })
+        })
+        .collect();
+    let mut record = Record::default();
+    for t in tasks {
+        record.merge(t.await?);
+    }
+    Ok((record, start.elapsed().as_secs_f64()))
+}
+
+async fn lifecycle(
+    engine: &Engine,
+    by_role: &[Caller; 3],
+    volunteer: uuid::Uuid,
+    record: &mut Record,
+) {
+    let caller = |who: Who| match who {
+        Who::Resident => &by_role[0],
+        Who::Secretary => &by_role[1],
+        Who::Member => &by_role[2],
+    };
+    let resident = caller(Who::Resident);
+    let request = NewRequest {
+        category: flow::CATEGORY.into(),
+        urgency: Urgency::Normal,
+        description: flow::DESCRIPTION.into(),
+        channel: "api".into(),
+        building_id: resident.principal.home_building_id,
+        on_behalf_of: None,
+    };
+    let started = Instant::now();
+    let mut ticket = match engine.submit(&resident.actor, &request, None).await {
+        Ok(t) => t,
+        Err(e) => return record.failed(format!("submit: {e}")),
+    };
+    record.took("submit", started.elapsed());
+    for (who, action) in STEPS {
+        let c = caller(who);
+        let started = Instant::now();
+        let fields = flow::fields(action, volunteer);
+        match engine
+            .act(
+                &c.actor,
+                &c.scope,
+                ticket.id,
+                action,
+                Some(ticket.version),
+                fields,
+            )
+            .await
+        {
+            Ok(t) => ticket = t,
+            Err(e) => return record.failed(format!("{action}: {e}")),
+        }
+        record.took(action, started.elapsed());
+    }
+    record.lifecycles += 1;
+}

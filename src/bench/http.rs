@@ -1,0 +1,325 @@
+//! The load generator: virtual users walking whole lifecycles over HTTP, each request as the
+//! right person with their own token, against a `linli serve` started for the run (a
+//! separate process on a fresh database). Three measurements in one run:
+//!
+//! 1. in-process: the same lifecycles through the Engine, no HTTP (the baseline);
+//! 2. saturating: `--users` virtual users, each starting its next lifecycle as soon as the
+//!    last one ends;
+//! 3. half load: lifecycles started at half the rate (2) reached, whatever the answers' pace
+//!    (an open loop, so a slow answer cannot slow the load down and hide itself).
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use reqwest::{Client, StatusCode};
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+use tokio::task::JoinSet;
+
+use super::flow::{self, ACTIONS, STEPS};
+use super::latency::{Percentiles, Record};
+use super::{Common, People, Scratch, verdict};
+
+#[derive(Args, Debug)]
+pub struct HttpArgs {
+    #[command(flatten)]
+    pub common: Common,
+}
+
+/// Targets of the performance issue, printed with each run's verdict.
+const HTTP_TO_IN_PROCESS: f64 = 0.8;
+const HALF_LOAD_P99_MS: f64 = 10.0;
+
+pub async fn run(args: HttpArgs) -> anyhow::Result<()> {
+    let common = &args.common;
+    let catalog = crate::serve::load_catalog(&common.workflows)?;
+    let scratch = Scratch::new(common).await?;
+    let budget = Duration::from_secs_f64(common.seconds);
+
+    let store = scratch.db.connect().await?;
+    let people = People::seed(&store).await?;
+    let in_process = super::engine::measure(&store, catalog, &people, common.users, budget).await;
+    store.close().await;
+    let (in_process, in_process_secs) = in_process?;
+
+    let mut server = Server::start(&scratch, common).await?;
+    let measured = async {
+        let client = Client::builder()
+            .pool_max_idle_per_host(common.users * 4)
+            .build()?;
+        let target = Target {
+            client,
+            base: server.base.clone(),
+            people,
+        };
+        let (saturated, saturated_secs) = target.closed_loop(common.users, budget).await;
+        let half_rate = saturated.lifecycles as f64 / saturated_secs / 2.0;
+        let (half, half_secs) = target.open_loop(half_rate, budget).await;
+        anyhow::Ok(((saturated, saturated_secs), (half, half_secs), half_rate))
+    }
+    .await;
+    server.stop().await;
+    let label = scratch.label();
+    scratch.remove().await;
+    let ((saturated, saturated_secs), (half, half_secs), half_rate) = measured?;
+
+    let rate = |r: &Record, secs: f64| r.lifecycles as f64 / secs;
+    let requests = |r: &Record, secs: f64| r.requests() as f64 / secs;
+    println!(
+        "linli bench http: {label}, {} virtual users, {:.0} s per measurement\n",
+        common.users, common.seconds
+    );
+    println!("| measurement | lifecycles/s | requests/s | errors |");
+    println!("|---|---:|---:|---:|");
+    for (name, r, secs) in [
+        (
+            format!("in-process (Engine), {} callers", common.users),
+            &in_process,
+            in_process_secs,
+        ),
+        (
+            format!("HTTP, {} users (saturating)", common.users),
+            &saturated,
+            saturated_secs,
+        ),
+        (
+            format!("HTTP, half load ({half_rate:.1} lifecycles/s offered)"),
+            &half,
+            half_secs,
+        ),
+    ] {
+        println!(
+            "| {name} | {:.1} | {:.0} | {} |",
+            rate(r, secs),
+            requests(r, secs),
+            r.errors.values().sum::<u64>()
+        );
+    }
+
+    println!("\nLatency per request, ms (saturating | half load):\n");
+    println!("| action | p50 | p90 | p99 | max | p50 | p90 | p99 | max |");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for action in ACTIONS {
+        println!(
+            "| {action} | {} | {} |",
+            cells(saturated.action(action)),
+            cells(half.action(action))
+        );
+    }
+    println!(
+        "| every request | {} | {} |",
+        cells(saturated.all()),
+        cells(half.all())
+    );
+
+    let errors: Vec<String> = [("saturating", &saturated), ("half load", &half)]
+        .iter()
+        .flat_map(|(when, r)| {
+            r.errors
+                .iter()
+                .map(move |(c, n)| format!("{when}: {c} ×{n}"))
+        })
+        .collect();
+    if !errors.is_empty() {
+        println!("\nErrors by code: {}", errors.join("; "));
+    }
+
+    let ratio = rate(&saturated, saturated_secs) / rate(&in_process, in_process_secs);
+    let half_p99 = half.all().map_or(f64::NAN, |p| p.p99_ms);
+    let error_count: u64 = [&in_process, &saturated, &half]
+        .iter()
+        .map(|r| r.errors.values().sum::<u64>())
+        .sum();
+    println!("\n| target | measured | verdict |");
+    println!("|---|---:|---|");
+    println!(
+        "| HTTP ÷ in-process lifecycles/s ≥ {HTTP_TO_IN_PROCESS} | {ratio:.2} | {} |",
+        verdict(ratio.is_finite() && ratio >= HTTP_TO_IN_PROCESS)
+    );
+    println!(
+        "| p99 per request at half load ≤ {HALF_LOAD_P99_MS} ms | {half_p99:.2} ms | {} |",
+        verdict(half_p99 <= HALF_LOAD_P99_MS)
+    );
+    println!(
+        "| no errors (none are intended in this flow) | {error_count} | {} |",
+        verdict(error_count == 0)
+    );
+    Ok(())
+}
+
+fn cells(p: Option<Percentiles>) -> String {
+    match p {
+        Some(p) => format!(
+            "{:.2} | {:.2} | {:.2} | {:.2}",
+            p.p50_ms, p.p90_ms, p.p99_ms, p.max_ms
+        ),
+        None => "— | — | — | —".into(),
+    }
+}
+
+/// A `linli serve` of the run's own: this very program, on the run's database, with the
+/// per-caller rate limit off (the virtual users share a handful of demo people).
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Server {
+    async fn start(scratch: &Scratch, common: &Common) -> anyhow::Result<Server> {
+        let synchronous = common
+            .sqlite_synchronous
+            .to_possible_value()
+            .expect("every value has a name");
+        let mut child = Command::new(std::env::current_exe()?)
+            .arg("serve")
+            .args(["--database-url", &scratch.db.database_url])
+            .args(["--sqlite-synchronous", synchronous.get_name()])
+            .args(["--bind", "127.0.0.1:0", "--rate-limit", "0"])
+            .arg("--workflows")
+            .arg(&common.workflows)
+            .env("RUST_LOG", "warn,sqlx=error")
+            .stdout(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .context("starting linli serve")?;
+        let mut lines = BufReader::new(child.stdout.take().expect("piped")).lines();
+        let base = loop {
+            match lines.next_line().await? {
+                Some(line) => {
+                    if let Some(url) = line.strip_prefix("linli listening on ") {
+                        break url.trim().to_owned();
+                    }
+                }
+                None => anyhow::bail!("linli serve ended before it listened"),
+            }
+        };
+        // Keep reading what it prints, so a full pipe never stalls it.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Ok(Server { child, base })
+    }
+
+    async fn stop(&mut self) {
+        let _ = self.child.kill().await;
+    }
+}
+
+#[derive(Clone)]
+struct Target {
+    client: Client,
+    base: String,
+    people: People,
+}
+
+impl Target {
+    /// `users` virtual users, each walking lifecycles back to back for `budget`.
+    async fn closed_loop(&self, users: usize, budget: Duration) -> (Record, f64) {
+        let start = Instant::now();
+        let mut tasks = JoinSet::new();
+        for _ in 0..users {
+            let target = self.clone();
+            tasks.spawn(async move {
+                let mut record = Record::default();
+                while start.elapsed() < budget {
+                    target.lifecycle(&mut record).await;
+                }
+                record
+            });
+        }
+        (collect(tasks).await, start.elapsed().as_secs_f64())
+    }
+
+    /// A lifecycle started every 1/`rate` seconds for `budget`, each on its own.
+    async fn open_loop(&self, rate: f64, budget: Duration) -> (Record, f64) {
+        let start = Instant::now();
+        let mut ticker = tokio::time::interval(Duration::from_secs_f64(1.0 / rate.max(0.1)));
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+        let mut tasks = JoinSet::new();
+        while start.elapsed() < budget {
+            ticker.tick().await;
+            let target = self.clone();
+            tasks.spawn(async move {
+                let mut record = Record::default();
+                target.lifecycle(&mut record).await;
+                record
+            });
+        }
+        (collect(tasks).await, start.elapsed().as_secs_f64())
+    }
+
+    /// Submit and the six actions, each by its person; stops at the first unexpected answer.
+    async fn lifecycle(&self, record: &mut Record) {
+        let submit = self
+            .client
+            .post(format!("{}/api/v1/tickets", self.base))
+            .bearer_auth(&self.people.resident.token)
+            .json(&json!({"category": flow::CATEGORY, "description": flow::DESCRIPTION}));
+        let Some(mut ticket) = send(submit, StatusCode::CREATED, "submit", record).await else {
+            return;
+        };
+        for (who, action) in STEPS {
+            let (Some(id), Some(version)) = (ticket["id"].as_str(), ticket["version"].as_u64())
+            else {
+                return record.failed("answer without id or version");
+            };
+            let request = self
+                .client
+                .post(format!(
+                    "{}/api/v1/tickets/{id}/actions/{action}",
+                    self.base
+                ))
+                .bearer_auth(&self.people.who(who).token)
+                .json(&flow::body(action, self.people.member.id, version));
+            match send(request, StatusCode::OK, action, record).await {
+                Some(t) => ticket = t,
+                None => return,
+            }
+        }
+        record.lifecycles += 1;
+    }
+}
+
+/// Sends one request and reads its answer: the JSON body if the status is the expected one
+/// (its latency recorded under `action`), otherwise the status counted as an error.
+async fn send(
+    request: reqwest::RequestBuilder,
+    expected: StatusCode,
+    action: &'static str,
+    record: &mut Record,
+) -> Option<Value> {
+    let started = Instant::now();
+    let answer = match request.send().await {
+        Ok(a) => a,
+        Err(_) => {
+            record.failed(format!("{action}: no answer"));
+            return None;
+        }
+    };
+    let status = answer.status();
+    let body = answer.json::<Value>().await;
+    if status != expected {
+        record.failed(format!("{action}: {}", status.as_u16()));
+        return None;
+    }
+    match body {
+        Ok(v) => {
+            record.took(action, started.elapsed());
+            Some(v)
+        }
+        Err(_) => {
+            record.failed(format!("{action}: unreadable body"));
+            None
+        }
+    }
+}
+
+async fn collect(mut tasks: JoinSet<Record>) -> Record {
+    let mut all = Record::default();
+    while let Some(r) = tasks.join_next().await {
+        if let Ok(r) = r {
+            all.merge(r);
+        }
+    }
+    all
+}

@@ -225,15 +225,17 @@ impl SqlStore {
 
     /// Revokes every token of a person; they stop working at once.
     pub async fn revoke_tokens(&self, person: Uuid) -> Result<u64, StoreError> {
-        with_pool!(self, pool, {
+        let revoked = with_pool!(self, pool, {
             let r = sqlx::query("UPDATE tokens SET revoked_at_us = $2 WHERE person_id = $1 AND revoked_at_us IS NULL")
                 .bind(person)
                 .bind(us(jiff::Timestamp::now()))
                 .execute(pool)
                 .await
                 .map_err(from_sqlx)?;
-            Ok(r.rows_affected())
-        })
+            Ok::<_, StoreError>(r.rows_affected())
+        })?;
+        self.principals.forget_all();
+        Ok(revoked)
     }
 
     pub async fn create_team(
@@ -244,7 +246,7 @@ impl SqlStore {
         members: &[Uuid],
     ) -> Result<Uuid, StoreError> {
         let id = Uuid::now_v7();
-        with_pool!(self, pool, {
+        let created = with_pool!(self, pool, {
             let mut tx = pool.begin().await.map_err(from_sqlx)?;
             sqlx::query("INSERT INTO teams (id, community_id, name, leader_id, created_at_us) VALUES ($1, $2, $3, $4, $5)")
                 .bind(id)
@@ -266,19 +268,25 @@ impl SqlStore {
             }
             tx.commit().await.map_err(from_sqlx)?;
             Ok(id)
-        })
+        });
+        // Its members are now in a team their cached answers do not show.
+        self.principals.forget_all();
+        created
     }
 
     /// The person a token belongs to, if the token is valid and not revoked.
     pub async fn authenticate(&self, token: &str) -> Result<Option<Principal>, StoreError> {
         let hash = hash_token(token);
-        with_reader!(self, pool, {
+        if let Some(known) = self.principals.get(&hash) {
+            return Ok(Some(known));
+        }
+        let found = with_reader!(self, pool, {
             let row = sqlx::query(
                 "SELECT p.id, p.name, p.roles, p.community_id, p.street_id, p.branch_id, p.home_building_id \
                  FROM tokens t JOIN people p ON p.id = t.person_id \
                  WHERE t.hash = $1 AND t.revoked_at_us IS NULL AND p.active",
             )
-            .bind(hash)
+            .bind(&hash)
             .fetch_optional(pool)
             .await
             .map_err(from_sqlx)?;
@@ -301,7 +309,11 @@ impl SqlStore {
                 home_building_id: get(6)?,
                 teams,
             }))
-        })
+        })?;
+        if let Some(p) = &found {
+            self.principals.remember(hash, p.clone());
+        }
+        Ok(found)
     }
 
     /// The active residents of a community with exactly this phone number, with their home

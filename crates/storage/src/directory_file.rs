@@ -602,6 +602,13 @@ fn shanghai_midnight(date: &str) -> Option<i64> {
 impl SqlStore {
     /// Applies a validated directory in one transaction: all of it or nothing.
     pub async fn import_directory(&self, d: &DirectoryFile) -> Result<Applied, StoreError> {
+        let applied = self.import_directory_once(d).await;
+        // People's roles, places, teams or standing may have changed.
+        self.principals.forget_all();
+        applied
+    }
+
+    async fn import_directory_once(&self, d: &DirectoryFile) -> Result<Applied, StoreError> {
         let now = us(jiff::Timestamp::now());
         in_transaction!(self, tx, {
             let mut applied = Applied::default();

@@ -51,6 +51,7 @@ mod error;
 mod tickets;
 mod outbox;
 pub mod photos;
+pub mod principals;
 pub mod reports;
 mod timers;
 pub mod worker;
@@ -87,6 +88,7 @@ pub struct SqlStore {
     /// Group commit for ticket writes; `None` writes each in its own transaction (the
     /// writer tasks' own store, and stores opened with `group_commit: false`).
     writer: Option<Arc<writer::GroupWriter>>,
+    principals: Arc<principals::PrincipalCache>,
 }
 
 impl SqlStore {
@@ -94,12 +96,14 @@ impl SqlStore {
         let direct = SqlStore {
             backend: Arc::new(backend),
             writer: None,
+            principals: Arc::default(),
         };
         if group_writers == 0 {
             return direct;
         }
         SqlStore {
             backend: direct.backend.clone(),
+            principals: direct.principals.clone(),
             writer: Some(Arc::new(writer::GroupWriter::spawn(direct, group_writers))),
         }
     }

@@ -60,6 +60,16 @@ pub async fn run(args: EngineArgs) -> anyhow::Result<()> {
             rate * 7.0,
             record.errors.values().sum::<u64>()
         );
+        println!("\n| action | p50 ms | p99 ms | max ms |");
+        println!("|---|---:|---:|---:|");
+        for action in flow::ACTIONS {
+            if let Some(p) = record.action(action) {
+                println!(
+                    "| {action} | {:.2} | {:.2} | {:.2} |",
+                    p.p50_ms, p.p99_ms, p.max_ms
+                );
+            }
+        }
     }
     Ok(())
 }

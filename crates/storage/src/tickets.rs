@@ -63,8 +63,10 @@ macro_rules! push_list_conditions {
         if let Some(a) = f.assignee {
             $qb.push(" AND assignee_person = ").push_bind(a);
         }
+        // The yes/no filters are written as literals, not parameters: only a literal lets
+        // either database serve them from the partial indexes on those columns.
         if let Some(b) = f.breached {
-            $qb.push(" AND breached = ").push_bind(b);
+            $qb.push(if b { " AND breached" } else { " AND NOT breached" });
         }
         if let Some(w) = &f.workflow {
             $qb.push(" AND workflow_id = ")
@@ -73,10 +75,14 @@ macro_rules! push_list_conditions {
                 .push_bind(i64::from(w.version));
         }
         if let Some(due) = f.follow_up_due {
-            $qb.push(" AND follow_up_due = ").push_bind(due);
+            $qb.push(if due {
+                " AND follow_up_due"
+            } else {
+                " AND NOT follow_up_due"
+            });
         }
         if let Some(open) = f.open {
-            $qb.push(" AND terminal = ").push_bind(!open);
+            $qb.push(if open { " AND NOT terminal" } else { " AND terminal" });
         }
         if let Some(t) = f.created_from {
             $qb.push(" AND created_at_us >= ").push_bind(us(t));

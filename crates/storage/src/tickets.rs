@@ -63,10 +63,15 @@ macro_rules! push_list_conditions {
         if let Some(a) = f.assignee {
             $qb.push(" AND assignee_person = ").push_bind(a);
         }
-        // The yes/no filters are written as literals, not parameters: only a literal lets
-        // either database serve them from the partial indexes on those columns.
+        // The yes/no filters are written as literals, not parameters, so that they match the
+        // partial indexes on those columns in every plan: PostgreSQL's generic plan for a
+        // prepared statement (sqlx prepares and caches each text) cannot match a parameter.
         if let Some(b) = f.breached {
-            $qb.push(if b { " AND breached" } else { " AND NOT breached" });
+            $qb.push(if b {
+                " AND breached"
+            } else {
+                " AND NOT breached"
+            });
         }
         if let Some(w) = &f.workflow {
             $qb.push(" AND workflow_id = ")
@@ -82,7 +87,11 @@ macro_rules! push_list_conditions {
             });
         }
         if let Some(open) = f.open {
-            $qb.push(if open { " AND NOT terminal" } else { " AND terminal" });
+            $qb.push(if open {
+                " AND NOT terminal"
+            } else {
+                " AND terminal"
+            });
         }
         if let Some(t) = f.created_from {
             $qb.push(" AND created_at_us >= ").push_bind(us(t));

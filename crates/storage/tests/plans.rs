@@ -1,5 +1,5 @@
 //! Every list query is served by an index on PostgreSQL: with 100,000 tickets loaded, no
-//! plan scans the tickets table sequentially.
+//! plan scans the tickets table sequentially, and the rare filters read their own indexes.
 
 mod support;
 
@@ -7,15 +7,9 @@ use support::*;
 use uuid::Uuid;
 use workflow_core::store::*;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn list_queries_use_indexes_at_one_hundred_thousand_tickets() {
-    let Some(url) = postgres_database().await else {
-        return;
-    };
-    let s = connect(&url).await;
-    let dir = Directory::create(&s).await;
-    let pool = s.pg_pool().unwrap();
-    // 100,000 tickets spread over 50 communities and 200 branches, 1,000 requesters.
+/// 100,000 tickets spread over 50 communities and 200 branches, 1,000 requesters; a quarter
+/// of them closed, a tenth breached.
+async fn load_tickets(pool: &sqlx::PgPool) {
     sqlx::query(
         "INSERT INTO tickets (id, community_id, branch_id, building_id, workflow_id, workflow_version, category, \
          urgency, state, requester_id, assignee_person, assignee_team, version, terminal, breached, created_at_us, \
@@ -35,6 +29,17 @@ async fn list_queries_use_indexes_at_one_hundred_thousand_tickets() {
     .await
     .unwrap();
     sqlx::query("ANALYZE").execute(pool).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_queries_use_indexes_at_one_hundred_thousand_tickets() {
+    let Some(url) = postgres_database().await else {
+        return;
+    };
+    let s = connect(&url).await;
+    let dir = Directory::create(&s).await;
+    let pool = s.pg_pool().unwrap();
+    load_tickets(pool).await;
 
     let someone: Uuid = sqlx::query_scalar("SELECT requester_id FROM tickets LIMIT 1")
         .fetch_one(pool)
@@ -103,4 +108,85 @@ async fn list_queries_use_indexes_at_one_hundred_thousand_tickets() {
         }
     }
     assert_eq!(checked, 48);
+}
+
+/// The lists that filter on a rare yes/no read only the rows that have it: the partial
+/// indexes of migration 0008.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_and_breached_lists_read_their_partial_indexes() {
+    let Some(url) = postgres_database().await else {
+        return;
+    };
+    let s = connect(&url).await;
+    let pool = s.pg_pool().unwrap();
+    load_tickets(pool).await;
+    // Most of them finished, as in a community that has run for years.
+    sqlx::query("UPDATE tickets SET terminal = TRUE, breached = FALSE WHERE random() < 0.98")
+        .execute(pool)
+        .await
+        .unwrap();
+    sqlx::query("VACUUM ANALYZE tickets")
+        .execute(pool)
+        .await
+        .unwrap();
+    let (branch, community): (Uuid, Uuid) =
+        sqlx::query_as("SELECT branch_id, community_id FROM tickets LIMIT 1")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+    let open = TicketFilter {
+        open: Some(true),
+        ..TicketFilter::default()
+    };
+    let breached = TicketFilter {
+        breached: Some(true),
+        ..TicketFilter::default()
+    };
+    let page = Page {
+        after: None,
+        limit: 50,
+    };
+    for (scope, filter, index) in [
+        (Scope::Branch(branch), &open, "tickets_branch_open"),
+        (Scope::Community(community), &open, "tickets_community_open"),
+        (
+            Scope::Community(community),
+            &breached,
+            "tickets_community_breached",
+        ),
+    ] {
+        let plan = s.explain_list(&scope, filter, page).await.unwrap();
+        assert!(plan.contains(index), "{scope:?} {filter:?}:\n{plan}");
+    }
+}
+
+/// And on SQLite.
+#[tokio::test]
+async fn sqlite_reads_the_partial_indexes_too() {
+    let s = sqlite_store().await;
+    let open = TicketFilter {
+        open: Some(true),
+        ..TicketFilter::default()
+    };
+    let breached = TicketFilter {
+        breached: Some(true),
+        ..TicketFilter::default()
+    };
+    let page = Page {
+        after: None,
+        limit: 50,
+    };
+    let (branch, community) = (Uuid::now_v7(), Uuid::now_v7());
+    for (scope, filter, index) in [
+        (Scope::Branch(branch), &open, "tickets_branch_open"),
+        (Scope::Community(community), &open, "tickets_community_open"),
+        (
+            Scope::Community(community),
+            &breached,
+            "tickets_community_breached",
+        ),
+    ] {
+        let plan = s.explain_list(&scope, filter, page).await.unwrap();
+        assert!(plan.contains(index), "{scope:?} {filter:?}:\n{plan}");
+    }
 }

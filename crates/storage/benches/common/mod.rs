@@ -121,4 +121,3 @@ pub async fn postgres_url() -> Option<String> {
         .await
         .ok()
 }
-

@@ -604,6 +604,18 @@ async fn the_directory_resolves_tokens_buildings_and_teams(s: SqlStore) {
     assert_eq!(p.roles, vec![Role::Member]);
     assert_eq!(p.teams, vec![dir.team]);
     assert_eq!(s.authenticate("ll_not_a_token").await.unwrap(), None);
+    // A token's answer is remembered for a few seconds, but never past a change this
+    // process makes: a new team shows at once.
+    let second = s
+        .create_team(dir.community, "第二队", None, &[dir.team_member])
+        .await
+        .unwrap();
+    let p = s.authenticate(&dir.member_token).await.unwrap().unwrap();
+    let mut expected = vec![dir.team, second];
+    let mut teams = p.teams.clone();
+    expected.sort();
+    teams.sort();
+    assert_eq!(teams, expected, "a new team shows at once");
     assert_eq!(s.revoke_tokens(dir.team_member).await.unwrap(), 1);
     assert_eq!(
         s.authenticate(&dir.member_token).await.unwrap(),

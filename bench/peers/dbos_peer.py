@@ -1,18 +1,18 @@
 """DBOS Transact running Linli's lifecycle: one durable workflow per ticket, each action a
 message it receives (`recv`, the accept step's with a 30-minute timeout as the SLA timer),
 each transition a step, published with `set_event` (one key per transition); the caller
-waits for each transition's event before sending the next. Everything durable in DBOS's PostgreSQL system database.
+waits for each transition's event before sending the next. Everything is durable in DBOS's
+PostgreSQL system database.
 
 python dbos_peer.py DATABASE_URL SECONDS CALLERS  ->  one JSON line: lifecycles/s
 of CALLERS threads, each walking lifecycles one after another.
 """
-import json
-from concurrent.futures import ThreadPoolExecutor
 import sys
 import time
-from importlib.metadata import version
 
 from dbos import DBOS, DBOSConfig
+
+from peer import measure, report
 
 STEPS = ["triage", "dispatch", "accept", "start", "complete", "confirm"]
 ACCEPT_WITHIN_S = 30 * 60
@@ -65,19 +65,9 @@ def main(url, seconds, callers):
     }
     DBOS(config=config)
     DBOS.launch()
-    start = time.monotonic()
-    with ThreadPoolExecutor(callers) as pool:
-        done = sum(pool.map(lambda _: caller(seconds, start), range(callers)))
-    elapsed = time.monotonic() - start
+    done, elapsed = measure(callers, lambda start: caller(seconds, start))
     DBOS.destroy()
-    print(json.dumps({
-        "engine": "DBOS Transact",
-        "version": version("dbos"),
-        "callers": callers,
-        "lifecycles": done,
-        "seconds": elapsed,
-        "lifecycles_per_s": done / elapsed,
-    }))
+    report("DBOS Transact", "dbos", callers, done, elapsed)
 
 
 if __name__ == "__main__":

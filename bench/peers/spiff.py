@@ -4,12 +4,9 @@ and written to PostgreSQL after every step, each write its own committed transac
 python spiff.py DATABASE_URL SECONDS CALLERS  ->  one JSON line: lifecycles/s
 of CALLERS threads, each walking lifecycles one after another.
 """
-import json
-from concurrent.futures import ThreadPoolExecutor
 import sys
 import time
 import uuid
-from importlib.metadata import version
 from pathlib import Path
 
 import psycopg
@@ -18,6 +15,8 @@ from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.parser import BpmnParser
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.util.task import TaskState
+
+from peer import measure, report
 
 STEPS = ["triage", "dispatch", "accept", "start", "complete", "confirm"]
 
@@ -66,18 +65,8 @@ def main(url, seconds, callers):
         db.execute(
             "CREATE TABLE IF NOT EXISTS spiff_tickets (id UUID PRIMARY KEY, step TEXT NOT NULL, state JSONB NOT NULL)"
         )
-    start = time.monotonic()
-    with ThreadPoolExecutor(callers) as pool:
-        done = sum(pool.map(lambda _: caller(url, seconds, start), range(callers)))
-    elapsed = time.monotonic() - start
-    print(json.dumps({
-        "engine": "SpiffWorkflow",
-        "version": version("SpiffWorkflow"),
-        "callers": callers,
-        "lifecycles": done,
-        "seconds": elapsed,
-        "lifecycles_per_s": done / elapsed,
-    }))
+    done, elapsed = measure(callers, lambda start: caller(url, seconds, start))
+    report("SpiffWorkflow", "SpiffWorkflow", callers, done, elapsed)
 
 
 if __name__ == "__main__":

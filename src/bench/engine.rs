@@ -28,11 +28,18 @@ pub struct EngineArgs {
 pub async fn run(args: EngineArgs) -> anyhow::Result<()> {
     let catalog = crate::serve::load_catalog(&args.common.workflows)?;
     let scratch = Scratch::new(&args.common).await?;
-    let store = scratch.db.connect().await?;
-    let people = People::seed(&store).await?;
     let budget = Duration::from_secs_f64(args.common.seconds);
-    let result = measure(&store, catalog, &people, args.common.users, budget).await;
-    store.close().await;
+    let result = async {
+        let store = scratch.db.connect().await?;
+        let measured = async {
+            let people = People::seed(&store).await?;
+            measure(&store, catalog, &people, args.common.users, budget).await
+        }
+        .await;
+        store.close().await;
+        measured
+    }
+    .await;
     let label = scratch.label();
     scratch.remove().await;
     let (record, elapsed) = result?;

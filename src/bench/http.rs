@@ -32,39 +32,70 @@ pub struct HttpArgs {
 const HTTP_TO_IN_PROCESS: f64 = 0.8;
 const HALF_LOAD_P99_MS: f64 = 10.0;
 
+/// What one run measured: each phase's record and its seconds.
+struct Runs {
+    in_process: (Record, f64),
+    saturated: (Record, f64),
+    half: (Record, f64),
+    half_rate: f64,
+}
+
 pub async fn run(args: HttpArgs) -> anyhow::Result<()> {
     let common = &args.common;
     let catalog = crate::serve::load_catalog(&common.workflows)?;
     let scratch = Scratch::new(common).await?;
-    let budget = Duration::from_secs_f64(common.seconds);
-
-    let store = scratch.db.connect().await?;
-    let people = People::seed(&store).await?;
-    let in_process = super::engine::measure(&store, catalog, &people, common.users, budget).await;
-    store.close().await;
-    let (in_process, in_process_secs) = in_process?;
-
-    let mut server = Server::start(&scratch, common).await?;
-    let measured = async {
-        let client = Client::builder()
-            .pool_max_idle_per_host(common.users * 4)
-            .build()?;
-        let target = Target {
-            client,
-            base: server.base.clone(),
-            people,
-        };
-        let (saturated, saturated_secs) = target.closed_loop(common.users, budget).await;
-        let half_rate = saturated.lifecycles as f64 / saturated_secs / 2.0;
-        let (half, half_secs) = target.open_loop(half_rate, budget).await;
-        anyhow::Ok(((saturated, saturated_secs), (half, half_secs), half_rate))
-    }
-    .await;
-    server.stop().await;
+    let runs = measure(&scratch, common, catalog).await;
     let label = scratch.label();
     scratch.remove().await;
-    let ((saturated, saturated_secs), (half, half_secs), half_rate) = measured?;
+    print(&label, common, runs?);
+    Ok(())
+}
 
+async fn measure(
+    scratch: &Scratch,
+    common: &Common,
+    catalog: workflow_core::Catalog,
+) -> anyhow::Result<Runs> {
+    let budget = Duration::from_secs_f64(common.seconds);
+    let store = scratch.db.connect().await?;
+    let in_process = async {
+        let people = People::seed(&store).await?;
+        let run = super::engine::measure(&store, catalog, &people, common.users, budget).await?;
+        anyhow::Ok((people, run))
+    }
+    .await;
+    store.close().await;
+    let (people, in_process) = in_process?;
+
+    // Killed when dropped, should anything below fail.
+    let mut server = Server::start(scratch, common).await?;
+    let client = Client::builder()
+        .pool_max_idle_per_host(common.users * 4)
+        .build()?;
+    let target = Target {
+        client,
+        base: server.base.clone(),
+        people,
+    };
+    let saturated = target.closed_loop(common.users, budget).await;
+    let half_rate = saturated.0.lifecycles as f64 / saturated.1 / 2.0;
+    let half = target.open_loop(half_rate, budget).await;
+    server.stop().await;
+    Ok(Runs {
+        in_process,
+        saturated,
+        half,
+        half_rate,
+    })
+}
+
+fn print(label: &str, common: &Common, runs: Runs) {
+    let Runs {
+        in_process: (in_process, in_process_secs),
+        saturated: (saturated, saturated_secs),
+        half: (half, half_secs),
+        half_rate,
+    } = runs;
     let rate = |r: &Record, secs: f64| r.lifecycles as f64 / secs;
     let requests = |r: &Record, secs: f64| r.requests() as f64 / secs;
     println!(
@@ -146,7 +177,6 @@ pub async fn run(args: HttpArgs) -> anyhow::Result<()> {
         "| no errors (none are intended in this flow) | {error_count} | {} |",
         verdict(error_count == 0)
     );
-    Ok(())
 }
 
 fn cells(p: Option<Percentiles>) -> String {

@@ -277,9 +277,10 @@ impl SqlStore {
     /// The person a token belongs to, if the token is valid and not revoked.
     pub async fn authenticate(&self, token: &str) -> Result<Option<Principal>, StoreError> {
         let hash = hash_token(token);
-        if let Some(known) = self.principals.get(&hash) {
-            return Ok(Some(known));
-        }
+        let generation = match self.principals.get(&hash) {
+            Ok(known) => return Ok(Some(known)),
+            Err(generation) => generation,
+        };
         let found = with_reader!(self, pool, {
             let row = sqlx::query(
                 "SELECT p.id, p.name, p.roles, p.community_id, p.street_id, p.branch_id, p.home_building_id \
@@ -311,7 +312,7 @@ impl SqlStore {
             }))
         })?;
         if let Some(p) = &found {
-            self.principals.remember(hash, p.clone());
+            self.principals.remember(hash, p.clone(), generation);
         }
         Ok(found)
     }

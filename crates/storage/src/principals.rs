@@ -19,29 +19,87 @@ const CAPACITY: usize = 10_000;
 
 #[derive(Default, Debug)]
 pub(crate) struct PrincipalCache {
+    entries: Mutex<Entries>,
+}
+
+#[derive(Default, Debug)]
+struct Entries {
     /// By the token's hash (the token itself is never kept).
-    entries: Mutex<HashMap<Vec<u8>, (Instant, Principal)>>,
+    by_hash: HashMap<Vec<u8>, (Instant, Principal)>,
+    /// Counts the forgettings: an answer read from the database before one is not kept.
+    generation: u64,
 }
 
 impl PrincipalCache {
-    pub(crate) fn get(&self, token_hash: &[u8]) -> Option<Principal> {
+    /// The remembered answer, or the generation to hand [`PrincipalCache::remember`] with
+    /// the answer about to be read.
+    pub(crate) fn get(&self, token_hash: &[u8]) -> Result<Principal, u64> {
         let entries = self.entries.lock().expect("never poisoned");
         entries
+            .by_hash
             .get(token_hash)
             .filter(|(at, _)| at.elapsed() < REMEMBERED_FOR)
             .map(|(_, p)| p.clone())
+            .ok_or(entries.generation)
     }
 
-    pub(crate) fn remember(&self, token_hash: Vec<u8>, principal: Principal) {
+    /// Keeps an answer read in `generation`, unless a directory write came in between (a
+    /// token revoked while its answer was being read must not be remembered as valid).
+    pub(crate) fn remember(&self, token_hash: Vec<u8>, principal: Principal, generation: u64) {
         let mut entries = self.entries.lock().expect("never poisoned");
-        if entries.len() >= CAPACITY {
-            entries.clear();
+        if entries.generation != generation {
+            return;
         }
-        entries.insert(token_hash, (Instant::now(), principal));
+        if entries.by_hash.len() >= CAPACITY {
+            entries.by_hash.clear();
+        }
+        entries
+            .by_hash
+            .insert(token_hash, (Instant::now(), principal));
     }
 
     /// After a directory write: nobody's answer is trusted any more.
     pub(crate) fn forget_all(&self) {
-        self.entries.lock().expect("never poisoned").clear();
+        let mut entries = self.entries.lock().expect("never poisoned");
+        entries.by_hash.clear();
+        entries.generation += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn someone() -> Principal {
+        Principal {
+            id: uuid::Uuid::now_v7(),
+            name: "王师傅".into(),
+            roles: vec![],
+            community_id: None,
+            street_id: None,
+            branch_id: None,
+            home_building_id: None,
+            teams: vec![],
+        }
+    }
+
+    #[test]
+    fn an_answer_read_before_a_forgetting_is_not_kept() {
+        let cache = PrincipalCache::default();
+        let generation = cache.get(b"h").unwrap_err();
+        cache.forget_all(); // a revocation lands while the answer is being read
+        cache.remember(b"h".to_vec(), someone(), generation);
+        assert!(cache.get(b"h").is_err());
+    }
+
+    #[test]
+    fn an_answer_is_kept_until_forgotten() {
+        let cache = PrincipalCache::default();
+        let p = someone();
+        let generation = cache.get(b"h").unwrap_err();
+        cache.remember(b"h".to_vec(), p.clone(), generation);
+        assert_eq!(cache.get(b"h").unwrap(), p);
+        cache.forget_all();
+        assert!(cache.get(b"h").is_err());
     }
 }

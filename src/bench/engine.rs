@@ -14,7 +14,7 @@ use workflow_core::{Catalog, Urgency};
 
 use super::flow::{self, STEPS, Who};
 use super::latency::Record;
-use super::{Common, People, Scratch};
+use super::{ByWho, Common, People, Scratch};
 
 #[derive(Args, Debug)]
 pub struct EngineArgs {
@@ -81,13 +81,13 @@ pub async fn run(args: EngineArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `callers` concurrent callers walking lifecycles for `budget`: what they did and the
+/// `concurrency` callers walking lifecycles at once for `budget`: what they did and the
 /// seconds it took (the last lifecycles finish after the budget).
 pub async fn measure(
     store: &SqlStore,
     catalog: Catalog,
     people: &People,
-    callers: usize,
+    concurrency: usize,
     budget: Duration,
 ) -> anyhow::Result<(Record, f64)> {
     let engine = Arc::new(Engine::new(
@@ -107,20 +107,20 @@ pub async fn measure(
             anyhow::Ok(Caller::from_principal(principal))
         }
     };
-    let callers_by_role = Arc::new([
-        as_caller(Who::Resident).await?,
-        as_caller(Who::Secretary).await?,
-        as_caller(Who::Member).await?,
-    ]);
+    let callers = Arc::new(ByWho {
+        resident: as_caller(Who::Resident).await?,
+        secretary: as_caller(Who::Secretary).await?,
+        member: as_caller(Who::Member).await?,
+    });
     let volunteer = people.member.id;
     let start = Instant::now();
-    let tasks: Vec<_> = (0..callers)
+    let tasks: Vec<_> = (0..concurrency)
         .map(|_| {
-            let (engine, by_role) = (engine.clone(), callers_by_role.clone());
+            let (engine, callers) = (engine.clone(), callers.clone());
             tokio::spawn(async move {
                 let mut record = Record::default();
                 while start.elapsed() < budget {
-                    lifecycle(&engine, &by_role, volunteer, &mut record).await;
+                    lifecycle(&engine, &callers, volunteer, &mut record).await;
                 }
                 record
             })
@@ -135,16 +135,11 @@ pub async fn measure(
 
 async fn lifecycle(
     engine: &Engine,
-    by_role: &[Caller; 3],
+    callers: &ByWho<Caller>,
     volunteer: uuid::Uuid,
     record: &mut Record,
 ) {
-    let caller = |who: Who| match who {
-        Who::Resident => &by_role[0],
-        Who::Secretary => &by_role[1],
-        Who::Member => &by_role[2],
-    };
-    let resident = caller(Who::Resident);
+    let resident = &callers.resident;
     let request = NewRequest {
         category: flow::CATEGORY.into(),
         urgency: Urgency::Normal,
@@ -160,7 +155,7 @@ async fn lifecycle(
     };
     record.took("submit", started.elapsed());
     for (who, action) in STEPS {
-        let c = caller(who);
+        let c = callers.who(who);
         let started = Instant::now();
         let fields = flow::fields(action, volunteer);
         match engine

@@ -119,13 +119,26 @@ impl Scratch {
     }
 }
 
-/// The demo's resident, branch secretary and volunteer, each with a fresh token.
+/// One of each person who takes part in a lifecycle.
 #[derive(Clone)]
-pub struct People {
-    pub resident: DemoUser,
-    pub secretary: DemoUser,
-    pub member: DemoUser,
+pub struct ByWho<T> {
+    pub resident: T,
+    pub secretary: T,
+    pub member: T,
 }
+
+impl<T> ByWho<T> {
+    pub fn who(&self, who: flow::Who) -> &T {
+        match who {
+            flow::Who::Resident => &self.resident,
+            flow::Who::Secretary => &self.secretary,
+            flow::Who::Member => &self.member,
+        }
+    }
+}
+
+/// The demo's resident, branch secretary and volunteer, each with a fresh token.
+pub type People = ByWho<DemoUser>;
 
 impl People {
     pub async fn seed(store: &storage::SqlStore) -> anyhow::Result<People> {
@@ -137,14 +150,6 @@ impl People {
             secretary: demo.user("secretary").clone(),
             member: demo.user("member").clone(),
         })
-    }
-
-    pub fn who(&self, who: flow::Who) -> &DemoUser {
-        match who {
-            flow::Who::Resident => &self.resident,
-            flow::Who::Secretary => &self.secretary,
-            flow::Who::Member => &self.member,
-        }
     }
 }
 

@@ -25,24 +25,6 @@ pub const TIMER_CHANNEL: &str = "linli_timers";
 /// The channel PostgreSQL nodes announce new outbox messages on (event streams, delivery).
 pub const OUTBOX_CHANNEL: &str = "linli_outbox";
 
-#[cfg(test)]
-#[test]
-fn announcements_use_the_channels() {
-    assert!(announce_sql(true, false).contains(TIMER_CHANNEL));
-    assert!(announce_sql(false, true).contains(OUTBOX_CHANNEL));
-    let both = announce_sql(true, true);
-    assert!(both.contains(TIMER_CHANNEL) && both.contains(OUTBOX_CHANNEL));
-}
-
-/// The statement that announces, on commit, new timers and/or new messages.
-pub(crate) fn announce_sql(timers: bool, messages: bool) -> &'static str {
-    match (timers, messages) {
-        (true, true) => "SELECT pg_notify('linli_timers', ''), pg_notify('linli_outbox', '')",
-        (true, false) => "SELECT pg_notify('linli_timers', '')",
-        (false, _) => "SELECT pg_notify('linli_outbox', '')",
-    }
-}
-
 /// The wall clock.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct SystemClock;

@@ -11,8 +11,10 @@
 //! node, the disk), the batch is rolled back and every write retried on its own, so no write
 //! is ever failed by a neighbour.
 
+mod arrays;
 mod batch;
 mod plan;
+mod values;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -36,6 +36,14 @@ impl Write {
         }
     }
 
+    /// The timer row a fire deletes, as its claim left it.
+    pub(crate) fn fired(&self) -> Option<TimerRow> {
+        match self {
+            Write::Fire(t, _) => Some(TimerRow::claimed(t)),
+            Write::Apply(..) | Write::Linked(_) => None,
+        }
+    }
+
     pub(crate) fn idempotency(&self) -> Option<&IdempotencyRecord> {
         match self {
             Write::Apply(_, idem) => idem.as_ref(),

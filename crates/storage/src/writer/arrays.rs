@@ -1,0 +1,245 @@
+//! A batch on PostgreSQL: every row of every table in one statement, each column bound as
+//! one array and turned back into rows by `UNNEST`. The statement's text is the same
+//! whatever the batch holds, so each connection parses and plans it once and reuses it;
+//! multi-row `VALUES` gave a new text (a parse and a plan on the server) for every batch
+//! size and table, and that server time was shared with the callers' two cores.
+
+use sqlx::types::Json;
+use sqlx::{PgConnection, Row};
+use uuid::Uuid;
+use workflow_core::store::StoreError;
+
+use super::batch::Rows;
+use super::plan::{Found, TimerRow, Write};
+use crate::error::from_sqlx;
+use crate::tickets::holder;
+use crate::us;
+
+/// What the writes depend on, as stored, locked until the batch commits. Tickets are
+/// locked in id order, so that two nodes' batches never wait on each other in a cycle.
+pub(super) async fn found(tx: &mut PgConnection, writes: &[&Write]) -> Result<Found, StoreError> {
+    let mut found = Found::default();
+    let ids: Vec<Uuid> = writes.iter().map(|w| w.ticket_id()).collect();
+    let rows =
+        sqlx::query("SELECT id, version FROM tickets WHERE id = ANY($1) ORDER BY id FOR UPDATE")
+            .bind(&ids)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(from_sqlx)?;
+    for row in rows {
+        let version: i64 = row.try_get(1).map_err(from_sqlx)?;
+        found
+            .versions
+            .insert(row.try_get(0).map_err(from_sqlx)?, version as u64);
+    }
+
+    let fired: Vec<TimerRow> = writes.iter().filter_map(|w| w.fired()).collect();
+    if !fired.is_empty() {
+        let (tickets, keys): (Vec<Uuid>, Vec<String>) =
+            fired.into_iter().map(|t| (t.ticket_id, t.key)).unzip();
+        let rows = sqlx::query(
+            "SELECT ticket_id, key, claimed_by, epoch, due_at_us \
+             FROM timers JOIN UNNEST($1::uuid[], $2::text[]) AS fired (ticket_id, key) \
+             USING (ticket_id, key) FOR UPDATE OF timers",
+        )
+        .bind(&tickets)
+        .bind(&keys)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(from_sqlx)?;
+        for row in rows {
+            found.timers.insert(TimerRow {
+                ticket_id: row.try_get(0).map_err(from_sqlx)?,
+                key: row.try_get(1).map_err(from_sqlx)?,
+                owner: row.try_get(2).map_err(from_sqlx)?,
+                epoch: row.try_get::<i64, _>(3).map_err(from_sqlx)? as u64,
+                due_at_us: row.try_get(4).map_err(from_sqlx)?,
+            });
+        }
+    }
+
+    let (callers, keys): (Vec<Uuid>, Vec<String>) = writes
+        .iter()
+        .filter_map(|w| w.idempotency())
+        .map(|rec| (rec.caller, rec.key.clone()))
+        .unzip();
+    if !callers.is_empty() {
+        let rows = sqlx::query(
+            "SELECT caller_id, key \
+             FROM idempotency JOIN UNNEST($1::uuid[], $2::text[]) AS keyed (caller_id, key) \
+             USING (caller_id, key)",
+        )
+        .bind(&callers)
+        .bind(&keys)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(from_sqlx)?;
+        for row in rows {
+            found.idempotency.insert((
+                row.try_get(0).map_err(from_sqlx)?,
+                row.try_get(1).map_err(from_sqlx)?,
+            ));
+        }
+    }
+    Ok(found)
+}
+
+/// Every row of the batch, in one statement: one data-modifying `WITH` part per table (an
+/// empty array writes nothing), then the workers' wake-ups, sent on commit. No two parts
+/// touch the same row (a ticket is in a batch once; a timer key is deleted or set, never
+/// both), which is what lets them share a statement.
+///
+/// Each connection plans it once (a generic plan), and again whenever `ANALYZE` finds the
+/// tables changed: the joins with `UNNEST` then reach rows through the primary keys.
+const WRITE: &str = "\
+WITH tickets_written AS (
+    INSERT INTO tickets (id, community_id, branch_id, building_id, workflow_id, workflow_version,
+        category, urgency, state, requester_id, assignee_person, assignee_team, version, terminal,
+        breached, created_at_us, updated_at_us, body, on_wall, follow_up_due)
+    SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::int4[],
+        $7::text[], $8::text[], $9::text[], $10::uuid[], $11::uuid[], $12::uuid[], $13::int8[],
+        $14::bool[], $15::bool[], $16::int8[], $17::int8[], $18::jsonb[], $19::bool[], $20::bool[])
+    ON CONFLICT (id) DO UPDATE SET state = excluded.state,
+        workflow_version = excluded.workflow_version, urgency = excluded.urgency,
+        assignee_person = excluded.assignee_person, assignee_team = excluded.assignee_team,
+        version = excluded.version, terminal = excluded.terminal, breached = excluded.breached,
+        updated_at_us = excluded.updated_at_us, body = excluded.body, on_wall = excluded.on_wall,
+        follow_up_due = excluded.follow_up_due
+), events_written AS (
+    INSERT INTO events (ticket_id, seq, community_id, at_us, actor_id, actor_role, kind, body)
+    SELECT * FROM UNNEST($21::uuid[], $22::int8[], $23::uuid[], $24::int8[], $25::uuid[],
+        $26::text[], $27::text[], $28::jsonb[])
+), timers_deleted AS (
+    DELETE FROM timers USING UNNEST($29::uuid[], $30::text[]) AS gone (ticket_id, key)
+    WHERE timers.ticket_id = gone.ticket_id AND timers.key = gone.key
+), timers_set AS (
+    INSERT INTO timers (ticket_id, key, community_id, due_at_us, epoch, claimed_by, lease_until_us)
+    SELECT ticket_id, key, community_id, due_at_us, epoch, NULL, NULL
+    FROM UNNEST($31::uuid[], $32::text[], $33::uuid[], $34::int8[], $35::int8[])
+        AS set (ticket_id, key, community_id, due_at_us, epoch)
+    ON CONFLICT (ticket_id, key) DO UPDATE SET due_at_us = excluded.due_at_us,
+        epoch = excluded.epoch, claimed_by = NULL, lease_until_us = NULL
+), outbox_written AS (
+    INSERT INTO outbox (id, community_id, ticket_id, event_seq, event, recipient, attempts,
+        next_attempt_us, created_at_us)
+    SELECT id, community_id, ticket_id, event_seq, event, recipient, 0, at_us, at_us
+    FROM UNNEST($36::uuid[], $37::uuid[], $38::uuid[], $39::int8[], $40::text[], $41::jsonb[],
+        $42::int8[]) AS message (id, community_id, ticket_id, event_seq, event, recipient, at_us)
+), ledger_written AS (
+    INSERT INTO ledger (id, community_id, branch_id, person_id, ticket_id, event_seq, category,
+        minutes, points, at_us)
+    SELECT * FROM UNNEST($43::uuid[], $44::uuid[], $45::uuid[], $46::uuid[], $47::uuid[],
+        $48::int8[], $49::text[], $50::int4[], $51::int4[], $52::int8[])
+), co_handlers_written AS (
+    INSERT INTO co_handlers (ticket_id, person_id)
+    SELECT * FROM UNNEST($53::uuid[], $54::uuid[])
+    ON CONFLICT (ticket_id, person_id) DO NOTHING
+), idempotency_written AS (
+    INSERT INTO idempotency (caller_id, key, request_hash, ticket_id, response, created_at_us)
+    SELECT * FROM UNNEST($55::uuid[], $56::text[], $57::text[], $58::uuid[], $59::jsonb[],
+        $60::int8[])
+)
+SELECT CASE WHEN $61 THEN pg_notify('linli_timers', '') END,
+    CASE WHEN $62 THEN pg_notify('linli_outbox', '') END";
+
+/// One column of a table's rows, gathered into the array bound for it.
+fn column<T, U>(rows: &[T], f: impl Fn(&T) -> U) -> Vec<U> {
+    rows.iter().map(f).collect()
+}
+
+pub(super) async fn write(tx: &mut PgConnection, rows: &Rows<'_>) -> Result<(), StoreError> {
+    let tickets: Vec<_> = rows.tickets.iter().map(|d| &d.ticket).collect();
+    let events = &rows.events;
+    let (gone_tickets, gone_keys): (Vec<Uuid>, Vec<String>) =
+        rows.timers_deleted.iter().cloned().unzip();
+    let timers = &rows.timers_set;
+    let outbox = &rows.outbox;
+    let credits = &rows.credits;
+    let (co_tickets, co_people): (Vec<Uuid>, Vec<Uuid>) = rows.co_handlers.iter().copied().unzip();
+    let keyed = &rows.idempotency;
+    let (announce_timers, announce_messages) = rows.announces();
+    sqlx::query(WRITE)
+        // tickets
+        .bind(column(&tickets, |t| t.id))
+        .bind(column(&tickets, |t| t.community_id))
+        .bind(column(&tickets, |t| t.branch_id))
+        .bind(column(&tickets, |t| t.building_id))
+        .bind(column(&tickets, |t| t.workflow_id.clone()))
+        .bind(column(&tickets, |t| t.workflow_version as i32))
+        .bind(column(&tickets, |t| t.category.clone()))
+        .bind(column(&tickets, |t| t.urgency.as_str()))
+        .bind(column(&tickets, |t| t.state.clone()))
+        .bind(column(&tickets, |t| t.requester))
+        .bind(column(&tickets, |t| holder(t).0))
+        .bind(column(&tickets, |t| holder(t).1))
+        .bind(column(&tickets, |t| t.version as i64))
+        .bind(column(&tickets, |t| t.terminal))
+        .bind(column(&tickets, |t| t.clocks.iter().any(|c| c.breached)))
+        .bind(column(&tickets, |t| us(t.created_at)))
+        .bind(column(&tickets, |t| us(t.updated_at)))
+        .bind(column(&tickets, |t| Json(*t)))
+        .bind(column(&tickets, |t| t.on_wall))
+        .bind(column(&tickets, |t| t.follow_up_due()))
+        // events
+        .bind(column(events, |(e, _)| e.ticket_id))
+        .bind(column(events, |(e, _)| e.seq as i64))
+        .bind(column(events, |(_, community)| *community))
+        .bind(column(events, |(e, _)| us(e.at)))
+        .bind(column(events, |(e, _)| e.actor.id))
+        .bind(column(events, |(e, _)| e.actor.role.as_str()))
+        .bind(column(events, |(e, _)| e.kind.name()))
+        .bind(column(events, |(e, _)| Json(*e)))
+        // timers deleted, then set
+        .bind(gone_tickets)
+        .bind(gone_keys)
+        .bind(column(timers, |(_, ticket, _)| *ticket))
+        .bind(column(timers, |(timer, _, _)| timer.key.to_string()))
+        .bind(column(timers, |(_, _, community)| *community))
+        .bind(column(timers, |(timer, _, _)| us(timer.due_at)))
+        .bind(column(timers, |(timer, _, _)| timer.epoch as i64))
+        // outbox: due at once, never attempted
+        .bind(column(outbox, |_| Uuid::now_v7()))
+        .bind(column(outbox, |(_, d)| d.ticket.community_id))
+        .bind(column(outbox, |(_, d)| d.ticket.id))
+        .bind(column(outbox, |(n, _)| n.event_seq as i64))
+        .bind(column(outbox, |(n, _)| n.event.clone()))
+        .bind(column(outbox, |(n, _)| Json(n.recipient)))
+        .bind(column(outbox, |(_, d)| us(d.ticket.updated_at)))
+        // ledger
+        .bind(column(credits, |_| Uuid::now_v7()))
+        .bind(column(credits, |(_, _, t)| t.community_id))
+        .bind(column(credits, |(_, _, t)| t.branch_id))
+        .bind(column(credits, |(_, c, _)| c.person))
+        .bind(column(credits, |(_, _, t)| t.id))
+        .bind(column(credits, |(e, _, _)| e.seq as i64))
+        .bind(column(credits, |(_, _, t)| t.category.clone()))
+        .bind(column(credits, |(_, c, _)| c.minutes as i32))
+        .bind(column(credits, |(_, c, _)| c.points))
+        .bind(column(credits, |(e, _, _)| us(e.at)))
+        // co-handlers
+        .bind(co_tickets)
+        .bind(co_people)
+        // idempotency records
+        .bind(column(keyed, |(rec, _)| rec.caller))
+        .bind(column(keyed, |(rec, _)| rec.key.clone()))
+        .bind(column(keyed, |(rec, _)| rec.request_hash.clone()))
+        .bind(column(keyed, |(rec, _)| rec.ticket_id))
+        .bind(column(keyed, |(rec, _)| {
+            Json(serde_json::from_str::<serde_json::Value>(&rec.response).unwrap_or_default())
+        }))
+        .bind(column(keyed, |(_, d)| us(d.ticket.updated_at)))
+        .bind(announce_timers)
+        .bind(announce_messages)
+        .execute(&mut *tx)
+        .await
+        .map_err(from_sqlx)?;
+    Ok(())
+}
+
+#[cfg(test)]
+#[test]
+fn the_batch_announces_on_the_workers_channels() {
+    use crate::worker::{OUTBOX_CHANNEL, TIMER_CHANNEL};
+    assert!(WRITE.contains(&format!("pg_notify('{TIMER_CHANNEL}'")));
+    assert!(WRITE.contains(&format!("pg_notify('{OUTBOX_CHANNEL}'")));
+}

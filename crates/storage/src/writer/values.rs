@@ -1,0 +1,137 @@
+//! A batch on SQLite: each table's rows as one multi-row `VALUES` statement (SQLite has no
+//! arrays to bind; parsing a statement is cheap in-process). The one writer connection owns
+//! every write, so the reads need no lock.
+
+use sqlx::types::Json;
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+use uuid::Uuid;
+
+use super::batch::Rows;
+use super::plan::{Found, TimerRow, Write};
+use crate::error::from_sqlx;
+use crate::us;
+use workflow_core::store::StoreError;
+
+/// Rows per multi-row statement: far below SQLite's limit on bound parameters (32,766) at
+/// the widest row (20 columns).
+const ROWS_PER_STATEMENT: usize = 500;
+
+/// What the writes depend on, as stored.
+pub(super) async fn found(
+    tx: &mut SqliteConnection,
+    writes: &[&Write],
+) -> Result<Found, StoreError> {
+    let mut found = Found::default();
+    let mut q = QueryBuilder::<Sqlite>::new("SELECT id, version FROM tickets WHERE id IN (");
+    let mut list = q.separated(", ");
+    for w in writes {
+        list.push_bind(w.ticket_id());
+    }
+    q.push(")");
+    for row in q.build().fetch_all(&mut *tx).await.map_err(from_sqlx)? {
+        let version: i64 = row.try_get(1).map_err(from_sqlx)?;
+        found
+            .versions
+            .insert(row.try_get(0).map_err(from_sqlx)?, version as u64);
+    }
+
+    let fired: Vec<TimerRow> = writes.iter().filter_map(|w| w.fired()).collect();
+    if !fired.is_empty() {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "SELECT ticket_id, key, claimed_by, epoch, due_at_us FROM timers WHERE ",
+        );
+        for (i, t) in fired.iter().enumerate() {
+            q.push(if i == 0 { "(" } else { " OR (" })
+                .push("ticket_id = ")
+                .push_bind(t.ticket_id)
+                .push(" AND key = ")
+                .push_bind(t.key.clone())
+                .push(")");
+        }
+        for row in q.build().fetch_all(&mut *tx).await.map_err(from_sqlx)? {
+            found.timers.insert(TimerRow {
+                ticket_id: row.try_get(0).map_err(from_sqlx)?,
+                key: row.try_get(1).map_err(from_sqlx)?,
+                owner: row.try_get(2).map_err(from_sqlx)?,
+                epoch: row.try_get::<i64, _>(3).map_err(from_sqlx)? as u64,
+                due_at_us: row.try_get(4).map_err(from_sqlx)?,
+            });
+        }
+    }
+
+    let keyed: Vec<_> = writes.iter().filter_map(|w| w.idempotency()).collect();
+    if !keyed.is_empty() {
+        let mut q = QueryBuilder::<Sqlite>::new("SELECT caller_id, key FROM idempotency WHERE ");
+        for (i, rec) in keyed.iter().enumerate() {
+            q.push(if i == 0 { "(" } else { " OR (" })
+                .push("caller_id = ")
+                .push_bind(rec.caller)
+                .push(" AND key = ")
+                .push_bind(rec.key.clone())
+                .push(")");
+        }
+        for row in q.build().fetch_all(&mut *tx).await.map_err(from_sqlx)? {
+            found.idempotency.insert((
+                row.try_get(0).map_err(from_sqlx)?,
+                row.try_get(1).map_err(from_sqlx)?,
+            ));
+        }
+    }
+    Ok(found)
+}
+
+/// Every row of the batch, one statement per table (and per `ROWS_PER_STATEMENT`).
+pub(super) async fn write(tx: &mut SqliteConnection, rows: &Rows<'_>) -> Result<(), StoreError> {
+    for chunk in rows.tickets.chunks(ROWS_PER_STATEMENT) {
+        // New tickets are inserted, existing ones updated: the versions were checked.
+        execute!(
+            tx,
+            push_tickets!(
+                chunk.iter().map(|d| &d.ticket),
+                " ON CONFLICT (id) DO UPDATE SET state = excluded.state, workflow_version = excluded.workflow_version, \
+                 urgency = excluded.urgency, \
+                 assignee_person = excluded.assignee_person, assignee_team = excluded.assignee_team, \
+                 version = excluded.version, terminal = excluded.terminal, breached = excluded.breached, \
+                 updated_at_us = excluded.updated_at_us, body = excluded.body, on_wall = excluded.on_wall, \
+                 follow_up_due = excluded.follow_up_due"
+            )
+        )
+        .map_err(from_sqlx)?;
+    }
+    for chunk in rows.events.chunks(ROWS_PER_STATEMENT) {
+        execute!(tx, push_events!(chunk.iter().copied())).map_err(from_sqlx)?;
+    }
+    for chunk in rows.timers_deleted.chunks(ROWS_PER_STATEMENT) {
+        execute!(tx, push_timer_deletes!(chunk.iter().cloned())).map_err(from_sqlx)?;
+    }
+    for chunk in rows.timers_set.chunks(ROWS_PER_STATEMENT) {
+        execute!(tx, push_timer_upserts!(chunk.iter().copied())).map_err(from_sqlx)?;
+    }
+    for chunk in rows.outbox.chunks(ROWS_PER_STATEMENT) {
+        execute!(tx, push_outbox!(chunk.iter().map(|(n, d)| (*n, &d.ticket))))
+            .map_err(from_sqlx)?;
+    }
+    for chunk in rows.credits.chunks(ROWS_PER_STATEMENT) {
+        execute!(tx, push_credits!(chunk.iter().copied())).map_err(from_sqlx)?;
+    }
+    for chunk in rows.co_handlers.chunks(ROWS_PER_STATEMENT) {
+        execute!(tx, push_co_handlers!(chunk.iter().copied())).map_err(from_sqlx)?;
+    }
+    for chunk in rows.idempotency.chunks(ROWS_PER_STATEMENT) {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO idempotency (caller_id, key, request_hash, ticket_id, response, created_at_us) ",
+        );
+        q.push_values(chunk, |mut row, (rec, d)| {
+            let response =
+                serde_json::from_str::<serde_json::Value>(&rec.response).unwrap_or_default();
+            row.push_bind(rec.caller)
+                .push_bind(rec.key.clone())
+                .push_bind(rec.request_hash.clone())
+                .push_bind(rec.ticket_id)
+                .push_bind(Json(response))
+                .push_bind(us(d.ticket.updated_at));
+        });
+        q.build().execute(&mut *tx).await.map_err(from_sqlx)?;
+    }
+    Ok(())
+}

@@ -52,6 +52,7 @@ mod tickets;
 mod outbox;
 pub mod photos;
 pub mod principals;
+mod recent;
 pub mod reports;
 mod timers;
 pub mod worker;
@@ -89,6 +90,7 @@ pub struct SqlStore {
     /// writer tasks' own store, and stores opened with `group_commit: false`).
     writer: Option<Arc<writer::GroupWriter>>,
     principals: Arc<principals::PrincipalCache>,
+    recent: Arc<recent::RecentTickets>,
 }
 
 impl SqlStore {
@@ -97,6 +99,7 @@ impl SqlStore {
             backend: Arc::new(backend),
             writer: None,
             principals: Arc::default(),
+            recent: Arc::default(),
         };
         if group_writers == 0 {
             return direct;
@@ -104,8 +107,24 @@ impl SqlStore {
         SqlStore {
             backend: direct.backend.clone(),
             principals: direct.principals.clone(),
+            recent: direct.recent.clone(),
             writer: Some(Arc::new(writer::GroupWriter::spawn(direct, group_writers))),
         }
+    }
+
+    /// Remembers the tickets a write committed ([`recent`]); forgets them if it did not.
+    fn note_written(
+        &self,
+        decisions: &[Decision],
+        written: Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        for d in decisions {
+            match &written {
+                Ok(()) => self.recent.remember(&d.ticket),
+                Err(_) => self.recent.forget(d.ticket.id),
+            }
+        }
+        written
     }
 
     /// How group commit went so far (`None` when it is off).
@@ -166,34 +185,52 @@ impl Store for SqlStore {
         d: &Decision,
         idem: Option<&IdempotencyRecord>,
     ) -> Result<(), StoreError> {
-        match &self.writer {
+        let written = match &self.writer {
             Some(w) => {
                 w.write(writer::Write::Apply(d.clone(), idem.cloned()))
                     .await
             }
             None => self.apply_decision(d, idem).await,
-        }
+        };
+        self.note_written(std::slice::from_ref(d), written)
     }
 
     async fn apply_linked(&self, decisions: &[Decision]) -> Result<(), StoreError> {
-        match &self.writer {
+        let written = match &self.writer {
             Some(w) => w.write(writer::Write::Linked(decisions.to_vec())).await,
             None => self.apply_linked_decisions(decisions).await,
-        }
+        };
+        self.note_written(decisions, written)
     }
 
     async fn fire(&self, timer: &ClaimedTimer, d: Option<&Decision>) -> Result<(), StoreError> {
-        match &self.writer {
+        let written = match &self.writer {
             Some(w) => {
                 w.write(writer::Write::Fire(timer.clone(), d.cloned()))
                     .await
             }
             None => self.fire_timer(timer, d).await,
+        };
+        match d {
+            Some(d) => self.note_written(std::slice::from_ref(d), written),
+            None => written,
         }
     }
 
     async fn ticket(&self, id: uuid::Uuid, scope: &Scope) -> Result<Option<Ticket>, StoreError> {
         self.load_ticket(id, scope).await
+    }
+
+    async fn ticket_at(
+        &self,
+        id: uuid::Uuid,
+        scope: &Scope,
+        version: u64,
+    ) -> Result<Option<Ticket>, StoreError> {
+        match self.recent.get(id, scope, version) {
+            Some(t) => Ok(Some(t)),
+            None => self.load_ticket(id, scope).await,
+        }
     }
 
     async fn events(&self, id: uuid::Uuid) -> Result<Vec<Event>, StoreError> {

@@ -629,6 +629,189 @@ async fn assignees_must_belong_to_the_ticket_s_community(s: SqlStore) {
     );
 }
 
+/// Two nodes acting on one ticket by turns: each answers an action from the ticket as it
+/// last wrote it when the caller names that version, and must still refuse a caller whose
+/// version the other node has moved past (as a conflict, even where the action would not
+/// fit the state it remembers), and still let only those who may see the ticket act on it.
+async fn two_nodes_acting_on_one_ticket_by_turns(first: SqlStore, second: SqlStore) {
+    let a = rig(first, "2026-03-09T09:00").await;
+    let b = Engine::new(
+        Arc::new(second),
+        a.clock.clone(),
+        Arc::new(load_catalog()),
+        Arc::new(Quiet),
+    );
+    let t = a.submit("repair", Urgency::Normal).await;
+    let branch = Scope::Branch(a.dir.branch);
+    let stale = |r: Result<Ticket, workflow_core::EngineError>, expected: u64, actual: u64| match r
+    {
+        Err(workflow_core::EngineError::Command(CommandError::StaleVersion {
+            expected: e,
+            actual: got,
+        })) => assert_eq!((e, got), (expected, actual)),
+        other => panic!("expected a conflict at {expected} → {actual}, got {other:?}"),
+    };
+    let triaged = a
+        .engine
+        .act(
+            &a.secretary,
+            &branch,
+            t.id,
+            "triage",
+            Some(t.version),
+            Fields::default(),
+        )
+        .await
+        .unwrap();
+    // The other node dispatches it: the first one's memory of it is now behind.
+    let dispatched = b
+        .act(
+            &a.secretary,
+            &branch,
+            t.id,
+            "dispatch",
+            Some(triaged.version),
+            to(a.dir.member),
+        )
+        .await
+        .unwrap();
+    // A stale caller on the first node: refused, and nothing of it written.
+    stale(
+        a.engine
+            .act(
+                &a.secretary,
+                &branch,
+                t.id,
+                "dispatch",
+                Some(triaged.version),
+                to(a.dir.member),
+            )
+            .await,
+        triaged.version,
+        dispatched.version,
+    );
+    let stored = a.engine.ticket(&Scope::Everything, t.id).await.unwrap();
+    assert_eq!(stored.version, dispatched.version);
+    let events = a.engine.events(&Scope::Everything, t.id).await.unwrap();
+    assert_eq!(events.len() as u64, dispatched.version);
+
+    // The first node writes again (and remembers), the second moves it on.
+    let member = Scope::Assignee {
+        person: a.dir.member,
+        teams: Vec::new(),
+        community: Some(a.dir.community),
+    };
+    let hours = || Fields {
+        hours: Some(1.0),
+        ..Fields::default()
+    };
+    let accepted = a
+        .engine
+        .act(
+            &a.member,
+            &member,
+            t.id,
+            "accept",
+            Some(dispatched.version),
+            Fields::default(),
+        )
+        .await
+        .unwrap();
+    let started = b
+        .act(
+            &a.member,
+            &member,
+            t.id,
+            "start",
+            Some(accepted.version),
+            Fields::default(),
+        )
+        .await
+        .unwrap();
+    // `complete` does not fit the state the first node remembers (accepted): the caller
+    // hears of the conflict, not of a state the ticket has left.
+    stale(
+        a.engine
+            .act(
+                &a.member,
+                &member,
+                t.id,
+                "complete",
+                Some(accepted.version),
+                hours(),
+            )
+            .await,
+        accepted.version,
+        started.version,
+    );
+    // Those who may not see it get nothing from the first node's memory either.
+    let stranger = Uuid::now_v7();
+    for (who, scope) in [
+        (
+            Actor::new(stranger, [Role::Resident]),
+            Scope::Requester(stranger),
+        ),
+        (a.secretary.clone(), Scope::Branch(a.dir.other_branch)),
+        (a.secretary.clone(), Scope::Community(a.dir.other_community)),
+        (
+            a.member.clone(),
+            Scope::Assignee {
+                person: stranger,
+                teams: Vec::new(),
+                community: Some(a.dir.other_community),
+            },
+        ),
+    ] {
+        let err = a
+            .engine
+            .act(
+                &who,
+                &scope,
+                t.id,
+                "start",
+                Some(accepted.version),
+                Fields::default(),
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, workflow_core::EngineError::NotFound),
+            "{scope:?}: {err}"
+        );
+    }
+    // An up-to-date caller on the first node goes on.
+    let completed = a
+        .engine
+        .act(
+            &a.member,
+            &member,
+            t.id,
+            "complete",
+            Some(started.version),
+            hours(),
+        )
+        .await
+        .unwrap();
+    assert!(completed.version > started.version);
+    let stored = b.ticket(&Scope::Everything, t.id).await.unwrap();
+    assert_eq!(stored.version, completed.version);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_two_nodes_acting_on_one_ticket_by_turns() {
+    let path = std::env::temp_dir().join(format!("linli-nodes-{}.db", Uuid::now_v7().simple()));
+    let url = format!("sqlite://{}", path.display());
+    two_nodes_acting_on_one_ticket_by_turns(connect(&url).await, connect(&url).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_two_nodes_acting_on_one_ticket_by_turns() {
+    let Some(url) = postgres_database().await else {
+        return;
+    };
+    two_nodes_acting_on_one_ticket_by_turns(connect(&url).await, connect(&url).await).await;
+}
+
 backends! {
     warnings_breaches_and_the_ladder_follow_office_hours,
     a_breach_during_the_spring_festival_waits_for_the_office,

@@ -269,11 +269,11 @@ impl Engine {
         expected_version: Option<u64>,
         fields: Fields,
     ) -> Result<Ticket, EngineError> {
-        let ticket = self
-            .store
-            .ticket(ticket_id, scope)
-            .await?
-            .ok_or(EngineError::NotFound)?;
+        let ticket = match expected_version {
+            Some(v) => self.store.ticket_at(ticket_id, scope, v).await?,
+            None => self.store.ticket(ticket_id, scope).await?,
+        }
+        .ok_or(EngineError::NotFound)?;
         let wf = self
             .catalog
             .workflow(&ticket.workflow_id, ticket.workflow_version)
@@ -300,7 +300,20 @@ impl Engine {
             expected: act.expected_version,
             actual: actual.unwrap_or(act.expected_version + 1),
         };
-        let decision = decide(wf, ticket, actor, &act, self.clock.now())?;
+        let decision = match decide(wf, ticket, actor, &act, self.clock.now()) {
+            Ok(d) => d,
+            // A ticket remembered rather than read may be behind the stored one: a caller
+            // whose version is stale hears of the conflict, not of a state the ticket left.
+            Err(e) if expected_version.is_some() => {
+                let stored = self.store.ticket(ticket_id, scope).await?;
+                return Err(match stored.map(|t| t.version) {
+                    None => EngineError::NotFound,
+                    Some(v) if v == act.expected_version => e.into(),
+                    actual => stale(actual).into(),
+                });
+            }
+            Err(e) => return Err(e.into()),
+        };
         // Requests merged under this one follow it, in the same transaction; one of them
         // changing meanwhile is decided again (the caller's own request is what they saw).
         const ATTEMPTS: usize = 5;

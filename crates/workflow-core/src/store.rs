@@ -181,6 +181,21 @@ pub trait Store: Send + Sync + 'static {
     /// A ticket, if the scope may see it.
     async fn ticket(&self, id: Uuid, scope: &Scope) -> Result<Option<Ticket>, StoreError>;
 
+    /// A ticket the caller says is at `version`, to act on: as [`Store::ticket`], except
+    /// that a store may answer from the ticket as it last wrote it when that is the version
+    /// named, without reading. Sound because an action is written only if the stored
+    /// version is still the one it was decided on: an answer gone stale meanwhile (another
+    /// node wrote) is refused as a conflict when written, never applied.
+    async fn ticket_at(
+        &self,
+        id: Uuid,
+        scope: &Scope,
+        version: u64,
+    ) -> Result<Option<Ticket>, StoreError> {
+        let _ = version;
+        self.ticket(id, scope).await
+    }
+
     /// A ticket's history, oldest first.
     async fn events(&self, id: Uuid) -> Result<Vec<Event>, StoreError>;
 

@@ -4,13 +4,13 @@
 //! multi-row `VALUES` gave a new text (a parse and a plan on the server) for every batch
 //! size and table, and that server time was shared with the callers' two cores.
 
+use sqlx::PgConnection;
 use sqlx::types::Json;
-use sqlx::{PgConnection, Row};
 use uuid::Uuid;
 use workflow_core::store::StoreError;
 
 use super::batch::Rows;
-use super::plan::{Found, TimerRow, Write};
+use super::plan::{Found, StoredTimer, TimerRow, Write};
 use crate::error::from_sqlx;
 use crate::tickets::holder;
 use crate::us;
@@ -20,24 +20,19 @@ use crate::us;
 pub(super) async fn found(tx: &mut PgConnection, writes: &[&Write]) -> Result<Found, StoreError> {
     let mut found = Found::default();
     let ids: Vec<Uuid> = writes.iter().map(|w| w.ticket_id()).collect();
-    let rows =
-        sqlx::query("SELECT id, version FROM tickets WHERE id = ANY($1) ORDER BY id FOR UPDATE")
+    let versions: Vec<(Uuid, i64)> =
+        sqlx::query_as("SELECT id, version FROM tickets WHERE id = ANY($1) ORDER BY id FOR UPDATE")
             .bind(&ids)
             .fetch_all(&mut *tx)
             .await
             .map_err(from_sqlx)?;
-    for row in rows {
-        let version: i64 = row.try_get(1).map_err(from_sqlx)?;
-        found
-            .versions
-            .insert(row.try_get(0).map_err(from_sqlx)?, version as u64);
-    }
+    found.versions = versions.into_iter().map(|(id, v)| (id, v as u64)).collect();
 
     let fired: Vec<TimerRow> = writes.iter().filter_map(|w| w.fired()).collect();
     if !fired.is_empty() {
         let (tickets, keys): (Vec<Uuid>, Vec<String>) =
             fired.into_iter().map(|t| (t.ticket_id, t.key)).unzip();
-        let rows = sqlx::query(
+        let rows: Vec<StoredTimer> = sqlx::query_as(
             "SELECT ticket_id, key, claimed_by, epoch, due_at_us \
              FROM timers JOIN UNNEST($1::uuid[], $2::text[]) AS fired (ticket_id, key) \
              USING (ticket_id, key) FOR UPDATE OF timers",
@@ -47,15 +42,7 @@ pub(super) async fn found(tx: &mut PgConnection, writes: &[&Write]) -> Result<Fo
         .fetch_all(&mut *tx)
         .await
         .map_err(from_sqlx)?;
-        for row in rows {
-            found.timers.insert(TimerRow {
-                ticket_id: row.try_get(0).map_err(from_sqlx)?,
-                key: row.try_get(1).map_err(from_sqlx)?,
-                owner: row.try_get(2).map_err(from_sqlx)?,
-                epoch: row.try_get::<i64, _>(3).map_err(from_sqlx)? as u64,
-                due_at_us: row.try_get(4).map_err(from_sqlx)?,
-            });
-        }
+        found.timers = rows.into_iter().map(TimerRow::from).collect();
     }
 
     let (callers, keys): (Vec<Uuid>, Vec<String>) = writes
@@ -64,7 +51,7 @@ pub(super) async fn found(tx: &mut PgConnection, writes: &[&Write]) -> Result<Fo
         .map(|rec| (rec.caller, rec.key.clone()))
         .unzip();
     if !callers.is_empty() {
-        let rows = sqlx::query(
+        let found_keys: Vec<(Uuid, String)> = sqlx::query_as(
             "SELECT caller_id, key \
              FROM idempotency JOIN UNNEST($1::uuid[], $2::text[]) AS keyed (caller_id, key) \
              USING (caller_id, key)",
@@ -74,12 +61,7 @@ pub(super) async fn found(tx: &mut PgConnection, writes: &[&Write]) -> Result<Fo
         .fetch_all(&mut *tx)
         .await
         .map_err(from_sqlx)?;
-        for row in rows {
-            found.idempotency.insert((
-                row.try_get(0).map_err(from_sqlx)?,
-                row.try_get(1).map_err(from_sqlx)?,
-            ));
-        }
+        found.idempotency = found_keys.into_iter().collect();
     }
     Ok(found)
 }

@@ -74,6 +74,21 @@ impl TimerRow {
     }
 }
 
+/// A timer row as a batch reads it: (ticket, key, claimed by, epoch, due at in µs).
+pub(crate) type StoredTimer = (Uuid, String, Option<Uuid>, i64, i64);
+
+impl From<StoredTimer> for TimerRow {
+    fn from((ticket_id, key, owner, epoch, due_at_us): StoredTimer) -> TimerRow {
+        TimerRow {
+            ticket_id,
+            key,
+            owner,
+            epoch: epoch as u64,
+            due_at_us,
+        }
+    }
+}
+
 /// What the batch's reads found.
 #[derive(Debug, Default)]
 pub(crate) struct Found {

@@ -3,11 +3,11 @@
 //! every write, so the reads need no lock.
 
 use sqlx::types::Json;
-use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 use uuid::Uuid;
 
 use super::batch::Rows;
-use super::plan::{Found, TimerRow, Write};
+use super::plan::{Found, StoredTimer, TimerRow, Write};
 use crate::error::from_sqlx;
 use crate::us;
 use workflow_core::store::StoreError;
@@ -28,12 +28,12 @@ pub(super) async fn found(
         list.push_bind(w.ticket_id());
     }
     q.push(")");
-    for row in q.build().fetch_all(&mut *tx).await.map_err(from_sqlx)? {
-        let version: i64 = row.try_get(1).map_err(from_sqlx)?;
-        found
-            .versions
-            .insert(row.try_get(0).map_err(from_sqlx)?, version as u64);
-    }
+    let versions: Vec<(Uuid, i64)> = q
+        .build_query_as()
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(from_sqlx)?;
+    found.versions = versions.into_iter().map(|(id, v)| (id, v as u64)).collect();
 
     let fired: Vec<TimerRow> = writes.iter().filter_map(|w| w.fired()).collect();
     if !fired.is_empty() {
@@ -48,15 +48,12 @@ pub(super) async fn found(
                 .push_bind(t.key.clone())
                 .push(")");
         }
-        for row in q.build().fetch_all(&mut *tx).await.map_err(from_sqlx)? {
-            found.timers.insert(TimerRow {
-                ticket_id: row.try_get(0).map_err(from_sqlx)?,
-                key: row.try_get(1).map_err(from_sqlx)?,
-                owner: row.try_get(2).map_err(from_sqlx)?,
-                epoch: row.try_get::<i64, _>(3).map_err(from_sqlx)? as u64,
-                due_at_us: row.try_get(4).map_err(from_sqlx)?,
-            });
-        }
+        let rows: Vec<StoredTimer> = q
+            .build_query_as()
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(from_sqlx)?;
+        found.timers = rows.into_iter().map(TimerRow::from).collect();
     }
 
     let keyed: Vec<_> = writes.iter().filter_map(|w| w.idempotency()).collect();
@@ -70,12 +67,12 @@ pub(super) async fn found(
                 .push_bind(rec.key.clone())
                 .push(")");
         }
-        for row in q.build().fetch_all(&mut *tx).await.map_err(from_sqlx)? {
-            found.idempotency.insert((
-                row.try_get(0).map_err(from_sqlx)?,
-                row.try_get(1).map_err(from_sqlx)?,
-            ));
-        }
+        let keys: Vec<(Uuid, String)> = q
+            .build_query_as()
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(from_sqlx)?;
+        found.idempotency = keys.into_iter().collect();
     }
     Ok(found)
 }

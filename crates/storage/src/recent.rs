@@ -34,11 +34,14 @@ impl RecentTickets {
             .cloned()
     }
 
-    /// Just committed.
+    /// Just committed. Two writes of one ticket answered out of order leave the later.
     pub(crate) fn remember(&self, ticket: &Ticket) {
         let mut by_id = self.by_id.lock().expect("never poisoned");
-        if by_id.len() >= CAPACITY && !by_id.contains_key(&ticket.id) {
-            by_id.clear();
+        match by_id.get(&ticket.id) {
+            Some(known) if known.version >= ticket.version => return,
+            Some(_) => {}
+            None if by_id.len() >= CAPACITY => by_id.clear(),
+            None => {}
         }
         by_id.insert(ticket.id, ticket.clone());
     }

@@ -1,5 +1,5 @@
 //! Group commit: the writes of concurrent callers are applied together, in one transaction
-//! of a handful of multi-row statements ([`batch`]), and each caller is answered only after
+//! of a few statements whatever its size ([`batch`]), and each caller is answered only after
 //! that transaction commits, so an acknowledged transition is as durable as before while a
 //! commit (and its fsync) is shared by every transition that arrived meanwhile.
 //!

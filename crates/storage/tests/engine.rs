@@ -797,6 +797,61 @@ async fn two_nodes_acting_on_one_ticket_by_turns(first: SqlStore, second: SqlSto
     assert_eq!(stored.version, completed.version);
 }
 
+/// An action at the version this node last wrote is decided on the ticket as written, not
+/// read again: the stored row is changed behind the node's back (its state, not its
+/// version, which no real writer does), and the node still acts on what it wrote.
+async fn an_action_at_the_version_written_here_does_not_read_the_ticket(s: SqlStore) {
+    let raw = s.clone();
+    let r = rig(s, "2026-03-09T09:00").await;
+    let t = r.submit("repair", Urgency::Normal).await;
+    let branch = Scope::Branch(r.dir.branch);
+    let triaged = r
+        .engine
+        .act(
+            &r.secretary,
+            &branch,
+            t.id,
+            "triage",
+            Some(t.version),
+            Fields::default(),
+        )
+        .await
+        .unwrap();
+    let behind_its_back = match (raw.pg_pool(), raw.sqlite_pool()) {
+        (Some(pg), _) => sqlx::query(
+            "UPDATE tickets SET body = jsonb_set(body, '{state}', '\"closed\"') WHERE id = $1",
+        )
+        .bind(t.id)
+        .execute(pg)
+        .await
+        .map(|_| ()),
+        (None, Some(lite)) => sqlx::query(
+            "UPDATE tickets SET body = json_set(body, '$.state', 'closed') WHERE id = $1",
+        )
+        .bind(t.id)
+        .execute(lite)
+        .await
+        .map(|_| ()),
+        (None, None) => unreachable!("a store has one backend"),
+    };
+    behind_its_back.unwrap();
+    let read = r.engine.ticket(&Scope::Everything, t.id).await.unwrap();
+    assert_eq!(read.state, "closed", "a read sees the changed row");
+    let dispatched = r
+        .engine
+        .act(
+            &r.secretary,
+            &branch,
+            t.id,
+            "dispatch",
+            Some(triaged.version),
+            to(r.dir.member),
+        )
+        .await
+        .expect("decided on the ticket as this node wrote it (triaged)");
+    assert_eq!(dispatched.version, triaged.version + 1);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_two_nodes_acting_on_one_ticket_by_turns() {
     let path = std::env::temp_dir().join(format!("linli-nodes-{}.db", Uuid::now_v7().simple()));
@@ -820,6 +875,7 @@ backends! {
     escalation_stops_the_moment_the_clock_stops,
     idempotent_submits_answer_alike_and_refuse_a_changed_body,
     assignees_must_belong_to_the_ticket_s_community,
+    an_action_at_the_version_written_here_does_not_read_the_ticket,
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

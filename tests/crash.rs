@@ -7,7 +7,7 @@ mod support;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use support::{Running, spawn_linli};
@@ -129,7 +129,16 @@ async fn nothing_acknowledged_is_lost_to_kill_9(url: &str) {
                 ))
             })
             .collect();
-        // A moment of load, different each round, then SIGKILL: no shutdown, no flush.
+        // The load under way first (a fresh server on a busy machine can take a while to
+        // answer its first requests), then a moment more of it, different each round, then
+        // SIGKILL: no shutdown, no flush.
+        let before = acks.lock().unwrap().len();
+        let flowing = Instant::now();
+        while acks.lock().unwrap().len() < before + 20
+            && flowing.elapsed() < Duration::from_secs(30)
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         let pause = 400 + (uuid::Uuid::now_v7().as_u128() % 800) as u64;
         tokio::time::sleep(Duration::from_millis(pause)).await;
         server.child.kill().unwrap();

@@ -172,3 +172,42 @@ async fn assert_partial_indexes_read(s: &storage::SqlStore, branch: Uuid, commun
         assert!(plan.contains(index), "{scope:?} {filter:?}:\n{plan}");
     }
 }
+
+/// The batch writer's statements reach every row through a primary key, in the generic plan
+/// each writer connection keeps, whatever a table holds: a few thousand pending timers and
+/// idempotency records (a small table is where the planner's guess of ten rows for an
+/// `UNNEST` made a hash join over a sequential scan look cheaper), among 100,000 tickets.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_batch_statements_read_no_whole_table() {
+    let Some(url) = postgres_database().await else {
+        return;
+    };
+    let s = connect(&url).await;
+    let pool = s.pg_pool().unwrap();
+    load_tickets(pool).await;
+    sqlx::query(
+        "INSERT INTO timers (ticket_id, key, community_id, due_at_us, epoch) \
+         SELECT id, 'expiry', community_id, created_at_us + 1800000000, 1 FROM tickets LIMIT 2000",
+    )
+    .execute(pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO idempotency (caller_id, key, request_hash, ticket_id, response, created_at_us) \
+         SELECT requester_id, id::text, 'h', id, '{}'::jsonb, created_at_us \
+         FROM tickets LIMIT 2000",
+    )
+    .execute(pool)
+    .await
+    .unwrap();
+    sqlx::query("ANALYZE").execute(pool).await.unwrap();
+
+    let plans = s.explain_batch().await.unwrap().unwrap();
+    assert_eq!(plans.len(), 4);
+    for plan in &plans {
+        assert!(!plan.contains("Seq Scan"), "{plan}");
+    }
+    let write = &plans[3];
+    assert!(write.contains("Delete on timers"), "{write}");
+    assert!(write.contains("timers_pkey"), "{write}");
+}

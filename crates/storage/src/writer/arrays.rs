@@ -4,8 +4,9 @@
 //! multi-row `VALUES` gave a new text (a parse and a plan on the server) for every batch
 //! size and table, and that server time was shared with the callers' two cores.
 
-use sqlx::PgConnection;
+use sqlx::postgres::PgConnectOptions;
 use sqlx::types::Json;
+use sqlx::{Connection, PgConnection};
 use uuid::Uuid;
 use workflow_core::store::StoreError;
 
@@ -15,33 +16,43 @@ use crate::error::from_sqlx;
 use crate::tickets::holder;
 use crate::us;
 
+// The batch's reads. Each join with `UNNEST` also names its rows by `= ANY` on the primary
+// key's first column: the planner guesses ten rows for an `UNNEST`, and with that guess a
+// generic plan came out as a hash join over a sequential scan of the whole table (seen on
+// `timers`, a table of a few thousand rows that churns with every transition: up to 3 ms a
+// batch). `= ANY` on an index's leading column is an index scan in every plan.
+const VERSIONS: &str = "SELECT id, version FROM tickets WHERE id = ANY($1) ORDER BY id FOR UPDATE";
+const FIRED_TIMERS: &str = "\
+SELECT ticket_id, key, claimed_by, epoch, due_at_us
+FROM timers JOIN UNNEST($1::uuid[], $2::text[]) AS fired (ticket_id, key) USING (ticket_id, key)
+WHERE timers.ticket_id = ANY($1) FOR UPDATE OF timers";
+const KEYS_USED: &str = "\
+SELECT caller_id, key
+FROM idempotency JOIN UNNEST($1::uuid[], $2::text[]) AS keyed (caller_id, key) USING (caller_id, key)
+WHERE idempotency.caller_id = ANY($1)";
+
 /// What the writes depend on, as stored, locked until the batch commits. Tickets are
 /// locked in id order, so that two nodes' batches never wait on each other in a cycle.
 pub(super) async fn found(tx: &mut PgConnection, writes: &[&Write]) -> Result<Found, StoreError> {
     let mut found = Found::default();
     let ids: Vec<Uuid> = writes.iter().map(|w| w.ticket_id()).collect();
-    let versions: Vec<(Uuid, i64)> =
-        sqlx::query_as("SELECT id, version FROM tickets WHERE id = ANY($1) ORDER BY id FOR UPDATE")
-            .bind(&ids)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(from_sqlx)?;
+    let versions: Vec<(Uuid, i64)> = sqlx::query_as(VERSIONS)
+        .bind(&ids)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(from_sqlx)?;
     found.versions = versions.into_iter().map(|(id, v)| (id, v as u64)).collect();
 
     let fired: Vec<TimerRow> = writes.iter().filter_map(|w| w.fired()).collect();
     if !fired.is_empty() {
         let (tickets, keys): (Vec<Uuid>, Vec<String>) =
             fired.into_iter().map(|t| (t.ticket_id, t.key)).unzip();
-        let rows: Vec<StoredTimer> = sqlx::query_as(
-            "SELECT ticket_id, key, claimed_by, epoch, due_at_us \
-             FROM timers JOIN UNNEST($1::uuid[], $2::text[]) AS fired (ticket_id, key) \
-             USING (ticket_id, key) FOR UPDATE OF timers",
-        )
-        .bind(&tickets)
-        .bind(&keys)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(from_sqlx)?;
+        let rows: Vec<StoredTimer> = sqlx::query_as(FIRED_TIMERS)
+            .bind(&tickets)
+            .bind(&keys)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(from_sqlx)?;
         found.timers = rows.into_iter().map(TimerRow::from).collect();
     }
 
@@ -51,16 +62,12 @@ pub(super) async fn found(tx: &mut PgConnection, writes: &[&Write]) -> Result<Fo
         .map(|rec| (rec.caller, rec.key.clone()))
         .unzip();
     if !callers.is_empty() {
-        let found_keys: Vec<(Uuid, String)> = sqlx::query_as(
-            "SELECT caller_id, key \
-             FROM idempotency JOIN UNNEST($1::uuid[], $2::text[]) AS keyed (caller_id, key) \
-             USING (caller_id, key)",
-        )
-        .bind(&callers)
-        .bind(&keys)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(from_sqlx)?;
+        let found_keys: Vec<(Uuid, String)> = sqlx::query_as(KEYS_USED)
+            .bind(&callers)
+            .bind(&keys)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(from_sqlx)?;
         found.idempotency = found_keys.into_iter().collect();
     }
     Ok(found)
@@ -72,7 +79,8 @@ pub(super) async fn found(tx: &mut PgConnection, writes: &[&Write]) -> Result<Fo
 /// both), which is what lets them share a statement.
 ///
 /// Each connection plans it once (a generic plan), and again whenever `ANALYZE` finds the
-/// tables changed: the joins with `UNNEST` then reach rows through the primary keys.
+/// tables changed; the timers deleted are named by `= ANY` as in the reads above, so that
+/// every plan reaches them through the primary key.
 const WRITE: &str = "\
 WITH tickets_written AS (
     INSERT INTO tickets (id, community_id, branch_id, building_id, workflow_id, workflow_version,
@@ -93,7 +101,8 @@ WITH tickets_written AS (
         $26::text[], $27::text[], $28::jsonb[])
 ), timers_deleted AS (
     DELETE FROM timers USING UNNEST($29::uuid[], $30::text[]) AS gone (ticket_id, key)
-    WHERE timers.ticket_id = gone.ticket_id AND timers.key = gone.key
+    WHERE timers.ticket_id = ANY($29) AND timers.ticket_id = gone.ticket_id
+        AND timers.key = gone.key
 ), timers_set AS (
     INSERT INTO timers (ticket_id, key, community_id, due_at_us, epoch, claimed_by, lease_until_us)
     SELECT ticket_id, key, community_id, due_at_us, epoch, NULL, NULL
@@ -216,6 +225,40 @@ pub(super) async fn write(tx: &mut PgConnection, rows: &Rows<'_>) -> Result<(), 
         .await
         .map_err(from_sqlx)?;
     Ok(())
+}
+
+/// The generic plan of each of a batch's statements (`EXPLAIN` of the statement prepared under
+/// `plan_cache_mode = force_generic_plan`: the plan a writer's connection keeps reusing), on a
+/// connection of its own, closed afterwards so that nothing prepared here outlives it.
+pub(crate) async fn explain(options: &PgConnectOptions) -> Result<Vec<String>, StoreError> {
+    let mut conn = PgConnection::connect_with(options)
+        .await
+        .map_err(from_sqlx)?;
+    sqlx::raw_sql("SET plan_cache_mode = force_generic_plan")
+        .execute(&mut conn)
+        .await
+        .map_err(from_sqlx)?;
+    let mut plans = Vec::new();
+    for (name, text, params) in [
+        ("versions", VERSIONS, 1),
+        ("fired_timers", FIRED_TIMERS, 2),
+        ("keys_used", KEYS_USED, 2),
+        ("write", WRITE, 62),
+    ] {
+        let prepare = format!("PREPARE {name} AS {text}");
+        sqlx::raw_sql(&prepare)
+            .execute(&mut conn)
+            .await
+            .map_err(from_sqlx)?;
+        let nulls = vec!["NULL"; params].join(", ");
+        let lines: Vec<String> = sqlx::query_scalar(&format!("EXPLAIN EXECUTE {name}({nulls})"))
+            .fetch_all(&mut conn)
+            .await
+            .map_err(from_sqlx)?;
+        plans.push(lines.join("\n"));
+    }
+    conn.close().await.map_err(from_sqlx)?;
+    Ok(plans)
 }
 
 #[cfg(test)]

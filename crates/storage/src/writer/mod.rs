@@ -26,6 +26,18 @@ use workflow_core::store::StoreError;
 
 use crate::SqlStore;
 
+impl SqlStore {
+    /// PostgreSQL's generic plans for a batch's statements, the plans each writer connection
+    /// keeps reusing: how tests check that no part of a batch reads a whole table. `None` on
+    /// SQLite, whose batches name every row by its primary key.
+    pub async fn explain_batch(&self) -> Result<Option<Vec<String>>, StoreError> {
+        match self.pg_pool() {
+            Some(pool) => Ok(Some(arrays::explain(&pool.connect_options()).await?)),
+            None => Ok(None),
+        }
+    }
+}
+
 /// The most writes in one batch.
 const MAX_BATCH: usize = 128;
 /// Writes waiting beyond this make callers wait to enqueue (back-pressure, bounded memory).

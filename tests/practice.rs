@@ -68,6 +68,23 @@ async fn a_volunteer_enters_a_request_for_a_resident_by_phone(app: TestApp) {
         told(&app, &t).await
     );
 
+    // The volunteer who entered it follows it as their own: they read it and find it in their
+    // list; another volunteer of the community does not.
+    let r = app.get("member", &format!("/api/v1/tickets/{t}")).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let theirs = app.get("member", "/api/v1/tickets").await;
+    assert!(
+        theirs.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["id"] == json!(t)),
+        "{:?}",
+        theirs.body
+    );
+    let r = app.get("doctor", &format!("/api/v1/tickets/{t}")).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{:?}", r.body);
+
     // The audit says who entered it, in which role, and how it came.
     let events = app
         .get("secretary", &format!("/api/v1/tickets/{t}/events"))

@@ -63,6 +63,7 @@ fn certainly_sees(scope: &Scope, t: &Ticket) -> bool {
             person, community, ..
         } => {
             t.requester == *person
+                || t.proxy == Some(*person)
                 || t.assignee.and_then(|a| a.person()) == Some(*person)
                 || (t.on_wall && *community == Some(t.community_id))
         }

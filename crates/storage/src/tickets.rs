@@ -28,7 +28,8 @@ macro_rules! push_scope {
                     .push_bind(*person)
                     .push(") OR id IN (SELECT ticket_id FROM co_handlers WHERE person_id = ")
                     .push_bind(*person)
-                    .push(")");
+                    .push(") OR proxy_id = ")
+                    .push_bind(*person);
                 if let Some(c) = community {
                     $qb.push(" OR (on_wall AND community_id = ").push_bind(*c).push(")");
                 }
@@ -119,7 +120,7 @@ macro_rules! push_tickets {
         q.push(
             "INSERT INTO tickets (id, community_id, branch_id, building_id, workflow_id, workflow_version, \
              category, urgency, state, requester_id, assignee_person, assignee_team, version, terminal, \
-             breached, created_at_us, updated_at_us, body, on_wall, follow_up_due) ",
+             breached, created_at_us, updated_at_us, body, on_wall, follow_up_due, proxy_id) ",
         );
         q.push_values($rows, |mut row, t: &workflow_core::Ticket| {
             let (person, team) = crate::tickets::holder(t);
@@ -142,7 +143,8 @@ macro_rules! push_tickets {
                 .push_bind(crate::us(t.updated_at))
                 .push_bind(sqlx::types::Json(t))
                 .push_bind(t.on_wall)
-                .push_bind(t.follow_up_due());
+                .push_bind(t.follow_up_due())
+                .push_bind(t.proxy);
         });
         q.push($tail);
     }};

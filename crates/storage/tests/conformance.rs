@@ -504,7 +504,33 @@ async fn visibility_is_enforced_in_the_query(s: SqlStore) {
         .await,
         "the team's pool"
     );
-    assert!(!sees(member).await, "not in that team");
+    assert!(!sees(member.clone()).await, "not in that team");
+    // A volunteer who entered a request for the resident (代办) follows it.
+    let entered = w.submit_as(&w.member, "王奶奶来电: 灯坏了", now());
+    assert_eq!(entered.ticket.proxy, Some(w.member.id));
+    s.apply(&entered, None).await.unwrap();
+    let sees_entered = || {
+        let (s, member) = (s.clone(), member.clone());
+        async move {
+            s.ticket(entered.ticket.id, &member)
+                .await
+                .unwrap()
+                .is_some()
+        }
+    };
+    assert!(sees_entered().await, "the proxy's own entry");
+    // Tickets entered before migration 0009 get their proxy from their body.
+    execute_sql(&s, "UPDATE tickets SET proxy_id = NULL").await;
+    assert!(!sees_entered().await);
+    let migration = if s.is_postgres() {
+        include_str!("../../../migrations/postgres/0009_proxy.sql")
+    } else {
+        include_str!("../../../migrations/sqlite/0009_proxy.sql")
+    };
+    let backfill = &migration[migration.find("UPDATE").unwrap()..];
+    let backfill = &backfill[..=backfill.find(';').unwrap()];
+    execute_sql(&s, backfill).await;
+    assert!(sees_entered().await, "backfilled: {backfill}");
     // Lists obey the same scope.
     let mine = s
         .list(
@@ -517,7 +543,7 @@ async fn visibility_is_enforced_in_the_query(s: SqlStore) {
         )
         .await
         .unwrap();
-    assert_eq!(mine.len(), 1);
+    assert_eq!(mine.len(), 2, "hers, whoever entered them");
     let others = s
         .list(
             &Scope::Branch(dir.other_branch),

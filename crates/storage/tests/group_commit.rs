@@ -97,9 +97,9 @@ async fn mixed_concurrent_writes_each_get_their_own_answer(s: SqlStore) {
         record(w.resident.id, "twice", &first),
         record(w.resident.id, "twice", &second),
     );
-    // New submissions with fresh keys succeed.
+    // New submissions with fresh keys succeed; a volunteer entered them for the resident.
     for i in 0..20 {
-        let d = w.submit(now());
+        let d = w.submit_as(&w.member, "王奶奶来电: 灯坏了", now());
         let rec = record(w.resident.id, &format!("fresh-{i}"), &d);
         writes.push((Expect::Ok, d, Some(rec)));
     }
@@ -161,6 +161,23 @@ async fn mixed_concurrent_writes_each_get_their_own_answer(s: SqlStore) {
         }
     }
     assert_eq!(winners, 1, "one key, one ticket");
+    // The volunteer who entered them sees them, batched or not (the proxy column is written).
+    let entered = s
+        .list(
+            &Scope::Assignee {
+                person: w.member.id,
+                teams: vec![],
+                community: None,
+            },
+            &TicketFilter::default(),
+            Page {
+                after: None,
+                limit: 50,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(entered.len(), 20);
     // Every triaged ticket holds its submission's events and the triage's, nothing else.
     let triage_events = w
         .act(&tickets[0], &w.secretary, "triage", Fields::default())

@@ -19,8 +19,9 @@ pub enum Scope {
     Everything,
     /// A resident: their own requests.
     Requester(Uuid),
-    /// A volunteer: their own requests (they are residents too), what is assigned to them, and
-    /// what sits in one of their teams' pools.
+    /// A volunteer: their own requests (they are residents too), those they entered for a
+    /// resident (代办), what is assigned to them or they co-handle, and what sits in one of
+    /// their teams' pools.
     /// And, in `community`, whatever stands on the wall (a `wall` state).
     Assignee {
         person: Uuid,

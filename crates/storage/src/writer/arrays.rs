@@ -85,10 +85,11 @@ const WRITE: &str = "\
 WITH tickets_written AS (
     INSERT INTO tickets (id, community_id, branch_id, building_id, workflow_id, workflow_version,
         category, urgency, state, requester_id, assignee_person, assignee_team, version, terminal,
-        breached, created_at_us, updated_at_us, body, on_wall, follow_up_due)
+        breached, created_at_us, updated_at_us, body, on_wall, follow_up_due, proxy_id)
     SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::int4[],
         $7::text[], $8::text[], $9::text[], $10::uuid[], $11::uuid[], $12::uuid[], $13::int8[],
-        $14::bool[], $15::bool[], $16::int8[], $17::int8[], $18::jsonb[], $19::bool[], $20::bool[])
+        $14::bool[], $15::bool[], $16::int8[], $17::int8[], $18::jsonb[], $19::bool[], $20::bool[],
+        $63::uuid[])
     ON CONFLICT (id) DO UPDATE SET state = excluded.state,
         workflow_version = excluded.workflow_version, urgency = excluded.urgency,
         assignee_person = excluded.assignee_person, assignee_team = excluded.assignee_team,
@@ -221,6 +222,8 @@ pub(super) async fn write(tx: &mut PgConnection, rows: &Rows<'_>) -> Result<(), 
         .bind(column(keyed, |(_, d)| us(d.ticket.updated_at)))
         .bind(announce_timers)
         .bind(announce_messages)
+        // tickets again: who entered each for its requester (set once, never updated)
+        .bind(column(&tickets, |t| t.proxy))
         .execute(&mut *tx)
         .await
         .map_err(from_sqlx)?;
@@ -243,7 +246,7 @@ pub(crate) async fn explain(options: &PgConnectOptions) -> Result<Vec<String>, S
         ("versions", VERSIONS, 1),
         ("fired_timers", FIRED_TIMERS, 2),
         ("keys_used", KEYS_USED, 2),
-        ("write", WRITE, 62),
+        ("write", WRITE, 63),
     ] {
         let prepare = format!("PREPARE {name} AS {text}");
         sqlx::raw_sql(&prepare)

@@ -86,6 +86,17 @@ pub async fn connect(url: &str) -> SqlStore {
     storage::connect(&Options::new(url)).await.unwrap()
 }
 
+/// Runs one statement as it is on a store's database, behind the store's back (setting up
+/// what a test needs, or undoing what it checks).
+pub async fn execute_sql(s: &SqlStore, sql: &str) {
+    match (s.pg_pool(), s.sqlite_pool()) {
+        (Some(pg), _) => sqlx::raw_sql(sql).execute(pg).await.map(|_| ()),
+        (None, Some(lite)) => sqlx::raw_sql(sql).execute(lite).await.map(|_| ()),
+        (None, None) => unreachable!("a store has one backend"),
+    }
+    .unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
 pub async fn sqlite_store() -> SqlStore {
     let path = std::env::temp_dir().join(format!("linli-test-{}.db", Uuid::now_v7().simple()));
     connect(&format!("sqlite://{}", path.display())).await
@@ -174,6 +185,11 @@ impl World {
     }
 
     pub fn submit_with(&self, text: &str, at: Timestamp) -> Decision {
+        self.submit_as(&self.resident, text, at)
+    }
+
+    /// The resident's request, entered by `who`: themselves, or a proxy (代办).
+    pub fn submit_as(&self, who: &Actor, text: &str, at: Timestamp) -> Decision {
         let sub = Submission {
             id: Uuid::now_v7(),
             category: "repair".into(),
@@ -185,7 +201,7 @@ impl World {
             branch_id: self.branch,
             building_id: self.building,
         };
-        decide_submission(&self.wf, &self.resident, &sub, at).unwrap()
+        decide_submission(&self.wf, who, &sub, at).unwrap()
     }
 
     pub fn act(&self, t: &Ticket, who: &Actor, action: &str, fields: Fields) -> Decision {

@@ -197,8 +197,27 @@ impl Store for SqlStore {
 
     async fn apply_linked(&self, decisions: &[Decision]) -> Result<(), StoreError> {
         let written = match &self.writer {
-            Some(w) => w.write(writer::Write::Linked(decisions.to_vec())).await,
-            None => self.apply_linked_decisions(decisions).await,
+            Some(w) => {
+                w.write(writer::Write::Linked(decisions.to_vec(), None))
+                    .await
+            }
+            None => self.apply_linked_decisions(decisions, None).await,
+        };
+        self.note_written(decisions, written)
+    }
+
+    async fn fire_linked(
+        &self,
+        timer: &ClaimedTimer,
+        decisions: &[Decision],
+    ) -> Result<(), StoreError> {
+        let fired = Some(timer.clone());
+        let written = match &self.writer {
+            Some(w) => {
+                w.write(writer::Write::Linked(decisions.to_vec(), fired))
+                    .await
+            }
+            None => self.apply_linked_decisions(decisions, fired.as_ref()).await,
         };
         self.note_written(decisions, written)
     }

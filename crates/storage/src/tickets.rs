@@ -348,6 +348,28 @@ macro_rules! push_ticket_update {
     }};
 }
 
+/// Deletes a claimed timer exactly as its claim left it, in transaction `$tx`; returns
+/// `TimerGone` from the enclosing function if the claim was lost or the timer replaced.
+macro_rules! delete_claimed {
+    ($tx:ident, $timer:expr) => {{
+        let timer: &ClaimedTimer = $timer;
+        let deleted = sqlx::query(
+            "DELETE FROM timers WHERE ticket_id = $1 AND key = $2 AND claimed_by = $3 AND epoch = $4 AND due_at_us = $5",
+        )
+        .bind(timer.ticket_id)
+        .bind(timer.key.to_string())
+        .bind(timer.owner)
+        .bind(timer.epoch as i64)
+        .bind(us(timer.due_at))
+        .execute(&mut *$tx)
+        .await
+        .map_err(from_sqlx)?;
+        if deleted.rows_affected() == 0 {
+            return Err(StoreError::TimerGone);
+        }
+    }};
+}
+
 /// Writes a decision inside an open transaction `$tx`; `return`s the error on failure.
 ///
 /// Round trips are what a lone transition costs beyond the database's own work, so the
@@ -610,12 +632,18 @@ impl SqlStore {
     }
 
     /// Every decision of a link in one transaction; a conflict on any drops them all.
+    /// A link's decisions in one transaction, with the deletion of the timer that fired
+    /// them if one did.
     pub(crate) async fn apply_linked_decisions(
         &self,
         decisions: &[Decision],
+        fired: Option<&ClaimedTimer>,
     ) -> Result<(), StoreError> {
         with_pool!(self, pool, {
             let mut tx = pool.begin().await.map_err(from_sqlx)?;
+            if let Some(timer) = fired {
+                delete_claimed!(tx, timer);
+            }
             for d in decisions {
                 write_decision!(tx, self, d);
             }
@@ -642,20 +670,7 @@ impl SqlStore {
     ) -> Result<(), StoreError> {
         with_pool!(self, pool, {
             let mut tx = pool.begin().await.map_err(from_sqlx)?;
-            let deleted = sqlx::query(
-                "DELETE FROM timers WHERE ticket_id = $1 AND key = $2 AND claimed_by = $3 AND epoch = $4 AND due_at_us = $5",
-            )
-            .bind(timer.ticket_id)
-            .bind(timer.key.to_string())
-            .bind(timer.owner)
-            .bind(timer.epoch as i64)
-            .bind(us(timer.due_at))
-            .execute(&mut *tx)
-            .await
-            .map_err(from_sqlx)?;
-            if deleted.rows_affected() == 0 {
-                return Err(StoreError::TimerGone);
-            }
+            delete_claimed!(tx, timer);
             if let Some(d) = d {
                 write_decision!(tx, self, d);
             }

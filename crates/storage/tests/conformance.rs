@@ -775,6 +775,43 @@ async fn linked_decisions_are_written_together_or_not_at_all(s: SqlStore) {
         .unwrap();
     assert_eq!(stored(a.ticket.id).await, triage_a.ticket);
     assert_eq!(stored(b.ticket.id).await, cancel_b.ticket);
+
+    // Fired by a timer: the timer goes with the decisions, or nothing does.
+    let owner = Uuid::now_v7();
+    let due = plus(now(), 30 * 86_400);
+    let claimed = s.claim_due(due, 10, owner, plus(due, 60)).await.unwrap();
+    let timer = claimed
+        .iter()
+        .find(|t| t.ticket_id == a.ticket.id)
+        .expect("a's clocks have timers");
+    let note = |t: &Ticket| {
+        let fields = Fields {
+            note: Some("联动".into()),
+            ..Fields::default()
+        };
+        w.act(t, &w.secretary, "note", fields)
+    };
+    let c = w.submit(now());
+    s.apply(&c, None).await.unwrap();
+    let (note_a, stale_c) = (note(&triage_a.ticket), note(&c.ticket));
+    let triage_c = w.act(&c.ticket, &w.secretary, "triage", Fields::default());
+    s.apply(&triage_c, None).await.unwrap();
+    let err = s.fire_linked(timer, &[note_a.clone(), stale_c]).await;
+    assert!(matches!(err, Err(StoreError::Conflict { .. })), "{err:?}");
+    assert_eq!(stored(a.ticket.id).await, triage_a.ticket);
+    let note_c = note(&triage_c.ticket);
+    s.fire_linked(timer, &[note_a.clone(), note_c.clone()])
+        .await
+        .unwrap();
+    assert_eq!(stored(a.ticket.id).await, note_a.ticket);
+    assert_eq!(stored(c.ticket.id).await, note_c.ticket);
+    let again = [note(&note_a.ticket)];
+    assert_eq!(
+        s.fire_linked(timer, &again).await.unwrap_err(),
+        StoreError::TimerGone,
+        "the timer went with them"
+    );
+    assert_eq!(stored(a.ticket.id).await, note_a.ticket);
 }
 
 backends! {

@@ -34,12 +34,16 @@ struct Rig {
 }
 
 async fn rig(s: SqlStore, start: &str) -> Rig {
+    rig_on(s, start, load_catalog()).await
+}
+
+async fn rig_on(s: SqlStore, start: &str, catalog: Catalog) -> Rig {
     let dir = Directory::create(&s).await;
     let clock = Arc::new(ManualClock::new(at(start)));
     let engine = Engine::new(
         Arc::new(s),
         clock.clone(),
-        Arc::new(load_catalog()),
+        Arc::new(catalog),
         Arc::new(Quiet),
     );
     engine.register_workflows().await.unwrap();
@@ -311,6 +315,14 @@ impl Store for Recording {
     }
     async fn fire(&self, t: &ClaimedTimer, d: Option<&Decision>) -> Result<(), StoreError> {
         self.inner.fire(t, d).await?;
+        self.fired
+            .lock()
+            .unwrap()
+            .push((t.ticket_id, t.key.to_string(), t.due_at));
+        Ok(())
+    }
+    async fn fire_linked(&self, t: &ClaimedTimer, d: &[Decision]) -> Result<(), StoreError> {
+        self.inner.fire_linked(t, d).await?;
         self.fired
             .lock()
             .unwrap()
@@ -867,7 +879,58 @@ async fn postgres_two_nodes_acting_on_one_ticket_by_turns() {
     two_nodes_acting_on_one_ticket_by_turns(connect(&url).await, connect(&url).await).await;
 }
 
+/// A request nobody dispatched lapses after two hours: no shipped workflow does this, but
+/// an office may write one, and the requests merged under one that lapses must not stay
+/// merged under a closed request for ever.
+const LAPSE: &str = r#"
+[[transitions]]
+action = "lapse"
+label = { zh-CN = "逾期未派,自动撤销", en = "Lapsed undispatched" }
+from = "triaged"
+to = "cancelled"
+roles = ["system"]
+
+[[timers]]
+in = "triaged"
+after = "2h"
+action = "lapse"
+"#;
+
+async fn merged_requests_follow_a_parent_a_timer_moved(s: SqlStore) {
+    let r = rig_on(s, "2026-03-09T09:00", catalog_with(LAPSE)).await;
+    let parent = r.submit("repair", Urgency::Normal).await;
+    let child = r.submit("repair", Urgency::Normal).await;
+    r.act(&r.secretary, parent.id, "triage", Fields::default())
+        .await;
+    let merged = Fields {
+        parent: Some(parent.id),
+        ..Fields::default()
+    };
+    let child = r.act(&r.secretary, child.id, "merge", merged).await;
+    assert_eq!(child.state, "merged");
+    // The parent lapses (the response clock's warning and breach fire by then too).
+    r.at("2026-03-09T11:00").await;
+    let parent = r
+        .engine
+        .ticket(&Scope::Everything, parent.id)
+        .await
+        .unwrap();
+    assert_eq!(parent.state, "cancelled");
+    let child = r.engine.ticket(&Scope::Everything, child.id).await.unwrap();
+    assert_eq!(
+        (child.state.as_str(), child.parent),
+        ("triaged", None),
+        "released by the lapse, back with the branch"
+    );
+    let kinds = r.kinds_since(child.id, 0).await;
+    assert!(
+        kinds.contains(&("parent_released".into(), at("2026-03-09T11:00"))),
+        "when the parent lapsed: {kinds:?}"
+    );
+}
+
 backends! {
+    merged_requests_follow_a_parent_a_timer_moved,
     warnings_breaches_and_the_ladder_follow_office_hours,
     a_breach_during_the_spring_festival_waits_for_the_office,
     a_paused_clock_fires_at_its_moved_deadline,

@@ -726,11 +726,26 @@ impl Engine {
                 }
                 _ => decide_firing(wf, &ticket, &firing, self.clock.now())?,
             };
-            match self.store.fire(timer, decision.as_ref()).await {
+            // Requests merged under the ticket follow what the timer did, as they follow a
+            // person's action (a request closed for want of a confirmation closes them too).
+            let followers = match &decision {
+                Some(d) => self.followers(d).await?,
+                None => Vec::new(),
+            };
+            let written = match &decision {
+                Some(d) if !followers.is_empty() => {
+                    let mut all = vec![d.clone()];
+                    all.extend(followers.iter().cloned());
+                    self.store.fire_linked(timer, &all).await
+                }
+                _ => self.store.fire(timer, decision.as_ref()).await,
+            };
+            match written {
                 Ok(()) => {
                     if let Some(d) = &decision {
                         self.signal(d);
                     }
+                    followers.iter().for_each(|d| self.signal(d));
                     return Ok(Some(decision.is_some()));
                 }
                 Err(StoreError::TimerGone) => return Ok(None),

@@ -179,6 +179,16 @@ pub trait Store: Send + Sync + 'static {
         decision: Option<&Decision>,
     ) -> Result<(), StoreError>;
 
+    /// As [`Store::fire`] for a firing that moves a ticket with requests merged under it
+    /// (并单): `decisions` is the fired ticket's decision, then each follower's, all written
+    /// with the timer's deletion in one transaction or none of it (`Conflict` if any ticket
+    /// moved, `TimerGone` as for a fire).
+    async fn fire_linked(
+        &self,
+        timer: &ClaimedTimer,
+        decisions: &[Decision],
+    ) -> Result<(), StoreError>;
+
     /// A ticket, if the scope may see it.
     async fn ticket(&self, id: Uuid, scope: &Scope) -> Result<Option<Ticket>, StoreError>;
 

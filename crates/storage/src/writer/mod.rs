@@ -219,7 +219,7 @@ impl SqlStore {
         match w {
             Write::Apply(d, idem) => self.apply_decision(d, idem.as_ref()).await,
             Write::Fire(t, d) => self.fire_timer(t, d.as_ref()).await,
-            Write::Linked(ds) => self.apply_linked_decisions(ds).await,
+            Write::Linked(ds, fired) => self.apply_linked_decisions(ds, fired.as_ref()).await,
         }
     }
 }

@@ -14,9 +14,9 @@ use workflow_core::store::{ClaimedTimer, IdempotencyRecord, StoreError};
 pub(crate) enum Write {
     Apply(Decision, Option<IdempotencyRecord>),
     Fire(ClaimedTimer, Option<Decision>),
-    /// Several tickets' decisions that stand or fall together (a link): always written in a
-    /// transaction of their own.
-    Linked(Vec<Decision>),
+    /// Several tickets' decisions that stand or fall together (a link), and the timer that
+    /// fired them if one did: always written in a transaction of their own.
+    Linked(Vec<Decision>, Option<ClaimedTimer>),
 }
 
 impl Write {
@@ -24,7 +24,7 @@ impl Write {
         match self {
             Write::Apply(d, _) => d.ticket.id,
             Write::Fire(t, _) => t.ticket_id,
-            Write::Linked(ds) => ds.first().map_or(Uuid::nil(), |d| d.ticket.id),
+            Write::Linked(ds, _) => ds.first().map_or(Uuid::nil(), |d| d.ticket.id),
         }
     }
 
@@ -32,7 +32,7 @@ impl Write {
         match self {
             Write::Apply(d, _) => Some(d),
             Write::Fire(_, d) => d.as_ref(),
-            Write::Linked(_) => None,
+            Write::Linked(..) => None,
         }
     }
 
@@ -40,14 +40,14 @@ impl Write {
     pub(crate) fn fired(&self) -> Option<TimerRow> {
         match self {
             Write::Fire(t, _) => Some(TimerRow::claimed(t)),
-            Write::Apply(..) | Write::Linked(_) => None,
+            Write::Apply(..) | Write::Linked(..) => None,
         }
     }
 
     pub(crate) fn idempotency(&self) -> Option<&IdempotencyRecord> {
         match self {
             Write::Apply(_, idem) => idem.as_ref(),
-            Write::Fire(..) | Write::Linked(_) => None,
+            Write::Fire(..) | Write::Linked(..) => None,
         }
     }
 }
@@ -117,7 +117,7 @@ pub(crate) fn plan(writes: &[&Write], found: &Found) -> Vec<Outcome> {
     writes
         .iter()
         .map(|w| {
-            if matches!(w, Write::Linked(_)) || touched.contains(&w.ticket_id()) {
+            if matches!(w, Write::Linked(..)) || touched.contains(&w.ticket_id()) {
                 return Outcome::Alone;
             }
             if let Write::Fire(timer, _) = w

@@ -70,6 +70,12 @@ pub fn catalog_before_v3() -> Catalog {
     load(&sources).unwrap()
 }
 
+/// The shipped workflows with `extra` appended to the newest community-service file (a
+/// transition or timer a test needs that no shipped workflow has).
+pub fn catalog_with(extra: &str) -> Catalog {
+    load(&sources(Some(extra))).unwrap()
+}
+
 /// The newest community-service workflow with different content under the same id and
 /// version.
 pub fn changed_workflow() -> Arc<Workflow> {

@@ -300,6 +300,15 @@ try {
   await supervisor.getByText(/满意率/).first().waitFor();
   await shot(supervisor, 'supervisor-2-board');
 
+  step('an administrator sees the notifications that could not be delivered (消息投递)');
+  const admin = await signIn(browser, 'admin');
+  await admin.getByRole('heading', { name: '投递失败的消息' }).waitFor();
+  await admin.getByText(/正在排队投递：\d+ 条/).waitFor();
+  await admin.getByText('没有投递失败的消息。').waitFor();
+  await fitsThePhone(admin, 'the deliveries page');
+  await accessible(admin, 'the deliveries page');
+  await shot(admin, 'admin-1-deliveries');
+
   step('English on request');
   await member.getByRole('button', { name: 'English' }).click();
   await member.getByRole('link', { name: 'My orders' }).waitFor();
@@ -323,7 +332,7 @@ try {
   await accessible(resident, 'the sign-in page');
   await shot(resident, 'resident-6-signed-out');
 
-  const problems = [resident, secretary, member, supervisor].flatMap((p) => p.problems);
+  const problems = [resident, secretary, member, supervisor, admin].flatMap((p) => p.problems);
   assert.deepEqual(problems, [], 'no script errors on any page');
   console.log('console: all steps passed');
 } finally {

@@ -19,6 +19,7 @@ function tabsFor(roles) {
   if (roles.some((r) => PROXIES.includes(r))) tabs.push(['enter', 'tabEnterFor']);
   if (roles.includes('supervisor') || roles.some((r) => STAFF.includes(r))) tabs.push(['oversight', 'tabOversight']);
   if (roles.includes('resident')) tabs.push(['requests', 'tabRequests'], ['new', 'tabNew']);
+  if (roles.includes('admin')) tabs.push(['deliveries', 'tabDeliveries']);
   return tabs;
 }
 
@@ -32,6 +33,7 @@ const PAGES = {
   hours: views.hours,
   enter: views.enterForResident,
   oversight: views.oversight,
+  deliveries: views.deliveries,
 };
 
 const main = document.getElementById('main');
@@ -56,7 +58,7 @@ async function render({ keepError = false, live = false } = {}) {
   try {
     const view = where.page === 'ticket'
       ? await detail(ctx, where.id)
-      : await (PAGES[where.page] || (() => h('p', {}, '')))(ctx);
+      : await (PAGES[where.page] || (() => h('p', { class: 'empty' }, t('noPages'))))(ctx);
     main.replaceChildren(view);
     if (!live) main.querySelector('h2')?.setAttribute('tabindex', '-1');
     if (!live) main.querySelector('h2')?.focus({ preventScroll: true });

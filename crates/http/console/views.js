@@ -256,6 +256,38 @@ export async function hours(ctx) {
       : h('p', { class: 'empty' }, t('ledgerEmpty')));
 }
 
+// ---- administrator -------------------------------------------------------------------------
+
+/** 消息投递: notifications the webhooks could not take (parked after their retries), each with
+ * its last error and a button that sends it again; and how many still wait their turn. */
+export async function deliveries(ctx) {
+  const [failed, pending] = await Promise.all([
+    get('/api/v1/admin/outbox?state=failed&limit=100'),
+    get('/api/v1/admin/outbox?state=pending&limit=500'),
+  ]);
+  const retry = (m) => async () => {
+    clearError();
+    try {
+      await post(`/api/v1/admin/outbox/${m.id}/retry`);
+      toast(t('retryQueued'));
+      ctx.render();
+    } catch (err) {
+      showError(err);
+    }
+  };
+  return h('section', { class: 'deliveries' },
+    h('h2', {}, t('deliveries')),
+    h('p', { class: 'muted' }, t('deliveriesHelp')),
+    h('p', {}, t('deliveriesPending', { n: pending.length >= 500 ? '500+' : pending.length })),
+    failed.length
+      ? h('ul', { class: 'overdue' }, failed.map((m) => h('li', { dataset: { id: m.id } },
+        h('span', { class: 'title' }, t(`ev_${m.type}`)),
+        h('span', { class: 'muted' }, t('asked', { when: when(m.created_at) })),
+        h('span', { class: 'extra' }, m.last_error || ''),
+        h('button', { type: 'button', class: 'secondary', onclick: retry(m) }, t('retryDelivery')))))
+      : h('p', { class: 'empty' }, t('deliveriesEmpty')));
+}
+
 // ---- signing in ----------------------------------------------------------------------------
 
 export function signIn(onToken, message) {

@@ -293,6 +293,43 @@ async fn community(app: &TestApp) -> uuid::Uuid {
         .unwrap()
 }
 
+/// The requester's number as the secretary's answer shows it.
+async fn requester_phone(app: &TestApp, token: &str, ticket: &str) -> String {
+    let r = app
+        .send(
+            app.client
+                .get(app.url(&format!("/api/v1/tickets/{ticket}")))
+                .bearer_auth(token),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    r.body["requester"]["phone"].as_str().unwrap().to_owned()
+}
+
+/// Names and numbers are remembered for a few seconds, but an import on this node forgets
+/// them: a resident's new number shows in the next answer.
+async fn a_number_changed_by_an_import_shows_at_once(app: TestApp) {
+    let tokens = import_fixture(&app).await;
+    let (resident, secretary) = (tokens["吴奶奶"].clone(), tokens["孙支书"].clone());
+    let t = submit(&app, &resident, "repair").await;
+    assert_eq!(requester_phone(&app, &secretary, &t).await, "13700000002");
+    let text = std::fs::read_to_string(fixture()).unwrap().replacen(
+        "phone = \"13700000002\"",
+        "phone = \"13700009999\"",
+        1,
+    );
+    let catalog = storage::workflow_files::load_dir(&workflows()).unwrap();
+    let skills: BTreeSet<String> = catalog
+        .categories
+        .values()
+        .flat_map(|c| c.skills.iter().cloned())
+        .collect();
+    let d = directory_file::parse("directory.toml", &text, &skills).unwrap();
+    app.store.import_directory(&d).await.unwrap();
+    assert_eq!(requester_phone(&app, &secretary, &t).await, "13700009999");
+}
+
 backends! {
     the_imported_community_is_ranked_as_expected,
+    a_number_changed_by_an_import_shows_at_once,
 }

@@ -234,7 +234,7 @@ impl SqlStore {
                 .map_err(from_sqlx)?;
             Ok::<_, StoreError>(r.rows_affected())
         })?;
-        self.principals.forget_all();
+        self.remembered.forget_all();
         Ok(revoked)
     }
 
@@ -270,14 +270,14 @@ impl SqlStore {
             Ok(id)
         });
         // Its members are now in a team their cached answers do not show.
-        self.principals.forget_all();
+        self.remembered.forget_all();
         created
     }
 
     /// The person a token belongs to, if the token is valid and not revoked.
     pub async fn authenticate(&self, token: &str) -> Result<Option<Principal>, StoreError> {
         let hash = hash_token(token);
-        let generation = match self.principals.get(&hash) {
+        let generation = match self.remembered.principals.get(&hash) {
             Ok(known) => return Ok(Some(known)),
             Err(generation) => generation,
         };
@@ -312,7 +312,9 @@ impl SqlStore {
             }))
         })?;
         if let Some(p) = &found {
-            self.principals.remember(hash, p.clone(), generation);
+            self.remembered
+                .principals
+                .remember([(hash, p.clone())], generation);
         }
         Ok(found)
     }
@@ -350,16 +352,41 @@ impl SqlStore {
         })
     }
 
-    /// Names and phone numbers of several people, and names of teams (no phone), in one
-    /// query, for display: requesters and the people or team pools holding requests. Masking
-    /// is the caller's duty.
+    /// Names and phone numbers of several people, and names of teams (no phone), for
+    /// display: requesters and the people or team pools holding requests. Masking is the
+    /// caller's duty. Remembered for a few seconds ([`crate::remembered`]); what is not is
+    /// read in one query.
     pub async fn contacts(
         &self,
         ids: &[Uuid],
     ) -> Result<std::collections::HashMap<Uuid, (String, Option<String>)>, StoreError> {
-        if ids.is_empty() {
-            return Ok(Default::default());
+        let memory = &self.remembered.contacts;
+        let mut found = std::collections::HashMap::with_capacity(ids.len());
+        let mut unknown = Vec::new();
+        let mut generation = None;
+        for id in ids {
+            match memory.get(id) {
+                Ok(contact) => {
+                    found.insert(*id, contact);
+                }
+                Err(g) => {
+                    generation.get_or_insert(g);
+                    unknown.push(*id);
+                }
+            }
         }
+        if let Some(generation) = generation {
+            let read = self.read_contacts(&unknown).await?;
+            memory.remember(read.iter().map(|(k, v)| (*k, v.clone())), generation);
+            found.extend(read);
+        }
+        Ok(found)
+    }
+
+    async fn read_contacts(
+        &self,
+        ids: &[Uuid],
+    ) -> Result<std::collections::HashMap<Uuid, (String, Option<String>)>, StoreError> {
         with_reader!(self, pool, {
             let mut qb =
                 sqlx::QueryBuilder::new("SELECT id, name, phone FROM people WHERE id IN (");

@@ -604,7 +604,7 @@ impl SqlStore {
     pub async fn import_directory(&self, d: &DirectoryFile) -> Result<Applied, StoreError> {
         let applied = self.import_directory_once(d).await;
         // People's roles, places, teams or standing may have changed.
-        self.principals.forget_all();
+        self.remembered.forget_all();
         applied
     }
 

@@ -51,8 +51,8 @@ mod error;
 mod tickets;
 mod outbox;
 pub mod photos;
-pub mod principals;
 mod recent;
+pub mod remembered;
 pub mod reports;
 mod timers;
 pub mod worker;
@@ -89,7 +89,7 @@ pub struct SqlStore {
     /// Group commit for ticket writes; `None` writes each in its own transaction (the
     /// writer tasks' own store, and stores opened with `group_commit: false`).
     writer: Option<Arc<writer::GroupWriter>>,
-    principals: Arc<principals::PrincipalCache>,
+    remembered: Arc<remembered::DirectoryMemory>,
     recent: Arc<recent::RecentTickets>,
 }
 
@@ -98,7 +98,7 @@ impl SqlStore {
         let direct = SqlStore {
             backend: Arc::new(backend),
             writer: None,
-            principals: Arc::default(),
+            remembered: Arc::default(),
             recent: Arc::default(),
         };
         if group_writers == 0 {
@@ -106,7 +106,7 @@ impl SqlStore {
         }
         SqlStore {
             backend: direct.backend.clone(),
-            principals: direct.principals.clone(),
+            remembered: direct.remembered.clone(),
             recent: direct.recent.clone(),
             writer: Some(Arc::new(writer::GroupWriter::spawn(direct, group_writers))),
         }

@@ -138,7 +138,7 @@ impl SqlStore {
         areas: &[Uuid],
     ) -> Result<Uuid, StoreError> {
         let id = Uuid::now_v7();
-        with_pool!(self, pool, {
+        let created = with_pool!(self, pool, {
             let mut tx = pool.begin().await.map_err(from_sqlx)?;
             sqlx::query("INSERT INTO branches (id, community_id, name, created_at_us) VALUES ($1, $2, $3, $4)")
                 .bind(id)
@@ -159,7 +159,10 @@ impl SqlStore {
             }
             tx.commit().await.map_err(from_sqlx)?;
             Ok(id)
-        })
+        });
+        // The buildings of its areas are now its, not the branch above them.
+        self.remembered.forget_all();
+        created
     }
 
     pub async fn create_person(&self, p: &NewPerson) -> Result<Uuid, StoreError> {
@@ -547,6 +550,20 @@ impl SqlStore {
     }
 
     pub(crate) async fn person_ref(&self, id: Uuid) -> Result<Option<PersonRef>, StoreError> {
+        let generation = match self.remembered.people.get(&id) {
+            Ok(known) => return Ok(Some(known)),
+            Err(generation) => generation,
+        };
+        let found = self.read_person_ref(id).await?;
+        if let Some(p) = &found {
+            self.remembered
+                .people
+                .remember([(id, p.clone())], generation);
+        }
+        Ok(found)
+    }
+
+    async fn read_person_ref(&self, id: Uuid) -> Result<Option<PersonRef>, StoreError> {
         with_reader!(self, pool, {
             let row = sqlx::query(
                 "SELECT roles, community_id, branch_id, active, home_building_id FROM people WHERE id = $1",
@@ -597,6 +614,23 @@ impl SqlStore {
 
     /// The branch covering a building: the nearest covered unit walking up from it.
     pub(crate) async fn building_location(
+        &self,
+        building_id: Uuid,
+    ) -> Result<Option<Location>, StoreError> {
+        let generation = match self.remembered.locations.get(&building_id) {
+            Ok(known) => return Ok(Some(known)),
+            Err(generation) => generation,
+        };
+        let found = self.read_building_location(building_id).await?;
+        if let Some(l) = found {
+            self.remembered
+                .locations
+                .remember([(building_id, l)], generation);
+        }
+        Ok(found)
+    }
+
+    async fn read_building_location(
         &self,
         building_id: Uuid,
     ) -> Result<Option<Location>, StoreError> {

@@ -1,8 +1,8 @@
-//! Directory answers remembered for a few seconds: who a token belongs to, and the names and
-//! phone numbers an answer about a request shows. Every API request starts by authenticating
-//! its token, and every answer about a request names its requester and holder; without this
-//! each costs reads (the token with its person, then their teams; the names) before or after
-//! its real work. The directory writes of this process that can change a remembered answer
+//! Directory answers remembered for a few seconds: who a token belongs to, the names and
+//! phone numbers an answer about a request shows, a person as the Engine checks them, where a
+//! building is. Every API request starts by authenticating its token, every answer about a
+//! request names its requester and holder, every submission locates its building and every
+//! dispatch checks its assignee; without this each costs reads beside its real work. The directory writes of this process that can change a remembered answer
 //! (revoking tokens, teams, an imported directory) forget everything at once; a change made by
 //! another process (another node, `linli admin` on the command line) is seen within
 //! [`REMEMBERED_FOR`].
@@ -13,6 +13,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use uuid::Uuid;
+use workflow_core::store::{Location, PersonRef};
 
 use crate::Principal;
 
@@ -29,6 +30,10 @@ pub(crate) struct DirectoryMemory {
     pub principals: Remembered<Vec<u8>, Principal>,
     /// A person's or a team's id → (name, phone): what answers about requests show.
     pub contacts: Remembered<Uuid, (String, Option<String>)>,
+    /// A person as the Engine checks them (a dispatch's assignee, a proxy and their resident).
+    pub people: Remembered<Uuid, PersonRef>,
+    /// A building → the branch and community that own requests from it (every submission).
+    pub locations: Remembered<Uuid, Location>,
 }
 
 impl DirectoryMemory {
@@ -36,6 +41,8 @@ impl DirectoryMemory {
     pub(crate) fn forget_all(&self) {
         self.principals.forget_all();
         self.contacts.forget_all();
+        self.people.forget_all();
+        self.locations.forget_all();
     }
 }
 

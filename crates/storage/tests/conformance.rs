@@ -658,6 +658,16 @@ async fn the_directory_resolves_tokens_buildings_and_teams(s: SqlStore) {
         None,
         "only buildings locate"
     );
+    // Where a building is, is remembered too, and forgotten by a change here: a branch newly
+    // covering it owns its next request.
+    let nearer = s
+        .create_branch(dir.community, "楼栋支部", &[dir.building])
+        .await
+        .unwrap();
+    assert_eq!(
+        s.locate(dir.building).await.unwrap().unwrap().branch_id,
+        nearer
+    );
     let team = s.team(dir.team).await.unwrap().unwrap();
     assert_eq!(team.members, vec![dir.team_member]);
 }

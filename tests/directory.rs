@@ -148,16 +148,21 @@ members = ["郑师傅", "无名氏"]
 }
 
 /// Imports the fixture into a test server's store; tokens for its people by name.
-async fn import_fixture(app: &TestApp) -> HashMap<String, String> {
-    let text = std::fs::read_to_string(fixture()).unwrap();
+/// Imports a directory file's text as `linli admin import` would.
+async fn import(app: &TestApp, text: &str) -> directory_file::DirectoryFile {
     let catalog = storage::workflow_files::load_dir(&workflows()).unwrap();
     let skills: BTreeSet<String> = catalog
         .categories
         .values()
         .flat_map(|c| c.skills.iter().cloned())
         .collect();
-    let d = directory_file::parse("directory.toml", &text, &skills).unwrap();
+    let d = directory_file::parse("directory.toml", text, &skills).unwrap();
     app.store.import_directory(&d).await.unwrap();
+    d
+}
+
+async fn import_fixture(app: &TestApp) -> HashMap<String, String> {
+    let d = import(app, &std::fs::read_to_string(fixture()).unwrap()).await;
     let community = community(app).await;
     let mut tokens = HashMap::new();
     for p in d.people.iter().filter(|p| p.community.is_some()) {
@@ -172,14 +177,14 @@ async fn import_fixture(app: &TestApp) -> HashMap<String, String> {
     tokens
 }
 
+/// A GET as the holder of `token` (the imported people are not the demo's users).
+async fn get_as(app: &TestApp, token: &str, path: &str) -> support::Reply {
+    app.send(app.client.get(app.url(path)).bearer_auth(token))
+        .await
+}
+
 async fn ranking(app: &TestApp, token: &str, ticket: &str) -> Vec<(String, bool, Vec<String>)> {
-    let r = app
-        .send(
-            app.client
-                .get(app.url(&format!("/api/v1/tickets/{ticket}/candidates")))
-                .bearer_auth(token),
-        )
-        .await;
+    let r = get_as(app, token, &format!("/api/v1/tickets/{ticket}/candidates")).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     r.body
         .as_array()
@@ -295,13 +300,7 @@ async fn community(app: &TestApp) -> uuid::Uuid {
 
 /// The requester's number as the secretary's answer shows it.
 async fn requester_phone(app: &TestApp, token: &str, ticket: &str) -> String {
-    let r = app
-        .send(
-            app.client
-                .get(app.url(&format!("/api/v1/tickets/{ticket}")))
-                .bearer_auth(token),
-        )
-        .await;
+    let r = get_as(app, token, &format!("/api/v1/tickets/{ticket}")).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     r.body["requester"]["phone"].as_str().unwrap().to_owned()
 }
@@ -318,14 +317,7 @@ async fn a_number_changed_by_an_import_shows_at_once(app: TestApp) {
         "phone = \"13700009999\"",
         1,
     );
-    let catalog = storage::workflow_files::load_dir(&workflows()).unwrap();
-    let skills: BTreeSet<String> = catalog
-        .categories
-        .values()
-        .flat_map(|c| c.skills.iter().cloned())
-        .collect();
-    let d = directory_file::parse("directory.toml", &text, &skills).unwrap();
-    app.store.import_directory(&d).await.unwrap();
+    import(&app, &text).await;
     assert_eq!(requester_phone(&app, &secretary, &t).await, "13700009999");
 }
 

@@ -532,29 +532,9 @@ async fn visibility_is_enforced_in_the_query(s: SqlStore) {
     execute_sql(&s, backfill).await;
     assert!(sees_entered().await, "backfilled: {backfill}");
     // Lists obey the same scope.
-    let mine = s
-        .list(
-            &Scope::Requester(w.resident.id),
-            &TicketFilter::default(),
-            Page {
-                after: None,
-                limit: 50,
-            },
-        )
-        .await
-        .unwrap();
+    let mine = first_page(&s, &Scope::Requester(w.resident.id)).await;
     assert_eq!(mine.len(), 2, "hers, whoever entered them");
-    let others = s
-        .list(
-            &Scope::Branch(dir.other_branch),
-            &TicketFilter::default(),
-            Page {
-                after: None,
-                limit: 50,
-            },
-        )
-        .await
-        .unwrap();
+    let others = first_page(&s, &Scope::Branch(dir.other_branch)).await;
     assert!(others.is_empty());
 }
 

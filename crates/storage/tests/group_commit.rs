@@ -162,21 +162,12 @@ async fn mixed_concurrent_writes_each_get_their_own_answer(s: SqlStore) {
     }
     assert_eq!(winners, 1, "one key, one ticket");
     // The volunteer who entered them sees them, batched or not (the proxy column is written).
-    let entered = s
-        .list(
-            &Scope::Assignee {
-                person: w.member.id,
-                teams: vec![],
-                community: None,
-            },
-            &TicketFilter::default(),
-            Page {
-                after: None,
-                limit: 50,
-            },
-        )
-        .await
-        .unwrap();
+    let proxy = Scope::Assignee {
+        person: w.member.id,
+        teams: vec![],
+        community: None,
+    };
+    let entered = first_page(&s, &proxy).await;
     assert_eq!(entered.len(), 20);
     // Every triaged ticket holds its submission's events and the triage's, nothing else.
     let triage_events = w

@@ -103,6 +103,16 @@ pub async fn execute_sql(s: &SqlStore, sql: &str) {
     .unwrap_or_else(|e| panic!("{sql}: {e}"));
 }
 
+/// The first page (50) of what a scope sees, unfiltered.
+pub async fn first_page(s: &SqlStore, scope: &workflow_core::store::Scope) -> Vec<Ticket> {
+    use workflow_core::store::{Page, Store, TicketFilter};
+    let page = Page {
+        after: None,
+        limit: 50,
+    };
+    s.list(scope, &TicketFilter::default(), page).await.unwrap()
+}
+
 pub async fn sqlite_store() -> SqlStore {
     let path = std::env::temp_dir().join(format!("linli-test-{}.db", Uuid::now_v7().simple()));
     connect(&format!("sqlite://{}", path.display())).await

@@ -281,6 +281,9 @@ try {
   assert.ok(entered, 'the request is the resident\'s');
   assert.equal(entered.channel, 'phone');
   assert.equal(entered.proxy_id, users.member.id);
+  // The volunteer follows what they entered, under the form.
+  await member.locator(`.entered a[data-id="${entered.id}"]`).waitFor();
+  await accessible(member, 'the proxy page with what was entered');
 
   step('a residents\' representative sees what is overdue, and nothing personal (督单)');
   const supervisor = await signIn(browser, 'supervisor');

@@ -45,8 +45,11 @@ export function newRequest(ctx) {
 const PROXY_CHANNELS = ['visit', 'phone', '12345', 'wechat'];
 
 /** 代办: a volunteer, the branch or the office finds the resident by their phone number and
- * enters the request for them; the resident is the requester and is told. */
-export function enterForResident(ctx) {
+ * enters the request for them; the resident is the requester and is told. Below the form,
+ * the requests the caller entered lately, to follow (the elderly neighbour asks how it goes). */
+export async function enterForResident(ctx) {
+  const recent = await get('/api/v1/tickets?limit=50');
+  const entered = recent.items.filter((i) => i.proxy_id === ctx.me.id);
   const phone = h('input', { id: 'f-resident-phone', type: 'tel', inputmode: 'numeric', autocomplete: 'off', required: true, maxlength: 20 });
   const found = h('div', { class: 'residents', 'aria-live': 'polite' });
   const channel = h('select', { id: 'f-channel' }, PROXY_CHANNELS.map((c) => h('option', { value: c }, t(`ch_${c}`))));
@@ -82,7 +85,11 @@ export function enterForResident(ctx) {
       ctx.render('/enter');
     },
   };
-  return requestForm(ctx, proxy);
+  return h('div', {},
+    requestForm(ctx, proxy),
+    h('section', { class: 'entered' },
+      h('h3', {}, t('enteredByMe')),
+      list(ctx, entered, t('enteredNone'))));
 }
 
 /** The request form: for oneself, or (`proxy`) for a resident found first. */

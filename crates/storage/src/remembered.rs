@@ -2,11 +2,11 @@
 //! phone numbers an answer about a request shows, a person as the Engine checks them, where a
 //! building is. Every API request starts by authenticating its token, every answer about a
 //! request names its requester and holder, every submission locates its building and every
-//! dispatch checks its assignee; without this each costs reads beside its real work. The directory writes of this process that can change a remembered answer
-//! (revoking tokens, teams, an imported directory) forget everything at once; a change made by
-//! another process (another node, `linli admin` on the command line) is seen within
+//! dispatch checks its assignee; without this each costs reads beside its real work. The
+//! directory writes of this process that can change a remembered answer (revoking tokens,
+//! teams, a branch's areas, an imported directory) forget everything at once; a change made
+//! by another process (another node, `linli admin` on the command line) is seen within
 //! [`REMEMBERED_FOR`].
-
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::Mutex;

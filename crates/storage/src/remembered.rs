@@ -7,6 +7,7 @@
 //! teams, a branch's areas, an imported directory) forget everything at once; a change made
 //! by another process (another node, `linli admin` on the command line) is seen within
 //! [`REMEMBERED_FOR`].
+
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::Mutex;

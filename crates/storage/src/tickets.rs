@@ -631,9 +631,8 @@ impl SqlStore {
         })
     }
 
-    /// Every decision of a link in one transaction; a conflict on any drops them all.
-    /// A link's decisions in one transaction, with the deletion of the timer that fired
-    /// them if one did.
+    /// Every decision of a link in one transaction, with the deletion of the timer that
+    /// fired them if one did; a conflict on any (or a timer gone) drops them all.
     pub(crate) async fn apply_linked_decisions(
         &self,
         decisions: &[Decision],

@@ -727,7 +727,7 @@ impl Engine {
                 _ => decide_firing(wf, &ticket, &firing, self.clock.now())?,
             };
             // Requests merged under the ticket follow what the timer did, as they follow a
-            // person's action (a request closed for want of a confirmation closes them too).
+            // person's action (a workflow's timer that cancels a request releases them).
             let followers = match &decision {
                 Some(d) => self.followers(d).await?,
                 None => Vec::new(),

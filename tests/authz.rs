@@ -135,12 +135,8 @@ fn expected(method: &str, path: &str, who: Who) -> StatusCode {
                 S::FORBIDDEN
             }
         }
-        ("GET", "/api/v1/admin/outbox") => {
-            if who == Admin {
-                S::OK
-            } else {
-                S::FORBIDDEN
-            }
+        ("GET", "/api/v1/admin/outbox") | ("GET", "/api/v1/admin/outbox/backlog") => {
+            if who == Admin { S::OK } else { S::FORBIDDEN }
         }
         // The id tried is the ticket's, not a message's.
         ("POST", "/api/v1/admin/outbox/{id}/retry") => {

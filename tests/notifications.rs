@@ -206,6 +206,12 @@ async fn a_parked_message_is_listed_and_retried_by_an_admin(app: TestApp) {
         async move { store.outbox_backlog().await.unwrap() == 0 }
     })
     .await;
+    let r = app.get("admin", "/api/v1/admin/outbox/backlog").await;
+    assert_eq!(
+        r.body,
+        json!({"pending": 0}),
+        "a parked message waits no more"
+    );
     let r = app.get("admin", "/api/v1/admin/outbox?state=failed").await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     let parked = r.body.as_array().unwrap();

@@ -268,9 +268,9 @@ export async function hours(ctx) {
 /** 消息投递: notifications the webhooks could not take (parked after their retries), each with
  * its last error and a button that sends it again; and how many still wait their turn. */
 export async function deliveries(ctx) {
-  const [failed, pending] = await Promise.all([
+  const [failed, backlog] = await Promise.all([
     get('/api/v1/admin/outbox?state=failed&limit=100'),
-    get('/api/v1/admin/outbox?state=pending&limit=500'),
+    get('/api/v1/admin/outbox/backlog'),
   ]);
   const retry = (m) => async () => {
     clearError();
@@ -285,7 +285,7 @@ export async function deliveries(ctx) {
   return h('section', { class: 'deliveries' },
     h('h2', {}, t('deliveries')),
     h('p', { class: 'muted' }, t('deliveriesHelp')),
-    h('p', {}, t('deliveriesPending', { n: pending.length >= 500 ? '500+' : pending.length })),
+    h('p', {}, t('deliveriesPending', { n: backlog.pending })),
     failed.length
       ? h('ul', { class: 'overdue' }, failed.map((m) => h('li', { dataset: { id: m.id } },
         h('span', { class: 'title' }, t(`ev_${m.type}`)),

@@ -829,24 +829,18 @@ async fn an_action_at_the_version_written_here_does_not_read_the_ticket(s: SqlSt
         )
         .await
         .unwrap();
-    let behind_its_back = match (raw.pg_pool(), raw.sqlite_pool()) {
-        (Some(pg), _) => sqlx::query(
-            "UPDATE tickets SET body = jsonb_set(body, '{state}', '\"closed\"') WHERE id = $1",
+    let behind_its_back = if raw.is_postgres() {
+        format!(
+            "UPDATE tickets SET body = jsonb_set(body, '{{state}}', '\"closed\"') WHERE id = '{}'",
+            t.id
         )
-        .bind(t.id)
-        .execute(pg)
-        .await
-        .map(|_| ()),
-        (None, Some(lite)) => sqlx::query(
-            "UPDATE tickets SET body = json_set(body, '$.state', 'closed') WHERE id = $1",
+    } else {
+        format!(
+            "UPDATE tickets SET body = json_set(body, '$.state', 'closed') WHERE id = x'{}'",
+            t.id.simple()
         )
-        .bind(t.id)
-        .execute(lite)
-        .await
-        .map(|_| ()),
-        (None, None) => unreachable!("a store has one backend"),
     };
-    behind_its_back.unwrap();
+    execute_sql(&raw, &behind_its_back).await;
     let read = r.engine.ticket(&Scope::Everything, t.id).await.unwrap();
     assert_eq!(read.state, "closed", "a read sees the changed row");
     let dispatched = r

@@ -21,6 +21,7 @@ use crate::extract::{ApiPath, ApiQuery};
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_outbox))
+        .routes(routes!(outbox_backlog))
         .routes(routes!(retry_message))
 }
 
@@ -61,6 +62,24 @@ pub struct OutboxView {
     pub delivered_at: Option<String>,
     pub last_error: Option<String>,
     pub created_at: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct BacklogView {
+    /// Messages waiting for delivery: neither delivered nor parked.
+    pub pending: i64,
+}
+
+/// How many messages wait for delivery (the `linli_outbox_backlog` gauge's count).
+#[utoipa::path(get, path = "/api/v1/admin/outbox/backlog", tag = "admin",
+    responses((status = 200, body = BacklogView), (status = 403, body = Problem)), security(("bearer" = [])))]
+async fn outbox_backlog(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<axum::Json<BacklogView>> {
+    caller.require(&[Role::Admin])?;
+    let pending = state.store.outbox_backlog().await?;
+    Ok(axum::Json(BacklogView { pending }))
 }
 
 /// Outbox messages by state, newest first, each with its delivery attempts.

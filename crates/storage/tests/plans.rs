@@ -201,7 +201,40 @@ async fn the_batch_statements_read_no_whole_table() {
     .await
     .unwrap();
     sqlx::query("ANALYZE").execute(pool).await.unwrap();
+    assert_batch_plans_read_by_key(&s).await;
+}
 
+/// And when the plan is made while the tables are small, as on a node that just started: the
+/// plan a connection keeps must not be a sequential scan that the tables then outgrow.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_batch_statements_planned_on_small_tables_read_by_key_too() {
+    let Some(url) = postgres_database().await else {
+        return;
+    };
+    let s = connect(&url).await;
+    let pool = s.pg_pool().unwrap();
+    sqlx::query(
+        "INSERT INTO tickets (id, community_id, branch_id, workflow_id, workflow_version, category, \
+         urgency, state, requester_id, version, terminal, breached, created_at_us, updated_at_us, body) \
+         SELECT gen_random_uuid(), gen_random_uuid(), gen_random_uuid(), 'community-service', 1, \
+                'repair', 'normal', 'submitted', gen_random_uuid(), 1, FALSE, FALSE, i, i, '{}'::jsonb \
+         FROM generate_series(1, 200) AS i",
+    )
+    .execute(pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO timers (ticket_id, key, community_id, due_at_us, epoch) \
+         SELECT id, 'expiry', community_id, created_at_us + 1800000000, 1 FROM tickets",
+    )
+    .execute(pool)
+    .await
+    .unwrap();
+    sqlx::query("ANALYZE").execute(pool).await.unwrap();
+    assert_batch_plans_read_by_key(&s).await;
+}
+
+async fn assert_batch_plans_read_by_key(s: &storage::SqlStore) {
     let plans = s.explain_batch().await.unwrap().unwrap();
     assert_eq!(plans.len(), 4);
     for plan in &plans {

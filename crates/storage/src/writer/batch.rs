@@ -94,7 +94,7 @@ impl SqlStore {
                 Ok(outcomes)
             }
             Backend::Postgres(pool) => {
-                let mut tx = pool.begin().await.map_err(from_sqlx)?;
+                let mut tx = pool.begin_with(arrays::BEGIN).await.map_err(from_sqlx)?;
                 let found = arrays::found(&mut tx, writes).await?;
                 let outcomes = plan(writes, &found);
                 arrays::write(&mut tx, &Rows::of(writes, &outcomes)).await?;

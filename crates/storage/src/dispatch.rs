@@ -144,7 +144,7 @@ impl SqlStore {
         since: Timestamp,
     ) -> Result<HashMap<Uuid, Record>, StoreError> {
         let filter = match self.is_postgres() {
-            true => "(body ? 'released' OR body ? 'rating')",
+            true => "(body->'released' IS NOT NULL OR body->'rating' IS NOT NULL)",
             false => {
                 "(json_extract(body, '$.released') IS NOT NULL OR json_extract(body, '$.rating') IS NOT NULL)"
             }

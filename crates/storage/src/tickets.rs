@@ -141,7 +141,7 @@ macro_rules! push_tickets {
                 .push_bind(t.clocks.iter().any(|c| c.breached))
                 .push_bind(crate::us(t.created_at))
                 .push_bind(crate::us(t.updated_at))
-                .push_bind(sqlx::types::Json(t))
+                .push_bind(crate::json_text::JsonText(t))
                 .push_bind(t.on_wall)
                 .push_bind(t.follow_up_due())
                 .push_bind(t.proxy);
@@ -165,7 +165,7 @@ macro_rules! push_events {
                 .push_bind(e.actor.id)
                 .push_bind(e.actor.role.as_str())
                 .push_bind(e.kind.name())
-                .push_bind(sqlx::types::Json(e));
+                .push_bind(crate::json_text::JsonText(e));
         });
     }};
 }
@@ -336,7 +336,7 @@ macro_rules! push_ticket_update {
             .push(", updated_at_us = ")
             .push_bind(us(t.updated_at))
             .push(", body = ")
-            .push_bind(Json(t))
+            .push_bind(crate::json_text::JsonText(t))
             .push(", on_wall = ")
             .push_bind(t.on_wall)
             .push(", follow_up_due = ")

@@ -831,7 +831,7 @@ async fn an_action_at_the_version_written_here_does_not_read_the_ticket(s: SqlSt
         .unwrap();
     let behind_its_back = if raw.is_postgres() {
         format!(
-            "UPDATE tickets SET body = jsonb_set(body, '{{state}}', '\"closed\"') WHERE id = '{}'",
+            "UPDATE tickets SET body = jsonb_set(body::jsonb, '{{state}}', '\"closed\"') WHERE id = '{}'",
             t.id
         )
     } else {

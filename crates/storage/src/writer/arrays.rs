@@ -13,6 +13,7 @@ use workflow_core::store::StoreError;
 use super::batch::Rows;
 use super::plan::{Found, StoredTimer, TimerRow, Write};
 use crate::error::from_sqlx;
+use crate::json_text::JsonText;
 use crate::tickets::holder;
 use crate::us;
 
@@ -97,7 +98,7 @@ WITH tickets_written AS (
         breached, created_at_us, updated_at_us, body, on_wall, follow_up_due, proxy_id)
     SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::int4[],
         $7::text[], $8::text[], $9::text[], $10::uuid[], $11::uuid[], $12::uuid[], $13::int8[],
-        $14::bool[], $15::bool[], $16::int8[], $17::int8[], $18::jsonb[], $19::bool[], $20::bool[],
+        $14::bool[], $15::bool[], $16::int8[], $17::int8[], $18::json[], $19::bool[], $20::bool[],
         $63::uuid[])
     ON CONFLICT (id) DO UPDATE SET state = excluded.state,
         workflow_version = excluded.workflow_version, urgency = excluded.urgency,
@@ -108,7 +109,7 @@ WITH tickets_written AS (
 ), events_written AS (
     INSERT INTO events (ticket_id, seq, community_id, at_us, actor_id, actor_role, kind, body)
     SELECT * FROM UNNEST($21::uuid[], $22::int8[], $23::uuid[], $24::int8[], $25::uuid[],
-        $26::text[], $27::text[], $28::jsonb[])
+        $26::text[], $27::text[], $28::json[])
 ), timers_deleted AS (
     DELETE FROM timers USING UNNEST($29::uuid[], $30::text[]) AS gone (ticket_id, key)
     WHERE timers.ticket_id = ANY($29) AND timers.ticket_id = gone.ticket_id
@@ -178,7 +179,7 @@ pub(super) async fn write(tx: &mut PgConnection, rows: &Rows<'_>) -> Result<(), 
         .bind(column(&tickets, |t| t.clocks.iter().any(|c| c.breached)))
         .bind(column(&tickets, |t| us(t.created_at)))
         .bind(column(&tickets, |t| us(t.updated_at)))
-        .bind(column(&tickets, |t| Json(*t)))
+        .bind(column(&tickets, |t| JsonText(*t)))
         .bind(column(&tickets, |t| t.on_wall))
         .bind(column(&tickets, |t| t.follow_up_due()))
         // events
@@ -189,7 +190,7 @@ pub(super) async fn write(tx: &mut PgConnection, rows: &Rows<'_>) -> Result<(), 
         .bind(column(events, |(e, _)| e.actor.id))
         .bind(column(events, |(e, _)| e.actor.role.as_str()))
         .bind(column(events, |(e, _)| e.kind.name()))
-        .bind(column(events, |(e, _)| Json(*e)))
+        .bind(column(events, |(e, _)| JsonText(*e)))
         // timers deleted, then set
         .bind(gone_tickets)
         .bind(gone_keys)

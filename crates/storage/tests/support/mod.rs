@@ -103,6 +103,24 @@ pub async fn execute_sql(s: &SqlStore, sql: &str) {
     .unwrap_or_else(|e| panic!("{sql}: {e}"));
 }
 
+/// Every event, timer and ledger entry belongs to a stored ticket: on PostgreSQL no foreign
+/// key says so since migration 0012, the writer does; `backends!` checks it after each test.
+pub async fn assert_no_orphans(s: &SqlStore) {
+    for table in ["events", "timers", "ledger"] {
+        let sql = format!(
+            "SELECT COUNT(*) FROM {table} WHERE NOT EXISTS \
+             (SELECT 1 FROM tickets WHERE tickets.id = {table}.ticket_id)"
+        );
+        let orphans: i64 = match (s.pg_pool(), s.sqlite_pool()) {
+            (Some(pg), _) => sqlx::query_scalar(&sql).fetch_one(pg).await,
+            (None, Some(lite)) => sqlx::query_scalar(&sql).fetch_one(lite).await,
+            (None, None) => unreachable!("a store has one backend"),
+        }
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        assert_eq!(orphans, 0, "{table} rows without their ticket");
+    }
+}
+
 /// The first page (50) of what a scope sees, unfiltered.
 pub async fn first_page(s: &SqlStore, scope: &workflow_core::store::Scope) -> Vec<Ticket> {
     use workflow_core::store::{Page, Store, TicketFilter};
@@ -143,7 +161,9 @@ macro_rules! backends {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    super::$name($crate::support::sqlite_store().await).await
+                    let s = $crate::support::sqlite_store().await;
+                    super::$name(s.clone()).await;
+                    $crate::support::assert_no_orphans(&s).await;
                 }
             )*
         }
@@ -152,7 +172,9 @@ macro_rules! backends {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
                     let Some(url) = $crate::support::postgres_database().await else { return };
-                    super::$name($crate::support::connect(&url).await).await
+                    let s = $crate::support::connect(&url).await;
+                    super::$name(s.clone()).await;
+                    $crate::support::assert_no_orphans(&s).await;
                 }
             )*
         }

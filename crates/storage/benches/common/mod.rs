@@ -12,6 +12,10 @@ use uuid::Uuid;
 use workflow_core::store::Store;
 use workflow_core::*;
 
+/// The allocator the `linli` binary runs with, so that a benchmark measures what ships.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 pub fn catalog() -> Catalog {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../workflows");
     storage::workflow_files::load_dir(std::path::Path::new(dir)).unwrap()

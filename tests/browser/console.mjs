@@ -193,7 +193,11 @@ try {
   await resident.locator('article.ticket .state').getByText('待评价').waitFor();
   await shown(resident.getByRole('img', { name: '办理后的照片 1' }));
   await resident.getByRole('button', { name: '评价' }).click();
-  await resident.getByText('5 星').click({ force: true });
+  // The visible star, not its screen-reader text: a forced click on that 1-pixel text once
+  // landed on a toast shown over it, and no star was chosen. Playwright waits until the star
+  // itself takes the click.
+  await resident.locator('label[for="star-5"]').click();
+  assert.ok(await resident.locator('#star-5').isChecked(), 'five stars chosen');
   await resident.getByLabel('备注').fill('谢谢王师傅！');
   await accessible(resident, 'the rating form');
   await shot(resident, 'resident-4-rate');

@@ -7,9 +7,9 @@ use support::*;
 use uuid::Uuid;
 use workflow_core::store::*;
 
-/// 100,000 tickets spread over 50 communities and 200 branches, 1,000 requesters; a quarter
-/// of them closed, a tenth breached.
-async fn load_tickets(pool: &sqlx::PgPool) {
+/// `n` tickets spread over 50 communities and 200 branches, 1,000 requesters; a quarter of
+/// them closed, a tenth breached.
+async fn load_tickets(pool: &sqlx::PgPool, n: i64) {
     sqlx::query(
         "INSERT INTO tickets (id, community_id, branch_id, building_id, workflow_id, workflow_version, category, \
          urgency, state, requester_id, assignee_person, assignee_team, version, terminal, breached, created_at_us, \
@@ -19,12 +19,13 @@ async fn load_tickets(pool: &sqlx::PgPool) {
                 (ARRAY['submitted','triaged','dispatched','closed'])[1 + i % 4], r.id, \
                 CASE WHEN i % 3 = 0 THEN p.id END, NULL, 3, i % 4 = 3, i % 10 = 0, \
                 1700000000000000 + i::bigint * 1000000, 1700000000000000 + i::bigint * 1000000, '{}'::jsonb \
-         FROM generate_series(1, 100000) AS i \
+         FROM generate_series(1, $1::int) AS i \
          CROSS JOIN LATERAL (SELECT md5('c' || (i % 50))::uuid AS id) c \
          CROSS JOIN LATERAL (SELECT md5('b' || (i % 200))::uuid AS id) b \
          CROSS JOIN LATERAL (SELECT md5('r' || (i % 1000))::uuid AS id) r \
          CROSS JOIN LATERAL (SELECT md5('p' || (i % 300))::uuid AS id) p",
     )
+    .bind(n)
     .execute(pool)
     .await
     .unwrap();
@@ -39,7 +40,7 @@ async fn list_queries_use_indexes_at_one_hundred_thousand_tickets() {
     let s = connect(&url).await;
     let dir = Directory::create(&s).await;
     let pool = s.pg_pool().unwrap();
-    load_tickets(pool).await;
+    load_tickets(pool, 100_000).await;
 
     let someone: Uuid = sqlx::query_scalar("SELECT requester_id FROM tickets LIMIT 1")
         .fetch_one(pool)
@@ -119,7 +120,7 @@ async fn open_and_breached_lists_read_their_partial_indexes() {
     };
     let s = connect(&url).await;
     let pool = s.pg_pool().unwrap();
-    load_tickets(pool).await;
+    load_tickets(pool, 100_000).await;
     // Most of them finished, as in a community that has run for years.
     sqlx::query("UPDATE tickets SET terminal = TRUE, breached = FALSE WHERE random() < 0.98")
         .execute(pool)
@@ -184,7 +185,7 @@ async fn the_batch_statements_read_no_whole_table() {
     };
     let s = connect(&url).await;
     let pool = s.pg_pool().unwrap();
-    load_tickets(pool).await;
+    load_tickets(pool, 100_000).await;
     sqlx::query(
         "INSERT INTO timers (ticket_id, key, community_id, due_at_us, epoch) \
          SELECT id, 'expiry', community_id, created_at_us + 1800000000, 1 FROM tickets LIMIT 2000",
@@ -213,16 +214,7 @@ async fn the_batch_statements_planned_on_small_tables_read_by_key_too() {
     };
     let s = connect(&url).await;
     let pool = s.pg_pool().unwrap();
-    sqlx::query(
-        "INSERT INTO tickets (id, community_id, branch_id, workflow_id, workflow_version, category, \
-         urgency, state, requester_id, version, terminal, breached, created_at_us, updated_at_us, body) \
-         SELECT gen_random_uuid(), gen_random_uuid(), gen_random_uuid(), 'community-service', 1, \
-                'repair', 'normal', 'submitted', gen_random_uuid(), 1, FALSE, FALSE, i, i, '{}'::jsonb \
-         FROM generate_series(1, 200) AS i",
-    )
-    .execute(pool)
-    .await
-    .unwrap();
+    load_tickets(pool, 200).await;
     sqlx::query(
         "INSERT INTO timers (ticket_id, key, community_id, due_at_us, epoch) \
          SELECT id, 'expiry', community_id, created_at_us + 1800000000, 1 FROM tickets",

@@ -46,6 +46,9 @@ impl Options {
     }
 }
 
+/// A pooled PostgreSQL connection idle longer than this is pinged before it is handed out.
+const PING_WHEN_IDLE: Duration = Duration::from_secs(1);
+
 /// The schema each backend runs on, embedded at build time.
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
@@ -59,6 +62,19 @@ pub async fn connect(options: &Options) -> Result<SqlStore, StoreError> {
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections)
             .acquire_timeout(Duration::from_secs(5))
+            // sqlx pings every connection it hands out: a round trip before every read and
+            // every transaction. A connection in steady use is tested by that use; one idle
+            // for a while (the server may have restarted, a proxy may have closed it) is
+            // pinged, and replaced if the ping fails.
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for > PING_WHEN_IDLE {
+                        sqlx::Connection::ping(conn).await?;
+                    }
+                    Ok(true)
+                })
+            })
             .connect_with(connect)
             .await
             .map_err(from_sqlx)?;
@@ -77,8 +93,11 @@ pub async fn connect(options: &Options) -> Result<SqlStore, StoreError> {
             })
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
+        // A file connection does not go stale: no ping before each use (sqlx's default,
+        // a hop to the connection's thread and back).
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
+            .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(base.clone().create_if_missing(true))
             .await
@@ -89,6 +108,7 @@ pub async fn connect(options: &Options) -> Result<SqlStore, StoreError> {
             .map_err(|e| StoreError::Other(format!("migrations: {e}")))?;
         let reader = SqlitePoolOptions::new()
             .max_connections(options.max_connections.clamp(1, 8))
+            .test_before_acquire(false)
             .connect_with(base.read_only(true))
             .await
             .map_err(from_sqlx)?;

@@ -378,9 +378,11 @@ macro_rules! delete_claimed {
 /// row. On PostgreSQL the text is one statement (each part a data-modifying `WITH`, and a
 /// count of the ticket rows changed); on SQLite, statements separated by `;`, which its
 /// driver prepares and runs in order on the connection's thread (see docs/PERFORMANCE.md).
-/// No row changed: the version moved, and the transaction is dropped with whatever the
-/// other parts wrote. A conflict is returned without the version found: the caller reads
-/// it once the transaction is gone ([`SqlStore::version_on_conflict`]).
+/// No row changed: the version moved. On PostgreSQL the statement then fails as a whole
+/// ([`CONFLICT_GUARD`]), so it needs no transaction around it; on SQLite the transaction
+/// is dropped with whatever the other statements wrote. A conflict is returned without the
+/// version found: the caller reads it once the transaction is gone
+/// ([`SqlStore::version_on_conflict`]).
 macro_rules! write_decision {
     ($tx:expr, $store:expr, $d:expr) => {{
         let d: &Decision = $d;
@@ -424,24 +426,23 @@ macro_rules! write_decision {
             push_co_handlers!(q.next("co_handlers"), crate::tickets::co_handlers(d));
         }
         if postgres {
-            // Tells the other nodes (LISTEN) that a timer was set or messages were written;
-            // delivered when the transaction commits, never if it rolls back.
+            // No ticket row changed: the division by zero fails the statement, so none of its
+            // parts is written, in a transaction or without one ([`CONFLICT_GUARD`]).
+            // pg_notify tells the other nodes (LISTEN) that a timer was set or messages were
+            // written; delivered when the transaction commits, never if it rolls back.
             let timers = d.timers.iter().any(|c| matches!(c, TimerChange::Set(_)));
             let q = q.builder();
-            q.push(") SELECT (SELECT count(*) FROM changed)");
+            q.push(") SELECT 1 / (SELECT count(*) FROM changed)");
             if timers {
                 q.push(", pg_notify('linli_timers', '')");
             }
             if !d.notifications.is_empty() {
                 q.push(", pg_notify('linli_outbox', '')");
             }
-            let row = q.build().fetch_one(&mut *$tx).await;
-            let changed: i64 = row
-                .and_then(|r| r.try_get(0))
+            q.build()
+                .execute(&mut *$tx)
+                .await
                 .map_err(|e| decision_error(d, e))?;
-            if changed == 0 {
-                return Err(StoreError::Conflict { actual: None });
-            }
         } else {
             let rows = q.builder().build().fetch_all(&mut *$tx).await;
             if rows.map_err(|e| decision_error(d, e))?.is_empty() {
@@ -486,12 +487,22 @@ impl<'a, DB: sqlx::Database> Statements<'a, DB> {
     }
 }
 
+/// PostgreSQL's `division_by_zero`: what a decision's statement raises when its ticket's
+/// versioned update changed no row (`1 / (SELECT count(*) FROM changed)`), the version having
+/// moved. A failed statement writes none of its parts, so a lone decision runs as one
+/// autocommitted statement: one round trip instead of three (begin, statement, commit), and
+/// a conflict still writes nothing. Nothing else in a decision's statement divides.
+const CONFLICT_GUARD: &str = "22012";
+
 /// A failed statement of decision `d`. A duplicate key is the ticket itself when `d` creates
 /// it. Otherwise the ticket's row was not changed, and the rows that name it ran into its
 /// absence (a foreign key, on SQLite; PostgreSQL has none, and its statement's count of
 /// tickets changed says 0) or into an event already there (`(ticket, seq)`): a conflict.
 fn decision_error(d: &Decision, e: sqlx::Error) -> StoreError {
     let (duplicate, missing) = match &e {
+        sqlx::Error::Database(db) if db.code().as_deref() == Some(CONFLICT_GUARD) => {
+            return StoreError::Conflict { actual: None };
+        }
         sqlx::Error::Database(db) => (db.is_unique_violation(), db.is_foreign_key_violation()),
         _ => (false, false),
     };
@@ -603,6 +614,12 @@ impl SqlStore {
         d: &Decision,
         idem: Option<&IdempotencyRecord>,
     ) -> Result<(), StoreError> {
+        if let (Some(pool), None) = (self.pg_pool(), idem) {
+            // One statement, its own transaction (see `CONFLICT_GUARD`).
+            let mut conn = pool.acquire().await.map_err(from_sqlx)?;
+            write_decision!(conn, self, d);
+            return Ok(());
+        }
         with_pool!(self, pool, {
             let mut tx = pool.begin().await.map_err(from_sqlx)?;
             write_decision!(tx, self, d);

@@ -60,6 +60,29 @@ async fn a_stale_version_is_a_conflict_and_writes_nothing(s: SqlStore) {
     );
 }
 
+/// A decision on a ticket that is not stored changes no ticket row, so nothing of it may be
+/// written: not its events, timers or messages, which no foreign key refuses on PostgreSQL
+/// (the statement's guard fails it whole there, without a transaction around it).
+async fn a_decision_for_a_missing_ticket_is_a_conflict_and_writes_nothing(s: SqlStore) {
+    let w = World::new();
+    let d = w.submit(now());
+    let triage = w.act(&d.ticket, &w.secretary, "triage", Fields::default());
+    let dispatch = w.act(&triage.ticket, &w.secretary, "dispatch", w.to_member());
+    assert!(
+        !dispatch.notifications.is_empty() && !dispatch.timers.is_empty(),
+        "the dispatch would write messages and timers"
+    );
+    assert_eq!(
+        s.apply(&dispatch, None).await.unwrap_err(),
+        StoreError::Conflict { actual: None }
+    );
+    assert!(s.events(d.ticket.id).await.unwrap().is_empty());
+    for table in ["timers", "outbox"] {
+        let sql = format!("SELECT count(*) FROM {table} WHERE ticket_id = $1 AND $2 = ''");
+        assert_eq!(count(&s, &sql, d.ticket.id, "").await, 0, "{table}");
+    }
+}
+
 /// A lone write sends a decision's statements together (one `WITH` statement on PostgreSQL,
 /// one text of several statements on SQLite): every row of every kind must arrive.
 async fn every_row_of_a_decision_is_written(s: SqlStore) {
@@ -814,6 +837,7 @@ backends! {
     volunteers_come_with_skills_and_open_load,
     a_decision_round_trips_with_its_events,
     a_stale_version_is_a_conflict_and_writes_nothing,
+    a_decision_for_a_missing_ticket_is_a_conflict_and_writes_nothing,
     every_row_of_a_decision_is_written,
     thirty_two_racers_one_winner,
     timers_are_set_replaced_cancelled_and_fired_once,
@@ -851,4 +875,31 @@ fn firing(c: &ClaimedTimer) -> workflow_core::command::Firing {
         due_at: c.due_at,
         epoch: c.epoch,
     }
+}
+
+/// The pool does not ping a connection before each use (a round trip each time); one the
+/// server closed while it sat idle (a restart, a proxy's timeout) is found out by the ping
+/// an idle connection gets, and replaced, so the next write and read still succeed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_connections_closed_while_idle_are_replaced() {
+    let Some(url) = postgres_database().await else {
+        return;
+    };
+    let s = connect(&url).await;
+    let w = World::new();
+    let d = w.submit(now());
+    s.apply(&d, None).await.unwrap();
+    let closed: i64 = sqlx::query_scalar(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .fetch_one(&sqlx::PgPool::connect(&url).await.unwrap())
+    .await
+    .unwrap();
+    assert!(closed > 0, "the store's connections were closed");
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let triage = w.act(&d.ticket, &w.secretary, "triage", Fields::default());
+    s.apply(&triage, None).await.unwrap();
+    let t = s.ticket(d.ticket.id, &Scope::Everything).await.unwrap();
+    assert_eq!(t.unwrap().version, triage.ticket.version);
 }

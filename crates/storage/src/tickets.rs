@@ -428,13 +428,23 @@ macro_rules! write_decision {
         if postgres {
             // No ticket row changed: the division by zero fails the statement, so none of its
             // parts is written, in a transaction or without one ([`CONFLICT_GUARD`]).
-            // pg_notify tells the other nodes (LISTEN) that a timer was set or messages were
-            // written; delivered when the transaction commits, never if it rolls back.
-            let timers = d.timers.iter().any(|c| matches!(c, TimerChange::Set(_)));
+            // pg_notify tells the other nodes (LISTEN) that a timer was set, and when it is
+            // due, or that messages were written; delivered when the transaction commits,
+            // never if it rolls back.
+            let earliest = d
+                .timers
+                .iter()
+                .filter_map(|c| match c {
+                    TimerChange::Set(timer) => Some(timer.due_at),
+                    TimerChange::Cancel(_) => None,
+                })
+                .min();
             let q = q.builder();
             q.push(") SELECT 1 / (SELECT count(*) FROM changed)");
-            if timers {
-                q.push(", pg_notify('linli_timers', '')");
+            if let Some(due) = earliest {
+                q.push(", pg_notify('linli_timers', ")
+                    .push_bind(crate::worker::timer_announcement(due))
+                    .push(")");
             }
             if !d.notifications.is_empty() {
                 q.push(", pg_notify('linli_outbox', '')");

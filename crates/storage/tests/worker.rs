@@ -35,11 +35,39 @@ label = { zh-CN = "快" }
 workflow = "quick"
 "#;
 
+/// The same, due in an hour: later than a sleeping worker means to look anyway.
+const SLOW: &str = r#"
+id = "slow"
+version = 1
+initial = "open"
+[states.open]
+[states.done]
+terminal = true
+[[transitions]]
+action = "expire"
+from = "open"
+to = "done"
+roles = ["system"]
+[[timers]]
+in = "open"
+after = "1h"
+action = "expire"
+[categories.slow]
+label = { zh-CN = "慢" }
+workflow = "slow"
+"#;
+
 fn engine(s: &SqlStore, signals: Arc<dyn Signals>) -> Arc<Engine> {
-    let catalog = load(&[Source {
-        name: "quick.toml".into(),
-        text: QUICK.into(),
-    }])
+    let catalog = load(&[
+        Source {
+            name: "quick.toml".into(),
+            text: QUICK.into(),
+        },
+        Source {
+            name: "slow.toml".into(),
+            text: SLOW.into(),
+        },
+    ])
     .unwrap();
     Arc::new(Engine::new(
         Arc::new(s.clone()),
@@ -140,8 +168,52 @@ async fn a_sleeping_worker_is_woken_by_an_earlier_timer_and_stops_cleanly(s: Sql
         .unwrap();
 }
 
+/// Timers due after the worker's next look do not wake it, neither in process nor (on
+/// PostgreSQL) by the announcement every such write sends, its own node's included.
+async fn a_worker_sleeps_through_timers_due_after_its_next_look(s: SqlStore) {
+    let dir = Directory::create(&s).await;
+    let wake = Arc::new(Wakeup::default());
+    let e = engine(&s, wake.clone());
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let worker = spawn_timer_worker(
+        e.clone(),
+        s.clone(),
+        Arc::new(SystemClock),
+        wake.clone(),
+        config(),
+        stopped,
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await; // asleep, for up to 30 s
+    let looked = wake.timer_passes();
+    assert!(looked >= 1, "the worker looked once on starting");
+    let resident = Actor::new(dir.resident, [Role::Resident]);
+    for _ in 0..20 {
+        let req = NewRequest {
+            category: "slow".into(),
+            urgency: Urgency::Normal,
+            description: "一小时后到期".into(),
+            channel: "console".into(),
+            building_id: Some(dir.building),
+            on_behalf_of: None,
+        };
+        e.submit(&resident, &req, None).await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        wake.timer_passes(),
+        looked,
+        "twenty timers due in an hour woke the worker"
+    );
+    stop.send(true).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), worker)
+        .await
+        .expect("stops promptly")
+        .unwrap();
+}
+
 backends! {
     a_sleeping_worker_is_woken_by_an_earlier_timer_and_stops_cleanly,
+    a_worker_sleeps_through_timers_due_after_its_next_look,
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -84,7 +84,8 @@ pub(super) async fn found(tx: &mut PgConnection, writes: &[&Write]) -> Result<Fo
 }
 
 /// Every row of the batch, in one statement: one data-modifying `WITH` part per table (an
-/// empty array writes nothing), then the workers' wake-ups, sent on commit. No two parts
+/// empty array writes nothing), then the workers' wake-ups, sent on commit (the timers' with
+/// the earliest due time set, see [`crate::worker::timer_announcement`]). No two parts
 /// touch the same row (a ticket is in a batch once; a timer key is deleted or set, never
 /// both), which is what lets them share a statement.
 ///
@@ -141,7 +142,7 @@ WITH tickets_written AS (
     SELECT * FROM UNNEST($55::uuid[], $56::text[], $57::text[], $58::uuid[], $59::jsonb[],
         $60::int8[])
 )
-SELECT CASE WHEN $61 THEN pg_notify('linli_timers', '') END,
+SELECT CASE WHEN $61::text IS NOT NULL THEN pg_notify('linli_timers', $61::text) END,
     CASE WHEN $62 THEN pg_notify('linli_outbox', '') END";
 
 /// One column of a table's rows, gathered into the array bound for it.
@@ -230,7 +231,7 @@ pub(super) async fn write(tx: &mut PgConnection, rows: &Rows<'_>) -> Result<(), 
             Json(serde_json::from_str::<serde_json::Value>(&rec.response).unwrap_or_default())
         }))
         .bind(column(keyed, |(_, d)| us(d.ticket.updated_at)))
-        .bind(announce_timers)
+        .bind(announce_timers.map(crate::worker::timer_announcement))
         .bind(announce_messages)
         // tickets again: who entered each for its requester (set once, never updated)
         .bind(column(&tickets, |t| t.proxy))

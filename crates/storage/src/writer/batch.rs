@@ -3,6 +3,7 @@
 //! write them all, commit. How the rows travel is each backend's own: multi-row statements
 //! on SQLite ([`super::values`]), arrays on PostgreSQL ([`super::arrays`]).
 
+use jiff::Timestamp;
 use uuid::Uuid;
 use workflow_core::event::Credit;
 use workflow_core::store::{IdempotencyRecord, StoreError};
@@ -51,9 +52,11 @@ impl<'a> Rows<'a> {
         rows
     }
 
-    /// Whether the workers' wake-up must be announced (PostgreSQL), as (timers, messages).
-    pub fn announces(&self) -> (bool, bool) {
-        (!self.timers_set.is_empty(), !self.outbox.is_empty())
+    /// What the workers must be told (PostgreSQL), as (the earliest timer set, if any,
+    /// whether messages were written).
+    pub fn announces(&self) -> (Option<Timestamp>, bool) {
+        let earliest = self.timers_set.iter().map(|(t, _, _)| t.due_at).min();
+        (earliest, !self.outbox.is_empty())
     }
 
     fn add(&mut self, w: &'a Write) {

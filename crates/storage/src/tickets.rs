@@ -506,8 +506,9 @@ const CONFLICT_GUARD: &str = "22012";
 
 /// A failed statement of decision `d`. A duplicate key is the ticket itself when `d` creates
 /// it. Otherwise the ticket's row was not changed, and the rows that name it ran into its
-/// absence (a foreign key, on SQLite; PostgreSQL has none, and its statement's count of
-/// tickets changed says 0) or into an event already there (`(ticket, seq)`): a conflict.
+/// absence (a foreign key, on SQLite; PostgreSQL has none, and its statement's guard divides
+/// by the count of ticket rows changed, [`CONFLICT_GUARD`]) or into an event already there
+/// (`(ticket, seq)`): a conflict.
 fn decision_error(d: &Decision, e: sqlx::Error) -> StoreError {
     let (duplicate, missing) = match &e {
         sqlx::Error::Database(db) if db.code().as_deref() == Some(CONFLICT_GUARD) => {

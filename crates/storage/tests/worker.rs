@@ -14,8 +14,12 @@ use workflow_core::engine::{Engine, NewRequest, Quiet, Signals};
 use workflow_core::store::Scope;
 use workflow_core::*;
 
-const QUICK: &str = r#"
-id = "quick"
+/// A workflow whose one state expires `after` its start (a timer the system fires): "quick"
+/// in two seconds, "slow" in an hour, later than a sleeping worker means to look anyway.
+fn expiring(id: &str, after: &str, label: &str) -> Source {
+    let text = format!(
+        r#"
+id = "{id}"
 version = 1
 initial = "open"
 [states.open]
@@ -28,47 +32,21 @@ to = "done"
 roles = ["system"]
 [[timers]]
 in = "open"
-after = "2s"
+after = "{after}"
 action = "expire"
-[categories.quick]
-label = { zh-CN = "快" }
-workflow = "quick"
-"#;
-
-/// The same, due in an hour: later than a sleeping worker means to look anyway.
-const SLOW: &str = r#"
-id = "slow"
-version = 1
-initial = "open"
-[states.open]
-[states.done]
-terminal = true
-[[transitions]]
-action = "expire"
-from = "open"
-to = "done"
-roles = ["system"]
-[[timers]]
-in = "open"
-after = "1h"
-action = "expire"
-[categories.slow]
-label = { zh-CN = "慢" }
-workflow = "slow"
-"#;
+[categories.{id}]
+label = {{ zh-CN = "{label}" }}
+workflow = "{id}"
+"#
+    );
+    Source {
+        name: format!("{id}.toml"),
+        text,
+    }
+}
 
 fn engine(s: &SqlStore, signals: Arc<dyn Signals>) -> Arc<Engine> {
-    let catalog = load(&[
-        Source {
-            name: "quick.toml".into(),
-            text: QUICK.into(),
-        },
-        Source {
-            name: "slow.toml".into(),
-            text: SLOW.into(),
-        },
-    ])
-    .unwrap();
+    let catalog = load(&[expiring("quick", "2s", "快"), expiring("slow", "1h", "慢")]).unwrap();
     Arc::new(Engine::new(
         Arc::new(s.clone()),
         Arc::new(SystemClock),

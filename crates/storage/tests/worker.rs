@@ -120,30 +120,41 @@ impl ForTest for SqlStore {
     }
 }
 
+/// A timer worker running on a store, until stopped.
+struct Running {
+    stop: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    fn start(e: Arc<Engine>, s: &SqlStore, wake: Arc<Wakeup>) -> Running {
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let task = spawn_timer_worker(e, s.clone(), Arc::new(SystemClock), wake, config(), stopped);
+        Running { stop, task }
+    }
+
+    /// Stops it, and checks that it stops promptly.
+    async fn stop(self) {
+        self.stop.send(true).unwrap();
+        tokio::time::timeout(Duration::from_secs(5), self.task)
+            .await
+            .expect("stops promptly")
+            .unwrap();
+    }
+}
+
 async fn a_sleeping_worker_is_woken_by_an_earlier_timer_and_stops_cleanly(s: SqlStore) {
     let dir = Directory::create(&s).await;
     let wake = Arc::new(Wakeup::default());
     let e = engine(&s, wake.clone());
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let worker = spawn_timer_worker(
-        e.clone(),
-        s.clone(),
-        Arc::new(SystemClock),
-        wake,
-        config(),
-        stopped,
-    );
+    let worker = Running::start(e.clone(), &s, wake);
     tokio::time::sleep(Duration::from_millis(300)).await; // the worker is asleep now
     let took = submit_and_wait(&e, &s, &dir).await;
     assert!(
         took < Duration::from_secs(10),
         "woken, not left to its 30 s poll: {took:?}"
     );
-    stop.send(true).unwrap();
-    tokio::time::timeout(Duration::from_secs(5), worker)
-        .await
-        .expect("stops promptly")
-        .unwrap();
+    worker.stop().await;
 }
 
 /// Timers due after the worker's next look do not wake it, neither in process nor (on
@@ -152,15 +163,7 @@ async fn a_worker_sleeps_through_timers_due_after_its_next_look(s: SqlStore) {
     let dir = Directory::create(&s).await;
     let wake = Arc::new(Wakeup::default());
     let e = engine(&s, wake.clone());
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let worker = spawn_timer_worker(
-        e.clone(),
-        s.clone(),
-        Arc::new(SystemClock),
-        wake.clone(),
-        config(),
-        stopped,
-    );
+    let worker = Running::start(e.clone(), &s, wake.clone());
     tokio::time::sleep(Duration::from_millis(300)).await; // asleep, for up to 30 s
     let looked = wake.timer_passes();
     assert!(looked >= 1, "the worker looked once on starting");
@@ -182,11 +185,7 @@ async fn a_worker_sleeps_through_timers_due_after_its_next_look(s: SqlStore) {
         looked,
         "twenty timers due in an hour woke the worker"
     );
-    stop.send(true).unwrap();
-    tokio::time::timeout(Duration::from_secs(5), worker)
-        .await
-        .expect("stops promptly")
-        .unwrap();
+    worker.stop().await;
 }
 
 backends! {
@@ -204,22 +203,10 @@ async fn postgres_a_timer_set_on_one_node_wakes_the_worker_of_another() {
     // Node B runs the worker; node A serves the request and tells nobody in its process.
     let wake_b = Arc::new(Wakeup::default());
     let engine_b = engine(&b, wake_b.clone());
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let worker = spawn_timer_worker(
-        engine_b,
-        b.clone(),
-        Arc::new(SystemClock),
-        wake_b,
-        config(),
-        stopped,
-    );
+    let worker = Running::start(engine_b, &b, wake_b);
     tokio::time::sleep(Duration::from_millis(500)).await;
     let engine_a = engine(&a, Arc::new(Quiet));
     let took = submit_and_wait(&engine_a, &a, &dir).await;
     assert!(took < Duration::from_secs(10), "woken by NOTIFY: {took:?}");
-    stop.send(true).unwrap();
-    tokio::time::timeout(Duration::from_secs(5), worker)
-        .await
-        .expect("stops promptly")
-        .unwrap();
+    worker.stop().await;
 }

@@ -406,6 +406,8 @@ macro_rules! write_decision {
             d.events.iter().map(|e| (e, t.community_id))
         );
         let (cancelled, set) = net_timer_changes(d);
+        // What the timer workers are told (PostgreSQL): the earliest timer this writes.
+        let earliest = set.iter().map(|timer| timer.due_at).min();
         if !cancelled.is_empty() {
             push_timer_deletes!(
                 q.next("cancelled"),
@@ -431,14 +433,6 @@ macro_rules! write_decision {
             // pg_notify tells the other nodes (LISTEN) that a timer was set, and when it is
             // due, or that messages were written; delivered when the transaction commits,
             // never if it rolls back.
-            let earliest = d
-                .timers
-                .iter()
-                .filter_map(|c| match c {
-                    TimerChange::Set(timer) => Some(timer.due_at),
-                    TimerChange::Cancel(_) => None,
-                })
-                .min();
             let q = q.builder();
             q.push(") SELECT 1 / (SELECT count(*) FROM changed)");
             if let Some(due) = earliest {

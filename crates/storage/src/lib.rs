@@ -17,7 +17,7 @@ macro_rules! with_pool {
                 let $pool = writer;
                 $body
             }
-            crate::Backend::Postgres(p) => {
+            crate::Backend::Postgres { pool: p, .. } => {
                 let $pool = p;
                 $body
             }
@@ -33,7 +33,7 @@ macro_rules! with_reader {
                 let $pool = reader;
                 $body
             }
-            crate::Backend::Postgres(p) => {
+            crate::Backend::Postgres { pool: p, .. } => {
                 let $pool = p;
                 $body
             }
@@ -80,7 +80,9 @@ pub(crate) enum Backend {
         writer: SqlitePool,
         reader: SqlitePool,
     },
-    Postgres(PgPool),
+    /// `batches` serves the group writer's batches: its connections are set up for them
+    /// ([`connect::BATCH_SESSION`]); `pool` serves everything else.
+    Postgres { pool: PgPool, batches: PgPool },
 }
 
 /// The Store for both backends.
@@ -134,13 +136,13 @@ impl SqlStore {
     }
 
     pub fn is_postgres(&self) -> bool {
-        matches!(*self.backend, Backend::Postgres(_))
+        matches!(*self.backend, Backend::Postgres { .. })
     }
 
     /// The PostgreSQL pool, for LISTEN/NOTIFY and tests.
     pub fn pg_pool(&self) -> Option<&PgPool> {
         match &*self.backend {
-            Backend::Postgres(p) => Some(p),
+            Backend::Postgres { pool, .. } => Some(pool),
             Backend::Sqlite { .. } => None,
         }
     }
@@ -149,7 +151,7 @@ impl SqlStore {
     pub fn sqlite_pool(&self) -> Option<&SqlitePool> {
         match &*self.backend {
             Backend::Sqlite { writer, .. } => Some(writer),
-            Backend::Postgres(_) => None,
+            Backend::Postgres { .. } => None,
         }
     }
 
@@ -170,7 +172,10 @@ impl SqlStore {
                 writer.close().await;
                 reader.close().await;
             }
-            Backend::Postgres(p) => p.close().await,
+            Backend::Postgres { pool, batches } => {
+                batches.close().await;
+                pool.close().await;
+            }
         }
     }
 }

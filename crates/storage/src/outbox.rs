@@ -28,7 +28,7 @@ impl SqlStore {
         lease_until: jiff::Timestamp,
     ) -> Result<Vec<OutboxMessage>, StoreError> {
         let sql = match &*self.backend {
-            Backend::Postgres(_) => CLAIM_PG,
+            Backend::Postgres { .. } => CLAIM_PG,
             Backend::Sqlite { .. } => CLAIM_SQLITE,
         };
         with_pool!(self, pool, {

@@ -52,7 +52,7 @@ impl SqlStore {
         lease_until: jiff::Timestamp,
     ) -> Result<Vec<ClaimedTimer>, StoreError> {
         let sql = match &*self.backend {
-            Backend::Postgres(_) => CLAIM_PG,
+            Backend::Postgres { .. } => CLAIM_PG,
             Backend::Sqlite { .. } => CLAIM_SQLITE,
         };
         let rows = with_pool!(self, pool, {

@@ -4,9 +4,8 @@
 //! multi-row `VALUES` gave a new text (a parse and a plan on the server) for every batch
 //! size and table, and that server time was shared with the callers' two cores.
 
-use sqlx::postgres::PgConnectOptions;
 use sqlx::types::Json;
-use sqlx::{Connection, PgConnection};
+use sqlx::{Connection, PgConnection, PgPool};
 use uuid::Uuid;
 use workflow_core::store::StoreError;
 
@@ -31,15 +30,6 @@ const KEYS_USED: &str = "\
 SELECT caller_id, key
 FROM idempotency JOIN UNNEST($1::uuid[], $2::text[]) AS keyed (caller_id, key) USING (caller_id, key)
 WHERE idempotency.caller_id = ANY($1)";
-
-/// How a batch's transaction begins. Every statement of a batch reaches its rows by key, so a
-/// sequential scan is never the plan wanted; but a connection plans each statement once and
-/// keeps the plan, and one made while a table was small (the timers of a node that just
-/// started: a few pages) keeps its sequential scan as the table grows to thousands of rows.
-/// In `linli bench engine` on PostgreSQL, turning them off gained 14–20% throughput. With
-/// sequential scans off, a plan reaches the rows by index whatever the table held when it was
-/// made (a table without a usable index would still be scanned: it is a cost, not a ban).
-pub(super) const BEGIN: &str = "BEGIN; SET LOCAL enable_seqscan = off";
 
 /// What the writes depend on, as stored, locked until the batch commits. Tickets are
 /// locked in id order, so that two nodes' batches never wait on each other in a cycle.
@@ -107,6 +97,8 @@ WITH tickets_written AS (
         version = excluded.version, terminal = excluded.terminal, breached = excluded.breached,
         updated_at_us = excluded.updated_at_us, body = excluded.body, on_wall = excluded.on_wall,
         follow_up_due = excluded.follow_up_due
+    WHERE tickets.version = ($64::int8[])[array_position($1::uuid[], excluded.id)]
+    RETURNING 1
 ), events_written AS (
     INSERT INTO events (ticket_id, seq, community_id, at_us, actor_id, actor_role, kind, body)
     SELECT * FROM UNNEST($21::uuid[], $22::int8[], $23::uuid[], $24::int8[], $25::uuid[],
@@ -142,7 +134,8 @@ WITH tickets_written AS (
     SELECT * FROM UNNEST($55::uuid[], $56::text[], $57::text[], $58::uuid[], $59::jsonb[],
         $60::int8[])
 )
-SELECT CASE WHEN $61::text IS NOT NULL THEN pg_notify('linli_timers', $61::text) END,
+SELECT 1 / ((SELECT count(*) FROM tickets_written) = cardinality($1::uuid[]))::int,
+    CASE WHEN $61::text IS NOT NULL THEN pg_notify('linli_timers', $61::text) END,
     CASE WHEN $62 THEN pg_notify('linli_outbox', '') END";
 
 /// One column of a table's rows, gathered into the array bound for it.
@@ -233,8 +226,10 @@ pub(super) async fn write(tx: &mut PgConnection, rows: &Rows<'_>) -> Result<(), 
         .bind(column(keyed, |(_, d)| us(d.ticket.updated_at)))
         .bind(announce_timers.map(crate::worker::timer_announcement))
         .bind(announce_messages)
-        // tickets again: who entered each for its requester (set once, never updated)
+        // tickets again: who entered each for its requester (set once, never updated), and
+        // the version each decision was based on
         .bind(column(&tickets, |t| t.proxy))
+        .bind(column(&rows.tickets, |d| d.expected_version as i64))
         .execute(&mut *tx)
         .await
         .map_err(from_sqlx)?;
@@ -242,24 +237,22 @@ pub(super) async fn write(tx: &mut PgConnection, rows: &Rows<'_>) -> Result<(), 
 }
 
 /// The generic plan of each of a batch's statements (`EXPLAIN` of the statement prepared under
-/// `plan_cache_mode = force_generic_plan`: the plan a writer's connection keeps reusing), in a
-/// transaction begun as a batch's is, on a connection of its own, closed afterwards so that
-/// nothing prepared here outlives it.
-pub(crate) async fn explain(options: &PgConnectOptions) -> Result<Vec<String>, StoreError> {
-    let mut conn = PgConnection::connect_with(options)
-        .await
-        .map_err(from_sqlx)?;
+/// `plan_cache_mode = force_generic_plan`: the plan a writer's connection keeps reusing), on a
+/// connection taken out of the pool `batches` (set up as every batch's is) and closed
+/// afterwards, so that nothing prepared here outlives it.
+pub(crate) async fn explain(batches: &PgPool) -> Result<Vec<String>, StoreError> {
+    let mut conn = batches.acquire().await.map_err(from_sqlx)?.detach();
     sqlx::raw_sql("SET plan_cache_mode = force_generic_plan")
         .execute(&mut conn)
         .await
         .map_err(from_sqlx)?;
-    let mut tx = conn.begin_with(BEGIN).await.map_err(from_sqlx)?;
+    let mut tx = conn.begin().await.map_err(from_sqlx)?;
     let mut plans = Vec::new();
     for (name, text, params) in [
         ("versions", VERSIONS, 1),
         ("fired_timers", FIRED_TIMERS, 2),
         ("keys_used", KEYS_USED, 2),
-        ("write", WRITE, 63),
+        ("write", WRITE, 64),
     ] {
         let prepare = format!("PREPARE {name} AS {text}");
         sqlx::raw_sql(&prepare)

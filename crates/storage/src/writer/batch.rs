@@ -2,14 +2,19 @@
 //! (locking it on PostgreSQL), decide which go in ([`plan`]), gather their rows ([`Rows`]),
 //! write them all, commit. How the rows travel is each backend's own: multi-row statements
 //! on SQLite ([`super::values`]), arrays on PostgreSQL ([`super::arrays`]).
+//!
+//! On PostgreSQL, where each of those steps is a round trip to the server, a batch is first
+//! sent as one autocommitted statement planned on what its writes expect to find, which
+//! refuses itself whole if the database disagrees; only then is it read and written as above.
 
 use jiff::Timestamp;
+use sqlx::Connection;
 use uuid::Uuid;
 use workflow_core::event::Credit;
 use workflow_core::store::{IdempotencyRecord, StoreError};
 use workflow_core::{Decision, Event, Notification, Ticket, Timer};
 
-use super::plan::{Outcome, Write, plan};
+use super::plan::{Found, Outcome, Write, plan};
 use super::{arrays, values};
 use crate::error::from_sqlx;
 use crate::tickets::net_timer_changes;
@@ -49,6 +54,10 @@ impl<'a> Rows<'a> {
             .map(|(timer, ticket, _)| (*ticket, timer.key.to_string()))
             .collect();
         rows.timers_deleted.retain(|k| !set.contains(k));
+        // Ticket rows are locked as they are written: in id order, so that two batches that
+        // share tickets (another node's, or a neighbour writer's) never wait on each other in
+        // a cycle.
+        rows.tickets.sort_by_key(|d| d.ticket.id);
         rows
     }
 
@@ -83,27 +92,56 @@ impl<'a> Rows<'a> {
     }
 }
 
+/// A batch committed: each write's outcome, and whether its first way in was refused.
+pub(super) struct Written {
+    pub outcomes: Vec<Outcome>,
+    /// PostgreSQL: the one-statement way refused the batch (a check failed), so it was
+    /// written again after reading what it depends on.
+    pub reread: bool,
+}
+
 impl SqlStore {
     /// Writes `writes` in one transaction. `Outcome::Alone` entries are left for the caller
     /// to write one by one after this commits. An `Err` means nothing was written.
-    pub(crate) async fn write_batch(&self, writes: &[&Write]) -> Result<Vec<Outcome>, StoreError> {
-        match &*self.backend {
+    pub(super) async fn write_batch(&self, writes: &[&Write]) -> Result<Written, StoreError> {
+        let mut reread = false;
+        let outcomes = match &*self.backend {
             Backend::Sqlite { writer, .. } => {
                 let mut tx = writer.begin().await.map_err(from_sqlx)?;
                 let found = values::found(&mut tx, writes).await?;
                 let outcomes = plan(writes, &found);
                 values::write(&mut tx, &Rows::of(writes, &outcomes)).await?;
                 tx.commit().await.map_err(from_sqlx)?;
-                Ok(outcomes)
+                outcomes
             }
-            Backend::Postgres(pool) => {
-                let mut tx = pool.begin_with(arrays::BEGIN).await.map_err(from_sqlx)?;
+            Backend::Postgres { batches, .. } => {
+                let mut conn = batches.acquire().await.map_err(from_sqlx)?;
+                // First as one autocommitted statement, planned on what the writes expect and
+                // checked as it writes: one round trip instead of four (begin, the reads,
+                // the rows, commit). A timer's firing needs its claim read and locked first,
+                // so a batch with one takes the second way at once.
+                if !writes.iter().any(|w| matches!(w, Write::Fire(..))) {
+                    let outcomes = plan(writes, &Found::expected(writes));
+                    match arrays::write(&mut conn, &Rows::of(writes, &outcomes)).await {
+                        Ok(()) => return Ok(Written { outcomes, reread }),
+                        // Nothing was written: a version moved, a key was used, a ticket
+                        // exists (or the statement failed for another reason, which the
+                        // second way meets again and reports).
+                        Err(e) => {
+                            tracing::debug!(error = %e, writes = writes.len(),
+                                "batch refused as a whole; reading what it depends on");
+                            reread = true;
+                        }
+                    }
+                }
+                let mut tx = conn.begin().await.map_err(from_sqlx)?;
                 let found = arrays::found(&mut tx, writes).await?;
                 let outcomes = plan(writes, &found);
                 arrays::write(&mut tx, &Rows::of(writes, &outcomes)).await?;
                 tx.commit().await.map_err(from_sqlx)?;
-                Ok(outcomes)
+                outcomes
             }
-        }
+        };
+        Ok(Written { outcomes, reread })
     }
 }

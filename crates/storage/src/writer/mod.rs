@@ -1,7 +1,8 @@
 //! Group commit: the writes of concurrent callers are applied together, in one transaction
-//! of a few statements whatever its size ([`batch`]), and each caller is answered only after
-//! that transaction commits, so an acknowledged transition is as durable as before while a
-//! commit (and its fsync) is shared by every transition that arrived meanwhile.
+//! of a few statements whatever its size (on PostgreSQL usually a single statement,
+//! [`batch`]), and each caller is answered only after that transaction commits, so an
+//! acknowledged transition is as durable as before while a commit (and its fsync) is shared
+//! by every transition that arrived meanwhile.
 //!
 //! Batches form on their own: a writer takes whatever is queued when it becomes free, and a
 //! lone write is written at once, as before (no added waiting when idle): when nothing is
@@ -31,9 +32,9 @@ impl SqlStore {
     /// keeps reusing: how tests check that no part of a batch reads a whole table. `None` on
     /// SQLite, whose batches name every row by its primary key.
     pub async fn explain_batch(&self) -> Result<Option<Vec<String>>, StoreError> {
-        match self.pg_pool() {
-            Some(pool) => Ok(Some(arrays::explain(&pool.connect_options()).await?)),
-            None => Ok(None),
+        match &*self.backend {
+            crate::Backend::Postgres { batches, .. } => Ok(Some(arrays::explain(batches).await?)),
+            crate::Backend::Sqlite { .. } => Ok(None),
         }
     }
 }
@@ -64,6 +65,7 @@ struct Counts {
     batches: AtomicU64,
     batched: AtomicU64,
     alone: AtomicU64,
+    reread: AtomicU64,
 }
 
 /// A snapshot of the group writer's counts (tests and benchmarks read it).
@@ -75,6 +77,9 @@ pub struct WriterStats {
     pub batched: u64,
     /// Writes written in a transaction of their own (a lone write, a retry, a repeat).
     pub alone: u64,
+    /// PostgreSQL batches whose one checked statement was refused (a version had moved, a
+    /// key was taken), written again after reading what they depend on.
+    pub reread: u64,
 }
 
 impl std::fmt::Debug for Job {
@@ -114,6 +119,7 @@ impl GroupWriter {
             batches: self.counts.batches.load(Ordering::Relaxed),
             batched: self.counts.batched.load(Ordering::Relaxed),
             alone: self.counts.alone.load(Ordering::Relaxed),
+            reread: self.counts.reread.load(Ordering::Relaxed),
         }
     }
 
@@ -173,8 +179,11 @@ async fn write(store: &SqlStore, batch: Vec<Job>, counts: &Counts) {
     }
     let writes: Vec<&Write> = batch.iter().map(|j| &j.write).collect();
     let results = match store.write_batch(&writes).await {
-        Ok(outcomes) => {
+        Ok(batch::Written { outcomes, reread }) => {
             counts.batches.fetch_add(1, Ordering::Relaxed);
+            counts
+                .reread
+                .fetch_add(u64::from(reread), Ordering::Relaxed);
             counts
                 .batched
                 .fetch_add(writes.len() as u64, Ordering::Relaxed);

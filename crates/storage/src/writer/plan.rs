@@ -100,6 +100,29 @@ pub(crate) struct Found {
     pub idempotency: HashSet<(Uuid, String)>,
 }
 
+impl Found {
+    /// What the writes expect to find: each ticket at the version its decision was based on
+    /// (absent for a new one), no idempotency key used. Planned against this, a batch goes in
+    /// whole if the database agrees, which its statement checks as it writes (see
+    /// [`super::batch`]). Not a fired timer: a firing planned against this fails
+    /// (`TimerGone`), as its claim can only be known by reading it.
+    pub(crate) fn expected(writes: &[&Write]) -> Found {
+        let mut found = Found::default();
+        for w in writes {
+            if let Some(d) = w.decision()
+                && d.expected_version > 0
+            {
+                // A ticket's later writes in the batch are written alone: the first decides.
+                found
+                    .versions
+                    .entry(d.ticket.id)
+                    .or_insert(d.expected_version);
+            }
+        }
+        found
+    }
+}
+
 #[derive(Debug, PartialEq)]
 pub(crate) enum Outcome {
     /// Goes into the batch.

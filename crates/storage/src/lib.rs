@@ -167,6 +167,9 @@ impl SqlStore {
     }
 
     pub async fn close(&self) {
+        if let Some(writer) = &self.writer {
+            writer.stop().await;
+        }
         match &*self.backend {
             Backend::Sqlite { writer, reader } => {
                 writer.close().await;

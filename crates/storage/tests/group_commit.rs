@@ -449,3 +449,63 @@ async fn postgres_two_nodes_dispatching_the_same_tickets_have_one_winner_each() 
         assert_eq!(Ticket::replay(&events).unwrap(), stored);
     }
 }
+
+/// A writer keeps its connection between batches; when the server closes it (a restart),
+/// the batch that meets the closed connection is written alone instead, and the writers go
+/// on batching on new connections: no caller is failed for it. Closing the store still
+/// returns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_writers_go_on_after_the_server_closes_their_connections() {
+    let Some(url) = postgres_database().await else {
+        return;
+    };
+    let s = connect(&url).await;
+    let w = Arc::new(World::new());
+    let submit_many = |n: usize| {
+        let tasks: Vec<_> = (0..n)
+            .map(|_| {
+                let (s, d) = (s.clone(), w.submit(now()));
+                tokio::spawn(async move { s.apply(&d, None).await.map(|()| d.ticket.id) })
+            })
+            .collect();
+        join_all(tasks)
+    };
+    for t in submit_many(64).await {
+        t.unwrap().unwrap();
+    }
+    let before = s.writer_stats().unwrap();
+    assert!(
+        before.batches > 0,
+        "the writers took connections: {before:?}"
+    );
+    let closed: i64 = sqlx::query_scalar(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .fetch_one(&sqlx::PgPool::connect(&url).await.unwrap())
+    .await
+    .unwrap();
+    assert!(closed > 0, "the store's connections were closed");
+    // Past the idle time after which a pooled connection is pinged before use.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let mut alone = Vec::new();
+    for round in 0..6 {
+        let before_round = s.writer_stats().unwrap().alone;
+        for t in submit_many(64).await {
+            let id = t.unwrap().unwrap_or_else(|e| panic!("round {round}: {e}"));
+            assert!(s.ticket(id, &Scope::Everything).await.unwrap().is_some());
+        }
+        alone.push(s.writer_stats().unwrap().alone - before_round);
+    }
+    // Each writer meets its closed connection once, in one batch written alone.
+    let failed_rounds = alone.iter().filter(|&&n| n > 32).count();
+    assert!(
+        failed_rounds <= 2,
+        "written alone per round: {alone:?} (a writer kept its closed connection)"
+    );
+    // Closing the store stops the writers, which give their connections back.
+    let closing = tokio::time::timeout(std::time::Duration::from_secs(10), s.close());
+    closing
+        .await
+        .expect("the store closes with its writers holding connections");
+}

@@ -22,7 +22,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use plan::Outcome;
 pub(crate) use plan::Write;
-use tokio::sync::{Mutex, Semaphore, mpsc, oneshot};
+use tokio::sync::{Mutex, Semaphore, mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
 use workflow_core::store::StoreError;
 
 use crate::SqlStore;
@@ -57,6 +58,9 @@ pub(crate) struct GroupWriter {
     slots: Arc<Semaphore>,
     direct: SqlStore,
     counts: Arc<Counts>,
+    /// Set to stop the writer tasks ([`GroupWriter::stop`]).
+    stopping: watch::Sender<bool>,
+    tasks: std::sync::Mutex<Vec<JoinHandle<()>>>,
 }
 
 /// How the writes went: batches formed, and writes committed in them or on their own.
@@ -92,25 +96,43 @@ impl std::fmt::Debug for Job {
 
 impl GroupWriter {
     /// Starts `writers` writer tasks on `direct` (a store that writes without the queue).
-    /// They stop when the last `GroupWriter` handle is dropped.
+    /// They stop when told to ([`GroupWriter::stop`]) or when the last `GroupWriter` handle
+    /// is dropped.
     pub(crate) fn spawn(direct: SqlStore, writers: usize) -> GroupWriter {
         let (queue, jobs) = mpsc::channel(QUEUE);
         let jobs = Arc::new(Mutex::new(jobs));
         let counts = Arc::new(Counts::default());
         let slots = Arc::new(Semaphore::new(writers.max(1)));
-        for _ in 0..writers.max(1) {
-            tokio::spawn(run(
-                direct.clone(),
-                jobs.clone(),
-                slots.clone(),
-                counts.clone(),
-            ));
-        }
+        let (stopping, stop) = watch::channel(false);
+        let tasks = (0..writers.max(1))
+            .map(|_| {
+                tokio::spawn(run(
+                    direct.clone(),
+                    jobs.clone(),
+                    slots.clone(),
+                    counts.clone(),
+                    stop.clone(),
+                ))
+            })
+            .collect();
         GroupWriter {
             queue,
             slots,
             direct,
             counts,
+            stopping,
+            tasks: std::sync::Mutex::new(tasks),
+        }
+    }
+
+    /// Stops the writer tasks once each has finished the batch it is writing, and waits for
+    /// them (they hold connections a pool's `close` would wait for). Writes still queued are
+    /// answered that the writer stopped.
+    pub(crate) async fn stop(&self) {
+        self.stopping.send_replace(true);
+        let tasks = std::mem::take(&mut *self.tasks.lock().unwrap_or_else(|e| e.into_inner()));
+        for task in tasks {
+            let _ = task.await;
         }
     }
 
@@ -146,31 +168,42 @@ async fn run(
     jobs: Arc<Mutex<mpsc::Receiver<Job>>>,
     slots: Arc<Semaphore>,
     counts: Arc<Counts>,
+    mut stop: watch::Receiver<bool>,
 ) {
+    // The batch connection this writer keeps between batches (PostgreSQL).
+    let mut held = batch::Held::default();
     loop {
-        // One writer at a time gathers a batch; the others are writing theirs meanwhile.
-        let batch = {
-            let mut jobs = jobs.lock().await;
-            let Some(first) = jobs.recv().await else {
-                return;
-            };
-            let mut batch = vec![first];
-            while batch.len() < MAX_BATCH {
-                match jobs.try_recv() {
-                    Ok(job) => batch.push(job),
-                    Err(_) => break,
-                }
-            }
-            batch
+        let batch = tokio::select! {
+            biased;
+            _ = stop.wait_for(|stop| *stop) => return,
+            batch = gather(&jobs) => match batch {
+                Some(batch) => batch,
+                None => return,
+            },
         };
         let Ok(_slot) = slots.acquire().await else {
             return;
         };
-        write(&store, batch, &counts).await;
+        write(&store, batch, &counts, &mut held).await;
     }
 }
 
-async fn write(store: &SqlStore, batch: Vec<Job>, counts: &Counts) {
+/// What is queued, once something is: one writer at a time gathers a batch, the others are
+/// writing theirs meanwhile. `None` once no handle can queue any more.
+async fn gather(jobs: &Mutex<mpsc::Receiver<Job>>) -> Option<Vec<Job>> {
+    let mut jobs = jobs.lock().await;
+    let first = jobs.recv().await?;
+    let mut batch = vec![first];
+    while batch.len() < MAX_BATCH {
+        match jobs.try_recv() {
+            Ok(job) => batch.push(job),
+            Err(_) => break,
+        }
+    }
+    Some(batch)
+}
+
+async fn write(store: &SqlStore, batch: Vec<Job>, counts: &Counts, held: &mut batch::Held) {
     if let [job] = &batch[..] {
         counts.alone.fetch_add(1, Ordering::Relaxed);
         let result = store.write_alone(&job.write).await;
@@ -178,7 +211,7 @@ async fn write(store: &SqlStore, batch: Vec<Job>, counts: &Counts) {
         return;
     }
     let writes: Vec<&Write> = batch.iter().map(|j| &j.write).collect();
-    let results = match store.write_batch(&writes).await {
+    let results = match store.write_batch(&writes, held).await {
         Ok(batch::Written { outcomes, reread }) => {
             counts.batches.fetch_add(1, Ordering::Relaxed);
             counts

@@ -33,7 +33,11 @@ pub async fn run(args: EngineArgs) -> anyhow::Result<()> {
         let store = scratch.db.connect().await?;
         let measured = async {
             let people = People::seed(&store).await?;
-            measure(&store, catalog, &people, args.common.users, budget).await
+            let before = store.writer_stats().unwrap_or_default();
+            let (record, elapsed) =
+                measure(&store, catalog, &people, args.common.users, budget).await?;
+            let after = store.writer_stats().unwrap_or_default();
+            anyhow::Ok((record, elapsed, after - before))
         }
         .await;
         store.close().await;
@@ -42,7 +46,7 @@ pub async fn run(args: EngineArgs) -> anyhow::Result<()> {
     .await;
     let label = scratch.label();
     scratch.remove().await;
-    let (record, elapsed) = result?;
+    let (record, elapsed, writes) = result?;
     let rate = record.lifecycles as f64 / elapsed;
     if args.json {
         println!(
@@ -56,6 +60,9 @@ pub async fn run(args: EngineArgs) -> anyhow::Result<()> {
                 "seconds": elapsed,
                 "lifecycles_per_s": rate,
                 "errors": record.errors,
+                "batches": writes.batches,
+                "batched": writes.batched,
+                "alone": writes.alone,
             })
         );
     } else {
@@ -66,6 +73,13 @@ pub async fn run(args: EngineArgs) -> anyhow::Result<()> {
             args.common.users,
             rate * 7.0,
             record.errors.values().sum::<u64>()
+        );
+        println!(
+            "\ngroup commit: {} batches of {:.1} writes on average, {} writes alone, {} batches reread",
+            writes.batches,
+            writes.batched as f64 / writes.batches.max(1) as f64,
+            writes.alone,
+            writes.reread
         );
         println!("\n| action | p50 ms | p99 ms | max ms |");
         println!("|---|---:|---:|---:|");

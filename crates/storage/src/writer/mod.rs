@@ -86,6 +86,20 @@ pub struct WriterStats {
     pub reread: u64,
 }
 
+impl std::ops::Sub for WriterStats {
+    type Output = WriterStats;
+
+    /// What happened between two snapshots.
+    fn sub(self, before: WriterStats) -> WriterStats {
+        WriterStats {
+            batches: self.batches - before.batches,
+            batched: self.batched - before.batched,
+            alone: self.alone - before.alone,
+            reread: self.reread - before.reread,
+        }
+    }
+}
+
 impl std::fmt::Debug for Job {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Job")

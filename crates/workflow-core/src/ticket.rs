@@ -82,20 +82,29 @@ pub struct ClockState {
     pub cycle: u32,
     pub status: ClockStatus,
     pub target_secs: i64,
+    #[serde(default, skip_serializing_if = "is_zero_i64")]
     pub elapsed_secs: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub since: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub due: Option<Timestamp>,
     /// When the next warning falls due.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub warn_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub warned: bool,
     /// Warnings given in this cycle (a clock may warn at several thresholds).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero_u8")]
     pub warnings: u8,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub breached: bool,
     /// Escalation steps taken in this cycle.
+    #[serde(default, skip_serializing_if = "is_zero_u8")]
     pub escalation_level: u8,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stopped_at: Option<Timestamp>,
     /// At stop: working seconds over (positive, breached) or under (negative, met) the target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub overrun_secs: Option<i64>,
     /// The deadline before the first approved extension (延期) of this cycle, kept for the audit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -172,7 +181,9 @@ pub struct CoHandler {
     pub closed: bool,
 }
 
-/// The projection of a ticket's events.
+/// The projection of a ticket's events. Serialized, a field at its default (none, false, zero)
+/// is left out and read back as that default: the serialized form is what a store rewrites
+/// on every transition, and a closed ticket's is a quarter smaller for it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Ticket {
     pub id: Uuid,
@@ -186,12 +197,16 @@ pub struct Ticket {
     pub requester: Uuid,
     pub community_id: Uuid,
     pub branch_id: Uuid,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub building_id: Option<Uuid>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assignee: Option<Assignee>,
     /// The team pool it was dispatched to, kept after a member claims it: the team goes on
     /// seeing its ticket (and a member who lost the race gets a conflict, not "not found").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pool_team: Option<Uuid>,
     /// In a `wall` state: shown to every member of the community.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub on_wall: bool,
     /// The sequence number of the last event: the optimistic-concurrency version.
     pub version: u64,
@@ -200,14 +215,18 @@ pub struct Ticket {
     pub state_entered_seq: u64,
     pub clocks: Vec<ClockState>,
     /// The highest staff level the ticket has been escalated to, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub escalated_to: Option<Role>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rating: Option<u8>,
     /// Volunteer service time recorded on completion, in minutes (志愿时长).
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub service_minutes: u32,
     /// Closed by the system (no rating) rather than by the resident.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub auto_closed: bool,
     /// How many times the system dispatched it (automatic dispatch).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub auto_dispatches: u32,
     /// The secretary has been told that automatic dispatch used up its attempts (told once).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -237,9 +256,11 @@ pub struct Ticket {
     /// Volunteers who held it and handed it back unfinished, first first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tried: Vec<Uuid>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub terminal: bool,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub closed_at: Option<Timestamp>,
 }
 
@@ -275,4 +296,52 @@ fn is_zero(n: &u32) -> bool {
 
 fn is_zero_i64(n: &i64) -> bool {
     *n == 0
+}
+
+fn is_zero_u8(n: &u8) -> bool {
+    *n == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A closed ticket as stores wrote it before defaults were left out.
+    const WITH_EVERY_FIELD: &str = r#"{"id":"01a23326-1712-7580-aa80-88f822117dcd","workflow_id":"community-service","workflow_version":4,"category":"repair","urgency":"normal","description":"楼道灯不亮，晚上看不见","channel":"api","state":"closed","requester":"01a23326-16f5-76a3-b4c6-a95db625b424","community_id":"01a23326-16e9-778f-a6e9-cbf100468e44","branch_id":"01a23326-16f0-72b4-af7c-c93ed47b9ae5","building_id":"01a23326-16eb-728a-a232-6aab4ffe6c57","assignee":{"person":"01a23326-16f4-76b3-b5a8-30baec8ce063"},"pool_team":null,"on_wall":false,"version":11,"state_entered_seq":11,"clocks":[{"name":"resolution","cycle":1,"status":"stopped","target_secs":50400,"elapsed_secs":0,"since":null,"due":"2026-12-03T09:30:00Z","warn_at":null,"warned":false,"warnings":0,"breached":false,"escalation_level":0,"stopped_at":"2026-12-01T19:47:44.037751897Z","overrun_secs":-50400},{"name":"response","cycle":1,"status":"stopped","target_secs":7200,"elapsed_secs":0,"since":null,"due":"2026-12-02T02:30:00Z","warn_at":null,"warned":false,"warnings":0,"breached":false,"escalation_level":0,"stopped_at":"2026-12-01T19:47:44.031231056Z","overrun_secs":-7200}],"escalated_to":null,"rating":5,"service_minutes":60,"auto_closed":false,"auto_dispatches":0,"terminal":true,"created_at":"2026-12-01T19:47:44Z","updated_at":"2026-12-01T19:47:44.040858308Z","closed_at":"2026-12-01T19:47:44.040858308Z"}"#;
+
+    #[test]
+    fn a_ticket_leaves_its_defaults_out_and_reads_them_back() {
+        let old: Ticket = serde_json::from_str(WITH_EVERY_FIELD).unwrap();
+        let new = serde_json::to_string(&old).unwrap();
+        assert!(
+            new.len() * 5 < WITH_EVERY_FIELD.len() * 4,
+            "{} bytes, was {}: {new}",
+            new.len(),
+            WITH_EVERY_FIELD.len()
+        );
+        for left_out in ["null", "false", ":0,", "\"warnings\"", "\"elapsed_secs\""] {
+            assert!(!new.contains(left_out), "{left_out} in {new}");
+        }
+        assert_eq!(serde_json::from_str::<Ticket>(&new).unwrap(), old);
+
+        // Every field away from its default survives too.
+        let mut busy = old.clone();
+        busy.on_wall = true;
+        busy.pool_team = Some(Uuid::nil());
+        busy.escalated_to = Some(Role::Street);
+        busy.auto_closed = true;
+        busy.auto_dispatches = 2;
+        busy.terminal = false;
+        busy.closed_at = None;
+        let clock = &mut busy.clocks[0];
+        clock.elapsed_secs = 30;
+        clock.since = Some(busy.created_at);
+        clock.warn_at = Some(busy.created_at);
+        clock.warned = true;
+        clock.warnings = 2;
+        clock.breached = true;
+        clock.escalation_level = 1;
+        let json = serde_json::to_string(&busy).unwrap();
+        assert_eq!(serde_json::from_str::<Ticket>(&json).unwrap(), busy);
+    }
 }

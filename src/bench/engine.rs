@@ -34,10 +34,15 @@ pub async fn run(args: EngineArgs) -> anyhow::Result<()> {
         let measured = async {
             let people = People::seed(&store).await?;
             let before = store.writer_stats().unwrap_or_default();
+            let wal_before = wal_position(&store).await;
             let (record, elapsed) =
                 measure(&store, catalog, &people, args.common.users, budget).await?;
+            let wal = wal_position(&store)
+                .await
+                .zip(wal_before)
+                .map(|(after, before)| after - before);
             let after = store.writer_stats().unwrap_or_default();
-            anyhow::Ok((record, elapsed, after - before))
+            anyhow::Ok((record, elapsed, after - before, wal))
         }
         .await;
         store.close().await;
@@ -46,8 +51,9 @@ pub async fn run(args: EngineArgs) -> anyhow::Result<()> {
     .await;
     let label = scratch.label();
     scratch.remove().await;
-    let (record, elapsed, writes) = result?;
+    let (record, elapsed, writes, wal) = result?;
     let rate = record.lifecycles as f64 / elapsed;
+    let per_lifecycle = |n: i64| n as f64 / record.lifecycles.max(1) as f64;
     if args.json {
         println!(
             "{}",
@@ -63,6 +69,7 @@ pub async fn run(args: EngineArgs) -> anyhow::Result<()> {
                 "batches": writes.batches,
                 "batched": writes.batched,
                 "alone": writes.alone,
+                "wal_bytes_per_lifecycle": wal.map(per_lifecycle),
             })
         );
     } else {
@@ -81,6 +88,12 @@ pub async fn run(args: EngineArgs) -> anyhow::Result<()> {
             writes.alone,
             writes.reread
         );
+        if let Some(bytes) = wal {
+            println!(
+                "write-ahead log: {:.0} bytes per lifecycle (the server's)",
+                per_lifecycle(bytes)
+            );
+        }
         println!("\n| action | p50 ms | p99 ms | max ms |");
         println!("|---|---:|---:|---:|");
         for action in flow::ACTIONS {
@@ -93,6 +106,17 @@ pub async fn run(args: EngineArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Where PostgreSQL's write-ahead log has got to, in bytes (`pg_current_wal_lsn`): the log
+/// written per lifecycle is a measure of the work a lifecycle costs that the machine's speed
+/// does not move (the server's, so anything else it writes meanwhile counts too). `None` on
+/// SQLite.
+async fn wal_position(store: &SqlStore) -> Option<i64> {
+    sqlx::query_scalar("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint")
+        .fetch_one(store.pg_pool()?)
+        .await
+        .ok()
 }
 
 /// `concurrency` callers walking lifecycles at once for `budget`: what they did and the

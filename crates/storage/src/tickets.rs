@@ -155,7 +155,7 @@ macro_rules! push_events {
     ($q:expr, $rows:expr) => {{
         let q: &mut sqlx::QueryBuilder<_> = $q;
         q.push(
-            "INSERT INTO events (ticket_id, seq, community_id, at_us, actor_id, actor_role, kind, body) ",
+            "INSERT INTO events (ticket_id, seq, community_id, at_us, actor_id, actor_role, kind, body, on_record) ",
         );
         q.push_values($rows, |mut row, (e, community): (&workflow_core::Event, Uuid)| {
             row.push_bind(e.ticket_id)
@@ -165,7 +165,8 @@ macro_rules! push_events {
                 .push_bind(e.actor.id)
                 .push_bind(e.actor.role.as_str())
                 .push_bind(e.kind.name())
-                .push_bind(crate::json_text::JsonText(e));
+                .push_bind(crate::json_text::JsonText(e))
+                .push_bind(e.is_on_record());
         });
     }};
 }

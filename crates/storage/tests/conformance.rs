@@ -7,6 +7,7 @@ mod support;
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use futures_util::future::join_all;
 use jiff::{SignedDuration, Timestamp};
 use storage::SqlStore;
 use support::*;
@@ -761,6 +762,97 @@ async fn volunteers_come_with_skills_and_open_load(s: SqlStore) {
     );
 }
 
+/// Dispatch ranking weighs a volunteer's record: the requests they handed back and the
+/// ratings of those they completed, read from the events that go on record, whichever way
+/// they were written (alone, or batched with others).
+async fn a_volunteers_declines_and_ratings_are_on_their_record(s: SqlStore) {
+    let dir = Directory::create(&s).await;
+    let w = Arc::new(World::located(&dir));
+    let dispatched = |w: Arc<World>, s: SqlStore| async move {
+        let mut d = w.submit(now());
+        for (who, action, fields) in [
+            (&w.secretary, "triage", Fields::default()),
+            (&w.secretary, "dispatch", w.to_member()),
+        ] {
+            s.apply(&d, None).await.unwrap();
+            d = w.act(&d.ticket, who, action, fields);
+        }
+        s.apply(&d, None).await.unwrap();
+        d.ticket
+    };
+    let declined = (0..12).map(|_| {
+        let (w, s) = (w.clone(), s.clone());
+        tokio::spawn(async move {
+            let t = dispatched(w.clone(), s.clone()).await;
+            let reason = Fields {
+                reason: Some("这周在外地".into()),
+                ..Fields::default()
+            };
+            s.apply(&w.act(&t, &w.member, "decline", reason), None)
+                .await
+                .unwrap();
+        })
+    });
+    let rated = (0..3).map(|i| {
+        let (w, s) = (w.clone(), s.clone());
+        tokio::spawn(async move {
+            let mut t = dispatched(w.clone(), s.clone()).await;
+            for (who, action, fields) in [
+                (&w.member, "accept", Fields::default()),
+                (&w.member, "start", Fields::default()),
+                (
+                    &w.member,
+                    "complete",
+                    Fields {
+                        hours: Some(1.0),
+                        ..Fields::default()
+                    },
+                ),
+                (
+                    &w.resident,
+                    "confirm",
+                    Fields {
+                        rating: Some(3 + i),
+                        ..Fields::default()
+                    },
+                ),
+            ] {
+                let d = w.act(&t, who, action, fields);
+                s.apply(&d, None).await.unwrap();
+                t = d.ticket;
+            }
+        })
+    });
+    for task in join_all(declined.chain(rated)).await {
+        task.unwrap();
+    }
+    let next = dispatched(w.clone(), s.clone()).await;
+    let record = || async {
+        let facts = s
+            .dispatch_facts(&next, jiff::Timestamp::UNIX_EPOCH)
+            .await
+            .unwrap();
+        let member = facts
+            .volunteers
+            .iter()
+            .find(|v| v.id == dir.member)
+            .unwrap();
+        (member.recent_declines, member.ratings, member.rating_sum)
+    };
+    assert_eq!(record().await, (12, 3, 3 + 4 + 5));
+    // Events written before migration 0014 are marked from their bodies.
+    execute_sql(&s, "UPDATE events SET on_record = FALSE").await;
+    assert_eq!(record().await, (0, 0, 0));
+    let migration = if s.is_postgres() {
+        include_str!("../../../migrations/postgres/0014_events_on_record.sql")
+    } else {
+        include_str!("../../../migrations/sqlite/0014_events_on_record.sql")
+    };
+    let backfill = &migration[migration.find("UPDATE").unwrap()..];
+    execute_sql(&s, &backfill[..=backfill.find(';').unwrap()]).await;
+    assert_eq!(record().await, (12, 3, 3 + 4 + 5), "backfilled");
+}
+
 /// A link's decisions stand or fall together: one stale decision among them writes none.
 async fn linked_decisions_are_written_together_or_not_at_all(s: SqlStore) {
     let w = World::new();
@@ -835,6 +927,7 @@ async fn linked_decisions_are_written_together_or_not_at_all(s: SqlStore) {
 backends! {
     linked_decisions_are_written_together_or_not_at_all,
     volunteers_come_with_skills_and_open_load,
+    a_volunteers_declines_and_ratings_are_on_their_record,
     a_decision_round_trips_with_its_events,
     a_stale_version_is_a_conflict_and_writes_nothing,
     a_decision_for_a_missing_ticket_is_a_conflict_and_writes_nothing,

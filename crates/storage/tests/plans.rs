@@ -236,3 +236,37 @@ async fn assert_batch_plans_read_by_key(s: &storage::SqlStore) {
     assert!(write.contains("Delete on timers"), "{write}");
     assert!(write.contains("timers_pkey"), "{write}");
 }
+
+/// Dispatch ranking reads a community's volunteer records through the index of the events
+/// that go on record (migration 0014), not the community's whole log: with 200,000 events, a
+/// tenth of them on record, on PostgreSQL; and on SQLite.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn volunteer_records_read_only_the_events_on_record() {
+    let since = jiff::Timestamp::UNIX_EPOCH;
+    if let Some(url) = postgres_database().await {
+        let s = connect(&url).await;
+        let pool = s.pg_pool().unwrap();
+        load_tickets(pool, 20_000).await;
+        sqlx::query(
+            "INSERT INTO events (ticket_id, seq, community_id, at_us, actor_id, actor_role, kind, body, on_record) \
+             SELECT id, seq, community_id, created_at_us + seq, NULL, 'member', 'note', '{}', seq = 10 \
+             FROM tickets CROSS JOIN generate_series(1, 10) AS seq",
+        )
+        .execute(pool)
+        .await
+        .unwrap();
+        sqlx::query("ANALYZE events").execute(pool).await.unwrap();
+        let community: Uuid = sqlx::query_scalar("SELECT community_id FROM tickets LIMIT 1")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        let plan = s.explain_volunteer_records(community, since).await.unwrap();
+        assert!(plan.contains("events_on_record"), "{plan}");
+    }
+    let s = sqlite_store().await;
+    let plan = s
+        .explain_volunteer_records(Uuid::now_v7(), since)
+        .await
+        .unwrap();
+    assert!(plan.contains("events_on_record"), "{plan}");
+}

@@ -268,6 +268,16 @@ impl Event {
     pub fn is_internal(&self) -> bool {
         matches!(self.kind, EventKind::Transitioned { internal: true, .. })
     }
+
+    /// Goes on a volunteer's record, which dispatch ranking weighs: a holder handed the
+    /// request back (declined, let it expire, was sent back), or the resident rated it.
+    pub fn is_on_record(&self) -> bool {
+        matches!(
+            &self.kind,
+            EventKind::Transitioned { released, data, .. }
+                if released.is_some() || data.rating.is_some()
+        )
+    }
 }
 
 impl EventKind {

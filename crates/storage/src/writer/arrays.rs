@@ -100,9 +100,10 @@ WITH tickets_written AS (
     WHERE tickets.version = ($64::int8[])[array_position($1::uuid[], excluded.id)]
     RETURNING 1
 ), events_written AS (
-    INSERT INTO events (ticket_id, seq, community_id, at_us, actor_id, actor_role, kind, body)
+    INSERT INTO events (ticket_id, seq, community_id, at_us, actor_id, actor_role, kind, body,
+        on_record)
     SELECT * FROM UNNEST($21::uuid[], $22::int8[], $23::uuid[], $24::int8[], $25::uuid[],
-        $26::text[], $27::text[], $28::json[])
+        $26::text[], $27::text[], $28::json[], $65::bool[])
 ), timers_deleted AS (
     DELETE FROM timers USING UNNEST($29::uuid[], $30::text[]) AS gone (ticket_id, key)
     WHERE timers.ticket_id = ANY($29) AND timers.ticket_id = gone.ticket_id
@@ -230,6 +231,8 @@ pub(super) async fn write(tx: &mut PgConnection, rows: &Rows<'_>) -> Result<(), 
         // the version each decision was based on
         .bind(column(&tickets, |t| t.proxy))
         .bind(column(&rows.tickets, |d| d.expected_version as i64))
+        // events again: whether each goes on a volunteer's record
+        .bind(column(events, |(e, _)| e.is_on_record()))
         .execute(&mut *tx)
         .await
         .map_err(from_sqlx)?;
@@ -252,7 +255,7 @@ pub(crate) async fn explain(batches: &PgPool) -> Result<Vec<String>, StoreError>
         ("versions", VERSIONS, 1),
         ("fired_timers", FIRED_TIMERS, 2),
         ("keys_used", KEYS_USED, 2),
-        ("write", WRITE, 64),
+        ("write", WRITE, 65),
     ] {
         let prepare = format!("PREPARE {name} AS {text}");
         sqlx::raw_sql(&prepare)

@@ -102,6 +102,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     )
     .await
     .context("webhooks")?;
+    // Before anything is written: a message no webhook will deliver is written delivered.
+    store.set_outbox_delivery(webhooks.outbox_delivery());
 
     let (stop, stopped) = watch::channel(false);
     let listener_task = spawn_outbox_listener(store.clone(), wake.clone(), stopped.clone());

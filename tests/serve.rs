@@ -1,6 +1,6 @@
 //! The real binary: `linli serve --demo` on a free port answers over HTTP; on SIGTERM it
-//! finishes what is in flight, stops its timer worker and exits cleanly; its logs carry no
-//! phone number and no token.
+//! finishes what is in flight, stops its timer worker and exits cleanly; without a webhook
+//! its messages are written delivered; its logs carry no phone number and no token.
 
 mod support;
 
@@ -58,6 +58,14 @@ async fn serve_demo_answers_and_stops_cleanly_on_sigterm() {
         .unwrap();
     assert_eq!(all.len(), 1);
     assert_eq!(all[0].description, "帮我取一下药");
+    // Served without a webhook, its messages were written delivered: the event streams read
+    // them, nothing waits.
+    let told = store
+        .outbox_after(&Scope::Everything, uuid::Uuid::nil(), 10)
+        .await
+        .unwrap();
+    assert!(!told.is_empty(), "the submission told the branch");
+    assert_eq!(store.outbox_backlog().await.unwrap(), 0, "nothing waits");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -30,7 +30,7 @@ pub async fn run(args: EngineArgs) -> anyhow::Result<()> {
     let scratch = Scratch::new(&args.common).await?;
     let budget = Duration::from_secs_f64(args.common.seconds);
     let result = async {
-        let store = scratch.db.connect().await?;
+        let store = scratch.connect().await?;
         let measured = async {
             let people = People::seed(&store).await?;
             let before = store.writer_stats().unwrap_or_default();

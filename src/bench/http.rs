@@ -58,7 +58,7 @@ async fn measure(
     catalog: workflow_core::Catalog,
 ) -> anyhow::Result<Runs> {
     let budget = Duration::from_secs_f64(common.seconds);
-    let store = scratch.db.connect().await?;
+    let store = scratch.connect().await?;
     let in_process = async {
         let people = People::seed(&store).await?;
         let run = super::engine::measure(&store, catalog, &people, common.users, budget).await?;

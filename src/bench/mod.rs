@@ -95,6 +95,14 @@ impl Scratch {
         })
     }
 
+    /// The run's store as `linli serve` runs it without a webhook (the server the HTTP
+    /// benchmark starts): its messages are written delivered.
+    pub async fn connect(&self) -> anyhow::Result<storage::SqlStore> {
+        let store = self.db.connect().await?;
+        store.set_outbox_delivery(storage::OutboxDelivery::nobody());
+        Ok(store)
+    }
+
     pub fn label(&self) -> String {
         match (&self.place, self.db.sqlite_synchronous) {
             (Place::Postgres { .. }, _) => "PostgreSQL".into(),

@@ -65,7 +65,7 @@ use std::sync::Arc;
 pub use connect::{Durability, Options, connect, create_database};
 pub use directory::{ContactRead, NewPerson, Principal, hash_token};
 pub use error::from_sqlx;
-pub use outbox::{DeliveryAttempt, OutboxEntry, OutboxState};
+pub use outbox::{DeliveryAttempt, OutboxDelivery, OutboxEntry, OutboxState};
 use sqlx::{PgPool, SqlitePool};
 use workflow_core::store::*;
 use workflow_core::{Decision, Event, Ticket, Workflow};
@@ -94,6 +94,8 @@ pub struct SqlStore {
     writer: Option<Arc<writer::GroupWriter>>,
     remembered: Arc<remembered::DirectoryMemory>,
     recent: Arc<recent::RecentTickets>,
+    /// Whose messages wait for delivery ([`OutboxDelivery`]).
+    delivery: Arc<std::sync::RwLock<Arc<OutboxDelivery>>>,
 }
 
 impl SqlStore {
@@ -103,6 +105,7 @@ impl SqlStore {
             writer: None,
             remembered: Arc::default(),
             recent: Arc::default(),
+            delivery: Arc::default(),
         };
         if group_writers == 0 {
             return direct;
@@ -111,6 +114,7 @@ impl SqlStore {
             backend: direct.backend.clone(),
             remembered: direct.remembered.clone(),
             recent: direct.recent.clone(),
+            delivery: direct.delivery.clone(),
             writer: Some(Arc::new(writer::GroupWriter::spawn(direct, group_writers))),
         }
     }

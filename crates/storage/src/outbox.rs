@@ -1,6 +1,8 @@
 //! The outbox: notifications written in the transition's transaction, delivered after it,
 //! at least once, claimed with a lease like timers.
 
+use std::sync::Arc;
+
 use sqlx::Row;
 use sqlx::types::Json;
 use uuid::Uuid;
@@ -9,6 +11,64 @@ use workflow_core::store::*;
 
 use crate::error::from_sqlx;
 use crate::{Backend, SqlStore, from_us, us};
+
+/// Whose messages wait in the outbox for a delivery (a webhook): the others are written
+/// delivered, where only the event streams read them. A message nothing would ever deliver
+/// otherwise stayed pending for good: counted in the backlog, indexed among the pending, and
+/// sent all at once to a webhook configured months later. Nodes sharing a database are meant
+/// to share this (the webhooks); a node that delivers takes only what waits.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutboxDelivery {
+    /// Every community's messages wait (a default webhook, or a store that was not told).
+    pub everyone: bool,
+    /// Besides, these communities' messages wait (each has a webhook of its own).
+    pub communities: std::collections::HashSet<Uuid>,
+}
+
+impl Default for OutboxDelivery {
+    /// Every message waits, as a store that knows nothing of the webhooks must assume.
+    fn default() -> Self {
+        OutboxDelivery {
+            everyone: true,
+            communities: Default::default(),
+        }
+    }
+}
+
+impl OutboxDelivery {
+    /// Nobody's: no webhook anywhere.
+    pub fn nobody() -> Self {
+        OutboxDelivery {
+            everyone: false,
+            communities: Default::default(),
+        }
+    }
+
+    pub fn waits(&self, community: Uuid) -> bool {
+        self.everyone || self.communities.contains(&community)
+    }
+
+    /// A message's `delivered_at_us` as written: none while it waits, its creation if it
+    /// does not.
+    pub(crate) fn delivered_at_us(&self, community: Uuid, created_at_us: i64) -> Option<i64> {
+        (!self.waits(community)).then_some(created_at_us)
+    }
+}
+
+impl SqlStore {
+    /// Tells the store whose messages wait for delivery (`linli serve` does, from its
+    /// webhooks, before it serves); until then every message waits.
+    pub fn set_outbox_delivery(&self, delivery: OutboxDelivery) {
+        *self.delivery.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(delivery);
+    }
+
+    pub(crate) fn outbox_delivery(&self) -> Arc<OutboxDelivery> {
+        self.delivery
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
 
 const CLAIM_PG: &str = "UPDATE outbox SET claimed_by = $1, lease_until_us = $2 \
     WHERE id IN (SELECT id FROM outbox WHERE delivered_at_us IS NULL AND NOT parked AND next_attempt_us <= $3 \

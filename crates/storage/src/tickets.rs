@@ -215,13 +215,15 @@ macro_rules! push_timer_upserts {
 
 /// `$rows`: (notification, its ticket); due at once, never attempted.
 macro_rules! push_outbox {
-    ($q:expr, $rows:expr) => {{
+    ($q:expr, $rows:expr, $delivery:expr) => {{
         let q: &mut sqlx::QueryBuilder<_> = $q;
+        let delivery: &crate::OutboxDelivery = $delivery;
         q.push(
             "INSERT INTO outbox (id, community_id, ticket_id, event_seq, event, recipient, attempts, \
-             next_attempt_us, created_at_us) ",
+             next_attempt_us, created_at_us, delivered_at_us) ",
         );
         q.push_values($rows, |mut row, (n, t): (&workflow_core::Notification, &workflow_core::Ticket)| {
+            let at = crate::us(t.updated_at);
             row.push_bind(Uuid::now_v7())
                 .push_bind(t.community_id)
                 .push_bind(t.id)
@@ -229,8 +231,9 @@ macro_rules! push_outbox {
                 .push_bind(n.event.as_str())
                 .push_bind(sqlx::types::Json(n.recipient))
                 .push_bind(0i32)
-                .push_bind(crate::us(t.updated_at))
-                .push_bind(crate::us(t.updated_at));
+                .push_bind(at)
+                .push_bind(at)
+                .push_bind(delivery.delivered_at_us(t.community_id, at));
         });
     }};
 }
@@ -420,7 +423,11 @@ macro_rules! write_decision {
             push_timer_upserts!(q.next("timers"), rows);
         }
         if !d.notifications.is_empty() {
-            push_outbox!(q.next("outbox"), d.notifications.iter().map(|n| (n, t)));
+            push_outbox!(
+                q.next("outbox"),
+                d.notifications.iter().map(|n| (n, t)),
+                &$store.outbox_delivery()
+            );
         }
         if crate::tickets::credits(d).next().is_some() {
             push_credits!(q.next("credits"), crate::tickets::credits(d));

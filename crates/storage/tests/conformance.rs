@@ -438,6 +438,57 @@ async fn outbox_rows_are_claimed_delivered_retried_and_parked(s: SqlStore) {
     );
 }
 
+/// Messages no webhook would deliver are written delivered: not claimed, not in the backlog,
+/// still in the event streams' reading; a community with a webhook of its own keeps its
+/// messages waiting. Written alone and batched alike.
+async fn messages_nobody_delivers_are_written_delivered(s: SqlStore) {
+    let w = Arc::new(World::new());
+    let elsewhere = Uuid::now_v7();
+    s.set_outbox_delivery(storage::OutboxDelivery {
+        everyone: false,
+        communities: [elsewhere].into(),
+    });
+    let submit_all = |community: Uuid| {
+        let tasks: Vec<_> = (0..20)
+            .map(|_| {
+                let mut d = w.submit(now());
+                d.ticket.community_id = community;
+                let s = s.clone();
+                tokio::spawn(async move {
+                    s.apply(&d, None).await.unwrap();
+                    d
+                })
+            })
+            .collect();
+        join_all(tasks)
+    };
+    let quiet: Vec<Decision> = submit_all(w.community)
+        .await
+        .into_iter()
+        .map(|t| t.unwrap())
+        .collect();
+    assert!(quiet.iter().all(|d| !d.notifications.is_empty()));
+    let later = plus(now(), 10);
+    let claim = || s.claim_outbox(later, 1000, Uuid::now_v7(), plus(later, 60));
+    assert!(claim().await.unwrap().is_empty(), "nothing waits");
+    assert_eq!(s.outbox_backlog().await.unwrap(), 0);
+    let streamed = s
+        .outbox_after(&Scope::Everything, Uuid::nil(), 1000)
+        .await
+        .unwrap();
+    let told: usize = quiet.iter().map(|d| d.notifications.len()).sum();
+    assert_eq!(streamed.len(), told, "the streams still read them");
+
+    let hooked = submit_all(elsewhere).await;
+    let waiting = claim().await.unwrap();
+    let told: usize = hooked
+        .into_iter()
+        .map(|d| d.unwrap().notifications.len())
+        .sum();
+    assert_eq!(waiting.len(), told, "a webhook's community's messages wait");
+    assert!(waiting.iter().all(|m| m.community_id == elsewhere));
+}
+
 async fn idempotency_records_answer_retries(s: SqlStore) {
     let w = World::new();
     let d = w.submit(now());
@@ -937,6 +988,7 @@ backends! {
     a_replaced_timer_cannot_be_fired_by_its_old_claim,
     an_expired_lease_is_reclaimed,
     outbox_rows_are_claimed_delivered_retried_and_parked,
+    messages_nobody_delivers_are_written_delivered,
     idempotency_records_answer_retries,
     a_changed_workflow_under_the_same_version_is_refused,
     visibility_is_enforced_in_the_query,

@@ -48,6 +48,14 @@ impl Webhooks {
     pub fn is_empty(&self) -> bool {
         self.default.is_none() && self.communities.is_empty()
     }
+
+    /// Whose messages wait in the outbox for these webhooks; the others are written delivered.
+    pub fn outbox_delivery(&self) -> storage::OutboxDelivery {
+        storage::OutboxDelivery {
+            everyone: self.default.is_some(),
+            communities: self.communities.keys().copied().collect(),
+        }
+    }
 }
 
 #[derive(Clone, Debug)]

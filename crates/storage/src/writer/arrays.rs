@@ -117,10 +117,11 @@ WITH tickets_written AS (
         epoch = excluded.epoch, claimed_by = NULL, lease_until_us = NULL
 ), outbox_written AS (
     INSERT INTO outbox (id, community_id, ticket_id, event_seq, event, recipient, attempts,
-        next_attempt_us, created_at_us)
-    SELECT id, community_id, ticket_id, event_seq, event, recipient, 0, at_us, at_us
+        next_attempt_us, created_at_us, delivered_at_us)
+    SELECT id, community_id, ticket_id, event_seq, event, recipient, 0, at_us, at_us, delivered
     FROM UNNEST($36::uuid[], $37::uuid[], $38::uuid[], $39::int8[], $40::text[], $41::jsonb[],
-        $42::int8[]) AS message (id, community_id, ticket_id, event_seq, event, recipient, at_us)
+        $42::int8[], $66::int8[])
+        AS message (id, community_id, ticket_id, event_seq, event, recipient, at_us, delivered)
 ), ledger_written AS (
     INSERT INTO ledger (id, community_id, branch_id, person_id, ticket_id, event_seq, category,
         minutes, points, at_us)
@@ -233,6 +234,12 @@ pub(super) async fn write(tx: &mut PgConnection, rows: &Rows<'_>) -> Result<(), 
         .bind(column(&rows.tickets, |d| d.expected_version as i64))
         // events again: whether each goes on a volunteer's record
         .bind(column(events, |(e, _)| e.is_on_record()))
+        // outbox again: delivered as written, where nothing will deliver it
+        .bind(column(outbox, |(_, d)| {
+            let t = &d.ticket;
+            rows.delivery
+                .delivered_at_us(t.community_id, us(t.updated_at))
+        }))
         .execute(&mut *tx)
         .await
         .map_err(from_sqlx)?;
@@ -255,7 +262,7 @@ pub(crate) async fn explain(batches: &PgPool) -> Result<Vec<String>, StoreError>
         ("versions", VERSIONS, 1),
         ("fired_timers", FIRED_TIMERS, 2),
         ("keys_used", KEYS_USED, 2),
-        ("write", WRITE, 65),
+        ("write", WRITE, 66),
     ] {
         let prepare = format!("PREPARE {name} AS {text}");
         sqlx::raw_sql(&prepare)

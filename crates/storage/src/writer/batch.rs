@@ -7,6 +7,8 @@
 //! sent as one autocommitted statement planned on what its writes expect to find, which
 //! refuses itself whole if the database disagrees; only then is it read and written as above.
 
+use std::sync::Arc;
+
 use jiff::Timestamp;
 use sqlx::pool::PoolConnection;
 use sqlx::{Connection, Postgres};
@@ -19,7 +21,7 @@ use super::plan::{Found, Outcome, Write, plan};
 use super::{arrays, values};
 use crate::error::from_sqlx;
 use crate::tickets::net_timer_changes;
-use crate::{Backend, SqlStore};
+use crate::{Backend, OutboxDelivery, SqlStore};
 
 /// The batch's rows, gathered from the writes that go in.
 #[derive(Default)]
@@ -36,12 +38,17 @@ pub(super) struct Rows<'a> {
     /// (ticket, person)
     pub co_handlers: Vec<(Uuid, Uuid)>,
     pub idempotency: Vec<(&'a IdempotencyRecord, &'a Decision)>,
+    /// Whose messages wait for delivery.
+    pub delivery: Arc<OutboxDelivery>,
 }
 
 impl<'a> Rows<'a> {
     /// The rows of the writes planned to go in.
-    fn of(writes: &[&'a Write], outcomes: &[Outcome]) -> Rows<'a> {
-        let mut rows = Rows::default();
+    fn of(writes: &[&'a Write], outcomes: &[Outcome], delivery: Arc<OutboxDelivery>) -> Rows<'a> {
+        let mut rows = Rows {
+            delivery,
+            ..Rows::default()
+        };
         for (w, outcome) in writes.iter().zip(outcomes) {
             if *outcome == Outcome::Write {
                 rows.add(w);
@@ -121,7 +128,11 @@ impl SqlStore {
                 let mut tx = writer.begin().await.map_err(from_sqlx)?;
                 let found = values::found(&mut tx, writes).await?;
                 let outcomes = plan(writes, &found);
-                values::write(&mut tx, &Rows::of(writes, &outcomes)).await?;
+                values::write(
+                    &mut tx,
+                    &Rows::of(writes, &outcomes, self.outbox_delivery()),
+                )
+                .await?;
                 tx.commit().await.map_err(from_sqlx)?;
                 outcomes
             }
@@ -136,7 +147,9 @@ impl SqlStore {
                 // so a batch with one takes the second way at once.
                 if !writes.iter().any(|w| matches!(w, Write::Fire(..))) {
                     let outcomes = plan(writes, &Found::expected(writes));
-                    match arrays::write(conn, &Rows::of(writes, &outcomes)).await {
+                    match arrays::write(conn, &Rows::of(writes, &outcomes, self.outbox_delivery()))
+                        .await
+                    {
                         Ok(()) => return Ok(Written { outcomes, reread }),
                         // Nothing was written: a version moved, a key was used, a ticket
                         // exists (or the statement failed for another reason, which the
@@ -152,7 +165,11 @@ impl SqlStore {
                     let mut tx = conn.begin().await.map_err(from_sqlx)?;
                     let found = arrays::found(&mut tx, writes).await?;
                     let outcomes = plan(writes, &found);
-                    arrays::write(&mut tx, &Rows::of(writes, &outcomes)).await?;
+                    arrays::write(
+                        &mut tx,
+                        &Rows::of(writes, &outcomes, self.outbox_delivery()),
+                    )
+                    .await?;
                     tx.commit().await.map_err(from_sqlx)?;
                     Ok(outcomes)
                 };

@@ -105,8 +105,11 @@ pub(super) async fn write(tx: &mut SqliteConnection, rows: &Rows<'_>) -> Result<
         execute!(tx, push_timer_upserts!(chunk.iter().copied())).map_err(from_sqlx)?;
     }
     for chunk in rows.outbox.chunks(ROWS_PER_STATEMENT) {
-        execute!(tx, push_outbox!(chunk.iter().map(|(n, d)| (*n, &d.ticket))))
-            .map_err(from_sqlx)?;
+        execute!(
+            tx,
+            push_outbox!(chunk.iter().map(|(n, d)| (*n, &d.ticket)), &rows.delivery)
+        )
+        .map_err(from_sqlx)?;
     }
     for chunk in rows.credits.chunks(ROWS_PER_STATEMENT) {
         execute!(tx, push_credits!(chunk.iter().copied())).map_err(from_sqlx)?;

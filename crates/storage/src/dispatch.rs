@@ -11,7 +11,7 @@ use sqlx::types::Json;
 use uuid::Uuid;
 use workflow_core::dispatch::{Place, Volunteer};
 use workflow_core::store::{DispatchFacts, StoreError};
-use workflow_core::{Event, EventKind, Role, Ticket};
+use workflow_core::{EventKind, Role, Ticket};
 
 use crate::error::from_sqlx;
 use crate::{SqlStore, from_us, us};
@@ -28,8 +28,12 @@ struct Record {
 /// A community's events that go on a volunteer's record since a time. `on_record` is written
 /// into the text, not bound, so that every plan matches the partial index of those events
 /// (migration 0014).
-const RECORDS: &str =
-    "SELECT body FROM events WHERE community_id = $1 AND at_us >= $2 AND on_record";
+fn records_sql() -> String {
+    format!(
+        "SELECT {} FROM events WHERE community_id = $1 AND at_us >= $2 AND on_record",
+        crate::event_rows::COLUMNS
+    )
+}
 
 impl SqlStore {
     pub(crate) async fn gather_dispatch_facts(
@@ -153,7 +157,7 @@ impl SqlStore {
             true => ("EXPLAIN ", 0),
             false => ("EXPLAIN QUERY PLAN ", 3),
         };
-        let sql = format!("{explain}{RECORDS}");
+        let sql = format!("{explain}{}", records_sql());
         with_reader!(self, pool, {
             let rows = sqlx::query(&sql)
                 .bind(community_id)
@@ -177,8 +181,8 @@ impl SqlStore {
         community_id: Uuid,
         since: Timestamp,
     ) -> Result<HashMap<Uuid, Record>, StoreError> {
-        let events: Vec<Json<Event>> = with_reader!(self, pool, {
-            sqlx::query_scalar(RECORDS)
+        let rows: Vec<crate::event_rows::EventRow> = with_reader!(self, pool, {
+            sqlx::query_as(&records_sql())
                 .bind(community_id)
                 .bind(us(since))
                 .fetch_all(pool)
@@ -186,7 +190,8 @@ impl SqlStore {
                 .map_err(from_sqlx)?
         });
         let mut out: HashMap<Uuid, Record> = HashMap::new();
-        for Json(e) in events {
+        for row in rows {
+            let e = crate::event_rows::event(row)?;
             let EventKind::Transitioned {
                 released,
                 assignee_after,

@@ -47,6 +47,7 @@ mod directory;
 pub mod directory_file;
 mod dispatch;
 mod error;
+mod event_rows;
 mod json_text;
 #[macro_use]
 mod tickets;

@@ -7,7 +7,7 @@ use workflow_core::store::*;
 use workflow_core::{Assignee, Decision, Event, Ticket, Timer, TimerChange, TimerKey, Workflow};
 
 use crate::error::{from_sqlx, is_unique_violation};
-use crate::{SqlStore, us};
+use crate::{SqlStore, event_rows, us};
 
 /// Pushes the visibility condition of a scope onto a query: the one place it is written.
 macro_rules! push_scope {
@@ -165,7 +165,7 @@ macro_rules! push_events {
                 .push_bind(e.actor.id)
                 .push_bind(e.actor.role.as_str())
                 .push_bind(e.kind.name())
-                .push_bind(crate::json_text::JsonText(e))
+                .push_bind(crate::event_rows::body(e))
                 .push_bind(e.is_on_record());
         });
     }};
@@ -725,31 +725,35 @@ impl SqlStore {
     }
 
     pub(crate) async fn load_events(&self, id: Uuid) -> Result<Vec<Event>, StoreError> {
-        with_reader!(self, pool, {
-            let rows = sqlx::query("SELECT body FROM events WHERE ticket_id = $1 ORDER BY seq")
+        let sql = format!(
+            "SELECT {} FROM events WHERE ticket_id = $1 ORDER BY seq",
+            event_rows::COLUMNS
+        );
+        let rows: Vec<event_rows::EventRow> = with_reader!(self, pool, {
+            sqlx::query_as(&sql)
                 .bind(id)
                 .fetch_all(pool)
                 .await
-                .map_err(from_sqlx)?;
-            rows.iter()
-                .map(|r| r.try_get::<Json<Event>, _>(0).map(|j| j.0))
-                .collect::<Result<_, _>>()
-                .map_err(from_sqlx)
-        })
+                .map_err(from_sqlx)?
+        });
+        rows.into_iter().map(event_rows::event).collect()
     }
 
     /// One event of a ticket's history (what an outbox message announces).
     pub async fn event(&self, id: Uuid, seq: u64) -> Result<Option<Event>, StoreError> {
-        with_reader!(self, pool, {
-            let body: Option<Json<Event>> =
-                sqlx::query_scalar("SELECT body FROM events WHERE ticket_id = $1 AND seq = $2")
-                    .bind(id)
-                    .bind(seq as i64)
-                    .fetch_optional(pool)
-                    .await
-                    .map_err(from_sqlx)?;
-            Ok(body.map(|j| j.0))
-        })
+        let sql = format!(
+            "SELECT {} FROM events WHERE ticket_id = $1 AND seq = $2",
+            event_rows::COLUMNS
+        );
+        let row: Option<event_rows::EventRow> = with_reader!(self, pool, {
+            sqlx::query_as(&sql)
+                .bind(id)
+                .bind(seq as i64)
+                .fetch_optional(pool)
+                .await
+                .map_err(from_sqlx)?
+        });
+        row.map(event_rows::event).transpose()
     }
 
     pub(crate) async fn list_tickets(

@@ -186,7 +186,7 @@ pub(super) async fn write(tx: &mut PgConnection, rows: &Rows<'_>) -> Result<(), 
         .bind(column(events, |(e, _)| e.actor.id))
         .bind(column(events, |(e, _)| e.actor.role.as_str()))
         .bind(column(events, |(e, _)| e.kind.name()))
-        .bind(column(events, |(e, _)| JsonText(*e)))
+        .bind(column(events, |(e, _)| crate::event_rows::body(e)))
         // timers deleted, then set
         .bind(gone_tickets)
         .bind(gone_keys)

@@ -83,21 +83,36 @@ pub(super) async fn found(tx: &mut PgConnection, writes: &[&Write]) -> Result<Fo
 /// tables changed; the timers deleted are named by `= ANY` as in the reads above, so that
 /// every plan reaches them through the primary key.
 const WRITE: &str = "\
-WITH tickets_written AS (
+WITH tickets_inserted AS (
     INSERT INTO tickets (id, community_id, branch_id, building_id, workflow_id, workflow_version,
         category, urgency, state, requester_id, assignee_person, assignee_team, version, terminal,
         breached, created_at_us, updated_at_us, body, on_wall, follow_up_due, proxy_id)
-    SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::int4[],
+    SELECT id, community_id, branch_id, building_id, workflow_id, workflow_version, category,
+        urgency, state, requester_id, assignee_person, assignee_team, version, terminal, breached,
+        created_at_us, updated_at_us, body, on_wall, follow_up_due, proxy_id
+    FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::int4[],
         $7::text[], $8::text[], $9::text[], $10::uuid[], $11::uuid[], $12::uuid[], $13::int8[],
         $14::bool[], $15::bool[], $16::int8[], $17::int8[], $18::json[], $19::bool[], $20::bool[],
-        $63::uuid[])
-    ON CONFLICT (id) DO UPDATE SET state = excluded.state,
-        workflow_version = excluded.workflow_version, urgency = excluded.urgency,
-        assignee_person = excluded.assignee_person, assignee_team = excluded.assignee_team,
-        version = excluded.version, terminal = excluded.terminal, breached = excluded.breached,
-        updated_at_us = excluded.updated_at_us, body = excluded.body, on_wall = excluded.on_wall,
-        follow_up_due = excluded.follow_up_due
-    WHERE tickets.version = ($64::int8[])[array_position($1::uuid[], excluded.id)]
+        $63::uuid[], $64::int8[])
+        AS new (id, community_id, branch_id, building_id, workflow_id, workflow_version, category,
+            urgency, state, requester_id, assignee_person, assignee_team, version, terminal,
+            breached, created_at_us, updated_at_us, body, on_wall, follow_up_due, proxy_id,
+            expected)
+    WHERE expected = 0
+    RETURNING 1
+), tickets_updated AS (
+    UPDATE tickets SET state = u.state, workflow_version = u.workflow_version,
+        urgency = u.urgency, assignee_person = u.assignee_person,
+        assignee_team = u.assignee_team, version = u.version, terminal = u.terminal,
+        breached = u.breached, updated_at_us = u.updated_at_us, body = u.body,
+        on_wall = u.on_wall, follow_up_due = u.follow_up_due
+    FROM UNNEST($1::uuid[], $6::int4[], $8::text[], $9::text[], $11::uuid[], $12::uuid[],
+        $13::int8[], $14::bool[], $15::bool[], $17::int8[], $18::json[], $19::bool[],
+        $20::bool[], $64::int8[])
+        AS u (id, workflow_version, urgency, state, assignee_person, assignee_team, version,
+            terminal, breached, updated_at_us, body, on_wall, follow_up_due, expected)
+    WHERE tickets.id = ANY($1) AND tickets.id = u.id AND u.expected > 0
+        AND tickets.version = u.expected
     RETURNING 1
 ), events_written AS (
     INSERT INTO events (ticket_id, seq, community_id, at_us, actor_id, actor_role, kind, body,
@@ -136,7 +151,8 @@ WITH tickets_written AS (
     SELECT * FROM UNNEST($55::uuid[], $56::text[], $57::text[], $58::uuid[], $59::jsonb[],
         $60::int8[])
 )
-SELECT 1 / ((SELECT count(*) FROM tickets_written) = cardinality($1::uuid[]))::int,
+SELECT 1 / ((SELECT count(*) FROM tickets_inserted) + (SELECT count(*) FROM tickets_updated)
+        = cardinality($1::uuid[]))::int,
     CASE WHEN $61::text IS NOT NULL THEN pg_notify('linli_timers', $61::text) END,
     CASE WHEN $62 THEN pg_notify('linli_outbox', '') END";
 

@@ -126,7 +126,6 @@ async fn load_backlog(store: &SqlStore, n: u64) {
                     "('00000000-0000-4000-9000-' || lpad(to_hex(i % {RESIDENTS}), 12, '0'))::uuid"
                 ),
                 "created_at_us" => "t.created_at_us - i::bigint * 1000000".into(),
-                "body" => format!("jsonb_set(t.body::jsonb, '{{id}}', to_jsonb({id}))"),
                 other => format!("t.{other}"),
             })
             .collect();
@@ -161,7 +160,6 @@ async fn load_backlog(store: &SqlStore, n: u64) {
                     format!("unhex('00000000000040009000' || printf('%012x', i % {RESIDENTS}))")
                 }
                 "created_at_us" => "t.created_at_us - i * 1000000".into(),
-                "body" => format!("json_set(t.body, '$.id', {id})"),
                 other => format!("t.{other}"),
             })
             .collect();

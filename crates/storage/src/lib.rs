@@ -56,6 +56,7 @@ pub mod photos;
 mod recent;
 pub mod remembered;
 pub mod reports;
+mod ticket_rows;
 mod timers;
 pub mod worker;
 pub mod workflow_files;

@@ -305,20 +305,22 @@ impl SqlStore {
         period: Period,
         limit: usize,
     ) -> Result<Vec<workflow_core::Ticket>, StoreError> {
-        let rows: Vec<sqlx::types::Json<workflow_core::Ticket>> = with_reader!(self, pool, {
-            sqlx::query_scalar(
-                "SELECT body FROM tickets WHERE community_id = $1 AND state = 'closed' \
-                 AND created_at_us >= $2 AND created_at_us < $3 ORDER BY id DESC LIMIT $4",
-            )
-            .bind(community)
-            .bind(us(period.from))
-            .bind(us(period.to))
-            .bind(limit as i64)
-            .fetch_all(pool)
-            .await
-            .map_err(from_sqlx)?
+        let sql = format!(
+            "SELECT {} FROM tickets WHERE community_id = $1 AND state = 'closed' \
+             AND created_at_us >= $2 AND created_at_us < $3 ORDER BY id DESC LIMIT $4",
+            crate::ticket_rows::COLUMNS
+        );
+        let rows: Vec<crate::ticket_rows::TicketRow> = with_reader!(self, pool, {
+            sqlx::query_as(&sql)
+                .bind(community)
+                .bind(us(period.from))
+                .bind(us(period.to))
+                .bind(limit as i64)
+                .fetch_all(pool)
+                .await
+                .map_err(from_sqlx)?
         });
-        Ok(rows.into_iter().map(|j| j.0).collect())
+        rows.into_iter().map(crate::ticket_rows::ticket).collect()
     }
 
     pub async fn stats(&self, unit: Unit, period: Period) -> Result<Stats, StoreError> {

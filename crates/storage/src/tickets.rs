@@ -7,7 +7,7 @@ use workflow_core::store::*;
 use workflow_core::{Assignee, Decision, Event, Ticket, Timer, TimerChange, TimerKey, Workflow};
 
 use crate::error::{from_sqlx, is_unique_violation};
-use crate::{SqlStore, event_rows, us};
+use crate::{SqlStore, event_rows, ticket_rows, us};
 
 /// Pushes the visibility condition of a scope onto a query: the one place it is written.
 macro_rules! push_scope {
@@ -141,7 +141,7 @@ macro_rules! push_tickets {
                 .push_bind(t.clocks.iter().any(|c| c.breached))
                 .push_bind(crate::us(t.created_at))
                 .push_bind(crate::us(t.updated_at))
-                .push_bind(crate::json_text::JsonText(t))
+                .push_bind(crate::ticket_rows::body(t))
                 .push_bind(t.on_wall)
                 .push_bind(t.follow_up_due())
                 .push_bind(t.proxy);
@@ -340,7 +340,7 @@ macro_rules! push_ticket_update {
             .push(", updated_at_us = ")
             .push_bind(us(t.updated_at))
             .push(", body = ")
-            .push_bind(crate::json_text::JsonText(t))
+            .push_bind(crate::ticket_rows::body(t))
             .push(", on_wall = ")
             .push_bind(t.on_wall)
             .push(", follow_up_due = ")
@@ -713,15 +713,19 @@ impl SqlStore {
         id: Uuid,
         scope: &Scope,
     ) -> Result<Option<Ticket>, StoreError> {
-        with_reader!(self, pool, {
-            let mut qb = sqlx::QueryBuilder::new("SELECT body FROM tickets WHERE id = ");
-            qb.push_bind(id).push(" AND ");
+        let row: Option<ticket_rows::TicketRow> = with_reader!(self, pool, {
+            let mut qb = sqlx::QueryBuilder::new("SELECT ");
+            qb.push(ticket_rows::COLUMNS)
+                .push(" FROM tickets WHERE id = ")
+                .push_bind(id)
+                .push(" AND ");
             push_scope!(qb, scope);
-            let row = qb.build().fetch_optional(pool).await.map_err(from_sqlx)?;
-            row.map(|r| r.try_get::<Json<Ticket>, _>(0).map(|j| j.0))
-                .transpose()
-                .map_err(from_sqlx)
-        })
+            qb.build_query_as()
+                .fetch_optional(pool)
+                .await
+                .map_err(from_sqlx)?
+        });
+        row.map(ticket_rows::ticket).transpose()
     }
 
     pub(crate) async fn load_events(&self, id: Uuid) -> Result<Vec<Event>, StoreError> {
@@ -762,15 +766,16 @@ impl SqlStore {
         f: &TicketFilter,
         page: Page,
     ) -> Result<Vec<Ticket>, StoreError> {
-        with_reader!(self, pool, {
-            let mut qb = sqlx::QueryBuilder::new("SELECT body FROM tickets WHERE ");
+        let rows: Vec<ticket_rows::TicketRow> = with_reader!(self, pool, {
+            let mut qb = sqlx::QueryBuilder::new("SELECT ");
+            qb.push(ticket_rows::COLUMNS).push(" FROM tickets WHERE ");
             push_list_conditions!(qb, scope, f, page);
-            let rows = qb.build().fetch_all(pool).await.map_err(from_sqlx)?;
-            rows.iter()
-                .map(|r| r.try_get::<Json<Ticket>, _>(0).map(|j| j.0))
-                .collect::<Result<_, _>>()
-                .map_err(from_sqlx)
-        })
+            qb.build_query_as()
+                .fetch_all(pool)
+                .await
+                .map_err(from_sqlx)?
+        });
+        rows.into_iter().map(ticket_rows::ticket).collect()
     }
 
     /// The micro-wish wall of a community: what stands in a `wall` state, newest first, with
@@ -781,9 +786,10 @@ impl SqlStore {
         after: Option<Uuid>,
         limit: u32,
     ) -> Result<Vec<(Ticket, Option<String>)>, StoreError> {
-        with_reader!(self, pool, {
-            let mut qb = sqlx::QueryBuilder::new(
-                "SELECT t.body, u.name FROM tickets t LEFT JOIN people p ON p.id = t.assignee_person \
+        let rows: Vec<WallRow> = with_reader!(self, pool, {
+            let mut qb = sqlx::QueryBuilder::new("SELECT ");
+            qb.push(ticket_rows::T_COLUMNS).push(
+                ", u.name AS partner FROM tickets t LEFT JOIN people p ON p.id = t.assignee_person \
                  LEFT JOIN partner_units u ON u.id = p.partner_unit_id WHERE t.on_wall AND t.community_id = ",
             );
             qb.push_bind(community);
@@ -792,12 +798,14 @@ impl SqlStore {
             }
             qb.push(" ORDER BY t.id DESC LIMIT ")
                 .push_bind(i64::from(limit));
-            let rows = qb.build().fetch_all(pool).await.map_err(from_sqlx)?;
-            rows.iter()
-                .map(|r| Ok((r.try_get::<Json<Ticket>, _>(0)?.0, r.try_get(1)?)))
-                .collect::<Result<_, sqlx::Error>>()
-                .map_err(from_sqlx)
-        })
+            qb.build_query_as()
+                .fetch_all(pool)
+                .await
+                .map_err(from_sqlx)?
+        });
+        rows.into_iter()
+            .map(|r| Ok((ticket_rows::ticket(r.ticket)?, r.partner)))
+            .collect()
     }
 
     /// The database's plan for the list query of a scope and filter (PostgreSQL `EXPLAIN`,
@@ -815,7 +823,9 @@ impl SqlStore {
         };
         with_reader!(self, pool, {
             let mut qb = sqlx::QueryBuilder::new(explain);
-            qb.push("SELECT body FROM tickets WHERE ");
+            qb.push("SELECT ")
+                .push(ticket_rows::COLUMNS)
+                .push(" FROM tickets WHERE ");
             push_list_conditions!(qb, scope, f, page);
             let rows = qb.build().fetch_all(pool).await.map_err(from_sqlx)?;
             let column = if self.is_postgres() { 0 } else { 3 };
@@ -856,4 +866,12 @@ impl SqlStore {
             .map_err(from_sqlx)
         })
     }
+}
+
+/// A ticket on the wall, with the partner unit of whoever claimed it.
+#[derive(sqlx::FromRow)]
+struct WallRow {
+    #[sqlx(flatten)]
+    ticket: ticket_rows::TicketRow,
+    partner: Option<String>,
 }

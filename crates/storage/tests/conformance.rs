@@ -594,8 +594,19 @@ async fn visibility_is_enforced_in_the_query(s: SqlStore) {
         }
     };
     assert!(sees_entered().await, "the proxy's own entry");
-    // Tickets entered before migration 0009 get their proxy from their body.
-    execute_sql(&s, "UPDATE tickets SET proxy_id = NULL").await;
+    // Tickets entered before migration 0009 held their proxy in their body alone, and get
+    // the column from it. (Bodies no longer repeat the columns: put it back as it was.)
+    let before_0009 = if s.is_postgres() {
+        "UPDATE tickets SET proxy_id = NULL, \
+         body = (body::jsonb || jsonb_build_object('proxy', proxy_id))::json \
+         WHERE proxy_id IS NOT NULL"
+    } else {
+        "UPDATE tickets SET proxy_id = NULL, body = json_set(body, '$.proxy', \
+         substr(hex(proxy_id), 1, 8) || '-' || substr(hex(proxy_id), 9, 4) || '-' || \
+         substr(hex(proxy_id), 13, 4) || '-' || substr(hex(proxy_id), 17, 4) || '-' || \
+         substr(hex(proxy_id), 21)) WHERE proxy_id IS NOT NULL"
+    };
+    execute_sql(&s, before_0009).await;
     assert!(!sees_entered().await);
     let migration = if s.is_postgres() {
         include_str!("../../../migrations/postgres/0009_proxy.sql")

@@ -830,13 +830,10 @@ async fn an_action_at_the_version_written_here_does_not_read_the_ticket(s: SqlSt
         .await
         .unwrap();
     let behind_its_back = if raw.is_postgres() {
-        format!(
-            "UPDATE tickets SET body = jsonb_set(body::jsonb, '{{state}}', '\"closed\"') WHERE id = '{}'",
-            t.id
-        )
+        format!("UPDATE tickets SET state = 'closed' WHERE id = '{}'", t.id)
     } else {
         format!(
-            "UPDATE tickets SET body = json_set(body, '$.state', 'closed') WHERE id = x'{}'",
+            "UPDATE tickets SET state = 'closed' WHERE id = x'{}'",
             t.id.simple()
         )
     };

@@ -12,7 +12,6 @@ use workflow_core::store::StoreError;
 use super::batch::Rows;
 use super::plan::{Found, StoredTimer, TimerRow, Write};
 use crate::error::from_sqlx;
-use crate::json_text::JsonText;
 use crate::tickets::holder;
 use crate::us;
 
@@ -191,7 +190,7 @@ pub(super) async fn write(tx: &mut PgConnection, rows: &Rows<'_>) -> Result<(), 
         .bind(column(&tickets, |t| t.clocks.iter().any(|c| c.breached)))
         .bind(column(&tickets, |t| us(t.created_at)))
         .bind(column(&tickets, |t| us(t.updated_at)))
-        .bind(column(&tickets, |t| JsonText(*t)))
+        .bind(column(&tickets, |t| crate::ticket_rows::body(t)))
         .bind(column(&tickets, |t| t.on_wall))
         .bind(column(&tickets, |t| t.follow_up_due()))
         // events

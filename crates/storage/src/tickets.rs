@@ -9,55 +9,59 @@ use workflow_core::{Assignee, Decision, Event, Ticket, Timer, TimerChange, Timer
 use crate::error::{from_sqlx, is_unique_violation};
 use crate::{SqlStore, event_rows, ticket_rows, us};
 
-/// The tickets a volunteer sees ([`Scope::Assignee`]) are the union of these sets, each a
-/// condition one index serves.
+/// A set of tickets one index serves, newest first. A scope that is a union of such sets
+/// (a volunteer's, a street's) lists the newest page of each, then the newest of those.
 #[derive(Clone, Copy)]
-pub(crate) enum VolunteerSet {
-    /// What they asked for themselves.
-    Requested,
-    /// What they hold.
-    Held,
-    /// What waits in the pool of a team of theirs.
-    TeamPool,
-    /// What they share as a co-handler.
-    Shared,
-    /// What they entered for a resident (代办).
-    Entered,
-    /// The micro-wish wall of their community.
+pub(crate) enum Set {
+    /// What someone asked for themselves.
+    Requested(Uuid),
+    /// What someone holds.
+    Held(Uuid),
+    /// What waits in the pool of a team of someone's.
+    TeamPool(Uuid),
+    /// What someone shares as a co-handler.
+    Shared(Uuid),
+    /// What someone entered for a resident (代办).
+    Entered(Uuid),
+    /// A community's micro-wish wall.
     Wall(Uuid),
+    /// A community's tickets.
+    Community(Uuid),
 }
 
-impl VolunteerSet {
-    pub(crate) fn all(community: Option<Uuid>) -> Vec<VolunteerSet> {
-        use VolunteerSet::*;
-        let mut sets = vec![Requested, Held, TeamPool, Shared, Entered];
+impl Set {
+    /// What a volunteer sees ([`Scope::Assignee`]).
+    pub(crate) fn volunteer(person: Uuid, community: Option<Uuid>) -> Vec<Set> {
+        use Set::*;
+        let mut sets = vec![
+            Requested(person),
+            Held(person),
+            TeamPool(person),
+            Shared(person),
+            Entered(person),
+        ];
         sets.extend(community.map(Wall));
         sets
     }
 }
 
-/// Pushes one [`VolunteerSet`]'s condition, for the volunteer `$person`.
-macro_rules! push_volunteer_set {
-    ($qb:expr, $set:expr, $person:expr) => {
+/// Pushes a [`Set`]'s condition.
+macro_rules! push_set {
+    ($qb:expr, $set:expr) => {
         match $set {
-            $crate::tickets::VolunteerSet::Requested => {
-                $qb.push("requester_id = ").push_bind($person)
-            }
-            $crate::tickets::VolunteerSet::Held => {
-                $qb.push("assignee_person = ").push_bind($person)
-            }
-            $crate::tickets::VolunteerSet::TeamPool => $qb
+            $crate::tickets::Set::Requested(p) => $qb.push("requester_id = ").push_bind(p),
+            $crate::tickets::Set::Held(p) => $qb.push("assignee_person = ").push_bind(p),
+            $crate::tickets::Set::TeamPool(p) => $qb
                 .push("assignee_team IN (SELECT team_id FROM team_members WHERE person_id = ")
-                .push_bind($person)
+                .push_bind(p)
                 .push(")"),
-            $crate::tickets::VolunteerSet::Shared => $qb
+            $crate::tickets::Set::Shared(p) => $qb
                 .push("id IN (SELECT ticket_id FROM co_handlers WHERE person_id = ")
-                .push_bind($person)
+                .push_bind(p)
                 .push(")"),
-            $crate::tickets::VolunteerSet::Entered => $qb.push("proxy_id = ").push_bind($person),
-            $crate::tickets::VolunteerSet::Wall(c) => {
-                $qb.push("on_wall AND community_id = ").push_bind(c)
-            }
+            $crate::tickets::Set::Entered(p) => $qb.push("proxy_id = ").push_bind(p),
+            $crate::tickets::Set::Wall(c) => $qb.push("on_wall AND community_id = ").push_bind(c),
+            $crate::tickets::Set::Community(c) => $qb.push("community_id = ").push_bind(c),
         }
     };
 }
@@ -74,11 +78,14 @@ macro_rules! push_scope {
             }
             Scope::Assignee { person, community, .. } => {
                 $qb.push("(");
-                for (i, set) in $crate::tickets::VolunteerSet::all(*community).into_iter().enumerate() {
+                for (i, set) in $crate::tickets::Set::volunteer(*person, *community)
+                    .into_iter()
+                    .enumerate()
+                {
                     if i > 0 {
                         $qb.push(" OR ");
                     }
-                    push_volunteer_set!($qb, set, *person);
+                    push_set!($qb, set);
                 }
                 $qb.push(")");
             }
@@ -98,29 +105,30 @@ macro_rules! push_scope {
 }
 
 /// Pushes a list query's conditions, order and limit: shared by the query and its EXPLAIN.
+/// `$sets` is the scope as a union of sets ([`SqlStore::list_sets`]), if it is one.
 macro_rules! push_list_conditions {
-    ($qb:expr, $scope:expr, $f:expr, $page:expr) => {{
+    ($qb:expr, $scope:expr, $sets:expr, $f:expr, $page:expr) => {{
         let (f, page): (&TicketFilter, Page) = ($f, $page);
-        match $scope {
-            // A volunteer's list is the newest of each of their sets, then the newest of
-            // those: each set's index reads at most a page of it, from its newest. Written as
-            // one OR of the sets, the planner's only way to the newest page was to walk every
-            // ticket newest first, testing each (at a million tickets, a volunteer holding a
-            // few read them all); as the whole of each set, a volunteer of years read years.
-            Scope::Assignee {
-                person, community, ..
-            } => {
+        let sets: &Option<Vec<$crate::tickets::Set>> = $sets;
+        match sets {
+            // The newest page of each set, then the newest of those: each set's index reads
+            // at most a page of it, from its newest. Written as one condition (an OR of a
+            // volunteer's sets, `community_id IN` a street's), the planner's only way to the
+            // newest page was to walk every ticket newest first, testing each (at a million
+            // tickets, a volunteer holding a few read them all); as the whole of each set, a
+            // volunteer of years read years.
+            Some(sets) if sets.is_empty() => {
+                $qb.push("1 = 0");
+            }
+            Some(sets) => {
                 $qb.push("id IN (");
-                for (i, set) in $crate::tickets::VolunteerSet::all(*community)
-                    .into_iter()
-                    .enumerate()
-                {
+                for (i, set) in sets.iter().enumerate() {
                     if i > 0 {
                         $qb.push(" UNION ALL ");
                     }
                     // (A subquery each: SQLite orders and limits no bare part of a union.)
                     $qb.push("SELECT id FROM (SELECT id FROM tickets WHERE ");
-                    push_volunteer_set!($qb, set, *person);
+                    push_set!($qb, *set);
                     push_filters!($qb, f, page);
                     $qb.push(" ORDER BY id DESC LIMIT ")
                         .push_bind(i64::from(page.limit))
@@ -128,8 +136,8 @@ macro_rules! push_list_conditions {
                 }
                 $qb.push(")");
             }
-            scope => {
-                push_scope!($qb, scope);
+            None => {
+                push_scope!($qb, $scope);
                 push_filters!($qb, f, page);
             }
         }
@@ -845,16 +853,40 @@ impl SqlStore {
         row.map(event_rows::event).transpose()
     }
 
+    /// A scope as the union of sets its list reads ([`Set`]), if it is one: a volunteer's;
+    /// a street's, one set a community (read first: a street has a few).
+    async fn list_sets(&self, scope: &Scope) -> Result<Option<Vec<Set>>, StoreError> {
+        Ok(match scope {
+            Scope::Assignee {
+                person, community, ..
+            } => Some(Set::volunteer(*person, *community)),
+            Scope::Street(street) => {
+                let communities: Vec<Uuid> = with_reader!(self, pool, {
+                    sqlx::query_scalar(
+                        "SELECT id FROM org_units WHERE kind = 'community' AND parent_id = $1 ORDER BY id",
+                    )
+                    .bind(*street)
+                    .fetch_all(pool)
+                    .await
+                    .map_err(from_sqlx)?
+                });
+                Some(communities.into_iter().map(Set::Community).collect())
+            }
+            _ => None,
+        })
+    }
+
     pub(crate) async fn list_tickets(
         &self,
         scope: &Scope,
         f: &TicketFilter,
         page: Page,
     ) -> Result<Vec<Ticket>, StoreError> {
+        let sets = self.list_sets(scope).await?;
         let rows: Vec<ticket_rows::TicketRow> = with_reader!(self, pool, {
             let mut qb = sqlx::QueryBuilder::new("SELECT ");
             qb.push(ticket_rows::COLUMNS).push(" FROM tickets WHERE ");
-            push_list_conditions!(qb, scope, f, page);
+            push_list_conditions!(qb, scope, &sets, f, page);
             qb.build_query_as()
                 .fetch_all(pool)
                 .await
@@ -909,12 +941,13 @@ impl SqlStore {
         } else {
             "EXPLAIN QUERY PLAN "
         };
+        let sets = self.list_sets(scope).await?;
         with_reader!(self, pool, {
             let mut qb = sqlx::QueryBuilder::new(explain);
             qb.push("SELECT ")
                 .push(ticket_rows::COLUMNS)
                 .push(" FROM tickets WHERE ");
-            push_list_conditions!(qb, scope, f, page);
+            push_list_conditions!(qb, scope, &sets, f, page);
             let rows = qb.build().fetch_all(pool).await.map_err(from_sqlx)?;
             let column = if self.is_postgres() { 0 } else { 3 };
             let lines: Vec<String> = rows

@@ -694,6 +694,83 @@ async fn lists_filter_and_page_by_keyset(s: SqlStore) {
     );
 }
 
+/// The lists read as unions of sets (a volunteer's, a street's) page through every ticket
+/// once, newest first, a ticket in two sets (entered for a resident and then held) too, and
+/// filter within every set.
+async fn union_lists_page_through_each_ticket_once(s: SqlStore) {
+    let dir = Directory::create(&s).await;
+    let w = World::located(&dir);
+    let (mut theirs, mut held) = (Vec::new(), Vec::new());
+    for i in 0..6 {
+        let entered = i % 3 == 0;
+        let d = match entered {
+            true => w.submit_as(&w.member, "王奶奶来电: 水管漏水", plus(now(), i)),
+            false => w.submit(plus(now(), i)),
+        };
+        s.apply(&d, None).await.unwrap();
+        if i % 3 == 2 {
+            continue; // nobody's but the resident's
+        }
+        if i != 3 {
+            let t = w.act(&d.ticket, &w.secretary, "triage", Fields::default());
+            s.apply(&t, None).await.unwrap();
+            let dispatched = w.act(&t.ticket, &w.secretary, "dispatch", w.to_member());
+            s.apply(&dispatched, None).await.unwrap();
+            held.push(d.ticket.id);
+        }
+        theirs.push(d.ticket.id);
+    }
+    theirs.reverse();
+    held.reverse();
+    let all_of = |scope: Scope, filter: TicketFilter| {
+        let s = s.clone();
+        async move {
+            let (mut seen, mut after) = (Vec::new(), None);
+            loop {
+                let page = s
+                    .list(&scope, &filter, Page { after, limit: 2 })
+                    .await
+                    .unwrap();
+                let Some(last) = page.last() else {
+                    return seen;
+                };
+                after = Some(last.id);
+                seen.extend(page.iter().map(|t| t.id));
+            }
+        }
+    };
+    let volunteer = Scope::Assignee {
+        person: w.member.id,
+        teams: vec![],
+        community: Some(dir.community),
+    };
+    assert_eq!(
+        all_of(volunteer.clone(), TicketFilter::default()).await,
+        theirs,
+        "entered, held, or both; newest first, each once"
+    );
+    let dispatched = TicketFilter {
+        state: Some("dispatched".into()),
+        ..TicketFilter::default()
+    };
+    assert_eq!(all_of(volunteer, dispatched.clone()).await, held);
+
+    let street = Scope::Street(dir.street);
+    let everything = all_of(Scope::Community(dir.community), TicketFilter::default()).await;
+    assert_eq!(everything.len(), 6);
+    assert_eq!(
+        all_of(street.clone(), TicketFilter::default()).await,
+        everything
+    );
+    assert_eq!(all_of(street, dispatched).await, held);
+    let elsewhere = s.create_org_unit("street", "别的街道", None).await.unwrap();
+    assert!(
+        all_of(Scope::Street(elsewhere), TicketFilter::default())
+            .await
+            .is_empty()
+    );
+}
+
 async fn the_directory_resolves_tokens_buildings_and_teams(s: SqlStore) {
     let dir = Directory::create(&s).await;
     let p = s.authenticate(&dir.member_token).await.unwrap().unwrap();
@@ -1004,6 +1081,7 @@ backends! {
     a_changed_workflow_under_the_same_version_is_refused,
     visibility_is_enforced_in_the_query,
     lists_filter_and_page_by_keyset,
+    union_lists_page_through_each_ticket_once,
     the_directory_resolves_tokens_buildings_and_teams,
 }
 

@@ -200,6 +200,69 @@ async fn a_volunteers_list_reads_only_their_tickets() {
     assert!(rows <= 2 * 50, "a step of {rows} rows:\n{plan}");
 }
 
+/// A street's list reads a page of each of its communities, not every ticket of a shared
+/// server newest first: with 100,000 tickets of other streets, none of this street's, then
+/// three, then (half of all moved into one of its communities) its newest fifty.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_streets_list_reads_only_its_communities() {
+    let Some(url) = postgres_database().await else {
+        return;
+    };
+    let s = connect(&url).await;
+    let dir = Directory::create(&s).await;
+    let pool = s.pg_pool().unwrap();
+    load_tickets(pool, 100_000).await;
+    let oldest: Vec<Uuid> = sqlx::query_scalar("SELECT id FROM tickets ORDER BY id LIMIT 3")
+        .fetch_all(pool)
+        .await
+        .unwrap();
+    let moved = "UPDATE tickets SET community_id = $1 WHERE id = ANY($2)";
+    sqlx::query(moved)
+        .bind(dir.community)
+        .bind(&oldest)
+        .execute(pool)
+        .await
+        .unwrap();
+    sqlx::query("VACUUM ANALYZE").execute(pool).await.unwrap();
+    let street = Scope::Street(dir.street);
+    let page = Page {
+        after: None,
+        limit: 50,
+    };
+    let plan = s
+        .explain_list(&street, &TicketFilter::default(), page)
+        .await
+        .unwrap();
+    let rows = most_rows_of_a_step(&plan);
+    assert!(rows <= 50, "none yet, a step of {rows} rows:\n{plan}");
+    let mut theirs: Vec<Uuid> = first_page(&s, &street).await.iter().map(|t| t.id).collect();
+    theirs.sort();
+    assert_eq!(theirs, oldest);
+    let plan = s
+        .explain_list(&street, &TicketFilter::default(), page)
+        .await
+        .unwrap();
+    let rows = most_rows_of_a_step(&plan);
+    assert!(rows <= 50, "a step of {rows} rows:\n{plan}");
+
+    sqlx::query("UPDATE tickets SET community_id = $1 WHERE random() < 0.5")
+        .bind(dir.community)
+        .execute(pool)
+        .await
+        .unwrap();
+    sqlx::query("VACUUM ANALYZE tickets")
+        .execute(pool)
+        .await
+        .unwrap();
+    assert_eq!(first_page(&s, &street).await.len(), 50);
+    let plan = s
+        .explain_list(&street, &TicketFilter::default(), page)
+        .await
+        .unwrap();
+    let rows = most_rows_of_a_step(&plan);
+    assert!(rows <= 2 * 50, "a step of {rows} rows:\n{plan}");
+}
+
 /// The most rows any one step of the plan produced or filtered away (over all its loops):
 /// what a step reading far more than a page of tickets shows.
 fn most_rows_of_a_step(plan: &str) -> u64 {

@@ -66,7 +66,8 @@ macro_rules! push_set {
     };
 }
 
-/// Pushes the visibility condition of a scope onto a query: the one place it is written.
+/// Pushes the visibility condition of a scope onto a query: the one place it is written
+/// (a list whose scope is a union reads the same parts one by one: [`SqlStore::list_sets`]).
 macro_rules! push_scope {
     ($qb:expr, $scope:expr) => {
         match $scope {

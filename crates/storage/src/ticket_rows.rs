@@ -6,6 +6,12 @@
 //! transitions and written each time to the database's log. Bodies written before still
 //! carry them; reading one ignores them and takes the columns.
 //!
+//! A ticket's update writes the columns a transition can change (state, urgency, holder,
+//! version, workflow version, the yes/no flags); the others (workflow, category, requester,
+//! community, branch, building, proxy) are written once, by the submission, because no event
+//! changes them. An event that one day does must have its update write that column too: the
+//! row is read from it.
+//!
 //! The times stay in the body: the `_us` columns keep microseconds, and a ticket read back
 //! must be the very ticket its decision wrote (and that its events replay to).
 

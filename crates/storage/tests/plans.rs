@@ -32,6 +32,11 @@ async fn load_tickets(pool: &sqlx::PgPool, n: i64) {
     sqlx::query("ANALYZE").execute(pool).await.unwrap();
 }
 
+/// As a database that has run a while: dead rows vacuumed, the statistics fresh.
+async fn settle(pool: &sqlx::PgPool) {
+    sqlx::query("VACUUM ANALYZE").execute(pool).await.unwrap();
+}
+
 /// A PostgreSQL store with the test directory and 100,000 tickets ([`load_tickets`]), or
 /// `None` (said loudly) without PostgreSQL.
 async fn with_tickets() -> Option<(storage::SqlStore, Directory)> {
@@ -151,7 +156,7 @@ async fn a_volunteers_list_reads_only_their_tickets() {
         .execute(pool)
         .await
         .unwrap();
-    sqlx::query("VACUUM ANALYZE").execute(pool).await.unwrap();
+    settle(pool).await;
     let scope = Scope::Assignee {
         person: member,
         teams: vec![dir.team],
@@ -179,10 +184,7 @@ async fn a_volunteers_list_reads_only_their_tickets() {
         .execute(pool)
         .await
         .unwrap();
-    sqlx::query("VACUUM ANALYZE tickets")
-        .execute(pool)
-        .await
-        .unwrap();
+    settle(pool).await;
     let scope = Scope::Assignee {
         person: veteran,
         teams: vec![],
@@ -216,7 +218,7 @@ async fn a_streets_list_reads_only_its_communities() {
         .execute(pool)
         .await
         .unwrap();
-    sqlx::query("VACUUM ANALYZE").execute(pool).await.unwrap();
+    settle(pool).await;
     let mut theirs: Vec<Uuid> = first_page(&s, &street).await.iter().map(|t| t.id).collect();
     theirs.sort();
     assert_eq!(theirs, oldest);
@@ -227,10 +229,7 @@ async fn a_streets_list_reads_only_its_communities() {
         .execute(pool)
         .await
         .unwrap();
-    sqlx::query("VACUUM ANALYZE tickets")
-        .execute(pool)
-        .await
-        .unwrap();
+    settle(pool).await;
     assert_eq!(first_page(&s, &street).await.len(), 50);
     assert_no_step_reads_more_than(&s, &street, &all, 2 * 50).await;
 }
@@ -291,10 +290,7 @@ async fn open_and_breached_lists_read_their_partial_indexes() {
         .execute(pool)
         .await
         .unwrap();
-    sqlx::query("VACUUM ANALYZE tickets")
-        .execute(pool)
-        .await
-        .unwrap();
+    settle(pool).await;
     let (branch, community): (Uuid, Uuid) =
         sqlx::query_as("SELECT branch_id, community_id FROM tickets LIMIT 1")
             .fetch_one(pool)

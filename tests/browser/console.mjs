@@ -2,7 +2,8 @@
 // a resident asks for help, the secretary triages and dispatches from the ranked candidates, the
 // volunteer sees the dispatch arrive without reloading, works it and completes it, the resident
 // rates it. Also: the countdown of an overdue request shows the breach, a lost accept race is a
-// plain message, English on request, sign-out. Screenshots of each role's pages are written.
+// plain message, a late answer for a page left behind does not replace the page shown, English on
+// request, sign-out. Screenshots of each role's pages are written.
 //
 // Run by tests/console.rs, which starts the server and passes (env): LINLI_BASE, LINLI_USERS
 // (JSON: key → {id, name, token}), LINLI_OVERDUE (an overdue request's id), LINLI_CHROMIUM,
@@ -255,7 +256,22 @@ try {
   assert.equal(first.status, 201);
   assert.equal(repeat.status, 201);
   await secretary.goto(`${base}/#/t/${repeat.data.id}`);
-  await secretary.getByRole('button', { name: '并单', exact: true }).click();
+  const merge = secretary.getByRole('button', { name: '并单', exact: true });
+  await merge.waitFor();
+  // A page left while its answer was on the way: the late answer must not replace this one.
+  let release;
+  const held = new Promise((resolve) => { release = resolve; });
+  await secretary.route('**/api/v1/stats*', async (route) => { await held; await route.continue(); });
+  await secretary.getByRole('link', { name: '支部数据' }).click();
+  await secretary.goto(`${base}/#/t/${repeat.data.id}`);
+  await merge.waitFor();
+  const lateStats = secretary.waitForResponse('**/api/v1/stats*');
+  release();
+  await lateStats;
+  await secretary.evaluate(() => new Promise((resolve) => setTimeout(resolve, 300)));
+  assert.equal(await merge.count(), 1, 'the late answer for the page left behind replaced the request shown');
+  await secretary.unroute('**/api/v1/stats*');
+  await merge.click();
   await secretary.getByText('同一栋楼').first().waitFor();
   await secretary.getByLabel(/3楼楼道灯不亮/).check();
   await accessible(secretary, 'the merge form');

@@ -48,22 +48,29 @@ function route() {
   return { page: PAGES[page] && ctx.tabs.some(([p]) => p === page) ? page : ctx.tabs[0]?.[0] };
 }
 
+// Renders overlap (a click, a pushed message, the minute's look): only the last one begun
+// may draw, or a slow answer for the page just left would replace the page now shown.
+let renders = 0;
+
 /** Draws the current page; `live` redraws keep the reader's place and open forms. */
 async function render({ keepError = false, live = false } = {}) {
   if (!ctx) return;
   const where = route();
   if (live && main.querySelector('.panel > *, .new-request')) return; // someone is typing
+  const mine = ++renders;
   if (!keepError) clearError();
   drawTabs(where.page);
   try {
     const view = where.page === 'ticket'
       ? await detail(ctx, where.id)
       : await (PAGES[where.page] || (() => h('p', { class: 'empty' }, t('noPages'))))(ctx);
+    if (mine !== renders) return;
     main.replaceChildren(view);
     if (!live) main.querySelector('h2')?.setAttribute('tabindex', '-1');
     if (!live) main.querySelector('h2')?.focus({ preventScroll: true });
   } catch (err) {
     if (err instanceof ApiError && err.status === 401) return signOut(t('expired'));
+    if (mine !== renders) return;
     showError(err);
     if (!main.firstChild || !live) main.replaceChildren(h('p', { class: 'empty' }, h('a', { href: '#/' }, '← ', t('back'))));
   }

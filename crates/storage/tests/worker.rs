@@ -210,3 +210,63 @@ async fn postgres_a_timer_set_on_one_node_wakes_the_worker_of_another() {
     assert!(took < Duration::from_secs(10), "woken by NOTIFY: {took:?}");
     worker.stop().await;
 }
+
+/// The other nodes hear of writes once they have committed, and however many announcements
+/// concurrent writes shared, the earliest timer among them is announced: twenty requests
+/// whose timers are due in an hour and one due in two seconds, written at once on node A,
+/// heard by a listener of node B.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_concurrent_writes_announce_their_earliest_timer_once_committed() {
+    let Some(url) = postgres_database().await else {
+        return;
+    };
+    let (a, b) = (connect(&url).await, connect(&url).await);
+    let dir = Directory::create(&a).await;
+    let mut heard = sqlx::postgres::PgListener::connect_with(b.pg_pool().unwrap())
+        .await
+        .unwrap();
+    heard.listen(storage::worker::TIMER_CHANNEL).await.unwrap();
+    let engine_a = engine(&a, Arc::new(Quiet));
+    let resident = Actor::new(dir.resident, [Role::Resident]);
+    let submits = (0..21).map(|i| {
+        let (engine_a, resident) = (engine_a.clone(), resident.clone());
+        tokio::spawn(async move {
+            let req = NewRequest {
+                category: if i == 10 { "quick" } else { "slow" }.into(),
+                urgency: Urgency::Normal,
+                description: "同时提交".into(),
+                channel: "console".into(),
+                building_id: Some(dir.building),
+                on_behalf_of: None,
+            };
+            engine_a.submit(&resident, &req, None).await.unwrap()
+        })
+    });
+    for submit in submits.collect::<Vec<_>>() {
+        submit.await.unwrap();
+    }
+    let earliest: i64 = sqlx::query_scalar("SELECT min(due_at_us) FROM timers")
+        .fetch_one(b.pg_pool().unwrap())
+        .await
+        .unwrap();
+    let mut announced = Vec::new();
+    while let Ok(n) = tokio::time::timeout(Duration::from_secs(2), heard.recv()).await {
+        let due: i64 = n.unwrap().payload().parse().unwrap();
+        // Announced after the commit: whatever was announced is there to be found.
+        let found: i64 = sqlx::query_scalar("SELECT count(*) FROM timers WHERE due_at_us = $1")
+            .bind(due)
+            .fetch_one(b.pg_pool().unwrap())
+            .await
+            .unwrap();
+        assert!(
+            found > 0,
+            "announced a timer due at {due} not yet committed"
+        );
+        announced.push(due);
+    }
+    assert!(
+        (1..=21).contains(&announced.len()),
+        "one announcement or more, never more than the writes: {announced:?}"
+    );
+    assert_eq!(announced.iter().min(), Some(&earliest), "{announced:?}");
+}

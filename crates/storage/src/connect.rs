@@ -101,12 +101,7 @@ pub async fn connect(options: &Options) -> Result<SqlStore, StoreError> {
         // One connection per writer task; lazily, so a store that never batches opens none.
         let batches = pg_pool(options.pg_writers.max(1) as u32)
             .connect_lazy_with(connect.options(BATCH_SESSION));
-        let announcer = crate::announce::Announcer::spawn(pool.clone());
-        Backend::Postgres {
-            pool,
-            batches,
-            announcer,
-        }
+        Backend::Postgres { pool, batches }
     } else if url.starts_with("sqlite:") {
         let base = SqliteConnectOptions::from_str(url)
             .map_err(|e| StoreError::Other(e.to_string()))?

@@ -41,7 +41,6 @@ macro_rules! with_reader {
     };
 }
 
-mod announce;
 mod connect;
 pub mod demo;
 mod directory;
@@ -71,11 +70,11 @@ pub use error::from_sqlx;
 pub use outbox::{DeliveryAttempt, OutboxDelivery, OutboxEntry, OutboxState};
 use sqlx::{PgPool, SqlitePool};
 use workflow_core::store::*;
-use workflow_core::{Decision, Event, Ticket, TimerChange, Workflow};
+use workflow_core::{Decision, Event, Ticket, Workflow};
 pub use writer::WriterStats;
 
 /// The database behind a [`SqlStore`].
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) enum Backend {
     /// One writer connection owns all writes (no `SQLITE_BUSY` between our own writers);
     /// a pool of read-only connections serves reads beside it (WAL).
@@ -84,13 +83,8 @@ pub(crate) enum Backend {
         reader: SqlitePool,
     },
     /// `batches` serves the group writer's batches: its connections are set up for them
-    /// ([`connect::BATCH_SESSION`]); `pool` serves everything else. `announcer` tells the
-    /// other nodes what the writes committed ([`announce`]).
-    Postgres {
-        pool: PgPool,
-        batches: PgPool,
-        announcer: announce::Announcer,
-    },
+    /// ([`connect::BATCH_SESSION`]); `pool` serves everything else.
+    Postgres { pool: PgPool, batches: PgPool },
 }
 
 /// The Store for both backends.
@@ -127,9 +121,7 @@ impl SqlStore {
         }
     }
 
-    /// Remembers the tickets a write committed ([`recent`]) and announces the timers and
-    /// messages it wrote to the other nodes ([`announce`]); forgets the tickets if it did not
-    /// commit.
+    /// Remembers the tickets a write committed ([`recent`]); forgets them if it did not.
     fn note_written(
         &self,
         decisions: &[Decision],
@@ -140,18 +132,6 @@ impl SqlStore {
                 Ok(()) => self.recent.remember(&d.ticket),
                 Err(_) => self.recent.forget(d.ticket.id),
             }
-        }
-        if let (Ok(()), Backend::Postgres { announcer, .. }) = (&written, &*self.backend) {
-            let earliest_timer = decisions
-                .iter()
-                .flat_map(|d| &d.timers)
-                .filter_map(|change| match change {
-                    TimerChange::Set(timer) => Some(timer.due_at),
-                    TimerChange::Cancel(_) => None,
-                })
-                .min();
-            let messages = decisions.iter().any(|d| !d.notifications.is_empty());
-            announcer.announce(earliest_timer, messages);
         }
         written
     }
@@ -201,7 +181,7 @@ impl SqlStore {
                 writer.close().await;
                 reader.close().await;
             }
-            Backend::Postgres { pool, batches, .. } => {
+            Backend::Postgres { pool, batches } => {
                 batches.close().await;
                 pool.close().await;
             }

@@ -504,6 +504,8 @@ macro_rules! write_decision {
             d.events.iter().map(|e| (e, t.community_id))
         );
         let (cancelled, set) = net_timer_changes(d);
+        // What the timer workers are told (PostgreSQL): the earliest timer this writes.
+        let earliest = set.iter().map(|timer| timer.due_at).min();
         if !cancelled.is_empty() {
             push_timer_deletes!(
                 q.next("cancelled"),
@@ -529,10 +531,20 @@ macro_rules! write_decision {
         }
         if postgres {
             // No ticket row changed: the division by zero fails the statement, so none of its
-            // parts is written, in a transaction or without one ([`CONFLICT_GUARD`]). The
-            // other nodes hear of it once it has committed ([`crate::announce`]).
+            // parts is written, in a transaction or without one ([`CONFLICT_GUARD`]).
+            // pg_notify tells the other nodes (LISTEN) that a timer was set, and when it is
+            // due, or that messages were written; delivered when the transaction commits,
+            // never if it rolls back.
             let q = q.builder();
             q.push(") SELECT 1 / (SELECT count(*) FROM changed)");
+            if let Some(due) = earliest {
+                q.push(", pg_notify('linli_timers', ")
+                    .push_bind(crate::worker::timer_announcement(due))
+                    .push(")");
+            }
+            if !d.notifications.is_empty() {
+                q.push(", pg_notify('linli_outbox', '')");
+            }
             q.build()
                 .execute(&mut *$tx)
                 .await

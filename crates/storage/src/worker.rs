@@ -23,9 +23,9 @@ pub const PG_TIMER_PARALLELISM: usize = 8;
 /// ([`timer_announcement`]).
 pub const TIMER_CHANNEL: &str = "linli_timers";
 
-/// What is announced on [`TIMER_CHANNEL`] once writes commit ([`crate::announce`]): the
-/// earliest timer they set, in Unix µs. A worker that means to look before then sleeps on:
-/// the writes that set a timer announce it, the node's own included, and waking for each (three queries) was two fifths of the
+/// What a write announces on [`TIMER_CHANNEL`]: the earliest timer it set, in Unix µs. A
+/// worker that means to look before then sleeps on: every write that sets a timer announces
+/// it, the node's own included, and waking for each (three queries) was two fifths of the
 /// database's statements under load, a tenth of their execution time.
 pub fn timer_announcement(due: Timestamp) -> String {
     due.as_microsecond().to_string()

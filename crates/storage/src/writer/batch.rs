@@ -9,6 +9,7 @@
 
 use std::sync::Arc;
 
+use jiff::Timestamp;
 use sqlx::pool::PoolConnection;
 use sqlx::{Connection, Postgres};
 use uuid::Uuid;
@@ -66,6 +67,13 @@ impl<'a> Rows<'a> {
         // a cycle.
         rows.tickets.sort_by_key(|d| d.ticket.id);
         rows
+    }
+
+    /// What the workers must be told (PostgreSQL), as (the earliest timer set, if any,
+    /// whether messages were written).
+    pub fn announces(&self) -> (Option<Timestamp>, bool) {
+        let earliest = self.timers_set.iter().map(|(t, _, _)| t.due_at).min();
+        (earliest, !self.outbox.is_empty())
     }
 
     fn add(&mut self, w: &'a Write) {

@@ -12,6 +12,7 @@ use storage::worker::SystemClock;
 use workflow_core::engine::{Engine, NewRequest, Quiet};
 use workflow_core::{Catalog, Urgency};
 
+use super::cpu;
 use super::flow::{self, STEPS, Who};
 use super::latency::Record;
 use super::{ByWho, Common, People, Scratch};
@@ -35,14 +36,16 @@ pub async fn run(args: EngineArgs) -> anyhow::Result<()> {
             let people = People::seed(&store).await?;
             let before = store.writer_stats().unwrap_or_default();
             let wal_before = wal_position(&store).await;
+            let cpu_before = cpu::used(&store).await;
             let (record, elapsed) =
                 measure(&store, catalog, &people, args.common.users, budget).await?;
+            let cpu = cpu::used(&store).await - cpu_before;
             let wal = wal_position(&store)
                 .await
                 .zip(wal_before)
                 .map(|(after, before)| after - before);
             let after = store.writer_stats().unwrap_or_default();
-            anyhow::Ok((record, elapsed, after - before, wal))
+            anyhow::Ok((record, elapsed, after - before, wal, cpu))
         }
         .await;
         store.close().await;
@@ -51,9 +54,10 @@ pub async fn run(args: EngineArgs) -> anyhow::Result<()> {
     .await;
     let label = scratch.label();
     scratch.remove().await;
-    let (record, elapsed, writes, wal) = result?;
+    let (record, elapsed, writes, wal, cpu) = result?;
     let rate = record.lifecycles as f64 / elapsed;
     let per_lifecycle = |n: i64| n as f64 / record.lifecycles.max(1) as f64;
+    let cpu_per_lifecycle = |d: std::time::Duration| per_lifecycle(d.as_micros() as i64);
     if args.json {
         println!(
             "{}",
@@ -70,6 +74,8 @@ pub async fn run(args: EngineArgs) -> anyhow::Result<()> {
                 "batched": writes.batched,
                 "alone": writes.alone,
                 "wal_bytes_per_lifecycle": wal.map(per_lifecycle),
+                "linli_cpu_us_per_lifecycle": cpu_per_lifecycle(cpu.linli),
+                "server_cpu_us_per_lifecycle": cpu.server.map(cpu_per_lifecycle),
             })
         );
     } else {
@@ -94,6 +100,15 @@ pub async fn run(args: EngineArgs) -> anyhow::Result<()> {
                 per_lifecycle(bytes)
             );
         }
+        let server = match cpu.server {
+            Some(d) => format!("{:.0} µs", cpu_per_lifecycle(d)),
+            None if label.starts_with("SQLite") => "in Linli's (SQLite)".to_owned(),
+            None => "not on this machine".to_owned(),
+        };
+        println!(
+            "CPU per lifecycle: Linli {:.0} µs, the database server {server}",
+            cpu_per_lifecycle(cpu.linli)
+        );
         println!("\n| action | p50 ms | p99 ms | max ms |");
         println!("|---|---:|---:|---:|");
         for action in flow::ACTIONS {

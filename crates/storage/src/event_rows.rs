@@ -8,7 +8,6 @@
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
-use sqlx::types::Json;
 use uuid::Uuid;
 use workflow_core::event::ActorRef;
 use workflow_core::store::StoreError;
@@ -20,7 +19,14 @@ use crate::from_us;
 pub(crate) const COLUMNS: &str = "ticket_id, seq, at_us, actor_id, actor_role, body";
 
 /// An event's row as read: (ticket, seq, at in µs, actor's id, actor's role, body).
-pub(crate) type EventRow = (Uuid, i64, i64, Option<Uuid>, String, Json<Body<EventKind>>);
+pub(crate) type EventRow = (
+    Uuid,
+    i64,
+    i64,
+    Option<Uuid>,
+    String,
+    crate::json_text::JsonText<Body<EventKind>>,
+);
 
 /// What an event's body holds.
 #[derive(Serialize, Deserialize)]
@@ -40,7 +46,7 @@ pub(crate) fn body(e: &Event) -> crate::json_text::JsonText<Body<&EventKind>> {
 }
 
 pub(crate) fn event(
-    (ticket_id, seq, at_us, actor_id, role, Json(body)): EventRow,
+    (ticket_id, seq, at_us, actor_id, role, crate::json_text::JsonText(body)): EventRow,
 ) -> Result<Event, StoreError> {
     let role = Role::parse(&role)
         .ok_or_else(|| StoreError::Other(format!("event {ticket_id}/{seq}: role {role:?}")))?;
@@ -70,7 +76,7 @@ mod tests {
                 old.at.as_microsecond(),
                 old.actor.id,
                 old.actor.role.as_str().to_owned(),
-                Json(serde_json::from_str(body).unwrap()),
+                crate::json_text::JsonText(serde_json::from_str(body).unwrap()),
             )
         };
         assert_eq!(event(row(WITH_THE_COLUMNS)).unwrap(), old);

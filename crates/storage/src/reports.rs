@@ -326,11 +326,11 @@ impl SqlStore {
     pub async fn stats(&self, unit: Unit, period: Period) -> Result<Stats, StoreError> {
         let pg = self.is_postgres();
         let text = |key: &str| match pg {
-            true => format!("(e.body->>'{key}')"),
+            true => format!("(e.body::json->>'{key}')"),
             false => format!("json_extract(e.body, '$.{key}')"),
         };
         let int = |key: &str| match pg {
-            true => format!("((e.body->>'{key}')::int)"),
+            true => format!("((e.body::json->>'{key}')::int)"),
             false => format!("json_extract(e.body, '$.{key}')"),
         };
         let Period { from, to } = period;

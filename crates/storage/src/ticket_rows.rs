@@ -17,7 +17,6 @@
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
-use sqlx::types::Json;
 use uuid::Uuid;
 use workflow_core::Role;
 use workflow_core::store::StoreError;
@@ -53,7 +52,7 @@ pub(crate) struct TicketRow {
     terminal: bool,
     on_wall: bool,
     proxy_id: Option<Uuid>,
-    body: Json<Body>,
+    body: JsonText<Body>,
 }
 
 /// Declares the body's fields once: [`BodyOf`] borrows them from a ticket to write, [`Body`]
@@ -122,7 +121,7 @@ pub(crate) fn ticket(row: TicketRow) -> Result<Ticket, StoreError> {
         terminal,
         on_wall,
         proxy_id,
-        body: Json(b),
+        body: JsonText(b),
     } = row;
     let urgency = Urgency::parse(&urgency)
         .ok_or_else(|| StoreError::Other(format!("ticket {id}: urgency {urgency:?}")))?;
@@ -189,7 +188,7 @@ mod tests {
             terminal: t.terminal,
             on_wall: t.on_wall,
             proxy_id: t.proxy,
-            body: Json(serde_json::from_str(body).unwrap()),
+            body: JsonText(serde_json::from_str(body).unwrap()),
         }
     }
 

@@ -615,7 +615,7 @@ async fn visibility_is_enforced_in_the_query(s: SqlStore) {
     };
     let backfill = &migration[migration.find("UPDATE").unwrap()..];
     let backfill = &backfill[..=backfill.find(';').unwrap()];
-    // It ran on the jsonb body of its day; migration 0010 made the body json.
+    // It ran on the jsonb body of its day; migrations 0010 and 0015 made the body text.
     let backfill = match s.is_postgres() {
         true => backfill.replace("body", "body::jsonb"),
         false => backfill.to_string(),
@@ -988,7 +988,13 @@ async fn a_volunteers_declines_and_ratings_are_on_their_record(s: SqlStore) {
         include_str!("../../../migrations/sqlite/0014_events_on_record.sql")
     };
     let backfill = &migration[migration.find("UPDATE").unwrap()..];
-    execute_sql(&s, &backfill[..=backfill.find(';').unwrap()]).await;
+    let backfill = &backfill[..=backfill.find(';').unwrap()];
+    // It ran on the json body of its day; migration 0015 made the body text.
+    let backfill = match s.is_postgres() {
+        true => backfill.replace("body", "body::json"),
+        false => backfill.to_string(),
+    };
+    execute_sql(&s, &backfill).await;
     assert_eq!(record().await, (12, 3, 3 + 4 + 5), "backfilled");
 }
 

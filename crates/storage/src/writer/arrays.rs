@@ -91,7 +91,7 @@ WITH tickets_inserted AS (
         created_at_us, updated_at_us, body, on_wall, follow_up_due, proxy_id
     FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::int4[],
         $7::text[], $8::text[], $9::text[], $10::uuid[], $11::uuid[], $12::uuid[], $13::int8[],
-        $14::bool[], $15::bool[], $16::int8[], $17::int8[], $18::json[], $19::bool[], $20::bool[],
+        $14::bool[], $15::bool[], $16::int8[], $17::int8[], $18::text[], $19::bool[], $20::bool[],
         $63::uuid[], $64::int8[])
         AS new (id, community_id, branch_id, building_id, workflow_id, workflow_version, category,
             urgency, state, requester_id, assignee_person, assignee_team, version, terminal,
@@ -106,7 +106,7 @@ WITH tickets_inserted AS (
         breached = u.breached, updated_at_us = u.updated_at_us, body = u.body,
         on_wall = u.on_wall, follow_up_due = u.follow_up_due
     FROM UNNEST($1::uuid[], $6::int4[], $8::text[], $9::text[], $11::uuid[], $12::uuid[],
-        $13::int8[], $14::bool[], $15::bool[], $17::int8[], $18::json[], $19::bool[],
+        $13::int8[], $14::bool[], $15::bool[], $17::int8[], $18::text[], $19::bool[],
         $20::bool[], $64::int8[])
         AS u (id, workflow_version, urgency, state, assignee_person, assignee_team, version,
             terminal, breached, updated_at_us, body, on_wall, follow_up_due, expected)
@@ -117,7 +117,7 @@ WITH tickets_inserted AS (
     INSERT INTO events (ticket_id, seq, community_id, at_us, actor_id, actor_role, kind, body,
         on_record)
     SELECT * FROM UNNEST($21::uuid[], $22::int8[], $23::uuid[], $24::int8[], $25::uuid[],
-        $26::text[], $27::text[], $28::json[], $65::bool[])
+        $26::text[], $27::text[], $28::text[], $65::bool[])
 ), timers_deleted AS (
     DELETE FROM timers USING UNNEST($29::uuid[], $30::text[]) AS gone (ticket_id, key)
     WHERE timers.ticket_id = ANY($29) AND timers.ticket_id = gone.ticket_id

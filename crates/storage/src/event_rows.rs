@@ -14,6 +14,7 @@ use workflow_core::store::StoreError;
 use workflow_core::{Event, EventKind, Role};
 
 use crate::from_us;
+use crate::json_text::JsonText;
 
 /// The columns an event is read from, in the order of [`EventRow`].
 pub(crate) const COLUMNS: &str = "ticket_id, seq, at_us, actor_id, actor_role, body";
@@ -25,7 +26,7 @@ pub(crate) type EventRow = (
     i64,
     Option<Uuid>,
     String,
-    crate::json_text::JsonText<Body<EventKind>>,
+    JsonText<Body<EventKind>>,
 );
 
 /// What an event's body holds.
@@ -38,15 +39,15 @@ pub(crate) struct Body<K> {
     kind: K,
 }
 
-pub(crate) fn body(e: &Event) -> crate::json_text::JsonText<Body<&EventKind>> {
-    crate::json_text::JsonText(Body {
+pub(crate) fn body(e: &Event) -> JsonText<Body<&EventKind>> {
+    JsonText(Body {
         at: Some(e.at),
         kind: &e.kind,
     })
 }
 
 pub(crate) fn event(
-    (ticket_id, seq, at_us, actor_id, role, crate::json_text::JsonText(body)): EventRow,
+    (ticket_id, seq, at_us, actor_id, role, JsonText(body)): EventRow,
 ) -> Result<Event, StoreError> {
     let role = Role::parse(&role)
         .ok_or_else(|| StoreError::Other(format!("event {ticket_id}/{seq}: role {role:?}")))?;
@@ -76,7 +77,7 @@ mod tests {
                 old.at.as_microsecond(),
                 old.actor.id,
                 old.actor.role.as_str().to_owned(),
-                crate::json_text::JsonText(serde_json::from_str(body).unwrap()),
+                JsonText(serde_json::from_str(body).unwrap()),
             )
         };
         assert_eq!(event(row(WITH_THE_COLUMNS)).unwrap(), old);

@@ -3,7 +3,7 @@
 //! The tickets' and events' bodies are written on every transition and read whole, never
 //! searched inside on a request's path. As `jsonb` each was parsed into PostgreSQL's binary
 //! tree on the way in (12% of the machine's CPU under `linli bench engine`), as `json` still
-//! checked (a tenth of the server's work a lifecycle): serde wrote them from Linli's own
+//! checked (5–11% of the server's CPU a lifecycle): serde wrote them from Linli's own
 //! types, so neither ever found anything wrong. As `text` the server only stores them.
 //! Binding `sqlx::types::Json` would not do: it binds `jsonb`.
 

@@ -122,18 +122,28 @@ impl SqlStore {
     }
 
     /// Remembers the tickets a write committed ([`recent`]); forgets them if it did not.
-    fn note_written(
-        &self,
-        decisions: &[Decision],
-        written: Result<(), StoreError>,
-    ) -> Result<(), StoreError> {
+    /// Called by whoever owns the written decisions once the write's fate is known: the
+    /// group writer with its own copies, or the store itself when it writes directly.
+    pub(crate) fn note_written(&self, decisions: Vec<Decision>, written: &Result<(), StoreError>) {
         for d in decisions {
-            match &written {
-                Ok(()) => self.recent.remember(&d.ticket),
+            match written {
+                Ok(()) => self.recent.remember(d.ticket),
                 Err(_) => self.recent.forget(d.ticket.id),
             }
         }
-        written
+    }
+
+    /// Writes through the group writer, or on its own when group commit is off; either
+    /// way the written tickets are remembered from the write's own copy of them.
+    async fn write(&self, write: writer::Write) -> Result<(), StoreError> {
+        match &self.writer {
+            Some(w) => w.write(write).await,
+            None => {
+                let written = self.write_alone(&write).await;
+                self.note_written(write.into_decisions(), &written);
+                written
+            }
+        }
     }
 
     /// How group commit went so far (`None` when it is off).
@@ -200,25 +210,13 @@ impl Store for SqlStore {
         d: &Decision,
         idem: Option<&IdempotencyRecord>,
     ) -> Result<(), StoreError> {
-        let written = match &self.writer {
-            Some(w) => {
-                w.write(writer::Write::Apply(d.clone(), idem.cloned()))
-                    .await
-            }
-            None => self.apply_decision(d, idem).await,
-        };
-        self.note_written(std::slice::from_ref(d), written)
+        self.write(writer::Write::Apply(d.clone(), idem.cloned()))
+            .await
     }
 
     async fn apply_linked(&self, decisions: &[Decision]) -> Result<(), StoreError> {
-        let written = match &self.writer {
-            Some(w) => {
-                w.write(writer::Write::Linked(decisions.to_vec(), None))
-                    .await
-            }
-            None => self.apply_linked_decisions(decisions, None).await,
-        };
-        self.note_written(decisions, written)
+        self.write(writer::Write::Linked(decisions.to_vec(), None))
+            .await
     }
 
     async fn fire_linked(
@@ -226,29 +224,16 @@ impl Store for SqlStore {
         timer: &ClaimedTimer,
         decisions: &[Decision],
     ) -> Result<(), StoreError> {
-        let fired = Some(timer.clone());
-        let written = match &self.writer {
-            Some(w) => {
-                w.write(writer::Write::Linked(decisions.to_vec(), fired))
-                    .await
-            }
-            None => self.apply_linked_decisions(decisions, fired.as_ref()).await,
-        };
-        self.note_written(decisions, written)
+        self.write(writer::Write::Linked(
+            decisions.to_vec(),
+            Some(timer.clone()),
+        ))
+        .await
     }
 
     async fn fire(&self, timer: &ClaimedTimer, d: Option<&Decision>) -> Result<(), StoreError> {
-        let written = match &self.writer {
-            Some(w) => {
-                w.write(writer::Write::Fire(timer.clone(), d.cloned()))
-                    .await
-            }
-            None => self.fire_timer(timer, d).await,
-        };
-        match d {
-            Some(d) => self.note_written(std::slice::from_ref(d), written),
-            None => written,
-        }
+        self.write(writer::Write::Fire(timer.clone(), d.cloned()))
+            .await
     }
 
     async fn ticket(&self, id: uuid::Uuid, scope: &Scope) -> Result<Option<Ticket>, StoreError> {
@@ -261,7 +246,7 @@ impl Store for SqlStore {
         scope: &Scope,
         version: u64,
     ) -> Result<Option<Ticket>, StoreError> {
-        match self.recent.get(id, scope, version) {
+        match self.recent.take(id, scope, version) {
             Some(t) => Ok(Some(t)),
             None => self.load_ticket(id, scope).await,
         }

@@ -25,17 +25,21 @@ pub(crate) struct RecentTickets {
 }
 
 impl RecentTickets {
-    /// The ticket as last written here, if that is `version` and `scope` certainly sees it.
-    pub(crate) fn get(&self, id: Uuid, scope: &Scope, version: u64) -> Option<Ticket> {
-        let by_id = self.by_id.lock().expect("never poisoned");
-        by_id
-            .get(&id)
-            .filter(|t| t.version == version && certainly_sees(scope, t))
-            .cloned()
+    /// The ticket as last written here, if that is `version` and `scope` certainly sees it,
+    /// handed over rather than copied: it is asked for to be acted on, and the write that
+    /// follows remembers what it leaves. A second caller at the same version (about to
+    /// conflict) or an action refused before writing costs the next caller one read.
+    pub(crate) fn take(&self, id: Uuid, scope: &Scope, version: u64) -> Option<Ticket> {
+        let mut by_id = self.by_id.lock().expect("never poisoned");
+        let known = by_id.get(&id)?;
+        if known.version != version || !certainly_sees(scope, known) {
+            return None;
+        }
+        by_id.remove(&id)
     }
 
     /// Just committed. Two writes of one ticket answered out of order leave the later.
-    pub(crate) fn remember(&self, ticket: &Ticket) {
+    pub(crate) fn remember(&self, ticket: Ticket) {
         let mut by_id = self.by_id.lock().expect("never poisoned");
         match by_id.get(&ticket.id) {
             Some(known) if known.version >= ticket.version => return,
@@ -43,7 +47,7 @@ impl RecentTickets {
             None if by_id.len() >= CAPACITY => by_id.clear(),
             None => {}
         }
-        by_id.insert(ticket.id, ticket.clone());
+        by_id.insert(ticket.id, ticket);
     }
 
     /// A write that was refused or whose fate is unknown: what is stored is not known here.
@@ -70,5 +74,47 @@ fn certainly_sees(scope: &Scope, t: &Ticket) -> bool {
         Scope::Branch(b) => t.branch_id == *b,
         Scope::Community(c) => t.community_id == *c,
         Scope::Street(_) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_remembered_ticket_is_handed_over_once_at_its_version_to_a_scope_that_sees_it() {
+        let recent = RecentTickets::default();
+        let t: Ticket = serde_json::from_str(crate::ticket_rows::tests::WITH_THE_COLUMNS).unwrap();
+        let stranger = Scope::Requester(Uuid::now_v7());
+        recent.remember(t.clone());
+
+        assert_eq!(
+            recent.take(t.id, &Scope::Everything, 10),
+            None,
+            "an older version"
+        );
+        assert_eq!(
+            recent.take(t.id, &stranger, 11),
+            None,
+            "a scope that does not see it"
+        );
+        assert_eq!(
+            recent.take(t.id, &Scope::Requester(t.requester), 11),
+            Some(t.clone())
+        );
+        assert_eq!(
+            recent.take(t.id, &Scope::Everything, 11),
+            None,
+            "handed over already"
+        );
+
+        // An answer that arrives late leaves the later version remembered.
+        let mut later = t.clone();
+        later.version = 12;
+        recent.remember(later.clone());
+        recent.remember(t.clone());
+        assert_eq!(recent.take(t.id, &Scope::Everything, 11), None);
+        recent.forget(t.id);
+        assert_eq!(recent.take(t.id, &Scope::Everything, 12), None, "forgotten");
     }
 }

@@ -166,11 +166,11 @@ pub(crate) fn ticket(row: TicketRow) -> Result<Ticket, StoreError> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// A closed ticket's body as stores wrote it before: every field, the columns repeated.
-    const WITH_THE_COLUMNS: &str = r#"{"id":"01a23326-1712-7580-aa80-88f822117dcd","workflow_id":"community-service","workflow_version":4,"category":"repair","urgency":"normal","description":"楼道灯不亮，晚上看不见","channel":"api","state":"closed","requester":"01a23326-16f5-76a3-b4c6-a95db625b424","community_id":"01a23326-16e9-778f-a6e9-cbf100468e44","branch_id":"01a23326-16f0-72b4-af7c-c93ed47b9ae5","building_id":"01a23326-16eb-728a-a232-6aab4ffe6c57","assignee":{"person":"01a23326-16f4-76b3-b5a8-30baec8ce063"},"pool_team":null,"on_wall":false,"version":11,"state_entered_seq":11,"clocks":[{"name":"resolution","cycle":1,"status":"stopped","target_secs":50400,"elapsed_secs":0,"since":null,"due":"2026-12-03T09:30:00Z","warn_at":null,"warned":false,"warnings":0,"breached":false,"escalation_level":0,"stopped_at":"2026-12-01T19:47:44.037751897Z","overrun_secs":-50400}],"escalated_to":null,"rating":5,"service_minutes":60,"auto_closed":false,"auto_dispatches":0,"terminal":true,"created_at":"2026-12-01T19:47:44Z","updated_at":"2026-12-01T19:47:44.040858308Z","closed_at":"2026-12-01T19:47:44.040858308Z"}"#;
+    pub(crate) const WITH_THE_COLUMNS: &str = r#"{"id":"01a23326-1712-7580-aa80-88f822117dcd","workflow_id":"community-service","workflow_version":4,"category":"repair","urgency":"normal","description":"楼道灯不亮，晚上看不见","channel":"api","state":"closed","requester":"01a23326-16f5-76a3-b4c6-a95db625b424","community_id":"01a23326-16e9-778f-a6e9-cbf100468e44","branch_id":"01a23326-16f0-72b4-af7c-c93ed47b9ae5","building_id":"01a23326-16eb-728a-a232-6aab4ffe6c57","assignee":{"person":"01a23326-16f4-76b3-b5a8-30baec8ce063"},"pool_team":null,"on_wall":false,"version":11,"state_entered_seq":11,"clocks":[{"name":"resolution","cycle":1,"status":"stopped","target_secs":50400,"elapsed_secs":0,"since":null,"due":"2026-12-03T09:30:00Z","warn_at":null,"warned":false,"warnings":0,"breached":false,"escalation_level":0,"stopped_at":"2026-12-01T19:47:44.037751897Z","overrun_secs":-50400}],"escalated_to":null,"rating":5,"service_minutes":60,"auto_closed":false,"auto_dispatches":0,"terminal":true,"created_at":"2026-12-01T19:47:44Z","updated_at":"2026-12-01T19:47:44.040858308Z","closed_at":"2026-12-01T19:47:44.040858308Z"}"#;
 
     fn row(t: &Ticket, body: &str) -> TicketRow {
         TicketRow {

@@ -165,7 +165,9 @@ impl GroupWriter {
         let idle = self.queue.capacity() == self.queue.max_capacity();
         if idle && let Ok(_slot) = self.slots.try_acquire() {
             self.counts.alone.fetch_add(1, Ordering::Relaxed);
-            return self.direct.write_alone(&write).await;
+            let written = self.direct.write_alone(&write).await;
+            self.direct.note_written(write.into_decisions(), &written);
+            return written;
         }
         let stopped = || StoreError::Unavailable("the database writer has stopped".into());
         let (reply, answer) = oneshot::channel();
@@ -221,7 +223,7 @@ async fn write(store: &SqlStore, batch: Vec<Job>, counts: &Counts, held: &mut ba
     if let [job] = &batch[..] {
         counts.alone.fetch_add(1, Ordering::Relaxed);
         let result = store.write_alone(&job.write).await;
-        answer(batch, vec![result]);
+        answer(store, batch, vec![result]);
         return;
     }
     let writes: Vec<&Write> = batch.iter().map(|j| &j.write).collect();
@@ -259,11 +261,14 @@ async fn write(store: &SqlStore, batch: Vec<Job>, counts: &Counts, held: &mut ba
             results
         }
     };
-    answer(batch, results);
+    answer(store, batch, results);
 }
 
-fn answer(batch: Vec<Job>, results: Vec<Result<(), StoreError>>) {
+/// Each caller hears how its write went, once its tickets are remembered (or forgotten):
+/// the caller's next action on a ticket finds it as this write left it.
+fn answer(store: &SqlStore, batch: Vec<Job>, results: Vec<Result<(), StoreError>>) {
     for (job, result) in batch.into_iter().zip(results) {
+        store.note_written(job.write.into_decisions(), &result);
         // A caller that gave up waiting is not there to hear; its write stands.
         let _ = job.reply.send(result);
     }

@@ -44,6 +44,15 @@ impl Write {
         }
     }
 
+    /// The decisions written, given up once their fate is known (to be remembered).
+    pub(crate) fn into_decisions(self) -> Vec<Decision> {
+        match self {
+            Write::Apply(d, _) | Write::Fire(_, Some(d)) => vec![d],
+            Write::Fire(_, None) => Vec::new(),
+            Write::Linked(ds, _) => ds,
+        }
+    }
+
     pub(crate) fn idempotency(&self) -> Option<&IdempotencyRecord> {
         match self {
             Write::Apply(_, idem) => idem.as_ref(),

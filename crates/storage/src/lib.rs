@@ -122,27 +122,22 @@ impl SqlStore {
     }
 
     /// Remembers the tickets a write committed ([`recent`]); forgets them if it did not.
-    /// Called by whoever owns the written decisions once the write's fate is known: the
-    /// group writer with its own copies, or the store itself when it writes directly.
-    pub(crate) fn note_written(&self, decisions: Vec<Decision>, written: &Result<(), StoreError>) {
-        for d in decisions {
+    /// Called by whoever owns the write once its fate is known (the group writer, or the
+    /// store writing on its own), so that what is remembered is the write's own copy.
+    pub(crate) fn note_written(&self, write: writer::Write, written: &Result<(), StoreError>) {
+        for ticket in write.into_tickets() {
             match written {
-                Ok(()) => self.recent.remember(d.ticket),
-                Err(_) => self.recent.forget(d.ticket.id),
+                Ok(()) => self.recent.remember(ticket),
+                Err(_) => self.recent.forget(ticket.id),
             }
         }
     }
 
-    /// Writes through the group writer, or on its own when group commit is off; either
-    /// way the written tickets are remembered from the write's own copy of them.
+    /// Writes through the group writer, or on its own when group commit is off.
     async fn write(&self, write: writer::Write) -> Result<(), StoreError> {
         match &self.writer {
             Some(w) => w.write(write).await,
-            None => {
-                let written = self.write_alone(&write).await;
-                self.note_written(write.into_decisions(), &written);
-                written
-            }
+            None => self.write_noted(write).await,
         }
     }
 

@@ -165,9 +165,7 @@ impl GroupWriter {
         let idle = self.queue.capacity() == self.queue.max_capacity();
         if idle && let Ok(_slot) = self.slots.try_acquire() {
             self.counts.alone.fetch_add(1, Ordering::Relaxed);
-            let written = self.direct.write_alone(&write).await;
-            self.direct.note_written(write.into_decisions(), &written);
-            return written;
+            return self.direct.write_noted(write).await;
         }
         let stopped = || StoreError::Unavailable("the database writer has stopped".into());
         let (reply, answer) = oneshot::channel();
@@ -268,7 +266,7 @@ async fn write(store: &SqlStore, batch: Vec<Job>, counts: &Counts, held: &mut ba
 /// the caller's next action on a ticket finds it as this write left it.
 fn answer(store: &SqlStore, batch: Vec<Job>, results: Vec<Result<(), StoreError>>) {
     for (job, result) in batch.into_iter().zip(results) {
-        store.note_written(job.write.into_decisions(), &result);
+        store.note_written(job.write, &result);
         // A caller that gave up waiting is not there to hear; its write stands.
         let _ = job.reply.send(result);
     }
@@ -282,5 +280,12 @@ impl SqlStore {
             Write::Fire(t, d) => self.fire_timer(t, d.as_ref()).await,
             Write::Linked(ds, fired) => self.apply_linked_decisions(ds, fired.as_ref()).await,
         }
+    }
+
+    /// One write in its own transaction, its tickets then remembered (or forgotten).
+    pub(crate) async fn write_noted(&self, write: Write) -> Result<(), StoreError> {
+        let written = self.write_alone(&write).await;
+        self.note_written(write, &written);
+        written
     }
 }

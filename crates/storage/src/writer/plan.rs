@@ -6,8 +6,8 @@
 use std::collections::{HashMap, HashSet};
 
 use uuid::Uuid;
-use workflow_core::Decision;
 use workflow_core::store::{ClaimedTimer, IdempotencyRecord, StoreError};
+use workflow_core::{Decision, Ticket};
 
 /// One caller's write.
 #[derive(Clone, Debug)]
@@ -44,13 +44,14 @@ impl Write {
         }
     }
 
-    /// The decisions written, given up once their fate is known (to be remembered).
-    pub(crate) fn into_decisions(self) -> Vec<Decision> {
-        match self {
-            Write::Apply(d, _) | Write::Fire(_, Some(d)) => vec![d],
-            Write::Fire(_, None) => Vec::new(),
-            Write::Linked(ds, _) => ds,
-        }
+    /// The tickets written, given up once the write's fate is known (to be remembered).
+    pub(crate) fn into_tickets(self) -> impl Iterator<Item = Ticket> {
+        let (one, linked) = match self {
+            Write::Apply(d, _) | Write::Fire(_, Some(d)) => (Some(d), Vec::new()),
+            Write::Fire(_, None) => (None, Vec::new()),
+            Write::Linked(ds, _) => (None, ds),
+        };
+        one.into_iter().chain(linked).map(|d| d.ticket)
     }
 
     pub(crate) fn idempotency(&self) -> Option<&IdempotencyRecord> {

@@ -621,6 +621,13 @@ async fn operators_see_health_readiness_and_metrics(app: TestApp) {
         "{text}"
     );
     assert!(text.contains("linli_outbox_backlog"), "{text}");
+    // The submission was written on its own (nothing else was waiting to be written).
+    let alone = text
+        .lines()
+        .find_map(|l| l.strip_prefix("linli_store_writes_total{how=\"alone\"} "))
+        .and_then(|n| n.parse::<u64>().ok());
+    assert!(alone.is_some_and(|n| n >= 1), "{text}");
+    assert!(text.contains("linli_store_batches_total"), "{text}");
 }
 
 async fn every_staff_read_of_an_unmasked_phone_is_audited(app: TestApp) {

@@ -42,6 +42,11 @@ pub async fn used(store: &SqlStore) -> Used {
     }
 }
 
+/// The CPU another process of this machine has used so far (`None` once it has gone).
+pub fn of_process(pid: u32) -> Option<Duration> {
+    stat(&pid.to_string()).map(|s| s.own())
+}
+
 /// The server's CPU: its postmaster's own, that of its children that have exited (the
 /// backends of connections closed meanwhile, counted into the postmaster's when it reaped
 /// them) and that of the children alive now. `None` on SQLite, or when the server's

@@ -15,10 +15,12 @@ use clap::{Args, ValueEnum};
 use reqwest::{Client, StatusCode};
 use serde::Deserialize;
 use serde_json::json;
+use storage::WriterStats;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::task::JoinSet;
 
+use super::cpu;
 use super::flow::{self, ACTIONS, STEPS};
 use super::latency::{Percentiles, Record};
 use super::{Common, People, Scratch, verdict};
@@ -39,6 +41,29 @@ struct Runs {
     saturated: (Record, f64),
     half: (Record, f64),
     half_rate: f64,
+    /// The CPU the in-process and the saturating measurements cost.
+    cpu: [Cpu; 2],
+    /// How group commit went in each (the server's as its `/metrics` tells).
+    writes: [Option<WriterStats>; 2],
+}
+
+/// The CPU one measurement cost, by process. On a machine of two shared cores a phase that
+/// keeps them busy runs at a rate set by its CPU per lifecycle: the ratio of the two phases'
+/// CPU is the ratio of their rates the machine allows.
+#[derive(Clone, Copy, Default)]
+struct Cpu {
+    /// The Engine: this process in-process, the `linli serve` over HTTP.
+    linli: Duration,
+    /// The virtual users, when they are a process of their own (over HTTP).
+    load: Option<Duration>,
+    /// PostgreSQL's processes, when they are this machine's (SQLite is inside Linli's).
+    database: Option<Duration>,
+}
+
+impl Cpu {
+    fn all(&self) -> Duration {
+        self.linli + self.load.unwrap_or_default() + self.database.unwrap_or_default()
+    }
 }
 
 pub async fn run(args: HttpArgs) -> anyhow::Result<()> {
@@ -57,16 +82,29 @@ async fn measure(
     common: &Common,
     catalog: workflow_core::Catalog,
 ) -> anyhow::Result<Runs> {
-    let budget = Duration::from_secs_f64(common.seconds);
     let store = scratch.connect().await?;
-    let in_process = async {
-        let people = People::seed(&store).await?;
-        let run = super::engine::measure(&store, catalog, &people, common.users, budget).await?;
-        anyhow::Ok((people, run))
-    }
-    .await;
+    let runs = measure_on(&store, scratch, common, catalog).await;
     store.close().await;
-    let (people, in_process) = in_process?;
+    runs
+}
+
+async fn measure_on(
+    store: &storage::SqlStore,
+    scratch: &Scratch,
+    common: &Common,
+    catalog: workflow_core::Catalog,
+) -> anyhow::Result<Runs> {
+    let budget = Duration::from_secs_f64(common.seconds);
+    let people = People::seed(store).await?;
+    let (before, writes_before) = (cpu::used(store).await, store.writer_stats());
+    let in_process = super::engine::measure(store, catalog, &people, common.users, budget).await?;
+    let used = cpu::used(store).await - before;
+    let in_process_writes = store.writer_stats().zip(writes_before).map(|(a, b)| a - b);
+    let in_process_cpu = Cpu {
+        linli: used.linli,
+        load: None,
+        database: used.server,
+    };
 
     // Killed when dropped, should anything below fail.
     let mut server = Server::start(scratch, common).await?;
@@ -78,7 +116,25 @@ async fn measure(
         base: server.base.clone(),
         people,
     };
+    let served = || server.child.id().and_then(cpu::of_process);
+    let (before, served_before) = (cpu::used(store).await, served());
+    let writes_before = target.writer_stats().await;
     let saturated = target.closed_loop(common.users, budget).await;
+    let used = cpu::used(store).await - before;
+    let saturated_writes = target
+        .writer_stats()
+        .await
+        .zip(writes_before)
+        .map(|(a, b)| a - b);
+    let saturated_cpu = Cpu {
+        linli: served()
+            .zip(served_before)
+            .map_or(Duration::ZERO, |(after, before)| {
+                after.saturating_sub(before)
+            }),
+        load: Some(used.linli),
+        database: used.server,
+    };
     let half_rate = saturated.0.lifecycles as f64 / saturated.1 / 2.0;
     let half = target.open_loop(half_rate, budget).await;
     server.stop().await;
@@ -87,6 +143,8 @@ async fn measure(
         saturated,
         half,
         half_rate,
+        cpu: [in_process_cpu, saturated_cpu],
+        writes: [in_process_writes, saturated_writes],
     })
 }
 
@@ -96,6 +154,8 @@ fn print(label: &str, common: &Common, runs: Runs) {
         saturated: (saturated, saturated_secs),
         half: (half, half_secs),
         half_rate,
+        cpu: [in_process_cpu, saturated_cpu],
+        writes,
     } = runs;
     let rate = |r: &Record, secs: f64| r.lifecycles as f64 / secs;
     let requests = |r: &Record, secs: f64| r.requests() as f64 / secs;
@@ -128,6 +188,52 @@ fn print(label: &str, common: &Common, runs: Runs) {
             requests(r, secs),
             r.errors.values().sum::<u64>()
         );
+    }
+
+    let per_lifecycle =
+        |d: Duration, r: &Record| d.as_secs_f64() * 1e6 / r.lifecycles.max(1) as f64;
+    let us = |d: Option<Duration>, r: &Record, absent: &str| {
+        d.map_or_else(
+            || absent.to_owned(),
+            |d| format!("{:.0}", per_lifecycle(d, r)),
+        )
+    };
+    let database_absent = if label.starts_with("SQLite") {
+        "in Linli's"
+    } else {
+        "not on this machine"
+    };
+    println!("\nCPU per lifecycle, µs:\n");
+    println!("| measurement | Linli | load generator | database server | all |");
+    println!("|---|---:|---:|---:|---:|");
+    for (name, cpu, r) in [
+        ("in-process", &in_process_cpu, &in_process),
+        ("HTTP (saturating)", &saturated_cpu, &saturated),
+    ] {
+        println!(
+            "| {name} | {:.0} | {} | {} | {:.0} |",
+            per_lifecycle(cpu.linli, r),
+            us(cpu.load, r, "in Linli's"),
+            us(cpu.database, r, database_absent),
+            per_lifecycle(cpu.all(), r),
+        );
+    }
+    let cpu_ratio = per_lifecycle(in_process_cpu.all(), &in_process)
+        / per_lifecycle(saturated_cpu.all(), &saturated);
+    println!(
+        "\nThe CPU a lifecycle costs in-process ÷ over HTTP: {cpu_ratio:.2} (the ratio of rates \
+         the machine's cores allow while both measurements keep them busy)."
+    );
+
+    for (name, w) in ["in-process", "over HTTP"].iter().zip(writes) {
+        if let Some(w) = w {
+            println!(
+                "group commit {name}: {} batches of {:.1} writes on average, {} writes alone",
+                w.batches,
+                w.batched as f64 / w.batches.max(1) as f64,
+                w.alone
+            );
+        }
     }
 
     println!("\nLatency per request, ms (saturating | half load):\n");
@@ -277,6 +383,29 @@ impl Target {
             });
         }
         (collect(tasks).await, start.elapsed().as_secs_f64())
+    }
+
+    /// The server's group-commit counts, read off its `/metrics`.
+    async fn writer_stats(&self) -> Option<WriterStats> {
+        let text = self
+            .client
+            .get(format!("{}/metrics", self.base))
+            .send()
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+        let count = |name: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse::<u64>().ok())
+        };
+        Some(WriterStats {
+            batches: count("linli_store_batches_total")?,
+            batched: count("linli_store_writes_total{how=\"batched\"}")?,
+            alone: count("linli_store_writes_total{how=\"alone\"}")?,
+            reread: count("linli_store_batches_reread_total")?,
+        })
     }
 
     /// Submit and the six actions, each by its person; stops at the first unexpected answer.

@@ -56,6 +56,13 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     if let Ok(backlog) = state.store.outbox_backlog().await {
         metrics::gauge!("linli_outbox_backlog").set(backlog as f64);
     }
+    if let Some(w) = state.store.writer_stats() {
+        // How group commit is going: writes per batch is what a commit's cost is shared by.
+        metrics::counter!("linli_store_batches_total").absolute(w.batches);
+        metrics::counter!("linli_store_writes_total", "how" => "batched").absolute(w.batched);
+        metrics::counter!("linli_store_writes_total", "how" => "alone").absolute(w.alone);
+        metrics::counter!("linli_store_batches_reread_total").absolute(w.reread);
+    }
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics.render(),

@@ -505,7 +505,7 @@ macro_rules! write_decision {
         );
         let (cancelled, set) = net_timer_changes(d);
         // What the timer workers are told (PostgreSQL): the earliest timer this writes.
-        let earliest = set.iter().map(|timer| timer.due_at).min();
+        let earliest = crate::tickets::announced_timer(d, &set);
         if !cancelled.is_empty() {
             push_timer_deletes!(
                 q.next("cancelled"),
@@ -641,6 +641,16 @@ pub(crate) fn net_timer_changes(d: &Decision) -> (Vec<String>, Vec<&Timer>) {
         .collect();
     let set = last.iter().filter_map(|(_, t)| *t).collect();
     (cancelled, set)
+}
+
+/// The earliest of the timers a decision sets that the timer workers must be told of
+/// ([`crate::worker::announced`]).
+pub(crate) fn announced_timer(d: &Decision, set: &[&Timer]) -> Option<jiff::Timestamp> {
+    let decided_at = d.events.last()?.at;
+    set.iter()
+        .map(|timer| timer.due_at)
+        .filter(|&due| crate::worker::announced(due, decided_at))
+        .min()
 }
 
 /// The person holding a ticket, and the team whose members see it (its pool, kept after a

@@ -31,6 +31,26 @@ pub fn timer_announcement(due: Timestamp) -> String {
     due.as_microsecond().to_string()
 }
 
+/// The longest a timer worker sleeps without looking for due timers: a longer
+/// [`WorkerConfig::max_sleep`] is held to it, because [`announced`] counts on it.
+pub const LONGEST_SLEEP: Duration = Duration::from_secs(30);
+
+/// A timer due later than this after it was set is not announced: every worker looks again
+/// within [`LONGEST_SLEEP`], finds it, and sleeps no longer than until it is due. The other
+/// half is room for the nodes' clocks to disagree.
+const ANNOUNCED_WITHIN: SignedDuration =
+    SignedDuration::from_secs(2 * LONGEST_SLEEP.as_secs() as i64);
+
+/// Whether a timer set by a decision taken at `decided_at` and due at `due` is announced on
+/// [`TIMER_CHANNEL`]. Most are not: an SLA's warning and deadline, a state's expiry and a
+/// follow-up are hours or days away, and a NOTIFY is not free (PostgreSQL orders the commits
+/// that send one, and wakes every listening connection of every node for each).
+pub fn announced(due: Timestamp, decided_at: Timestamp) -> bool {
+    decided_at
+        .checked_add(ANNOUNCED_WITHIN)
+        .is_ok_and(|horizon| due < horizon)
+}
+
 /// Whether an announcement on [`TIMER_CHANNEL`] wakes a worker that means to look at
 /// `target_us` anyway: unless it names a later time. One it cannot read (an older node's
 /// empty one) wakes it.
@@ -147,7 +167,7 @@ pub struct WorkerConfig {
     pub batch: u32,
     /// How long a claim holds before another node may take the timer over.
     pub lease: SignedDuration,
-    /// The longest the worker sleeps without looking (safety net).
+    /// The longest the worker sleeps without looking (safety net); at most [`LONGEST_SLEEP`].
     pub max_sleep: Duration,
 }
 
@@ -156,7 +176,7 @@ impl Default for WorkerConfig {
         WorkerConfig {
             batch: 200,
             lease: SignedDuration::from_secs(60),
-            max_sleep: Duration::from_secs(30),
+            max_sleep: LONGEST_SLEEP,
         }
     }
 }
@@ -191,7 +211,7 @@ pub fn spawn_timer_worker(
         };
         tracing::info!(%owner, "timer worker started");
         while !*shutdown.borrow() {
-            let mut sleep = config.max_sleep;
+            let mut sleep = config.max_sleep.min(LONGEST_SLEEP);
             wake.timer_passes.fetch_add(1, Ordering::Relaxed);
             match engine.fire_due(owner, config.batch, config.lease).await {
                 Ok(f) if f.claimed as u32 >= config.batch => {
@@ -280,4 +300,23 @@ fn only_an_announcement_before_the_workers_next_look_wakes_it() {
         target
     ));
     assert!(wakes("", target), "an older node's announcement");
+}
+
+#[cfg(test)]
+#[test]
+fn a_timer_is_announced_only_if_due_before_every_worker_looks_again_with_room_to_spare() {
+    let at = Timestamp::from_second(1_800_000_000).unwrap();
+    let after = |secs| at + SignedDuration::from_secs(secs);
+    assert!(announced(after(2), at));
+    assert!(announced(after(59), at));
+    assert!(!announced(after(60), at));
+    assert!(!announced(after(3600), at), "an SLA deadline an hour away");
+    assert!(
+        announced(at - SignedDuration::from_secs(5), at),
+        "one already due"
+    );
+    assert!(
+        ANNOUNCED_WITHIN >= SignedDuration::try_from(LONGEST_SLEEP).unwrap(),
+        "a worker could sleep through one it was not told of"
+    );
 }

@@ -158,7 +158,7 @@ async fn a_sleeping_worker_is_woken_by_an_earlier_timer_and_stops_cleanly(s: Sql
 }
 
 /// Timers due after the worker's next look do not wake it, neither in process nor (on
-/// PostgreSQL) by the announcement every such write sends, its own node's included.
+/// PostgreSQL) by an announcement.
 async fn a_worker_sleeps_through_timers_due_after_its_next_look(s: SqlStore) {
     let dir = Directory::create(&s).await;
     let wake = Arc::new(Wakeup::default());
@@ -209,4 +209,51 @@ async fn postgres_a_timer_set_on_one_node_wakes_the_worker_of_another() {
     let took = submit_and_wait(&engine_a, &a, &dir).await;
     assert!(took < Duration::from_secs(10), "woken by NOTIFY: {took:?}");
     worker.stop().await;
+}
+
+/// On PostgreSQL only a timer due within a minute is announced to the other nodes: a worker
+/// looks every 30 s at the most and finds the others itself, long before they are due. So
+/// twenty submissions whose timers are an hour away, batched or alone, announce nothing; the
+/// quick one that follows is the first announcement heard, with its own due time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_only_timers_due_within_a_minute_are_announced() {
+    let Some(url) = postgres_database().await else {
+        return;
+    };
+    let s = connect(&url).await;
+    let dir = Directory::create(&s).await;
+    let mut listener = sqlx::postgres::PgListener::connect(&url).await.unwrap();
+    listener
+        .listen(storage::worker::TIMER_CHANNEL)
+        .await
+        .unwrap();
+    let e = engine(&s, Arc::new(Quiet));
+    let resident = Actor::new(dir.resident, [Role::Resident]);
+    let request = |category: &str| NewRequest {
+        category: category.into(),
+        urgency: Urgency::Normal,
+        description: "到期提醒".into(),
+        channel: "console".into(),
+        building_id: Some(dir.building),
+        on_behalf_of: None,
+    };
+    let slow = request("slow");
+    let submissions = (0..20).map(|_| e.submit(&resident, &slow, None));
+    for t in futures_util::future::join_all(submissions).await {
+        t.unwrap();
+    }
+    let quick = e.submit(&resident, &request("quick"), None).await.unwrap();
+    let heard = tokio::time::timeout(Duration::from_secs(10), listener.recv())
+        .await
+        .expect("the quick timer was announced")
+        .unwrap();
+    let due = quick
+        .created_at
+        .checked_add(jiff::SignedDuration::from_secs(2))
+        .unwrap();
+    assert_eq!(
+        heard.payload(),
+        storage::worker::timer_announcement(due),
+        "the first announcement heard is the quick timer's"
+    );
 }

@@ -20,7 +20,7 @@ use workflow_core::{Decision, Event, Notification, Ticket, Timer};
 use super::plan::{Found, Outcome, Write, plan};
 use super::{arrays, values};
 use crate::error::from_sqlx;
-use crate::tickets::net_timer_changes;
+use crate::tickets::{announced_timer, net_timer_changes};
 use crate::{Backend, OutboxDelivery, SqlStore};
 
 /// The batch's rows, gathered from the writes that go in.
@@ -40,6 +40,8 @@ pub(super) struct Rows<'a> {
     pub idempotency: Vec<(&'a IdempotencyRecord, &'a Decision)>,
     /// Whose messages wait for delivery.
     pub delivery: Arc<OutboxDelivery>,
+    /// The earliest timer set that the workers must be told of.
+    announced_timer: Option<Timestamp>,
 }
 
 impl<'a> Rows<'a> {
@@ -72,8 +74,7 @@ impl<'a> Rows<'a> {
     /// What the workers must be told (PostgreSQL), as (the earliest timer set, if any,
     /// whether messages were written).
     pub fn announces(&self) -> (Option<Timestamp>, bool) {
-        let earliest = self.timers_set.iter().map(|(t, _, _)| t.due_at).min();
-        (earliest, !self.outbox.is_empty())
+        (self.announced_timer, !self.outbox.is_empty())
     }
 
     fn add(&mut self, w: &'a Write) {
@@ -89,6 +90,11 @@ impl<'a> Rows<'a> {
         self.credits.extend(crate::tickets::credits(d));
         self.co_handlers.extend(crate::tickets::co_handlers(d));
         let (cancelled, set) = net_timer_changes(d);
+        self.announced_timer = self
+            .announced_timer
+            .into_iter()
+            .chain(announced_timer(d, &set))
+            .min();
         self.timers_deleted
             .extend(cancelled.into_iter().map(|k| (t.id, k)));
         self.timers_set

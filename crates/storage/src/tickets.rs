@@ -412,37 +412,84 @@ pub(crate) fn credits(
 
 /// `$t`'s row moved from version `$expected` to its new one (nothing if the version moved).
 macro_rules! push_ticket_update {
-    ($q:expr, $t:expr, $expected:expr) => {{
+    ($q:expr, $t:expr, $expected:expr, $postgres:expr) => {{
         let (q, t): (&mut sqlx::QueryBuilder<_>, &Ticket) = ($q, $t);
-        let (person, team) = holder(t);
         q.push("UPDATE tickets SET state = ")
             .push_bind(t.state.clone())
             .push(", workflow_version = ")
             .push_bind(i64::from(t.workflow_version))
             .push(", urgency = ")
             .push_bind(t.urgency.as_str())
-            .push(", assignee_person = ")
-            .push_bind(person)
-            .push(", assignee_team = ")
-            .push_bind(team)
             .push(", version = ")
             .push_bind(t.version as i64)
-            .push(", terminal = ")
-            .push_bind(t.terminal)
-            .push(", breached = ")
-            .push_bind(t.clocks.iter().any(|c| c.breached))
             .push(", updated_at_us = ")
             .push_bind(us(t.updated_at))
             .push(", body = ")
-            .push_bind(crate::ticket_rows::body(t))
-            .push(", on_wall = ")
-            .push_bind(t.on_wall)
-            .push(", follow_up_due = ")
-            .push_bind(t.follow_up_due())
-            .push(" WHERE id = ")
+            .push_bind(crate::ticket_rows::body(t));
+        if $postgres {
+            // PostgreSQL compares the values: an index whose columns kept theirs is left
+            // alone (a HOT update), so they travel in the one statement.
+            let (person, team) = holder(t);
+            q.push(", assignee_person = ")
+                .push_bind(person)
+                .push(", assignee_team = ")
+                .push_bind(team)
+                .push(", terminal = ")
+                .push_bind(t.terminal)
+                .push(", breached = ")
+                .push_bind(t.clocks.iter().any(|c| c.breached))
+                .push(", on_wall = ")
+                .push_bind(t.on_wall)
+                .push(", follow_up_due = ")
+                .push_bind(t.follow_up_due());
+        }
+        q.push(" WHERE id = ")
             .push_bind(t.id)
             .push(" AND version = ")
             .push_bind($expected as i64);
+    }};
+}
+
+/// The ticket columns the list indexes depend on (who holds it, whether it is open,
+/// breached, on the wall, due a follow-up call), set on SQLite by a statement of their own
+/// that changes the row only where one of them changed. SQLite rewrites the entries of every
+/// index a column of the `SET` list is in, changed or not: an open ticket's update dirtied
+/// four pages instead of one, each a page of write-ahead log at every commit.
+pub(crate) const INDEXED_COLUMNS: [&str; 6] = [
+    "assignee_person",
+    "assignee_team",
+    "terminal",
+    "breached",
+    "on_wall",
+    "follow_up_due",
+];
+
+/// `$rows`: tickets whose [`INDEXED_COLUMNS`] are set to theirs where they differ (SQLite).
+macro_rules! push_indexed_columns {
+    ($q:expr, $rows:expr) => {{
+        let q: &mut sqlx::QueryBuilder<_> = $q;
+        q.push("UPDATE tickets SET ");
+        for (i, column) in crate::tickets::INDEXED_COLUMNS.iter().enumerate() {
+            q.push(if i == 0 { "" } else { ", " })
+                .push(format_args!("{column} = v.column{}", i + 2));
+        }
+        q.push(" FROM (");
+        q.push_values($rows, |mut row, t: &workflow_core::Ticket| {
+            let (person, team) = crate::tickets::holder(t);
+            row.push_bind(t.id)
+                .push_bind(person)
+                .push_bind(team)
+                .push_bind(t.terminal)
+                .push_bind(t.clocks.iter().any(|c| c.breached))
+                .push_bind(t.on_wall)
+                .push_bind(t.follow_up_due());
+        });
+        q.push(") AS v WHERE tickets.id = v.column1 AND (");
+        for (i, column) in crate::tickets::INDEXED_COLUMNS.iter().enumerate() {
+            q.push(if i == 0 { "" } else { " OR " })
+                .push(format_args!("tickets.{column} IS NOT v.column{}", i + 2));
+        }
+        q.push(")");
     }};
 }
 
@@ -494,11 +541,14 @@ macro_rules! write_decision {
         if d.expected_version == 0 {
             push_tickets!(ticket, [t], "");
         } else {
-            push_ticket_update!(ticket, t, d.expected_version);
+            push_ticket_update!(ticket, t, d.expected_version, postgres);
         }
         // A row returned says the version matched (on SQLite, where the driver returns the
         // rows of every statement of the text, these are the only ones).
         ticket.push(" RETURNING 1");
+        if !postgres && d.expected_version != 0 {
+            push_indexed_columns!(q.next("indexed"), [t]);
+        }
         push_events!(
             q.next("events"),
             d.events.iter().map(|e| (e, t.community_id))

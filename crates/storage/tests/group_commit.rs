@@ -316,7 +316,45 @@ async fn stale_decisions_in_a_batch_fail_alone(s: SqlStore) {
     }
 }
 
+/// Tickets dispatched in batches are listed for their volunteer: the columns the lists read
+/// (on SQLite written by a statement of their own where they changed) are written in a
+/// batch too.
+async fn batched_dispatches_are_listed_for_the_volunteer(s: SqlStore) {
+    let w = Arc::new(World::new());
+    let mut triaged = Vec::new();
+    for _ in 0..30 {
+        let d = w.submit(now());
+        s.apply(&d, None).await.unwrap();
+        let t = w.act(&d.ticket, &w.secretary, "triage", Fields::default());
+        s.apply(&t, None).await.unwrap();
+        triaged.push(t.ticket);
+    }
+    let volunteer = Scope::Assignee {
+        person: w.member.id,
+        teams: vec![],
+        community: None,
+    };
+    assert!(first_page(&s, &volunteer).await.is_empty());
+    let before = s.writer_stats().unwrap();
+    let dispatches = triaged.iter().map(|t| {
+        let (s, d) = (s.clone(), w.act(t, &w.secretary, "dispatch", w.to_member()));
+        tokio::spawn(async move { s.apply(&d, None).await })
+    });
+    for written in join_all(dispatches).await {
+        written.unwrap().unwrap();
+    }
+    let stats = s.writer_stats().unwrap() - before;
+    assert!(stats.batched > 0, "some dispatches were batched: {stats:?}");
+    let listed = first_page(&s, &volunteer).await;
+    assert_eq!(
+        listed.len(),
+        30,
+        "every dispatched ticket is the volunteer's"
+    );
+}
+
 backends! {
+    batched_dispatches_are_listed_for_the_volunteer,
     stale_decisions_in_a_batch_fail_alone,
     mixed_concurrent_writes_each_get_their_own_answer,
     concurrent_fires_and_actions_on_the_same_tickets,

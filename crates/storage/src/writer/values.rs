@@ -80,20 +80,27 @@ pub(super) async fn found(
 /// Every row of the batch, one statement per table (and per `ROWS_PER_STATEMENT`).
 pub(super) async fn write(tx: &mut SqliteConnection, rows: &Rows<'_>) -> Result<(), StoreError> {
     for chunk in rows.tickets.chunks(ROWS_PER_STATEMENT) {
-        // New tickets are inserted, existing ones updated: the versions were checked.
+        // New tickets are inserted, existing ones updated: the versions were checked. The
+        // columns the indexes depend on change only where they differ
+        // ([`crate::tickets::INDEXED_COLUMNS`]).
         execute!(
             tx,
             push_tickets!(
                 chunk.iter().map(|d| &d.ticket),
                 " ON CONFLICT (id) DO UPDATE SET state = excluded.state, workflow_version = excluded.workflow_version, \
-                 urgency = excluded.urgency, \
-                 assignee_person = excluded.assignee_person, assignee_team = excluded.assignee_team, \
-                 version = excluded.version, terminal = excluded.terminal, breached = excluded.breached, \
-                 updated_at_us = excluded.updated_at_us, body = excluded.body, on_wall = excluded.on_wall, \
-                 follow_up_due = excluded.follow_up_due"
+                 urgency = excluded.urgency, version = excluded.version, \
+                 updated_at_us = excluded.updated_at_us, body = excluded.body"
             )
         )
         .map_err(from_sqlx)?;
+        let updated: Vec<_> = chunk
+            .iter()
+            .filter(|d| d.expected_version != 0)
+            .map(|d| &d.ticket)
+            .collect();
+        if !updated.is_empty() {
+            execute!(tx, push_indexed_columns!(updated.iter().copied())).map_err(from_sqlx)?;
+        }
     }
     for chunk in rows.events.chunks(ROWS_PER_STATEMENT) {
         execute!(tx, push_events!(chunk.iter().copied())).map_err(from_sqlx)?;

@@ -474,6 +474,7 @@ macro_rules! push_indexed_columns {
                 .push(format_args!("{column} = v.column{}", i + 2));
         }
         q.push(" FROM (");
+        // The id, then the values in the order of INDEXED_COLUMNS (`column2` onwards).
         q.push_values($rows, |mut row, t: &workflow_core::Ticket| {
             let (person, team) = crate::tickets::holder(t);
             row.push_bind(t.id)

@@ -529,15 +529,26 @@ macro_rules! delete_claimed {
 /// is dropped with whatever the other statements wrote. A conflict is returned without the
 /// version found: the caller reads it once the transaction is gone
 /// ([`SqlStore::version_on_conflict`]).
+///
+/// `$commits` (SQLite): the text is its own transaction, `BEGIN IMMEDIATE` to `COMMIT`, one
+/// hand-off to the connection's thread instead of three; a conflict then fails the text at
+/// [`SQLITE_CONFLICT_GUARD`], and the caller rolls back what it began.
 macro_rules! write_decision {
-    ($tx:expr, $store:expr, $d:expr) => {{
+    ($tx:expr, $store:expr, $d:expr) => {
+        write_decision!($tx, $store, $d, false)
+    };
+    ($tx:expr, $store:expr, $d:expr, $commits:expr) => {{
         let d: &Decision = $d;
         let t = &d.ticket;
         if d.events.is_empty() {
             return Err(StoreError::Other("a decision without events".into()));
         }
         let postgres = $store.is_postgres();
+        let commits: bool = $commits && !postgres;
         let mut q = Statements::new(postgres);
+        if commits {
+            q.builder().push("BEGIN IMMEDIATE; ");
+        }
         let ticket = q.next("changed");
         if d.expected_version == 0 {
             push_tickets!(ticket, [t], "");
@@ -547,6 +558,10 @@ macro_rules! write_decision {
         // A row returned says the version matched (on SQLite, where the driver returns the
         // rows of every statement of the text, these are the only ones).
         ticket.push(" RETURNING 1");
+        if commits && d.expected_version != 0 {
+            q.next("guard")
+                .push("INSERT INTO conflict_guard VALUES (changes())");
+        }
         if !postgres && d.expected_version != 0 {
             push_indexed_columns!(q.next("indexed"), [t]);
         }
@@ -601,6 +616,9 @@ macro_rules! write_decision {
                 .await
                 .map_err(|e| decision_error(d, e))?;
         } else {
+            if commits {
+                q.next("commit").push("COMMIT");
+            }
             let rows = q.builder().build().fetch_all(&mut *$tx).await;
             if rows.map_err(|e| decision_error(d, e))?.is_empty() {
                 return Err(StoreError::Conflict { actual: None });
@@ -651,6 +669,11 @@ impl<'a, DB: sqlx::Database> Statements<'a, DB> {
 /// a conflict still writes nothing. Nothing else in a decision's statement divides.
 const CONFLICT_GUARD: &str = "22012";
 
+/// What SQLite's `conflict_guard` view (migration 0016) raises when the statement before it
+/// changed no row: on SQLite a lone decision is one text that begins and commits its own
+/// transaction, and a conflict must stop it before its `COMMIT`.
+const SQLITE_CONFLICT_GUARD: &str = "linli: version conflict";
+
 /// A failed statement of decision `d`. A duplicate key is the ticket itself when `d` creates
 /// it. Otherwise the ticket's row was not changed, and the rows that name it ran into its
 /// absence (a foreign key, on SQLite; PostgreSQL has none, and its statement's guard divides
@@ -658,7 +681,10 @@ const CONFLICT_GUARD: &str = "22012";
 /// (`(ticket, seq)`): a conflict.
 fn decision_error(d: &Decision, e: sqlx::Error) -> StoreError {
     let (duplicate, missing) = match &e {
-        sqlx::Error::Database(db) if db.code().as_deref() == Some(CONFLICT_GUARD) => {
+        sqlx::Error::Database(db)
+            if db.code().as_deref() == Some(CONFLICT_GUARD)
+                || db.message() == SQLITE_CONFLICT_GUARD =>
+        {
             return StoreError::Conflict { actual: None };
         }
         sqlx::Error::Database(db) => (db.is_unique_violation(), db.is_foreign_key_violation()),
@@ -787,6 +813,22 @@ impl SqlStore {
             let mut conn = pool.acquire().await.map_err(from_sqlx)?;
             write_decision!(conn, self, d);
             return Ok(());
+        }
+        if let (Some(pool), None) = (self.sqlite_pool(), idem) {
+            // One text from BEGIN to COMMIT; whatever stopped it, what it began is rolled
+            // back before the connection goes back to the pool. (A lone write runs on a task
+            // of its own, `SqlStore::write_noted`, so it is never dropped halfway.)
+            let mut conn = pool.acquire().await.map_err(from_sqlx)?;
+            let written = async {
+                write_decision!(conn, self, d, true);
+                Ok(())
+            }
+            .await;
+            if written.is_err() {
+                // Fails harmlessly if the text never began its transaction.
+                let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+            }
+            return written;
         }
         with_pool!(self, pool, {
             let mut tx = pool.begin().await.map_err(from_sqlx)?;

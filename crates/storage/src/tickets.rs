@@ -516,7 +516,8 @@ macro_rules! delete_claimed {
     }};
 }
 
-/// Writes a decision inside an open transaction `$tx`; `return`s the error on failure.
+/// Writes a decision inside an open transaction `$tx` (with `$commits`, on a connection that
+/// is in none); `return`s the error on failure.
 ///
 /// Round trips are what a lone transition costs beyond the database's own work, so the
 /// decision's statements travel together, in one text: the ticket's insert or versioned

@@ -87,13 +87,7 @@ pub async fn run(args: EngineArgs) -> anyhow::Result<()> {
             rate * 7.0,
             record.errors.values().sum::<u64>()
         );
-        println!(
-            "\ngroup commit: {} batches of {:.1} writes on average, {} writes alone, {} batches reread",
-            writes.batches,
-            writes.batched as f64 / writes.batches.max(1) as f64,
-            writes.alone,
-            writes.reread
-        );
+        println!("\ngroup commit: {}", super::group_commit(&writes));
         if let Some(bytes) = wal {
             println!(
                 "write-ahead log: {:.0} bytes per lifecycle (the server's)",

@@ -227,12 +227,7 @@ fn print(label: &str, common: &Common, runs: Runs) {
 
     for (name, w) in ["in-process", "over HTTP"].iter().zip(writes) {
         if let Some(w) = w {
-            println!(
-                "group commit {name}: {} batches of {:.1} writes on average, {} writes alone",
-                w.batches,
-                w.batched as f64 / w.batches.max(1) as f64,
-                w.alone
-            );
+            println!("group commit {name}: {}", super::group_commit(&w));
         }
     }
 

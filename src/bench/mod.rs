@@ -60,6 +60,17 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
 }
 
+/// How group commit went: its batches, their size, and the writes written alone.
+fn group_commit(w: &storage::WriterStats) -> String {
+    format!(
+        "{} batches of {:.1} writes on average, {} writes alone, {} batches reread",
+        w.batches,
+        w.batched as f64 / w.batches.max(1) as f64,
+        w.alone,
+        w.reread
+    )
+}
+
 /// The run's own database, removed when the run ends.
 pub struct Scratch {
     pub db: Database,

@@ -353,7 +353,36 @@ async fn batched_dispatches_are_listed_for_the_volunteer(s: SqlStore) {
     );
 }
 
+/// Callers that stop waiting at every moment of their write (a timeout from nothing up to
+/// 2 ms) leave nothing half-written and the writer able to go on: each ticket there is whole,
+/// and the write after each is written.
+async fn writes_given_up_halfway_leave_nothing_half_written(s: SqlStore) {
+    let w = World::new();
+    let mut given_up = Vec::new();
+    for i in 0..200u64 {
+        let d = w.submit(now());
+        let wait = std::time::Duration::from_micros(i * 10);
+        let _ = tokio::time::timeout(wait, s.apply(&d, None)).await;
+        given_up.push(d.ticket.id);
+        let next = w.submit(now());
+        s.apply(&next, None)
+            .await
+            .unwrap_or_else(|e| panic!("the write after one given up at {wait:?}: {e}"));
+    }
+    // Let a write that was still going finish before reading.
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    for id in given_up {
+        let events = s.events(id).await.unwrap();
+        let stored = s.ticket(id, &Scope::Everything).await.unwrap();
+        match stored {
+            Some(t) => assert_eq!(Ticket::replay(&events).unwrap(), t, "whole"),
+            None => assert!(events.is_empty(), "no events without their ticket"),
+        }
+    }
+}
+
 backends! {
+    writes_given_up_halfway_leave_nothing_half_written,
     batched_dispatches_are_listed_for_the_volunteer,
     stale_decisions_in_a_batch_fail_alone,
     mixed_concurrent_writes_each_get_their_own_answer,

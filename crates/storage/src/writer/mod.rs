@@ -282,18 +282,10 @@ impl SqlStore {
         }
     }
 
-    /// One write in its own transaction, its tickets then remembered (or forgotten). It runs
-    /// on a task of its own: a caller that stops waiting does not stop it halfway (its write
-    /// stands, as a queued one does), and SQLite's one writer connection never goes back to
-    /// the pool inside a transaction a dropped write began.
+    /// One write in its own transaction, its tickets then remembered (or forgotten).
     pub(crate) async fn write_noted(&self, write: Write) -> Result<(), StoreError> {
-        let store = self.clone();
-        tokio::spawn(async move {
-            let written = store.write_alone(&write).await;
-            store.note_written(write, &written);
-            written
-        })
-        .await
-        .unwrap_or_else(|e| Err(StoreError::Other(format!("the write's task failed: {e}"))))
+        let written = self.write_alone(&write).await;
+        self.note_written(write, &written);
+        written
     }
 }

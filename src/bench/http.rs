@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
-use reqwest::{Client, StatusCode};
+use hyper::StatusCode;
+use hyper::header::HeaderValue;
 use serde::Deserialize;
 use serde_json::json;
 use storage::WriterStats;
@@ -20,10 +21,11 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::task::JoinSet;
 
+use super::client::{Connection, alongside};
 use super::cpu;
 use super::flow::{self, ACTIONS, STEPS};
 use super::latency::{Percentiles, Record};
-use super::{Common, People, Scratch, verdict};
+use super::{ByWho, Common, People, Scratch, verdict};
 
 #[derive(Args, Debug)]
 pub struct HttpArgs {
@@ -108,14 +110,7 @@ async fn measure_on(
 
     // Killed when dropped, should anything below fail.
     let mut server = Server::start(scratch, common).await?;
-    let client = Client::builder()
-        .pool_max_idle_per_host(common.users * 4)
-        .build()?;
-    let target = Target {
-        client,
-        base: server.base.clone(),
-        people,
-    };
+    let target = Target::new(&server.base, &people)?;
     let served = || server.child.id().and_then(cpu::of_process);
     let (before, served_before) = (cpu::used(store).await, served());
     let writes_before = target.writer_stats().await;
@@ -337,15 +332,37 @@ impl Server {
     }
 }
 
+/// The server under test, as the virtual users address it.
 #[derive(Clone)]
 struct Target {
-    client: Client,
-    base: String,
-    people: People,
+    /// `host:port`.
+    authority: std::sync::Arc<str>,
+    /// Each person's `Authorization` header.
+    bearers: ByWho<HeaderValue>,
+    volunteer: uuid::Uuid,
 }
 
 impl Target {
-    /// `users` virtual users, each walking lifecycles back to back for `budget`.
+    fn new(base: &str, people: &People) -> anyhow::Result<Target> {
+        let authority = base
+            .strip_prefix("http://")
+            .with_context(|| format!("{base} is not an http:// address"))?;
+        let bearer = |p: &storage::demo::DemoUser| {
+            HeaderValue::from_str(&format!("Bearer {}", p.token)).context("a token")
+        };
+        Ok(Target {
+            authority: authority.trim_end_matches('/').into(),
+            bearers: ByWho {
+                resident: bearer(&people.resident)?,
+                secretary: bearer(&people.secretary)?,
+                member: bearer(&people.member)?,
+            },
+            volunteer: people.member.id,
+        })
+    }
+
+    /// `users` virtual users, each on a connection of its own (a new one should it fail),
+    /// walking lifecycles back to back for `budget`.
     async fn closed_loop(&self, users: usize, budget: Duration) -> (Record, f64) {
         let start = Instant::now();
         let mut tasks = JoinSet::new();
@@ -354,7 +371,17 @@ impl Target {
             tasks.spawn(async move {
                 let mut record = Record::default();
                 while start.elapsed() < budget {
-                    target.lifecycle(&mut record).await;
+                    let walked = target
+                        .on_a_connection(&mut record, async |conn, record| {
+                            while start.elapsed() < budget && !conn.is_closed() {
+                                target.lifecycle(conn, record).await;
+                            }
+                        })
+                        .await;
+                    if walked.is_none() {
+                        // No connection: wait a little rather than spin on a refusal.
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    }
                 }
                 record
             });
@@ -362,7 +389,9 @@ impl Target {
         (collect(tasks).await, start.elapsed().as_secs_f64())
     }
 
-    /// A lifecycle started every 1/`rate` seconds for `budget`, each on its own.
+    /// A lifecycle started every 1/`rate` seconds for `budget`, each on its own, on a
+    /// connection of its own (as a resident's phone would open one), timed from its first
+    /// request.
     async fn open_loop(&self, rate: f64, budget: Duration) -> (Record, f64) {
         let start = Instant::now();
         let mut ticker = tokio::time::interval(Duration::from_secs_f64(1.0 / rate.max(0.1)));
@@ -373,24 +402,43 @@ impl Target {
             let target = self.clone();
             tasks.spawn(async move {
                 let mut record = Record::default();
-                target.lifecycle(&mut record).await;
+                target
+                    .on_a_connection(&mut record, async |conn, record| {
+                        target.lifecycle(conn, record).await
+                    })
+                    .await;
                 record
             });
         }
         (collect(tasks).await, start.elapsed().as_secs_f64())
     }
 
+    /// Opens a connection and runs `work` on it; a failure to connect, or the connection
+    /// ending under `work`, is counted in `record` (and `None` returned).
+    async fn on_a_connection(
+        &self,
+        record: &mut Record,
+        work: impl AsyncFnOnce(&mut Connection, &mut Record),
+    ) -> Option<()> {
+        let Ok((mut conn, driver)) = Connection::open(&self.authority).await else {
+            record.failed("no connection");
+            return None;
+        };
+        let ended = alongside(driver, work(&mut conn, record)).await;
+        if ended.is_err() {
+            record.failed("connection lost");
+        }
+        ended.ok()
+    }
+
     /// The server's group-commit counts, read off its `/metrics`.
     async fn writer_stats(&self) -> Option<WriterStats> {
-        let text = self
-            .client
-            .get(format!("{}/metrics", self.base))
-            .send()
-            .await
-            .ok()?
-            .text()
-            .await
-            .ok()?;
+        let (mut conn, driver) = Connection::open(&self.authority).await.ok()?;
+        let (status, body) = alongside(driver, conn.get("/metrics")).await.ok()?.ok()?;
+        if status != StatusCode::OK {
+            return None;
+        }
+        let text = std::str::from_utf8(&body).ok()?;
         let count = |name: &str| {
             text.lines()
                 .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse::<u64>().ok())
@@ -404,26 +452,27 @@ impl Target {
     }
 
     /// Submit and the six actions, each by its person; stops at the first unexpected answer.
-    async fn lifecycle(&self, record: &mut Record) {
-        let submit = self
-            .client
-            .post(format!("{}/api/v1/tickets", self.base))
-            .bearer_auth(&self.people.resident.token)
-            .json(&json!({"category": flow::CATEGORY, "description": flow::DESCRIPTION}));
-        let Some(mut ticket) = send(submit, StatusCode::CREATED, "submit", record).await else {
+    async fn lifecycle(&self, conn: &mut Connection, record: &mut Record) {
+        let submit = json!({"category": flow::CATEGORY, "description": flow::DESCRIPTION});
+        let bearer = &self.bearers.resident;
+        let sent = send(
+            conn,
+            "/api/v1/tickets",
+            bearer,
+            &submit,
+            StatusCode::CREATED,
+            "submit",
+            record,
+        );
+        let Some(mut ticket) = sent.await else {
             return;
         };
         for (who, action) in STEPS {
             let Answer { id, version } = ticket;
-            let request = self
-                .client
-                .post(format!(
-                    "{}/api/v1/tickets/{id}/actions/{action}",
-                    self.base
-                ))
-                .bearer_auth(&self.people.who(who).token)
-                .json(&flow::body(action, self.people.member.id, version));
-            match send(request, StatusCode::OK, action, record).await {
+            let path = format!("/api/v1/tickets/{id}/actions/{action}");
+            let body = flow::body(action, self.volunteer, version);
+            let bearer = self.bearers.who(who);
+            match send(conn, &path, bearer, &body, StatusCode::OK, action, record).await {
                 Some(t) => ticket = t,
                 None => return,
             }
@@ -442,30 +491,29 @@ struct Answer {
     version: u64,
 }
 
-/// Sends one request and reads its answer: the ticket's id and version if the status is the
+/// POSTs one request and reads its answer: the ticket's id and version if the status is the
 /// expected one (its latency recorded under `action`), otherwise the status counted as an
 /// error.
 async fn send(
-    request: reqwest::RequestBuilder,
+    conn: &mut Connection,
+    path: &str,
+    bearer: &HeaderValue,
+    body: &serde_json::Value,
     expected: StatusCode,
     action: &'static str,
     record: &mut Record,
 ) -> Option<Answer> {
+    let body = serde_json::to_vec(body).expect("JSON values serialize");
     let started = Instant::now();
-    let answer = match request.send().await {
-        Ok(a) => a,
-        Err(_) => {
-            record.failed(format!("{action}: no answer"));
-            return None;
-        }
+    let Ok((status, answer)) = conn.post(path, bearer, body).await else {
+        record.failed(format!("{action}: no answer"));
+        return None;
     };
-    let status = answer.status();
-    let body = answer.json::<Answer>().await;
     if status != expected {
         record.failed(format!("{action}: {}", status.as_u16()));
         return None;
     }
-    match body {
+    match serde_json::from_slice::<Answer>(&answer) {
         Ok(v) => {
             record.took(action, started.elapsed());
             Some(v)

@@ -2,6 +2,7 @@
 //! in-process through the Engine (the rate the peers are compared to); `http` walks them
 //! over HTTP against a `linli serve` of its own, and compares the two.
 
+mod client;
 mod cpu;
 mod engine;
 mod flow;

@@ -576,3 +576,58 @@ async fn postgres_writers_go_on_after_the_server_closes_their_connections() {
         .await
         .expect("the store closes with its writers holding connections");
 }
+
+/// While one write is being written, a write that finds nobody queued waits for a
+/// companion (or for that write) instead of taking the second writer for a transaction of
+/// its own: one commit a write, beside a commit in flight, is what made PostgreSQL's share
+/// of a lifecycle grow under a moderate load (docs/PERFORMANCE.md, session 18).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_lone_write_beside_a_busy_writer_waits_for_a_companion() {
+    let Some(url) = postgres_database().await else {
+        return;
+    };
+    let s = connect(&url).await;
+    let w = Arc::new(World::new());
+    let first = w.submit(now());
+    s.apply(&first, None).await.unwrap();
+    // Another session holds the ticket's row, so a write to it is stuck in its writer.
+    let other = sqlx::PgPool::connect(&url).await.unwrap();
+    let mut holding = other.begin().await.unwrap();
+    sqlx::query("SELECT 1 FROM tickets WHERE id = $1 FOR UPDATE")
+        .bind(first.ticket.id)
+        .execute(&mut *holding)
+        .await
+        .unwrap();
+    let before = s.writer_stats().unwrap();
+    let triage = w.act(&first.ticket, &w.secretary, "triage", Fields::default());
+    let stuck = tokio::spawn({
+        let s = s.clone();
+        async move { s.apply(&triage, None).await }
+    });
+    let apply = |d: Decision| {
+        let s = s.clone();
+        tokio::spawn(async move { s.apply(&d, None).await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let lone = apply(w.submit(now()));
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(
+        !lone.is_finished(),
+        "a lone write beside a busy writer waits for a companion"
+    );
+    let companion = apply(w.submit(now()));
+    let waited = std::time::Duration::from_secs(10);
+    for written in [lone, companion] {
+        let written = tokio::time::timeout(waited, written).await;
+        written.expect("the pair is written").unwrap().unwrap();
+    }
+    let stats = s.writer_stats().unwrap() - before;
+    assert_eq!(
+        (stats.batches, stats.batched, stats.alone),
+        (1, 2, 1),
+        "the stuck write alone, the other two in one batch"
+    );
+    holding.rollback().await.unwrap();
+    let stuck = tokio::time::timeout(waited, stuck).await;
+    stuck.expect("the stuck write goes on").unwrap().unwrap();
+}

@@ -6,8 +6,10 @@
 //!
 //! Batches form on their own: a writer takes whatever is queued when it becomes free, and a
 //! lone write is written at once, as before (no added waiting when idle): when nothing is
-//! queued and a writer's slot is free, the caller writes on its own task, without the hop
-//! through the queue to a writer task and back. A write that fails
+//! queued and no writer is writing, the caller writes on its own task, without the hop
+//! through the queue to a writer task and back. While one writer is writing, a write that
+//! finds the queue empty waits for a companion or for that writer to finish, whichever comes
+//! first, rather than take a second writer for a commit of its own ([`gather`]). A write that fails
 //! its checks fails alone ([`plan`]); if a batch statement itself fails (a race with another
 //! node, the disk), the batch is rolled back and every write retried on its own, so no write
 //! is ever failed by a neighbour.
@@ -22,7 +24,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use plan::Outcome;
 pub(crate) use plan::Write;
-use tokio::sync::{Mutex, Semaphore, mpsc, oneshot, watch};
+use tokio::sync::{Mutex, Notify, Semaphore, SemaphorePermit, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use workflow_core::store::StoreError;
 
@@ -54,13 +56,67 @@ struct Job {
 #[derive(Debug)]
 pub(crate) struct GroupWriter {
     queue: mpsc::Sender<Job>,
-    /// One per writer: held while writing, by a writer task or by a caller writing directly.
-    slots: Arc<Semaphore>,
+    slots: Arc<Slots>,
     direct: SqlStore,
     counts: Arc<Counts>,
     /// Set to stop the writer tasks ([`GroupWriter::stop`]).
     stopping: watch::Sender<bool>,
     tasks: std::sync::Mutex<Vec<JoinHandle<()>>>,
+}
+
+/// One per writer: held while writing, by a writer task or by a caller writing directly.
+#[derive(Debug)]
+struct Slots {
+    permits: Semaphore,
+    writers: usize,
+    /// Told whenever a slot is handed back.
+    freed: Notify,
+}
+
+impl Slots {
+    fn new(writers: usize) -> Slots {
+        Slots {
+            permits: Semaphore::new(writers),
+            writers,
+            freed: Notify::new(),
+        }
+    }
+
+    /// Whether no write is being written (by this node's writers).
+    fn all_free(&self) -> bool {
+        self.permits.available_permits() == self.writers
+    }
+
+    fn try_take(&self) -> Option<Slot<'_>> {
+        let permit = self.permits.try_acquire().ok()?;
+        Some(Slot {
+            permit: Some(permit),
+            slots: self,
+        })
+    }
+
+    /// `None` once the semaphore is closed (never, as things stand).
+    async fn take(&self) -> Option<Slot<'_>> {
+        let permit = self.permits.acquire().await.ok()?;
+        Some(Slot {
+            permit: Some(permit),
+            slots: self,
+        })
+    }
+}
+
+/// A writer's slot, handed back (and a gathering writer told) when dropped, a write given up
+/// halfway included.
+struct Slot<'a> {
+    permit: Option<SemaphorePermit<'a>>,
+    slots: &'a Slots,
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        drop(self.permit.take());
+        self.slots.freed.notify_waiters();
+    }
 }
 
 /// How the writes went: batches formed, and writes committed in them or on their own.
@@ -116,7 +172,7 @@ impl GroupWriter {
         let (queue, jobs) = mpsc::channel(QUEUE);
         let jobs = Arc::new(Mutex::new(jobs));
         let counts = Arc::new(Counts::default());
-        let slots = Arc::new(Semaphore::new(writers.max(1)));
+        let slots = Arc::new(Slots::new(writers.max(1)));
         let (stopping, stop) = watch::channel(false);
         let tasks = (0..writers.max(1))
             .map(|_| {
@@ -163,7 +219,10 @@ impl GroupWriter {
     /// for the next batch. Either way, returns once it is committed or refused.
     pub(crate) async fn write(&self, write: Write) -> Result<(), StoreError> {
         let idle = self.queue.capacity() == self.queue.max_capacity();
-        if idle && let Ok(_slot) = self.slots.try_acquire() {
+        if idle
+            && self.slots.all_free()
+            && let Some(_slot) = self.slots.try_take()
+        {
             self.counts.alone.fetch_add(1, Ordering::Relaxed);
             return self.direct.write_noted(write).await;
         }
@@ -180,7 +239,7 @@ impl GroupWriter {
 async fn run(
     store: SqlStore,
     jobs: Arc<Mutex<mpsc::Receiver<Job>>>,
-    slots: Arc<Semaphore>,
+    slots: Arc<Slots>,
     counts: Arc<Counts>,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -190,12 +249,12 @@ async fn run(
         let batch = tokio::select! {
             biased;
             _ = stop.wait_for(|stop| *stop) => return,
-            batch = gather(&jobs) => match batch {
+            batch = gather(&jobs, &slots) => match batch {
                 Some(batch) => batch,
                 None => return,
             },
         };
-        let Ok(_slot) = slots.acquire().await else {
+        let Some(_slot) = slots.take().await else {
             return;
         };
         write(&store, batch, &counts, &mut held).await;
@@ -204,17 +263,42 @@ async fn run(
 
 /// What is queued, once something is: one writer at a time gathers a batch, the others are
 /// writing theirs meanwhile. `None` once no handle can queue any more.
-async fn gather(jobs: &Mutex<mpsc::Receiver<Job>>) -> Option<Vec<Job>> {
+///
+/// A write found alone while another writer is writing waits for a second write or for that
+/// writer to finish: a commit of its own beside the other's would cost the database a whole
+/// transaction for one write, and with the database on the same cores as its callers that
+/// cost is what limits them (docs/PERFORMANCE.md, session 18). Under load the queue is
+/// never down to one, so the writers still overlap; the wait is at most the other's commit,
+/// which a lone write on one writer would wait for anyway.
+async fn gather(jobs: &Mutex<mpsc::Receiver<Job>>, slots: &Slots) -> Option<Vec<Job>> {
     let mut jobs = jobs.lock().await;
     let first = jobs.recv().await?;
     let mut batch = vec![first];
+    take_queued(&mut jobs, &mut batch);
+    if batch.len() == 1 {
+        let freed = slots.freed.notified();
+        tokio::pin!(freed);
+        // Registered before the check, so a slot handed back in between still wakes it.
+        freed.as_mut().enable();
+        if !slots.all_free() {
+            tokio::select! {
+                job = jobs.recv() => batch.extend(job),
+                () = freed => {}
+            }
+            take_queued(&mut jobs, &mut batch);
+        }
+    }
+    Some(batch)
+}
+
+/// Adds what is queued to `batch`, up to [`MAX_BATCH`].
+fn take_queued(jobs: &mut mpsc::Receiver<Job>, batch: &mut Vec<Job>) {
     while batch.len() < MAX_BATCH {
         match jobs.try_recv() {
             Ok(job) => batch.push(job),
             Err(_) => break,
         }
     }
-    Some(batch)
 }
 
 async fn write(store: &SqlStore, batch: Vec<Job>, counts: &Counts, held: &mut batch::Held) {

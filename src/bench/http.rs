@@ -31,6 +31,10 @@ use super::{ByWho, Common, People, Scratch, verdict};
 pub struct HttpArgs {
     #[command(flatten)]
     pub common: Common,
+    /// The open loop's rate, lifecycles/s, instead of half the saturating rate: to compare
+    /// the latency of two builds at one offered load (the verdict still says "half load").
+    #[arg(long)]
+    pub open_rate: Option<f64>,
 }
 
 /// Targets of the performance issue, printed with each run's verdict.
@@ -72,7 +76,7 @@ pub async fn run(args: HttpArgs) -> anyhow::Result<()> {
     let common = &args.common;
     let catalog = crate::serve::load_catalog(&common.workflows)?;
     let scratch = Scratch::new(common).await?;
-    let runs = measure(&scratch, common, catalog).await;
+    let runs = measure(&scratch, common, args.open_rate, catalog).await;
     let label = scratch.label();
     scratch.remove().await;
     print(&label, common, runs?);
@@ -82,10 +86,11 @@ pub async fn run(args: HttpArgs) -> anyhow::Result<()> {
 async fn measure(
     scratch: &Scratch,
     common: &Common,
+    open_rate: Option<f64>,
     catalog: workflow_core::Catalog,
 ) -> anyhow::Result<Runs> {
     let store = scratch.connect().await?;
-    let runs = measure_on(&store, scratch, common, catalog).await;
+    let runs = measure_on(&store, scratch, common, open_rate, catalog).await;
     store.close().await;
     runs
 }
@@ -94,6 +99,7 @@ async fn measure_on(
     store: &storage::SqlStore,
     scratch: &Scratch,
     common: &Common,
+    open_rate: Option<f64>,
     catalog: workflow_core::Catalog,
 ) -> anyhow::Result<Runs> {
     let budget = Duration::from_secs_f64(common.seconds);
@@ -130,7 +136,7 @@ async fn measure_on(
         load: Some(used.linli),
         database: used.server,
     };
-    let half_rate = saturated.0.lifecycles as f64 / saturated.1 / 2.0;
+    let half_rate = open_rate.unwrap_or_else(|| saturated.0.lifecycles as f64 / saturated.1 / 2.0);
     let half = target.open_loop(half_rate, budget).await;
     server.stop().await;
     Ok(Runs {

@@ -608,7 +608,22 @@ async fn postgres_a_lone_write_beside_a_busy_writer_waits_for_a_companion() {
         let s = s.clone();
         tokio::spawn(async move { s.apply(&d, None).await })
     };
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // Until the stuck write waits on the lock, holding its writer.
+    let waiting_on_the_lock = "SELECT count(*) FROM pg_stat_activity \
+        WHERE datname = current_database() AND wait_event_type = 'Lock'";
+    let mut stuck_on_the_lock = false;
+    for _ in 0..200 {
+        let n: i64 = sqlx::query_scalar(waiting_on_the_lock)
+            .fetch_one(&other)
+            .await
+            .unwrap();
+        stuck_on_the_lock = n > 0;
+        if stuck_on_the_lock {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(stuck_on_the_lock, "the first write waits on the row lock");
     let lone = apply(w.submit(now()));
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert!(

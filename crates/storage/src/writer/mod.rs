@@ -9,10 +9,10 @@
 //! queued and no writer is writing, the caller writes on its own task, without the hop
 //! through the queue to a writer task and back. While one writer is writing, a write that
 //! finds the queue empty waits for a companion or for that writer to finish, whichever comes
-//! first, rather than take a second writer for a commit of its own ([`gather`]). A write that fails
-//! its checks fails alone ([`plan`]); if a batch statement itself fails (a race with another
-//! node, the disk), the batch is rolled back and every write retried on its own, so no write
-//! is ever failed by a neighbour.
+//! first, rather than take a second writer for a commit of its own ([`gather`]). A write
+//! that fails its checks fails alone ([`plan`]); if a batch statement itself fails (a race
+//! with another node, the disk), the batch is rolled back and every write retried on its
+//! own, so no write is ever failed by a neighbour.
 
 mod arrays;
 mod batch;

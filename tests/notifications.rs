@@ -423,41 +423,6 @@ async fn postgres_a_message_written_on_another_node_reaches_the_stream() {
     );
 }
 
-/// A node announces its new messages to the others after they commit, not in the writes'
-/// transactions (a NOTIFY there orders every commit of the server behind the one before),
-/// and coalesced: twenty submissions one after another, each telling the secretary, are
-/// announced about once per `storage::announce::GAP` of the time they took, not twenty times.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_new_messages_are_announced_after_commit_and_coalesced() {
-    let Some(url) = postgres_url().await else {
-        return;
-    };
-    let app = TestApp::spawn(&url).await;
-    let mut listener = sqlx::postgres::PgListener::connect(&url).await.unwrap();
-    listener
-        .listen(storage::worker::OUTBOX_CHANNEL)
-        .await
-        .unwrap();
-    let writes = 20;
-    let started = Instant::now();
-    for i in 0..writes {
-        app.submit("resident", "repair", &format!("楼道灯不亮 {i}"))
-            .await;
-    }
-    let took = started.elapsed();
-    let mut heard = 0u32;
-    while let Ok(n) = tokio::time::timeout(Duration::from_millis(500), listener.recv()).await {
-        n.unwrap();
-        heard += 1;
-    }
-    let allowed = 2 + (took.as_millis() / storage::announce::GAP.as_millis()) as u32;
-    assert!(heard >= 1, "the messages were announced");
-    assert!(
-        heard <= allowed && heard < writes,
-        "{heard} announcements for {writes} writes in {took:?}"
-    );
-}
-
 /// Deadlines reach the stream: the secretary hears of the warning and the breach, and the
 /// community office of the escalation that reaches it, as the workflow's rules say.
 async fn sla_warnings_breaches_and_escalations_reach_the_right_streams(app: TestApp) {

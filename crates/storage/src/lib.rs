@@ -41,7 +41,6 @@ macro_rules! with_reader {
     };
 }
 
-pub mod announce;
 mod connect;
 pub mod demo;
 mod directory;
@@ -99,25 +98,16 @@ pub struct SqlStore {
     recent: Arc<recent::RecentTickets>,
     /// Whose messages wait for delivery ([`OutboxDelivery`]).
     delivery: Arc<std::sync::RwLock<Arc<OutboxDelivery>>>,
-    /// Tells the other nodes of committed messages (PostgreSQL; SQLite has one process).
-    announcer: Option<Arc<announce::Announcer>>,
 }
 
 impl SqlStore {
     pub(crate) fn new(backend: Backend, group_writers: usize) -> SqlStore {
-        let announcer = match &backend {
-            Backend::Postgres { pool, .. } => {
-                Some(Arc::new(announce::Announcer::spawn(pool.clone())))
-            }
-            Backend::Sqlite { .. } => None,
-        };
         let direct = SqlStore {
             backend: Arc::new(backend),
             writer: None,
             remembered: Arc::default(),
             recent: Arc::default(),
             delivery: Arc::default(),
-            announcer,
         };
         if group_writers == 0 {
             return direct;
@@ -127,22 +117,14 @@ impl SqlStore {
             remembered: direct.remembered.clone(),
             recent: direct.recent.clone(),
             delivery: direct.delivery.clone(),
-            announcer: direct.announcer.clone(),
             writer: Some(Arc::new(writer::GroupWriter::spawn(direct, group_writers))),
         }
     }
 
     /// Remembers the tickets a write committed ([`recent`]); forgets them if it did not.
     /// Called by whoever owns the write once its fate is known (the group writer, or the
-    /// store writing on its own), so that what is remembered is the write's own copy. A
-    /// committed write's messages are announced to the other nodes ([`announce`]).
+    /// store writing on its own), so that what is remembered is the write's own copy.
     pub(crate) fn note_written(&self, write: writer::Write, written: &Result<(), StoreError>) {
-        if let Some(announcer) = &self.announcer
-            && written.is_ok()
-            && write.writes_messages()
-        {
-            announcer.messages_written();
-        }
         for ticket in write.into_tickets() {
             match written {
                 Ok(()) => self.recent.remember(ticket),

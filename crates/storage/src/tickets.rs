@@ -600,14 +600,17 @@ macro_rules! write_decision {
             // No ticket row changed: the division by zero fails the statement, so none of its
             // parts is written, in a transaction or without one ([`CONFLICT_GUARD`]).
             // pg_notify tells the other nodes (LISTEN) that a timer was set, and when it is
-            // due; delivered when the transaction commits, never if it rolls back. New
-            // messages are announced after the commit ([`crate::announce`]).
+            // due, or that messages were written; delivered when the transaction commits,
+            // never if it rolls back.
             let q = q.builder();
             q.push(") SELECT 1 / (SELECT count(*) FROM changed)");
             if let Some(due) = earliest {
                 q.push(", pg_notify('linli_timers', ")
                     .push_bind(crate::worker::timer_announcement(due))
                     .push(")");
+            }
+            if !d.notifications.is_empty() {
+                q.push(", pg_notify('linli_outbox', '')");
             }
             q.build()
                 .execute(&mut *$tx)

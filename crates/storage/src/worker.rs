@@ -58,8 +58,7 @@ fn wakes(payload: &str, target_us: i64) -> bool {
     payload.parse::<i64>().map_or(true, |due| due < target_us)
 }
 
-/// The channel PostgreSQL nodes announce new outbox messages on (event streams, delivery),
-/// once they are committed ([`crate::announce`]).
+/// The channel PostgreSQL nodes announce new outbox messages on (event streams, delivery).
 pub const OUTBOX_CHANNEL: &str = "linli_outbox";
 
 /// The wall clock.

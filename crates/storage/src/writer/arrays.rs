@@ -73,9 +73,8 @@ pub(super) async fn found(tx: &mut PgConnection, writes: &[&Write]) -> Result<Fo
 }
 
 /// Every row of the batch, in one statement: one data-modifying `WITH` part per table (an
-/// empty array writes nothing), then the timer workers' wake-up, sent on commit, with the
-/// earliest due time set (see [`crate::worker::timer_announcement`]). New messages are
-/// announced after the commit instead ([`crate::announce`]). No two parts
+/// empty array writes nothing), then the workers' wake-ups, sent on commit (the timers' with
+/// the earliest due time set, see [`crate::worker::timer_announcement`]). No two parts
 /// touch the same row (a ticket is in a batch once; a timer key is deleted or set, never
 /// both), which is what lets them share a statement.
 ///
@@ -93,7 +92,7 @@ WITH tickets_inserted AS (
     FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::int4[],
         $7::text[], $8::text[], $9::text[], $10::uuid[], $11::uuid[], $12::uuid[], $13::int8[],
         $14::bool[], $15::bool[], $16::int8[], $17::int8[], $18::text[], $19::bool[], $20::bool[],
-        $62::uuid[], $63::int8[])
+        $63::uuid[], $64::int8[])
         AS new (id, community_id, branch_id, building_id, workflow_id, workflow_version, category,
             urgency, state, requester_id, assignee_person, assignee_team, version, terminal,
             breached, created_at_us, updated_at_us, body, on_wall, follow_up_due, proxy_id,
@@ -108,7 +107,7 @@ WITH tickets_inserted AS (
         on_wall = u.on_wall, follow_up_due = u.follow_up_due
     FROM UNNEST($1::uuid[], $6::int4[], $8::text[], $9::text[], $11::uuid[], $12::uuid[],
         $13::int8[], $14::bool[], $15::bool[], $17::int8[], $18::text[], $19::bool[],
-        $20::bool[], $63::int8[])
+        $20::bool[], $64::int8[])
         AS u (id, workflow_version, urgency, state, assignee_person, assignee_team, version,
             terminal, breached, updated_at_us, body, on_wall, follow_up_due, expected)
     WHERE tickets.id = ANY($1) AND tickets.id = u.id AND u.expected > 0
@@ -118,7 +117,7 @@ WITH tickets_inserted AS (
     INSERT INTO events (ticket_id, seq, community_id, at_us, actor_id, actor_role, kind, body,
         on_record)
     SELECT * FROM UNNEST($21::uuid[], $22::int8[], $23::uuid[], $24::int8[], $25::uuid[],
-        $26::text[], $27::text[], $28::text[], $64::bool[])
+        $26::text[], $27::text[], $28::text[], $65::bool[])
 ), timers_deleted AS (
     DELETE FROM timers USING UNNEST($29::uuid[], $30::text[]) AS gone (ticket_id, key)
     WHERE timers.ticket_id = ANY($29) AND timers.ticket_id = gone.ticket_id
@@ -135,7 +134,7 @@ WITH tickets_inserted AS (
         next_attempt_us, created_at_us, delivered_at_us)
     SELECT id, community_id, ticket_id, event_seq, event, recipient, 0, at_us, at_us, delivered
     FROM UNNEST($36::uuid[], $37::uuid[], $38::uuid[], $39::int8[], $40::text[], $41::jsonb[],
-        $42::int8[], $65::int8[])
+        $42::int8[], $66::int8[])
         AS message (id, community_id, ticket_id, event_seq, event, recipient, at_us, delivered)
 ), ledger_written AS (
     INSERT INTO ledger (id, community_id, branch_id, person_id, ticket_id, event_seq, category,
@@ -153,7 +152,8 @@ WITH tickets_inserted AS (
 )
 SELECT 1 / ((SELECT count(*) FROM tickets_inserted) + (SELECT count(*) FROM tickets_updated)
         = cardinality($1::uuid[]))::int,
-    CASE WHEN $61::text IS NOT NULL THEN pg_notify('linli_timers', $61::text) END";
+    CASE WHEN $61::text IS NOT NULL THEN pg_notify('linli_timers', $61::text) END,
+    CASE WHEN $62 THEN pg_notify('linli_outbox', '') END";
 
 /// One column of a table's rows, gathered into the array bound for it.
 fn column<T, U>(rows: &[T], f: impl Fn(&T) -> U) -> Vec<U> {
@@ -170,7 +170,7 @@ pub(super) async fn write(tx: &mut PgConnection, rows: &Rows<'_>) -> Result<(), 
     let credits = &rows.credits;
     let (co_tickets, co_people): (Vec<Uuid>, Vec<Uuid>) = rows.co_handlers.iter().copied().unzip();
     let keyed = &rows.idempotency;
-    let announce_timers = rows.announced_timer();
+    let (announce_timers, announce_messages) = rows.announces();
     sqlx::query(WRITE)
         // tickets
         .bind(column(&tickets, |t| t.id))
@@ -242,6 +242,7 @@ pub(super) async fn write(tx: &mut PgConnection, rows: &Rows<'_>) -> Result<(), 
         }))
         .bind(column(keyed, |(_, d)| us(d.ticket.updated_at)))
         .bind(announce_timers.map(crate::worker::timer_announcement))
+        .bind(announce_messages)
         // tickets again: who entered each for its requester (set once, never updated), and
         // the version each decision was based on
         .bind(column(&tickets, |t| t.proxy))
@@ -276,7 +277,7 @@ pub(crate) async fn explain(batches: &PgPool) -> Result<Vec<String>, StoreError>
         ("versions", VERSIONS, 1),
         ("fired_timers", FIRED_TIMERS, 2),
         ("keys_used", KEYS_USED, 2),
-        ("write", WRITE, 65),
+        ("write", WRITE, 66),
     ] {
         let prepare = format!("PREPARE {name} AS {text}");
         sqlx::raw_sql(&prepare)
@@ -297,8 +298,8 @@ pub(crate) async fn explain(batches: &PgPool) -> Result<Vec<String>, StoreError>
 
 #[cfg(test)]
 #[test]
-fn the_batch_announces_timers_on_commit_and_leaves_messages_to_the_announcer() {
+fn the_batch_announces_on_the_workers_channels() {
     use crate::worker::{OUTBOX_CHANNEL, TIMER_CHANNEL};
     assert!(WRITE.contains(&format!("pg_notify('{TIMER_CHANNEL}'")));
-    assert!(!WRITE.contains(OUTBOX_CHANNEL));
+    assert!(WRITE.contains(&format!("pg_notify('{OUTBOX_CHANNEL}'")));
 }

@@ -71,9 +71,10 @@ impl<'a> Rows<'a> {
         rows
     }
 
-    /// The earliest timer set that the timer workers must be told of (PostgreSQL), if any.
-    pub fn announced_timer(&self) -> Option<Timestamp> {
-        self.announced_timer
+    /// What the workers must be told (PostgreSQL), as (the earliest timer set, if any,
+    /// whether messages were written).
+    pub fn announces(&self) -> (Option<Timestamp>, bool) {
+        (self.announced_timer, !self.outbox.is_empty())
     }
 
     fn add(&mut self, w: &'a Write) {

@@ -54,15 +54,6 @@ impl Write {
         one.into_iter().chain(linked).map(|d| d.ticket)
     }
 
-    /// Whether the write leaves messages in the outbox (announced once it commits).
-    pub(crate) fn writes_messages(&self) -> bool {
-        match self {
-            Write::Apply(d, _) | Write::Fire(_, Some(d)) => !d.notifications.is_empty(),
-            Write::Fire(_, None) => false,
-            Write::Linked(ds, _) => ds.iter().any(|d| !d.notifications.is_empty()),
-        }
-    }
-
     pub(crate) fn idempotency(&self) -> Option<&IdempotencyRecord> {
         match self {
             Write::Apply(_, idem) => idem.as_ref(),

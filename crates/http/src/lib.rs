@@ -118,7 +118,7 @@ const METRICS_UPKEEP_THREAD: &str = "metrics-upkeep";
 
 /// The recorder keeps every latency sample until something folds them into the buckets: a
 /// scrape of `/metrics` does, and so must this, or a server nobody scrapes grows by every
-/// request it answers (8 bytes each: some 70 MB a day at a hundred requests a second). A
+/// request it answers (8 bytes each at the least: 70 MB a day at a hundred a second). A
 /// thread of its own, as the recorder is process-wide and outlives any one runtime.
 fn spawn_metrics_upkeep(handle: PrometheusHandle) {
     std::thread::Builder::new()

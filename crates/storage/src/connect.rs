@@ -32,7 +32,15 @@ pub struct Options {
     /// PostgreSQL writer tasks (each with a connection) taking batches from one queue, so a
     /// batch is gathered while another commits. SQLite always has one: it has one writer.
     pub pg_writers: usize,
+    /// The longest a write, or the wait for a connection, may take: past it the caller is
+    /// answered [`StoreError::Unavailable`] (HTTP 503) rather than kept waiting on a
+    /// database that does not answer (a network partition, a disk that stalls). A write
+    /// given up this way may still commit: its outcome is unknown (docs/RELIABILITY.md).
+    pub timeout: Duration,
 }
+
+/// [`Options::timeout`] unless told otherwise.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl Options {
     pub fn new(url: impl Into<String>) -> Options {
@@ -42,6 +50,7 @@ impl Options {
             max_connections: 16,
             group_commit: true,
             pg_writers: 2,
+            timeout: DEFAULT_TIMEOUT,
         }
     }
 }
@@ -61,10 +70,10 @@ const PING_WHEN_IDLE: Duration = Duration::from_secs(1);
 pub(crate) const BATCH_SESSION: [(&str, &str); 1] = [("enable_seqscan", "off")];
 
 /// A PostgreSQL pool as both of a store's are built.
-fn pg_pool(max_connections: u32) -> PgPoolOptions {
+fn pg_pool(max_connections: u32, timeout: Duration) -> PgPoolOptions {
     PgPoolOptions::new()
         .max_connections(max_connections)
-        .acquire_timeout(Duration::from_secs(5))
+        .acquire_timeout(timeout)
         // sqlx pings every connection it hands out: a round trip before every read and
         // every transaction. A connection in steady use is tested by that use; one idle
         // for a while (the server may have restarted, a proxy may have closed it) is
@@ -90,7 +99,7 @@ pub async fn connect(options: &Options) -> Result<SqlStore, StoreError> {
     let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         let connect =
             PgConnectOptions::from_str(url).map_err(|e| StoreError::Other(e.to_string()))?;
-        let pool = pg_pool(options.max_connections)
+        let pool = pg_pool(options.max_connections, options.timeout)
             .connect_with(connect.clone())
             .await
             .map_err(from_sqlx)?;
@@ -99,7 +108,7 @@ pub async fn connect(options: &Options) -> Result<SqlStore, StoreError> {
             .await
             .map_err(|e| StoreError::Other(format!("migrations: {e}")))?;
         // One connection per writer task; lazily, so a store that never batches opens none.
-        let batches = pg_pool(options.pg_writers.max(1) as u32)
+        let batches = pg_pool(options.pg_writers.max(1) as u32, options.timeout)
             .connect_lazy_with(connect.options(BATCH_SESSION));
         Backend::Postgres { pool, batches }
     } else if url.starts_with("sqlite:") {
@@ -117,7 +126,11 @@ pub async fn connect(options: &Options) -> Result<SqlStore, StoreError> {
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .test_before_acquire(false)
-            .acquire_timeout(Duration::from_secs(30))
+            .acquire_timeout(options.timeout)
+            // A connection a failed write left inside a transaction is closed, not pooled.
+            .after_release(|conn, _| {
+                Box::pin(crate::sqlite_connection::outside_any_transaction(conn))
+            })
             .connect_with(base.clone().create_if_missing(true))
             .await
             .map_err(from_sqlx)?;
@@ -128,6 +141,7 @@ pub async fn connect(options: &Options) -> Result<SqlStore, StoreError> {
         let reader = SqlitePoolOptions::new()
             .max_connections(options.max_connections.clamp(1, 8))
             .test_before_acquire(false)
+            .acquire_timeout(options.timeout)
             .connect_with(base.read_only(true))
             .await
             .map_err(from_sqlx)?;
@@ -142,7 +156,7 @@ pub async fn connect(options: &Options) -> Result<SqlStore, StoreError> {
         (Backend::Sqlite { .. }, true) => 1,
         (Backend::Postgres { .. }, true) => options.pg_writers.max(1),
     };
-    Ok(SqlStore::new(backend, writers))
+    Ok(SqlStore::new(backend, writers, options.timeout))
 }
 
 /// Creates an empty PostgreSQL database on the server at `server_url` and returns its URL

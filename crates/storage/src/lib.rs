@@ -48,6 +48,7 @@ pub mod directory_file;
 mod dispatch;
 mod error;
 mod event_rows;
+mod health;
 mod json_text;
 #[macro_use]
 mod tickets;
@@ -56,6 +57,7 @@ pub mod photos;
 mod recent;
 pub mod remembered;
 pub mod reports;
+mod sqlite_connection;
 mod ticket_rows;
 mod timers;
 pub mod worker;
@@ -64,7 +66,7 @@ mod writer;
 
 use std::sync::Arc;
 
-pub use connect::{Durability, Options, connect, create_database};
+pub use connect::{DEFAULT_TIMEOUT, Durability, Options, connect, create_database};
 pub use directory::{ContactRead, NewPerson, Principal, hash_token};
 pub use error::from_sqlx;
 pub use outbox::{DeliveryAttempt, OutboxDelivery, OutboxEntry, OutboxState};
@@ -98,26 +100,36 @@ pub struct SqlStore {
     recent: Arc<recent::RecentTickets>,
     /// Whose messages wait for delivery ([`OutboxDelivery`]).
     delivery: Arc<std::sync::RwLock<Arc<OutboxDelivery>>>,
+    /// The longest a write may take ([`Options::timeout`]).
+    timeout: std::time::Duration,
+    /// How this node's writes are going ([`SqlStore::writable`]).
+    health: Arc<health::WriteHealth>,
 }
 
 impl SqlStore {
-    pub(crate) fn new(backend: Backend, group_writers: usize) -> SqlStore {
+    pub(crate) fn new(
+        backend: Backend,
+        group_writers: usize,
+        timeout: std::time::Duration,
+    ) -> SqlStore {
         let direct = SqlStore {
             backend: Arc::new(backend),
             writer: None,
             remembered: Arc::default(),
             recent: Arc::default(),
             delivery: Arc::default(),
+            timeout,
+            health: Arc::default(),
         };
         if group_writers == 0 {
             return direct;
         }
         SqlStore {
-            backend: direct.backend.clone(),
-            remembered: direct.remembered.clone(),
-            recent: direct.recent.clone(),
-            delivery: direct.delivery.clone(),
-            writer: Some(Arc::new(writer::GroupWriter::spawn(direct, group_writers))),
+            writer: Some(Arc::new(writer::GroupWriter::spawn(
+                direct.clone(),
+                group_writers,
+            ))),
+            ..direct
         }
     }
 
@@ -125,6 +137,7 @@ impl SqlStore {
     /// Called by whoever owns the write once its fate is known (the group writer, or the
     /// store writing on its own), so that what is remembered is the write's own copy.
     pub(crate) fn note_written(&self, write: writer::Write, written: &Result<(), StoreError>) {
+        self.health.note(written);
         for ticket in write.into_tickets() {
             match written {
                 Ok(()) => self.recent.remember(ticket),

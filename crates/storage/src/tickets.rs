@@ -7,6 +7,7 @@ use workflow_core::store::*;
 use workflow_core::{Assignee, Decision, Event, Ticket, Timer, TimerChange, TimerKey, Workflow};
 
 use crate::error::{from_sqlx, is_unique_violation};
+use crate::sqlite_connection::OwnTransaction;
 use crate::{SqlStore, event_rows, ticket_rows, us};
 
 /// A set of tickets one index serves, newest first. A scope that is a union of such sets
@@ -737,32 +738,6 @@ pub(crate) fn holder(t: &Ticket) -> (Option<Uuid>, Option<Uuid>) {
     (t.assignee.and_then(Assignee::person), t.pool_team)
 }
 
-/// SQLite's writer connection while a text that begins and commits its own transaction runs
-/// on it. Dropped before [`OwnTransaction::release`] (its caller stopped waiting, and sqlx's
-/// thread stops a text whose answer nobody reads where it is), the connection is closed
-/// instead of going back to the pool: the transaction is rolled back with it, never handed
-/// to the next write.
-struct OwnTransaction(Option<sqlx::pool::PoolConnection<sqlx::Sqlite>>);
-
-impl OwnTransaction {
-    fn connection(&mut self) -> &mut sqlx::SqliteConnection {
-        self.0.as_mut().expect("held until released")
-    }
-
-    /// The text finished (committed, or rolled back): the connection goes back to the pool.
-    fn release(mut self) {
-        self.0.take();
-    }
-}
-
-impl Drop for OwnTransaction {
-    fn drop(&mut self) {
-        if let Some(connection) = self.0.as_mut() {
-            connection.close_on_drop();
-        }
-    }
-}
-
 impl SqlStore {
     pub(crate) async fn register_workflow_version(&self, wf: &Workflow) -> Result<(), StoreError> {
         with_pool!(self, pool, {
@@ -844,18 +819,17 @@ impl SqlStore {
         if let (Some(pool), None) = (self.sqlite_pool(), idem) {
             // One text from BEGIN to COMMIT; whatever stopped it, what it began is rolled
             // back before the connection goes back to the pool.
-            let mut own = OwnTransaction(Some(pool.acquire().await.map_err(from_sqlx)?));
+            let mut own = OwnTransaction::new(pool.acquire().await.map_err(from_sqlx)?);
             let written = async {
                 let conn = own.connection();
                 write_decision!(conn, self, d, true);
                 Ok(())
             }
             .await;
-            if written.is_err() {
-                // Fails harmlessly if the text never began its transaction.
-                let _ = sqlx::query("ROLLBACK").execute(own.connection()).await;
+            match written {
+                Ok(()) => own.release(),
+                Err(_) => own.recover().await,
             }
-            own.release();
             return written;
         }
         with_pool!(self, pool, {

@@ -11,8 +11,10 @@
 //! finds the queue empty waits for a companion or for that writer to finish, whichever comes
 //! first, rather than take a second writer for a commit of its own ([`gather`]). A write
 //! that fails its checks fails alone ([`plan`]); if a batch statement itself fails (a race
-//! with another node, the disk), the batch is rolled back and every write retried on its
-//! own, so no write is ever failed by a neighbour.
+//! with another node, the disk, a connection the server closed), the batch is rolled back
+//! and every write retried on its own, so no write is ever failed by a neighbour. A batch
+//! the database did not answer within [`crate::Options::timeout`] is not retried: its
+//! callers are answered `Unavailable` at once, and whether it committed is unknown.
 
 mod arrays;
 mod batch;
@@ -309,7 +311,17 @@ async fn write(store: &SqlStore, batch: Vec<Job>, counts: &Counts, held: &mut ba
         return;
     }
     let writes: Vec<&Write> = batch.iter().map(|j| &j.write).collect();
-    let results = match store.write_batch(&writes, held).await {
+    let Ok(written) = tokio::time::timeout(store.timeout, store.write_batch(&writes, held)).await
+    else {
+        // Stopped mid-statement: the next batch takes a connection afresh.
+        *held = None;
+        let e = store.timed_out();
+        tracing::warn!(error = %e, writes = writes.len(), "batch given up");
+        let results = vec![Err(e); writes.len()];
+        answer(store, batch, results);
+        return;
+    };
+    let results = match written {
         Ok(batch::Written { outcomes, reread }) => {
             counts.batches.fetch_add(1, Ordering::Relaxed);
             counts
@@ -338,7 +350,13 @@ async fn write(store: &SqlStore, batch: Vec<Job>, counts: &Counts, held: &mut ba
                 .fetch_add(writes.len() as u64, Ordering::Relaxed);
             let mut results = Vec::with_capacity(writes.len());
             for w in &writes {
-                results.push(store.write_alone(w).await);
+                results.push(match store.write_alone(w).await {
+                    // The batch did commit, and only its answer was lost (the connection
+                    // broke after the commit): the ticket this write creates, under an id
+                    // made for it alone, is there because of it.
+                    Err(StoreError::Duplicate(id)) if w.creates() == Some(id) => Ok(()),
+                    written => written,
+                });
             }
             results
         }
@@ -359,11 +377,34 @@ fn answer(store: &SqlStore, batch: Vec<Job>, results: Vec<Result<(), StoreError>
 impl SqlStore {
     /// One write in its own transaction.
     pub(crate) async fn write_alone(&self, w: &Write) -> Result<(), StoreError> {
-        match w {
-            Write::Apply(d, idem) => self.apply_decision(d, idem.as_ref()).await,
-            Write::Fire(t, d) => self.fire_timer(t, d.as_ref()).await,
-            Write::Linked(ds, fired) => self.apply_linked_decisions(ds, fired.as_ref()).await,
-        }
+        self.within_timeout(async {
+            match w {
+                Write::Apply(d, idem) => self.apply_decision(d, idem.as_ref()).await,
+                Write::Fire(t, d) => self.fire_timer(t, d.as_ref()).await,
+                Write::Linked(ds, fired) => self.apply_linked_decisions(ds, fired.as_ref()).await,
+            }
+        })
+        .await
+    }
+
+    /// `write` if it is done within [`crate::Options::timeout`]; else it is given up
+    /// (dropped where it stands: a SQLite text stops before its `COMMIT` and its connection
+    /// is closed, a PostgreSQL connection is dropped) and `Unavailable` is answered. Whether
+    /// it committed is then unknown, as for any write whose answer was lost.
+    pub(crate) async fn within_timeout<T>(
+        &self,
+        write: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        tokio::time::timeout(self.timeout, write)
+            .await
+            .unwrap_or_else(|_| Err(self.timed_out()))
+    }
+
+    fn timed_out(&self) -> StoreError {
+        StoreError::Unavailable(format!(
+            "the database did not answer within {} s; whether the write was made is unknown",
+            self.timeout.as_secs_f32()
+        ))
     }
 
     /// One write in its own transaction, its tickets then remembered (or forgotten).

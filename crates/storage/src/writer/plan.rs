@@ -54,6 +54,13 @@ impl Write {
         one.into_iter().chain(linked).map(|d| d.ticket)
     }
 
+    /// The ticket this write creates, if it creates one.
+    pub(crate) fn creates(&self) -> Option<Uuid> {
+        self.decision()
+            .filter(|d| d.expected_version == 0)
+            .map(|d| d.ticket.id)
+    }
+
     pub(crate) fn idempotency(&self) -> Option<&IdempotencyRecord> {
         match self {
             Write::Apply(_, idem) => idem.as_ref(),

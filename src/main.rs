@@ -52,6 +52,21 @@ pub struct Database {
     /// and survives a process crash.
     #[arg(long, env = "LINLI_SQLITE_SYNCHRONOUS", value_enum, default_value_t = Synchronous::Full)]
     pub sqlite_synchronous: Synchronous,
+    /// How long a request waits on the database before it is answered 503 (`5s`, `1500ms`):
+    /// a partitioned network or a stalled disk is not waited on for ever.
+    #[arg(long, env = "LINLI_DATABASE_TIMEOUT", default_value = "5s", value_parser = parse_timeout)]
+    pub database_timeout: std::time::Duration,
+}
+
+/// A positive duration such as `5s`, `1500ms` or `1m`.
+fn parse_timeout(text: &str) -> Result<std::time::Duration, String> {
+    let d: jiff::SignedDuration = text
+        .parse()
+        .map_err(|e| format!("{text:?} is not a duration like 5s or 1500ms: {e}"))?;
+    std::time::Duration::try_from(d)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| format!("{text:?}: the timeout must be more than zero"))
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
@@ -67,6 +82,7 @@ impl Database {
             Synchronous::Full => storage::Durability::Full,
             Synchronous::Normal => storage::Durability::Normal,
         };
+        options.timeout = self.database_timeout;
         storage::connect(&options)
             .await
             .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", self.database_url))

@@ -53,6 +53,7 @@ pub struct ServeArgs {
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    ignore_file_size_signal();
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
@@ -129,6 +130,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         stopped.clone(),
     );
     let state = linli_http::AppState::new(engine, store.clone())
+        .with_deadline(args.db.database_timeout)
         .with_rate_limit(args.rate_limit, args.rate_burst)
         .with_wakeup(wake)
         .with_shutdown(stopped);
@@ -156,6 +158,18 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     store.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// A file grown past the process's size limit (`ulimit -f`, an operator's quota) fails the
+/// write with `EFBIG`, which the store answers as any refusing disk (503, nothing written),
+/// instead of the kernel's `SIGXFSZ` ending the server; as Rust ignores `SIGPIPE` for the
+/// same reason.
+fn ignore_file_size_signal() {
+    // SAFETY: setting a signal's disposition to "ignore" at start-up, before any thread of
+    // ours could be handling it.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
 }
 
 /// Every workflow file in `dir`, or every error they hold, one per line.

@@ -103,6 +103,7 @@ impl Scratch {
             db: Database {
                 database_url: url,
                 sqlite_synchronous: common.sqlite_synchronous,
+                database_timeout: storage::DEFAULT_TIMEOUT,
             },
             place,
         })

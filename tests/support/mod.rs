@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod proxy;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -110,7 +112,26 @@ impl TestApp {
         catalog: workflow_core::Catalog,
         adjust: impl FnOnce(linli_http::AppState) -> linli_http::AppState,
     ) -> TestApp {
-        let store = storage::connect(&Options::new(url)).await.unwrap();
+        TestApp::spawn_with_options(Options::new(url), catalog, adjust).await
+    }
+
+    /// A server whose store waits at most `timeout` on its database, and whose answers are
+    /// 503 past it (as `linli serve --database-timeout`).
+    pub async fn spawn_with_timeout(url: &str, timeout: std::time::Duration) -> TestApp {
+        let options = Options {
+            timeout,
+            ..Options::new(url)
+        };
+        let deadline = |state: linli_http::AppState| state.with_deadline(timeout);
+        TestApp::spawn_with_options(options, catalog(), deadline).await
+    }
+
+    async fn spawn_with_options(
+        options: Options,
+        catalog: workflow_core::Catalog,
+        adjust: impl FnOnce(linli_http::AppState) -> linli_http::AppState,
+    ) -> TestApp {
+        let store = storage::connect(&options).await.unwrap();
         let demo = storage::demo::seed(&store).await.unwrap();
         let clock = Arc::new(ManualClock::new(jiff::Timestamp::now()));
         let wake = Arc::new(Wakeup::default());
@@ -396,4 +417,17 @@ impl Running {
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
     }
+}
+
+/// The first hundred tickets `requester` asked for, newest first.
+pub async fn tickets_of(store: &SqlStore, requester: Uuid) -> Vec<workflow_core::Ticket> {
+    use workflow_core::store::{Page, Scope, Store, TicketFilter};
+    let page = Page {
+        after: None,
+        limit: 100,
+    };
+    store
+        .list(&Scope::Requester(requester), &TicketFilter::default(), page)
+        .await
+        .unwrap()
 }

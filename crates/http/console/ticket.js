@@ -47,7 +47,8 @@ export async function detail(ctx, id) {
   const workflow = ctx.workflows.get(ticket.workflow);
   const by = urgentClock(ticket);
   const facts = [
-    [t('requester'), ticket.requester.name + (ticket.requester.phone ? ` · ${ticket.requester.phone}` : '')],
+    [t('requester'), ticket.requester.name + (ticket.requester.phone ? ` · ${ticket.requester.phone}` : '')
+      + (ticket.requester.withheld ? `（${t('phoneWithheld')}）` : '')],
     [t('created'), when(ticket.created_at)],
     [t('channel'), t(`ch_${ticket.channel}`) + (ticket.proxy_id ? ` · ${t('proxied')}` : '')],
     holderLine(ticket) ? [t('assignee'), holderLine(ticket) + (by?.due ? ` · ${t('by', { when: when(by.due) })}` : '')] : null,

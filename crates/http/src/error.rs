@@ -44,6 +44,14 @@ pub enum ApiError {
     Conflict { code: &'static str, detail: String },
     #[error("the request body is larger than allowed")]
     PayloadTooLarge,
+    #[error("the request did not arrive in full in time")]
+    ClientTooSlow,
+    #[error(
+        "no answer within {} s: the database did not answer in time. Whether a change was made \
+         is unknown: retry with the same Idempotency-Key or version (safe), or read the ticket",
+        .0.as_secs_f32()
+    )]
+    NotAnsweredInTime(std::time::Duration),
     #[error("{0}")]
     UnsupportedMediaType(String),
     #[error(transparent)]
@@ -77,6 +85,8 @@ impl ApiError {
             ApiError::Unprocessable { code, .. } => (S::UNPROCESSABLE_ENTITY, code),
             ApiError::Conflict { code, .. } => (S::CONFLICT, code),
             ApiError::PayloadTooLarge => (S::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            ApiError::ClientTooSlow => (S::REQUEST_TIMEOUT, "request_timeout"),
+            ApiError::NotAnsweredInTime(_) => (S::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::UnsupportedMediaType(_) => {
                 (S::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
             }

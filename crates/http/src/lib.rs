@@ -15,14 +15,13 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
-use axum::http::{HeaderName, StatusCode};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::HeaderName;
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use storage::SqlStore;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -34,8 +33,9 @@ pub use views::mask_phone;
 
 /// The largest request body accepted (a request's text is at most a few thousand characters).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
-/// A request that takes longer than this is cut off (a slow client cannot hold a worker).
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// A client that has not sent its whole request within this is answered 408 (a slow
+/// client cannot hold a worker; a photo from a phone on a weak connection still arrives).
+pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Requests per caller: a token bucket per authenticated person.
 pub type CallerLimiter = governor::DefaultKeyedRateLimiter<uuid::Uuid>;
@@ -53,6 +53,9 @@ pub struct AppState {
     /// Turns true when the server is stopping: long-lived responses (event streams) end,
     /// so a graceful shutdown does not wait on them forever.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
+    /// The longest the server takes to answer once a request has arrived: past it the
+    /// answer is 503 (the database did not answer), never a wait on and on.
+    pub deadline: Duration,
 }
 
 impl AppState {
@@ -64,7 +67,15 @@ impl AppState {
             limiter: None,
             wake: Arc::default(),
             shutdown: tokio::sync::watch::channel(false).1,
+            deadline: storage::DEFAULT_TIMEOUT,
         }
+    }
+
+    /// Answers 503 to a request not answered within `deadline` of its arrival (the store's
+    /// own timeout, [`storage::Options::timeout`], is the natural value).
+    pub fn with_deadline(mut self, deadline: Duration) -> AppState {
+        self.deadline = deadline;
+        self
     }
 
     /// Ends long-lived responses when `shutdown` turns true.
@@ -154,8 +165,9 @@ impl utoipa::Modify for Security {
 }
 
 /// Answers any route may give, declared on every operation: malformed input (400), no or a
-/// bad token (401), a wrong method (405), a request that took too long (408), an oversize body
-/// (413), too many requests (429), the database away (503). All are problem documents.
+/// bad token (401), a wrong method (405), a client too slow to send its request (408), an
+/// oversize body (413), too many requests (429), the database away or not answering in time
+/// (503). All are problem documents.
 struct CommonResponses;
 
 impl utoipa::Modify for CommonResponses {
@@ -165,10 +177,14 @@ impl utoipa::Modify for CommonResponses {
             ("400", "malformed input: JSON, path or query"),
             ("401", "a valid bearer token is required"),
             ("405", "this route does not take that method"),
-            ("408", "the request took too long"),
+            ("408", "the client did not send the whole request in time"),
             ("413", "the body is larger than allowed"),
             ("429", "too many requests: see Retry-After"),
-            ("503", "the database is unavailable: see Retry-After"),
+            (
+                "503",
+                "the database is unavailable or did not answer in time: see Retry-After; a change \
+                 may or may not have been made (retry with the same Idempotency-Key or version)",
+            ),
         ];
         for item in openapi.paths.paths.values_mut() {
             let operations = [
@@ -232,9 +248,8 @@ pub fn app(state: AppState) -> Router {
         .fallback(|| async { ApiError::NoRoute })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(middleware::from_fn(track))
-        .layer(middleware::from_fn(refuse_oversize))
+        .layer(middleware::from_fn_with_state(state.deadline, receive))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
             let id = req
@@ -248,11 +263,16 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// Receives the whole request before the handler runs, so that the client's time and the
+/// server's are told apart: a body not received within [`CLIENT_TIMEOUT`] is the client's
+/// delay (408); an answer not ready within `deadline` after that is the server's, waiting on
+/// its database (503 with `Retry-After`, never a 408 that blames the client). Long-lived
+/// answers (event streams) are under the deadline only until their head is sent.
+///
 /// A body announced larger than the limit is refused before a byte of it is read, so a
-/// client cannot hold a request open by trickling an oversize body. (A body without a
-/// length is cut off by `DefaultBodyLimit` once it passes the limit.) Photo uploads have a
-/// limit of their own.
-async fn refuse_oversize(req: Request, next: Next) -> Response {
+/// client cannot hold a request open by trickling an oversize body; a body without a length
+/// is cut off once it passes the limit. Photo uploads have a limit of their own.
+async fn receive(State(deadline): State<Duration>, req: Request, next: Next) -> Response {
     let limit = if req.method() == axum::http::Method::POST && req.uri().path().ends_with("/photos")
     {
         routes::photos::MAX_PHOTO_BYTES
@@ -264,14 +284,24 @@ async fn refuse_oversize(req: Request, next: Next) -> Response {
         .get(axum::http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    match announced {
-        Some(n) if n > limit as u64 => {
-            if n <= LINGER_FACTOR * limit as u64 {
-                linger(req.into_body()).await;
-            }
-            axum::response::IntoResponse::into_response(ApiError::PayloadTooLarge)
+    if let Some(n) = announced
+        && n > limit as u64
+    {
+        if n <= LINGER_FACTOR * limit as u64 {
+            linger(req.into_body()).await;
         }
-        _ => next.run(req).await,
+        return ApiError::PayloadTooLarge.into_response();
+    }
+    let (parts, body) = req.into_parts();
+    let body = match tokio::time::timeout(CLIENT_TIMEOUT, axum::body::to_bytes(body, limit)).await {
+        Ok(Ok(body)) => body,
+        Ok(Err(_)) => return ApiError::PayloadTooLarge.into_response(),
+        Err(_) => return ApiError::ClientTooSlow.into_response(),
+    };
+    let req = Request::from_parts(parts, axum::body::Body::from(body));
+    match tokio::time::timeout(deadline, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::NotAnsweredInTime(deadline).into_response(),
     }
 }
 

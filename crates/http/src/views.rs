@@ -8,6 +8,7 @@ use uuid::Uuid;
 use workflow_core::decide::remaining_secs;
 use workflow_core::event::Event;
 use workflow_core::label::Label;
+use workflow_core::store::StoreError;
 use workflow_core::ticket::{Assignee, ClockStatus, Ticket};
 use workflow_core::{Role, allowed_actions};
 
@@ -38,6 +39,10 @@ pub struct ContactView {
     /// Masked (`138****1234`) unless the caller is branch staff, the person themself, or the
     /// volunteer holding the open request.
     pub phone: Option<String>,
+    /// The caller may read the whole number, but it stays masked: every such read is
+    /// recorded, and the record could not be written (the database refuses writes). It
+    /// shows once writes go through again.
+    pub withheld: bool,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -257,9 +262,12 @@ async fn view_one(
     let (name, phone) = known.unwrap_or_default();
     let holder = t.assignee.and_then(Assignee::person) == Some(caller.principal.id) && !t.terminal;
     let own = caller.principal.id == t.requester;
-    let sees_phone = own || (contact == Contact::MayReveal && (caller.is_staff() || holder));
-    if sees_phone && !own && phone.is_some() {
-        state
+    let may_see_phone = own || (contact == Contact::MayReveal && (caller.is_staff() || holder));
+    let mut withheld = false;
+    if may_see_phone && !own && phone.is_some() {
+        // No unrecorded read of someone's number: if the record cannot be written, the
+        // ticket is still shown, with the number masked.
+        let recorded = state
             .store
             .record_contact_read(&storage::ContactRead {
                 community_id: t.community_id,
@@ -268,8 +276,17 @@ async fn view_one(
                 ticket_id: t.id,
                 at: now,
             })
-            .await?;
+            .await;
+        match recorded {
+            Ok(()) => {}
+            Err(StoreError::Unavailable(e)) => {
+                tracing::warn!(error = %e, ticket = %t.id, "contact read not recorded: number withheld");
+                withheld = true;
+            }
+            Err(e) => return Err(e.into()),
+        }
     }
+    let sees_phone = may_see_phone && !withheld;
     let phone = phone.map(|p| if sees_phone { p } else { mask_phone(&p) });
     let state_label = wf
         .and_then(|w| {
@@ -350,6 +367,7 @@ async fn view_one(
             id: t.requester,
             name,
             phone,
+            withheld,
         },
         assignee: t.assignee.map(|a| HolderView {
             kind: match a {

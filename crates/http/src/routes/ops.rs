@@ -1,5 +1,9 @@
 //! For operators: liveness, readiness, Prometheus metrics.
 
+use std::time::Duration;
+
+use tokio::time::timeout_at;
+
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
@@ -20,10 +24,18 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 #[derive(Serialize, ToSchema)]
 struct Ready {
+    /// The database answers.
     database: bool,
     migrations: bool,
+    /// A write commits (one made lately did, or one made to find out): false while the
+    /// disk is full or refuses writes, or the database takes no writes, though reads may go on.
+    writes: bool,
     workflows: usize,
 }
+
+/// How long readiness waits on the database: it answers within a second whatever the
+/// database does (a network partition leaves a query waiting, not failing).
+const READY_WITHIN: Duration = Duration::from_millis(800);
 
 /// The process is alive.
 #[utoipa::path(get, path = "/healthz", tag = "ops", responses((status = 200, body = String)))]
@@ -31,21 +43,30 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
-/// The database answers, every migration of this build is applied, workflows are loaded.
+/// The database answers, every migration of this build is applied, writes commit, workflows
+/// are loaded; 503 otherwise, within a second.
 #[utoipa::path(get, path = "/readyz", tag = "ops", responses((status = 200, body = Ready), (status = 503, body = Ready)))]
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
-    let database = state.store.ping().await.is_ok();
-    let migrations = database && state.store.migrations_applied().await.unwrap_or(false);
+    let deadline = tokio::time::Instant::now() + READY_WITHIN;
+    let store = &state.store;
+    let database = matches!(timeout_at(deadline, store.ping()).await, Ok(Ok(())));
+    let migrations = database
+        && matches!(
+            timeout_at(deadline, store.migrations_applied()).await,
+            Ok(Ok(true))
+        );
+    let writes = database && matches!(timeout_at(deadline, store.writable()).await, Ok(Ok(())));
     let workflows = state.engine.catalog().workflows.len();
-    let ready = Ready {
-        database,
-        migrations,
-        workflows,
-    };
-    let status = if database && migrations && workflows > 0 {
+    let status = if migrations && writes && workflows > 0 {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
+    };
+    let ready = Ready {
+        database,
+        migrations,
+        writes,
+        workflows,
     };
     (status, axum::Json(ready))
 }

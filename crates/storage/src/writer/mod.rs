@@ -349,7 +349,13 @@ async fn write(store: &SqlStore, batch: Vec<Job>, counts: &Counts, held: &mut ba
                 .alone
                 .fetch_add(writes.len() as u64, Ordering::Relaxed);
             let mut results = Vec::with_capacity(writes.len());
-            for w in &writes {
+            for (job, w) in batch.iter().zip(&writes) {
+                if job.reply.is_closed() {
+                    // Its caller stopped waiting (answered 503 at its deadline, or gone),
+                    // not knowing the write's outcome: it is left unwritten, not written late.
+                    results.push(Err(e.clone()));
+                    continue;
+                }
                 results.push(match store.write_alone(w).await {
                     // The batch did commit, and only its answer was lost (the connection
                     // broke after the commit): the ticket this write creates, under an id

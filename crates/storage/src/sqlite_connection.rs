@@ -15,8 +15,9 @@
 //!
 //! So the writer pool takes a connection back only when sqlx's depth says no transaction is
 //! open ([`outside_any_transaction`]), and a text that opens its own transaction
-//! ([`OwnTransaction`]) asks SQLite itself after a failure. A connection in doubt is closed
-//! (closing rolls back whatever it held) and the pool opens a fresh one for the next write.
+//! ([`OwnTransaction`]) keeps its connection after a failure only if its own `ROLLBACK`
+//! succeeds. A connection in doubt is closed (closing rolls back whatever it held) and the
+//! pool opens a fresh one for the next write.
 
 use sqlx::pool::PoolConnection;
 use sqlx::{Connection, Sqlite, SqliteConnection};
@@ -31,16 +32,6 @@ pub(crate) async fn outside_any_transaction(
         conn.ping().await?;
     }
     Ok(!conn.is_in_transaction())
-}
-
-/// Whether SQLite itself has a transaction open on this connection (`sqlite3_get_autocommit`).
-async fn sqlite_in_transaction(conn: &mut SqliteConnection) -> Result<bool, sqlx::Error> {
-    let mut handle = conn.lock_handle().await?;
-    // SAFETY: the handle is locked, so sqlx's thread makes no call on it meanwhile, and
-    // `sqlite3_get_autocommit` only reads the connection's flag.
-    let autocommit =
-        unsafe { libsqlite3_sys::sqlite3_get_autocommit(handle.as_raw_handle().as_ptr()) };
-    Ok(autocommit == 0)
 }
 
 /// SQLite's writer connection while a text that begins and commits its own transaction
@@ -68,17 +59,18 @@ impl OwnTransaction {
     }
 
     /// The text failed somewhere between its `BEGIN` and its `COMMIT` (or at either): rolls
-    /// back what it began, if SQLite has not already, and pools the connection only if SQLite
-    /// then says no transaction is open on it; otherwise it is closed.
+    /// back what it began. A `ROLLBACK` that succeeds ends the transaction, and the connection
+    /// is pooled (a conflict stopped the text). One that fails says that no transaction was
+    /// open (the text failed before its `BEGIN`, or SQLite rolled back by itself after a
+    /// disk error) or that something is wrong: either way the connection is closed rather
+    /// than trusted, which costs a reconnect after a failure of the disk.
     pub(crate) async fn recover(mut self) {
-        let conn = self.connection();
-        // Fails harmlessly ("no transaction is active") if the text never began its
-        // transaction, or SQLite rolled it back itself.
-        let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
-        if let Ok(false) = sqlite_in_transaction(conn).await {
+        if sqlx::query("ROLLBACK")
+            .execute(self.connection())
+            .await
+            .is_ok()
+        {
             self.release();
-        } else {
-            tracing::warn!("closing SQLite's writer connection: a transaction stayed open on it");
         }
     }
 }

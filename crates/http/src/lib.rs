@@ -344,14 +344,22 @@ mod tests {
     #[test]
     fn the_metrics_recorder_comes_with_a_thread_that_keeps_it_drained() {
         let _ = metrics_handle();
-        let names: Vec<String> = std::fs::read_dir("/proc/self/task")
-            .expect("the process's threads")
-            .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
-            .map(|n| n.trim().to_owned())
-            .collect();
-        assert!(
-            names.iter().any(|n| n == METRICS_UPKEEP_THREAD),
-            "threads: {names:?}"
-        );
+        let names = || -> Vec<String> {
+            std::fs::read_dir("/proc/self/task")
+                .expect("the process's threads")
+                .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+                .map(|n| n.trim().to_owned())
+                .collect()
+        };
+        // A new thread names itself once it runs: until then it bears its parent's name.
+        let started = std::time::Instant::now();
+        while !names().iter().any(|n| n == METRICS_UPKEEP_THREAD) {
+            assert!(
+                started.elapsed() < Duration::from_secs(5),
+                "threads: {:?}",
+                names()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 }

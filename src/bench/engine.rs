@@ -9,6 +9,7 @@ use clap::Args;
 use linli_http::Caller;
 use storage::SqlStore;
 use storage::worker::SystemClock;
+use workflow_core::access::{Asked, Door};
 use workflow_core::engine::{Engine, NewRequest, Quiet};
 use workflow_core::{Catalog, Urgency};
 
@@ -191,12 +192,11 @@ async fn lifecycle(
         category: flow::CATEGORY.into(),
         urgency: Urgency::Normal,
         description: flow::DESCRIPTION.into(),
-        channel: "api".into(),
-        building_id: resident.principal.home_building_id,
-        on_behalf_of: None,
+        asked: Asked::default(),
+        door: Door::Api,
     };
     let started = Instant::now();
-    let mut ticket = match engine.submit(&resident.actor, &request, None).await {
+    let mut ticket = match engine.submit(&resident.principal, &request, None).await {
         Ok(t) => t,
         Err(e) => return record.failed(format!("submit: {e}")),
     };

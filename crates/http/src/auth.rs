@@ -4,8 +4,7 @@
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use storage::Principal;
-use uuid::Uuid;
+use workflow_core::access::Principal;
 use workflow_core::store::Scope;
 use workflow_core::{Actor, Role};
 
@@ -21,20 +20,12 @@ pub struct Caller {
 
 impl Caller {
     pub fn has(&self, role: Role) -> bool {
-        self.principal.roles.contains(&role)
+        self.principal.has(role)
     }
 
-    /// Whether internal records (internal notes) of a request by `requester` are for this
-    /// caller: those who handle requests (volunteers, staff, administrators) see them, the
-    /// resident who asked never does, whatever other role they hold.
-    pub fn sees_internal(&self, requester: Uuid) -> bool {
-        self.principal.id != requester
-            && (self.is_staff() || self.has(Role::Member) || self.has(Role::Admin))
-    }
-
-    /// Branch staff and above: secretary, community office, street office.
+    /// Branch staff and above ([`Principal::is_staff`]).
     pub fn is_staff(&self) -> bool {
-        self.has(Role::Secretary) || self.has(Role::Community) || self.has(Role::Street)
+        self.principal.is_staff()
     }
 
     pub fn require(&self, allowed: &[Role]) -> Result<(), ApiError> {
@@ -43,22 +34,6 @@ impl Caller {
         } else {
             Err(ApiError::Forbidden("your role may not use this".into()))
         }
-    }
-}
-
-/// The widest view a person's roles give them.
-fn scope_of(p: &Principal) -> Scope {
-    let has = |r| p.roles.contains(&r);
-    match (p.street_id, p.community_id, p.branch_id) {
-        (Some(street), _, _) if has(Role::Street) => Scope::Street(street),
-        (_, Some(c), _) if has(Role::Community) => Scope::Community(c),
-        (_, _, Some(b)) if has(Role::Secretary) => Scope::Branch(b),
-        _ if has(Role::Member) => Scope::Assignee {
-            person: p.id,
-            teams: p.teams.clone(),
-            community: p.community_id,
-        },
-        _ => Scope::Requester(p.id),
     }
 }
 
@@ -96,11 +71,11 @@ impl FromRequestParts<AppState> for Caller {
 }
 
 impl Caller {
-    /// The caller a person is: their roles as the core's actor, their view as a scope.
+    /// The caller a person is: their roles as the core's actor, their view as a scope
+    /// (both the core's policy, [`workflow_core::access`]).
     pub fn from_principal(principal: Principal) -> Caller {
-        let actor = Actor::new(principal.id, principal.roles.iter().copied())
-            .with_teams(principal.teams.clone());
-        let scope = scope_of(&principal);
+        let actor = principal.actor();
+        let scope = principal.scope();
         Caller {
             principal,
             actor,

@@ -6,6 +6,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 use workflow_core::CommandError;
+use workflow_core::access::Refusal;
 use workflow_core::engine::EngineError;
 use workflow_core::store::StoreError;
 
@@ -60,6 +61,12 @@ pub enum ApiError {
     Store(#[from] StoreError),
 }
 
+impl From<Refusal> for ApiError {
+    fn from(r: Refusal) -> Self {
+        ApiError::Engine(EngineError::Refused(r))
+    }
+}
+
 impl From<CommandError> for ApiError {
     fn from(e: CommandError) -> Self {
         ApiError::Engine(EngineError::Command(e))
@@ -98,6 +105,12 @@ impl ApiError {
                     (S::UNPROCESSABLE_ENTITY, "idempotency_mismatch")
                 }
                 EngineError::WorkflowMissing(_) => (S::INTERNAL_SERVER_ERROR, "workflow_missing"),
+                EngineError::Refused(r) => match r {
+                    Refusal::Forbidden(_) => (S::FORBIDDEN, "forbidden"),
+                    Refusal::Missing { .. } => (S::UNPROCESSABLE_ENTITY, "missing_field"),
+                    Refusal::Invalid { .. } => (S::UNPROCESSABLE_ENTITY, "invalid_field"),
+                    Refusal::Hidden => (S::NOT_FOUND, "not_found"),
+                },
                 EngineError::Store(s) => store_parts(s),
             },
             ApiError::Store(s) => store_parts(s),

@@ -5,10 +5,11 @@ use jiff::Timestamp;
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
+use workflow_core::access;
 use workflow_core::decide::remaining_secs;
+use workflow_core::engine::Shown;
 use workflow_core::event::Event;
 use workflow_core::label::Label;
-use workflow_core::store::StoreError;
 use workflow_core::ticket::{Assignee, ClockStatus, Ticket};
 use workflow_core::{Role, allowed_actions};
 
@@ -260,34 +261,23 @@ async fn view_one(
     let wf = catalog.workflow(&t.workflow_id, t.workflow_version);
     let now = state.engine.now();
     let (name, phone) = known.unwrap_or_default();
-    let holder = t.assignee.and_then(Assignee::person) == Some(caller.principal.id) && !t.terminal;
-    let own = caller.principal.id == t.requester;
-    let may_see_phone = own || (contact == Contact::MayReveal && (caller.is_staff() || holder));
-    let mut withheld = false;
-    if may_see_phone && !own && phone.is_some() {
-        // No unrecorded read of someone's number: if the record cannot be written, the
-        // ticket is still shown, with the number masked.
-        let recorded = state
-            .store
-            .record_contact_read(&storage::ContactRead {
-                community_id: t.community_id,
-                person_id: t.requester,
-                reader_id: caller.principal.id,
-                ticket_id: t.id,
-                at: now,
-            })
-            .await;
-        match recorded {
-            Ok(()) => {}
-            Err(StoreError::Unavailable(e)) => {
-                tracing::warn!(error = %e, ticket = %t.id, "contact read not recorded: number withheld");
-                withheld = true;
-            }
-            Err(e) => return Err(e.into()),
+    // The core says how much of the number this caller sees, and records a read in full.
+    let shown = match (&phone, contact) {
+        (None, _) => Shown::Masked,
+        (Some(_), Contact::MayReveal) => state.engine.read_contact(&caller.principal, &t).await?,
+        (Some(_), Contact::Masked) if caller.principal.contact(&t) == access::Contact::Own => {
+            Shown::Full
         }
-    }
-    let sees_phone = may_see_phone && !withheld;
-    let phone = phone.map(|p| if sees_phone { p } else { mask_phone(&p) });
+        (Some(_), Contact::Masked) => Shown::Masked,
+    };
+    let phone = phone.map(|p| {
+        if shown == Shown::Full {
+            p
+        } else {
+            mask_phone(&p)
+        }
+    });
+    let withheld = shown == Shown::Withheld;
     let state_label = wf
         .and_then(|w| {
             w.state_id(&t.state)

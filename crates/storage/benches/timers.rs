@@ -11,6 +11,7 @@ use std::time::Instant;
 use jiff::{SignedDuration, Timestamp};
 use storage::{Options, SqlStore};
 use uuid::Uuid;
+use workflow_core::access::{Asked, Door, Principal};
 use workflow_core::clock::ManualClock;
 use workflow_core::engine::{Engine, NewRequest, Quiet};
 use workflow_core::store::Store;
@@ -118,11 +119,17 @@ async fn run(store: SqlStore, pending: u64) -> (f64, usize) {
             category: "sanitation".into(),
             urgency: Urgency::Normal,
             description: "垃圾桶满了".into(),
-            channel: "console".into(),
-            building_id: Some(building),
-            on_behalf_of: None,
+            asked: Asked {
+                building_id: Some(building),
+                channel: Some("console".into()),
+                ..Asked::default()
+            },
+            door: Door::Api,
         };
-        let t = engine.submit(&resident, &req, None).await.unwrap();
+        let t = engine
+            .submit(&Principal::acting(&resident), &req, None)
+            .await
+            .unwrap();
         first.get_or_insert(t.id);
         engine
             .act(&secretary, &scope, t.id, "triage", None, Fields::default())

@@ -7,6 +7,7 @@ use sqlx::Row;
 use sqlx::types::Json;
 use uuid::Uuid;
 use workflow_core::Role;
+use workflow_core::access::Principal;
 use workflow_core::store::*;
 
 use crate::error::from_sqlx;
@@ -16,29 +17,6 @@ use crate::{SqlStore, us};
 /// lookup compares hashes in the index, so timing says nothing about the token.
 pub fn hash_token(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
-}
-
-/// The authenticated caller.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Principal {
-    pub id: Uuid,
-    pub name: String,
-    pub roles: Vec<Role>,
-    pub community_id: Option<Uuid>,
-    pub street_id: Option<Uuid>,
-    pub branch_id: Option<Uuid>,
-    pub home_building_id: Option<Uuid>,
-    pub teams: Vec<Uuid>,
-}
-
-/// A read of someone's unmasked contact, for the audit.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ContactRead {
-    pub community_id: Uuid,
-    pub person_id: Uuid,
-    pub reader_id: Uuid,
-    pub ticket_id: Uuid,
-    pub at: jiff::Timestamp,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -416,7 +394,7 @@ impl SqlStore {
     }
 
     /// Records that `reader` saw `person`'s unmasked contact on `ticket`.
-    pub async fn record_contact_read(&self, read: &ContactRead) -> Result<(), StoreError> {
+    pub(crate) async fn insert_contact_read(&self, read: &ContactRead) -> Result<(), StoreError> {
         with_pool!(self, pool, {
             sqlx::query(
                 "INSERT INTO contact_reads (id, community_id, person_id, reader_id, ticket_id, at_us) \

@@ -57,6 +57,7 @@ pub mod photos;
 mod recent;
 pub mod remembered;
 pub mod reports;
+mod scope;
 mod sqlite_connection;
 mod ticket_rows;
 mod timers;
@@ -67,7 +68,7 @@ mod writer;
 use std::sync::Arc;
 
 pub use connect::{DEFAULT_TIMEOUT, Durability, Options, connect, create_database};
-pub use directory::{ContactRead, NewPerson, Principal, hash_token};
+pub use directory::{NewPerson, hash_token};
 pub use error::from_sqlx;
 pub use outbox::{DeliveryAttempt, OutboxDelivery, OutboxEntry, OutboxState};
 use sqlx::{PgPool, SqlitePool};
@@ -301,6 +302,10 @@ impl Store for SqlStore {
 
     async fn person(&self, id: uuid::Uuid) -> Result<Option<PersonRef>, StoreError> {
         self.person_ref(id).await
+    }
+
+    async fn record_contact_read(&self, read: &ContactRead) -> Result<(), StoreError> {
+        self.insert_contact_read(read).await
     }
 
     async fn team(&self, id: uuid::Uuid) -> Result<Option<TeamRef>, StoreError> {

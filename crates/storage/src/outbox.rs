@@ -363,7 +363,7 @@ impl SqlStore {
             q.push_bind(after).push(
                 " AND EXISTS (SELECT 1 FROM tickets WHERE tickets.id = outbox.ticket_id AND ",
             );
-            push_scope!(q, scope);
+            crate::scope::push_scope(&mut q, scope);
             q.push(") ORDER BY id LIMIT ").push_bind(i64::from(limit));
             let rows = q.build().fetch_all(pool).await.map_err(from_sqlx)?;
             rows.iter()

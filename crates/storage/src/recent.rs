@@ -13,7 +13,7 @@ use std::sync::Mutex;
 
 use uuid::Uuid;
 use workflow_core::Ticket;
-use workflow_core::store::Scope;
+use workflow_core::access::{NoPlaces, Scope};
 
 /// Tickets remembered at most; past that the memory starts over (tickets at rest cost
 /// nothing, the ones in motion come back with their next write).
@@ -32,7 +32,9 @@ impl RecentTickets {
     pub(crate) fn take(&self, id: Uuid, scope: &Scope, version: u64) -> Option<Ticket> {
         let mut by_id = self.by_id.lock().expect("never poisoned");
         let known = by_id.get(&id)?;
-        if known.version != version || !certainly_sees(scope, known) {
+        // Without the organisation's tree, a street's scope sees nothing here: the caller
+        // then reads, and the query decides.
+        if known.version != version || !scope.sees(known, &NoPlaces) {
             return None;
         }
         by_id.remove(&id)
@@ -53,27 +55,6 @@ impl RecentTickets {
     /// A write that was refused or whose fate is unknown: what is stored is not known here.
     pub(crate) fn forget(&self, id: Uuid) {
         self.by_id.lock().expect("never poisoned").remove(&id);
-    }
-}
-
-/// Whether the scope sees the ticket, from the ticket alone; `false` where that takes the
-/// database (a team's pool, a co-handler, a street's communities): the caller then reads,
-/// and the query decides.
-fn certainly_sees(scope: &Scope, t: &Ticket) -> bool {
-    match scope {
-        Scope::Everything => true,
-        Scope::Requester(p) => t.requester == *p,
-        Scope::Assignee {
-            person, community, ..
-        } => {
-            t.requester == *person
-                || t.proxy == Some(*person)
-                || t.assignee.and_then(|a| a.person()) == Some(*person)
-                || (t.on_wall && *community == Some(t.community_id))
-        }
-        Scope::Branch(b) => t.branch_id == *b,
-        Scope::Community(c) => t.community_id == *c,
-        Scope::Street(_) => false,
     }
 }
 

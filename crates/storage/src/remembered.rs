@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use uuid::Uuid;
 use workflow_core::store::{Location, PersonRef};
 
-use crate::Principal;
+use workflow_core::access::Principal;
 
 /// How long an answer is trusted without asking the database again.
 pub const REMEMBERED_FOR: Duration = Duration::from_secs(5);

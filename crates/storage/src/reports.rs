@@ -21,22 +21,7 @@ use crate::{SqlStore, from_us, us};
 pub const ACCEPT_ACTIONS: [&str; 3] = ["accept", "claim", "take"];
 pub const COMPLETE_ACTIONS: [&str; 3] = ["complete", "fulfil", "settle"];
 
-/// An org unit reports are asked for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", content = "id", rename_all = "snake_case")]
-pub enum Unit {
-    Branch(Uuid),
-    Community(Uuid),
-    Street(Uuid),
-}
-
-/// A unit with where it sits, for scope checks.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct UnitInfo {
-    pub unit: Unit,
-    pub community: Option<Uuid>,
-    pub street: Option<Uuid>,
-}
+pub use workflow_core::access::{Unit, UnitInfo};
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct LedgerEntry {

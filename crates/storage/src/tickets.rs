@@ -3,205 +3,14 @@
 use sqlx::Row;
 use sqlx::types::Json;
 use uuid::Uuid;
+use workflow_core::access::Set;
 use workflow_core::store::*;
 use workflow_core::{Assignee, Decision, Event, Ticket, Timer, TimerChange, TimerKey, Workflow};
 
 use crate::error::{from_sqlx, is_unique_violation};
+use crate::scope::{push_list_conditions, push_scope};
 use crate::sqlite_connection::OwnTransaction;
 use crate::{SqlStore, event_rows, ticket_rows, us};
-
-/// A set of tickets one index serves, newest first. A scope that is a union of such sets
-/// (a volunteer's, a street's) lists the newest page of each, then the newest of those.
-#[derive(Clone, Copy)]
-pub(crate) enum Set {
-    /// What someone asked for themselves.
-    Requested(Uuid),
-    /// What someone holds.
-    Held(Uuid),
-    /// What waits in the pool of a team of someone's.
-    TeamPool(Uuid),
-    /// What someone shares as a co-handler.
-    Shared(Uuid),
-    /// What someone entered for a resident (代办).
-    Entered(Uuid),
-    /// A community's micro-wish wall.
-    Wall(Uuid),
-    /// A community's tickets.
-    Community(Uuid),
-}
-
-impl Set {
-    /// What a volunteer sees ([`Scope::Assignee`]).
-    pub(crate) fn volunteer(person: Uuid, community: Option<Uuid>) -> Vec<Set> {
-        use Set::*;
-        let mut sets = vec![
-            Requested(person),
-            Held(person),
-            TeamPool(person),
-            Shared(person),
-            Entered(person),
-        ];
-        sets.extend(community.map(Wall));
-        sets
-    }
-}
-
-/// Pushes a [`Set`]'s condition.
-macro_rules! push_set {
-    ($qb:expr, $set:expr) => {
-        match $set {
-            $crate::tickets::Set::Requested(p) => $qb.push("requester_id = ").push_bind(p),
-            $crate::tickets::Set::Held(p) => $qb.push("assignee_person = ").push_bind(p),
-            $crate::tickets::Set::TeamPool(p) => $qb
-                .push("assignee_team IN (SELECT team_id FROM team_members WHERE person_id = ")
-                .push_bind(p)
-                .push(")"),
-            $crate::tickets::Set::Shared(p) => $qb
-                .push("id IN (SELECT ticket_id FROM co_handlers WHERE person_id = ")
-                .push_bind(p)
-                .push(")"),
-            $crate::tickets::Set::Entered(p) => $qb.push("proxy_id = ").push_bind(p),
-            $crate::tickets::Set::Wall(c) => $qb.push("on_wall AND community_id = ").push_bind(c),
-            $crate::tickets::Set::Community(c) => $qb.push("community_id = ").push_bind(c),
-        }
-    };
-}
-
-/// Pushes the visibility condition of a scope onto a query: the one place it is written
-/// (a list whose scope is a union reads the same parts one by one: [`SqlStore::list_sets`]).
-macro_rules! push_scope {
-    ($qb:expr, $scope:expr) => {
-        match $scope {
-            Scope::Everything => {
-                $qb.push("1 = 1");
-            }
-            Scope::Requester(p) => {
-                $qb.push("requester_id = ").push_bind(*p);
-            }
-            Scope::Assignee { person, community, .. } => {
-                $qb.push("(");
-                for (i, set) in $crate::tickets::Set::volunteer(*person, *community)
-                    .into_iter()
-                    .enumerate()
-                {
-                    if i > 0 {
-                        $qb.push(" OR ");
-                    }
-                    push_set!($qb, set);
-                }
-                $qb.push(")");
-            }
-            Scope::Branch(b) => {
-                $qb.push("branch_id = ").push_bind(*b);
-            }
-            Scope::Community(c) => {
-                $qb.push("community_id = ").push_bind(*c);
-            }
-            Scope::Street(s) => {
-                $qb.push("community_id IN (SELECT id FROM org_units WHERE kind = 'community' AND parent_id = ")
-                    .push_bind(*s)
-                    .push(")");
-            }
-        }
-    };
-}
-
-/// Pushes a list query's conditions, order and limit: shared by the query and its EXPLAIN.
-/// `$sets` is the scope as a union of sets ([`SqlStore::list_sets`]), if it is one.
-macro_rules! push_list_conditions {
-    ($qb:expr, $scope:expr, $sets:expr, $f:expr, $page:expr) => {{
-        let (f, page): (&TicketFilter, Page) = ($f, $page);
-        let sets: &Option<Vec<$crate::tickets::Set>> = $sets;
-        match sets {
-            // The newest page of each set, then the newest of those: each set's index reads
-            // at most a page of it, from its newest. Written as one condition (an OR of a
-            // volunteer's sets, `community_id IN` a street's), the planner's only way to the
-            // newest page was to walk every ticket newest first, testing each (at a million
-            // tickets, a volunteer holding a few read them all); as the whole of each set, a
-            // volunteer of years read years.
-            Some(sets) if sets.is_empty() => {
-                $qb.push("1 = 0");
-            }
-            Some(sets) => {
-                $qb.push("id IN (");
-                for (i, set) in sets.iter().enumerate() {
-                    if i > 0 {
-                        $qb.push(" UNION ALL ");
-                    }
-                    // (A subquery each: SQLite orders and limits no bare part of a union.)
-                    $qb.push("SELECT id FROM (SELECT id FROM tickets WHERE ");
-                    push_set!($qb, *set);
-                    push_filters!($qb, f, page);
-                    $qb.push(" ORDER BY id DESC LIMIT ")
-                        .push_bind(i64::from(page.limit))
-                        .push(format!(") AS set{i}"));
-                }
-                $qb.push(")");
-            }
-            None => {
-                push_scope!($qb, $scope);
-                push_filters!($qb, f, page);
-            }
-        }
-        $qb.push(" ORDER BY id DESC LIMIT ")
-            .push_bind(i64::from(page.limit));
-    }};
-}
-
-/// Pushes a list's filters and its page's keyset, each after an `AND`.
-macro_rules! push_filters {
-    ($qb:expr, $f:expr, $page:expr) => {{
-        let (f, page): (&TicketFilter, Page) = ($f, $page);
-        if let Some(s) = &f.state {
-            $qb.push(" AND state = ").push_bind(s.clone());
-        }
-        if let Some(c) = &f.category {
-            $qb.push(" AND category = ").push_bind(c.clone());
-        }
-        if let Some(a) = f.assignee {
-            $qb.push(" AND assignee_person = ").push_bind(a);
-        }
-        // The yes/no filters are written as literals, not parameters, so that they match the
-        // partial indexes on those columns in every plan: PostgreSQL's generic plan for a
-        // prepared statement (sqlx prepares and caches each text) cannot match a parameter.
-        if let Some(b) = f.breached {
-            $qb.push(if b {
-                " AND breached"
-            } else {
-                " AND NOT breached"
-            });
-        }
-        if let Some(w) = &f.workflow {
-            $qb.push(" AND workflow_id = ")
-                .push_bind(w.id.clone())
-                .push(" AND workflow_version = ")
-                .push_bind(i64::from(w.version));
-        }
-        if let Some(due) = f.follow_up_due {
-            $qb.push(if due {
-                " AND follow_up_due"
-            } else {
-                " AND NOT follow_up_due"
-            });
-        }
-        if let Some(open) = f.open {
-            $qb.push(if open {
-                " AND NOT terminal"
-            } else {
-                " AND terminal"
-            });
-        }
-        if let Some(t) = f.created_from {
-            $qb.push(" AND created_at_us >= ").push_bind(us(t));
-        }
-        if let Some(t) = f.created_to {
-            $qb.push(" AND created_at_us < ").push_bind(us(t));
-        }
-        if let Some(after) = page.after {
-            $qb.push(" AND id < ").push_bind(after);
-        }
-    }};
-}
 
 /// The row-writing statements both write paths share (one decision at a time in
 /// `write_decision!`, a batch in `writer::batch`): each `push_*` appends one multi-row
@@ -918,7 +727,7 @@ impl SqlStore {
                 .push(" FROM tickets WHERE id = ")
                 .push_bind(id)
                 .push(" AND ");
-            push_scope!(qb, scope);
+            push_scope(&mut qb, scope);
             qb.build_query_as()
                 .fetch_optional(pool)
                 .await
@@ -959,13 +768,11 @@ impl SqlStore {
         row.map(event_rows::event).transpose()
     }
 
-    /// A scope as the union of sets its list reads ([`Set`]), if it is one: a volunteer's;
-    /// a street's, one set a community (read first: a street has a few).
+    /// A scope as the union of sets its list reads one by one, if it is one of several: a
+    /// volunteer's; a street's, one set a community (read first: a street has a few).
     async fn list_sets(&self, scope: &Scope) -> Result<Option<Vec<Set>>, StoreError> {
         Ok(match scope {
-            Scope::Assignee {
-                person, community, ..
-            } => Some(Set::volunteer(*person, *community)),
+            Scope::Assignee { .. } => Some(scope.sets()),
             Scope::Street(street) => {
                 let communities: Vec<Uuid> = with_reader!(self, pool, {
                     sqlx::query_scalar(
@@ -992,7 +799,7 @@ impl SqlStore {
         let rows: Vec<ticket_rows::TicketRow> = with_reader!(self, pool, {
             let mut qb = sqlx::QueryBuilder::new("SELECT ");
             qb.push(ticket_rows::COLUMNS).push(" FROM tickets WHERE ");
-            push_list_conditions!(qb, scope, &sets, f, page);
+            push_list_conditions(&mut qb, scope, sets.as_deref(), f, page);
             qb.build_query_as()
                 .fetch_all(pool)
                 .await
@@ -1053,7 +860,7 @@ impl SqlStore {
             qb.push("SELECT ")
                 .push(ticket_rows::COLUMNS)
                 .push(" FROM tickets WHERE ");
-            push_list_conditions!(qb, scope, &sets, f, page);
+            push_list_conditions(&mut qb, scope, sets.as_deref(), f, page);
             let rows = qb.build().fetch_all(pool).await.map_err(from_sqlx)?;
             let column = if self.is_postgres() { 0 } else { 3 };
             let lines: Vec<String> = rows

@@ -573,7 +573,7 @@ async fn visibility_is_enforced_in_the_query(s: SqlStore) {
     assert!(
         sees(Scope::Assignee {
             person: dir.team_member,
-            teams: vec![],
+            teams: vec![dir.team],
             community: Some(dir.community),
         })
         .await,

@@ -10,6 +10,7 @@ use jiff::{SignedDuration, Timestamp};
 use storage::SqlStore;
 use support::*;
 use uuid::Uuid;
+use workflow_core::access::{Asked, Door, Principal};
 use workflow_core::clock::ManualClock;
 use workflow_core::engine::{Engine, NewRequest, Quiet};
 use workflow_core::event::EventKind;
@@ -71,12 +72,15 @@ impl Rig {
             category: category.into(),
             urgency,
             description: "楼道扶手松动,请帮忙".into(),
-            channel: "console".into(),
-            building_id: Some(self.dir.building),
-            on_behalf_of: None,
+            asked: Asked {
+                building_id: Some(self.dir.building),
+                channel: Some("console".into()),
+                ..Asked::default()
+            },
+            door: Door::Api,
         };
         self.engine
-            .submit(&self.resident, &req, None)
+            .submit(&Principal::acting(&self.resident), &req, None)
             .await
             .unwrap()
     }
@@ -366,6 +370,9 @@ impl Store for Recording {
     async fn person(&self, id: Uuid) -> Result<Option<PersonRef>, StoreError> {
         self.inner.person(id).await
     }
+    async fn record_contact_read(&self, read: &ContactRead) -> Result<(), StoreError> {
+        self.inner.record_contact_read(read).await
+    }
     async fn team(&self, id: Uuid) -> Result<Option<TeamRef>, StoreError> {
         self.inner.team(id).await
     }
@@ -553,18 +560,21 @@ async fn idempotent_submits_answer_alike_and_refuse_a_changed_body(s: SqlStore) 
         category: "repair".into(),
         urgency: Urgency::Normal,
         description: "水管漏水".into(),
-        channel: "console".into(),
-        building_id: Some(r.dir.building),
-        on_behalf_of: None,
+        asked: Asked {
+            building_id: Some(r.dir.building),
+            channel: Some("console".into()),
+            ..Asked::default()
+        },
+        door: Door::Api,
     };
     let first = r
         .engine
-        .submit(&r.resident, &req, Some("k-1"))
+        .submit(&Principal::acting(&r.resident), &req, Some("k-1"))
         .await
         .unwrap();
     let again = r
         .engine
-        .submit(&r.resident, &req, Some("k-1"))
+        .submit(&Principal::acting(&r.resident), &req, Some("k-1"))
         .await
         .unwrap();
     assert_eq!(first, again);
@@ -574,7 +584,7 @@ async fn idempotent_submits_answer_alike_and_refuse_a_changed_body(s: SqlStore) 
     };
     let err = r
         .engine
-        .submit(&r.resident, &changed, Some("k-1"))
+        .submit(&Principal::acting(&r.resident), &changed, Some("k-1"))
         .await
         .unwrap_err();
     assert!(

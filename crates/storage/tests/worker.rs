@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use storage::SqlStore;
 use storage::worker::{SystemClock, Wakeup, WorkerConfig, spawn_timer_worker};
 use support::*;
+use workflow_core::access::{Asked, Door, Principal};
 use workflow_core::engine::{Engine, NewRequest, Quiet, Signals};
 use workflow_core::store::Scope;
 use workflow_core::*;
@@ -69,13 +70,19 @@ async fn submit_and_wait(submitter: &Engine, reader: &SqlStore, dir: &Directory)
         category: "quick".into(),
         urgency: Urgency::Normal,
         description: "两秒后到期".into(),
-        channel: "console".into(),
-        building_id: Some(dir.building),
-        on_behalf_of: None,
+        asked: Asked {
+            building_id: Some(dir.building),
+            channel: Some("console".into()),
+            ..Asked::default()
+        },
+        door: Door::Api,
     };
     let resident = Actor::new(dir.resident, [Role::Resident]);
     let start = Instant::now();
-    let t = submitter.submit(&resident, &req, None).await.unwrap();
+    let t = submitter
+        .submit(&Principal::acting(&resident), &req, None)
+        .await
+        .unwrap();
     loop {
         let now = reader.ticket_for_test(t.id).await;
         if now.state == "done" {
@@ -173,11 +180,16 @@ async fn a_worker_sleeps_through_timers_due_after_its_next_look(s: SqlStore) {
             category: "slow".into(),
             urgency: Urgency::Normal,
             description: "一小时后到期".into(),
-            channel: "console".into(),
-            building_id: Some(dir.building),
-            on_behalf_of: None,
+            asked: Asked {
+                building_id: Some(dir.building),
+                channel: Some("console".into()),
+                ..Asked::default()
+            },
+            door: Door::Api,
         };
-        e.submit(&resident, &req, None).await.unwrap();
+        e.submit(&Principal::acting(&resident), &req, None)
+            .await
+            .unwrap();
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(
@@ -233,11 +245,15 @@ async fn postgres_only_timers_due_within_a_minute_are_announced() {
         category: category.into(),
         urgency: Urgency::Normal,
         description: "到期提醒".into(),
-        channel: "console".into(),
-        building_id: Some(dir.building),
-        on_behalf_of: None,
+        asked: Asked {
+            building_id: Some(dir.building),
+            channel: Some("console".into()),
+            ..Asked::default()
+        },
+        door: Door::Api,
     };
     let slow = request("slow");
+    let resident = Principal::acting(&resident);
     let submissions = (0..20).map(|_| e.submit(&resident, &slow, None));
     for t in futures_util::future::join_all(submissions).await {
         t.unwrap();

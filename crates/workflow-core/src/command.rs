@@ -76,10 +76,6 @@ pub const CHANNELS: [&str; 7] = [
     "visit", "phone", "12345", "wechat", "open311", "console", "api",
 ];
 
-/// Roles that may enter a request for a resident (代办): a volunteer or building head, the
-/// branch, the community office; each only for a resident of their own community.
-pub const PROXY_ROLES: [Role; 3] = [Role::Member, Role::Secretary, Role::Community];
-
 /// A workflow action on an existing ticket.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Act {

@@ -19,20 +19,13 @@ pub fn decide_submission(
     sub: &Submission,
     now: Timestamp,
 ) -> Result<Decision, CommandError> {
-    // A resident asks for themselves; someone else asks for a resident only from a proxy
-    // role, and is recorded as the proxy with the role they acted in.
-    let (role, proxy) = if actor.id == sub.requester {
-        let own = actor.roles.contains(Role::Resident);
-        (own.then_some(Role::Resident), None)
-    } else {
-        let proxy_role = PROXY_ROLES.into_iter().find(|r| actor.roles.contains(*r));
-        (proxy_role, Some(actor.id))
-    };
-    let Some(role) = role else {
+    // Someone who asks for a resident is recorded as the proxy, with the role they acted in.
+    let Some(role) = crate::access::entering_role(actor, sub.requester) else {
         return Err(CommandError::RoleNotAllowed {
             action: "submit".into(),
         });
     };
+    let proxy = (actor.id != sub.requester).then_some(actor.id);
     if !CHANNELS.contains(&sub.channel.as_str()) {
         return Err(CommandError::InvalidField {
             field: "channel",

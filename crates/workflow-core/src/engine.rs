@@ -10,6 +10,7 @@ use futures_util::stream::{self, StreamExt};
 use jiff::{SignedDuration, Timestamp};
 use uuid::Uuid;
 
+use crate::access::{Asked, Contact, Door, Principal, Refusal};
 use crate::clock::Clock;
 use crate::command::*;
 use crate::decide::{decide, decide_auto_dispatch, decide_firing, decide_submission};
@@ -36,18 +37,39 @@ impl Signals for Quiet {
     fn outbox_written(&self) {}
 }
 
-/// A new request as a caller asks for it; the Engine finds its workflow and its branch.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+/// A new request as a caller asks for it; the policy ([`access`](crate::access)) says
+/// whether they may and for whom, the Engine finds its workflow and its branch.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewRequest {
     pub category: String,
     pub urgency: Urgency,
     pub description: String,
-    pub channel: String,
-    /// Where help is needed; `None` for a request entered for a resident: their home.
-    pub building_id: Option<Uuid>,
-    /// The resident it is for, when someone enters it for them (代办); `None`: the caller.
+    /// For whom, where, by which channel, as asked.
+    pub asked: Asked,
+    pub door: Door,
+}
+
+/// A new request as admitted, the form an idempotency key's request is compared in.
+#[derive(serde::Serialize)]
+struct Admitted<'a> {
+    category: &'a str,
+    urgency: Urgency,
+    description: &'a str,
+    channel: &'a str,
+    building_id: Option<Uuid>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub on_behalf_of: Option<Uuid>,
+    on_behalf_of: Option<Uuid>,
+}
+
+/// How much of a resident's number a reader sees where a request is read on its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shown {
+    /// In full (their own, or a read now recorded).
+    Full,
+    Masked,
+    /// In full by right, but masked: the read could not be recorded (the store refuses
+    /// writes), and no read goes unrecorded.
+    Withheld,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +85,8 @@ pub enum EngineError {
     IdempotencyMismatch,
     #[error("workflow {0} is not loaded")]
     WorkflowMissing(String),
+    #[error(transparent)]
+    Refused(#[from] Refusal),
     #[error(transparent)]
     Store(StoreError),
 }
@@ -158,16 +182,27 @@ impl Engine {
         Ok(())
     }
 
-    /// A resident's request (点单). With an idempotency key, a retry of the same request
-    /// gets the first answer; the same key with a different request is refused.
+    /// A resident's request (点单), or one entered for a resident (代办). With an
+    /// idempotency key, a retry of the same request gets the first answer; the same key with
+    /// a different request is refused.
     pub async fn submit(
         &self,
-        actor: &Actor,
-        req: &NewRequest,
+        principal: &Principal,
+        new: &NewRequest,
         idempotency_key: Option<&str>,
     ) -> Result<Ticket, EngineError> {
+        let intake = principal.intake(&new.asked, new.door)?;
+        let actor = &principal.actor();
+        let admitted = Admitted {
+            category: &new.category,
+            urgency: new.urgency,
+            description: &new.description,
+            channel: &intake.channel,
+            building_id: intake.building_id,
+            on_behalf_of: intake.on_behalf_of,
+        };
         let request_hash = crate::hash::sha256_hex(
-            serde_json::to_string(req)
+            serde_json::to_string(&admitted)
                 .expect("requests serialise")
                 .as_bytes(),
         );
@@ -178,20 +213,18 @@ impl Engine {
         }
         let category = self
             .catalog
-            .category(&req.category)
-            .ok_or_else(|| CommandError::UnknownCategory(req.category.clone()))?;
+            .category(&new.category)
+            .ok_or_else(|| CommandError::UnknownCategory(new.category.clone()))?;
         let wf = self
             .catalog
             .latest(&category.workflow)
             .ok_or_else(|| EngineError::WorkflowMissing(category.workflow.clone()))?;
-        let resident = match req.on_behalf_of {
-            Some(resident) if resident != actor.id => {
-                Some(self.check_proxy(actor, resident).await?)
-            }
-            _ => None,
+        let resident = match intake.on_behalf_of {
+            Some(resident) => Some(self.resident_for(principal, resident).await?),
+            None => None,
         };
         // Entered for a resident: where help is needed defaults to their home.
-        let building = req
+        let building = intake
             .building_id
             .or(resident.as_ref().and_then(|r| r.home_building_id))
             .ok_or(EngineError::Invalid {
@@ -209,10 +242,10 @@ impl Engine {
         let requester = resident.map_or(actor.id, |r| r.id);
         let sub = Submission {
             id: Uuid::now_v7(),
-            category: req.category.clone(),
-            urgency: req.urgency,
-            description: req.description.clone(),
-            channel: req.channel.clone(),
+            category: new.category.clone(),
+            urgency: new.urgency,
+            description: new.description.clone(),
+            channel: intake.channel,
             requester,
             community_id: place.community_id,
             branch_id: place.branch_id,
@@ -464,22 +497,41 @@ impl Engine {
     /// A request entered for someone else is for an active resident of the proxy's own
     /// community (whether the proxy's role may do it at all is the core's rule). Someone
     /// outside it gets the same answer as an unknown id.
-    async fn check_proxy(&self, actor: &Actor, resident: Uuid) -> Result<PersonRef, EngineError> {
-        let proxy = self.store.person(actor.id).await?;
-        let requester = self.store.person(resident).await?;
-        match (proxy, requester) {
-            (Some(p), Some(r))
-                if r.active
-                    && r.roles.contains(&Role::Resident)
-                    && r.community_id.is_some()
-                    && r.community_id == p.community_id =>
-            {
-                Ok(r)
-            }
+    /// The resident a request is entered for, if `proxy` may enter one for them.
+    async fn resident_for(
+        &self,
+        proxy: &Principal,
+        resident: Uuid,
+    ) -> Result<PersonRef, EngineError> {
+        match self.store.person(resident).await? {
+            Some(r) if proxy.may_enter_for(&r) => Ok(r),
             _ => Err(EngineError::Invalid {
                 field: "on_behalf_of",
                 reason: "no resident of your community has this id".into(),
             }),
+        }
+    }
+
+    /// How much of the number of the resident who asked for `t` the reader sees, where the
+    /// request is read on its own; a read in full by someone else is recorded first.
+    pub async fn read_contact(&self, reader: &Principal, t: &Ticket) -> Result<Shown, EngineError> {
+        match reader.contact(t) {
+            Contact::Own => Ok(Shown::Full),
+            Contact::Masked => Ok(Shown::Masked),
+            Contact::Recorded => {
+                let read = ContactRead {
+                    community_id: t.community_id,
+                    person_id: t.requester,
+                    reader_id: reader.id,
+                    ticket_id: t.id,
+                    at: self.clock.now(),
+                };
+                match self.store.record_contact_read(&read).await {
+                    Ok(()) => Ok(Shown::Full),
+                    Err(StoreError::Unavailable(_)) => Ok(Shown::Withheld),
+                    Err(e) => Err(e.into()),
+                }
+            }
         }
     }
 

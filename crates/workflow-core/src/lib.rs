@@ -1,12 +1,15 @@
 //! `workflow-core`: Linli's pure domain.
 //!
 //! Workflow definitions loaded from TOML into a validated model ([`definition`]), business
-//! calendars ([`calendar`]), the ticket and its events ([`ticket`], [`event`]), and the one
-//! function that decides every change ([`decide`]). Time comes in through [`clock::Clock`].
+//! calendars ([`calendar`]), the ticket and its events ([`ticket`], [`event`]), the one
+//! function that decides every change ([`decide`]), and the one policy of who sees what and
+//! who may do what beyond a workflow's transitions ([`access`]). Time comes in through
+//! [`clock::Clock`].
 //!
 //! This crate must not depend on a database, an HTTP stack or the file system: adapters
 //! (the `storage` and `http` crates, the `linli` binary) do IO and call in.
 
+pub mod access;
 pub mod calendar;
 pub mod clock;
 pub mod command;

@@ -5,36 +5,13 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+pub use crate::access::Scope;
 use crate::command::{Decision, TimerKey};
 use crate::definition::Workflow;
 use crate::dispatch::{Place, Volunteer};
 use crate::event::Event;
 use crate::role::Role;
 use crate::ticket::Ticket;
-
-/// Whose tickets a caller may see. Visibility is applied in the query, never after it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Scope {
-    /// The system (timer worker) and administrators' tooling.
-    Everything,
-    /// A resident: their own requests.
-    Requester(Uuid),
-    /// A volunteer: their own requests (they are residents too), those they entered for a
-    /// resident (代办), what is assigned to them or they co-handle, and what sits in one of
-    /// their teams' pools.
-    /// And, in `community`, whatever stands on the wall (a `wall` state).
-    Assignee {
-        person: Uuid,
-        teams: Vec<Uuid>,
-        community: Option<Uuid>,
-    },
-    /// A branch secretary: the branch's area.
-    Branch(Uuid),
-    /// A community office: the community.
-    Community(Uuid),
-    /// A street office: every community under it.
-    Street(Uuid),
-}
 
 /// List filters (all optional, combined with AND).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -104,6 +81,17 @@ pub struct PersonRef {
     pub branch_id: Option<Uuid>,
     pub home_building_id: Option<Uuid>,
     pub active: bool,
+}
+
+/// A read of a resident's number in full, for the audit of who read whose number.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ContactRead {
+    pub community_id: Uuid,
+    /// Whose number.
+    pub person_id: Uuid,
+    pub reader_id: Uuid,
+    pub ticket_id: Uuid,
+    pub at: Timestamp,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -248,6 +236,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<DispatchFacts, StoreError>;
 
     async fn person(&self, id: Uuid) -> Result<Option<PersonRef>, StoreError>;
+    /// Records that someone read a resident's number in full.
+    async fn record_contact_read(&self, read: &ContactRead) -> Result<(), StoreError>;
     async fn team(&self, id: Uuid) -> Result<Option<TeamRef>, StoreError>;
     async fn locate(&self, building_id: Uuid) -> Result<Option<Location>, StoreError>;
 

@@ -7,25 +7,15 @@ use std::collections::{HashSet, VecDeque};
 use std::time::Duration;
 
 use jiff::Timestamp;
-use storage::{Principal, SqlStore};
+use storage::SqlStore;
 use uuid::Uuid;
-use workflow_core::Recipient;
+use workflow_core::access::Principal;
 use workflow_core::store::{OutboxMessage, Scope};
 
 /// How far behind "now" a live stream re-reads for late commits.
 pub const SETTLE: Duration = Duration::from_secs(2);
 /// Messages read per query.
 const PAGE: u32 = 200;
-
-/// Whether a message is for this person: to them, to a team of theirs, or to staff of a
-/// level they hold (the store already limited the messages to tickets they may see).
-pub fn concerns(p: &Principal, r: &Recipient) -> bool {
-    match r {
-        Recipient::Person(id) => *id == p.id,
-        Recipient::Team(t) => p.teams.contains(t),
-        Recipient::Staff(role) => p.roles.contains(role),
-    }
-}
 
 /// The smallest UUIDv7 of a millisecond: every id made at or after `t` is larger.
 pub fn uuid_floor(t: Timestamp) -> Uuid {
@@ -79,7 +69,7 @@ impl Reader {
                 after = last.id;
             }
             for m in page {
-                if self.seen.insert(m.id) && concerns(&self.principal, &m.recipient) {
+                if self.seen.insert(m.id) && self.principal.is_told(&m.recipient) {
                     self.ready.push_back(m);
                 }
             }

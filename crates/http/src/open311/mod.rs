@@ -22,9 +22,10 @@ use axum::routing::get;
 use jiff::Timestamp;
 use serde_json::{Value, json};
 use uuid::Uuid;
+use workflow_core::access::{Asked, Door, Refusal};
 use workflow_core::engine::{EngineError, NewRequest};
-use workflow_core::store::{Page, Scope, TicketFilter};
-use workflow_core::{Actor, Role, Ticket, Urgency};
+use workflow_core::store::{Page, TicketFilter};
+use workflow_core::{Ticket, Urgency};
 
 pub use format::Format;
 use format::{error, render};
@@ -68,7 +69,7 @@ async fn caller(
     state: &AppState,
     format: Format,
     params: &Params,
-) -> Result<(Actor, Scope, Option<Uuid>), Response> {
+) -> Result<crate::auth::Caller, Response> {
     let key = params
         .get("api_key")
         .map(|k| k.trim())
@@ -101,12 +102,7 @@ async fn caller(
             "too many requests: try again shortly",
         ));
     }
-    let caller = crate::auth::Caller::from_principal(principal);
-    Ok((
-        caller.actor,
-        caller.scope,
-        caller.principal.home_building_id,
-    ))
+    Ok(crate::auth::Caller::from_principal(principal))
 }
 
 async fn top_get(
@@ -195,17 +191,10 @@ async fn create(
         }
         None => return unknown_format(),
     };
-    let (actor, _, home) = match caller(&state, format, &params).await {
+    let caller = match caller(&state, format, &params).await {
         Ok(c) => c,
         Err(r) => return r,
     };
-    if !actor.roles.contains(Role::Resident) {
-        return error(
-            StatusCode::FORBIDDEN,
-            format,
-            "only residents may submit requests",
-        );
-    }
     let Some(code) = params.get("service_code").filter(|c| !c.is_empty()) else {
         return bad(format, "service_code is required");
     };
@@ -213,28 +202,24 @@ async fn create(
     if description.is_empty() {
         return bad(format, "description is required");
     }
-    let building = match params.get("address_id").filter(|a| !a.is_empty()) {
+    let building_id = match params.get("address_id").filter(|a| !a.is_empty()) {
         Some(a) => match a.parse::<Uuid>() {
             Ok(id) => Some(id),
             Err(_) => return bad(format, "address_id must be a building id"),
         },
-        None => home,
-    };
-    let Some(building_id) = building else {
-        return bad(
-            format,
-            "address_id is required: you have no home building on record",
-        );
+        None => None,
     };
     let req = NewRequest {
         category: code.clone(),
         urgency: Urgency::Normal,
         description: description.to_owned(),
-        channel: "open311".into(),
-        building_id: Some(building_id),
-        on_behalf_of: None,
+        asked: Asked {
+            building_id,
+            ..Asked::default()
+        },
+        door: Door::Open311,
     };
-    match state.engine.submit(&actor, &req, None).await {
+    match state.engine.submit(&caller.principal, &req, None).await {
         Ok(t) => {
             metrics::counter!("linli_transitions_total", "workflow" => t.workflow_id.clone(), "action" => "submit")
                 .increment(1);
@@ -249,9 +234,16 @@ async fn create(
     }
 }
 
-/// The spec knows 400 for what we call 422 (a field the request cannot take).
+/// The spec knows 400 for what we call 422 (a field the request cannot take), and calls the
+/// building an address.
 fn engine_error(format: Format, e: EngineError) -> Response {
-    let description = e.to_string();
+    let description = match &e {
+        EngineError::Refused(Refusal::Missing {
+            field: "building_id",
+            reason,
+        }) => format!("address_id is required: {reason}"),
+        e => e.to_string(),
+    };
     let (status, _) = crate::error::ApiError::Engine(e).status_and_code();
     let status = match status {
         StatusCode::UNPROCESSABLE_ENTITY => StatusCode::BAD_REQUEST,
@@ -268,8 +260,8 @@ async fn one_request(
     let Some((id, format)) = Format::split(&file) else {
         return unknown_format();
     };
-    let (_, scope, _) = match caller(&state, format, &params).await {
-        Ok(c) => c,
+    let scope = match caller(&state, format, &params).await {
+        Ok(c) => c.scope,
         Err(r) => return r,
     };
     let Ok(id) = id.parse::<Uuid>() else {
@@ -294,8 +286,8 @@ async fn token(
     let Some((tok, format)) = Format::split(&file) else {
         return unknown_format();
     };
-    let (_, scope, _) = match caller(&state, format, &params).await {
-        Ok(c) => c,
+    let scope = match caller(&state, format, &params).await {
+        Ok(c) => c.scope,
         Err(r) => return r,
     };
     let Ok(id) = tok.parse::<Uuid>() else {
@@ -321,8 +313,8 @@ fn parse_date(name: &str, v: Option<&String>) -> Result<Option<Timestamp>, Strin
 }
 
 async fn list(state: &AppState, format: Format, params: &Params) -> Response {
-    let (_, scope, _) = match caller(state, format, params).await {
-        Ok(c) => c,
+    let scope = match caller(state, format, params).await {
+        Ok(c) => c.scope,
         Err(r) => return r,
     };
     // Named requests: each one the caller may see, in the order asked.

@@ -24,8 +24,8 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
-use workflow_core::store::{Page, Scope, TicketFilter};
-use workflow_core::{Role, Ticket};
+use workflow_core::Ticket;
+use workflow_core::store::{Page, TicketFilter};
 
 use crate::AppState;
 use crate::auth::Caller;
@@ -331,14 +331,10 @@ async fn overdue(
     caller: Caller,
     ApiQuery(q): ApiQuery<OverdueQuery>,
 ) -> ApiResult<axum::Json<Vec<OverdueItem>>> {
-    let scope = match caller.principal.community_id {
-        _ if caller.is_staff() => caller.scope.clone(),
-        Some(c) if caller.has(Role::Supervisor) => Scope::Community(c),
-        _ => {
-            return Err(ApiError::Forbidden(
-                "oversight is for supervisors and staff".into(),
-            ));
-        }
+    let Some(scope) = caller.principal.oversight() else {
+        return Err(ApiError::Forbidden(
+            "oversight is for supervisors and staff".into(),
+        ));
     };
     let filter = TicketFilter {
         breached: Some(true),

@@ -208,7 +208,7 @@ async fn residents(
     caller: Caller,
     ApiQuery(q): ApiQuery<ResidentQuery>,
 ) -> ApiResult<axum::Json<Vec<ResidentInfo>>> {
-    caller.require(&workflow_core::command::PROXY_ROLES)?;
+    caller.require(&workflow_core::access::PROXY_ROLES)?;
     let phone = q.phone.as_deref().unwrap_or_default().trim();
     if phone.len() < 7 || phone.len() > 20 || !phone.bytes().all(|b| b.is_ascii_digit()) {
         return Err(ApiError::Unprocessable {

@@ -12,7 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
-use workflow_core::Assignee;
+use workflow_core::access::PhotoStage;
 
 use crate::AppState;
 use crate::auth::Caller;
@@ -104,12 +104,11 @@ async fn upload(
     body: Body,
 ) -> ApiResult<(StatusCode, axum::Json<PhotoView>)> {
     let ticket = state.engine.ticket(&caller.scope, id).await?;
-    let requester = ticket.requester == caller.principal.id;
-    let holder = ticket.assignee == Some(Assignee::Person(caller.principal.id));
     let stage = match q.stage.as_deref() {
-        None if requester => "request",
-        None => "after",
-        Some(s @ ("request" | "before" | "after")) => s,
+        None if ticket.requester == caller.principal.id => PhotoStage::Request,
+        None | Some("after") => PhotoStage::After,
+        Some("request") => PhotoStage::Request,
+        Some("before") => PhotoStage::Before,
         Some(other) => {
             return Err(ApiError::Unprocessable {
                 code: "invalid_field",
@@ -117,21 +116,7 @@ async fn upload(
             });
         }
     };
-    let allowed = if stage == "request" {
-        requester
-    } else {
-        holder || caller.is_staff()
-    };
-    if !allowed {
-        return Err(ApiError::Forbidden(format!(
-            "a {stage} photo is added by {}",
-            if stage == "request" {
-                "the resident who asked"
-            } else {
-                "the volunteer holding the request or branch staff"
-            }
-        )));
-    }
+    caller.principal.may_add_photo(&ticket, stage)?;
     if ticket.terminal {
         return Err(ApiError::Conflict {
             code: "ticket_closed",
@@ -166,7 +151,7 @@ async fn upload(
     let photo = NewPhoto {
         ticket_id: ticket.id,
         community_id: ticket.community_id,
-        stage: stage.to_owned(),
+        stage: stage.as_str().to_owned(),
         content_type: declared,
         bytes: bytes.to_vec(),
         uploaded_by: caller.principal.id,

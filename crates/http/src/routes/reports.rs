@@ -7,13 +7,14 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
-use storage::reports::{Correction, LedgerEntry, Period, Standing, Stats, Unit, UnitInfo};
+use storage::reports::{Correction, LedgerEntry, Period, Standing, Stats};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 use workflow_core::Role;
-use workflow_core::store::{Scope, Store};
+use workflow_core::access::{Refusal, Unit, UnitInfo};
+use workflow_core::store::Store;
 
 use crate::AppState;
 use crate::auth::Caller;
@@ -60,31 +61,13 @@ fn period(from: Option<&str>, to: Option<&str>, now: Timestamp) -> Result<Period
     Ok(Period { from, to })
 }
 
-/// Whether the caller's view covers the unit (administrators see everything).
-pub(crate) fn covers(caller: &Caller, info: &UnitInfo) -> bool {
-    match &caller.scope {
-        Scope::Everything => true,
-        Scope::Branch(b) => info.unit == Unit::Branch(*b),
-        Scope::Community(c) => info.community == Some(*c),
-        Scope::Street(s) => info.street == Some(*s),
-        Scope::Requester(_) | Scope::Assignee { .. } => false,
-    }
-}
-
-/// The unit asked for, or the caller's own: their branch, community or street (residents
-/// and volunteers: their community).
+/// The unit asked for, or the caller's own ([`Principal::own_unit`]).
 pub(crate) async fn unit_for(
     state: &AppState,
     caller: &Caller,
     id: Option<Uuid>,
 ) -> ApiResult<UnitInfo> {
-    let own = match &caller.scope {
-        Scope::Branch(b) => Some(*b),
-        Scope::Community(c) => Some(*c),
-        Scope::Street(s) => Some(*s),
-        _ => caller.principal.community_id,
-    };
-    let Some(id) = id.or(own) else {
+    let Some(id) = id.or(caller.principal.own_unit()) else {
         return Err(ApiError::Unprocessable {
             code: "missing_field",
             detail: "name the unit: ?unit= a branch, community or street id".into(),
@@ -113,37 +96,20 @@ pub struct LedgerView {
     pub entries: Vec<LedgerEntry>,
 }
 
-/// A member's ledger is theirs to see, and their community's staff's.
+/// A member's ledger is theirs to see, and their community's staff's
+/// ([`Principal::reads_ledger`]).
 async fn ledger_access(state: &AppState, caller: &Caller, member: Uuid) -> ApiResult<()> {
-    if caller.principal.id == member || caller.has(Role::Admin) {
-        return Ok(());
-    }
-    if !caller.is_staff() {
-        return Err(ApiError::Forbidden(
-            "only staff see another member's ledger".into(),
-        ));
-    }
-    let person = state
-        .store
-        .person(member)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    let community = person.community_id.ok_or(ApiError::NotFound)?;
-    let info = state
-        .store
-        .unit(community)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    let covered = match &caller.scope {
-        // A secretary answers for their community's volunteers, not only their branch's.
-        Scope::Branch(_) => caller.principal.community_id == Some(community),
-        _ => covers(caller, &info),
+    let community = match caller.principal.reads_ledger(member, None) {
+        Err(Refusal::Hidden) => {
+            let person = state.store.person(member).await?;
+            match person.and_then(|p| p.community_id) {
+                Some(c) => state.store.unit(c).await?,
+                None => None,
+            }
+        }
+        decided => return decided.map_err(Into::into),
     };
-    if covered {
-        Ok(())
-    } else {
-        Err(ApiError::NotFound)
-    }
+    Ok(caller.principal.reads_ledger(member, community.as_ref())?)
 }
 
 /// A member's hours and points: every credit with its ticket, and corrections.
@@ -273,10 +239,7 @@ async fn leaderboard(
     ApiQuery(q): ApiQuery<BoardQuery>,
 ) -> ApiResult<axum::Json<BoardView>> {
     let info = unit_for(&state, &caller, q.unit).await?;
-    let own_community = !caller.is_staff()
-        && caller.principal.community_id.is_some()
-        && info.community == caller.principal.community_id;
-    if !covers(&caller, &info) && !own_community {
+    if !caller.principal.reads_board(&info) {
         return Err(ApiError::NotFound);
     }
     let p = period(q.from.as_deref(), q.to.as_deref(), state.engine.now())?;
@@ -346,7 +309,7 @@ async fn stats(
         }
     };
     let info = unit_for(&state, &caller, q.unit).await?;
-    if !covers(&caller, &info) {
+    if !caller.principal.covers(&info) {
         return Err(ApiError::NotFound);
     }
     let p = period(q.from.as_deref(), q.to.as_deref(), state.engine.now())?;

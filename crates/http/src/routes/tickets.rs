@@ -7,6 +7,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
+use workflow_core::access::{Asked, Door};
 use workflow_core::engine::NewRequest;
 use workflow_core::store::{Page, TicketFilter};
 use workflow_core::{Assignee, EventKind, Fields, Role, Urgency};
@@ -66,13 +67,6 @@ async fn submit(
     headers: HeaderMap,
     Body(body): Body<SubmitBody>,
 ) -> ApiResult<(StatusCode, axum::Json<TicketView>)> {
-    // Who may submit is the core's rule too; saying so first keeps a 403 from turning into a
-    // 422 about a home building a non-resident does not have.
-    let proxy = body.on_behalf_of.filter(|r| *r != caller.principal.id);
-    match proxy {
-        None => caller.require(&[Role::Resident])?,
-        Some(_) => caller.require(&workflow_core::command::PROXY_ROLES)?,
-    }
     let key = match headers.get("idempotency-key") {
         None => None,
         Some(v) => Some(
@@ -94,35 +88,18 @@ async fn submit(
             detail: format!("urgency {u:?} is not one of normal, urgent"),
         })?,
     };
-    // A resident's request defaults to their home; one entered for a resident, to the
-    // resident's (the Engine looks them up).
-    let building_id = match proxy {
-        None => Some(
-            body.building_id
-                .or(caller.principal.home_building_id)
-                .ok_or(ApiError::Unprocessable {
-                    code: "missing_field",
-                    detail: "building_id is required: you have no home building on record".into(),
-                })?,
-        ),
-        Some(_) => body.building_id,
-    };
-    let channel = body.channel.unwrap_or_else(|| "api".into());
-    if channel == "open311" {
-        return Err(ApiError::Unprocessable {
-            code: "invalid_field",
-            detail: "channel open311 is for requests through /open311".into(),
-        });
-    }
     let req = NewRequest {
         category: body.category,
         urgency,
         description: body.description,
-        channel,
-        building_id,
-        on_behalf_of: proxy,
+        asked: Asked {
+            on_behalf_of: body.on_behalf_of,
+            building_id: body.building_id,
+            channel: body.channel,
+        },
+        door: Door::Api,
     };
-    let ticket = state.engine.submit(&caller.actor, &req, key).await?;
+    let ticket = state.engine.submit(&caller.principal, &req, key).await?;
     metrics::counter!("linli_transitions_total", "workflow" => ticket.workflow_id.clone(), "action" => "submit").increment(1);
     Ok((
         StatusCode::CREATED,
@@ -229,7 +206,7 @@ async fn events(
         Some(EventKind::Submitted(s)) => s.requester,
         _ => return Err(ApiError::NotFound),
     };
-    let internal = caller.sees_internal(requester);
+    let internal = caller.principal.sees_internal(requester);
     Ok(axum::Json(
         events
             .into_iter()

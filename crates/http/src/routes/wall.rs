@@ -9,7 +9,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::reports::{covers, unit_for};
+use super::reports::unit_for;
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, Problem};
@@ -65,15 +65,14 @@ async fn wall(
     .await?;
     let Some(community) = info
         .community
-        .filter(|c| info.unit == storage::reports::Unit::Community(*c))
+        .filter(|c| info.unit == workflow_core::access::Unit::Community(*c))
     else {
         return Err(ApiError::Unprocessable {
             code: "invalid_field",
             detail: "community_id names a community".into(),
         });
     };
-    let own = caller.principal.community_id == Some(community);
-    if !own && !covers(&caller, &info) {
+    if !caller.principal.reads_wall(&info) {
         return Err(ApiError::NotFound);
     }
     let limit = q.limit.unwrap_or(50).clamp(1, 100);

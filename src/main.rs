@@ -1,16 +1,13 @@
-//! `linli`: the composition root. Parses the command line and wires the crates together.
+//! `linli`: the command line. Each command is a module of [`cli`]; what they build a server
+//! from is the library's composition root (`linli::app`).
 
-mod admin;
-mod bench;
-mod check;
-mod migrate_tickets;
-mod serve;
-mod webhooks;
+mod cli;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
+use cli::{admin, bench, check, migrate_tickets, serve};
 
 #[derive(Parser)]
 #[command(
@@ -28,7 +25,7 @@ enum Command {
     /// Serve the HTTP API and run the timer worker.
     Serve(serve::ServeArgs),
     /// Create or upgrade the database schema, then exit.
-    Migrate(Database),
+    Migrate(cli::Database),
     /// Load and validate every workflow file in a directory.
     Check {
         /// The workflows directory.
@@ -41,52 +38,6 @@ enum Command {
     MigrateTickets(migrate_tickets::MigrateArgs),
     /// Benchmarks that need the whole program (see docs/PERFORMANCE.md).
     Bench(bench::BenchArgs),
-}
-
-#[derive(Args, Clone, Debug)]
-pub struct Database {
-    /// `sqlite://FILE` (created on first start) or `postgres://…`.
-    #[arg(long, env = "LINLI_DATABASE_URL", default_value = "sqlite://linli.db")]
-    pub database_url: String,
-    /// SQLite `synchronous`: full survives power loss after every commit; normal is faster
-    /// and survives a process crash.
-    #[arg(long, env = "LINLI_SQLITE_SYNCHRONOUS", value_enum, default_value_t = Synchronous::Full)]
-    pub sqlite_synchronous: Synchronous,
-    /// How long a request waits on the database before it is answered 503 (`5s`, `1500ms`):
-    /// a partitioned network or a stalled disk is not waited on for ever.
-    #[arg(long, env = "LINLI_DATABASE_TIMEOUT", default_value = "5s", value_parser = parse_timeout)]
-    pub database_timeout: std::time::Duration,
-}
-
-/// A positive duration such as `5s`, `1500ms` or `1m`.
-fn parse_timeout(text: &str) -> Result<std::time::Duration, String> {
-    let d: jiff::SignedDuration = text
-        .parse()
-        .map_err(|e| format!("{text:?} is not a duration like 5s or 1500ms: {e}"))?;
-    std::time::Duration::try_from(d)
-        .ok()
-        .filter(|d| !d.is_zero())
-        .ok_or_else(|| format!("{text:?}: the timeout must be more than zero"))
-}
-
-#[derive(ValueEnum, Clone, Copy, Debug)]
-pub enum Synchronous {
-    Full,
-    Normal,
-}
-
-impl Database {
-    pub async fn connect(&self) -> anyhow::Result<storage::SqlStore> {
-        let mut options = storage::Options::new(&self.database_url);
-        options.durability = match self.sqlite_synchronous {
-            Synchronous::Full => storage::Durability::Full,
-            Synchronous::Normal => storage::Durability::Normal,
-        };
-        options.timeout = self.database_timeout;
-        storage::connect(&options)
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", self.database_url))
-    }
 }
 
 // glibc's malloc was a third of this process's CPU under `linli bench engine` (a transition

@@ -190,7 +190,12 @@ async fn a_ten_megabyte_body_is_refused_before_it_is_read(app: TestApp) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_caller_over_the_rate_limit_gets_429_with_retry_after() {
     let url = support::sqlite_url().await;
-    let app = TestApp::spawn_with(&url, |s| s.with_rate_limit(1, 5)).await;
+    let app = TestApp::spawn_with(&url, |c| linli::app::Config {
+        rate_limit: 1,
+        rate_burst: 5,
+        ..c
+    })
+    .await;
     let mut statuses = Vec::new();
     for _ in 0..10 {
         let r = app.get("resident", "/api/v1/tickets").await;

@@ -63,7 +63,6 @@ async fn open_requests_move_to_the_new_version_and_keep_their_history(url: Strin
     let old = TestApp::spawn_on(
         &url,
         storage::workflow_files::load_dir(&workflows_before_v3()).unwrap(),
-        |s| s,
     )
     .await;
     let member = old.demo.user("member").id;

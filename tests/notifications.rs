@@ -13,12 +13,12 @@ use std::time::{Duration, Instant};
 use axum::http::{HeaderMap, StatusCode as AxumStatus};
 use futures_util::StreamExt;
 use hmac::{Hmac, Mac};
-use linli_http::notify::webhook::{DeliveryConfig, Endpoint, Webhooks, spawn_delivery_worker};
+use linli::runtime::SystemClock;
+use linli::runtime::delivery::{DeliveryConfig, Endpoint, Webhooks, spawn_delivery_worker};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sha2::Sha256;
 use storage::OutboxState;
-use storage::worker::SystemClock;
 use support::*;
 
 const SECRET: &str = "a-test-secret-of-some-length";
@@ -58,17 +58,21 @@ async fn start_receiver(r: Arc<Receiver>) -> String {
     format!("http://{addr}/hook")
 }
 
+/// Delivers the app's messages to `url`, quickly retried, as the composition root would
+/// with a webhook configured: messages written from now on wait for it.
 fn deliver_to(app: &TestApp, url: String, max_attempts: u32) -> tokio::sync::watch::Sender<bool> {
     let (stop, stopped) = tokio::sync::watch::channel(false);
+    let webhooks = Webhooks {
+        default: Some(Endpoint {
+            url,
+            secret: SECRET.into(),
+        }),
+        communities: HashMap::new(),
+    };
+    app.store.set_outbox_delivery(webhooks.outbox_delivery());
     spawn_delivery_worker(
         app.store.clone(),
-        Arc::new(Webhooks {
-            default: Some(Endpoint {
-                url,
-                secret: SECRET.into(),
-            }),
-            communities: HashMap::new(),
-        }),
+        Arc::new(webhooks),
         Arc::new(SystemClock),
         app.wake.clone(),
         DeliveryConfig {
@@ -395,7 +399,7 @@ async fn postgres_a_message_written_on_another_node_reaches_the_stream() {
     let a = TestApp::spawn(&url).await;
     let b = TestApp::spawn(&url).await;
     let (_stop, stopped) = tokio::sync::watch::channel(false);
-    storage::worker::spawn_outbox_listener(a.store.clone(), a.wake.clone(), stopped)
+    linli::runtime::relay::spawn_outbox_listener(a.store.clone(), a.wake.clone(), stopped)
         .expect("a listener on PostgreSQL");
     tokio::time::sleep(Duration::from_millis(300)).await; // LISTEN is in place
     let mut woken = a.wake.outbox_changes();

@@ -388,7 +388,12 @@ backends! {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_api_key_has_the_callers_rate_limit() {
     let url = sqlite_url().await;
-    let app = TestApp::spawn_with(&url, |s| s.with_rate_limit(1, 1)).await;
+    let app = TestApp::spawn_with(&url, |c| linli::app::Config {
+        rate_limit: 1,
+        rate_burst: 1,
+        ..c
+    })
+    .await;
     let key = app.token("resident");
     let path = format!("/open311/v2/requests.json?api_key={key}");
     let (first, _) = get_json(&app, &path).await;

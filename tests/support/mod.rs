@@ -8,10 +8,11 @@ pub mod proxy;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use linli::app::{App, Config};
+use linli::runtime::Wakeup;
 use reqwest::StatusCode;
 use serde_json::Value;
 use storage::demo::Demo;
-use storage::worker::Wakeup;
 use storage::{Options, SqlStore};
 use uuid::Uuid;
 use workflow_core::Engine;
@@ -95,24 +96,17 @@ pub async fn postgres_url() -> Option<String> {
 
 impl TestApp {
     pub async fn spawn(url: &str) -> TestApp {
-        TestApp::spawn_with(url, |state| state).await
+        TestApp::spawn_with(url, |config| config).await
     }
 
-    /// A server whose state is adjusted first (a rate limit, say).
-    pub async fn spawn_with(
-        url: &str,
-        adjust: impl FnOnce(linli_http::AppState) -> linli_http::AppState,
-    ) -> TestApp {
-        TestApp::spawn_on(url, catalog(), adjust).await
+    /// A server whose configuration is adjusted first (a rate limit, say).
+    pub async fn spawn_with(url: &str, adjust: impl FnOnce(Config) -> Config) -> TestApp {
+        TestApp::spawn_with_options(Options::new(url), adjust(Config::new(catalog()))).await
     }
 
     /// A server with these workflows (an older set, say) over the store at `url`.
-    pub async fn spawn_on(
-        url: &str,
-        catalog: workflow_core::Catalog,
-        adjust: impl FnOnce(linli_http::AppState) -> linli_http::AppState,
-    ) -> TestApp {
-        TestApp::spawn_with_options(Options::new(url), catalog, adjust).await
+    pub async fn spawn_on(url: &str, catalog: workflow_core::Catalog) -> TestApp {
+        TestApp::spawn_with_options(Options::new(url), Config::new(catalog)).await
     }
 
     /// A server whose store waits at most `timeout` on its database, and whose answers are
@@ -122,40 +116,32 @@ impl TestApp {
             timeout,
             ..Options::new(url)
         };
-        let deadline = |state: linli_http::AppState| state.with_deadline(timeout);
-        TestApp::spawn_with_options(options, catalog(), deadline).await
+        TestApp::spawn_with_options(options, Config::new(catalog())).await
     }
 
-    async fn spawn_with_options(
-        options: Options,
-        catalog: workflow_core::Catalog,
-        adjust: impl FnOnce(linli_http::AppState) -> linli_http::AppState,
-    ) -> TestApp {
+    /// The server the composition root builds (`linli::app`), on a manual clock, its demo
+    /// community seeded; no workers run (a test fires timers with [`TestApp::advance`]).
+    async fn spawn_with_options(options: Options, config: Config) -> TestApp {
         let store = storage::connect(&options).await.unwrap();
         let demo = storage::demo::seed(&store).await.unwrap();
         let clock = Arc::new(ManualClock::new(jiff::Timestamp::now()));
-        let wake = Arc::new(Wakeup::default());
-        let engine = Arc::new(Engine::new(
-            Arc::new(store.clone()),
-            clock.clone(),
-            Arc::new(catalog),
-            wake.clone(),
-        ));
-        engine.register_workflows().await.unwrap();
-        let app = linli_http::app(adjust(
-            linli_http::AppState::new(engine.clone(), store.clone()).with_wakeup(wake.clone()),
-        ));
+        let config = Config {
+            clock: clock.clone(),
+            ..config
+        };
+        let app = App::over(store.clone(), config).await.unwrap();
+        let router = app.router(tokio::sync::watch::channel(false).1);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
         TestApp {
             addr,
             demo,
             store,
             client: reqwest::Client::new(),
             clock,
-            engine,
-            wake,
+            engine: app.engine.clone(),
+            wake: app.wake.clone(),
         }
     }
 

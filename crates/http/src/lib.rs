@@ -47,9 +47,10 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// `None`: unlimited.
     pub limiter: Option<Arc<CallerLimiter>>,
-    /// The process's wake-ups: event streams wait on new outbox messages. Must be the one
-    /// the Engine signals (see [`AppState::with_wakeup`]), or streams only poll.
-    pub wake: Arc<storage::worker::Wakeup>,
+    /// Changes whenever messages were written: what event streams wait on. Must come from
+    /// the wake-ups the Engine signals ([`AppState::with_outbox_changes`]), or streams only
+    /// poll.
+    pub outbox_changes: tokio::sync::watch::Receiver<u64>,
     /// Turns true when the server is stopping: long-lived responses (event streams) end,
     /// so a graceful shutdown does not wait on them forever.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
@@ -65,7 +66,7 @@ impl AppState {
             store,
             metrics: metrics_handle(),
             limiter: None,
-            wake: Arc::default(),
+            outbox_changes: tokio::sync::watch::channel(0).1,
             shutdown: tokio::sync::watch::channel(false).1,
             deadline: storage::DEFAULT_TIMEOUT,
         }
@@ -84,9 +85,10 @@ impl AppState {
         self
     }
 
-    /// Shares the Engine's wake-ups, so an event stream hears of a message at once.
-    pub fn with_wakeup(mut self, wake: Arc<storage::worker::Wakeup>) -> AppState {
-        self.wake = wake;
+    /// Hears of new messages as the Engine's wake-ups tell of them, so an event stream
+    /// hears of a message at once.
+    pub fn with_outbox_changes(mut self, changes: tokio::sync::watch::Receiver<u64>) -> AppState {
+        self.outbox_changes = changes;
         self
     }
 

@@ -97,12 +97,7 @@ async fn run(store: SqlStore, pending: u64) -> (f64, usize) {
         .unwrap();
     let start: Timestamp = "2026-03-09T01:00:00Z".parse().unwrap();
     let clock = Arc::new(ManualClock::new(start));
-    // PostgreSQL overlaps several tickets' firings; SQLite has one writer anyway.
-    let parallelism = if store.is_postgres() {
-        storage::worker::PG_TIMER_PARALLELISM
-    } else {
-        1
-    };
+    let parallelism = store.timer_parallelism();
     let engine = Engine::new(
         Arc::new(store.clone()),
         clock.clone(),

@@ -41,6 +41,7 @@ macro_rules! with_reader {
     };
 }
 
+pub mod announce;
 mod connect;
 pub mod demo;
 mod directory;
@@ -61,7 +62,6 @@ mod scope;
 mod sqlite_connection;
 mod ticket_rows;
 mod timers;
-pub mod worker;
 pub mod workflow_files;
 mod writer;
 
@@ -155,9 +155,20 @@ impl SqlStore {
         }
     }
 
+    /// The longest a write, or the wait for a connection, may take ([`Options::timeout`]).
+    pub fn timeout(&self) -> std::time::Duration {
+        self.timeout
+    }
+
     /// How group commit went so far (`None` when it is off).
     pub fn writer_stats(&self) -> Option<WriterStats> {
         self.writer.as_ref().map(|w| w.stats())
+    }
+
+    /// How many tickets' timers this store serves firing at once: PostgreSQL overlaps their
+    /// round trips (`Engine::with_timer_parallelism`); SQLite's one writer takes them in turn.
+    pub fn timer_parallelism(&self) -> usize {
+        if self.is_postgres() { 8 } else { 1 }
     }
 
     pub fn is_postgres(&self) -> bool {

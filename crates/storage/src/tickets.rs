@@ -416,7 +416,7 @@ macro_rules! write_decision {
             q.push(") SELECT 1 / (SELECT count(*) FROM changed)");
             if let Some(due) = earliest {
                 q.push(", pg_notify('linli_timers', ")
-                    .push_bind(crate::worker::timer_announcement(due))
+                    .push_bind(crate::announce::timer_announcement(due))
                     .push(")");
             }
             if !d.notifications.is_empty() {
@@ -532,12 +532,12 @@ pub(crate) fn net_timer_changes(d: &Decision) -> (Vec<String>, Vec<&Timer>) {
 }
 
 /// The earliest of the timers a decision sets that the timer workers must be told of
-/// ([`crate::worker::announced`]).
+/// ([`crate::announce::announced`]).
 pub(crate) fn announced_timer(d: &Decision, set: &[&Timer]) -> Option<jiff::Timestamp> {
     let decided_at = d.events.last()?.at;
     set.iter()
         .map(|timer| timer.due_at)
-        .filter(|&due| crate::worker::announced(due, decided_at))
+        .filter(|&due| crate::announce::announced(due, decided_at))
         .min()
 }
 

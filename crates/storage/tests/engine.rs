@@ -957,7 +957,7 @@ async fn postgres_restart_fires_every_timer_once_in_due_order() {
         return;
     };
     let (first, second) = (connect(&url).await, connect(&url).await);
-    let parallelism = storage::worker::PG_TIMER_PARALLELISM;
+    let parallelism = first.timer_parallelism();
     after_a_restart_every_timer_fires_once_in_due_order(first, second, parallelism).await;
 }
 

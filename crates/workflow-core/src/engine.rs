@@ -166,6 +166,12 @@ impl Engine {
         &self.catalog
     }
 
+    /// Whom the Engine tells of what it wrote: what else writes to the outbox (a parked
+    /// message retried) tells them too.
+    pub fn signals(&self) -> &Arc<dyn Signals> {
+        &self.signals
+    }
+
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
     }

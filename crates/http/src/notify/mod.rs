@@ -1,6 +1,6 @@
-//! Notifications that reach people: the outbox rows each transition writes are delivered to
-//! webhooks ([`webhook`]) and streamed to the people they concern ([`stream`]). Who is told
-//! of what is declared in the workflow files (`[[notify]]`); this module only carries it.
+//! Notifications that reach people here: the outbox rows each transition writes are streamed
+//! to the people they concern ([`stream`]); webhook delivery is the runtime's (the `linli`
+//! crate). Who is told of what is declared in the workflow files (`[[notify]]`); this module
+//! only carries it.
 
 pub mod stream;
-pub mod webhook;

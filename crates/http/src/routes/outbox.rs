@@ -155,7 +155,7 @@ async fn retry_message(
     caller.require(&[Role::Admin])?;
     match state.store.retry_outbox(id, state.engine.now()).await? {
         Some(true) => {
-            workflow_core::engine::Signals::outbox_written(&*state.wake);
+            state.engine.signals().outbox_written();
             Ok(StatusCode::ACCEPTED)
         }
         Some(false) => Err(ApiError::Conflict {

@@ -57,7 +57,7 @@ async fn stream(
         .and_then(|v| v.trim().parse::<Uuid>().ok())
         .unwrap_or_else(|| uuid_floor(jiff::Timestamp::now()));
     let reader = Reader::new(state.store.clone(), caller.principal, caller.scope, resume);
-    let changes = state.wake.outbox_changes();
+    let changes = state.outbox_changes.clone();
     let shutdown = state.shutdown.clone();
     let events = futures_util::stream::unfold(
         (reader, changes, shutdown),
@@ -87,12 +87,20 @@ async fn stream(
                     Err(e) => tracing::warn!(error = %e, "event stream read failed; retrying"),
                 }
                 tokio::select! {
-                    _ = changes.changed() => {}
+                    _ = changed(&mut changes) => {}
                     _ = tokio::time::sleep(POLL) => {}
-                    _ = shutdown.changed() => {}
+                    _ = changed(&mut shutdown) => {}
                 }
             }
         },
     );
     Ok(Sse::new(events).keep_alive(KeepAlive::default()))
+}
+
+/// Returns when the value changes; never, once nobody can change it (a server whose
+/// wake-ups or shutdown nobody wired): the stream then polls, rather than spin.
+async fn changed<T>(rx: &mut tokio::sync::watch::Receiver<T>) {
+    if rx.changed().await.is_err() {
+        std::future::pending::<()>().await;
+    }
 }

@@ -74,7 +74,7 @@ pub(super) async fn found(tx: &mut PgConnection, writes: &[&Write]) -> Result<Fo
 
 /// Every row of the batch, in one statement: one data-modifying `WITH` part per table (an
 /// empty array writes nothing), then the workers' wake-ups, sent on commit (the timers' with
-/// the earliest due time set, see [`crate::worker::timer_announcement`]). No two parts
+/// the earliest due time set, see [`crate::announce::timer_announcement`]). No two parts
 /// touch the same row (a ticket is in a batch once; a timer key is deleted or set, never
 /// both), which is what lets them share a statement.
 ///
@@ -241,7 +241,7 @@ pub(super) async fn write(tx: &mut PgConnection, rows: &Rows<'_>) -> Result<(), 
             Json(serde_json::from_str::<serde_json::Value>(&rec.response).unwrap_or_default())
         }))
         .bind(column(keyed, |(_, d)| us(d.ticket.updated_at)))
-        .bind(announce_timers.map(crate::worker::timer_announcement))
+        .bind(announce_timers.map(crate::announce::timer_announcement))
         .bind(announce_messages)
         // tickets again: who entered each for its requester (set once, never updated), and
         // the version each decision was based on
@@ -299,7 +299,7 @@ pub(crate) async fn explain(batches: &PgPool) -> Result<Vec<String>, StoreError>
 #[cfg(test)]
 #[test]
 fn the_batch_announces_on_the_workers_channels() {
-    use crate::worker::{OUTBOX_CHANNEL, TIMER_CHANNEL};
+    use crate::announce::{OUTBOX_CHANNEL, TIMER_CHANNEL};
     assert!(WRITE.contains(&format!("pg_notify('{TIMER_CHANNEL}'")));
     assert!(WRITE.contains(&format!("pg_notify('{OUTBOX_CHANNEL}'")));
 }

@@ -1,15 +1,14 @@
 //! `linli admin`: the first administrator, users and their tokens, the directory's import and
-//! export; and the demo's printout.
+//! export.
 
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use storage::demo::Demo;
 use storage::{NewPerson, directory_file};
 use uuid::Uuid;
 use workflow_core::Role;
 
-use crate::Database;
+use super::Database;
 
 #[derive(Args, Debug)]
 pub struct AdminArgs {
@@ -91,7 +90,7 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
             println!("revoked {n} token(s)");
         }
         AdminCommand::Import { file, workflows } => {
-            let catalog = crate::serve::load_catalog(&workflows)?;
+            let catalog = linli::app::load_catalog(&workflows)?;
             let skills = catalog
                 .categories
                 .values()
@@ -120,47 +119,4 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
     }
     store.close().await;
     Ok(())
-}
-
-/// The demo's users, their tokens, and a request walked through with curl.
-pub fn print_demo(demo: &Demo, base: &str) {
-    println!(
-        "\n演示社区 demo community: 荷花塘社区 (和事佬志愿服务队) and 运河社区 (红马甲党员志愿服务队)\n"
-    );
-    for u in &demo.users {
-        println!(
-            "  {:<16} {:<10} {:<10} {}",
-            u.key,
-            u.name,
-            u.role.as_str(),
-            u.token
-        );
-    }
-    println!("\n网页 web console (open on a phone or a desktop; the link signs in):\n");
-    for key in ["resident", "secretary", "member"] {
-        let u = demo.user(key);
-        println!("  {:<10} {base}/#token={}", u.name, u.token);
-    }
-    let t = |k: &str| demo.user(k).token.clone();
-    println!(
-        r#"
-Walk a request from 点单 to 评价 (copy line by line; needs curl and jq):
-
-  R={resident}; S={secretary}; M={member}; B={base}
-  T=$(curl -s -X POST $B/api/v1/tickets -H "Authorization: Bearer $R" -H 'Content-Type: application/json' \
-      -d '{{"category":"repair","description":"楼道灯坏了，晚上看不见","urgency":"normal"}}' | jq -r .id)
-  curl -s -X POST $B/api/v1/tickets/$T/actions/triage   -H "Authorization: Bearer $S"
-  curl -s $B/api/v1/tickets/$T/candidates -H "Authorization: Bearer $S" | jq '.[0]'
-  curl -s -X POST $B/api/v1/tickets/$T/actions/dispatch -H "Authorization: Bearer $S" -H 'Content-Type: application/json' -d '{{"assignee":"{member_id}"}}'
-  curl -s -X POST $B/api/v1/tickets/$T/actions/accept   -H "Authorization: Bearer $M"
-  curl -s -X POST $B/api/v1/tickets/$T/actions/start    -H "Authorization: Bearer $M"
-  curl -s -X POST $B/api/v1/tickets/$T/actions/complete -H "Authorization: Bearer $M" -H 'Content-Type: application/json' -d '{{"hours":1.5,"note":"已更换灯泡"}}'
-  curl -s -X POST $B/api/v1/tickets/$T/actions/confirm  -H "Authorization: Bearer $R" -H 'Content-Type: application/json' -d '{{"rating":5,"note":"谢谢王师傅"}}'
-  curl -s $B/api/v1/tickets/$T/events -H "Authorization: Bearer $R" | jq -r '.[] | "\(.seq) \(.kind) \(.actor_role)"'
-"#,
-        resident = t("resident"),
-        secretary = t("secretary"),
-        member = t("member"),
-        member_id = demo.user("member").id,
-    );
 }

@@ -1,22 +1,17 @@
-//! `linli serve`: the store, the Engine, the timer worker and the HTTP server, with a
-//! graceful shutdown on SIGTERM or ctrl-c.
+//! `linli serve`: the server the composition root builds (`linli::app`), on its address,
+//! until SIGTERM or ctrl-c; with `--demo`, the demo community seeded and its sign-ins printed.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Args;
-use linli_http::notify::webhook::{DeliveryConfig, spawn_delivery_worker};
-use storage::worker::{
-    PG_TIMER_PARALLELISM, SystemClock, Wakeup, WorkerConfig, spawn_outbox_listener,
-    spawn_timer_worker,
-};
-use tokio::sync::watch;
-use workflow_core::Engine;
+use jiff::SignedDuration;
+use linli::app::{App, Config, load_catalog};
+use linli::runtime::webhooks;
+use storage::demo::Demo;
 
-use crate::Database;
-use storage::workflow_files::load_dir;
+use super::Database;
 
 #[derive(Args, Debug)]
 pub struct ServeArgs {
@@ -62,100 +57,31 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 .unwrap_or_else(|_| "info,sqlx=warn".into()),
         )
         .init();
-    let catalog = load_catalog(&args.workflows)?;
-    let store = args.db.connect().await?;
-    let wake = Arc::new(Wakeup::default());
-    let parallelism = if store.is_postgres() {
-        PG_TIMER_PARALLELISM
-    } else {
-        1
+    let config = Config {
+        rate_limit: args.rate_limit,
+        rate_burst: args.rate_burst,
+        timer_lease: SignedDuration::from_secs(i64::from(args.timer_lease.max(1))),
+        webhooks: webhooks::Source {
+            url: args.webhook_url,
+            secret: args.webhook_secret,
+            file: args.webhooks,
+        },
+        ..Config::new(load_catalog(&args.workflows)?)
     };
-    let engine = Arc::new(
-        Engine::new(
-            Arc::new(store.clone()),
-            Arc::new(SystemClock),
-            Arc::new(catalog),
-            wake.clone(),
-        )
-        .with_timer_parallelism(parallelism),
-    );
-    engine
-        .register_workflows()
-        .await
-        .context("registering workflow versions")?;
-
+    let app = App::build(&args.db.options(), config).await?;
     let listener = tokio::net::TcpListener::bind(args.bind)
         .await
         .with_context(|| format!("cannot listen on {}", args.bind))?;
     let addr = listener.local_addr()?;
     if args.demo {
-        let demo = storage::demo::seed(&store)
+        let demo = storage::demo::seed(&app.store)
             .await
             .context("seeding the demo community")?;
-        crate::admin::print_demo(&demo, &format!("http://{addr}"));
+        print_demo(&demo, &format!("http://{addr}"));
     }
-
-    let webhooks = crate::webhooks::load(
-        &store,
-        args.webhook_url,
-        args.webhook_secret,
-        args.webhooks.as_deref(),
-    )
-    .await
-    .context("webhooks")?;
-    // Before anything is written: a message no webhook will deliver is written delivered.
-    store.set_outbox_delivery(webhooks.outbox_delivery());
-
-    let (stop, stopped) = watch::channel(false);
-    let listener_task = spawn_outbox_listener(store.clone(), wake.clone(), stopped.clone());
-    let delivery = (!webhooks.is_empty()).then(|| {
-        spawn_delivery_worker(
-            store.clone(),
-            Arc::new(webhooks),
-            Arc::new(SystemClock),
-            wake.clone(),
-            DeliveryConfig::default(),
-            stopped.clone(),
-        )
-    });
-    let worker = spawn_timer_worker(
-        engine.clone(),
-        store.clone(),
-        Arc::new(SystemClock),
-        wake.clone(),
-        WorkerConfig {
-            lease: jiff::SignedDuration::from_secs(i64::from(args.timer_lease.max(1))),
-            ..WorkerConfig::default()
-        },
-        stopped.clone(),
-    );
-    let state = linli_http::AppState::new(engine, store.clone())
-        .with_deadline(args.db.database_timeout)
-        .with_rate_limit(args.rate_limit, args.rate_burst)
-        .with_wakeup(wake)
-        .with_shutdown(stopped);
-    let app = linli_http::app(state);
     println!("linli listening on http://{addr}");
     tracing::info!(%addr, "listening");
-    let stopping = stop.clone();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            // Ends the event streams, which would otherwise hold the shutdown open.
-            let _ = stopping.send(true);
-        })
-        .await
-        .context("serving")?;
-    tracing::info!("stopping the workers");
-    let _ = stop.send(true);
-    let _ = worker.await;
-    if let Some(d) = delivery {
-        let _ = d.await;
-    }
-    if let Some(l) = listener_task {
-        let _ = l.await;
-    }
-    store.close().await;
+    app.serve(listener, shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())
 }
@@ -170,14 +96,6 @@ fn ignore_file_size_signal() {
     unsafe {
         libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
     }
-}
-
-/// Every workflow file in `dir`, or every error they hold, one per line.
-pub fn load_catalog(dir: &std::path::Path) -> anyhow::Result<workflow_core::Catalog> {
-    load_dir(dir).map_err(|errors| {
-        let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
-        anyhow::anyhow!("the workflows do not load:\n{}", lines.join("\n"))
-    })
 }
 
 async fn shutdown_signal() {
@@ -197,4 +115,47 @@ async fn shutdown_signal() {
         _ = term => {}
     }
     tracing::info!("shutdown signal: finishing in-flight requests");
+}
+
+/// The demo's users, their tokens, and a request walked through with curl.
+pub fn print_demo(demo: &Demo, base: &str) {
+    println!(
+        "\n演示社区 demo community: 荷花塘社区 (和事佬志愿服务队) and 运河社区 (红马甲党员志愿服务队)\n"
+    );
+    for u in &demo.users {
+        println!(
+            "  {:<16} {:<10} {:<10} {}",
+            u.key,
+            u.name,
+            u.role.as_str(),
+            u.token
+        );
+    }
+    println!("\n网页 web console (open on a phone or a desktop; the link signs in):\n");
+    for key in ["resident", "secretary", "member"] {
+        let u = demo.user(key);
+        println!("  {:<10} {base}/#token={}", u.name, u.token);
+    }
+    let t = |k: &str| demo.user(k).token.clone();
+    println!(
+        r#"
+Walk a request from 点单 to 评价 (copy line by line; needs curl and jq):
+
+  R={resident}; S={secretary}; M={member}; B={base}
+  T=$(curl -s -X POST $B/api/v1/tickets -H "Authorization: Bearer $R" -H 'Content-Type: application/json' \
+      -d '{{"category":"repair","description":"楼道灯坏了，晚上看不见","urgency":"normal"}}' | jq -r .id)
+  curl -s -X POST $B/api/v1/tickets/$T/actions/triage   -H "Authorization: Bearer $S"
+  curl -s $B/api/v1/tickets/$T/candidates -H "Authorization: Bearer $S" | jq '.[0]'
+  curl -s -X POST $B/api/v1/tickets/$T/actions/dispatch -H "Authorization: Bearer $S" -H 'Content-Type: application/json' -d '{{"assignee":"{member_id}"}}'
+  curl -s -X POST $B/api/v1/tickets/$T/actions/accept   -H "Authorization: Bearer $M"
+  curl -s -X POST $B/api/v1/tickets/$T/actions/start    -H "Authorization: Bearer $M"
+  curl -s -X POST $B/api/v1/tickets/$T/actions/complete -H "Authorization: Bearer $M" -H 'Content-Type: application/json' -d '{{"hours":1.5,"note":"已更换灯泡"}}'
+  curl -s -X POST $B/api/v1/tickets/$T/actions/confirm  -H "Authorization: Bearer $R" -H 'Content-Type: application/json' -d '{{"rating":5,"note":"谢谢王师傅"}}'
+  curl -s $B/api/v1/tickets/$T/events -H "Authorization: Bearer $R" | jq -r '.[] | "\(.seq) \(.kind) \(.actor_role)"'
+"#,
+        resident = t("resident"),
+        secretary = t("secretary"),
+        member = t("member"),
+        member_id = demo.user("member").id,
+    );
 }

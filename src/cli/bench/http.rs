@@ -74,7 +74,7 @@ impl Cpu {
 
 pub async fn run(args: HttpArgs) -> anyhow::Result<()> {
     let common = &args.common;
-    let catalog = crate::serve::load_catalog(&common.workflows)?;
+    let catalog = linli::app::load_catalog(&common.workflows)?;
     let scratch = Scratch::new(common).await?;
     let runs = measure(&scratch, common, args.open_rate, catalog).await;
     let label = scratch.label();

@@ -2,16 +2,14 @@
 //! by an explicit plan. A dry run unless `--apply`: it lists what it would move either way.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use anyhow::{Context, anyhow};
 use clap::Args;
-use storage::worker::SystemClock;
+use linli::app::{App, Config};
 use workflow_core::definition::WorkflowKey;
-use workflow_core::engine::{Engine, Quiet};
 use workflow_core::migrate::{ClockMove, MigrationPlan, Move};
 
-use crate::Database;
+use super::Database;
 
 #[derive(Args, Debug)]
 pub struct MigrateArgs {
@@ -48,22 +46,16 @@ fn parse_key(s: &str) -> Result<WorkflowKey, String> {
 }
 
 pub async fn run(args: MigrateArgs) -> anyhow::Result<()> {
-    let catalog = crate::serve::load_catalog(&args.workflows)?;
+    let catalog = linli::app::load_catalog(&args.workflows)?;
     let text = std::fs::read_to_string(&args.plan)
         .with_context(|| format!("cannot read {}", args.plan.display()))?;
     let plan =
         MigrationPlan::parse(&args.plan.display().to_string(), &text).map_err(|e| anyhow!(e))?;
-    let store = args.db.connect().await?;
-    let engine = Engine::new(
-        Arc::new(store.clone()),
-        Arc::new(SystemClock),
-        Arc::new(catalog),
-        Arc::new(Quiet),
-    );
-    // The new version must be the registered one before a request runs on it (and a changed
-    // file under a registered version is refused here as at start).
-    engine.register_workflows().await?;
-    let moved = engine
+    // The new version is registered before a request runs on it (and a changed file under a
+    // registered version is refused here as at start).
+    let app = App::build(&args.db.options(), Config::new(catalog)).await?;
+    let moved = app
+        .engine
         .migrate(&args.from, &args.to, &plan, args.apply)
         .await?;
     for m in &moved {
@@ -84,7 +76,7 @@ pub async fn run(args: MigrateArgs) -> anyhow::Result<()> {
             args.to
         );
     }
-    store.close().await;
+    app.store.close().await;
     Ok(())
 }
 

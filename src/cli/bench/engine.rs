@@ -6,11 +6,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Args;
+use linli::app::{App, Config};
 use linli_http::Caller;
 use storage::SqlStore;
-use storage::worker::SystemClock;
 use workflow_core::access::{Asked, Door};
-use workflow_core::engine::{Engine, NewRequest, Quiet};
+use workflow_core::engine::{Engine, NewRequest};
 use workflow_core::{Catalog, Urgency};
 
 use super::cpu;
@@ -28,7 +28,7 @@ pub struct EngineArgs {
 }
 
 pub async fn run(args: EngineArgs) -> anyhow::Result<()> {
-    let catalog = crate::serve::load_catalog(&args.common.workflows)?;
+    let catalog = linli::app::load_catalog(&args.common.workflows)?;
     let scratch = Scratch::new(&args.common).await?;
     let budget = Duration::from_secs_f64(args.common.seconds);
     let result = async {
@@ -138,13 +138,7 @@ pub async fn measure(
     concurrency: usize,
     budget: Duration,
 ) -> anyhow::Result<(Record, f64)> {
-    let engine = Arc::new(Engine::new(
-        Arc::new(store.clone()),
-        Arc::new(SystemClock),
-        Arc::new(catalog),
-        Arc::new(Quiet),
-    ));
-    engine.register_workflows().await?;
+    let engine = App::over(store.clone(), Config::new(catalog)).await?.engine;
     let as_caller = |who: Who| {
         let token = people.who(who).token.clone();
         async move {

@@ -12,10 +12,10 @@
 //! secret = "…"
 //! ```
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use super::delivery::{Endpoint, Webhooks};
 use anyhow::Context;
-use linli_http::notify::webhook::{Endpoint, Webhooks};
 use serde::Deserialize;
 use storage::SqlStore;
 
@@ -65,18 +65,26 @@ fn parse(text: &str, path: &Path) -> anyhow::Result<File> {
     })
 }
 
-pub async fn load(
-    store: &SqlStore,
-    url: Option<String>,
-    secret: Option<String>,
-    file: Option<&Path>,
-) -> anyhow::Result<Webhooks> {
+/// Where webhook messages go, as configured: the deployment's webhook and secret, and a
+/// file of webhooks per community, named as the directory names them.
+#[derive(Clone, Debug, Default)]
+pub struct Source {
+    pub url: Option<String>,
+    pub secret: Option<String>,
+    pub file: Option<PathBuf>,
+}
+
+/// The webhooks a [`Source`] names, its communities found in the directory.
+pub async fn load(store: &SqlStore, source: &Source) -> anyhow::Result<Webhooks> {
     let mut hooks = Webhooks::default();
-    if let Some(url) = url {
-        let secret = secret.context("--webhook-url needs LINLI_WEBHOOK_SECRET")?;
+    if let Some(url) = source.url.clone() {
+        let secret = source
+            .secret
+            .clone()
+            .context("--webhook-url needs LINLI_WEBHOOK_SECRET")?;
         hooks.default = Some(endpoint(url, secret, "--webhook-url")?);
     }
-    let Some(path) = file else {
+    let Some(path) = source.file.as_deref() else {
         return Ok(hooks);
     };
     let text =

@@ -11,7 +11,6 @@ use hmac::{Hmac, Mac};
 use jiff::SignedDuration;
 use serde::Serialize;
 use sha2::Sha256;
-use storage::worker::Wakeup;
 use storage::{DeliveryAttempt, SqlStore};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -19,6 +18,8 @@ use uuid::Uuid;
 use workflow_core::clock::Clock;
 use workflow_core::store::{OutboxMessage, Store};
 use workflow_core::{Event, Recipient};
+
+use super::Wakeup;
 
 /// The headers a receiver reads.
 pub const MESSAGE_ID_HEADER: &str = "linli-message-id";

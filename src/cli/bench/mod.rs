@@ -16,7 +16,7 @@ use clap::{Args, Subcommand};
 use storage::demo::DemoUser;
 use uuid::Uuid;
 
-use crate::{Database, Synchronous};
+use super::{Database, Synchronous};
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {

@@ -1,0 +1,14 @@
+//! What runs around the Engine in a server: the wall clock, the wake-ups the Engine gives,
+//! the timer worker, the relay of other nodes' announcements, and webhook delivery. The
+//! storage crate only stores and announces; the core only decides; these keep time and go
+//! looking.
+
+pub mod clock;
+pub mod delivery;
+pub mod relay;
+pub mod timers;
+pub mod wakeup;
+pub mod webhooks;
+
+pub use clock::SystemClock;
+pub use wakeup::Wakeup;

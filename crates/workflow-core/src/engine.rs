@@ -355,11 +355,12 @@ impl Engine {
         };
         // Requests merged under this one follow it, in the same transaction; one of them
         // changing meanwhile is decided again (the caller's own request is what they saw).
-        const ATTEMPTS: usize = 5;
-        for _ in 0..ATTEMPTS {
-            let followers = self.followers(&decision).await?;
+        let (decision_, stale) = (&decision, &stale);
+        let attempt = |()| async move {
+            let decision = decision_;
+            let followers = self.followers(decision).await?;
             let written = if followers.is_empty() {
-                self.store.apply(&decision, None).await
+                self.store.apply(decision, None).await
             } else {
                 let mut all = vec![decision.clone()];
                 all.extend(followers.iter().cloned());
@@ -367,12 +368,12 @@ impl Engine {
             };
             match written {
                 Ok(()) => {
-                    self.signal(&decision);
+                    self.signal(decision);
                     followers.iter().for_each(|d| self.signal(d));
-                    return Ok(decision.ticket);
+                    Ok(Attempt::Done(()))
                 }
                 Err(StoreError::Conflict { actual }) if followers.is_empty() => {
-                    return Err(stale(actual).into());
+                    Err(stale(actual).into())
                 }
                 Err(StoreError::Conflict { .. }) => {
                     let now = self
@@ -383,14 +384,19 @@ impl Engine {
                     if actual != Some(decision.expected_version) {
                         return Err(stale(actual).into());
                     }
+                    Ok(Attempt::Again(()))
                 }
-                Err(e) => return Err(e.into()),
+                Err(e) => Err(e.into()),
             }
-        }
-        Err(EngineError::Store(StoreError::Other(format!(
-            "the requests merged under {} kept changing",
-            decision.ticket.id
-        ))))
+        };
+        settle((), attempt, || {
+            format!(
+                "the requests merged under {} kept changing",
+                decision.ticket.id
+            )
+        })
+        .await?;
+        Ok(decision.ticket)
     }
 
     /// What the requests merged under a ticket do now that `d` moved it (并单): each takes
@@ -448,13 +454,13 @@ impl Engine {
             field: "parent",
             reason: "no request you can see has this id".into(),
         };
-        const ATTEMPTS: usize = 5;
-        for _ in 0..ATTEMPTS {
-            let Some(parent_id) = parent_id else {
-                // Nothing to link: the core says what is missing.
-                decide(wf, ticket.clone(), actor, act, self.clock.now())?;
-                return Err(no_parent());
-            };
+        let Some(parent_id) = parent_id else {
+            // Nothing to link: the core says what is missing.
+            decide(wf, ticket.clone(), actor, act, self.clock.now())?;
+            return Err(no_parent());
+        };
+        let (ticket, no_parent) = (&ticket, &no_parent);
+        let attempt = |()| async move {
             let parent = self
                 .store
                 .ticket(parent_id, scope)
@@ -478,32 +484,31 @@ impl Engine {
                 Ok(()) => {
                     decisions.iter().for_each(|d| self.signal(d));
                     let [child, _] = decisions;
-                    return Ok(child.ticket);
+                    Ok(Attempt::Done(child.ticket))
                 }
                 Err(StoreError::Conflict { .. }) => {
                     let now = self.store.ticket(parent_id, &Scope::Everything).await?;
-                    if now.map(|p| p.version) == Some(parent_version) {
-                        let actual = self.store.ticket(ticket.id, &Scope::Everything).await?;
-                        return Err(CommandError::StaleVersion {
-                            expected: act.expected_version,
-                            actual: actual.map_or(act.expected_version + 1, |t| t.version),
-                        }
-                        .into());
+                    if now.map(|p| p.version) != Some(parent_version) {
+                        return Ok(Attempt::Again(()));
                     }
+                    let actual = self.store.ticket(ticket.id, &Scope::Everything).await?;
+                    Err(CommandError::StaleVersion {
+                        expected: act.expected_version,
+                        actual: actual.map_or(act.expected_version + 1, |t| t.version),
+                    }
+                    .into())
                 }
-                Err(e) => return Err(e.into()),
+                Err(e) => Err(e.into()),
             }
-        }
-        Err(EngineError::Store(StoreError::Other(format!(
-            "request {} kept changing while merging under it",
-            parent_id.unwrap_or_default()
-        ))))
+        };
+        settle((), attempt, || {
+            format!("request {parent_id} kept changing while merging under it")
+        })
+        .await
     }
 
-    /// A request entered for someone else is for an active resident of the proxy's own
-    /// community (whether the proxy's role may do it at all is the core's rule). Someone
-    /// outside it gets the same answer as an unknown id.
-    /// The resident a request is entered for, if `proxy` may enter one for them.
+    /// The resident a request is entered for, if `proxy` may enter one for them
+    /// ([`Principal::may_enter_for`]); someone else gets the same answer as an unknown id.
     async fn resident_for(
         &self,
         proxy: &Principal,
@@ -753,15 +758,14 @@ impl Engine {
 
     /// `Some(true)`: fired with effect; `Some(false)`: discarded; `None`: lost to another.
     async fn fire_one(&self, timer: &ClaimedTimer) -> Result<Option<bool>, EngineError> {
-        const ATTEMPTS: usize = 5;
-        for _ in 0..ATTEMPTS {
+        let attempt = |()| async move {
             let Some(ticket) = self
                 .store
                 .ticket(timer.ticket_id, &Scope::Everything)
                 .await?
             else {
                 self.store.fire(timer, None).await.ok();
-                return Ok(Some(false));
+                return Ok(Attempt::Done(Some(false)));
             };
             let Some(wf) = self
                 .catalog
@@ -804,17 +808,20 @@ impl Engine {
                         self.signal(d);
                     }
                     followers.iter().for_each(|d| self.signal(d));
-                    return Ok(Some(decision.is_some()));
+                    Ok(Attempt::Done(Some(decision.is_some())))
                 }
-                Err(StoreError::TimerGone) => return Ok(None),
-                Err(StoreError::Conflict { .. }) => continue,
-                Err(e) => return Err(e.into()),
+                Err(StoreError::TimerGone) => Ok(Attempt::Done(None)),
+                Err(StoreError::Conflict { .. }) => Ok(Attempt::Again(())),
+                Err(e) => Err(e.into()),
             }
-        }
-        Err(EngineError::Store(StoreError::Other(format!(
-            "timer {} of ticket {} kept conflicting",
-            timer.key, timer.ticket_id
-        ))))
+        };
+        settle((), attempt, || {
+            format!(
+                "timer {} of ticket {} kept conflicting",
+                timer.key, timer.ticket_id
+            )
+        })
+        .await
     }
 
     /// Moves the open requests of `from` to `to` by `plan` (checked first: an unmapped state
@@ -866,37 +873,37 @@ impl Engine {
         old: &Workflow,
         new: &Workflow,
         plan: &MigrationPlan,
-        mut ticket: Ticket,
+        ticket: Ticket,
         apply: bool,
     ) -> Result<Option<Move>, EngineError> {
-        const ATTEMPTS: usize = 5;
-        for _ in 0..ATTEMPTS {
+        let id = ticket.id;
+        let attempt = |ticket: Ticket| async move {
             let Some((decision, report)) =
                 decide_migration(old, new, plan, &ticket, self.clock.now())
             else {
-                return Ok(None);
+                return Ok(Attempt::Done(None));
             };
             if !apply {
-                return Ok(Some(report));
+                return Ok(Attempt::Done(Some(report)));
             }
             match self.store.apply(&decision, None).await {
                 Ok(()) => {
                     self.signal(&decision);
-                    return Ok(Some(report));
+                    Ok(Attempt::Done(Some(report)))
                 }
                 Err(StoreError::Conflict { .. }) => {
                     match self.store.ticket(ticket.id, &Scope::Everything).await? {
-                        Some(now) => ticket = now,
-                        None => return Ok(None),
+                        Some(now) => Ok(Attempt::Again(now)),
+                        None => Ok(Attempt::Done(None)),
                     }
                 }
-                Err(e) => return Err(e.into()),
+                Err(e) => Err(e.into()),
             }
-        }
-        Err(EngineError::Store(StoreError::Other(format!(
-            "ticket {} kept changing while it was being moved",
-            ticket.id
-        ))))
+        };
+        settle(ticket, attempt, || {
+            format!("ticket {id} kept changing while it was being moved")
+        })
+        .await
     }
 
     fn signal(&self, d: &Decision) {
@@ -915,4 +922,37 @@ impl Engine {
             self.signals.outbox_written();
         }
     }
+}
+
+/// How many times a write that meets concurrent changes is decided again, on what is stored
+/// then, before the Engine gives up.
+const ATTEMPTS: usize = 5;
+
+/// What one attempt at a write decided on what was read came to.
+enum Attempt<T, S = ()> {
+    Done(T),
+    /// The write met a concurrent change: decide again, on what is stored now (`S`: what
+    /// the next attempt starts from).
+    Again(S),
+}
+
+/// Runs `attempt` from `start` until it is done, at most [`ATTEMPTS`] times; `gave_up` says
+/// what kept changing if it never settles.
+async fn settle<T, S, F, Fut>(
+    start: S,
+    mut attempt: F,
+    gave_up: impl FnOnce() -> String,
+) -> Result<T, EngineError>
+where
+    F: FnMut(S) -> Fut,
+    Fut: Future<Output = Result<Attempt<T, S>, EngineError>>,
+{
+    let mut state = start;
+    for _ in 0..ATTEMPTS {
+        match attempt(state).await? {
+            Attempt::Done(done) => return Ok(done),
+            Attempt::Again(next) => state = next,
+        }
+    }
+    Err(EngineError::Store(StoreError::Other(gave_up())))
 }

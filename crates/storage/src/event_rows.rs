@@ -39,7 +39,10 @@ pub(crate) struct Body<K> {
     kind: K,
 }
 
-pub(crate) fn body(e: &Event) -> JsonText<Body<&EventKind>> {
+/// The body an event is written with.
+pub(crate) type EventBody<'a> = Body<&'a EventKind>;
+
+pub(crate) fn body(e: &Event) -> JsonText<EventBody<'_>> {
     JsonText(Body {
         at: Some(e.at),
         kind: &e.kind,

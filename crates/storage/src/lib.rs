@@ -3,9 +3,11 @@
 //! migrations, durable timers with leases, the outbox, idempotency records and the
 //! community directory.
 //!
-//! One source serves both backends: [`with_pool!`] expands each operation once per backend,
-//! so each is type-checked against its own driver (no `sqlx::Any`, which loses types). Where
-//! the SQL differs, both strings stand side by side with the reason.
+//! What the two backends do alike is written once: the rows a decision writes ([`rows`],
+//! generic over the backend), the scope as SQL ([`scope`]), and the plain queries, which
+//! [`with_pool!`] expands once per backend so that each is type-checked against its own
+//! driver (no `sqlx::Any`, which loses types). What differs is in [`sqlite`] and
+//! [`postgres`]: their pools, how a lone decision travels, how a batch does.
 //!
 //! This crate decides nothing: it applies what `workflow-core` decided.
 
@@ -51,26 +53,28 @@ mod error;
 mod event_rows;
 mod health;
 mod json_text;
-#[macro_use]
-mod tickets;
 mod outbox;
 pub mod photos;
+mod postgres;
 mod recent;
 pub mod remembered;
 pub mod reports;
+mod rows;
 mod scope;
-mod sqlite_connection;
+mod sqlite;
 mod ticket_rows;
+mod tickets;
 mod timers;
 pub mod workflow_files;
 mod writer;
 
 use std::sync::Arc;
 
-pub use connect::{DEFAULT_TIMEOUT, Durability, Options, connect, create_database};
+pub use connect::{DEFAULT_TIMEOUT, Durability, Options, connect};
 pub use directory::{NewPerson, hash_token};
 pub use error::from_sqlx;
 pub use outbox::{DeliveryAttempt, OutboxDelivery, OutboxEntry, OutboxState};
+pub use postgres::create_database;
 use sqlx::{PgPool, SqlitePool};
 use workflow_core::store::*;
 use workflow_core::{Decision, Event, Ticket, Workflow};

@@ -16,10 +16,9 @@
 //! the database did not answer within [`crate::Options::timeout`] is not retried: its
 //! callers are answered `Unavailable` at once, and whether it committed is unknown.
 
-mod arrays;
 mod batch;
-mod plan;
-mod values;
+pub(crate) mod plan;
+pub(crate) mod rows;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -38,7 +37,9 @@ impl SqlStore {
     /// SQLite, whose batches name every row by its primary key.
     pub async fn explain_batch(&self) -> Result<Option<Vec<String>>, StoreError> {
         match &*self.backend {
-            crate::Backend::Postgres { batches, .. } => Ok(Some(arrays::explain(batches).await?)),
+            crate::Backend::Postgres { batches, .. } => {
+                Ok(Some(crate::postgres::batch::explain(batches).await?))
+            }
             crate::Backend::Sqlite { .. } => Ok(None),
         }
     }

@@ -1,15 +1,16 @@
 //! A batch on SQLite: each table's rows as one multi-row `VALUES` statement (SQLite has no
-//! arrays to bind; parsing a statement is cheap in-process). The one writer connection owns
-//! every write, so the reads need no lock.
+//! arrays to bind; parsing a statement is cheap in-process), made by the same functions as a
+//! lone decision's ([`crate::rows`]). The one writer connection owns every write, so the
+//! reads need no lock.
 
 use sqlx::types::Json;
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 use uuid::Uuid;
 
-use super::batch::Rows;
-use super::plan::{Found, StoredTimer, TimerRow, Write};
 use crate::error::from_sqlx;
-use crate::us;
+use crate::writer::plan::{Found, StoredTimer, TimerRow, Write};
+use crate::writer::rows::Rows;
+use crate::{rows, us};
 use workflow_core::store::StoreError;
 
 /// Rows per multi-row statement: far below SQLite's limit on bound parameters (32,766) at
@@ -17,7 +18,7 @@ use workflow_core::store::StoreError;
 const ROWS_PER_STATEMENT: usize = 500;
 
 /// What the writes depend on, as stored.
-pub(super) async fn found(
+pub(crate) async fn found(
     tx: &mut SqliteConnection,
     writes: &[&Write],
 ) -> Result<Found, StoreError> {
@@ -78,51 +79,51 @@ pub(super) async fn found(
 }
 
 /// Every row of the batch, one statement per table (and per `ROWS_PER_STATEMENT`).
-pub(super) async fn write(tx: &mut SqliteConnection, rows: &Rows<'_>) -> Result<(), StoreError> {
+pub(crate) async fn write(tx: &mut SqliteConnection, rows: &Rows<'_>) -> Result<(), StoreError> {
     for chunk in rows.tickets.chunks(ROWS_PER_STATEMENT) {
         // New tickets are inserted, existing ones updated: the versions were checked. The
         // columns the indexes depend on change only where they differ
-        // ([`crate::tickets::INDEXED_COLUMNS`]).
-        execute!(
-            tx,
-            push_tickets!(
+        // ([`rows::push_indexed_columns`]).
+        execute(tx, |q| {
+            rows::push_tickets(
+                q,
                 chunk.iter().map(|d| &d.ticket),
                 " ON CONFLICT (id) DO UPDATE SET state = excluded.state, workflow_version = excluded.workflow_version, \
                  urgency = excluded.urgency, version = excluded.version, \
-                 updated_at_us = excluded.updated_at_us, body = excluded.body"
+                 updated_at_us = excluded.updated_at_us, body = excluded.body",
             )
-        )
-        .map_err(from_sqlx)?;
+        })
+        .await?;
         let updated: Vec<_> = chunk
             .iter()
             .filter(|d| d.expected_version != 0)
             .map(|d| &d.ticket)
             .collect();
         if !updated.is_empty() {
-            execute!(tx, push_indexed_columns!(updated.iter().copied())).map_err(from_sqlx)?;
+            execute(tx, |q| {
+                rows::push_indexed_columns(q, updated.iter().copied())
+            })
+            .await?;
         }
     }
     for chunk in rows.events.chunks(ROWS_PER_STATEMENT) {
-        execute!(tx, push_events!(chunk.iter().copied())).map_err(from_sqlx)?;
+        execute(tx, |q| rows::push_events(q, chunk.iter().copied())).await?;
     }
     for chunk in rows.timers_deleted.chunks(ROWS_PER_STATEMENT) {
-        execute!(tx, push_timer_deletes!(chunk.iter().cloned())).map_err(from_sqlx)?;
+        execute(tx, |q| rows::push_timer_deletes(q, chunk.iter().cloned())).await?;
     }
     for chunk in rows.timers_set.chunks(ROWS_PER_STATEMENT) {
-        execute!(tx, push_timer_upserts!(chunk.iter().copied())).map_err(from_sqlx)?;
+        execute(tx, |q| rows::push_timer_upserts(q, chunk.iter().copied())).await?;
     }
     for chunk in rows.outbox.chunks(ROWS_PER_STATEMENT) {
-        execute!(
-            tx,
-            push_outbox!(chunk.iter().map(|(n, d)| (*n, &d.ticket)), &rows.delivery)
-        )
-        .map_err(from_sqlx)?;
+        let messages = chunk.iter().map(|(n, d)| (*n, &d.ticket));
+        execute(tx, |q| rows::push_outbox(q, messages, &rows.delivery)).await?;
     }
     for chunk in rows.credits.chunks(ROWS_PER_STATEMENT) {
-        execute!(tx, push_credits!(chunk.iter().copied())).map_err(from_sqlx)?;
+        execute(tx, |q| rows::push_credits(q, chunk.iter().copied())).await?;
     }
     for chunk in rows.co_handlers.chunks(ROWS_PER_STATEMENT) {
-        execute!(tx, push_co_handlers!(chunk.iter().copied())).map_err(from_sqlx)?;
+        execute(tx, |q| rows::push_co_handlers(q, chunk.iter().copied())).await?;
     }
     for chunk in rows.idempotency.chunks(ROWS_PER_STATEMENT) {
         let mut q = QueryBuilder::<Sqlite>::new(
@@ -140,5 +141,16 @@ pub(super) async fn write(tx: &mut SqliteConnection, rows: &Rows<'_>) -> Result<
         });
         q.build().execute(&mut *tx).await.map_err(from_sqlx)?;
     }
+    Ok(())
+}
+
+/// Builds one statement with `push` and runs it.
+async fn execute<'a>(
+    tx: &mut SqliteConnection,
+    push: impl FnOnce(&mut QueryBuilder<'a, Sqlite>),
+) -> Result<(), StoreError> {
+    let mut q = QueryBuilder::new("");
+    push(&mut q);
+    q.build().execute(&mut *tx).await.map_err(from_sqlx)?;
     Ok(())
 }

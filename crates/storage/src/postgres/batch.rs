@@ -9,11 +9,11 @@ use sqlx::{Connection, PgConnection, PgPool};
 use uuid::Uuid;
 use workflow_core::store::StoreError;
 
-use super::batch::Rows;
-use super::plan::{Found, StoredTimer, TimerRow, Write};
 use crate::error::from_sqlx;
-use crate::tickets::holder;
+use crate::rows::{breached, holder};
 use crate::us;
+use crate::writer::plan::{Found, StoredTimer, TimerRow, Write};
+use crate::writer::rows::Rows;
 
 // The batch's reads. Each join with `UNNEST` also names its rows by `= ANY` on the primary
 // key's first column: the planner guesses ten rows for an `UNNEST`, and with that guess a
@@ -32,7 +32,7 @@ WHERE idempotency.caller_id = ANY($1)";
 
 /// What the writes depend on, as stored, locked until the batch commits. Tickets are
 /// locked in id order, so that two nodes' batches never wait on each other in a cycle.
-pub(super) async fn found(tx: &mut PgConnection, writes: &[&Write]) -> Result<Found, StoreError> {
+pub(crate) async fn found(tx: &mut PgConnection, writes: &[&Write]) -> Result<Found, StoreError> {
     let mut found = Found::default();
     let ids: Vec<Uuid> = writes.iter().map(|w| w.ticket_id()).collect();
     let versions: Vec<(Uuid, i64)> = sqlx::query_as(VERSIONS)
@@ -160,7 +160,7 @@ fn column<T, U>(rows: &[T], f: impl Fn(&T) -> U) -> Vec<U> {
     rows.iter().map(f).collect()
 }
 
-pub(super) async fn write(tx: &mut PgConnection, rows: &Rows<'_>) -> Result<(), StoreError> {
+pub(crate) async fn write(tx: &mut PgConnection, rows: &Rows<'_>) -> Result<(), StoreError> {
     let tickets: Vec<_> = rows.tickets.iter().map(|d| &d.ticket).collect();
     let events = &rows.events;
     let (gone_tickets, gone_keys): (Vec<Uuid>, Vec<String>) =
@@ -187,7 +187,7 @@ pub(super) async fn write(tx: &mut PgConnection, rows: &Rows<'_>) -> Result<(), 
         .bind(column(&tickets, |t| holder(t).1))
         .bind(column(&tickets, |t| t.version as i64))
         .bind(column(&tickets, |t| t.terminal))
-        .bind(column(&tickets, |t| t.clocks.iter().any(|c| c.breached)))
+        .bind(column(&tickets, |t| breached(t)))
         .bind(column(&tickets, |t| us(t.created_at)))
         .bind(column(&tickets, |t| us(t.updated_at)))
         .bind(column(&tickets, |t| crate::ticket_rows::body(t)))

@@ -70,7 +70,8 @@ fn a_missing_directory_is_an_error_not_a_panic() {
 }
 
 fn tempdir() -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("linli-check-{}", std::process::id()));
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("linli-check-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }

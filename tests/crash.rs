@@ -83,7 +83,8 @@ async fn lifecycles(base: String, tokens: HashMap<String, String>, member: Strin
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_loses_nothing_acknowledged_to_kill_9() {
-    let db = std::env::temp_dir().join(format!("linli-crash-{}.db", uuid::Uuid::now_v7().simple()));
+    let db = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("linli-crash-{}.db", uuid::Uuid::now_v7().simple()));
     nothing_acknowledged_is_lost_to_kill_9(&format!("sqlite://{}", db.display())).await;
 }
 

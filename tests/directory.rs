@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use reqwest::StatusCode;
-use storage::directory_file;
 use support::TestApp;
+use workflow_core::directory;
 
 fn fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/directory.toml")
@@ -21,7 +21,7 @@ fn workflows() -> PathBuf {
 }
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
         "linli-dir-{}-{}",
         std::process::id(),
         uuid::Uuid::now_v7().simple()
@@ -149,15 +149,16 @@ members = ["郑师傅", "无名氏"]
 
 /// Imports the fixture into a test server's store; tokens for its people by name.
 /// Imports a directory file's text as `linli admin import` would.
-async fn import(app: &TestApp, text: &str) -> directory_file::DirectoryFile {
+async fn import(app: &TestApp, text: &str) -> directory::DirectoryFile {
     let catalog = storage::workflow_files::load_dir(&workflows()).unwrap();
     let skills: BTreeSet<String> = catalog
         .categories
         .values()
         .flat_map(|c| c.skills.iter().cloned())
         .collect();
-    let d = directory_file::parse("directory.toml", text, &skills).unwrap();
-    app.store.import_directory(&d).await.unwrap();
+    let d = directory::parse("directory.toml", text, &skills).unwrap();
+    let zone = app.engine.catalog().time_zone();
+    app.store.import_directory(&d, &zone).await.unwrap();
     d
 }
 

@@ -134,7 +134,8 @@ impl Load {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_full_disk_loses_nothing_acknowledged_and_writing_resumes_by_itself() {
-    let dir = std::env::temp_dir().join(format!("linli-full-{}", uuid::Uuid::now_v7().simple()));
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("linli-full-{}", uuid::Uuid::now_v7().simple()));
     std::fs::create_dir_all(&dir).unwrap();
     let url = format!("sqlite://{}/linli.db", dir.display());
     let env = [("LINLI_RATE_LIMIT", "0"), ("LINLI_DATABASE_TIMEOUT", "3s")];

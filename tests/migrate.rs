@@ -105,7 +105,8 @@ async fn open_requests_move_to_the_new_version_and_keep_their_history(url: Strin
     assert_eq!(history(&old, &[&waiting, &working, &done]).await, before);
 
     // A plan that leaves an open state unmapped is refused, naming it; nothing moves.
-    let partial = std::env::temp_dir().join(format!("plan-{}.toml", Uuid::now_v7().simple()));
+    let partial = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("plan-{}.toml", Uuid::now_v7().simple()));
     let text = std::fs::read_to_string(&plan).unwrap();
     std::fs::write(&partial, text.replace("on_hold = \"on_hold\"\n", "")).unwrap();
     let out = migrate(&url, partial.to_str().unwrap(), true);

@@ -58,8 +58,8 @@ async fn three_nodes_fire_every_timer_once_even_when_one_dies() {
     )
     .await
     .unwrap();
-    let workflows =
-        std::env::temp_dir().join(format!("linli-nodes-{}", uuid::Uuid::now_v7().simple()));
+    let workflows = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("linli-nodes-{}", uuid::Uuid::now_v7().simple()));
     std::fs::create_dir_all(&workflows).unwrap();
     for f in [
         "catalog.toml",

@@ -11,7 +11,8 @@ use support::spawn_linli;
 use workflow_core::store::{Page, Scope, Store, TicketFilter};
 
 fn sqlite_file(tag: &str) -> String {
-    let db = std::env::temp_dir().join(format!("linli-{tag}-{}.db", uuid::Uuid::now_v7().simple()));
+    let db = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("linli-{tag}-{}.db", uuid::Uuid::now_v7().simple()));
     format!("sqlite://{}", db.display())
 }
 
@@ -121,8 +122,8 @@ async fn sigterm_under_load_lets_in_flight_requests_finish_without_5xx() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logs_carry_no_phone_numbers_and_no_tokens() {
-    let log =
-        std::env::temp_dir().join(format!("linli-logs-{}.log", uuid::Uuid::now_v7().simple()));
+    let log = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("linli-logs-{}.log", uuid::Uuid::now_v7().simple()));
     let env = [("RUST_LOG", "debug")];
     let mut server = spawn_linli(
         &sqlite_file("logs"),

@@ -4,9 +4,10 @@
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use storage::{NewPerson, directory_file};
+use storage::NewPerson;
 use uuid::Uuid;
 use workflow_core::Role;
+use workflow_core::directory;
 
 use super::Database;
 
@@ -47,7 +48,11 @@ enum AdminCommand {
         workflows: PathBuf,
     },
     /// Print the whole directory in the import format.
-    Export,
+    Export {
+        /// The workflows directory, whose calendar gives the zone dates are written in.
+        #[arg(long, default_value = "workflows", env = "LINLI_WORKFLOWS")]
+        workflows: PathBuf,
+    },
 }
 
 pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
@@ -98,7 +103,7 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
                 .collect();
             let text = std::fs::read_to_string(&file)
                 .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
-            let parsed = directory_file::parse(&file.display().to_string(), &text, &skills);
+            let parsed = directory::parse(&file.display().to_string(), &text, &skills);
             let directory = parsed.map_err(|errors| {
                 let lines: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
                 anyhow::anyhow!(
@@ -107,7 +112,9 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
                     errors.len()
                 )
             })?;
-            let applied = store.import_directory(&directory).await?;
+            let applied = store
+                .import_directory(&directory, &catalog.time_zone())
+                .await?;
             println!(
                 "imported {}: {} created, {} updated",
                 file.display(),
@@ -115,7 +122,10 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
                 applied.updated
             );
         }
-        AdminCommand::Export => print!("{}", store.export_directory().await?.to_toml()),
+        AdminCommand::Export { workflows } => {
+            let zone = linli::app::load_catalog(&workflows)?.time_zone();
+            print!("{}", store.export_directory(&zone).await?.to_toml());
+        }
     }
     store.close().await;
     Ok(())

@@ -53,7 +53,8 @@ fn catalog() -> workflow_core::Catalog {
 /// A workflows directory as shipped before community-service v3: versions 1 and 2, and the
 /// catalog without the follow-up calls only v3 makes.
 pub fn workflows_before_v3() -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("linli-wf-{}", Uuid::now_v7().simple()));
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("linli-wf-{}", Uuid::now_v7().simple()));
     std::fs::create_dir_all(&dir).unwrap();
     for f in [
         "catalog.toml",
@@ -74,7 +75,8 @@ pub fn workflows_before_v3() -> std::path::PathBuf {
 }
 
 pub async fn sqlite_url() -> String {
-    let path = std::env::temp_dir().join(format!("linli-api-{}.db", Uuid::now_v7().simple()));
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("linli-api-{}.db", Uuid::now_v7().simple()));
     format!("sqlite://{}", path.display())
 }
 

@@ -215,7 +215,8 @@ async fn main() {
     let catalog = catalog();
     let wf = catalog.latest("community-service").unwrap().clone();
     let n = backlog();
-    let dir = std::env::temp_dir().join(format!("linli-scale-{}", Uuid::now_v7().simple()));
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("linli-scale-{}", Uuid::now_v7().simple()));
     std::fs::create_dir_all(&dir).unwrap();
     let mut backends = vec![(
         "SQLite FULL".to_string(),

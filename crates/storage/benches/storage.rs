@@ -90,7 +90,8 @@ async fn raw_rate(store: &SqlStore, writers: usize) -> f64 {
 async fn main() {
     let catalog = catalog();
     let wf = catalog.latest("community-service").unwrap().clone();
-    let dir = std::env::temp_dir().join(format!("linli-bench-{}", Uuid::now_v7().simple()));
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("linli-bench-{}", Uuid::now_v7().simple()));
     std::fs::create_dir_all(&dir).unwrap();
     let mut backends: Vec<(String, Options)> = Vec::new();
     for (label, durability) in [

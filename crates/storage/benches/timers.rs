@@ -176,7 +176,8 @@ async fn main() {
         .ok()
         .map(|s| s.split(',').filter_map(|n| n.parse().ok()).collect())
         .unwrap_or_else(|| vec![10_000, 1_000_000]);
-    let dir = std::env::temp_dir().join(format!("linli-timers-{}", Uuid::now_v7().simple()));
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("linli-timers-{}", Uuid::now_v7().simple()));
     std::fs::create_dir_all(&dir).unwrap();
     let mut kinds = vec!["SQLite FULL"];
     if std::env::var("LINLI_TEST_DATABASE_URL").is_ok() {

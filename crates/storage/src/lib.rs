@@ -47,7 +47,6 @@ pub mod announce;
 mod connect;
 pub mod demo;
 mod directory;
-pub mod directory_file;
 mod dispatch;
 mod error;
 mod event_rows;
@@ -71,7 +70,7 @@ mod writer;
 use std::sync::Arc;
 
 pub use connect::{DEFAULT_TIMEOUT, Durability, Options, connect};
-pub use directory::{NewPerson, hash_token};
+pub use directory::{Applied, NewPerson, hash_token};
 pub use error::from_sqlx;
 pub use outbox::{DeliveryAttempt, OutboxDelivery, OutboxEntry, OutboxState};
 pub use postgres::create_database;

@@ -83,7 +83,8 @@ impl Tally {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn commits_that_fail_on_a_full_disk_lose_nothing_acknowledged() {
-    let path = std::env::temp_dir().join(format!("linli-full-{}.db", Uuid::now_v7().simple()));
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("linli-full-{}.db", Uuid::now_v7().simple()));
     let url = format!("sqlite://{}", path.display());
     let s = connect(&url).await;
     let w = Arc::new(World::new());

@@ -867,7 +867,8 @@ async fn an_action_at_the_version_written_here_does_not_read_the_ticket(s: SqlSt
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_two_nodes_acting_on_one_ticket_by_turns() {
-    let path = std::env::temp_dir().join(format!("linli-nodes-{}.db", Uuid::now_v7().simple()));
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("linli-nodes-{}.db", Uuid::now_v7().simple()));
     let url = format!("sqlite://{}", path.display());
     two_nodes_acting_on_one_ticket_by_turns(connect(&url).await, connect(&url).await).await;
 }
@@ -944,7 +945,8 @@ backends! {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_restart_fires_every_timer_once_in_due_order() {
-    let path = std::env::temp_dir().join(format!("linli-restart-{}.db", Uuid::now_v7().simple()));
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("linli-restart-{}.db", Uuid::now_v7().simple()));
     let url = format!("sqlite://{}", path.display());
     let first = connect(&url).await;
     let second = connect(&url).await;

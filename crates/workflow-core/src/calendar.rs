@@ -12,6 +12,15 @@ use jiff::civil::{Date, DateTime, Weekday};
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 
+/// The zone of a calendar that names none, and of a deployment without calendars: the
+/// communities Linli serves keep China Standard Time.
+pub const DEFAULT_ZONE: &str = "Asia/Shanghai";
+
+/// [`DEFAULT_ZONE`] as a zone (the bundled database always has it).
+pub fn default_zone() -> TimeZone {
+    TimeZone::get(DEFAULT_ZONE).unwrap_or(TimeZone::UTC)
+}
+
 /// Seconds since local midnight; `86_400` stands for the 24:00 that closes a day.
 pub type DaySecond = u32;
 

@@ -15,6 +15,7 @@ pub mod clock;
 pub mod command;
 pub mod decide;
 pub mod definition;
+pub mod directory;
 pub mod dispatch;
 pub mod duration;
 pub mod engine;

@@ -375,10 +375,11 @@ async fn list(state: &AppState, format: Format, params: &Params) -> Response {
     }
 }
 
-/// W3C date-time in the office's zone (Asia/Shanghai), as the spec's examples give them.
-fn w3c(t: Timestamp) -> String {
-    let tz = jiff::tz::TimeZone::get("Asia/Shanghai").unwrap_or(jiff::tz::TimeZone::UTC);
-    t.to_zoned(tz).strftime("%Y-%m-%dT%H:%M:%S%:z").to_string()
+/// W3C date-time in the deployment's zone, as the spec's examples give them.
+fn w3c(t: Timestamp, zone: &jiff::tz::TimeZone) -> String {
+    t.to_zoned(zone.clone())
+        .strftime("%Y-%m-%dT%H:%M:%S%:z")
+        .to_string()
 }
 
 /// The requests with the spec's fields; each branch's name is read once.
@@ -398,6 +399,8 @@ async fn request_docs(state: &AppState, tickets: &[Ticket]) -> Vec<Value> {
 /// One request with the spec's fields.
 fn request_doc(state: &AppState, t: &Ticket, agency: &str) -> Value {
     let catalog = state.engine.catalog();
+    let zone = catalog.time_zone();
+    let w3c = |t: Timestamp| w3c(t, &zone);
     let wf = catalog.workflow(&t.workflow_id, t.workflow_version);
     let label = wf
         .and_then(|w| w.state_id(&t.state).map(|s| w.state(s).label.clone()))

@@ -15,7 +15,6 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use jiff::civil::Date;
-use jiff::tz::TimeZone;
 use jiff::{Timestamp, ToSpan};
 use quick_xml::escape::escape;
 use serde::{Deserialize, Serialize};
@@ -94,19 +93,8 @@ pub struct ClosedItem {
     pub rating: Option<u8>,
 }
 
-/// The zone months are counted in: the office calendar's (the communities'), else UTC.
-fn zone(state: &AppState) -> TimeZone {
-    state
-        .engine
-        .catalog()
-        .calendars
-        .values()
-        .next()
-        .map_or(TimeZone::UTC, |c| c.time_zone.clone())
-}
-
 async fn board(state: &AppState, id: Uuid, q: &BoardQuery) -> ApiResult<BoardView> {
-    let tz = zone(state);
+    let tz = state.engine.catalog().time_zone();
     let first = match q.month.as_deref() {
         None => {
             let today = state.engine.now().to_zoned(tz.clone()).date();

@@ -28,13 +28,14 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(stats))
 }
 
-fn instant(field: &'static str, s: &str) -> Result<Timestamp, ApiError> {
+/// An RFC 3339 instant, or a date: its midnight in the deployment's zone.
+fn instant(field: &'static str, s: &str, zone: &jiff::tz::TimeZone) -> Result<Timestamp, ApiError> {
     if let Ok(t) = s.parse::<Timestamp>() {
         return Ok(t);
     }
     s.parse::<jiff::civil::Date>()
         .ok()
-        .and_then(|d| d.in_tz("Asia/Shanghai").ok())
+        .and_then(|d| d.to_zoned(zone.clone()).ok())
         .map(|z| z.timestamp())
         .ok_or_else(|| ApiError::BadRequest {
             code: "invalid_query",
@@ -42,12 +43,16 @@ fn instant(field: &'static str, s: &str) -> Result<Timestamp, ApiError> {
         })
 }
 
-/// A period: `from` and `to` are RFC 3339 instants or dates (`2026-11-01`, midnight in
-/// Asia/Shanghai); `to` is exclusive. Defaults: the 30 days up to now.
-fn period(from: Option<&str>, to: Option<&str>, now: Timestamp) -> Result<Period, ApiError> {
-    let to = to.map(|s| instant("to", s)).transpose()?.unwrap_or(now);
+/// A period: `from` and `to` are RFC 3339 instants or dates (`2026-11-01`, midnight in the
+/// deployment's zone); `to` is exclusive. Defaults: the 30 days up to now.
+fn period(state: &AppState, from: Option<&str>, to: Option<&str>) -> Result<Period, ApiError> {
+    let zone = state.engine.catalog().time_zone();
+    let to = to
+        .map(|s| instant("to", s, &zone))
+        .transpose()?
+        .unwrap_or_else(|| state.engine.now());
     let from = match from {
-        Some(s) => instant("from", s)?,
+        Some(s) => instant("from", s, &zone)?,
         None => to
             .checked_sub(SignedDuration::from_hours(24 * 30))
             .unwrap_or(Timestamp::MIN),
@@ -124,7 +129,7 @@ async fn ledger(
     ApiQuery(q): ApiQuery<LedgerQuery>,
 ) -> ApiResult<axum::Json<LedgerView>> {
     ledger_access(&state, &caller, id).await?;
-    let p = period(q.from.as_deref(), q.to.as_deref(), state.engine.now())?;
+    let p = period(&state, q.from.as_deref(), q.to.as_deref())?;
     let entries = state.store.ledger(id, p).await?;
     let minutes = entries.iter().map(|e| e.minutes).sum::<i64>();
     Ok(axum::Json(LedgerView {
@@ -242,7 +247,7 @@ async fn leaderboard(
     if !caller.principal.reads_board(&info) {
         return Err(ApiError::NotFound);
     }
-    let p = period(q.from.as_deref(), q.to.as_deref(), state.engine.now())?;
+    let p = period(&state, q.from.as_deref(), q.to.as_deref())?;
     let limit = q.limit.unwrap_or(20).clamp(1, 100);
     let standings = state.store.leaderboard(info.unit, p, limit).await?;
     Ok(axum::Json(BoardView {
@@ -312,7 +317,7 @@ async fn stats(
     if !caller.principal.covers(&info) {
         return Err(ApiError::NotFound);
     }
-    let p = period(q.from.as_deref(), q.to.as_deref(), state.engine.now())?;
+    let p = period(&state, q.from.as_deref(), q.to.as_deref())?;
     let figures = state.store.stats(info.unit, p).await?;
     let view = StatsView {
         unit: info.unit,

@@ -132,7 +132,8 @@ pub async fn first_page(s: &SqlStore, scope: &workflow_core::store::Scope) -> Ve
 }
 
 pub async fn sqlite_store() -> SqlStore {
-    let path = std::env::temp_dir().join(format!("linli-test-{}.db", Uuid::now_v7().simple()));
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("linli-test-{}.db", Uuid::now_v7().simple()));
     connect(&format!("sqlite://{}", path.display())).await
 }
 

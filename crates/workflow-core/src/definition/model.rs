@@ -509,6 +509,16 @@ pub struct Catalog {
 }
 
 impl Catalog {
+    /// The deployment's civil time zone, in which dates are read and written (a report's
+    /// `from=2026-11-01`, a volunteer's `away_until`, the board's months): its first
+    /// calendar's (the office calendar's), else [`crate::calendar::DEFAULT_ZONE`].
+    pub fn time_zone(&self) -> jiff::tz::TimeZone {
+        match self.calendars.values().next() {
+            Some(c) => c.time_zone.clone(),
+            None => crate::calendar::default_zone(),
+        }
+    }
+
     pub fn workflow(&self, id: &str, version: u32) -> Option<&Arc<Workflow>> {
         self.workflows.get(&WorkflowKey {
             id: id.to_owned(),

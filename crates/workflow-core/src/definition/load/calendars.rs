@@ -15,7 +15,7 @@ pub(super) fn calendar(cx: &mut Cx, name: &Name, raw: &RawCalendar) -> Option<Ca
     let tz_name = raw
         .time_zone
         .as_ref()
-        .map_or("Asia/Shanghai", |t| t.get_ref());
+        .map_or(crate::calendar::DEFAULT_ZONE, |t| t.get_ref());
     let tz = match TimeZone::get(tz_name) {
         Ok(tz) => Some(tz),
         Err(_) => {

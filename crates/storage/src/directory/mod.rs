@@ -10,6 +10,10 @@ use workflow_core::Role;
 use workflow_core::access::Principal;
 use workflow_core::store::*;
 
+mod file;
+
+pub use file::Applied;
+
 use crate::error::from_sqlx;
 use crate::{SqlStore, us};
 

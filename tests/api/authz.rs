@@ -1,0 +1,346 @@
+//! The authorization matrix: every route the API serves (read from its OpenAPI document,
+//! which is built from the router's own route list) × every kind of caller, with the status
+//! each must get. There is no default row: a new route without an entry fails this test.
+
+use crate::support::TestApp;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Who {
+    Anonymous,
+    Malformed,
+    Revoked,
+    Requester,
+    OtherResident,
+    Assignee,
+    OtherMember,
+    Secretary,
+    OtherSecretary,
+    Community,
+    Street,
+    Admin,
+    /// A residents' representative (督单): read-only oversight, a resident too.
+    Supervisor,
+}
+
+const EVERYONE: [Who; 13] = [
+    Who::Anonymous,
+    Who::Malformed,
+    Who::Revoked,
+    Who::Requester,
+    Who::OtherResident,
+    Who::Assignee,
+    Who::OtherMember,
+    Who::Secretary,
+    Who::OtherSecretary,
+    Who::Community,
+    Who::Street,
+    Who::Admin,
+    Who::Supervisor,
+];
+
+fn is_unauthenticated(w: Who) -> bool {
+    matches!(w, Who::Anonymous | Who::Malformed | Who::Revoked)
+}
+
+/// The expected status of `method path` for `who`. Panics on a route it does not know.
+fn expected(method: &str, path: &str, who: Who) -> StatusCode {
+    use StatusCode as S;
+    use Who::*;
+    let public = matches!(path, "/healthz" | "/readyz" | "/metrics" | "/openapi.json");
+    if public {
+        return S::OK;
+    }
+    if is_unauthenticated(who) {
+        return S::UNAUTHORIZED;
+    }
+    // Who can see the ticket under test (the requester's, held by the assignee, in the
+    // secretary's branch, the community's community, the street's street).
+    let sees = matches!(who, Requester | Assignee | Secretary | Community | Street);
+    let staff = matches!(who, Secretary | OtherSecretary | Community | Street);
+    match (method, path) {
+        ("POST", "/api/v1/tickets") => match who {
+            Requester | OtherResident | Supervisor => S::CREATED,
+            _ => S::FORBIDDEN,
+        },
+        ("GET", "/api/v1/tickets")
+        | ("GET", "/api/v1/workflows")
+        | ("GET", "/api/v1/categories")
+        | ("GET", "/api/v1/me")
+        | ("GET", "/api/v1/teams") => S::OK,
+        ("GET", "/api/v1/tickets/{id}") | ("GET", "/api/v1/tickets/{id}/events") => {
+            if sees {
+                S::OK
+            } else {
+                S::NOT_FOUND
+            }
+        }
+        // The action tried is `note`: requester, assignee and staff may add one.
+        ("POST", "/api/v1/tickets/{id}/actions/{action}") => {
+            if sees {
+                S::OK
+            } else {
+                S::NOT_FOUND
+            }
+        }
+        // Photos: whoever sees the request sees them, and may add one (the requester a
+        // `request` photo, the holder and staff an `after` one).
+        ("POST", "/api/v1/tickets/{id}/photos") => {
+            if sees {
+                S::CREATED
+            } else {
+                S::NOT_FOUND
+            }
+        }
+        ("GET", "/api/v1/tickets/{id}/photos") | ("GET", "/api/v1/tickets/{id}/photos/{photo}") => {
+            if sees {
+                S::OK
+            } else {
+                S::NOT_FOUND
+            }
+        }
+        // Asked without the phone number it looks for.
+        ("GET", "/api/v1/residents") => match who {
+            Assignee | OtherMember | Secretary | OtherSecretary | Community => {
+                S::UNPROCESSABLE_ENTITY
+            }
+            _ => S::FORBIDDEN,
+        },
+        ("GET", "/api/v1/tickets/{id}/candidates") | ("GET", "/api/v1/tickets/{id}/duplicates") => {
+            match (staff, sees) {
+                (false, _) => S::FORBIDDEN,
+                (true, true) => S::OK,
+                (true, false) => S::NOT_FOUND,
+            }
+        }
+        ("POST", "/api/v1/admin/org-units")
+        | ("POST", "/api/v1/admin/branches")
+        | ("POST", "/api/v1/admin/people")
+        | ("POST", "/api/v1/admin/teams")
+        | ("POST", "/api/v1/admin/partner-units") => {
+            if who == Admin {
+                S::CREATED
+            } else {
+                S::FORBIDDEN
+            }
+        }
+        ("POST", "/api/v1/admin/people/{id}/revoke-tokens")
+        | ("GET", "/api/v1/admin/people/{id}/contact-reads") => {
+            if who == Admin {
+                S::OK
+            } else {
+                S::FORBIDDEN
+            }
+        }
+        ("GET", "/api/v1/admin/outbox") | ("GET", "/api/v1/admin/outbox/backlog") => {
+            if who == Admin { S::OK } else { S::FORBIDDEN }
+        }
+        // The id tried is the ticket's, not a message's.
+        ("POST", "/api/v1/admin/outbox/{id}/retry") => {
+            if who == Admin {
+                S::NOT_FOUND
+            } else {
+                S::FORBIDDEN
+            }
+        }
+        // Everyone signed in has a stream of their own.
+        ("GET", "/api/v1/me/stream") => S::OK,
+        // The member under test is the assignee, 王师傅 of 荷花塘社区.
+        ("GET", "/api/v1/members/{id}/ledger") => match who {
+            Assignee | Secretary | Community | Street | Admin => S::OK,
+            OtherSecretary => S::NOT_FOUND,
+            _ => S::FORBIDDEN,
+        },
+        ("POST", "/api/v1/members/{id}/ledger") => match who {
+            Secretary | Community | Street => S::CREATED,
+            OtherSecretary => S::NOT_FOUND,
+            _ => S::FORBIDDEN,
+        },
+        // Each caller's own unit; an administrator has none and must name one.
+        ("GET", "/api/v1/leaderboard") => match who {
+            Admin => S::UNPROCESSABLE_ENTITY,
+            _ => S::OK,
+        },
+        // The caller's community's wall: the street office and the administrator have no
+        // community of their own and must name one.
+        ("GET", "/api/v1/wall") => match who {
+            Street | Admin => S::UNPROCESSABLE_ENTITY,
+            _ => S::OK,
+        },
+        // Oversight: supervisors of their community, staff of their area; nobody else.
+        ("GET", "/api/v1/supervision/overdue") => match who {
+            Secretary | OtherSecretary | Community | Street | Supervisor => S::OK,
+            _ => S::FORBIDDEN,
+        },
+        ("GET", "/api/v1/stats") => match who {
+            Secretary | OtherSecretary | Community | Street => S::OK,
+            Admin => S::UNPROCESSABLE_ENTITY,
+            _ => S::FORBIDDEN,
+        },
+        _ => panic!("{method} {path} has no row in the authorization matrix: add one"),
+    }
+}
+
+async fn every_route_answers_every_caller_as_the_matrix_says(app: TestApp) {
+    // The ticket under test: 王奶奶's, dispatched to 王师傅.
+    let t = app.submit("resident", "repair", "厨房水管漏水").await;
+    app.act("secretary", &t, "triage", Value::Null).await;
+    let member = app.demo.user("member").id;
+    app.act("secretary", &t, "dispatch", json!({"assignee": member}))
+        .await;
+    // A person whose token is revoked.
+    let r = app
+        .post(
+            "admin",
+            "/api/v1/admin/people",
+            json!({"name": "离任书记", "roles": ["secretary"]}),
+        )
+        .await;
+    let revoked_token = r.body["token"].as_str().unwrap().to_owned();
+    let revoked_id = r.body["id"].as_str().unwrap().to_owned();
+    app.post(
+        "admin",
+        &format!("/api/v1/admin/people/{revoked_id}/revoke-tokens"),
+        Value::Null,
+    )
+    .await;
+
+    // A photo on it, for the route that serves one.
+    let png = include_bytes!("../fixtures/photo.png").to_vec();
+    let photo = app
+        .send(
+            app.client
+                .post(app.url(&format!("/api/v1/tickets/{t}/photos")))
+                .bearer_auth(app.token("resident"))
+                .header("content-type", "image/png")
+                .body(png.clone()),
+        )
+        .await;
+    let photo = photo.body["id"].as_str().unwrap().to_owned();
+
+    let token = |who: Who| -> Option<String> {
+        let demo = |k: &str| Some(app.token(k));
+        match who {
+            Who::Anonymous => None,
+            Who::Malformed => Some("not-a-token".into()),
+            Who::Revoked => Some(revoked_token.clone()),
+            Who::Requester => demo("resident"),
+            Who::OtherResident => demo("yunhe_resident"),
+            Who::Assignee => demo("member"),
+            Who::OtherMember => demo("yunhe_member"),
+            Who::Secretary => demo("secretary"),
+            Who::OtherSecretary => demo("yunhe_secretary"),
+            Who::Community => demo("community"),
+            Who::Street => demo("street"),
+            Who::Admin => demo("admin"),
+            Who::Supervisor => demo("supervisor"),
+        }
+    };
+    let body = |method: &str, path: &str| -> Option<Value> {
+        let demo = &app.demo;
+        match (method, path) {
+            ("POST", "/api/v1/tickets") => {
+                Some(json!({"category": "sanitation", "description": "矩阵测试"}))
+            }
+            ("POST", "/api/v1/tickets/{id}/actions/{action}") => Some(json!({"note": "矩阵测试"})),
+            ("POST", "/api/v1/admin/org-units") => {
+                Some(json!({"kind": "street", "name": "矩阵街道"}))
+            }
+            ("POST", "/api/v1/admin/branches") => {
+                Some(json!({"community_id": demo.hehuatang, "name": "矩阵支部", "areas": []}))
+            }
+            ("POST", "/api/v1/admin/people") => {
+                Some(json!({"name": "矩阵居民", "roles": ["resident"]}))
+            }
+            ("POST", "/api/v1/admin/teams") => {
+                Some(json!({"community_id": demo.hehuatang, "name": "矩阵队"}))
+            }
+            ("POST", "/api/v1/admin/partner-units") => {
+                Some(json!({"community_id": demo.hehuatang, "name": "矩阵共建单位"}))
+            }
+            ("POST", "/api/v1/members/{id}/ledger") => {
+                Some(json!({"ticket_id": t, "points": 1, "reason": "矩阵测试"}))
+            }
+            _ => None,
+        }
+    };
+
+    let doc = app
+        .send(app.client.get(app.url("/openapi.json")))
+        .await
+        .body;
+    let mut checked = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            let method = method.to_uppercase();
+            for who in EVERYONE {
+                // A fresh victim each time for revoke-tokens, so an admin's 200 does not
+                // depend on the order of the rows.
+                let concrete = path
+                    .replace(
+                        "{id}",
+                        &if path.contains("revoke") {
+                            app.demo.user("yunhe_repair").id.to_string()
+                        } else if path.starts_with("/api/v1/members/") {
+                            member.to_string()
+                        } else {
+                            t.clone()
+                        },
+                    )
+                    .replace("{action}", "note")
+                    .replace("{photo}", &photo);
+                let mut req = app
+                    .client
+                    .request(method.parse().unwrap(), app.url(&concrete));
+                if let Some(tok) = token(who) {
+                    req = req.bearer_auth(tok);
+                }
+                if let Some(b) = body(&method, path) {
+                    req = req.json(&b);
+                } else if method == "POST" && path.ends_with("/photos") {
+                    req = req.header("content-type", "image/png").body(png.clone());
+                }
+                let want = expected(&method, path, who);
+                if path == "/api/v1/me/stream" && want == StatusCode::OK {
+                    // An event stream does not end: its status is the answer.
+                    let res = req.send().await.unwrap();
+                    assert_eq!(res.status(), want, "{method} {path} as {who:?}");
+                    checked += 1;
+                    continue;
+                }
+                let r = app.send(req).await;
+                assert_eq!(r.status, want, "{method} {path} as {who:?}: {:?}", r.body);
+                if !r.status.is_success()
+                    && !matches!(path.as_str(), "/healthz" | "/readyz" | "/metrics")
+                {
+                    assert_eq!(
+                        r.content_type, "application/problem+json",
+                        "{method} {path} as {who:?}"
+                    );
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 18 * EVERYONE.len(), "{checked} cells");
+    // Nothing the refused callers tried changed the ticket beyond the notes of those allowed.
+    let events = app
+        .get("secretary", &format!("/api/v1/tickets/{t}/events"))
+        .await;
+    let notes = events
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "note")
+        .count();
+    assert_eq!(
+        notes, 5,
+        "requester, assignee, secretary, community and street added one note each"
+    );
+}
+
+backends! {
+    every_route_answers_every_caller_as_the_matrix_says,
+}

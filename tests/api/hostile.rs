@@ -1,0 +1,263 @@
+//! Hostile input: whatever a client sends, the answer is a clean 4xx problem document or a
+//! faithful round trip, never a 5xx, and nothing is stored that should not be.
+
+use crate::support::TestApp;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+fn clean_4xx(r: &crate::support::Reply, what: &str) {
+    assert!(
+        r.status.is_client_error(),
+        "{what}: {} {:?}",
+        r.status,
+        r.body
+    );
+    assert_eq!(r.content_type, "application/problem+json", "{what}");
+    assert!(!r.code().is_empty(), "{what}: a stable code");
+}
+
+async fn malformed_bodies_are_refused_cleanly(app: TestApp) {
+    let t = app.submit("resident", "repair", "测试").await;
+    let raw = |path: String, body: Vec<u8>| {
+        app.client
+            .post(app.url(&path))
+            .bearer_auth(app.token("secretary"))
+            .header("content-type", "application/json")
+            .body(body)
+    };
+    let action = format!("/api/v1/tickets/{t}/actions/triage");
+    // 30,000 levels: under the body limit, so it is the nesting that is refused, not the size.
+    let deep = format!("{}{}", "[".repeat(30_000), "]".repeat(30_000));
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("deeply nested", deep.into_bytes()),
+        ("not an object", b"[1, 2, 3]".to_vec()),
+        ("a string", b"\"triage\"".to_vec()),
+        ("wrong type", br#"{"version": "three"}"#.to_vec()),
+        ("negative version", br#"{"version": -1}"#.to_vec()),
+        ("huge number", br#"{"version": 1e400}"#.to_vec()),
+        ("unknown field", br#"{"assignee_override": true}"#.to_vec()),
+        ("null bytes", b"{\"note\": \"a\x00b\"}".to_vec()),
+        ("truncated", b"{\"note\": \"abc".to_vec()),
+        ("invalid utf-8", b"{\"note\": \"\xc3\x28\"}".to_vec()),
+    ];
+    for (what, body) in cases {
+        clean_4xx(&app.send(raw(action.clone(), body)).await, what);
+    }
+    // Text fields: too long, or carrying control characters.
+    for (what, body) in [
+        ("long note", json!({"note": "长".repeat(2001)})),
+        ("control characters", json!({"note": "铃\u{7}声"})),
+    ] {
+        let r = app.act("secretary", &t, "triage", body).await;
+        assert_eq!(
+            (r.status, r.code()),
+            (StatusCode::UNPROCESSABLE_ENTITY, "invalid_field"),
+            "{what}"
+        );
+    }
+    let r = app
+        .act(
+            "secretary",
+            &t,
+            "reject",
+            json!({"reason": "理".repeat(501)}),
+        )
+        .await;
+    assert_eq!(r.code(), "invalid_field");
+    let r = app.get("secretary", &format!("/api/v1/tickets/{t}")).await;
+    assert_eq!(
+        (r.body["state"].as_str(), r.body["version"].as_u64()),
+        (Some("submitted"), Some(3)),
+        "nothing applied"
+    );
+}
+
+async fn hostile_text_is_stored_as_data_and_round_trips(app: TestApp) {
+    for text in [
+        "'; DROP TABLE tickets; --",
+        "\" OR 1=1 --",
+        "<script>alert('邻里')</script>",
+        "家里的灯坏了 💡🙏🏻 👵",
+        "tab\tand\nnewlines\r\nkept",
+        "Ω≈ç√∫ 𝕃𝕚𝕟𝕝𝕚 ﷽",
+    ] {
+        let t = app.submit("resident", "repair", text).await;
+        let r = app.get("resident", &format!("/api/v1/tickets/{t}")).await;
+        assert_eq!(r.body["description"], text, "round trip");
+    }
+    let all = app.get("resident", "/api/v1/tickets?limit=100").await;
+    assert_eq!(
+        all.body["items"].as_array().unwrap().len(),
+        6,
+        "the tickets table is fine"
+    );
+}
+
+async fn strange_paths_and_queries_are_4xx_never_5xx(app: TestApp) {
+    let long = "9".repeat(10_000);
+    let paths = [
+        "/api/v1/tickets/not-a-uuid".to_owned(),
+        "/api/v1/tickets/../../../etc/passwd".to_owned(),
+        "/api/v1/tickets/%2e%2e%2f%2e%2e%2fetc%2fpasswd".to_owned(),
+        format!("/api/v1/tickets/{long}"),
+        "/api/v1/tickets/00000000-0000-0000-0000-000000000000/events".to_owned(),
+        "/api/v1/tickets?limit=-5".to_owned(),
+        "/api/v1/tickets?limit=99999999999999999999".to_owned(),
+        "/api/v1/tickets?breached=perhaps".to_owned(),
+        "/api/v1/tickets?after=nope".to_owned(),
+        "/api/v1/tickets?state=%27%3B%20DROP%20TABLE%20tickets%3B".to_owned(),
+        "/api/v1/tickets?unknown_filter=1".to_owned(),
+        format!(
+            "/api/v1/tickets/{}/actions/{}",
+            uuid::Uuid::now_v7(),
+            "a".repeat(5000)
+        ),
+        // GET on a POST-only route: 405, as a problem document too.
+        format!("/api/v1/tickets/{}/actions/triage", uuid::Uuid::now_v7()),
+    ];
+    for p in &paths {
+        let r = app.get("secretary", p).await;
+        assert!(!r.status.is_server_error(), "{p}: {}", r.status);
+        if !r.status.is_success() {
+            clean_4xx(&r, p);
+        }
+    }
+    for i in 0..105 {
+        app.submit("resident", "sanitation", &format!("第{i}件"))
+            .await;
+    }
+    let r = app.get("secretary", "/api/v1/tickets?limit=100000").await;
+    assert_eq!(r.status, StatusCode::OK, "page size is capped, not refused");
+    assert_eq!(
+        r.body["items"].as_array().unwrap().len(),
+        100,
+        "at most 100 a page"
+    );
+    assert!(r.body["next"].is_string(), "and a cursor to the rest");
+    let r = app.get("secretary", "/api/v1/tickets/not-a-uuid").await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::BAD_REQUEST, "invalid_path")
+    );
+    // Malformed credentials are a plain 401.
+    for auth in [
+        "Bearer",
+        "Bearer ",
+        "Basic dXNlcjpwYXNz",
+        &format!("Bearer {}", "x".repeat(5000)),
+    ] {
+        let r = app
+            .send(
+                app.client
+                    .get(app.url("/api/v1/tickets"))
+                    .header("authorization", auth),
+            )
+            .await;
+        assert_eq!(
+            (r.status, r.code()),
+            (StatusCode::UNAUTHORIZED, "unauthenticated"),
+            "{auth:.20}"
+        );
+    }
+}
+
+async fn a_ten_megabyte_body_is_refused_before_it_is_read(app: TestApp) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // A raw client: it announces 10 MB, sends the headers, and reads the answer the server
+    // gives without waiting for the body.
+    let mut stream = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    let head = format!(
+        "POST /api/v1/tickets HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+        app.token("resident"),
+        10 * 1024 * 1024
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(&vec![b'x'; 16 * 1024]).await.unwrap();
+    let mut answer = vec![0u8; 4096];
+    let n = tokio::time::timeout(std::time::Duration::from_secs(10), stream.read(&mut answer))
+        .await
+        .expect("the server answers without the whole body")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer[..n]);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains("payload_too_large"), "{answer}");
+    let mine = app.get("resident", "/api/v1/tickets").await;
+    assert_eq!(mine.body["items"], Value::Array(vec![]), "nothing stored");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_over_the_rate_limit_gets_429_with_retry_after() {
+    let url = crate::support::sqlite_url().await;
+    let app = TestApp::spawn_with(&url, |c| linli::app::Config {
+        rate_limit: 1,
+        rate_burst: 5,
+        ..c
+    })
+    .await;
+    let mut statuses = Vec::new();
+    for _ in 0..10 {
+        let r = app.get("resident", "/api/v1/tickets").await;
+        statuses.push(r.status);
+        if r.status == StatusCode::TOO_MANY_REQUESTS {
+            assert_eq!(r.code(), "rate_limited");
+            assert_eq!(r.content_type, "application/problem+json");
+        }
+    }
+    assert_eq!(
+        statuses.iter().filter(|s| **s == StatusCode::OK).count(),
+        5,
+        "{statuses:?}"
+    );
+    assert_eq!(statuses.last(), Some(&StatusCode::TOO_MANY_REQUESTS));
+    let res = app
+        .client
+        .get(app.url("/api/v1/tickets"))
+        .bearer_auth(app.token("resident"))
+        .send()
+        .await
+        .unwrap();
+    let retry: u64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=5).contains(&retry), "Retry-After {retry}");
+    // Another caller has a bucket of their own.
+    assert_eq!(
+        app.get("secretary", "/api/v1/tickets").await.status,
+        StatusCode::OK
+    );
+}
+
+async fn a_stalled_client_does_not_hold_the_server(app: TestApp) {
+    use tokio::io::AsyncWriteExt;
+    // Ten connections that send half a request and then nothing.
+    let mut stalled = Vec::new();
+    for _ in 0..10 {
+        let mut s = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+        s.write_all(
+            b"POST /api/v1/tickets HTTP/1.1\r\nhost: x\r\ncontent-length: 500\r\n\r\n{\"cat",
+        )
+        .await
+        .unwrap();
+        stalled.push(s);
+    }
+    // Everyone else is served as usual, promptly.
+    let started = std::time::Instant::now();
+    for _ in 0..5 {
+        assert_eq!(
+            app.get("secretary", "/api/v1/tickets").await.status,
+            StatusCode::OK
+        );
+    }
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    drop(stalled);
+}
+
+backends! {
+    a_stalled_client_does_not_hold_the_server,
+    malformed_bodies_are_refused_cleanly,
+    hostile_text_is_stored_as_data_and_round_trips,
+    strange_paths_and_queries_are_4xx_never_5xx,
+    a_ten_megabyte_body_is_refused_before_it_is_read,
+}

@@ -1,0 +1,29 @@
+//! The root's integration tests, one binary (linking one is most of a test build on two
+//! cores): the HTTP API, the real `linli` binary and the web console, each module on SQLite
+//! and, when `LINLI_TEST_DATABASE_URL` is set, on PostgreSQL.
+
+#[macro_use]
+mod support;
+
+mod authz;
+mod board;
+mod check;
+mod console;
+mod crash;
+mod directory;
+mod disk_full;
+mod dispatch;
+mod hostile;
+mod linked;
+mod migrate;
+mod nodes;
+mod notifications;
+mod open311;
+mod outage;
+mod partition;
+mod photos;
+mod practice;
+mod reports;
+mod requests;
+mod serve;
+mod timer_worker;

@@ -324,7 +324,7 @@ async fn every_error_class_is_a_problem_document(app: TestApp) {
         StatusCode::BAD_REQUEST,
         "invalid_json",
     );
-    // 413 is provoked in tests/hostile.rs by a raw client that reads the early answer: the
+    // 413 is provoked in tests/api/hostile.rs by a raw client that reads the early answer: the
     // server refuses an oversize body before reading it and closes, so a client like this one,
     // still writing, may see the connection reset instead of the answer.
     // Nothing of the above changed the ticket.

@@ -5,7 +5,7 @@
 // plain message, a late answer for a page left behind does not replace the page shown, English on
 // request, sign-out. Screenshots of each role's pages are written.
 //
-// Run by tests/console.rs, which starts the server and passes (env): LINLI_BASE, LINLI_USERS
+// Run by tests/api/console.rs, which starts the server and passes (env): LINLI_BASE, LINLI_USERS
 // (JSON: key → {id, name, token}), LINLI_OVERDUE (an overdue request's id), LINLI_CHROMIUM,
 // LINLI_SCREENSHOTS.
 

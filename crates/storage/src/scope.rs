@@ -1,6 +1,6 @@
 //! The core's access policy as SQL: a [`Scope`] is a union of [`Set`]s, and each set is one
 //! condition on a `tickets` row ([`push_set`], the one translation; the property test in
-//! `tests/access.rs` holds it equal to [`Scope::sees`] on both backends). A list whose scope
+//! `tests/store/access.rs` holds it equal to [`Scope::sees`] on both backends). A list whose scope
 //! is a union of several sets reads the newest page of each set and keeps the newest of those
 //! ([`push_list_conditions`]), so that each set's own index serves it.
 

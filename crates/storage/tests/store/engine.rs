@@ -59,7 +59,7 @@ async fn rig_on(s: SqlStore, start: &str, catalog: Catalog) -> Rig {
 /// The calendar and ladder arithmetic here counts every timer a step fires, on
 /// community-service v2, whose clocks warn once. Version 3's clocks warn at several
 /// thresholds and chase before the deadline, which would interleave with each count; its
-/// warnings are checked end to end in `tests/practice.rs`.
+/// warnings are checked end to end in `tests/api/practice.rs`.
 fn load_catalog() -> Catalog {
     catalog_before_v3()
 }

@@ -7,7 +7,7 @@ use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 
 /// A required JSON body.
 pub struct Body<T>(pub T);
@@ -20,23 +20,14 @@ async fn bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiErro
         .await
         .map_err(|r| match r.status() {
             StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
-            _ => ApiError::BadRequest {
-                code: "invalid_body",
-                detail: r.body_text(),
-            },
+            _ => ApiError::rejected(Code::UnreadableBody, r.body_text()),
         })
 }
 
 fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(bytes).map_err(|e| match e.classify() {
-        serde_json::error::Category::Data => ApiError::Unprocessable {
-            code: "invalid_body",
-            detail: e.to_string(),
-        },
-        _ => ApiError::BadRequest {
-            code: "invalid_json",
-            detail: e.to_string(),
-        },
+        serde_json::error::Category::Data => ApiError::rejected(Code::InvalidBody, e.to_string()),
+        _ => ApiError::rejected(Code::InvalidJson, e.to_string()),
     })
 }
 
@@ -46,10 +37,10 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let b = bytes(req, state).await?;
         if b.is_empty() {
-            return Err(ApiError::BadRequest {
-                code: "invalid_json",
-                detail: "the request body is empty; send a JSON object".into(),
-            });
+            return Err(ApiError::rejected(
+                Code::InvalidJson,
+                "the request body is empty; send a JSON object",
+            ));
         }
         parse(&b).map(Body)
     }
@@ -80,10 +71,7 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> axum::extract::FromRequestParts
         axum::extract::Path::<T>::from_request_parts(parts, state)
             .await
             .map(|axum::extract::Path(v)| ApiPath(v))
-            .map_err(|r| ApiError::BadRequest {
-                code: "invalid_path",
-                detail: r.body_text(),
-            })
+            .map_err(|r| ApiError::rejected(Code::InvalidPath, r.body_text()))
     }
 }
 
@@ -100,9 +88,6 @@ impl<S: Send + Sync, T: DeserializeOwned> axum::extract::FromRequestParts<S> for
         axum::extract::Query::<T>::from_request_parts(parts, state)
             .await
             .map(|axum::extract::Query(v)| ApiQuery(v))
-            .map_err(|r| ApiError::BadRequest {
-                code: "invalid_query",
-                detail: r.body_text(),
-            })
+            .map_err(|r| ApiError::invalid_query(r.body_text()))
     }
 }

@@ -244,7 +244,7 @@ fn engine_error(format: Format, e: EngineError) -> Response {
         }) => format!("address_id is required: {reason}"),
         e => e.to_string(),
     };
-    let (status, _) = crate::error::ApiError::Engine(e).status_and_code();
+    let status = crate::error::ApiError::Engine(e).code().status();
     let status = match status {
         StatusCode::UNPROCESSABLE_ENTITY => StatusCode::BAD_REQUEST,
         other => other,

@@ -13,7 +13,7 @@ use workflow_core::Role;
 
 use crate::AppState;
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult, Problem};
+use crate::error::{ApiError, ApiResult, Code, Problem};
 use crate::extract::{ApiPath, Body};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -75,20 +75,16 @@ pub struct NewOrgUnit {
 fn text(field: &'static str, s: &str, max: usize) -> ApiResult<()> {
     let n = s.trim().chars().count();
     if n == 0 || n > max {
-        return Err(ApiError::Unprocessable {
-            code: "invalid_field",
-            detail: format!("{field} must be 1 to {max} characters"),
-        });
+        return Err(ApiError::invalid_field(format!(
+            "{field} must be 1 to {max} characters"
+        )));
     }
     Ok(())
 }
 
 fn invalid(e: workflow_core::store::StoreError) -> ApiError {
     match e {
-        workflow_core::store::StoreError::Other(detail) => ApiError::Unprocessable {
-            code: "invalid_field",
-            detail,
-        },
+        workflow_core::store::StoreError::Other(detail) => ApiError::invalid_field(detail),
         other => other.into(),
     }
 }
@@ -181,18 +177,17 @@ async fn create_person(
         .roles
         .iter()
         .map(|r| match Role::parse(r) {
-            Some(Role::System) | None => Err(ApiError::Unprocessable {
-                code: "invalid_field",
-                detail: format!("unknown role {r:?}"),
-            }),
+            Some(Role::System) | None => {
+                Err(ApiError::invalid_field(format!("unknown role {r:?}")))
+            }
             Some(role) => Ok(role),
         })
         .collect::<ApiResult<Vec<_>>>()?;
     if roles.is_empty() {
-        return Err(ApiError::Unprocessable {
-            code: "missing_field",
-            detail: "a person needs at least one role".into(),
-        });
+        return Err(ApiError::rejected(
+            Code::MissingField,
+            "a person needs at least one role",
+        ));
     }
     let person = NewPerson {
         name: b.name.trim().to_owned(),

@@ -102,15 +102,9 @@ async fn board(state: &AppState, id: Uuid, q: &BoardQuery) -> ApiResult<BoardVie
         }
         Some(m) => format!("{m}-01")
             .parse::<Date>()
-            .map_err(|_| ApiError::BadRequest {
-                code: "invalid_query",
-                detail: format!("month is YYYY-MM, not {m:?}"),
-            })?,
+            .map_err(|_| ApiError::invalid_query(format!("month is YYYY-MM, not {m:?}")))?,
     };
-    let out_of_range = |_| ApiError::BadRequest {
-        code: "invalid_query",
-        detail: "month is out of range".into(),
-    };
+    let out_of_range = |_| ApiError::invalid_query("month is out of range");
     let start = |d: Date| -> ApiResult<Timestamp> {
         Ok(d.to_zoned(tz.clone()).map_err(out_of_range)?.timestamp())
     };

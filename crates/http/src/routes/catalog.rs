@@ -211,10 +211,9 @@ async fn residents(
     caller.require(&workflow_core::access::PROXY_ROLES)?;
     let phone = q.phone.as_deref().unwrap_or_default().trim();
     if phone.len() < 7 || phone.len() > 20 || !phone.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(ApiError::Unprocessable {
-            code: "invalid_field",
-            detail: "phone: the whole number, digits only".into(),
-        });
+        return Err(ApiError::invalid_field(
+            "phone: the whole number, digits only",
+        ));
     }
     let Some(community) = caller.principal.community_id else {
         return Ok(axum::Json(Vec::new()));

@@ -15,7 +15,7 @@ use workflow_core::Role;
 
 use crate::AppState;
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult, Problem};
+use crate::error::{ApiError, ApiResult, Code, Problem};
 use crate::extract::{ApiPath, ApiQuery};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -96,10 +96,9 @@ async fn list_outbox(
         "failed" => OutboxState::Failed,
         "delivered" => OutboxState::Delivered,
         other => {
-            return Err(ApiError::BadRequest {
-                code: "invalid_query",
-                detail: format!("state must be pending, failed or delivered, not {other:?}"),
-            });
+            return Err(ApiError::invalid_query(format!(
+                "state must be pending, failed or delivered, not {other:?}"
+            )));
         }
     };
     let limit = q.limit.unwrap_or(100).clamp(1, 500);
@@ -158,10 +157,10 @@ async fn retry_message(
             state.engine.signals().outbox_written();
             Ok(StatusCode::ACCEPTED)
         }
-        Some(false) => Err(ApiError::Conflict {
-            code: "not_parked",
-            detail: "only a parked (failed) message can be retried".into(),
-        }),
+        Some(false) => Err(ApiError::rejected(
+            Code::NotParked,
+            "only a parked (failed) message can be retried",
+        )),
         None => Err(ApiError::NotFound),
     }
 }

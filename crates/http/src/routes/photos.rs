@@ -16,7 +16,7 @@ use workflow_core::access::PhotoStage;
 
 use crate::AppState;
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult, Problem};
+use crate::error::{ApiError, ApiResult, Code, Problem};
 use crate::extract::{ApiPath, ApiQuery};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -110,18 +110,17 @@ async fn upload(
         Some("request") => PhotoStage::Request,
         Some("before") => PhotoStage::Before,
         Some(other) => {
-            return Err(ApiError::Unprocessable {
-                code: "invalid_field",
-                detail: format!("stage {other:?} is not one of request, before, after"),
-            });
+            return Err(ApiError::invalid_field(format!(
+                "stage {other:?} is not one of request, before, after"
+            )));
         }
     };
     caller.principal.may_add_photo(&ticket, stage)?;
     if ticket.terminal {
-        return Err(ApiError::Conflict {
-            code: "ticket_closed",
-            detail: "the request is closed: no more photos".into(),
-        });
+        return Err(ApiError::rejected(
+            Code::TicketClosed,
+            "the request is closed: no more photos",
+        ));
     }
     let declared = headers
         .get(header::CONTENT_TYPE)
@@ -158,10 +157,10 @@ async fn upload(
         at: state.engine.now(),
     };
     let Some(photo_id) = state.store.add_photo(&photo, MAX_PHOTOS).await? else {
-        return Err(ApiError::Unprocessable {
-            code: "too_many_photos",
-            detail: format!("a request holds at most {MAX_PHOTOS} photos"),
-        });
+        return Err(ApiError::rejected(
+            Code::TooManyPhotos,
+            format!("a request holds at most {MAX_PHOTOS} photos"),
+        ));
     };
     let info = PhotoInfo {
         id: photo_id,

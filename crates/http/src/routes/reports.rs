@@ -18,7 +18,7 @@ use workflow_core::store::Store;
 
 use crate::AppState;
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult, Problem};
+use crate::error::{ApiError, ApiResult, Code, Problem};
 use crate::extract::{ApiPath, ApiQuery, Body};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -37,9 +37,10 @@ fn instant(field: &'static str, s: &str, zone: &jiff::tz::TimeZone) -> Result<Ti
         .ok()
         .and_then(|d| d.to_zoned(zone.clone()).ok())
         .map(|z| z.timestamp())
-        .ok_or_else(|| ApiError::BadRequest {
-            code: "invalid_query",
-            detail: format!("{field} is an RFC 3339 instant or a date like 2026-11-01, not {s:?}"),
+        .ok_or_else(|| {
+            ApiError::invalid_query(format!(
+                "{field} is an RFC 3339 instant or a date like 2026-11-01, not {s:?}"
+            ))
         })
 }
 
@@ -58,10 +59,7 @@ fn period(state: &AppState, from: Option<&str>, to: Option<&str>) -> Result<Peri
             .unwrap_or(Timestamp::MIN),
     };
     if from >= to {
-        return Err(ApiError::BadRequest {
-            code: "invalid_query",
-            detail: "from must be before to".into(),
-        });
+        return Err(ApiError::invalid_query("from must be before to"));
     }
     Ok(Period { from, to })
 }
@@ -73,10 +71,10 @@ pub(crate) async fn unit_for(
     id: Option<Uuid>,
 ) -> ApiResult<UnitInfo> {
     let Some(id) = id.or(caller.principal.own_unit()) else {
-        return Err(ApiError::Unprocessable {
-            code: "missing_field",
-            detail: "name the unit: ?unit= a branch, community or street id".into(),
-        });
+        return Err(ApiError::rejected(
+            Code::MissingField,
+            "name the unit: ?unit= a branch, community or street id",
+        ));
     };
     state.store.unit(id).await?.ok_or(ApiError::NotFound)
 }
@@ -176,10 +174,7 @@ async fn correct(
     // Staff who can see the ticket: administrators run the system, they do not judge work.
     caller.require(&[Role::Secretary, Role::Community, Role::Street])?;
     ledger_access(&state, &caller, id).await?;
-    let invalid = |detail: &str| ApiError::Unprocessable {
-        code: "invalid_field",
-        detail: detail.into(),
-    };
+    let invalid = |detail: &str| ApiError::invalid_field(detail);
     let reason = b.reason.trim();
     if reason.is_empty() || reason.chars().count() > workflow_core::command::MAX_REASON_CHARS {
         return Err(invalid(
@@ -307,10 +302,9 @@ async fn stats(
         None | Some("json") => false,
         Some("csv") => true,
         Some(other) => {
-            return Err(ApiError::BadRequest {
-                code: "invalid_query",
-                detail: format!("format is json or csv, not {other:?}"),
-            });
+            return Err(ApiError::invalid_query(format!(
+                "format is json or csv, not {other:?}"
+            )));
         }
     };
     let info = unit_for(&state, &caller, q.unit).await?;

@@ -14,7 +14,7 @@ use workflow_core::{Assignee, EventKind, Fields, Role, Urgency};
 
 use crate::AppState;
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult, Problem};
+use crate::error::{ApiError, ApiResult, Code, Problem};
 use crate::extract::{ApiPath, ApiQuery, Body, OptionalBody};
 use crate::views::{Contact, EventView, TicketView, event_view, ticket_view, ticket_views};
 
@@ -73,20 +73,17 @@ async fn submit(
             v.to_str()
                 .ok()
                 .filter(|k| !k.is_empty() && k.len() <= MAX_KEY_LEN)
-                .ok_or(ApiError::BadRequest {
-                    code: "invalid_idempotency_key",
-                    detail: format!(
-                        "Idempotency-Key must be 1 to {MAX_KEY_LEN} visible ASCII characters"
-                    ),
-                })?,
+                .ok_or(ApiError::rejected(
+                    Code::InvalidIdempotencyKey,
+                    format!("Idempotency-Key must be 1 to {MAX_KEY_LEN} visible ASCII characters"),
+                ))?,
         ),
     };
     let urgency = match body.urgency.as_deref() {
         None => Urgency::Normal,
-        Some(u) => Urgency::parse(u).ok_or(ApiError::Unprocessable {
-            code: "invalid_field",
-            detail: format!("urgency {u:?} is not one of normal, urgent"),
-        })?,
+        Some(u) => Urgency::parse(u).ok_or(ApiError::invalid_field(format!(
+            "urgency {u:?} is not one of normal, urgent"
+        )))?,
     };
     let req = NewRequest {
         category: body.category,
@@ -144,10 +141,11 @@ async fn list(
     let assignee = match q.assignee.as_deref() {
         None => None,
         Some("me") => Some(caller.principal.id),
-        Some(other) => Some(other.parse().map_err(|_| ApiError::Unprocessable {
-            code: "invalid_field",
-            detail: "assignee is `me` or a person id".into(),
-        })?),
+        Some(other) => Some(
+            other
+                .parse()
+                .map_err(|_| ApiError::invalid_field("assignee is `me` or a person id"))?,
+        ),
     };
     let limit = q.limit.unwrap_or(20).clamp(1, MAX_PAGE);
     let filter = TicketFilter {
@@ -251,10 +249,9 @@ async fn act(
     let b = body.unwrap_or_default();
     let assignee = match (b.assignee, b.team) {
         (Some(_), Some(_)) => {
-            return Err(ApiError::Unprocessable {
-                code: "invalid_field",
-                detail: "give either assignee or team, not both".into(),
-            });
+            return Err(ApiError::invalid_field(
+                "give either assignee or team, not both",
+            ));
         }
         (Some(p), None) => Some(Assignee::Person(p)),
         (None, Some(t)) => Some(Assignee::Team(t)),

@@ -67,10 +67,7 @@ async fn wall(
         .community
         .filter(|c| info.unit == workflow_core::access::Unit::Community(*c))
     else {
-        return Err(ApiError::Unprocessable {
-            code: "invalid_field",
-            detail: "community_id names a community".into(),
-        });
+        return Err(ApiError::invalid_field("community_id names a community"));
     };
     if !caller.principal.reads_wall(&info) {
         return Err(ApiError::NotFound);

@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use sqlx::Row;
 use sqlx::types::Json;
+use sqlx::{ColumnIndex, Decode, Row, Type};
 use uuid::Uuid;
 use workflow_core::Recipient;
 use workflow_core::store::*;
@@ -209,20 +209,27 @@ pub struct DeliveryAttempt {
 const ENTRY_COLUMNS: &str = "id, community_id, ticket_id, event_seq, event, recipient, attempts, created_at_us, \
     next_attempt_us, delivered_at_us, parked, last_error";
 
-macro_rules! outbox_message {
-    ($r:expr) => {{
-        let recipient: Json<Recipient> = $r.try_get(5)?;
-        OutboxMessage {
-            id: $r.try_get(0)?,
-            community_id: $r.try_get(1)?,
-            ticket_id: $r.try_get(2)?,
-            event_seq: $r.try_get::<i64, _>(3)? as u64,
-            event: $r.try_get(4)?,
-            recipient: recipient.0,
-            attempts: $r.try_get::<i32, _>(6)? as u32,
-            created_at: from_us($r.try_get(7)?),
-        }
-    }};
+/// An [`OutboxMessage`] from the first columns of [`ENTRY_COLUMNS`], on either backend.
+fn outbox_message<'r, R: Row>(r: &'r R) -> Result<OutboxMessage, sqlx::Error>
+where
+    usize: ColumnIndex<R>,
+    Uuid: Decode<'r, R::Database> + Type<R::Database>,
+    String: Decode<'r, R::Database> + Type<R::Database>,
+    i32: Decode<'r, R::Database> + Type<R::Database>,
+    i64: Decode<'r, R::Database> + Type<R::Database>,
+    Json<Recipient>: Decode<'r, R::Database> + Type<R::Database>,
+{
+    let recipient: Json<Recipient> = r.try_get(5)?;
+    Ok(OutboxMessage {
+        id: r.try_get(0)?,
+        community_id: r.try_get(1)?,
+        ticket_id: r.try_get(2)?,
+        event_seq: r.try_get::<i64, _>(3)? as u64,
+        event: r.try_get(4)?,
+        recipient: recipient.0,
+        attempts: r.try_get::<i32, _>(6)? as u32,
+        created_at: from_us(r.try_get(7)?),
+    })
 }
 
 impl SqlStore {
@@ -250,7 +257,7 @@ impl SqlStore {
             rows.iter()
                 .map(|r| -> Result<OutboxEntry, sqlx::Error> {
                     Ok(OutboxEntry {
-                        message: outbox_message!(r),
+                        message: outbox_message(r)?,
                         next_attempt: from_us(r.try_get(8)?),
                         delivered_at: r.try_get::<Option<i64>, _>(9)?.map(from_us),
                         parked: r.try_get(10)?,
@@ -367,7 +374,7 @@ impl SqlStore {
             q.push(") ORDER BY id LIMIT ").push_bind(i64::from(limit));
             let rows = q.build().fetch_all(pool).await.map_err(from_sqlx)?;
             rows.iter()
-                .map(|r| -> Result<OutboxMessage, sqlx::Error> { Ok(outbox_message!(r)) })
+                .map(outbox_message)
                 .collect::<Result<_, _>>()
                 .map_err(from_sqlx)
         })

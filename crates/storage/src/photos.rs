@@ -4,7 +4,7 @@
 
 use jiff::Timestamp;
 use serde::Serialize;
-use sqlx::Row;
+use sqlx::{ColumnIndex, Decode, Row, Type};
 use uuid::Uuid;
 use workflow_core::store::StoreError;
 
@@ -35,21 +35,23 @@ pub struct PhotoInfo {
 
 const COLUMNS: &str = "id, stage, content_type, size, uploaded_by, created_at_us";
 
-/// A [`PhotoInfo`] from a row of [`COLUMNS`] (either backend's row: the store's macros
-/// expand each query once per backend).
-macro_rules! photo_info {
-    ($r:expr) => {
-        (|| -> Result<PhotoInfo, sqlx::Error> {
-            Ok(PhotoInfo {
-                id: $r.try_get(0)?,
-                stage: $r.try_get(1)?,
-                content_type: $r.try_get(2)?,
-                size: i64::from($r.try_get::<i32, _>(3)?),
-                uploaded_by: $r.try_get(4)?,
-                created_at: from_us($r.try_get(5)?),
-            })
-        })()
-    };
+/// A [`PhotoInfo`] from a row of [`COLUMNS`], on either backend.
+fn photo_info<'r, R: Row>(r: &'r R) -> Result<PhotoInfo, sqlx::Error>
+where
+    usize: ColumnIndex<R>,
+    Uuid: Decode<'r, R::Database> + Type<R::Database>,
+    String: Decode<'r, R::Database> + Type<R::Database>,
+    i32: Decode<'r, R::Database> + Type<R::Database>,
+    i64: Decode<'r, R::Database> + Type<R::Database>,
+{
+    Ok(PhotoInfo {
+        id: r.try_get(0)?,
+        stage: r.try_get(1)?,
+        content_type: r.try_get(2)?,
+        size: i64::from(r.try_get::<i32, _>(3)?),
+        uploaded_by: r.try_get(4)?,
+        created_at: from_us(r.try_get(5)?),
+    })
 }
 
 impl SqlStore {
@@ -92,7 +94,7 @@ impl SqlStore {
             .await
             .map_err(from_sqlx)?;
             rows.iter()
-                .map(|r| photo_info!(r))
+                .map(photo_info)
                 .collect::<Result<_, _>>()
                 .map_err(from_sqlx)
         })
@@ -113,7 +115,7 @@ impl SqlStore {
             .fetch_optional(pool)
             .await
             .map_err(from_sqlx)?;
-            row.map(|r| Ok((photo_info!(r)?, r.try_get(6)?)))
+            row.map(|r| Ok((photo_info(&r)?, r.try_get(6)?)))
                 .transpose()
                 .map_err(from_sqlx)
         })

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use jiff::Timestamp;
 use serde::Serialize;
-use sqlx::Row;
+use sqlx::{Database, Encode, QueryBuilder, Row, Type};
 use uuid::Uuid;
 use workflow_core::store::StoreError;
 
@@ -103,33 +103,42 @@ pub struct Stats {
 }
 
 /// `t.<unit matches>`: over a table aliased `t` with `branch_id` and `community_id`.
-macro_rules! push_unit {
-    ($q:expr, $unit:expr) => {
-        match $unit {
-            Unit::Branch(b) => {
-                $q.push("t.branch_id = ").push_bind(b);
-            }
-            Unit::Community(c) => {
-                $q.push("t.community_id = ").push_bind(c);
-            }
-            Unit::Street(s) => {
-                $q.push("t.community_id IN (SELECT id FROM org_units WHERE kind = 'community' AND parent_id = ")
-                    .push_bind(s)
-                    .push(")");
-            }
+fn push_unit<'a, DB: Database>(q: &mut QueryBuilder<'a, DB>, unit: Unit)
+where
+    Uuid: Encode<'a, DB> + Type<DB>,
+{
+    match unit {
+        Unit::Branch(b) => {
+            q.push("t.branch_id = ").push_bind(b);
         }
-    };
+        Unit::Community(c) => {
+            q.push("t.community_id = ").push_bind(c);
+        }
+        Unit::Street(s) => {
+            q.push(
+                "t.community_id IN (SELECT id FROM org_units WHERE kind = 'community' AND parent_id = ",
+            )
+            .push_bind(s)
+            .push(")");
+        }
+    }
 }
 
 /// The cohort: tickets `t` of the unit created in `[from, to)`.
-macro_rules! push_cohort {
-    ($q:expr, $unit:expr, $from:expr, $to:expr) => {
-        push_unit!($q, $unit);
-        $q.push(" AND t.created_at_us >= ")
-            .push_bind(us($from))
-            .push(" AND t.created_at_us < ")
-            .push_bind(us($to));
-    };
+fn push_cohort<'a, DB: Database>(
+    q: &mut QueryBuilder<'a, DB>,
+    unit: Unit,
+    from: Timestamp,
+    to: Timestamp,
+) where
+    Uuid: Encode<'a, DB> + Type<DB>,
+    i64: Encode<'a, DB> + Type<DB>,
+{
+    push_unit(q, unit);
+    q.push(" AND t.created_at_us >= ")
+        .push_bind(us(from))
+        .push(" AND t.created_at_us < ")
+        .push_bind(us(to));
 }
 
 /// A period: `[from, to)`.
@@ -257,7 +266,7 @@ impl SqlStore {
                 "SELECT t.person_id, p.name, SUM(t.minutes), SUM(t.points), COUNT(*) \
                  FROM ledger t JOIN people p ON p.id = t.person_id WHERE ",
             );
-            push_unit!(q, unit);
+            push_unit(&mut q, unit);
             q.push(" AND t.at_us >= ")
                 .push_bind(us(period.from))
                 .push(" AND t.at_us < ")
@@ -325,7 +334,7 @@ impl SqlStore {
             let mut q = sqlx::QueryBuilder::new(
                 "SELECT t.state, t.category, t.terminal, COUNT(*) FROM tickets t WHERE ",
             );
-            push_cohort!(q, unit, from, to);
+            push_cohort(&mut q, unit, from, to);
             q.push(" GROUP BY t.state, t.category, t.terminal");
             for r in q.build().fetch_all(pool).await.map_err(from_sqlx)? {
                 let state: String = r.try_get(0).map_err(from_sqlx)?;
@@ -355,7 +364,7 @@ impl SqlStore {
                 "SELECT COUNT(r), COALESCE(SUM(r), 0), COALESCE(SUM(CASE WHEN r >= 4 THEN 1 ELSE 0 END), 0) \
                  FROM (SELECT {rating} AS r FROM events e JOIN tickets t ON t.id = e.ticket_id WHERE "
             ));
-            push_cohort!(q, unit, from, to);
+            push_cohort(&mut q, unit, from, to);
             q.push(") x WHERE r IS NOT NULL");
             let r = q.build().fetch_one(pool).await.map_err(from_sqlx)?;
             out.rated = r.try_get(0).map_err(from_sqlx)?;
@@ -369,7 +378,7 @@ impl SqlStore {
                  COALESCE(SUM(CASE WHEN e.kind = 'clock_stopped' AND {overrun} <= 0 THEN 1 ELSE 0 END), 0) \
                  FROM events e JOIN tickets t ON t.id = e.ticket_id WHERE "
             ));
-            push_cohort!(q, unit, from, to);
+            push_cohort(&mut q, unit, from, to);
             q.push(" AND e.kind IN ('clock_stopped', 'sla_breach', 'escalation') GROUP BY 1, 2");
             for r in q.build().fetch_all(pool).await.map_err(from_sqlx)? {
                 let kind: String = r.try_get(0).map_err(from_sqlx)?;
@@ -393,7 +402,7 @@ impl SqlStore {
                     "WITH d AS (SELECT MIN(e.at_us) - t.created_at_us AS v FROM tickets t \
                      JOIN events e ON e.ticket_id = t.id WHERE ",
                 );
-                push_cohort!(q, unit, from, to);
+                push_cohort(&mut q, unit, from, to);
                 q.push(" AND e.kind IN (");
                 let mut list = q.separated(", ");
                 for a in actions {
@@ -422,7 +431,7 @@ impl SqlStore {
             let mut q = sqlx::QueryBuilder::new(
                 "SELECT COALESCE(SUM(t.minutes), 0), COALESCE(SUM(t.points), 0) FROM ledger t WHERE ",
             );
-            push_unit!(q, unit);
+            push_unit(&mut q, unit);
             q.push(" AND t.at_us >= ")
                 .push_bind(us(from))
                 .push(" AND t.at_us < ")

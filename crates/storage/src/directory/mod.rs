@@ -10,9 +10,11 @@ use workflow_core::Role;
 use workflow_core::access::Principal;
 use workflow_core::store::*;
 
-mod file;
+mod export;
+mod import;
+mod rows;
 
-pub use file::Applied;
+pub use import::Applied;
 
 use crate::error::from_sqlx;
 use crate::{SqlStore, us};

@@ -1,0 +1,639 @@
+//! The directory file ([`workflow_core::directory`]) into the database, in one transaction:
+//! read what is there ([`rows::read`]), plan the writes that make it what the file says
+//! ([`plan`], pure: the file's lists are the whole lists, and what already matches is left
+//! alone, so importing the same file again changes nothing), then write them.
+
+use std::collections::{BTreeSet, HashMap};
+
+use jiff::tz::TimeZone;
+use sqlx::types::Json;
+use sqlx::{Database, Encode, QueryBuilder, Type};
+use uuid::Uuid;
+use workflow_core::directory::{DirectoryFile, KINDS, Person, Team};
+use workflow_core::store::StoreError;
+
+use super::rows::{self, LinkRow, NamedRow, Rows};
+use crate::error::from_sqlx;
+use crate::{SqlStore, us};
+
+/// What an import changed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Applied {
+    pub created: usize,
+    pub updated: usize,
+}
+
+impl SqlStore {
+    /// Applies a validated directory in one transaction: all of it or nothing. Civil dates
+    /// (`away_until`) are midnights in `zone`.
+    pub async fn import_directory(
+        &self,
+        d: &DirectoryFile,
+        zone: &TimeZone,
+    ) -> Result<Applied, StoreError> {
+        let now = us(jiff::Timestamp::now());
+        let applied = with_pool!(self, pool, {
+            let mut tx = pool.begin().await.map_err(from_sqlx)?;
+            let rows = rows::read(&mut tx).await.map_err(from_sqlx)?;
+            let plan = plan(d, &rows, zone)?;
+            for write in &plan.writes {
+                let mut q = QueryBuilder::new("");
+                push_write(&mut q, write, now);
+                q.build().execute(&mut *tx).await.map_err(from_sqlx)?;
+            }
+            tx.commit().await.map_err(from_sqlx)?;
+            plan.applied
+        });
+        // People's roles, places, teams or standing may have changed.
+        self.remembered.forget_all();
+        Ok(applied)
+    }
+}
+
+/// One statement of an import.
+#[derive(Debug)]
+enum Write {
+    Unit {
+        id: Uuid,
+        parent: Option<Uuid>,
+        kind: &'static str,
+        name: String,
+        community: Option<Uuid>,
+    },
+    /// A branch or a partner unit.
+    Named {
+        table: &'static str,
+        id: Uuid,
+        community: Uuid,
+        name: String,
+    },
+    /// Drops every link of `owner` (before its links are written anew).
+    Unlink {
+        links: Links,
+        owner: Uuid,
+    },
+    Link {
+        links: Links,
+        owner: Uuid,
+        item: Uuid,
+        community: Uuid,
+    },
+    Person(Box<PersonWrite>),
+    Team {
+        new: bool,
+        id: Uuid,
+        community: Uuid,
+        parent: Option<Uuid>,
+        name: String,
+        leader: Option<Uuid>,
+    },
+}
+
+#[derive(Debug, PartialEq)]
+struct PersonWrite {
+    new: bool,
+    id: Uuid,
+    community: Option<Uuid>,
+    street: Option<Uuid>,
+    branch: Option<Uuid>,
+    name: String,
+    phone: Option<String>,
+    roles: String,
+    home: Option<Uuid>,
+    skills: Vec<String>,
+    max_open: i32,
+    away: Option<i64>,
+    partner: Option<Uuid>,
+    active: bool,
+}
+
+/// A link table: a branch's area or a team's members.
+#[derive(Clone, Copy, Debug)]
+struct Links {
+    table: &'static str,
+    owner: &'static str,
+    item: &'static str,
+}
+
+const BRANCH_AREAS: Links = Links {
+    table: "branch_areas",
+    owner: "branch_id",
+    item: "org_unit_id",
+};
+
+const TEAM_MEMBERS: Links = Links {
+    table: "team_members",
+    owner: "team_id",
+    item: "person_id",
+};
+
+/// The writes that make the database say what the file says, parents before children, and
+/// what they change.
+struct Plan {
+    writes: Vec<Write>,
+    applied: Applied,
+}
+
+/// A key within a community (or, for people without one, a street): the file names things,
+/// the database identifies them.
+type Named = (Uuid, String);
+
+fn plan(d: &DirectoryFile, rows: &Rows, zone: &TimeZone) -> Result<Plan, StoreError> {
+    let mut plan = Plan {
+        writes: Vec::new(),
+        applied: Applied::default(),
+    };
+    let units = plan.units(d, rows);
+    let branches = plan.branches(d, rows, &units);
+    let partners = plan.named(
+        "partner_units",
+        d.partners.iter().map(|p| (units[&p.community], &p.name)),
+        &rows.partners,
+    );
+    let people = plan.people(d, rows, zone, &units, &branches, &partners);
+    plan.teams(&d.teams, rows, &units, &people)?;
+    Ok(plan)
+}
+
+impl Plan {
+    /// Units by path, each found by (parent, kind, name) or inserted; parents first.
+    fn units(&mut self, d: &DirectoryFile, rows: &Rows) -> HashMap<String, Uuid> {
+        let existing: HashMap<(Option<Uuid>, &str, &str), Uuid> = rows
+            .units
+            .iter()
+            .map(|u| ((u.parent_id, u.kind.as_str(), u.name.as_str()), u.id))
+            .collect();
+        let mut ids: HashMap<String, Uuid> = HashMap::new();
+        let mut paths: Vec<&String> = d.units.iter().collect();
+        paths.sort_by_key(|p| (p.split('/').count(), (*p).clone()));
+        for path in paths {
+            let parts: Vec<&str> = path.split('/').collect();
+            let kind = KINDS[parts.len() - 1];
+            let name = parts[parts.len() - 1];
+            let parent = (parts.len() > 1).then(|| ids[&parts[..parts.len() - 1].join("/")]);
+            let id = match existing.get(&(parent, kind, name)) {
+                Some(id) => *id,
+                None => {
+                    let id = Uuid::now_v7();
+                    let community = match parts.len() {
+                        1 => None,
+                        2 => Some(id),
+                        _ => Some(ids[&parts[..2].join("/")]),
+                    };
+                    self.writes.push(Write::Unit {
+                        id,
+                        parent,
+                        kind,
+                        name: name.to_owned(),
+                        community,
+                    });
+                    self.applied.created += 1;
+                    id
+                }
+            };
+            ids.insert(path.clone(), id);
+        }
+        ids
+    }
+
+    /// Branches, and the areas each covers (the file's list is the whole list).
+    fn branches(
+        &mut self,
+        d: &DirectoryFile,
+        rows: &Rows,
+        units: &HashMap<String, Uuid>,
+    ) -> HashMap<Named, Uuid> {
+        let existing = by_name(&rows.branches);
+        let mut ids = HashMap::new();
+        for b in &d.branches {
+            let community = units[&b.community];
+            let key = (community, b.name.clone());
+            let existed = existing.contains_key(&key);
+            let id = self.named_row("branches", &existing, community, &b.name);
+            let wanted = b.covers.iter().map(|c| units[c]).collect();
+            let relinked = self.links(BRANCH_AREAS, &rows.branch_areas, id, wanted, community);
+            self.applied.updated += usize::from(relinked && existed);
+            ids.insert(key, id);
+        }
+        ids
+    }
+
+    /// Rows named within a community (partner units): found, or inserted.
+    fn named<'f>(
+        &mut self,
+        table: &'static str,
+        file: impl Iterator<Item = (Uuid, &'f String)>,
+        rows: &[NamedRow],
+    ) -> HashMap<Named, Uuid> {
+        let existing = by_name(rows);
+        file.map(|(community, name)| {
+            let id = self.named_row(table, &existing, community, name);
+            ((community, name.clone()), id)
+        })
+        .collect()
+    }
+
+    fn named_row(
+        &mut self,
+        table: &'static str,
+        existing: &HashMap<Named, Uuid>,
+        community: Uuid,
+        name: &str,
+    ) -> Uuid {
+        if let Some(id) = existing.get(&(community, name.to_owned())) {
+            return *id;
+        }
+        let id = Uuid::now_v7();
+        self.writes.push(Write::Named {
+            table,
+            id,
+            community,
+            name: name.to_owned(),
+        });
+        self.applied.created += 1;
+        id
+    }
+
+    /// Makes `owner`'s links exactly `wanted`; whether anything changed.
+    fn links(
+        &mut self,
+        links: Links,
+        rows: &[LinkRow],
+        owner: Uuid,
+        wanted: BTreeSet<Uuid>,
+        community: Uuid,
+    ) -> bool {
+        let before: BTreeSet<Uuid> = rows
+            .iter()
+            .filter(|l| l.owner == owner)
+            .map(|l| l.item)
+            .collect();
+        if before == wanted {
+            return false;
+        }
+        self.writes.push(Write::Unlink { links, owner });
+        self.writes
+            .extend(wanted.into_iter().map(|item| Write::Link {
+                links,
+                owner,
+                item,
+                community,
+            }));
+        true
+    }
+
+    /// People: found by name in their community (or, without one, their street); inserted,
+    /// or updated where anything differs.
+    fn people(
+        &mut self,
+        d: &DirectoryFile,
+        rows: &Rows,
+        zone: &TimeZone,
+        units: &HashMap<String, Uuid>,
+        branches: &HashMap<Named, Uuid>,
+        partners: &HashMap<Named, Uuid>,
+    ) -> HashMap<Named, Uuid> {
+        let mut existing: HashMap<(&str, Option<Uuid>, Option<Uuid>), &rows::PersonRow> =
+            HashMap::new();
+        for p in &rows.people {
+            let street = p.street_id.filter(|_| p.community_id.is_none());
+            // The oldest first (rows come in name, id order), as a lookup by name would find.
+            existing
+                .entry((p.name.as_str(), p.community_id, street))
+                .or_insert(p);
+        }
+        let mut ids = HashMap::new();
+        for p in &d.people {
+            let want = self.person(p, zone, units, branches, partners);
+            // The file's people are named within their community, or their street.
+            let place = want.community.or(want.street).unwrap_or_default();
+            let street = want.street.filter(|_| want.community.is_none());
+            let id = match existing.get(&(p.name.as_str(), want.community, street)) {
+                None => {
+                    self.applied.created += 1;
+                    let id = want.id;
+                    self.writes.push(Write::Person(Box::new(want)));
+                    id
+                }
+                Some(row) => {
+                    let want = PersonWrite {
+                        new: false,
+                        id: row.id,
+                        ..want
+                    };
+                    if want != as_written(row) {
+                        self.applied.updated += 1;
+                        self.writes.push(Write::Person(Box::new(want)));
+                    }
+                    row.id
+                }
+            };
+            ids.insert((place, p.name.clone()), id);
+        }
+        ids
+    }
+
+    /// A person as the file has them, as a new row.
+    fn person(
+        &self,
+        p: &Person,
+        zone: &TimeZone,
+        units: &HashMap<String, Uuid>,
+        branches: &HashMap<Named, Uuid>,
+        partners: &HashMap<Named, Uuid>,
+    ) -> PersonWrite {
+        let community = p.community.as_ref().map(|c| units[c]);
+        let in_community = |name: &Option<String>, map: &HashMap<Named, Uuid>| {
+            community
+                .zip(name.as_ref())
+                .map(|(c, n)| map[&(c, n.clone())])
+        };
+        PersonWrite {
+            new: true,
+            id: Uuid::now_v7(),
+            community,
+            street: p.street.as_ref().map(|s| units[s]),
+            branch: in_community(&p.branch, branches),
+            name: p.name.clone(),
+            phone: p.phone.clone(),
+            roles: p.roles.join(","),
+            home: p.home.as_ref().map(|h| units[h]),
+            skills: p.skills.clone(),
+            max_open: i32::try_from(p.max_open).unwrap_or(i32::MAX),
+            away: p.away_until.as_deref().and_then(|d| midnight(d, zone)),
+            partner: in_community(&p.partner, partners),
+            active: p.active,
+        }
+    }
+
+    /// Teams, parents before children (a team whose parent is not placed yet waits for the
+    /// next round; a round that places none means a cycle); members as the file lists them.
+    fn teams(
+        &mut self,
+        file: &[Team],
+        rows: &Rows,
+        units: &HashMap<String, Uuid>,
+        people: &HashMap<Named, Uuid>,
+    ) -> Result<(), StoreError> {
+        // Of teams with the same name, the first (the oldest): later entries overwrite.
+        let existing: HashMap<Named, &rows::TeamRow> = rows
+            .teams
+            .iter()
+            .rev()
+            .map(|t| ((t.community_id, t.name.clone()), t))
+            .collect();
+        let mut placed: HashMap<Named, Uuid> = HashMap::new();
+        let mut pending: Vec<&Team> = file.iter().collect();
+        while !pending.is_empty() {
+            let before = pending.len();
+            let mut later = Vec::new();
+            for t in pending {
+                let community = units[&t.community];
+                let parent = match &t.parent {
+                    None => None,
+                    Some(p) => match placed.get(&(community, p.clone())) {
+                        Some(id) => Some(*id),
+                        None => {
+                            later.push(t);
+                            continue;
+                        }
+                    },
+                };
+                let person = |name: &String| people[&(community, name.clone())];
+                let leader = t.leader.as_ref().map(person);
+                let key = (community, t.name.clone());
+                let found = existing.get(&key);
+                let id = found.map_or_else(Uuid::now_v7, |row| row.id);
+                let changed =
+                    found.is_none_or(|row| (row.parent_id, row.leader_id) != (parent, leader));
+                if changed {
+                    self.writes.push(Write::Team {
+                        new: found.is_none(),
+                        id,
+                        community,
+                        parent,
+                        name: t.name.clone(),
+                        leader,
+                    });
+                }
+                let wanted = t.members.iter().map(person).collect();
+                let relinked = self.links(TEAM_MEMBERS, &rows.team_members, id, wanted, community);
+                if changed || relinked {
+                    match found {
+                        None => self.applied.created += 1,
+                        Some(_) => self.applied.updated += 1,
+                    }
+                }
+                placed.insert(key, id);
+            }
+            if later.len() == before {
+                return Err(StoreError::Other("teams whose parents form a cycle".into()));
+            }
+            pending = later;
+        }
+        Ok(())
+    }
+}
+
+/// Named rows by (community, name); of rows with the same name, the first (the oldest).
+fn by_name(rows: &[NamedRow]) -> HashMap<Named, Uuid> {
+    let mut out = HashMap::new();
+    for r in rows {
+        out.entry((r.community_id, r.name.clone())).or_insert(r.id);
+    }
+    out
+}
+
+/// A person's row as an update would write it, to tell whether one is needed.
+fn as_written(row: &rows::PersonRow) -> PersonWrite {
+    PersonWrite {
+        new: false,
+        id: row.id,
+        community: row.community_id,
+        street: row.street_id,
+        branch: row.branch_id,
+        name: row.name.clone(),
+        phone: row.phone.clone(),
+        roles: row.roles.clone(),
+        home: row.home_building_id,
+        skills: row.skills.0.clone(),
+        max_open: row.max_open,
+        away: row.away_until_us,
+        partner: row.partner_unit_id,
+        active: row.active,
+    }
+}
+
+/// The start of a civil date in `zone`, in µs.
+fn midnight(date: &str, zone: &TimeZone) -> Option<i64> {
+    let d: jiff::civil::Date = date.parse().ok()?;
+    Some(us(d.to_zoned(zone.clone()).ok()?.timestamp()))
+}
+
+/// Appends one write's statement; `now` is every new row's `created_at_us`.
+fn push_write<'a, DB>(q: &mut QueryBuilder<'a, DB>, w: &'a Write, now: i64)
+where
+    DB: Database,
+    Uuid: Encode<'a, DB> + Type<DB>,
+    Option<Uuid>: Encode<'a, DB> + Type<DB>,
+    &'a str: Encode<'a, DB> + Type<DB>,
+    Option<&'a str>: Encode<'a, DB> + Type<DB>,
+    i32: Encode<'a, DB> + Type<DB>,
+    i64: Encode<'a, DB> + Type<DB>,
+    Option<i64>: Encode<'a, DB> + Type<DB>,
+    bool: Encode<'a, DB> + Type<DB>,
+    Json<&'a Vec<String>>: Encode<'a, DB> + Type<DB>,
+{
+    match w {
+        Write::Unit {
+            id,
+            parent,
+            kind,
+            name,
+            community,
+        } => {
+            q.push("INSERT INTO org_units (id, parent_id, kind, name, community_id, created_at_us) VALUES (");
+            let mut v = q.separated(", ");
+            v.push_bind(*id)
+                .push_bind(*parent)
+                .push_bind(*kind)
+                .push_bind(name.as_str())
+                .push_bind(*community)
+                .push_bind(now);
+            q.push(")");
+        }
+        Write::Named {
+            table,
+            id,
+            community,
+            name,
+        } => {
+            q.push(format!(
+                "INSERT INTO {table} (id, community_id, name, created_at_us) VALUES ("
+            ));
+            let mut v = q.separated(", ");
+            v.push_bind(*id)
+                .push_bind(*community)
+                .push_bind(name.as_str())
+                .push_bind(now);
+            q.push(")");
+        }
+        Write::Unlink { links, owner } => {
+            q.push(format!(
+                "DELETE FROM {} WHERE {} = ",
+                links.table, links.owner
+            ))
+            .push_bind(*owner);
+        }
+        Write::Link {
+            links,
+            owner,
+            item,
+            community,
+        } => {
+            q.push(format!(
+                "INSERT INTO {} ({}, {}, community_id) VALUES (",
+                links.table, links.owner, links.item
+            ));
+            let mut v = q.separated(", ");
+            v.push_bind(*owner).push_bind(*item).push_bind(*community);
+            q.push(")");
+        }
+        Write::Person(p) => push_person(q, p, now),
+        Write::Team {
+            new: true,
+            id,
+            community,
+            parent,
+            name,
+            leader,
+        } => {
+            q.push("INSERT INTO teams (id, community_id, parent_id, name, leader_id, created_at_us) VALUES (");
+            let mut v = q.separated(", ");
+            v.push_bind(*id)
+                .push_bind(*community)
+                .push_bind(*parent)
+                .push_bind(name.as_str())
+                .push_bind(*leader)
+                .push_bind(now);
+            q.push(")");
+        }
+        Write::Team {
+            new: false,
+            id,
+            parent,
+            leader,
+            ..
+        } => {
+            q.push("UPDATE teams SET parent_id = ")
+                .push_bind(*parent)
+                .push(", leader_id = ")
+                .push_bind(*leader)
+                .push(" WHERE id = ")
+                .push_bind(*id);
+        }
+    }
+}
+
+fn push_person<'a, DB>(q: &mut QueryBuilder<'a, DB>, p: &'a PersonWrite, now: i64)
+where
+    DB: Database,
+    Uuid: Encode<'a, DB> + Type<DB>,
+    Option<Uuid>: Encode<'a, DB> + Type<DB>,
+    &'a str: Encode<'a, DB> + Type<DB>,
+    Option<&'a str>: Encode<'a, DB> + Type<DB>,
+    i32: Encode<'a, DB> + Type<DB>,
+    i64: Encode<'a, DB> + Type<DB>,
+    Option<i64>: Encode<'a, DB> + Type<DB>,
+    bool: Encode<'a, DB> + Type<DB>,
+    Json<&'a Vec<String>>: Encode<'a, DB> + Type<DB>,
+{
+    if p.new {
+        q.push(
+            "INSERT INTO people (id, community_id, street_id, branch_id, name, phone, roles, \
+             home_building_id, skills, max_open, away_until_us, partner_unit_id, active, \
+             created_at_us) VALUES (",
+        );
+        let mut v = q.separated(", ");
+        v.push_bind(p.id)
+            .push_bind(p.community)
+            .push_bind(p.street)
+            .push_bind(p.branch)
+            .push_bind(p.name.as_str())
+            .push_bind(p.phone.as_deref())
+            .push_bind(p.roles.as_str())
+            .push_bind(p.home)
+            .push_bind(Json(&p.skills))
+            .push_bind(p.max_open)
+            .push_bind(p.away)
+            .push_bind(p.partner)
+            .push_bind(p.active)
+            .push_bind(now);
+        q.push(")");
+    } else {
+        q.push("UPDATE people SET community_id = ")
+            .push_bind(p.community)
+            .push(", street_id = ")
+            .push_bind(p.street)
+            .push(", branch_id = ")
+            .push_bind(p.branch)
+            .push(", phone = ")
+            .push_bind(p.phone.as_deref())
+            .push(", roles = ")
+            .push_bind(p.roles.as_str())
+            .push(", home_building_id = ")
+            .push_bind(p.home)
+            .push(", skills = ")
+            .push_bind(Json(&p.skills))
+            .push(", max_open = ")
+            .push_bind(p.max_open)
+            .push(", away_until_us = ")
+            .push_bind(p.away)
+            .push(", partner_unit_id = ")
+            .push_bind(p.partner)
+            .push(", active = ")
+            .push_bind(p.active)
+            .push(" WHERE id = ")
+            .push_bind(p.id);
+    }
+}

@@ -153,11 +153,9 @@ impl SqlStore {
         community_id: Uuid,
         since: Timestamp,
     ) -> Result<String, StoreError> {
-        let (explain, column) = match self.is_postgres() {
-            true => ("EXPLAIN ", 0),
-            false => ("EXPLAIN QUERY PLAN ", 3),
-        };
-        let sql = format!("{explain}{}", records_sql());
+        let dialect = self.dialect();
+        let column = dialect.plan_column;
+        let sql = format!("{}{}", dialect.explain, records_sql());
         with_reader!(self, pool, {
             let rows = sqlx::query(&sql)
                 .bind(community_id)

@@ -46,6 +46,7 @@ macro_rules! with_reader {
 pub mod announce;
 mod connect;
 pub mod demo;
+mod dialect;
 mod directory;
 mod dispatch;
 mod error;
@@ -176,6 +177,14 @@ impl SqlStore {
 
     pub fn is_postgres(&self) -> bool {
         matches!(*self.backend, Backend::Postgres { .. })
+    }
+
+    /// How this backend writes what shared SQL spells differently.
+    pub(crate) fn dialect(&self) -> &'static dialect::Dialect {
+        match *self.backend {
+            Backend::Sqlite { .. } => &sqlite::DIALECT,
+            Backend::Postgres { .. } => &postgres::DIALECT,
+        }
     }
 
     /// The PostgreSQL pool, for LISTEN/NOTIFY and tests.

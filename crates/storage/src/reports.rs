@@ -318,15 +318,9 @@ impl SqlStore {
     }
 
     pub async fn stats(&self, unit: Unit, period: Period) -> Result<Stats, StoreError> {
-        let pg = self.is_postgres();
-        let text = |key: &str| match pg {
-            true => format!("(e.body::json->>'{key}')"),
-            false => format!("json_extract(e.body, '$.{key}')"),
-        };
-        let int = |key: &str| match pg {
-            true => format!("((e.body::json->>'{key}')::int)"),
-            false => format!("json_extract(e.body, '$.{key}')"),
-        };
+        let dialect = self.dialect();
+        let text = |key: &str| (dialect.json_text)("e.body", key);
+        let int = |key: &str| (dialect.json_int)("e.body", key);
         let Period { from, to } = period;
         let mut out = Stats::default();
         with_reader!(self, pool, {

@@ -12,8 +12,17 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use workflow_core::store::StoreError;
 
+use crate::dialect::Dialect;
 use crate::error::from_sqlx;
 use crate::{Backend, Options};
+
+pub(crate) const DIALECT: Dialect = Dialect {
+    explain: "EXPLAIN ",
+    explain_analyze: "EXPLAIN (ANALYZE, BUFFERS, TIMING OFF) ",
+    plan_column: 0,
+    json_text: |column, key| format!("({column}::json->>'{key}')"),
+    json_int: |column, key| format!("(({column}::json->>'{key}')::int)"),
+};
 
 /// The schema, embedded at build time.
 pub(crate) static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");

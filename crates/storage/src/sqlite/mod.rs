@@ -13,8 +13,17 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use workflow_core::store::StoreError;
 
+use crate::dialect::Dialect;
 use crate::error::from_sqlx;
 use crate::{Backend, Durability, Options};
+
+pub(crate) const DIALECT: Dialect = Dialect {
+    explain: "EXPLAIN QUERY PLAN ",
+    explain_analyze: "EXPLAIN QUERY PLAN ",
+    plan_column: 3,
+    json_text: |column, key| format!("json_extract({column}, '$.{key}')"),
+    json_int: |column, key| format!("json_extract({column}, '$.{key}')"),
+};
 
 /// The schema, embedded at build time.
 pub(crate) static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");

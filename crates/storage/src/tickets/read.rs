@@ -146,11 +146,8 @@ impl SqlStore {
     ) -> Result<String, StoreError> {
         // On PostgreSQL the query runs, and the plan says how many rows and pages each
         // step read: what shows a plan that reads a whole table to find a few rows.
-        let explain = if self.is_postgres() {
-            "EXPLAIN (ANALYZE, BUFFERS, TIMING OFF) "
-        } else {
-            "EXPLAIN QUERY PLAN "
-        };
+        let dialect = self.dialect();
+        let explain = dialect.explain_analyze;
         let sets = self.list_sets(scope).await?;
         with_reader!(self, pool, {
             let mut qb = sqlx::QueryBuilder::new(explain);
@@ -159,7 +156,7 @@ impl SqlStore {
                 .push(" FROM tickets WHERE ");
             push_list_conditions(&mut qb, scope, sets.as_deref(), f, page);
             let rows = qb.build().fetch_all(pool).await.map_err(from_sqlx)?;
-            let column = if self.is_postgres() { 0 } else { 3 };
+            let column = dialect.plan_column;
             let lines: Vec<String> = rows
                 .iter()
                 .map(|r| r.try_get::<String, _>(column))

@@ -1,0 +1,17 @@
+//! What differs in the text of shared SQL between the backends, named once. Each backend's
+//! module holds its own ([`crate::sqlite::DIALECT`], [`crate::postgres::DIALECT`]); shared
+//! code asks [`crate::SqlStore::dialect`] and never which backend it runs on.
+
+pub(crate) struct Dialect {
+    /// The prefix that asks for a query's plan without running it.
+    pub explain: &'static str,
+    /// The prefix that asks for the plan with the rows and pages each step read (PostgreSQL
+    /// runs the query for it; SQLite has only the plan).
+    pub explain_analyze: &'static str,
+    /// The column of an explain's rows that holds the plan's text.
+    pub plan_column: usize,
+    /// A text field `key` of the JSON held in the text column `column`.
+    pub json_text: fn(column: &str, key: &str) -> String,
+    /// An integer field `key` of the JSON held in the text column `column`.
+    pub json_int: fn(column: &str, key: &str) -> String,
+}

@@ -1,10 +1,9 @@
 //! An event as its row holds it: the columns name it (its ticket, its place in the ticket's
 //! history, who) and the body holds when, to the nanosecond (the `at_us` column, for
 //! queries, keeps microseconds, and a replay must give back the very ticket the decision
-//! wrote), and what it recorded (its [`EventKind`]). The columns were repeated in every body
-//! until session 13: 130 of an event's ~330 bytes, eleven events a lifecycle, each byte
-//! written to the database's log. Bodies written before still carry them; reading one
-//! ignores them and takes the columns.
+//! wrote), and what it recorded (its [`EventKind`]). Older bodies repeated the columns (130
+//! of an event's ~330 bytes, eleven events a lifecycle, each byte written to the database's
+//! log); reading one ignores them and takes the columns.
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};

@@ -1,10 +1,9 @@
 //! A ticket as its row holds it: the columns the queries filter on hold the ticket's
 //! identity and place (its id, workflow, category, urgency, state, requester, community,
 //! branch, building, version, whether it ended, whether it stands on the wall, who entered
-//! it), exactly; the body holds the rest, as JSON. Until session 14 the body repeated the
-//! columns: about 390 of a ticket's ~1,000 bytes, rewritten with every one of its seven
-//! transitions and written each time to the database's log. Bodies written before still
-//! carry them; reading one ignores them and takes the columns.
+//! it), exactly; the body holds the rest, as JSON. Older bodies repeated the columns (about
+//! 390 of a ticket's ~1,000 bytes, rewritten with each of its seven transitions and written
+//! each time to the database's log); reading one ignores them and takes the columns.
 //!
 //! A ticket's update writes the columns a transition can change (state, urgency, holder,
 //! version, workflow version, the yes/no flags); the others (workflow, category, requester,

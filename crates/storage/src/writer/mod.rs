@@ -270,7 +270,7 @@ async fn run(
 /// A write found alone while another writer is writing waits for a second write or for that
 /// writer to finish: a commit of its own beside the other's would cost the database a whole
 /// transaction for one write, and with the database on the same cores as its callers that
-/// cost is what limits them (docs/PERFORMANCE.md, session 18). Under load the queue is
+/// cost is what limits them (docs/DECISIONS.md, "Group commit"). Under load the queue is
 /// never down to one, so the writers still overlap; the wait is at most the other's commit,
 /// which a lone write on one writer would wait for anyway.
 async fn gather(jobs: &Mutex<mpsc::Receiver<Job>>, slots: &Slots) -> Option<Vec<Job>> {

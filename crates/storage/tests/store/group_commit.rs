@@ -578,7 +578,7 @@ async fn postgres_writers_go_on_after_the_server_closes_their_connections() {
 /// While one write is being written, a write that finds nobody queued waits for a
 /// companion (or for that write) instead of taking the second writer for a transaction of
 /// its own: one commit a write, beside a commit in flight, is what made PostgreSQL's share
-/// of a lifecycle grow under a moderate load (docs/PERFORMANCE.md, session 18).
+/// of a lifecycle grow under a moderate load (docs/DECISIONS.md, "Group commit").
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_a_lone_write_beside_a_busy_writer_waits_for_a_companion() {
     let Some(url) = postgres_database().await else {

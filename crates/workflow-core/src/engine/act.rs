@@ -1,0 +1,256 @@
+//! Actions on a ticket: decided on the ticket as the caller may see it, the linked tickets'
+//! sides applied together, and the assignee a dispatch names checked.
+
+use super::*;
+
+impl Engine {
+    /// A workflow action on a ticket the caller can see. `expected_version` defaults to the
+    /// version just loaded (a client that does not send one accepts last-writer-wins only
+    /// between its own read and write, never across them).
+    pub async fn act(
+        &self,
+        actor: &Actor,
+        scope: &Scope,
+        ticket_id: Uuid,
+        action: &str,
+        expected_version: Option<u64>,
+        fields: Fields,
+    ) -> Result<Ticket, EngineError> {
+        let ticket = match expected_version {
+            Some(v) => self.store.ticket_at(ticket_id, scope, v).await?,
+            None => self.store.ticket(ticket_id, scope).await?,
+        }
+        .ok_or(EngineError::NotFound)?;
+        let wf = self
+            .catalog
+            .workflow(&ticket.workflow_id, ticket.workflow_version)
+            .ok_or_else(|| {
+                EngineError::WorkflowMissing(format!(
+                    "{}@{}",
+                    ticket.workflow_id, ticket.workflow_version
+                ))
+            })?;
+        if let Some(a) = fields.assignee {
+            self.check_assignee(&ticket, a).await?;
+        }
+        let act = Act {
+            action: action.to_owned(),
+            expected_version: expected_version.unwrap_or(ticket.version),
+            fields,
+        };
+        if let Some(rule) = &wf.merging
+            && (act.action == rule.merge || act.action == rule.unmerge)
+        {
+            return self.act_on_link(wf, ticket, actor, scope, &act).await;
+        }
+        let stale = |actual: Option<u64>| CommandError::StaleVersion {
+            expected: act.expected_version,
+            actual: actual.unwrap_or(act.expected_version + 1),
+        };
+        let decision = match decide(wf, ticket, actor, &act, self.clock.now()) {
+            Ok(d) => d,
+            // A ticket remembered rather than read may be behind the stored one: a caller
+            // whose version is stale hears of the conflict, not of a state the ticket left.
+            Err(e) if expected_version.is_some() => {
+                let stored = self.store.ticket(ticket_id, scope).await?;
+                return Err(match stored.map(|t| t.version) {
+                    None => EngineError::NotFound,
+                    Some(v) if v == act.expected_version => e.into(),
+                    actual => stale(actual).into(),
+                });
+            }
+            Err(e) => return Err(e.into()),
+        };
+        // Requests merged under this one follow it, in the same transaction; one of them
+        // changing meanwhile is decided again (the caller's own request is what they saw).
+        let (decision_, stale) = (&decision, &stale);
+        let attempt = |()| async move {
+            let decision = decision_;
+            let followers = self.followers(decision).await?;
+            let written = if followers.is_empty() {
+                self.store.apply(decision, None).await
+            } else {
+                let mut all = vec![decision.clone()];
+                all.extend(followers.iter().cloned());
+                self.store.apply_linked(&all).await
+            };
+            match written {
+                Ok(()) => {
+                    self.signal(decision);
+                    followers.iter().for_each(|d| self.signal(d));
+                    Ok(Attempt::Done(()))
+                }
+                Err(StoreError::Conflict { actual }) if followers.is_empty() => {
+                    Err(stale(actual).into())
+                }
+                Err(StoreError::Conflict { .. }) => {
+                    let now = self
+                        .store
+                        .ticket(decision.ticket.id, &Scope::Everything)
+                        .await?;
+                    let actual = now.map(|t| t.version);
+                    if actual != Some(decision.expected_version) {
+                        return Err(stale(actual).into());
+                    }
+                    Ok(Attempt::Again(()))
+                }
+                Err(e) => Err(e.into()),
+            }
+        };
+        settle((), attempt, || {
+            format!(
+                "the requests merged under {} kept changing",
+                decision.ticket.id
+            )
+        })
+        .await?;
+        Ok(decision.ticket)
+    }
+
+    /// What the requests merged under a ticket do now that `d` moved it (并单): each takes
+    /// its workflow's `[merging]` action for the parent's new state, with the parent's note.
+    pub(super) async fn followers(&self, d: &Decision) -> Result<Vec<Decision>, EngineError> {
+        let moved = d.events.iter().find_map(|e| match &e.kind {
+            crate::EventKind::Transitioned {
+                stays: false, data, ..
+            } => Some(data.note.clone()),
+            _ => None,
+        });
+        let Some(note) = moved.filter(|_| !d.ticket.duplicates.is_empty()) else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for id in &d.ticket.duplicates {
+            let Some(child) = self.store.ticket(*id, &Scope::Everything).await? else {
+                continue;
+            };
+            let Some(wf) = self
+                .catalog
+                .workflow(&child.workflow_id, child.workflow_version)
+            else {
+                continue;
+            };
+            let now = self.clock.now();
+            out.extend(crate::link::decide_follow(
+                wf,
+                child,
+                &d.ticket,
+                note.clone(),
+                now,
+            ));
+        }
+        Ok(out)
+    }
+
+    /// A merge (并单) or an unmerge: the request and its parent change together. The parent
+    /// is one the caller can see; its changing meanwhile is decided again.
+    async fn act_on_link(
+        &self,
+        wf: &Workflow,
+        ticket: Ticket,
+        actor: &Actor,
+        scope: &Scope,
+        act: &Act,
+    ) -> Result<Ticket, EngineError> {
+        let rule = wf.merging.as_ref().expect("a link action");
+        let parent_id = if act.action == rule.merge {
+            act.fields.parent
+        } else {
+            ticket.parent
+        };
+        let no_parent = || EngineError::Invalid {
+            field: "parent",
+            reason: "no request you can see has this id".into(),
+        };
+        let Some(parent_id) = parent_id else {
+            // Nothing to link: the core says what is missing.
+            decide(wf, ticket.clone(), actor, act, self.clock.now())?;
+            return Err(no_parent());
+        };
+        let (ticket, no_parent) = (&ticket, &no_parent);
+        let attempt = |()| async move {
+            let parent = self
+                .store
+                .ticket(parent_id, scope)
+                .await?
+                .ok_or_else(no_parent)?;
+            let parent_wf = self
+                .catalog
+                .workflow(&parent.workflow_id, parent.workflow_version)
+                .ok_or_else(|| EngineError::WorkflowMissing(parent.workflow_id.clone()))?;
+            let parent_version = parent.version;
+            let decisions = crate::link::decide_link(
+                wf,
+                ticket.clone(),
+                parent_wf,
+                parent,
+                actor,
+                act,
+                self.clock.now(),
+            )?;
+            match self.store.apply_linked(&decisions).await {
+                Ok(()) => {
+                    decisions.iter().for_each(|d| self.signal(d));
+                    let [child, _] = decisions;
+                    Ok(Attempt::Done(child.ticket))
+                }
+                Err(StoreError::Conflict { .. }) => {
+                    let now = self.store.ticket(parent_id, &Scope::Everything).await?;
+                    if now.map(|p| p.version) != Some(parent_version) {
+                        return Ok(Attempt::Again(()));
+                    }
+                    let actual = self.store.ticket(ticket.id, &Scope::Everything).await?;
+                    Err(CommandError::StaleVersion {
+                        expected: act.expected_version,
+                        actual: actual.map_or(act.expected_version + 1, |t| t.version),
+                    }
+                    .into())
+                }
+                Err(e) => Err(e.into()),
+            }
+        };
+        settle((), attempt, || {
+            format!("request {parent_id} kept changing while merging under it")
+        })
+        .await
+    }
+
+    /// Only a member of the ticket's community, or one of its teams, may be handed a ticket.
+    async fn check_assignee(&self, ticket: &Ticket, a: Assignee) -> Result<(), EngineError> {
+        let invalid = |reason: &str| EngineError::Invalid {
+            field: "assignee",
+            reason: reason.into(),
+        };
+        match a {
+            Assignee::Person(p) => {
+                let person = self
+                    .store
+                    .person(p)
+                    .await?
+                    .ok_or_else(|| invalid("no such person"))?;
+                if !person.active
+                    || !person
+                        .roles
+                        .iter()
+                        .any(|r| matches!(r, Role::Member | Role::Secretary))
+                {
+                    return Err(invalid("this person cannot take requests"));
+                }
+                if person.community_id != Some(ticket.community_id) {
+                    return Err(invalid("this person belongs to another community"));
+                }
+            }
+            Assignee::Team(t) => {
+                let team = self
+                    .store
+                    .team(t)
+                    .await?
+                    .ok_or_else(|| invalid("no such team"))?;
+                if team.community_id != ticket.community_id {
+                    return Err(invalid("this team belongs to another community"));
+                }
+            }
+        }
+        Ok(())
+    }
+}

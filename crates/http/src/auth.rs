@@ -6,7 +6,7 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use workflow_core::access::Principal;
 use workflow_core::store::Scope;
-use workflow_core::{Actor, Role};
+use workflow_core::Actor;
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -16,25 +16,6 @@ pub struct Caller {
     pub principal: Principal,
     pub actor: Actor,
     pub scope: Scope,
-}
-
-impl Caller {
-    pub fn has(&self, role: Role) -> bool {
-        self.principal.has(role)
-    }
-
-    /// Branch staff and above ([`Principal::is_staff`]).
-    pub fn is_staff(&self) -> bool {
-        self.principal.is_staff()
-    }
-
-    pub fn require(&self, allowed: &[Role]) -> Result<(), ApiError> {
-        if allowed.iter().any(|r| self.has(*r)) {
-            Ok(())
-        } else {
-            Err(ApiError::Forbidden("your role may not use this".into()))
-        }
-    }
 }
 
 impl FromRequestParts<AppState> for Caller {

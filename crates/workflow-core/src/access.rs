@@ -248,6 +248,20 @@ pub enum Refusal {
 /// branch, the community office; each only for a resident of their own community.
 pub const PROXY_ROLES: [Role; 3] = [Role::Member, Role::Secretary, Role::Community];
 
+/// A desk of the service beyond the tickets in one's scope, each open to some roles; the
+/// routes that serve it ask [`Principal::may`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Desk {
+    /// The directory, tokens, the contact-read audit and the outbox: admins.
+    Admin,
+    /// Dispatch candidates, likely duplicates and ledger corrections: branch staff and above.
+    Dispatch,
+    /// A unit's figures: branch staff and above, and admins.
+    Figures,
+    /// Looking up the resident a request is entered for (代办): the proxy roles.
+    Intake,
+}
+
 /// The role in which `actor` enters a request for `requester`: a resident for themselves;
 /// for someone else, the first proxy role they hold. `None`: they may not.
 pub fn entering_role(actor: &Actor, requester: Uuid) -> Option<Role> {
@@ -280,6 +294,21 @@ impl Principal {
     /// Branch staff and above: secretary, community office, street office.
     pub fn is_staff(&self) -> bool {
         self.roles.iter().any(|r| r.is_staff())
+    }
+
+    /// Whether this person may use `desk`.
+    pub fn may(&self, desk: Desk) -> Result<(), Refusal> {
+        let open = match desk {
+            Desk::Admin => self.has(Role::Admin),
+            Desk::Dispatch => self.is_staff(),
+            Desk::Figures => self.is_staff() || self.has(Role::Admin),
+            Desk::Intake => PROXY_ROLES.iter().any(|r| self.has(*r)),
+        };
+        if open {
+            Ok(())
+        } else {
+            Err(Refusal::Forbidden("your role may not use this"))
+        }
     }
 
     /// This person as the workflows' decisions see them.
@@ -486,6 +515,21 @@ mod tests {
             home_building_id: Some(Uuid::now_v7()),
             ..Principal::default()
         }
+    }
+
+    #[test]
+    fn each_desk_is_open_to_its_roles_only() {
+        use Role::*;
+        let open = |desk: Desk| -> Vec<Role> {
+            [Resident, Member, Secretary, Community, Street, Supervisor, Admin]
+                .into_iter()
+                .filter(|r| someone(&[*r]).may(desk).is_ok())
+                .collect()
+        };
+        assert_eq!(open(Desk::Admin), [Admin]);
+        assert_eq!(open(Desk::Dispatch), [Secretary, Community, Street]);
+        assert_eq!(open(Desk::Figures), [Secretary, Community, Street, Admin]);
+        assert_eq!(open(Desk::Intake), [Member, Secretary, Community]);
     }
 
     #[test]

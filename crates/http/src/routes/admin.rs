@@ -10,6 +10,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 use workflow_core::Role;
+use workflow_core::access::Desk;
 
 use crate::AppState;
 use crate::auth::Caller;
@@ -43,7 +44,7 @@ async fn contact_reads(
     caller: Caller,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<axum::Json<Vec<ContactReadView>>> {
-    caller.require(&[Role::Admin])?;
+    caller.principal.may(Desk::Admin)?;
     let reads = state.store.contact_reads(id, 500).await?;
     Ok(axum::Json(
         reads
@@ -98,7 +99,7 @@ async fn create_org_unit(
     caller: Caller,
     Body(b): Body<NewOrgUnit>,
 ) -> ApiResult<(StatusCode, axum::Json<Created>)> {
-    caller.require(&[Role::Admin])?;
+    caller.principal.may(Desk::Admin)?;
     text("name", &b.name, 100)?;
     let id = state
         .store
@@ -126,7 +127,7 @@ async fn create_branch(
     caller: Caller,
     Body(b): Body<NewBranch>,
 ) -> ApiResult<(StatusCode, axum::Json<Created>)> {
-    caller.require(&[Role::Admin])?;
+    caller.principal.may(Desk::Admin)?;
     text("name", &b.name, 100)?;
     let id = state
         .store
@@ -171,7 +172,7 @@ async fn create_person(
     caller: Caller,
     Body(b): Body<NewPersonBody>,
 ) -> ApiResult<(StatusCode, axum::Json<CreatedPerson>)> {
-    caller.require(&[Role::Admin])?;
+    caller.principal.may(Desk::Admin)?;
     text("name", &b.name, 100)?;
     let roles = b
         .roles
@@ -219,7 +220,7 @@ async fn revoke_tokens(
     caller: Caller,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<axum::Json<Revoked>> {
-    caller.require(&[Role::Admin])?;
+    caller.principal.may(Desk::Admin)?;
     let revoked = state.store.revoke_tokens(id).await?;
     Ok(axum::Json(Revoked { revoked }))
 }
@@ -243,7 +244,7 @@ async fn create_team(
     caller: Caller,
     Body(b): Body<NewTeam>,
 ) -> ApiResult<(StatusCode, axum::Json<Created>)> {
-    caller.require(&[Role::Admin])?;
+    caller.principal.may(Desk::Admin)?;
     text("name", &b.name, 100)?;
     let id = state
         .store
@@ -269,7 +270,7 @@ async fn create_partner_unit(
     caller: Caller,
     Body(b): Body<NewPartnerUnit>,
 ) -> ApiResult<(StatusCode, axum::Json<Created>)> {
-    caller.require(&[Role::Admin])?;
+    caller.principal.may(Desk::Admin)?;
     text("name", &b.name, 100)?;
     let id = state
         .store

@@ -6,6 +6,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
+use workflow_core::access::Desk;
 
 use crate::AppState;
 use crate::auth::Caller;
@@ -208,7 +209,7 @@ async fn residents(
     caller: Caller,
     ApiQuery(q): ApiQuery<ResidentQuery>,
 ) -> ApiResult<axum::Json<Vec<ResidentInfo>>> {
-    caller.require(&workflow_core::access::PROXY_ROLES)?;
+    caller.principal.may(Desk::Intake)?;
     let phone = q.phone.as_deref().unwrap_or_default().trim();
     if phone.len() < 7 || phone.len() > 20 || !phone.bytes().all(|b| b.is_ascii_digit()) {
         return Err(ApiError::invalid_field(

@@ -11,7 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
-use workflow_core::Role;
+use workflow_core::access::Desk;
 
 use crate::AppState;
 use crate::auth::Caller;
@@ -77,7 +77,7 @@ async fn outbox_backlog(
     State(state): State<AppState>,
     caller: Caller,
 ) -> ApiResult<axum::Json<BacklogView>> {
-    caller.require(&[Role::Admin])?;
+    caller.principal.may(Desk::Admin)?;
     let pending = state.store.outbox_backlog().await?;
     Ok(axum::Json(BacklogView { pending }))
 }
@@ -90,7 +90,7 @@ async fn list_outbox(
     caller: Caller,
     ApiQuery(q): ApiQuery<OutboxQuery>,
 ) -> ApiResult<axum::Json<Vec<OutboxView>>> {
-    caller.require(&[Role::Admin])?;
+    caller.principal.may(Desk::Admin)?;
     let which = match q.state.as_deref().unwrap_or("pending") {
         "pending" => OutboxState::Pending,
         "failed" => OutboxState::Failed,
@@ -151,7 +151,7 @@ async fn retry_message(
     caller: Caller,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<StatusCode> {
-    caller.require(&[Role::Admin])?;
+    caller.principal.may(Desk::Admin)?;
     match state.store.retry_outbox(id, state.engine.now()).await? {
         Some(true) => {
             state.engine.signals().outbox_written();

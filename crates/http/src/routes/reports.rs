@@ -12,8 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
-use workflow_core::Role;
-use workflow_core::access::{Refusal, Unit, UnitInfo};
+use workflow_core::access::{Desk, Refusal, Unit, UnitInfo};
 use workflow_core::store::Store;
 
 use crate::AppState;
@@ -172,7 +171,7 @@ async fn correct(
     Body(b): Body<CorrectionBody>,
 ) -> ApiResult<(StatusCode, axum::Json<Created>)> {
     // Staff who can see the ticket: administrators run the system, they do not judge work.
-    caller.require(&[Role::Secretary, Role::Community, Role::Street])?;
+    caller.principal.may(Desk::Dispatch)?;
     ledger_access(&state, &caller, id).await?;
     let invalid = |detail: &str| ApiError::invalid_field(detail);
     let reason = b.reason.trim();
@@ -297,7 +296,7 @@ async fn stats(
     caller: Caller,
     ApiQuery(q): ApiQuery<StatsQuery>,
 ) -> ApiResult<Response> {
-    caller.require(&[Role::Secretary, Role::Community, Role::Street, Role::Admin])?;
+    caller.principal.may(Desk::Figures)?;
     let csv = match q.format.as_deref() {
         None | Some("json") => false,
         Some("csv") => true,

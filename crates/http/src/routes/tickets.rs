@@ -7,10 +7,10 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
-use workflow_core::access::{Asked, Door};
+use workflow_core::access::{Asked, Desk, Door};
 use workflow_core::engine::NewRequest;
 use workflow_core::store::{Page, TicketFilter};
-use workflow_core::{Assignee, EventKind, Fields, Role, Urgency};
+use workflow_core::{Assignee, EventKind, Fields, Urgency};
 
 use crate::AppState;
 use crate::auth::Caller;
@@ -319,7 +319,7 @@ async fn duplicates(
     caller: Caller,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<axum::Json<Vec<DuplicateView>>> {
-    caller.require(&[Role::Secretary, Role::Community, Role::Street])?;
+    caller.principal.may(Desk::Dispatch)?;
     let found = state.engine.duplicates(&caller.scope, id).await?;
     let (tickets, nearness): (Vec<_>, Vec<_>) = found.into_iter().unzip();
     let views = ticket_views(&state, &caller, tickets, Contact::Masked).await?;
@@ -345,7 +345,7 @@ async fn candidates(
     caller: Caller,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<axum::Json<Vec<Candidate>>> {
-    caller.require(&[Role::Secretary, Role::Community, Role::Street])?;
+    caller.principal.may(Desk::Dispatch)?;
     let ranked = state.engine.candidates(&caller.scope, id).await?;
     let out = ranked
         .into_iter()

@@ -4,9 +4,9 @@
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
+use workflow_core::Actor;
 use workflow_core::access::Principal;
 use workflow_core::store::Scope;
-use workflow_core::Actor;
 
 use crate::AppState;
 use crate::error::ApiError;

@@ -521,10 +521,12 @@ mod tests {
     fn each_desk_is_open_to_its_roles_only() {
         use Role::*;
         let open = |desk: Desk| -> Vec<Role> {
-            [Resident, Member, Secretary, Community, Street, Supervisor, Admin]
-                .into_iter()
-                .filter(|r| someone(&[*r]).may(desk).is_ok())
-                .collect()
+            [
+                Resident, Member, Secretary, Community, Street, Supervisor, Admin,
+            ]
+            .into_iter()
+            .filter(|r| someone(&[*r]).may(desk).is_ok())
+            .collect()
         };
         assert_eq!(open(Desk::Admin), [Admin]);
         assert_eq!(open(Desk::Dispatch), [Secretary, Community, Street]);

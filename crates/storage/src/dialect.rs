@@ -2,6 +2,8 @@
 //! module holds its own ([`crate::sqlite::DIALECT`], [`crate::postgres::DIALECT`]); shared
 //! code asks [`crate::SqlStore::dialect`] and never which backend it runs on.
 
+use sqlx::{ColumnIndex, Decode, Row, Type};
+
 pub(crate) struct Dialect {
     /// The prefix that asks for a query's plan without running it.
     pub explain: &'static str,
@@ -14,4 +16,23 @@ pub(crate) struct Dialect {
     pub json_text: fn(column: &str, key: &str) -> String,
     /// An integer field `key` of the JSON held in the text column `column`.
     pub json_int: fn(column: &str, key: &str) -> String,
+    /// What a claim's subquery adds to take the rows it picks: PostgreSQL skips rows another
+    /// node is claiming at that moment (`FOR UPDATE SKIP LOCKED`); SQLite has one writer, so
+    /// its plain `UPDATE` is already exclusive.
+    pub claim_lock: &'static str,
+}
+
+impl Dialect {
+    /// The plan an explain's rows hold, one line a row.
+    pub fn plan_text<'r, R: Row>(&self, rows: &'r [R]) -> Result<String, sqlx::Error>
+    where
+        usize: ColumnIndex<R>,
+        String: Decode<'r, R::Database> + Type<R::Database>,
+    {
+        let lines: Vec<String> = rows
+            .iter()
+            .map(|r| r.try_get::<String, _>(self.plan_column))
+            .collect::<Result<_, _>>()?;
+        Ok(lines.join("\n"))
+    }
 }

@@ -154,7 +154,6 @@ impl SqlStore {
         since: Timestamp,
     ) -> Result<String, StoreError> {
         let dialect = self.dialect();
-        let column = dialect.plan_column;
         let sql = format!("{}{}", dialect.explain, records_sql());
         with_reader!(self, pool, {
             let rows = sqlx::query(&sql)
@@ -163,12 +162,7 @@ impl SqlStore {
                 .fetch_all(pool)
                 .await
                 .map_err(from_sqlx)?;
-            let lines: Vec<String> = rows
-                .iter()
-                .map(|r| r.try_get::<String, _>(column))
-                .collect::<Result<_, _>>()
-                .map_err(from_sqlx)?;
-            Ok(lines.join("\n"))
+            dialect.plan_text(&rows).map_err(from_sqlx)
         })
     }
 

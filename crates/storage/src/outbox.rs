@@ -10,7 +10,7 @@ use workflow_core::Recipient;
 use workflow_core::store::*;
 
 use crate::error::from_sqlx;
-use crate::{Backend, SqlStore, from_us, us};
+use crate::{SqlStore, from_us, us};
 
 /// Whose messages wait in the outbox for a delivery (a webhook): the others are written
 /// delivered, where only the event streams read them. A message nothing would ever deliver
@@ -70,14 +70,16 @@ impl SqlStore {
     }
 }
 
-const CLAIM_PG: &str = "UPDATE outbox SET claimed_by = $1, lease_until_us = $2 \
-    WHERE id IN (SELECT id FROM outbox WHERE delivered_at_us IS NULL AND NOT parked AND next_attempt_us <= $3 \
-        AND (claimed_by IS NULL OR lease_until_us <= $3) ORDER BY next_attempt_us LIMIT $4 FOR UPDATE SKIP LOCKED) \
-    RETURNING id, community_id, ticket_id, event_seq, event, recipient, attempts, created_at_us";
-const CLAIM_SQLITE: &str = "UPDATE outbox SET claimed_by = $1, lease_until_us = $2 \
-    WHERE id IN (SELECT id FROM outbox WHERE delivered_at_us IS NULL AND NOT parked AND next_attempt_us <= $3 \
-        AND (claimed_by IS NULL OR lease_until_us <= $3) ORDER BY next_attempt_us LIMIT $4) \
-    RETURNING id, community_id, ticket_id, event_seq, event, recipient, attempts, created_at_us";
+/// Claims messages due for delivery that nobody holds (or whose holder's lease ran out);
+/// `{lock}` is the backend's [`crate::dialect::Dialect::claim_lock`].
+fn claim_sql(lock: &str) -> String {
+    format!(
+        "UPDATE outbox SET claimed_by = $1, lease_until_us = $2 \
+         WHERE id IN (SELECT id FROM outbox WHERE delivered_at_us IS NULL AND NOT parked AND next_attempt_us <= $3 \
+             AND (claimed_by IS NULL OR lease_until_us <= $3) ORDER BY next_attempt_us LIMIT $4{lock}) \
+         RETURNING {MESSAGE_COLUMNS}"
+    )
+}
 
 impl SqlStore {
     pub(crate) async fn claim_outbox_rows(
@@ -87,12 +89,9 @@ impl SqlStore {
         owner: Uuid,
         lease_until: jiff::Timestamp,
     ) -> Result<Vec<OutboxMessage>, StoreError> {
-        let sql = match &*self.backend {
-            Backend::Postgres { .. } => CLAIM_PG,
-            Backend::Sqlite { .. } => CLAIM_SQLITE,
-        };
+        let sql = claim_sql(self.dialect().claim_lock);
         with_pool!(self, pool, {
-            let rows = sqlx::query(sql)
+            let rows = sqlx::query(&sql)
                 .bind(owner)
                 .bind(us(lease_until))
                 .bind(us(now))
@@ -102,19 +101,7 @@ impl SqlStore {
                 .map_err(from_sqlx)?;
             let mut out = rows
                 .iter()
-                .map(|r| -> Result<OutboxMessage, sqlx::Error> {
-                    let recipient: Json<Recipient> = r.try_get(5)?;
-                    Ok(OutboxMessage {
-                        id: r.try_get(0)?,
-                        community_id: r.try_get(1)?,
-                        ticket_id: r.try_get(2)?,
-                        event_seq: r.try_get::<i64, _>(3)? as u64,
-                        event: r.try_get(4)?,
-                        recipient: recipient.0,
-                        attempts: r.try_get::<i32, _>(6)? as u32,
-                        created_at: from_us(r.try_get(7)?),
-                    })
-                })
+                .map(outbox_message)
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(from_sqlx)?;
             out.sort_by_key(|m| m.id);
@@ -206,10 +193,11 @@ pub struct DeliveryAttempt {
     pub error: Option<String>,
 }
 
-const ENTRY_COLUMNS: &str = "id, community_id, ticket_id, event_seq, event, recipient, attempts, created_at_us, \
-    next_attempt_us, delivered_at_us, parked, last_error";
+/// The columns of an [`OutboxMessage`], in [`outbox_message`]'s order.
+const MESSAGE_COLUMNS: &str =
+    "id, community_id, ticket_id, event_seq, event, recipient, attempts, created_at_us";
 
-/// An [`OutboxMessage`] from the first columns of [`ENTRY_COLUMNS`], on either backend.
+/// An [`OutboxMessage`] from a row that begins with [`MESSAGE_COLUMNS`], on either backend.
 fn outbox_message<'r, R: Row>(r: &'r R) -> Result<OutboxMessage, sqlx::Error>
 where
     usize: ColumnIndex<R>,
@@ -241,8 +229,10 @@ impl SqlStore {
         limit: u32,
     ) -> Result<Vec<OutboxEntry>, StoreError> {
         with_reader!(self, pool, {
-            let mut q =
-                sqlx::QueryBuilder::new(format!("SELECT {ENTRY_COLUMNS} FROM outbox WHERE "));
+            let mut q = sqlx::QueryBuilder::new(format!(
+                "SELECT {MESSAGE_COLUMNS}, next_attempt_us, delivered_at_us, parked, last_error \
+                 FROM outbox WHERE "
+            ));
             q.push(match state {
                 OutboxState::Pending => "delivered_at_us IS NULL AND NOT parked",
                 OutboxState::Failed => "parked",

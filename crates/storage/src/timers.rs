@@ -7,20 +7,19 @@ use workflow_core::TimerKey;
 use workflow_core::store::*;
 
 use crate::error::from_sqlx;
-use crate::{Backend, SqlStore, from_us, us};
+use crate::{SqlStore, from_us, us};
 
-/// Claims due timers. PostgreSQL skips rows another node is claiming right now (`FOR UPDATE
-/// SKIP LOCKED`); SQLite has one writer, so its plain UPDATE is already exclusive.
-const CLAIM_PG: &str = "UPDATE timers SET claimed_by = $1, lease_until_us = $2 \
-    WHERE (ticket_id, key) IN (SELECT ticket_id, key FROM timers \
-        WHERE (claimed_by IS NULL AND due_at_us <= $3) OR (claimed_by IS NOT NULL AND lease_until_us <= $3) \
-        ORDER BY due_at_us LIMIT $4 FOR UPDATE SKIP LOCKED) \
-    RETURNING ticket_id, key, due_at_us, epoch";
-const CLAIM_SQLITE: &str = "UPDATE timers SET claimed_by = $1, lease_until_us = $2 \
-    WHERE (ticket_id, key) IN (SELECT ticket_id, key FROM timers \
-        WHERE (claimed_by IS NULL AND due_at_us <= $3) OR (claimed_by IS NOT NULL AND lease_until_us <= $3) \
-        ORDER BY due_at_us LIMIT $4) \
-    RETURNING ticket_id, key, due_at_us, epoch";
+/// Claims due timers, and timers whose claim's lease ran out (a node that died holding them);
+/// `{lock}` is the backend's [`crate::dialect::Dialect::claim_lock`].
+fn claim_sql(lock: &str) -> String {
+    format!(
+        "UPDATE timers SET claimed_by = $1, lease_until_us = $2 \
+         WHERE (ticket_id, key) IN (SELECT ticket_id, key FROM timers \
+             WHERE (claimed_by IS NULL AND due_at_us <= $3) OR (claimed_by IS NOT NULL AND lease_until_us <= $3) \
+             ORDER BY due_at_us LIMIT $4{lock}) \
+         RETURNING ticket_id, key, due_at_us, epoch"
+    )
+}
 
 impl SqlStore {
     pub(crate) async fn next_timer_due(&self) -> Result<Option<jiff::Timestamp>, StoreError> {
@@ -51,12 +50,9 @@ impl SqlStore {
         owner: Uuid,
         lease_until: jiff::Timestamp,
     ) -> Result<Vec<ClaimedTimer>, StoreError> {
-        let sql = match &*self.backend {
-            Backend::Postgres { .. } => CLAIM_PG,
-            Backend::Sqlite { .. } => CLAIM_SQLITE,
-        };
+        let sql = claim_sql(self.dialect().claim_lock);
         let rows = with_pool!(self, pool, {
-            let rows = sqlx::query(sql)
+            let rows = sqlx::query(&sql)
                 .bind(owner)
                 .bind(us(lease_until))
                 .bind(us(now))

@@ -22,6 +22,7 @@ pub(crate) const DIALECT: Dialect = Dialect {
     plan_column: 0,
     json_text: |column, key| format!("({column}::json->>'{key}')"),
     json_int: |column, key| format!("(({column}::json->>'{key}')::int)"),
+    claim_lock: " FOR UPDATE SKIP LOCKED",
 };
 
 /// The schema, embedded at build time.

@@ -23,6 +23,7 @@ pub(crate) const DIALECT: Dialect = Dialect {
     plan_column: 3,
     json_text: |column, key| format!("json_extract({column}, '$.{key}')"),
     json_int: |column, key| format!("json_extract({column}, '$.{key}')"),
+    claim_lock: "",
 };
 
 /// The schema, embedded at build time.

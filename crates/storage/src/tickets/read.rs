@@ -156,13 +156,7 @@ impl SqlStore {
                 .push(" FROM tickets WHERE ");
             push_list_conditions(&mut qb, scope, sets.as_deref(), f, page);
             let rows = qb.build().fetch_all(pool).await.map_err(from_sqlx)?;
-            let column = dialect.plan_column;
-            let lines: Vec<String> = rows
-                .iter()
-                .map(|r| r.try_get::<String, _>(column))
-                .collect::<Result<_, _>>()
-                .map_err(from_sqlx)?;
-            Ok(lines.join("\n"))
+            dialect.plan_text(&rows).map_err(from_sqlx)
         })
     }
 

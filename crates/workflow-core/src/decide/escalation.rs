@@ -5,20 +5,25 @@ use jiff::Timestamp;
 
 use crate::calendar::add_working;
 use crate::command::*;
+use crate::definition::{ClockDef, LadderLevel};
 use crate::event::EventKind;
 use crate::ticket::ClockStatus;
 
 use super::Builder;
 
-impl Builder<'_> {
+impl<'w> Builder<'w> {
+    /// The clock's definition and the ladder level it reaches next (its index), if any is
+    /// left.
+    fn next_level(&self, clock: usize) -> Option<(&'w ClockDef, usize, &'w LadderLevel)> {
+        let def = &self.wf.clocks[clock];
+        let next = usize::from(self.ticket.clocks[clock].escalation_level);
+        let level = def.ladder.as_ref()?.levels.get(next)?;
+        Some((def, next, level))
+    }
+
     /// Sets the timer for the next ladder level; a level with no delay is taken at once.
     pub(super) fn schedule_escalation(&mut self, clock: usize, epoch: u64, timer_due: Timestamp) {
-        let def = &self.wf.clocks[clock];
-        let Some(ladder) = def.ladder.as_ref() else {
-            return;
-        };
-        let next = usize::from(self.ticket.clocks[clock].escalation_level);
-        let Some(level) = ladder.levels.get(next) else {
+        let Some((def, _, level)) = self.next_level(clock) else {
             return;
         };
         let delay = level.after.seconds(def.working_day_secs());
@@ -34,12 +39,7 @@ impl Builder<'_> {
     }
 
     pub(super) fn take_escalation_step(&mut self, clock: usize, timer_due: Timestamp, epoch: u64) {
-        let def = &self.wf.clocks[clock];
-        let Some(ladder) = def.ladder.as_ref() else {
-            return;
-        };
-        let next = usize::from(self.ticket.clocks[clock].escalation_level);
-        let Some(level) = ladder.levels.get(next) else {
+        let Some((def, next, level)) = self.next_level(clock) else {
             return;
         };
         self.push(EventKind::Escalated {

@@ -155,13 +155,96 @@ pub struct Team {
     pub members: Vec<String>,
 }
 
-struct Cx<'a> {
+/// What a check has found so far: the errors, the units the file names, the names already
+/// given within each community.
+struct Checker<'a> {
     file: &'a str,
     text: &'a str,
+    skills: &'a BTreeSet<String>,
     errors: Vec<FileError>,
+    units: BTreeSet<String>,
+    seen: BTreeSet<(String, String, &'static str)>,
 }
 
-impl Cx<'_> {
+/// The community part of a path (`street/community`), if the path reaches that deep.
+fn community_of(path: &str) -> Option<String> {
+    let parts: Vec<&str> = path.split('/').collect();
+    (parts.len() >= 2).then(|| parts[..2].join("/"))
+}
+
+/// Whether `(community, name)` is in `list`.
+fn has(list: &[(String, String)], community: &str, name: &str) -> bool {
+    list.iter().any(|(c, n)| c == community && n == name)
+}
+
+/// Parses and validates a directory file. `skills` is the shared vocabulary (the skills the
+/// catalog's categories ask for).
+pub fn parse(
+    file: &str,
+    text: &str,
+    skills: &BTreeSet<String>,
+) -> Result<DirectoryFile, Vec<FileError>> {
+    let mut cx = Checker {
+        file,
+        text,
+        skills,
+        errors: Vec::new(),
+        units: BTreeSet::new(),
+        seen: BTreeSet::new(),
+    };
+    let raw: RawFile = match toml::from_str(text) {
+        Ok(r) => r,
+        Err(e) => {
+            cx.err(e.span().unwrap_or(0..0), e.message().trim().to_owned());
+            return Err(cx.errors);
+        }
+    };
+    cx.units(&raw.units);
+    let mut out = DirectoryFile {
+        units: cx.units.iter().cloned().collect(),
+        ..DirectoryFile::default()
+    };
+    out.branches = raw.branches.iter().filter_map(|b| cx.branch(b)).collect();
+    out.partners = raw.partners.iter().filter_map(|p| cx.partner(p)).collect();
+    let branches: Vec<(String, String)> = out
+        .branches
+        .iter()
+        .map(|b| (b.community.clone(), b.name.clone()))
+        .collect();
+    let partners: Vec<(String, String)> = out
+        .partners
+        .iter()
+        .map(|p| (p.community.clone(), p.name.clone()))
+        .collect();
+    out.people = raw
+        .people
+        .iter()
+        .map(|p| cx.person(p, &branches, &partners))
+        .collect();
+    let teams: Vec<(String, String)> = raw
+        .teams
+        .iter()
+        .map(|t| {
+            (
+                t.community.get_ref().trim().to_owned(),
+                t.name.get_ref().clone(),
+            )
+        })
+        .collect();
+    out.teams = raw
+        .teams
+        .iter()
+        .filter_map(|t| cx.team(t, &out.people, &teams))
+        .collect();
+    if cx.errors.is_empty() {
+        Ok(out)
+    } else {
+        cx.errors.sort_by_key(|e| (e.line, e.col));
+        Err(cx.errors)
+    }
+}
+
+impl Checker<'_> {
     fn err(&mut self, span: Range<usize>, message: impl Into<String>) {
         let before = &self.text[..span.start.min(self.text.len())];
         let line = before.matches('\n').count() + 1;
@@ -173,153 +256,121 @@ impl Cx<'_> {
             message: message.into(),
         });
     }
-}
 
-/// The community part of a path (`street/community`), if the path reaches that deep.
-fn community_of(path: &str) -> Option<String> {
-    let parts: Vec<&str> = path.split('/').collect();
-    (parts.len() >= 2).then(|| parts[..2].join("/"))
-}
-
-/// Parses and validates a directory file. `skills` is the shared vocabulary (the skills the
-/// catalog's categories ask for).
-pub fn parse(
-    file: &str,
-    text: &str,
-    skills: &BTreeSet<String>,
-) -> Result<DirectoryFile, Vec<FileError>> {
-    let mut cx = Cx {
-        file,
-        text,
-        errors: Vec::new(),
-    };
-    let raw: RawFile = match toml::from_str(text) {
-        Ok(r) => r,
-        Err(e) => {
-            cx.err(e.span().unwrap_or(0..0), e.message().trim().to_owned());
-            return Err(cx.errors);
-        }
-    };
-    // Units: every path, and every prefix of it, is a unit; kinds go by depth.
-    let mut units: BTreeSet<String> = BTreeSet::new();
-    for u in &raw.units {
-        let parts: Vec<&str> = u.get_ref().split('/').map(str::trim).collect();
-        if parts.len() > KINDS.len() || parts.iter().any(|p| p.is_empty()) {
-            cx.err(
-                u.span(),
-                format!(
-                    "a unit is a path of 1 to 5 non-empty names (street/community/grid/compound/building), not {:?}",
-                    u.get_ref()
-                ),
-            );
-            continue;
-        }
-        for depth in 1..=parts.len() {
-            units.insert(parts[..depth].join("/"));
+    /// Every path, and every prefix of it, is a unit; kinds go by depth.
+    fn units(&mut self, raw: &[S]) {
+        for u in raw {
+            let parts: Vec<&str> = u.get_ref().split('/').map(str::trim).collect();
+            if parts.len() > KINDS.len() || parts.iter().any(|p| p.is_empty()) {
+                self.err(
+                    u.span(),
+                    format!(
+                        "a unit is a path of 1 to 5 non-empty names (street/community/grid/compound/building), not {:?}",
+                        u.get_ref()
+                    ),
+                );
+                continue;
+            }
+            for depth in 1..=parts.len() {
+                self.units.insert(parts[..depth].join("/"));
+            }
         }
     }
-    let depth = |p: &str| p.split('/').count();
-    let unit_ref = |cx: &mut Cx, s: &S, want: &[usize], what: &str| -> Option<String> {
+
+    /// A unit the file names, of one of the depths wanted (1: street … 5: building).
+    fn unit_ref(&mut self, s: &S, want: &[usize], what: &str) -> Option<String> {
         let p = s.get_ref().trim().to_owned();
-        if !units.contains(&p) {
-            cx.err(s.span(), format!("{what} {p:?} is not among `units`"));
+        if !self.units.contains(&p) {
+            self.err(s.span(), format!("{what} {p:?} is not among `units`"));
             return None;
         }
-        if !want.contains(&depth(&p)) {
+        if !want.contains(&p.split('/').count()) {
             let kinds: Vec<&str> = want.iter().map(|d| KINDS[d - 1]).collect();
-            cx.err(
+            self.err(
                 s.span(),
                 format!("{what} {p:?} must be a {}", kinds.join(" or ")),
             );
             return None;
         }
         Some(p)
-    };
+    }
 
-    let mut out = DirectoryFile {
-        units: units.iter().cloned().collect(),
-        ..DirectoryFile::default()
-    };
-    let mut seen: BTreeSet<(String, String, &str)> = BTreeSet::new();
-    let mut once = |cx: &mut Cx, community: &str, name: &S, kind: &'static str| {
-        if !seen.insert((community.to_owned(), name.get_ref().clone(), kind)) {
-            cx.err(
+    /// A name given once within its community (or street) for each kind of thing.
+    fn once(&mut self, community: &str, name: &S, kind: &'static str) {
+        if !self
+            .seen
+            .insert((community.to_owned(), name.get_ref().clone(), kind))
+        {
+            self.err(
                 name.span(),
                 format!("{kind} {:?} appears twice in {community}", name.get_ref()),
             );
         }
-    };
-    for b in &raw.branches {
-        let Some(community) = unit_ref(&mut cx, &b.community, &[2], "community") else {
-            continue;
-        };
-        once(&mut cx, &community, &b.name, "branch");
+    }
+
+    fn branch(&mut self, b: &RawBranch) -> Option<Branch> {
+        let community = self.unit_ref(&b.community, &[2], "community")?;
+        self.once(&community, &b.name, "branch");
         let mut covers = Vec::new();
         for c in &b.covers {
-            if let Some(p) = unit_ref(&mut cx, c, &[3, 4, 5], "area")
-                && let Some(()) = (community_of(&p).as_deref() == Some(community.as_str()))
-                    .then_some(())
-                    .or_else(|| {
-                        cx.err(c.span(), format!("area {p:?} is outside {community}"));
-                        None
-                    })
-            {
+            let Some(p) = self.unit_ref(c, &[3, 4, 5], "area") else {
+                continue;
+            };
+            if community_of(&p).as_deref() == Some(community.as_str()) {
                 covers.push(p);
+            } else {
+                self.err(c.span(), format!("area {p:?} is outside {community}"));
             }
         }
-        out.branches.push(Branch {
+        Some(Branch {
             name: b.name.get_ref().trim().to_owned(),
             community,
             covers,
-        });
+        })
     }
-    for p in &raw.partners {
-        if let Some(community) = unit_ref(&mut cx, &p.community, &[2], "community") {
-            once(&mut cx, &community, &p.name, "partner unit");
-            out.partners.push(Partner {
-                name: p.name.get_ref().trim().to_owned(),
-                community,
-            });
-        }
+
+    fn partner(&mut self, p: &RawPartner) -> Option<Partner> {
+        let community = self.unit_ref(&p.community, &[2], "community")?;
+        self.once(&community, &p.name, "partner unit");
+        Some(Partner {
+            name: p.name.get_ref().trim().to_owned(),
+            community,
+        })
     }
-    let has = |list: &[(String, String)], community: &str, name: &str| {
-        list.iter().any(|(c, n)| c == community && n == name)
-    };
-    let branch_names: Vec<(String, String)> = out
-        .branches
-        .iter()
-        .map(|b| (b.community.clone(), b.name.clone()))
-        .collect();
-    let partner_names: Vec<(String, String)> = out
-        .partners
-        .iter()
-        .map(|p| (p.community.clone(), p.name.clone()))
-        .collect();
-    for p in &raw.people {
-        let mut roles = Vec::new();
-        for r in &p.roles {
-            match Role::parse(r.get_ref()).filter(|r| *r != Role::System) {
-                Some(role) => roles.push(role.as_str().to_owned()),
-                None => cx.err(
-                    r.span(),
-                    format!(
-                        "unknown role {:?}: resident, secretary, member, community, street or admin",
-                        r.get_ref()
-                    ),
-                ),
-            }
+
+    /// A named thing of the person's community (`branches` or `partners`: `what` says which).
+    fn of_community(
+        &mut self,
+        list: &[(String, String)],
+        community: &str,
+        name: &S,
+        what: &str,
+    ) -> Option<String> {
+        if has(list, community, name.get_ref()) {
+            return Some(name.get_ref().clone());
         }
-        if p.roles.is_empty() {
-            cx.err(p.name.span(), "a person needs at least one role");
-        }
+        self.err(
+            name.span(),
+            format!("no {what} {:?} in the person's community", name.get_ref()),
+        );
+        None
+    }
+
+    fn person(
+        &mut self,
+        p: &RawPerson,
+        branches: &[(String, String)],
+        partners: &[(String, String)],
+    ) -> Person {
+        let roles = self.roles(p);
         let community = p
             .community
             .as_ref()
-            .and_then(|c| unit_ref(&mut cx, c, &[2], "community"));
+            .and_then(|c| self.unit_ref(c, &[2], "community"));
         let street = p
             .street
             .as_ref()
-            .and_then(|s| unit_ref(&mut cx, s, &[1], "street"));
+            .and_then(|s| self.unit_ref(s, &[1], "street"));
         let home_of = community.clone().unwrap_or_default();
         // Identity: the name within the community, or the street (street staff), or among
         // those with neither (administrators).
@@ -327,73 +378,41 @@ pub fn parse(
             .clone()
             .or_else(|| street.clone())
             .unwrap_or_default();
-        once(&mut cx, &key, &p.name, "person");
+        self.once(&key, &p.name, "person");
         let home = p.home.as_ref().and_then(|h| {
-            let path = unit_ref(&mut cx, h, &[5], "home")?;
-            if community_of(&path).as_deref() != Some(home_of.as_str()) {
-                cx.err(
-                    h.span(),
-                    format!("home {path:?} is outside the person's community"),
-                );
-                return None;
+            let path = self.unit_ref(h, &[5], "home")?;
+            if community_of(&path).as_deref() == Some(home_of.as_str()) {
+                return Some(path);
             }
-            Some(path)
+            self.err(
+                h.span(),
+                format!("home {path:?} is outside the person's community"),
+            );
+            None
         });
-        let branch = p.branch.as_ref().and_then(|b| {
-            if has(&branch_names, &home_of, b.get_ref()) {
-                Some(b.get_ref().clone())
-            } else {
-                cx.err(
-                    b.span(),
-                    format!("no branch {:?} in the person's community", b.get_ref()),
-                );
-                None
+        let branch = p
+            .branch
+            .as_ref()
+            .and_then(|b| self.of_community(branches, &home_of, b, "branch"));
+        let partner = p
+            .partner
+            .as_ref()
+            .and_then(|u| self.of_community(partners, &home_of, u, "partner unit"));
+        self.skills(&p.skills);
+        let away_until = p.away_until.as_ref().and_then(|d| {
+            if d.get_ref().parse::<jiff::civil::Date>().is_ok() {
+                return Some(d.get_ref().clone());
             }
+            self.err(
+                d.span(),
+                format!(
+                    "away_until is a date like 2026-12-01, not {:?}",
+                    d.get_ref()
+                ),
+            );
+            None
         });
-        let partner = p.partner.as_ref().and_then(|u| {
-            if has(&partner_names, &home_of, u.get_ref()) {
-                Some(u.get_ref().clone())
-            } else {
-                cx.err(
-                    u.span(),
-                    format!(
-                        "no partner unit {:?} in the person's community",
-                        u.get_ref()
-                    ),
-                );
-                None
-            }
-        });
-        for s in &p.skills {
-            if !skills.contains(s.get_ref()) {
-                let known: Vec<&str> = skills.iter().map(String::as_str).collect();
-                cx.err(
-                    s.span(),
-                    format!(
-                        "unknown skill {:?}: the vocabulary is {}",
-                        s.get_ref(),
-                        known.join(", ")
-                    ),
-                );
-            }
-        }
-        let away_until =
-            p.away_until
-                .as_ref()
-                .and_then(|d| match d.get_ref().parse::<jiff::civil::Date>() {
-                    Ok(_) => Some(d.get_ref().clone()),
-                    Err(_) => {
-                        cx.err(
-                            d.span(),
-                            format!(
-                                "away_until is a date like 2026-12-01, not {:?}",
-                                d.get_ref()
-                            ),
-                        );
-                        None
-                    }
-                });
-        out.people.push(Person {
+        Person {
             name: p.name.get_ref().trim().to_owned(),
             phone: p.phone.clone(),
             roles,
@@ -406,77 +425,87 @@ pub fn parse(
             away_until,
             partner,
             active: p.active.unwrap_or(true),
-        });
+        }
     }
-    let people_of = |community: &str| -> BTreeSet<String> {
-        out.people
-            .iter()
-            .filter(|p| p.community.as_deref() == Some(community))
-            .map(|p| p.name.clone())
-            .collect()
-    };
-    let team_names: Vec<(String, String)> = raw
-        .teams
-        .iter()
-        .map(|t| {
-            (
-                t.community.get_ref().trim().to_owned(),
-                t.name.get_ref().clone(),
-            )
-        })
-        .collect();
-    let mut teams = Vec::new();
-    for t in &raw.teams {
-        let Some(community) = unit_ref(&mut cx, &t.community, &[2], "community") else {
-            continue;
-        };
-        once(&mut cx, &community, &t.name, "team");
-        let people = people_of(&community);
-        let person = |cx: &mut Cx, n: &S, what: &str| -> Option<String> {
-            if people.contains(n.get_ref()) {
-                Some(n.get_ref().clone())
-            } else {
-                cx.err(
-                    n.span(),
-                    format!("{what} {:?} is not a person of {community}", n.get_ref()),
-                );
-                None
+
+    fn roles(&mut self, p: &RawPerson) -> Vec<String> {
+        if p.roles.is_empty() {
+            self.err(p.name.span(), "a person needs at least one role");
+        }
+        let mut roles = Vec::new();
+        for r in &p.roles {
+            match Role::parse(r.get_ref()).filter(|r| *r != Role::System) {
+                Some(role) => roles.push(role.as_str().to_owned()),
+                None => self.err(
+                    r.span(),
+                    format!(
+                        "unknown role {:?}: resident, secretary, member, community, street or admin",
+                        r.get_ref()
+                    ),
+                ),
             }
+        }
+        roles
+    }
+
+    fn skills(&mut self, skills: &[S]) {
+        for s in skills {
+            if !self.skills.contains(s.get_ref()) {
+                let known: Vec<&str> = self.skills.iter().map(String::as_str).collect();
+                let message = format!(
+                    "unknown skill {:?}: the vocabulary is {}",
+                    s.get_ref(),
+                    known.join(", ")
+                );
+                self.err(s.span(), message);
+            }
+        }
+    }
+
+    fn team(&mut self, t: &RawTeam, people: &[Person], teams: &[(String, String)]) -> Option<Team> {
+        let community = self.unit_ref(&t.community, &[2], "community")?;
+        self.once(&community, &t.name, "team");
+        let of_community: BTreeSet<&str> = people
+            .iter()
+            .filter(|p| p.community.as_deref() == Some(community.as_str()))
+            .map(|p| p.name.as_str())
+            .collect();
+        let person = |cx: &mut Self, n: &S, what: &str| -> Option<String> {
+            if of_community.contains(n.get_ref().as_str()) {
+                return Some(n.get_ref().clone());
+            }
+            cx.err(
+                n.span(),
+                format!("{what} {:?} is not a person of {community}", n.get_ref()),
+            );
+            None
         };
-        let leader = t.leader.as_ref().and_then(|l| person(&mut cx, l, "leader"));
+        let leader = t.leader.as_ref().and_then(|l| person(self, l, "leader"));
         let members = t
             .members
             .iter()
-            .filter_map(|m| person(&mut cx, m, "member"))
+            .filter_map(|m| person(self, m, "member"))
             .collect();
         let parent = t.parent.as_ref().and_then(|p| {
-            if p.get_ref() != t.name.get_ref() && has(&team_names, &community, p.get_ref()) {
-                Some(p.get_ref().clone())
-            } else {
-                cx.err(
-                    p.span(),
-                    format!(
-                        "parent team {:?} is not another team of {community}",
-                        p.get_ref()
-                    ),
-                );
-                None
+            if p.get_ref() != t.name.get_ref() && has(teams, &community, p.get_ref()) {
+                return Some(p.get_ref().clone());
             }
+            self.err(
+                p.span(),
+                format!(
+                    "parent team {:?} is not another team of {community}",
+                    p.get_ref()
+                ),
+            );
+            None
         });
-        teams.push(Team {
+        Some(Team {
             name: t.name.get_ref().trim().to_owned(),
             community,
             parent,
             leader,
             members,
-        });
-    }
-    out.teams = teams;
-    if cx.errors.is_empty() {
-        Ok(out)
-    } else {
-        cx.errors.sort_by_key(|e| (e.line, e.col));
-        Err(cx.errors)
+        })
     }
 }
 

@@ -141,6 +141,75 @@ impl ClockState {
     pub fn warnings_given(&self) -> u8 {
         self.warnings.max(u8::from(self.warned))
     }
+
+    /// A new cycle: everything but the name starts over, running from `at`.
+    pub(crate) fn start_cycle(
+        &mut self,
+        cycle: u32,
+        target_secs: i64,
+        at: Timestamp,
+        due: Timestamp,
+        warn_at: Option<Timestamp>,
+    ) {
+        *self = ClockState {
+            cycle,
+            status: ClockStatus::Running,
+            target_secs,
+            since: Some(at),
+            due: Some(due),
+            warn_at,
+            ..ClockState::new(std::mem::take(&mut self.name))
+        };
+    }
+
+    /// Paused with `elapsed_secs` counted: no deadline until it resumes.
+    pub(crate) fn pause(&mut self, elapsed_secs: i64) {
+        self.status = ClockStatus::Paused;
+        self.elapsed_secs = elapsed_secs;
+        self.since = None;
+        self.due = None;
+        self.warn_at = None;
+    }
+
+    pub(crate) fn resume(&mut self, at: Timestamp, due: Timestamp, warn_at: Option<Timestamp>) {
+        self.status = ClockStatus::Running;
+        self.since = Some(at);
+        self.due = Some(due);
+        self.warn_at = warn_at;
+    }
+
+    /// Stopped at `at`, `overrun_secs` over the target (breached if positive).
+    pub(crate) fn stop(&mut self, at: Timestamp, elapsed_secs: i64, overrun_secs: i64) {
+        self.status = ClockStatus::Stopped;
+        self.elapsed_secs = elapsed_secs;
+        self.overrun_secs = Some(overrun_secs);
+        self.breached |= overrun_secs > 0;
+        self.stopped_at = Some(at);
+        self.since = None;
+        self.warn_at = None;
+    }
+
+    /// One more warning given; the next (if any) falls due at `next_at`.
+    pub(crate) fn warn(&mut self, next_at: Option<Timestamp>) {
+        self.warnings = self.warnings_given().saturating_add(1);
+        self.warned = true;
+        self.warn_at = next_at;
+    }
+
+    /// The deadline moved by an approved extension; the cycle's first deadline is kept.
+    pub(crate) fn extend(
+        &mut self,
+        by_secs: i64,
+        original_due: Timestamp,
+        due: Timestamp,
+        warn_at: Option<Timestamp>,
+    ) {
+        self.target_secs += by_secs;
+        self.extended_secs += by_secs;
+        self.original_due = Some(original_due);
+        self.due = Some(due);
+        self.warn_at = warn_at;
+    }
 }
 
 /// An extension (延期) asked for and not yet decided.

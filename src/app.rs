@@ -3,7 +3,6 @@
 //! workflows registered, the Engine given the store, the clock and the wake-ups; the HTTP
 //! application and the workers are made from those.
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -185,12 +184,4 @@ impl Workers {
             let _ = task.await;
         }
     }
-}
-
-/// Every workflow file in `dir`, or every error they hold, one per line.
-pub fn load_catalog(dir: &Path) -> anyhow::Result<Catalog> {
-    storage::workflow_files::load_dir(dir).map_err(|errors| {
-        let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
-        anyhow::anyhow!("the workflows do not load:\n{}", lines.join("\n"))
-    })
 }

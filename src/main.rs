@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use cli::{admin, bench, check, migrate_tickets, serve};
+use cli::{admin, bench, check, migrate_tickets, serve, workflows};
 
 #[derive(Parser)]
 #[command(
@@ -26,12 +26,14 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Create or upgrade the database schema, then exit.
     Migrate(cli::Database),
-    /// Load and validate every workflow file in a directory.
+    /// Load and validate the workflows: a directory's, or the built-in ones.
     Check {
-        /// The workflows directory.
-        #[arg(default_value = "workflows", env = "LINLI_WORKFLOWS")]
-        dir: PathBuf,
+        /// The workflows directory (without it, the built-in workflows).
+        #[arg(env = "LINLI_WORKFLOWS")]
+        dir: Option<PathBuf>,
     },
+    /// The built-in workflows: `export DIR` writes them out to start from.
+    Workflows(workflows::WorkflowsArgs),
     /// Directory administration: the first admin, users and their tokens.
     Admin(admin::AdminArgs),
     /// Move open requests to a newer workflow version by a plan (a dry run unless --apply).
@@ -49,7 +51,14 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Check { dir } => check::run(&dir),
+        Command::Check { dir } => check::run(&linli::workflows::Origin::new(dir)),
+        Command::Workflows(args) => match workflows::run(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Serve(args) => run_async(serve::run(args)),
         Command::Migrate(db) => run_async(async move {
             db.connect().await?.close().await;

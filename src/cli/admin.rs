@@ -9,7 +9,7 @@ use uuid::Uuid;
 use workflow_core::Role;
 use workflow_core::directory;
 
-use super::Database;
+use super::{Database, Workflows};
 
 #[derive(Args, Debug)]
 pub struct AdminArgs {
@@ -43,15 +43,15 @@ enum AdminCommand {
     /// file:line:col messages, then applied in one transaction. Re-importing changes nothing.
     Import {
         file: PathBuf,
-        /// The workflows directory, whose categories give the skills vocabulary.
-        #[arg(long, default_value = "workflows", env = "LINLI_WORKFLOWS")]
-        workflows: PathBuf,
+        /// The workflows, whose categories give the skills vocabulary.
+        #[command(flatten)]
+        workflows: Workflows,
     },
     /// Print the whole directory in the import format.
     Export {
-        /// The workflows directory, whose calendar gives the zone dates are written in.
-        #[arg(long, default_value = "workflows", env = "LINLI_WORKFLOWS")]
-        workflows: PathBuf,
+        /// The workflows, whose calendar gives the zone dates are written in.
+        #[command(flatten)]
+        workflows: Workflows,
     },
 }
 
@@ -95,7 +95,7 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
             println!("revoked {n} token(s)");
         }
         AdminCommand::Import { file, workflows } => {
-            let catalog = linli::app::load_catalog(&workflows)?;
+            let catalog = workflows.catalog()?;
             let skills = catalog
                 .categories
                 .values()
@@ -123,7 +123,7 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
             );
         }
         AdminCommand::Export { workflows } => {
-            let zone = linli::app::load_catalog(&workflows)?.time_zone();
+            let zone = workflows.catalog()?.time_zone();
             print!("{}", store.export_directory(&zone).await?.to_toml());
         }
     }

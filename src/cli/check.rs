@@ -1,12 +1,11 @@
-//! `linli check`: validate a workflows directory and summarise what it declares.
+//! `linli check`: validate the workflows (a directory's or the built-in ones) and summarise what it declares.
 
-use std::path::Path;
 use std::process::ExitCode;
 
-use storage::workflow_files::load_dir;
+use linli::workflows::Origin;
 
-pub fn run(dir: &Path) -> ExitCode {
-    match load_dir(dir) {
+pub fn run(origin: &Origin) -> ExitCode {
+    match origin.load() {
         Ok(catalog) => {
             for wf in catalog.workflows.values() {
                 let actions: std::collections::BTreeSet<_> =

@@ -9,15 +9,15 @@ use linli::app::{App, Config};
 use workflow_core::definition::WorkflowKey;
 use workflow_core::migrate::{ClockMove, MigrationPlan, Move};
 
-use super::Database;
+use super::{Database, Workflows};
 
 #[derive(Args, Debug)]
 pub struct MigrateArgs {
     #[command(flatten)]
     pub db: Database,
-    /// The workflows directory: both versions must be in it.
-    #[arg(long, env = "LINLI_WORKFLOWS", default_value = "workflows")]
-    pub workflows: PathBuf,
+    /// Both versions must be among the workflows.
+    #[command(flatten)]
+    pub workflows: Workflows,
     /// The version the requests are on: `community-service@2`.
     #[arg(long, value_parser = parse_key)]
     pub from: WorkflowKey,
@@ -46,7 +46,7 @@ fn parse_key(s: &str) -> Result<WorkflowKey, String> {
 }
 
 pub async fn run(args: MigrateArgs) -> anyhow::Result<()> {
-    let catalog = linli::app::load_catalog(&args.workflows)?;
+    let catalog = args.workflows.catalog()?;
     let text = std::fs::read_to_string(&args.plan)
         .with_context(|| format!("cannot read {}", args.plan.display()))?;
     let plan =

@@ -5,8 +5,13 @@ pub mod bench;
 pub mod check;
 pub mod migrate_tickets;
 pub mod serve;
+pub mod workflows;
+
+use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
+use linli::workflows::Origin;
+use workflow_core::Catalog;
 
 #[derive(Args, Clone, Debug)]
 pub struct Database {
@@ -58,5 +63,24 @@ impl Database {
         storage::connect(&self.options())
             .await
             .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", self.database_url))
+    }
+}
+
+/// Which workflows a command runs with.
+#[derive(Args, Clone, Debug, Default)]
+pub struct Workflows {
+    /// A directory of workflow files to use instead of the built-in ones
+    /// (`linli workflows export DIR` writes the built-in ones out to start from).
+    #[arg(long = "workflows", env = "LINLI_WORKFLOWS")]
+    pub dir: Option<PathBuf>,
+}
+
+impl Workflows {
+    pub fn origin(&self) -> Origin {
+        Origin::new(self.dir.clone())
+    }
+
+    pub fn catalog(&self) -> anyhow::Result<Catalog> {
+        self.origin().catalog()
     }
 }

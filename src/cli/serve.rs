@@ -7,11 +7,11 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 use jiff::SignedDuration;
-use linli::app::{App, Config, load_catalog};
+use linli::app::{App, Config};
 use linli::runtime::webhooks;
 use storage::demo::Demo;
 
-use super::Database;
+use super::{Database, Workflows};
 
 #[derive(Args, Debug)]
 pub struct ServeArgs {
@@ -20,9 +20,8 @@ pub struct ServeArgs {
     /// Address to listen on (port 0 picks a free one).
     #[arg(long, env = "LINLI_BIND", default_value = "127.0.0.1:8080")]
     pub bind: SocketAddr,
-    /// The workflows directory.
-    #[arg(long, env = "LINLI_WORKFLOWS", default_value = "workflows")]
-    pub workflows: PathBuf,
+    #[command(flatten)]
+    pub workflows: Workflows,
     /// Seed the demo community (once) and print its users' tokens and a walk-through.
     #[arg(long, env = "LINLI_DEMO")]
     pub demo: bool,
@@ -66,7 +65,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             secret: args.webhook_secret,
             file: args.webhooks,
         },
-        ..Config::new(load_catalog(&args.workflows)?)
+        ..Config::new(args.workflows.catalog()?)
     };
     let app = App::build(&args.db.options(), config).await?;
     let listener = tokio::net::TcpListener::bind(args.bind)

@@ -63,6 +63,55 @@ fn every_error_is_printed_as_file_line_col_and_the_exit_code_is_1() {
 }
 
 #[test]
+fn the_built_in_workflows_check_clean_and_export_to_a_directory_that_checks_the_same() {
+    let built_in = linli()
+        .arg("check")
+        .env_remove("LINLI_WORKFLOWS")
+        .output()
+        .unwrap();
+    assert!(built_in.status.success());
+    let summary = String::from_utf8(built_in.stdout).unwrap();
+    assert!(
+        summary.contains("ok: 6 workflows, 8 categories"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("(built-in/community-service.toml)"),
+        "{summary}"
+    );
+
+    let dir = tempdir();
+    std::fs::remove_dir(&dir).unwrap();
+    let out = linli()
+        .args(["workflows", "export"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let checked = linli().arg("check").arg(&dir).output().unwrap();
+    assert!(checked.status.success());
+    let exported = String::from_utf8(checked.stdout).unwrap();
+    assert_eq!(
+        exported.replace(&format!("{}/", dir.display()), "built-in/"),
+        summary,
+        "the exported files are the built-in ones"
+    );
+    // A second export does not overwrite what an operator may have edited.
+    let again = linli()
+        .args(["workflows", "export"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("--force"));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
 fn a_missing_directory_is_an_error_not_a_panic() {
     let out = linli().args(["check", "/no/such/dir"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
@@ -71,7 +120,7 @@ fn a_missing_directory_is_an_error_not_a_panic() {
 
 fn tempdir() -> std::path::PathBuf {
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("linli-check-{}", std::process::id()));
+        .join(format!("linli-check-{}", uuid::Uuid::now_v7().simple()));
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }

@@ -25,6 +25,10 @@ async fn serve_demo_answers_and_stops_cleanly_on_sigterm() {
         .await
         .unwrap();
     assert_eq!(health.status(), 200);
+    // Started from an empty directory: the console and the workflows are in the binary.
+    let console = client.get(&server.base).send().await.unwrap();
+    assert_eq!(console.status(), 200);
+    assert!(console.text().await.unwrap().contains("邻里"));
     let created = client
         .post(format!("{}/api/v1/tickets", server.base))
         .bearer_auth(&server.tokens["resident"])

@@ -28,7 +28,7 @@ pub struct EngineArgs {
 }
 
 pub async fn run(args: EngineArgs) -> anyhow::Result<()> {
-    let catalog = linli::app::load_catalog(&args.common.workflows)?;
+    let catalog = args.common.workflows.catalog()?;
     let scratch = Scratch::new(&args.common).await?;
     let budget = Duration::from_secs_f64(args.common.seconds);
     let result = async {

@@ -74,7 +74,7 @@ impl Cpu {
 
 pub async fn run(args: HttpArgs) -> anyhow::Result<()> {
     let common = &args.common;
-    let catalog = linli::app::load_catalog(&common.workflows)?;
+    let catalog = common.workflows.catalog()?;
     let scratch = Scratch::new(common).await?;
     let runs = measure(&scratch, common, args.open_rate, catalog).await;
     let label = scratch.label();
@@ -310,8 +310,13 @@ impl Server {
             .args(["--database-url", &scratch.db.database_url])
             .args(["--sqlite-synchronous", synchronous.get_name()])
             .args(["--bind", "127.0.0.1:0", "--rate-limit", "0"])
-            .arg("--workflows")
-            .arg(&common.workflows)
+            .args(
+                common
+                    .workflows
+                    .dir
+                    .iter()
+                    .flat_map(|dir| [std::ffi::OsStr::new("--workflows"), dir.as_os_str()]),
+            )
             .env("RUST_LOG", "warn,sqlx=error")
             .stdout(std::process::Stdio::piped())
             .kill_on_drop(true)

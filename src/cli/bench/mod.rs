@@ -49,9 +49,8 @@ pub struct Common {
     /// Length of each measurement.
     #[arg(long, default_value_t = 10.0)]
     pub seconds: f64,
-    /// The workflows directory.
-    #[arg(long, env = "LINLI_WORKFLOWS", default_value = "workflows")]
-    pub workflows: PathBuf,
+    #[command(flatten)]
+    pub workflows: super::Workflows,
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {

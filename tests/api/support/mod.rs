@@ -348,16 +348,23 @@ pub fn spawn_linli(
 ) -> Running {
     use std::io::BufRead;
     use std::process::{Command, Stdio};
-    let shipped = std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/workflows"));
+    // Started from an empty directory, as an operator's server is: without `workflows` it
+    // serves the built-in ones and reads nothing of the source tree.
+    let cwd = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("linli-cwd-{}", uuid::Uuid::now_v7().simple()));
+    std::fs::create_dir_all(&cwd).unwrap();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_linli"));
-    cmd.args(["serve", "--bind", "127.0.0.1:0", "--database-url", db_url])
-        .arg("--workflows")
-        .arg(workflows.unwrap_or(&shipped))
+    cmd.current_dir(&cwd)
+        .args(["serve", "--bind", "127.0.0.1:0", "--database-url", db_url])
+        .env_remove("LINLI_WORKFLOWS")
         .env("RUST_LOG", "error")
         .stdout(Stdio::piped())
         .stderr(log.map_or_else(Stdio::null, Stdio::from));
     for (k, v) in env {
         cmd.env(k, v);
+    }
+    if let Some(dir) = workflows {
+        cmd.arg("--workflows").arg(dir);
     }
     if demo {
         cmd.arg("--demo");

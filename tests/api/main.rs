@@ -14,6 +14,7 @@ mod directory;
 mod disk_full;
 mod dispatch;
 mod hostile;
+mod integrity;
 mod linked;
 mod migrate;
 mod nodes;

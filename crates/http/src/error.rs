@@ -299,6 +299,7 @@ fn store_code(e: &StoreError) -> Code {
         StoreError::Unavailable(_) => Code::Unavailable,
         StoreError::Conflict { .. } => Code::StaleVersion,
         StoreError::IdempotencyMismatch(_) => Code::IdempotencyMismatch,
+        StoreError::InvalidReference { .. } => Code::InvalidField,
         StoreError::Duplicate(_)
         | StoreError::WorkflowChanged { .. }
         | StoreError::TimerGone

@@ -289,16 +289,14 @@ async fn receive(State(deadline): State<Duration>, req: Request, next: Next) -> 
     if let Some(n) = announced
         && n > limit as u64
     {
-        if n <= LINGER_FACTOR * limit as u64 {
-            linger(req.into_body()).await;
-        }
-        return ApiError::PayloadTooLarge.into_response();
+        let drained = n <= LINGER_FACTOR * limit as u64 && linger(req.into_body()).await;
+        return closing_unless(drained, ApiError::PayloadTooLarge);
     }
     let (parts, body) = req.into_parts();
     let body = match tokio::time::timeout(CLIENT_TIMEOUT, axum::body::to_bytes(body, limit)).await {
         Ok(Ok(body)) => body,
-        Ok(Err(_)) => return ApiError::PayloadTooLarge.into_response(),
-        Err(_) => return ApiError::ClientTooSlow.into_response(),
+        Ok(Err(_)) => return closing_unless(false, ApiError::PayloadTooLarge),
+        Err(_) => return closing_unless(false, ApiError::ClientTooSlow),
     };
     let req = Request::from_parts(parts, axum::body::Body::from(body));
     match tokio::time::timeout(deadline, next.run(req)).await {
@@ -310,15 +308,38 @@ async fn receive(State(deadline): State<Duration>, req: Request, next: Next) -> 
 /// Bodies up to this many times the limit are read and dropped before the refusal: a client
 /// still writing into a connection the server has dropped sees a broken pipe, never the
 /// 413 that says why (a resident's camera photo just over the limit must get the reason).
-/// Beyond it, or after [`LINGER`], the connection is simply dropped.
+/// Beyond it, or after [`LINGER`], the 413 says `Connection: close` and the connection ends.
 const LINGER_FACTOR: u64 = 4;
 const LINGER: Duration = Duration::from_secs(10);
 
-async fn linger(body: axum::body::Body) {
+/// Reads and drops `body`; whether it was read to its end within [`LINGER`].
+async fn linger(body: axum::body::Body) -> bool {
     use futures_util::StreamExt;
     let mut data = body.into_data_stream();
-    let drain = async { while let Some(Ok(_)) = data.next().await {} };
-    let _ = tokio::time::timeout(LINGER, drain).await;
+    let drain = async {
+        loop {
+            match data.next().await {
+                Some(Ok(_)) => {}
+                Some(Err(_)) => return false,
+                None => return true,
+            }
+        }
+    };
+    tokio::time::timeout(LINGER, drain).await.unwrap_or(false)
+}
+
+/// The refusal, saying `Connection: close` unless the request's body was read to its end:
+/// the server drops a connection whose body it left unread, and a client that reuses
+/// connections (Python's `requests` does) must know not to send its next request there.
+fn closing_unless(body_read: bool, refusal: ApiError) -> Response {
+    let mut response = refusal.into_response();
+    if !body_read {
+        response.headers_mut().insert(
+            axum::http::header::CONNECTION,
+            axum::http::HeaderValue::from_static("close"),
+        );
+    }
+    response
 }
 
 /// Requests by route and status, and their latency.

@@ -136,6 +136,10 @@ pub enum StoreError {
     /// The database cannot be reached or refused for a transient reason (HTTP 503).
     #[error("storage unavailable: {0}")]
     Unavailable(String),
+    /// A written reference names nothing of the kind it must (a `community_id` that is not
+    /// a community, a team member of another community); nothing was written.
+    #[error("{field}: {detail}")]
+    InvalidReference { field: &'static str, detail: String },
     #[error("storage error: {0}")]
     Other(String),
 }

@@ -11,6 +11,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 use workflow_core::Role;
 use workflow_core::access::Desk;
+use workflow_core::store::StoreError;
 
 use crate::AppState;
 use crate::auth::Caller;
@@ -83,9 +84,12 @@ fn text(field: &'static str, s: &str, max: usize) -> ApiResult<()> {
     Ok(())
 }
 
-fn invalid(e: workflow_core::store::StoreError) -> ApiError {
+/// A directory write's refusal: a bad kind or nesting, or a reference to nothing of the
+/// kind it must name (the detail starts with the field's name).
+fn invalid(e: StoreError) -> ApiError {
     match e {
-        workflow_core::store::StoreError::Other(detail) => ApiError::invalid_field(detail),
+        StoreError::Other(detail) => ApiError::invalid_field(detail),
+        e @ StoreError::InvalidReference { .. } => ApiError::invalid_field(e.to_string()),
         other => other.into(),
     }
 }

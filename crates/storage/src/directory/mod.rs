@@ -12,9 +12,11 @@ use workflow_core::store::*;
 mod export;
 mod import;
 mod people;
+mod references;
 mod rows;
 mod write;
 
+use references::Must;
 use workflow_core::directory::KINDS;
 use write::{BRANCH_AREAS, PersonWrite, TEAM_MEMBERS, Write};
 
@@ -117,6 +119,9 @@ impl SqlStore {
         name: &str,
         areas: &[Uuid],
     ) -> Result<Uuid, StoreError> {
+        let mut refs = vec![("community_id", community_id, Must::Community)];
+        refs.extend(areas.iter().map(|a| ("areas", *a, Must::Area)));
+        self.check_references(Some(community_id), &refs).await?;
         let id = Uuid::now_v7();
         let mut writes = vec![Write::Named {
             table: "branches",
@@ -136,7 +141,31 @@ impl SqlStore {
         Ok(id)
     }
 
+    /// Adds a person; every id it names must be of the right kind and, but for a street,
+    /// of the person's community.
     pub async fn create_person(&self, p: &NewPerson) -> Result<Uuid, StoreError> {
+        let of_community = [
+            ("branch_id", p.branch_id, Must::BranchOf),
+            ("home_building_id", p.home_building_id, Must::Building),
+            ("partner_unit_id", p.partner_unit_id, Must::PartnerUnitOf),
+        ];
+        if p.community_id.is_none()
+            && let Some((field, _, _)) = of_community.iter().find(|r| r.1.is_some())
+        {
+            return Err(StoreError::InvalidReference {
+                field,
+                detail: "needs a community_id to belong to".into(),
+            });
+        }
+        let refs: Vec<_> = [
+            ("community_id", p.community_id, Must::Community),
+            ("street_id", p.street_id, Must::Street),
+        ]
+        .into_iter()
+        .chain(of_community)
+        .filter_map(|(field, id, must)| Some((field, id?, must)))
+        .collect();
+        self.check_references(p.community_id, &refs).await?;
         let id = Uuid::now_v7();
         self.write_directory(&[Write::Person(Box::new(PersonWrite {
             new: true,
@@ -166,6 +195,11 @@ impl SqlStore {
         community_id: Uuid,
         name: &str,
     ) -> Result<Uuid, StoreError> {
+        self.check_references(
+            Some(community_id),
+            &[("community_id", community_id, Must::Community)],
+        )
+        .await?;
         let id = Uuid::now_v7();
         self.write_directory(&[Write::Named {
             table: "partner_units",
@@ -184,6 +218,10 @@ impl SqlStore {
         leader: Option<Uuid>,
         members: &[Uuid],
     ) -> Result<Uuid, StoreError> {
+        let mut refs = vec![("community_id", community_id, Must::Community)];
+        refs.extend(leader.map(|l| ("leader_id", l, Must::PersonOf)));
+        refs.extend(members.iter().map(|m| ("members", *m, Must::PersonOf)));
+        self.check_references(Some(community_id), &refs).await?;
         let id = Uuid::now_v7();
         let mut writes = vec![Write::Team {
             new: true,

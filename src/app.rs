@@ -30,6 +30,10 @@ pub struct Config {
     pub timer_lease: SignedDuration,
     pub webhooks: webhooks::Source,
     pub delivery: DeliveryConfig,
+    /// How long console sessions last.
+    pub sessions: workflow_core::session::SessionPolicy,
+    /// Take the client's address from `X-Forwarded-For` (behind a reverse proxy only).
+    pub trust_forwarded_for: bool,
 }
 
 impl Config {
@@ -42,6 +46,8 @@ impl Config {
             timer_lease: SignedDuration::from_secs(60),
             webhooks: webhooks::Source::default(),
             delivery: DeliveryConfig::default(),
+            sessions: workflow_core::session::SessionPolicy::default(),
+            trust_forwarded_for: false,
         }
     }
 }
@@ -58,6 +64,8 @@ pub struct App {
     timer_lease: SignedDuration,
     webhooks: Arc<Webhooks>,
     delivery: DeliveryConfig,
+    sessions: workflow_core::session::SessionPolicy,
+    trust_forwarded_for: bool,
 }
 
 impl App {
@@ -101,6 +109,8 @@ impl App {
             timer_lease: config.timer_lease,
             webhooks: Arc::new(webhooks),
             delivery: config.delivery,
+            sessions: config.sessions,
+            trust_forwarded_for: config.trust_forwarded_for,
         })
     }
 
@@ -111,7 +121,9 @@ impl App {
             .with_deadline(self.deadline)
             .with_rate_limit(self.rate.0, self.rate.1)
             .with_outbox_changes(self.wake.outbox_changes())
-            .with_shutdown(shutdown);
+            .with_shutdown(shutdown)
+            .with_sessions(self.sessions)
+            .trusting_forwarded_for(self.trust_forwarded_for);
         linli_http::app(state)
     }
 
@@ -159,14 +171,19 @@ impl App {
         let (stopping, stopped) = watch::channel(false);
         let workers = self.spawn_workers(stopped.clone());
         let ending = stopping.clone();
-        axum::serve(listener, self.router(stopped))
-            .with_graceful_shutdown(async move {
-                stop.await;
-                // Ends the event streams, which would otherwise hold the shutdown open.
-                let _ = ending.send(true);
-            })
-            .await
-            .context("serving")?;
+        let router = self.router(stopped);
+        // The peer's address is what per-address limits (sign-in attempts) count by.
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            stop.await;
+            // Ends the event streams, which would otherwise hold the shutdown open.
+            let _ = ending.send(true);
+        })
+        .await
+        .context("serving")?;
         tracing::info!("stopping the workers");
         let _ = stopping.send(true);
         workers.join().await;

@@ -44,6 +44,33 @@ pub struct ServeArgs {
     /// A TOML file of webhooks per community (see docs/NOTIFICATIONS.md).
     #[arg(long, env = "LINLI_WEBHOOKS")]
     pub webhooks: Option<PathBuf>,
+    /// A console session not used for this long ends (`30d`, `12h`).
+    #[arg(long, env = "LINLI_SESSION_IDLE", default_value = "30d", value_parser = parse_days)]
+    pub session_idle: SignedDuration,
+    /// A console session ends this long after sign-in however much it is used.
+    #[arg(long, env = "LINLI_SESSION_LIFETIME", default_value = "180d", value_parser = parse_days)]
+    pub session_lifetime: SignedDuration,
+    /// Behind a reverse proxy: take the client's address (for per-address limits such as
+    /// sign-in attempts) from the last `X-Forwarded-For` entry the proxy appends. Never
+    /// without a proxy that sets it: a client could claim any address.
+    #[arg(long, env = "LINLI_TRUST_FORWARDED_FOR")]
+    pub trust_forwarded_for: bool,
+}
+
+/// A duration in days, hours or minutes: `30d`, `12h`, `90m` (jiff's durations stop at
+/// hours; a session's limits are said in days).
+fn parse_days(text: &str) -> Result<SignedDuration, String> {
+    let (n, unit) = text.split_at(text.trim_end_matches(char::is_alphabetic).len());
+    let minutes = match (n.parse::<i64>(), unit) {
+        (Ok(n), "d") => n * 24 * 60,
+        (Ok(n), "h") => n * 60,
+        (Ok(n), "m") => n,
+        _ => return Err(format!("{text:?} is not a duration like 30d, 12h or 90m")),
+    };
+    if minutes <= 0 {
+        return Err(format!("{text:?}: must be more than zero"));
+    }
+    Ok(SignedDuration::from_mins(minutes))
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -65,6 +92,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             secret: args.webhook_secret,
             file: args.webhooks,
         },
+        sessions: workflow_core::session::SessionPolicy {
+            idle: args.session_idle,
+            lifetime: args.session_lifetime,
+        },
+        trust_forwarded_for: args.trust_forwarded_for,
         ..Config::new(args.workflows.catalog()?)
     };
     let app = App::build(&args.db.options(), config).await?;

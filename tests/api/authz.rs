@@ -52,6 +52,16 @@ fn expected(method: &str, path: &str, who: Who) -> StatusCode {
     if public {
         return S::OK;
     }
+    // Signing in needs no token, and a wrong code is refused alike for everyone: ten
+    // attempts from one address, then 429 (all callers here come from one).
+    if (method, path) == ("POST", "/api/v1/sessions") {
+        let attempt = EVERYONE.iter().position(|w| *w == who).expect("everyone");
+        return if attempt < 10 {
+            S::UNAUTHORIZED
+        } else {
+            S::TOO_MANY_REQUESTS
+        };
+    }
     if is_unauthenticated(who) {
         return S::UNAUTHORIZED;
     }
@@ -178,6 +188,41 @@ fn expected(method: &str, path: &str, who: Who) -> StatusCode {
             Admin => S::UNPROCESSABLE_ENTITY,
             _ => S::FORBIDDEN,
         },
+        // People: an office's (or a branch secretary's) own community; the person under
+        // test is the requester, 王奶奶 of 荷花塘社区; the administrator anyone.
+        ("GET", "/api/v1/people") | ("POST", "/api/v1/people") => match who {
+            Secretary | OtherSecretary | Community if method == "GET" => S::OK,
+            Secretary | OtherSecretary | Community => S::CREATED,
+            _ => S::FORBIDDEN,
+        },
+        ("POST", "/api/v1/people/{id}/sign-in-codes") => match who {
+            Secretary | Community | Admin => S::CREATED,
+            _ => S::NOT_FOUND,
+        },
+        // Anyone may sign themselves out everywhere.
+        ("POST", "/api/v1/people/{id}/sessions/end") => match who {
+            Requester | Secretary | Community | Admin => S::OK,
+            _ => S::NOT_FOUND,
+        },
+        ("PUT", "/api/v1/people/{id}/active") => match who {
+            Secretary | Community | Admin => S::OK,
+            _ => S::NOT_FOUND,
+        },
+        ("GET", "/api/v1/admin/tokens") => {
+            if who == Admin {
+                S::OK
+            } else {
+                S::FORBIDDEN
+            }
+        }
+        ("POST", "/api/v1/admin/tokens") => {
+            if who == Admin {
+                S::CREATED
+            } else {
+                S::FORBIDDEN
+            }
+        }
+        ("DELETE", "/api/v1/sessions/current") => S::NO_CONTENT,
         _ => panic!("{method} {path} has no row in the authorization matrix: add one"),
     }
 }
@@ -259,6 +304,12 @@ async fn every_route_answers_every_caller_as_the_matrix_says(app: TestApp) {
             ("POST", "/api/v1/admin/partner-units") => {
                 Some(json!({"community_id": demo.hehuatang, "name": "矩阵共建单位"}))
             }
+            ("POST", "/api/v1/people") => Some(json!({"name": "矩阵居民"})),
+            ("PUT", "/api/v1/people/{id}/active") => Some(json!({"active": true})),
+            ("POST", "/api/v1/admin/tokens") => {
+                Some(json!({"person_id": demo.user("member").id, "name": "矩阵对接"}))
+            }
+            ("POST", "/api/v1/sessions") => Some(json!({"code": "ABCD-EFGH"})),
             ("POST", "/api/v1/members/{id}/ledger") => {
                 Some(json!({"ticket_id": t, "points": 1, "reason": "矩阵测试"}))
             }
@@ -284,6 +335,8 @@ async fn every_route_answers_every_caller_as_the_matrix_says(app: TestApp) {
                             app.demo.user("yunhe_repair").id.to_string()
                         } else if path.starts_with("/api/v1/members/") {
                             member.to_string()
+                        } else if path.starts_with("/api/v1/people/") {
+                            app.demo.user("resident").id.to_string()
                         } else {
                             t.clone()
                         },

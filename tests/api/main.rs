@@ -27,4 +27,5 @@ mod practice;
 mod reports;
 mod requests;
 mod serve;
+mod sign_in;
 mod timer_worker;

@@ -1,9 +1,14 @@
 //! Authentication as an extractor: `Authorization: Bearer <token>` → the caller, with the
 //! roles the core checks and the scope the store's queries are limited to.
 
-use axum::extract::FromRequestParts;
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{FromRequestParts, Request};
+use axum::http::HeaderValue;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
+use axum::middleware::Next;
+use axum::response::Response;
 use workflow_core::Actor;
 use workflow_core::access::Principal;
 use workflow_core::store::Scope;
@@ -25,19 +30,19 @@ impl FromRequestParts<AppState> for Caller {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let token = parts
-            .headers
-            .get(AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
-            .filter(|t| !t.is_empty() && t.len() <= 200)
-            .ok_or(ApiError::Unauthenticated)?;
-        let principal = state
+        let token = bearer(&parts.headers).ok_or(ApiError::Unauthenticated)?;
+        let signed_in = state
             .store
-            .authenticate(token)
+            .authenticate_at(token, state.engine.now(), &state.sessions)
             .await?
             .ok_or(ApiError::Unauthenticated)?;
+        if let (Some(new), Some(slot)) = (
+            signed_in.replacement,
+            parts.extensions.get::<ReplacementSlot>(),
+        ) {
+            *slot.0.lock().expect("never poisoned") = Some(new);
+        }
+        let principal = signed_in.principal;
         if let Some(limiter) = &state.limiter
             && let Err(not_until) = limiter.check_key(&principal.id)
         {
@@ -51,6 +56,16 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
+/// The token of `Authorization: Bearer …`, if it has the shape of one.
+pub fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty() && t.len() <= 200)
+}
+
 impl Caller {
     /// The caller a person is: their roles as the core's actor, their view as a scope
     /// (both the core's policy, [`workflow_core::access`]).
@@ -62,5 +77,77 @@ impl Caller {
             actor,
             scope,
         }
+    }
+}
+
+/// The response header that hands a client the token replacing its session's (a session
+/// past half its idle time is rotated on use; `workflow_core::session`). The console keeps
+/// the new one; the old one is taken for a couple of minutes more.
+pub const REPLACEMENT_HEADER: &str = "linli-session-token";
+
+/// Where the authentication of a request leaves its session's replacement token.
+#[derive(Clone, Default)]
+struct ReplacementSlot(Arc<Mutex<Option<String>>>);
+
+/// Gives each request a [`ReplacementSlot`] and sends what authentication left in it as
+/// [`REPLACEMENT_HEADER`], never in a body or a URL.
+pub async fn hand_over_replacement(mut req: Request, next: Next) -> Response {
+    let slot = ReplacementSlot::default();
+    req.extensions_mut().insert(slot.clone());
+    let mut response = next.run(req).await;
+    let new = slot.0.lock().expect("never poisoned").take();
+    if let Some(value) = new.and_then(|t| HeaderValue::from_str(&t).ok()) {
+        response.headers_mut().insert(REPLACEMENT_HEADER, value);
+    }
+    response
+}
+
+/// The address a request came from: the connection's peer, or, behind a trusted reverse
+/// proxy, the last address it appended to `X-Forwarded-For`. Unknown (no connection
+/// information, as in-process tests) is one shared address.
+pub fn client_address(parts: &Parts, trust_forwarded_for: bool) -> std::net::IpAddr {
+    let forwarded = trust_forwarded_for
+        .then(|| parts.headers.get_all("x-forwarded-for").iter().next_back())
+        .flatten()
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.rsplit(',').next())
+        .and_then(|a| a.trim().parse().ok());
+    forwarded
+        .or_else(|| {
+            parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0.ip())
+        })
+        .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts(forwarded: &[&str], peer: Option<&str>) -> Parts {
+        let mut req = axum::http::Request::builder();
+        for f in forwarded {
+            req = req.header("x-forwarded-for", *f);
+        }
+        let (mut parts, ()) = req.body(()).unwrap().into_parts();
+        if let Some(peer) = peer {
+            parts.extensions.insert(axum::extract::ConnectInfo(
+                peer.parse::<std::net::SocketAddr>().unwrap(),
+            ));
+        }
+        parts
+    }
+
+    #[test]
+    fn the_client_address_is_the_peer_unless_a_trusted_proxy_says_otherwise() {
+        let via_proxy = parts(&["1.2.3.4, 10.0.0.7", "192.0.2.9"], Some("10.0.0.1:5000"));
+        assert_eq!(client_address(&via_proxy, false).to_string(), "10.0.0.1");
+        // The last entry is the one the proxy appended; earlier ones are the client's word.
+        assert_eq!(client_address(&via_proxy, true).to_string(), "192.0.2.9");
+        let direct = parts(&[], Some("203.0.113.5:443"));
+        assert_eq!(client_address(&direct, true).to_string(), "203.0.113.5");
+        assert!(client_address(&parts(&[], None), false).is_unspecified());
     }
 }

@@ -57,6 +57,24 @@ pub struct AppState {
     /// The longest the server takes to answer once a request has arrived: past it the
     /// answer is 503 (the database did not answer), never a wait on and on.
     pub deadline: Duration,
+    /// How long sessions last (`linli serve --session-idle`, `--session-lifetime`).
+    pub sessions: workflow_core::session::SessionPolicy,
+    /// Sign-in attempts per client address: codes are short, guessing must stay slow.
+    pub sign_in_limiter: Arc<AddressLimiter>,
+    /// Whether the client's address is the last one a reverse proxy appended to
+    /// `X-Forwarded-For` (only behind a proxy that sets it: otherwise a client could
+    /// claim any address).
+    pub trust_forwarded_for: bool,
+}
+
+/// Requests per client address, for what is asked before anyone is signed in.
+pub type AddressLimiter = governor::DefaultKeyedRateLimiter<std::net::IpAddr>;
+
+/// Sign-in attempts an address may make: a burst of ten, then one every six seconds. A
+/// code is one of 31^8 (about 8.5 × 10^11); at this pace a guesser needs centuries.
+fn sign_in_quota() -> governor::Quota {
+    use std::num::NonZeroU32;
+    governor::Quota::per_minute(NonZeroU32::new(10).expect("not zero"))
 }
 
 impl AppState {
@@ -69,7 +87,21 @@ impl AppState {
             outbox_changes: tokio::sync::watch::channel(0).1,
             shutdown: tokio::sync::watch::channel(false).1,
             deadline: storage::DEFAULT_TIMEOUT,
+            sessions: workflow_core::session::SessionPolicy::default(),
+            sign_in_limiter: Arc::new(governor::RateLimiter::keyed(sign_in_quota())),
+            trust_forwarded_for: false,
         }
+    }
+
+    pub fn with_sessions(mut self, policy: workflow_core::session::SessionPolicy) -> AppState {
+        self.sessions = policy;
+        self
+    }
+
+    /// Takes the client's address from `X-Forwarded-For` (behind a reverse proxy).
+    pub fn trusting_forwarded_for(mut self, trust: bool) -> AppState {
+        self.trust_forwarded_for = trust;
+        self
     }
 
     /// Answers 503 to a request not answered within `deadline` of its arrival (the store's
@@ -229,6 +261,8 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(routes::photos::router())
         .merge(routes::reports::router())
         .merge(routes::wall::router())
+        .merge(routes::people::router())
+        .merge(routes::sessions::router())
         .merge(routes::board::router())
         .merge(routes::stream::router())
         .merge(routes::ops::router())
@@ -249,6 +283,7 @@ pub fn app(state: AppState) -> Router {
         .merge(console::router())
         .fallback(|| async { ApiError::NoRoute })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(middleware::from_fn(auth::hand_over_replacement))
         .layer(middleware::from_fn(track))
         .layer(middleware::from_fn_with_state(state.deadline, receive))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

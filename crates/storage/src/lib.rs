@@ -71,7 +71,9 @@ mod writer;
 use std::sync::Arc;
 
 pub use connect::{DEFAULT_TIMEOUT, Durability, Options, connect};
-pub use directory::{Applied, NewPerson, hash_token};
+pub use directory::{
+    Applied, Authenticated, MachineToken, NewPerson, PersonEntry, Session, hash_token,
+};
 pub use error::from_sqlx;
 pub use outbox::{DeliveryAttempt, OutboxDelivery, OutboxEntry, OutboxState};
 pub use postgres::create_database;

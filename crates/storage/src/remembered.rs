@@ -27,8 +27,17 @@ const CAPACITY: usize = 10_000;
 /// What this process remembers of the directory.
 #[derive(Debug, Default)]
 pub(crate) struct DirectoryMemory {
-    /// A token's hash (the token itself is never kept) → the person it authenticates.
-    pub principals: Remembered<Vec<u8>, Principal>,
+    /// A token's hash (the token itself is never kept) → the person it authenticates, and
+    /// until when (by the service's clock) it is taken: a session that ends meanwhile is
+    /// read again, and refused.
+    pub principals: Remembered<
+        Vec<u8>,
+        (
+            Principal,
+            workflow_core::session::TokenKind,
+            Option<jiff::Timestamp>,
+        ),
+    >,
     /// A person's or a team's id → (name, phone): what answers about requests show.
     pub contacts: Remembered<Uuid, (String, Option<String>)>,
     /// A person as the Engine checks them (a dispatch's assignee, a proxy and their resident).
@@ -81,6 +90,11 @@ impl<K: Eq + Hash, V: Clone> Remembered<K, V> {
             .filter(|(at, _)| at.elapsed() < REMEMBERED_FOR)
             .map(|(_, v)| v.clone())
             .ok_or(entries.generation)
+    }
+
+    /// The generation an answer about to be read belongs to.
+    pub(crate) fn generation(&self) -> u64 {
+        self.entries.lock().expect("never poisoned").generation
     }
 
     /// Keeps answers read in `generation`, unless a directory write came in between (a token

@@ -248,6 +248,11 @@ pub enum Refusal {
 /// branch, the community office; each only for a resident of their own community.
 pub const PROXY_ROLES: [Role; 3] = [Role::Member, Role::Secretary, Role::Community];
 
+/// The roles a community office or a branch secretary may give a person they register:
+/// residents (often entered for them from a phone call) and volunteers. Staff roles come
+/// from an administrator.
+pub const REGISTRABLE: [Role; 2] = [Role::Resident, Role::Member];
+
 /// A desk of the service beyond the tickets in one's scope, each open to some roles; the
 /// routes that serve it ask [`Principal::may`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -308,6 +313,47 @@ impl Principal {
             Ok(())
         } else {
             Err(Refusal::Forbidden("your role may not use this"))
+        }
+    }
+
+    /// The community whose people this person looks after (registers, issues sign-in codes
+    /// to, signs out, disables): community office staff and branch secretaries, their own.
+    pub fn looks_after(&self) -> Option<Uuid> {
+        (self.has(Role::Community) || self.has(Role::Secretary))
+            .then_some(self.community_id)
+            .flatten()
+    }
+
+    /// Whether this person may register someone with `roles`; the community the new
+    /// person belongs to (the registering office's own: nobody registers anyone outside
+    /// their area).
+    pub fn may_register(&self, roles: &[Role]) -> Result<Uuid, Refusal> {
+        let community = self.looks_after().ok_or(Refusal::Forbidden(
+            "only a community office or a branch secretary registers people",
+        ))?;
+        if roles.is_empty() {
+            return Err(Refusal::Missing {
+                field: "roles",
+                reason: "a person needs a role",
+            });
+        }
+        if !roles.iter().all(|r| REGISTRABLE.contains(r)) {
+            return Err(Refusal::Invalid {
+                field: "roles",
+                reason: "may only be resident or member: staff roles come from an administrator",
+            });
+        }
+        Ok(community)
+    }
+
+    /// Whether this person may act on the account of someone of `community` (a sign-in
+    /// code, ending their sessions, disabling them): administrators anyone's, an office its
+    /// own community's; anyone else is told there is nobody (404).
+    pub fn may_look_after(&self, community: Option<Uuid>) -> Result<(), Refusal> {
+        if self.has(Role::Admin) || (community.is_some() && self.looks_after() == community) {
+            Ok(())
+        } else {
+            Err(Refusal::Hidden)
         }
     }
 
@@ -532,6 +578,42 @@ mod tests {
         assert_eq!(open(Desk::Dispatch), [Secretary, Community, Street]);
         assert_eq!(open(Desk::Figures), [Secretary, Community, Street, Admin]);
         assert_eq!(open(Desk::Intake), [Member, Secretary, Community]);
+    }
+
+    #[test]
+    fn offices_register_and_look_after_their_own_community_only() {
+        use Role::*;
+        let all = [
+            Resident, Member, Secretary, Community, Street, Supervisor, Admin,
+        ];
+        let registering: Vec<Role> = all
+            .into_iter()
+            .filter(|r| someone(&[*r]).may_register(&[Resident]).is_ok())
+            .collect();
+        assert_eq!(registering, [Secretary, Community]);
+        let office = someone(&[Community]);
+        assert_eq!(
+            office.may_register(&[Resident, Member]),
+            office.community_id.ok_or(Refusal::Hidden)
+        );
+        assert!(matches!(
+            office.may_register(&[Secretary]),
+            Err(Refusal::Invalid { field: "roles", .. })
+        ));
+        assert!(office.may_register(&[]).is_err());
+
+        assert_eq!(office.may_look_after(office.community_id), Ok(()));
+        assert_eq!(
+            office.may_look_after(Some(Uuid::now_v7())),
+            Err(Refusal::Hidden)
+        );
+        assert_eq!(office.may_look_after(None), Err(Refusal::Hidden));
+        let neighbour = someone(&[Resident]);
+        assert_eq!(
+            neighbour.may_look_after(neighbour.community_id),
+            Err(Refusal::Hidden)
+        );
+        assert_eq!(someone(&[Admin]).may_look_after(None), Ok(()));
     }
 
     #[test]

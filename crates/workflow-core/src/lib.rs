@@ -25,6 +25,7 @@ pub mod label;
 pub mod link;
 pub mod migrate;
 pub mod role;
+pub mod session;
 pub mod store;
 pub mod ticket;
 

@@ -75,9 +75,14 @@ async fn caller(
         .map(|k| k.trim())
         .filter(|k| !k.is_empty() && k.len() <= 200)
         .ok_or_else(|| error(StatusCode::UNAUTHORIZED, format, "api_key is required"))?;
-    let principal = match state.store.authenticate(key).await {
-        Ok(Some(p)) => p,
-        Ok(None) => {
+    let signed_in = state
+        .store
+        .authenticate_at(key, state.engine.now(), &state.sessions)
+        .await;
+    let principal = match signed_in {
+        // A key travels in the URL: a console session's token is not one.
+        Ok(Some(a)) if a.kind == workflow_core::session::TokenKind::Machine => a.principal,
+        Ok(_) => {
             return Err(error(
                 StatusCode::UNAUTHORIZED,
                 format,

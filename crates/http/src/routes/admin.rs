@@ -27,6 +27,79 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(create_team))
         .routes(routes!(create_partner_unit))
         .routes(routes!(contact_reads))
+        .routes(routes!(list_machine_tokens, issue_machine_token))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MachineTokenView {
+    pub person_id: Uuid,
+    pub person_name: String,
+    /// What it is for.
+    pub name: Option<String>,
+    pub created_at: String,
+    pub revoked_at: Option<String>,
+}
+
+/// Every machine token (integrations, Open311 keys, tokens made with a person), newest
+/// first; never the token itself. Console sessions are not listed: they end by themselves.
+#[utoipa::path(get, path = "/api/v1/admin/tokens", tag = "admin",
+    responses((status = 200, body = [MachineTokenView]), (status = 403, body = Problem)), security(("bearer" = [])))]
+async fn list_machine_tokens(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<axum::Json<Vec<MachineTokenView>>> {
+    caller.principal.may(Desk::Admin)?;
+    let tokens = state.store.machine_tokens().await?;
+    Ok(axum::Json(
+        tokens
+            .into_iter()
+            .map(|t| MachineTokenView {
+                person_id: t.person_id,
+                person_name: t.person_name,
+                name: t.name,
+                created_at: t.created.to_string(),
+                revoked_at: t.revoked.map(|r| r.to_string()),
+            })
+            .collect(),
+    ))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewMachineToken {
+    pub person_id: Uuid,
+    /// What it is for: `12345 热线对接`.
+    pub name: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct IssuedToken {
+    /// Shown this once; only its hash is kept. Lives until the person's tokens are revoked.
+    pub token: String,
+}
+
+/// Issue a named machine token for a person (an integration acts as them).
+#[utoipa::path(post, path = "/api/v1/admin/tokens", tag = "admin", request_body = NewMachineToken,
+    responses((status = 201, body = IssuedToken), (status = 403, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+async fn issue_machine_token(
+    State(state): State<AppState>,
+    caller: Caller,
+    Body(b): Body<NewMachineToken>,
+) -> ApiResult<(StatusCode, axum::Json<IssuedToken>)> {
+    caller.principal.may(Desk::Admin)?;
+    text("name", &b.name, 100)?;
+    if state.store.person_ref(b.person_id).await?.is_none() {
+        return Err(ApiError::invalid_field(format!(
+            "person_id: {} is not a person",
+            b.person_id
+        )));
+    }
+    let token = state
+        .store
+        .issue_named_token(b.person_id, Some(b.name.trim()))
+        .await?;
+    Ok((StatusCode::CREATED, axum::Json(IssuedToken { token })))
 }
 
 #[derive(Serialize, ToSchema)]

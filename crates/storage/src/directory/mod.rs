@@ -14,6 +14,7 @@ mod import;
 mod people;
 mod references;
 mod rows;
+mod sessions;
 mod write;
 
 use references::Must;
@@ -21,6 +22,7 @@ use workflow_core::directory::KINDS;
 use write::{BRANCH_AREAS, PersonWrite, TEAM_MEMBERS, Write};
 
 pub use import::Applied;
+pub use sessions::{Authenticated, MachineToken, Session};
 
 use crate::error::from_sqlx;
 use crate::{SqlStore, us};
@@ -44,6 +46,18 @@ pub struct NewPerson {
     pub max_open: Option<u32>,
     /// The partner unit (共建单位) this person is the contact of.
     pub partner_unit_id: Option<Uuid>,
+}
+
+/// A person as their community's office lists them.
+#[derive(Clone, Debug)]
+pub struct PersonEntry {
+    pub id: Uuid,
+    pub name: String,
+    pub phone: Option<String>,
+    pub roles: Vec<Role>,
+    /// Their home building's name.
+    pub building: Option<String>,
+    pub active: bool,
 }
 
 fn roles_text(roles: &[Role]) -> String {

@@ -6,19 +6,10 @@
 use super::*;
 
 impl SqlStore {
-    /// Issues a new random token for a person; only its hash is kept. Shown once.
+    /// Issues a new machine token for a person (lives until revoked); only its hash is
+    /// kept. Shown once.
     pub async fn issue_token(&self, person: Uuid) -> Result<String, StoreError> {
-        let token = format!("ll_{}{}", Uuid::new_v4().simple(), Uuid::new_v4().simple());
-        with_pool!(self, pool, {
-            sqlx::query("INSERT INTO tokens (hash, person_id, created_at_us) VALUES ($1, $2, $3)")
-                .bind(hash_token(&token))
-                .bind(person)
-                .bind(us(jiff::Timestamp::now()))
-                .execute(pool)
-                .await
-                .map_err(from_sqlx)?;
-            Ok(token)
-        })
+        self.issue_named_token(person, None).await
     }
 
     /// Revokes every token of a person; they stop working at once.
@@ -34,51 +25,6 @@ impl SqlStore {
         })?;
         self.remembered.forget_all();
         Ok(revoked)
-    }
-
-    /// The person a token belongs to, if the token is valid and not revoked.
-    pub async fn authenticate(&self, token: &str) -> Result<Option<Principal>, StoreError> {
-        let hash = hash_token(token);
-        let generation = match self.remembered.principals.get(&hash) {
-            Ok(known) => return Ok(Some(known)),
-            Err(generation) => generation,
-        };
-        let found = with_reader!(self, pool, {
-            let row = sqlx::query(
-                "SELECT p.id, p.name, p.roles, p.community_id, p.street_id, p.branch_id, p.home_building_id \
-                 FROM tokens t JOIN people p ON p.id = t.person_id \
-                 WHERE t.hash = $1 AND t.revoked_at_us IS NULL AND p.active",
-            )
-            .bind(&hash)
-            .fetch_optional(pool)
-            .await
-            .map_err(from_sqlx)?;
-            let Some(row) = row else { return Ok(None) };
-            let id: Uuid = row.try_get(0).map_err(from_sqlx)?;
-            let teams: Vec<Uuid> =
-                sqlx::query_scalar("SELECT team_id FROM team_members WHERE person_id = $1")
-                    .bind(id)
-                    .fetch_all(pool)
-                    .await
-                    .map_err(from_sqlx)?;
-            let get = |i| row.try_get::<Option<Uuid>, _>(i).map_err(from_sqlx);
-            Ok(Some(Principal {
-                id,
-                name: row.try_get(1).map_err(from_sqlx)?,
-                roles: parse_roles(&row.try_get::<String, _>(2).map_err(from_sqlx)?),
-                community_id: get(3)?,
-                street_id: get(4)?,
-                branch_id: get(5)?,
-                home_building_id: get(6)?,
-                teams,
-            }))
-        })?;
-        if let Some(p) = &found {
-            self.remembered
-                .principals
-                .remember([(hash, p.clone())], generation);
-        }
-        Ok(found)
     }
 
     /// The active residents of a community with exactly this phone number, with their home
@@ -111,6 +57,41 @@ impl SqlStore {
                 }
             }
             Ok(out)
+        })
+    }
+
+    /// The people of a community, by name (at most 500), or those with exactly this phone
+    /// number: whom its office registers, signs in and disables.
+    pub async fn people_of(
+        &self,
+        community: Uuid,
+        phone: Option<&str>,
+    ) -> Result<Vec<PersonEntry>, StoreError> {
+        with_reader!(self, pool, {
+            let rows = sqlx::query(
+                "SELECT p.id, p.name, p.phone, p.roles, b.name, p.active FROM people p \
+                 LEFT JOIN org_units b ON b.id = p.home_building_id \
+                 WHERE p.community_id = $1 AND ($2 IS NULL OR p.phone = $2) \
+                 ORDER BY p.name, p.id LIMIT 500",
+            )
+            .bind(community)
+            .bind(phone)
+            .fetch_all(pool)
+            .await
+            .map_err(from_sqlx)?;
+            rows.iter()
+                .map(|r| {
+                    Ok(PersonEntry {
+                        id: r.try_get(0)?,
+                        name: r.try_get(1)?,
+                        phone: r.try_get(2)?,
+                        roles: parse_roles(&r.try_get::<String, _>(3)?),
+                        building: r.try_get(4)?,
+                        active: r.try_get(5)?,
+                    })
+                })
+                .collect::<Result<_, sqlx::Error>>()
+                .map_err(from_sqlx)
         })
     }
 
@@ -205,7 +186,7 @@ impl SqlStore {
         })
     }
 
-    pub(crate) async fn person_ref(&self, id: Uuid) -> Result<Option<PersonRef>, StoreError> {
+    pub async fn person_ref(&self, id: Uuid) -> Result<Option<PersonRef>, StoreError> {
         let generation = match self.remembered.people.get(&id) {
             Ok(known) => return Ok(Some(known)),
             Err(generation) => generation,

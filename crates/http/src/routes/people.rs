@@ -1,0 +1,286 @@
+//! People as their community's office looks after them: registering residents and
+//! volunteers (often from a phone call: 代办), one-time sign-in codes to hand them on paper
+//! or as a QR code, signing them out everywhere, disabling them. Who may do this for whom
+//! is the core's ([`workflow_core::access::Principal::may_register`], `may_look_after`).
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use serde::{Deserialize, Serialize};
+use storage::NewPerson;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+use workflow_core::Role;
+use workflow_core::access::Refusal;
+use workflow_core::session::display_code;
+
+use crate::AppState;
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::extract::{ApiPath, ApiQuery, Body};
+use crate::views::mask_phone;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_people, register_person))
+        .routes(routes!(issue_sign_in_code))
+        .routes(routes!(end_sessions))
+        .routes(routes!(set_active))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PersonView {
+    pub id: Uuid,
+    pub name: String,
+    /// Masked (`138****5678`).
+    pub phone: Option<String>,
+    pub roles: Vec<String>,
+    pub building: Option<String>,
+    pub active: bool,
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct PeopleQuery {
+    /// Only those with exactly this phone number.
+    pub phone: Option<String>,
+}
+
+/// The people of the caller's community (an office's or a branch secretary's), by name.
+#[utoipa::path(get, path = "/api/v1/people", tag = "people", params(PeopleQuery),
+    responses((status = 200, body = [PersonView]), (status = 403, body = Problem)), security(("bearer" = [])))]
+async fn list_people(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<PeopleQuery>,
+) -> ApiResult<axum::Json<Vec<PersonView>>> {
+    let community = caller.principal.looks_after().ok_or(Refusal::Forbidden(
+        "only a community office or a branch secretary lists people",
+    ))?;
+    let phone = q.phone.as_deref().map(str::trim).filter(|p| !p.is_empty());
+    let people = state.store.people_of(community, phone).await?;
+    Ok(axum::Json(
+        people
+            .into_iter()
+            .map(|p| PersonView {
+                id: p.id,
+                name: p.name,
+                phone: p.phone.as_deref().map(mask_phone),
+                roles: p.roles.iter().map(|r| r.as_str().to_owned()).collect(),
+                building: p.building,
+                active: p.active,
+            })
+            .collect(),
+    ))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Registration {
+    pub name: String,
+    pub phone: Option<String>,
+    /// `resident` (the default) and/or `member` (a volunteer).
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// Their home building, in the caller's community.
+    pub home_building_id: Option<Uuid>,
+    #[serde(default)]
+    pub skills: Vec<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Registered {
+    pub id: Uuid,
+}
+
+/// Register a resident or a volunteer of the caller's community (no token: issue them a
+/// sign-in code).
+#[utoipa::path(post, path = "/api/v1/people", tag = "people", request_body = Registration,
+    responses((status = 201, body = Registered), (status = 403, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+async fn register_person(
+    State(state): State<AppState>,
+    caller: Caller,
+    Body(b): Body<Registration>,
+) -> ApiResult<(StatusCode, axum::Json<Registered>)> {
+    let roles = if b.roles.is_empty() {
+        vec![Role::Resident]
+    } else {
+        b.roles
+            .iter()
+            .map(|r| {
+                Role::parse(r)
+                    .ok_or_else(|| ApiError::invalid_field(format!("roles: unknown role {r:?}")))
+            })
+            .collect::<ApiResult<Vec<_>>>()?
+    };
+    let community = caller.principal.may_register(&roles)?;
+    let name = b.name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(ApiError::invalid_field("name must be 1 to 100 characters"));
+    }
+    let phone = b
+        .phone
+        .map(|p| p.trim().to_owned())
+        .filter(|p| !p.is_empty());
+    if phone.as_ref().is_some_and(|p| p.chars().count() > 30) {
+        return Err(ApiError::invalid_field(
+            "phone must be at most 30 characters",
+        ));
+    }
+    let person = NewPerson {
+        name: name.to_owned(),
+        phone,
+        roles,
+        community_id: Some(community),
+        home_building_id: b.home_building_id,
+        skills: b.skills,
+        ..NewPerson::default()
+    };
+    let id = state
+        .store
+        .create_person(&person)
+        .await
+        .map_err(|e| match e {
+            e @ workflow_core::store::StoreError::InvalidReference { .. } => {
+                ApiError::invalid_field(e.to_string())
+            }
+            other => other.into(),
+        })?;
+    tracing::info!(person = %id, by = %caller.principal.id, "person registered");
+    Ok((StatusCode::CREATED, axum::Json(Registered { id })))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SignInCode {
+    /// The code, as printed and read aloud: `7KQM-2XPA` (typed with or without the dash).
+    pub code: String,
+    pub expires_at: String,
+    /// The console's address that signs in with it (what the QR code holds).
+    pub link: String,
+    /// The link as a QR code (an SVG image), to print or to show on a screen.
+    pub qr_svg: String,
+}
+
+/// Issue a one-time sign-in code for a person of the caller's community: single use, good
+/// for 24 hours; an earlier unused code of theirs stops working.
+#[utoipa::path(post, path = "/api/v1/people/{id}/sign-in-codes", tag = "people", params(("id" = Uuid, Path)),
+    responses((status = 201, body = SignInCode), (status = 404, body = Problem)), security(("bearer" = [])))]
+async fn issue_sign_in_code(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<(StatusCode, axum::Json<SignInCode>)> {
+    let person = looked_after(&state, &caller, id).await?;
+    if !person.active {
+        return Err(ApiError::invalid_field(
+            "this person is disabled: enable them first",
+        ));
+    }
+    let (code, expires) = state
+        .store
+        .issue_sign_in_code(
+            id,
+            person.community_id,
+            caller.principal.id,
+            state.engine.now(),
+        )
+        .await?;
+    let link = format!("{}/#code={code}", origin(&headers));
+    let qr_svg = qrcode::QrCode::new(link.as_bytes())
+        .map(|qr| {
+            qr.render::<qrcode::render::svg::Color>()
+                .min_dimensions(200, 200)
+                .build()
+        })
+        .map_err(|e| ApiError::invalid_field(format!("the link does not fit a QR code: {e}")))?;
+    tracing::info!(person = %id, by = %caller.principal.id, "sign-in code issued");
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(SignInCode {
+            code: display_code(&code),
+            expires_at: expires.to_string(),
+            link,
+            qr_svg,
+        }),
+    ))
+}
+
+/// Where the console is, as the staff member's browser reached it: its `Origin` (sent with
+/// every POST a browser makes), else the `Host` it asked for.
+fn origin(headers: &HeaderMap) -> String {
+    let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
+    match (header("origin"), header("host")) {
+        (Some(origin), _) if origin.starts_with("http") => origin.trim_end_matches('/').to_owned(),
+        (_, Some(host)) => format!("http://{host}"),
+        _ => String::new(),
+    }
+}
+
+/// The person, if the caller looks after them; otherwise 404, as if there were nobody.
+async fn looked_after(
+    state: &AppState,
+    caller: &Caller,
+    id: Uuid,
+) -> ApiResult<workflow_core::store::PersonRef> {
+    let person = state
+        .store
+        .person_ref(id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    caller.principal.may_look_after(person.community_id)?;
+    Ok(person)
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Ended {
+    /// How many live sessions ended.
+    pub ended: u64,
+}
+
+/// Sign a person out everywhere: every session of theirs ends (their machine tokens stay).
+/// Anyone may do it for themselves.
+#[utoipa::path(post, path = "/api/v1/people/{id}/sessions/end", tag = "people", params(("id" = Uuid, Path)),
+    responses((status = 200, body = Ended), (status = 404, body = Problem)), security(("bearer" = [])))]
+async fn end_sessions(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<axum::Json<Ended>> {
+    if id != caller.principal.id {
+        looked_after(&state, &caller, id).await?;
+    }
+    let ended = state
+        .store
+        .end_sessions(id, state.engine.now(), &state.sessions)
+        .await?;
+    Ok(axum::Json(Ended { ended }))
+}
+
+#[derive(Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Active {
+    pub active: bool,
+}
+
+/// Disable a person (moved away, passed away, a lost phone) or enable them again: a
+/// disabled person's sessions, tokens and codes stop working at once, and nothing is
+/// dispatched to them.
+#[utoipa::path(put, path = "/api/v1/people/{id}/active", tag = "people", params(("id" = Uuid, Path)),
+    request_body = Active, responses((status = 200, body = Active), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+async fn set_active(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<Uuid>,
+    Body(b): Body<Active>,
+) -> ApiResult<axum::Json<Active>> {
+    looked_after(&state, &caller, id).await?;
+    if id == caller.principal.id && !b.active {
+        return Err(ApiError::invalid_field("you cannot disable yourself"));
+    }
+    state.store.set_active(id, b.active).await?;
+    tracing::info!(person = %id, by = %caller.principal.id, active = b.active, "person active set");
+    Ok(axum::Json(b))
+}

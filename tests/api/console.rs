@@ -142,7 +142,7 @@ async fn three_roles_walk_a_request_in_a_real_browser() {
         .parent()
         .unwrap()
         .join("console-screenshots");
-    let status = tokio::process::Command::new("node")
+    let walk = tokio::process::Command::new("node")
         .arg(dir.join("console.mjs"))
         .current_dir(&dir)
         .env("LINLI_BASE", format!("http://{}", app.addr))
@@ -150,13 +150,40 @@ async fn three_roles_walk_a_request_in_a_real_browser() {
         .env("LINLI_OVERDUE", &overdue)
         .env("LINLI_CHROMIUM", &chromium)
         .env("LINLI_SCREENSHOTS", &screenshots)
-        .status()
+        .output()
         .await
         .expect("node runs");
+    let said = String::from_utf8_lossy(&walk.stdout);
+    eprintln!("{said}{}", String::from_utf8_lossy(&walk.stderr));
     assert!(
-        status.success(),
+        walk.status.success(),
         "the browser walk failed (screenshots so far in {})",
         screenshots.display()
+    );
+    // The session the walk left signed in ends once idle past its limit.
+    let live = said
+        .lines()
+        .find_map(|l| l.strip_prefix("live-session: "))
+        .expect("the walk leaves a session signed in");
+    let me = |token: String| {
+        let client = app.client.clone();
+        let url = app.url("/api/v1/me");
+        async move {
+            client
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(me(live.to_owned()).await, StatusCode::OK);
+    app.advance(31 * 24 * 3600).await;
+    assert_eq!(
+        me(live.to_owned()).await,
+        StatusCode::UNAUTHORIZED,
+        "idle past 30 days"
     );
     eprintln!("screenshots: {}", screenshots.display());
 }

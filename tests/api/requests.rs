@@ -581,6 +581,7 @@ async fn the_openapi_document_lists_exactly_what_the_router_serves(app: TestApp)
         ("GET", "/api/v1/admin/tokens"),
         ("POST", "/api/v1/admin/tokens"),
         ("GET", "/api/v1/people"),
+        ("GET", "/api/v1/buildings"),
         ("POST", "/api/v1/people"),
         ("POST", "/api/v1/people/{id}/sign-in-codes"),
         ("POST", "/api/v1/people/{id}/sessions/end"),

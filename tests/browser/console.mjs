@@ -3,7 +3,8 @@
 // volunteer sees the dispatch arrive without reloading, works it and completes it, the resident
 // rates it. Also: the countdown of an overdue request shows the breach, a lost accept race is a
 // plain message, a late answer for a page left behind does not replace the page shown, English on
-// request, sign-out. Screenshots of each role's pages are written.
+// request, sign-out; an office registers a resident who signs in with a one-time code (typed,
+// and from a QR code's link), asks for help and signs out. Screenshots of each role's pages are written.
 //
 // Run by tests/api/console.rs, which starts the server and passes (env): LINLI_BASE, LINLI_USERS
 // (JSON: key → {id, name, token}), LINLI_OVERDUE (an overdue request's id), LINLI_CHROMIUM,
@@ -342,6 +343,71 @@ try {
   await member.getByRole('button', { name: '中文' }).click();
   await member.getByRole('heading', { name: '我的时长和积分' }).waitFor();
 
+  step('the secretary registers a resident who phoned and hands her a sign-in code');
+  await secretary.getByRole('link', { name: '居民与志愿者' }).click();
+  await secretary.getByRole('heading', { name: '居民与志愿者' }).waitFor();
+  await secretary.getByLabel('姓名').fill('赵奶奶');
+  await secretary.getByLabel('电话（可不填）').fill('13911112222');
+  await secretary.getByLabel('住在哪栋楼').selectOption({ label: '荷花塘小区1栋' });
+  await secretary.getByRole('button', { name: '登记' }).click();
+  const slip = secretary.getByRole('group', { name: '赵奶奶 的登录码' });
+  await slip.waitFor();
+  const code = (await slip.locator('.slip-code').textContent()).trim();
+  assert.match(code, /^[2-9A-HJKMNP-Z]{4}-[2-9A-HJKMNP-Z]{4}$/);
+  await shown(slip.getByRole('img', { name: '登录二维码' }));
+  await fitsThePhone(secretary, 'the people page');
+  await accessible(secretary, 'the people page');
+  await shot(secretary, 'secretary-5-sign-in-code');
+
+  step('she types the code on her own phone, asks for help, signs out');
+  const grandma = await (await browser.newContext(PHONE)).newPage();
+  grandma.setDefaultTimeout(TIMEOUT);
+  grandma.problems = [];
+  grandma.on('pageerror', (e) => grandma.problems.push(`grandma: ${e.message}`));
+  await grandma.goto(base + '/');
+  await grandma.getByRole('heading', { name: '登录邻里' }).waitFor();
+  await accessible(grandma, 'the sign-in page');
+  await shot(grandma, 'grandma-1-sign-in');
+  await grandma.getByLabel('登录码').fill(code.toLowerCase().replace('-', ' '));
+  await grandma.getByRole('button', { name: '登录' }).first().click();
+  await grandma.locator('#who').getByText('赵奶奶').waitFor();
+  const session = await grandma.evaluate(() => localStorage.getItem('linli.token'));
+  assert.match(session, /^ll_/);
+  await grandma.getByRole('link', { name: '我要点单' }).first().click();
+  await grandma.getByRole('radio', { name: '维修' }).check();
+  await grandma.getByLabel('说说具体情况').fill('厨房水龙头一直滴水');
+  await grandma.getByRole('button', { name: '提交' }).click();
+  await grandma.locator('article.ticket .state').getByText('待受理').waitFor();
+  await grandma.getByRole('button', { name: '退出' }).click();
+  await grandma.getByRole('heading', { name: '登录邻里' }).waitFor();
+  const refused = await fetch(base + '/api/v1/me', { headers: { Authorization: `Bearer ${session}` } });
+  assert.equal(refused.status, 401, 'the signed-out session token is refused');
+  const reused = await fetch(base + '/api/v1/sessions', {
+    method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ code }),
+  });
+  assert.equal(reused.status, 401, 'a code works once');
+
+  step('a QR code\'s link signs in; disabling her ends that session');
+  const issued = await api('secretary', 'POST', `/api/v1/people/${(await api('secretary', 'GET', '/api/v1/people?phone=13911112222')).data[0].id}/sign-in-codes`);
+  assert.equal(issued.status, 201);
+  await grandma.goto(issued.data.link);
+  await grandma.locator('#who').getByText('赵奶奶').waitFor();
+  assert.ok(!grandma.url().includes('code='), `the code stays out of the address: ${grandma.url()}`);
+  const scanned = await grandma.evaluate(() => localStorage.getItem('linli.token'));
+  await secretary.getByRole('link', { name: '居民与志愿者' }).click();
+  const row = secretary.locator('.people-list li', { hasText: '赵奶奶' });
+  await row.getByRole('button', { name: '停用' }).click();
+  await row.getByText('已停用').waitFor();
+  const disabled = await fetch(base + '/api/v1/me', { headers: { Authorization: `Bearer ${scanned}` } });
+  assert.equal(disabled.status, 401, 'a disabled person\'s session is refused');
+  await row.getByRole('button', { name: '启用' }).click();
+  await row.getByRole('button', { name: '停用' }).waitFor();
+  // One more, left signed in: the test ages it past its idle time and sees it refused.
+  const last = await api('secretary', 'POST', `/api/v1/people/${(await api('secretary', 'GET', '/api/v1/people?phone=13911112222')).data[0].id}/sign-in-codes`);
+  await grandma.goto(last.data.link);
+  await grandma.locator('#who').getByText('赵奶奶').waitFor();
+  console.log(`live-session: ${await grandma.evaluate(() => localStorage.getItem('linli.token'))}`);
+
   step('a desktop screen gets the same pages');
   await secretary.setViewportSize({ width: 1280, height: 800 });
   await secretary.getByRole('link', { name: '待办派单' }).click();
@@ -355,7 +421,7 @@ try {
   await accessible(resident, 'the sign-in page');
   await shot(resident, 'resident-6-signed-out');
 
-  const problems = [resident, secretary, member, supervisor, admin].flatMap((p) => p.problems);
+  const problems = [resident, secretary, member, supervisor, admin, grandma].flatMap((p) => p.problems);
   assert.deepEqual(problems, [], 'no script errors on any page');
   console.log('console: all steps passed');
 } finally {

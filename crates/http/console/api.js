@@ -28,6 +28,7 @@ export async function api(method, path, body, extraHeaders = {}) {
   } catch {
     throw new ApiError(0, null);
   }
+  keepReplacement(res);
   const text = await res.text();
   let data = null;
   try {
@@ -54,9 +55,39 @@ export async function upload(path, blob) {
   } catch {
     throw new ApiError(0, null);
   }
+  keepReplacement(res);
   const data = await res.json().catch(() => null);
   if (!res.ok) throw new ApiError(res.status, data);
   return data;
+}
+
+/** A session past half its idle time is given a new token in this header: keep it. */
+function keepReplacement(res) {
+  const replacement = res.headers.get('Linli-Session-Token');
+  if (replacement) token.set(replacement);
+}
+
+/** Exchanges a one-time sign-in code (as typed, or from a QR code's link) for a session. */
+export async function signInWithCode(code) {
+  let res;
+  try {
+    res = await fetch('/api/v1/sessions', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+      body: JSON.stringify({ code }),
+    });
+  } catch {
+    throw new ApiError(0, null);
+  }
+  const data = await res.json().catch(() => null);
+  if (!res.ok) throw new ApiError(res.status, data);
+  token.set(data.token);
+}
+
+/** Ends this session on the server (its token stops working), then forgets the token. */
+export async function endSession() {
+  if (token.get()) await api('DELETE', '/api/v1/sessions/current').catch(() => {});
+  token.clear();
 }
 
 /** An image the API serves, as a `blob:` address an `<img>` can show (it needs the token). */

@@ -1,7 +1,7 @@
 // The console's shell: sign-in from the link's fragment, the tabs each role has, a router on
 // the address's `#/…`, and the live stream that redraws what changed.
 
-import { get, token, follow, ApiError } from './api.js';
+import { get, token, follow, signInWithCode, endSession, ApiError } from './api.js';
 import { t, setLang, getLang } from './i18n.js';
 import { h, showError, clearError, toast } from './ui.js';
 import { detail } from './ticket.js';
@@ -10,6 +10,8 @@ import * as views from './views.js';
 const STAFF = ['secretary', 'community', 'street'];
 /** Who may enter a request for a resident (代办): a volunteer or building head, the branch, the office. */
 const PROXIES = ['member', 'secretary', 'community'];
+/** Who registers the people of their community and hands them sign-in codes. */
+const OFFICES = ['secretary', 'community'];
 
 /** The tabs a person's roles give them, in order; the first is their home. */
 function tabsFor(roles) {
@@ -18,6 +20,7 @@ function tabsFor(roles) {
   if (roles.includes('member')) tabs.push(['orders', 'tabOrders'], ['pool', 'tabPool'], ['hours', 'tabHours']);
   if (roles.some((r) => PROXIES.includes(r))) tabs.push(['enter', 'tabEnterFor']);
   if (roles.includes('supervisor') || roles.some((r) => STAFF.includes(r))) tabs.push(['oversight', 'tabOversight']);
+  if (roles.some((r) => OFFICES.includes(r))) tabs.push(['people', 'tabPeople']);
   if (roles.includes('resident')) tabs.push(['requests', 'tabRequests'], ['new', 'tabNew']);
   if (roles.includes('admin')) tabs.push(['deliveries', 'tabDeliveries']);
   return tabs;
@@ -34,6 +37,7 @@ const PAGES = {
   enter: views.enterForResident,
   oversight: views.oversight,
   deliveries: views.deliveries,
+  people: views.people,
 };
 
 const main = document.getElementById('main');
@@ -136,13 +140,30 @@ function onMessage(message) {
 
 function signOut(message) {
   token.clear();
+  showSignIn(message);
+}
+
+function showSignIn(message) {
   stopStream?.();
   stopStream = null;
   ctx = null;
   drawShell();
   document.getElementById('tabs').replaceChildren();
   document.getElementById('live').hidden = true;
-  main.replaceChildren(views.signIn(signInWith, message));
+  main.replaceChildren(views.signIn(signInWith, useCode, message));
+}
+
+/** A one-time code, typed or from a QR code's link: exchanged for a session. */
+async function useCode(code) {
+  clearError();
+  try {
+    await signInWithCode(code);
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) return showSignIn(t('codeRefused'));
+    if (err instanceof ApiError && err.status === 429) return showSignIn(t('codeTooMany'));
+    return showError(err);
+  }
+  signInWith(token.get());
 }
 
 async function signInWith(value) {
@@ -160,24 +181,30 @@ document.getElementById('lang').addEventListener('click', () => {
   setLang(getLang() === 'en' ? 'zh-CN' : 'en');
   drawShell();
   if (ctx) render({ keepError: true });
-  else main.replaceChildren(views.signIn(signInWith));
+  else main.replaceChildren(views.signIn(signInWith, useCode));
 });
-document.getElementById('signout').addEventListener('click', () => signOut(t('signedOut')));
+document.getElementById('signout').addEventListener('click', async () => {
+  await endSession();
+  signOut(t('signedOut'));
+});
 window.addEventListener('hashchange', () => {
-  if (location.hash.startsWith('#token=')) return boot();
+  if (/^#(token|code)=/.test(location.hash)) return boot();
   render();
 });
 // Deadlines move on and flags (warned, breached) are the server's: look again each minute.
 setInterval(() => render({ keepError: true, live: true }), 60000);
 
-/** A link `…/#token=ll_…` signs in and is then taken out of the address bar and history. */
+/** A link `…/#code=7KQM2XPA` (a QR code's) or `…/#token=ll_…` signs in; either is then
+ * taken out of the address bar and history. */
 function boot() {
-  const fragment = location.hash.match(/^#token=([^&]+)/);
-  if (fragment) {
-    token.set(decodeURIComponent(fragment[1]));
-    history.replaceState(null, '', location.pathname + '#/');
-  }
+  const fragment = location.hash.match(/^#(token|code)=([^&]+)/);
   setLang(getLang());
+  if (fragment) {
+    history.replaceState(null, '', location.pathname + '#/');
+    const value = decodeURIComponent(fragment[2]);
+    if (fragment[1] === 'code') return useCode(value);
+    token.set(value);
+  }
   if (token.get()) signInWith(token.get());
   else signOut();
 }

@@ -1,7 +1,7 @@
 // The pages of each role: a resident's requests and the form to ask for help, a secretary's
 // queue and figures, a volunteer's orders, team pool and hours. Each returns an element.
 
-import { get, post, all, upload } from './api.js';
+import { api, get, post, all, upload } from './api.js';
 import { t, label, when } from './i18n.js';
 import { h, showError, clearError, toast, urgentClock, shrink, photoInput } from './ui.js';
 import { card } from './ticket.js';
@@ -277,7 +277,7 @@ export async function deliveries(ctx) {
     try {
       await post(`/api/v1/admin/outbox/${m.id}/retry`);
       toast(t('retryQueued'));
-      ctx.render();
+      ctx.render('/deliveries');
     } catch (err) {
       showError(err);
     }
@@ -297,18 +297,144 @@ export async function deliveries(ctx) {
 
 // ---- signing in ----------------------------------------------------------------------------
 
-export function signIn(onToken, message) {
-  const input = h('input', { id: 'f-token', type: 'password', autocomplete: 'current-password', required: true });
+/** Signing in: the code staff handed over (typed as printed, any case, with or without the
+ * dash), or, folded away, a token an administrator issued. */
+export function signIn(onToken, onCode, message) {
+  const code = h('input', {
+    id: 'f-code', type: 'text', inputmode: 'text', autocomplete: 'one-time-code',
+    autocapitalize: 'characters', spellcheck: 'false', maxlength: 12, required: true, class: 'code',
+  });
+  const tokenInput = h('input', { id: 'f-token', type: 'password', autocomplete: 'current-password' });
+  return h('section', { class: 'signin' },
+    h('h2', {}, t('signinTitle')),
+    message ? h('p', { class: 'notice', role: 'status' }, message) : null,
+    h('form', {
+      onsubmit: (e) => {
+        e.preventDefault();
+        if (code.value.trim()) onCode(code.value.trim());
+      },
+    },
+    h('p', {}, t('signinHelp')),
+    h('p', {}, h('label', { for: 'f-code' }, t('codeLabel')), code),
+    h('button', { type: 'submit', class: 'primary big' }, t('signin'))),
+    h('details', {},
+      h('summary', {}, t('tokenInstead')),
+      h('form', {
+        onsubmit: (e) => {
+          e.preventDefault();
+          if (tokenInput.value.trim()) onToken(tokenInput.value.trim());
+        },
+      },
+      h('p', {}, h('label', { for: 'f-token' }, t('tokenLabel')), tokenInput),
+      h('button', { type: 'submit', class: 'secondary' }, t('signin')))));
+}
+
+// ---- the office's people -------------------------------------------------------------------
+
+/** 居民与志愿者: the office (or branch secretary) registers residents and volunteers of its
+ * community (often for someone who phoned), finds them by phone number, hands them a
+ * one-time sign-in code to print or show as a QR code, signs them out everywhere, disables
+ * or enables them. */
+export async function people(ctx, found = null) {
+  const phone = h('input', { id: 'f-people-phone', type: 'tel', inputmode: 'numeric', autocomplete: 'off', maxlength: 20 });
+  const [listed, buildings] = await Promise.all([found ?? get('/api/v1/people'), get('/api/v1/buildings')]);
+  const slip = h('div', { class: 'code-slip', 'aria-live': 'polite' });
+  const act = (fn) => async () => {
+    clearError();
+    try {
+      await fn();
+    } catch (err) {
+      showError(err);
+    }
+  };
+  const showCode = (p) => act(async () => {
+    const issued = await post(`/api/v1/people/${p.id}/sign-in-codes`);
+    slip.replaceChildren(codeSlip(p, issued));
+    slip.scrollIntoView({ block: 'nearest' });
+  });
+  const endAll = (p) => act(async () => {
+    const r = await post(`/api/v1/people/${p.id}/sessions/end`);
+    toast(t('sessionsEnded', { n: r.ended }));
+  });
+  const setActive = (p, active) => act(async () => {
+    await api('PUT', `/api/v1/people/${p.id}/active`, { active });
+    toast(active ? t('enabled') : t('disabled'));
+    ctx.render('/people');
+  });
+  const search = act(async () => {
+    const q = phone.value.trim();
+    const view = await people(ctx, await get(`/api/v1/people${q ? `?phone=${encodeURIComponent(q)}` : ''}`));
+    document.getElementById('main').replaceChildren(view);
+  });
+  return h('section', { class: 'people' },
+    h('h2', {}, t('people')),
+    h('p', { class: 'muted' }, t('peopleHelp')),
+    registerForm(ctx, buildings, (p) => {
+      toast(t('registered', { name: p.name }));
+      return showCode(p)();
+    }),
+    slip,
+    h('form', { class: 'find', onsubmit: (e) => { e.preventDefault(); search(); } },
+      h('label', { for: 'f-people-phone' }, t('findByPhone')), phone,
+      h('button', { type: 'submit', class: 'secondary' }, t('findResident'))),
+    listed.length
+      ? h('ul', { class: 'people-list' }, listed.map((p) => h('li', { dataset: { id: p.id }, class: p.active ? null : 'inactive' },
+        h('span', { class: 'title' }, p.name),
+        h('span', { class: 'muted' }, [p.roles.map((r) => t(`role_${r}`)).join('、'), p.building, p.phone].filter(Boolean).join(' · ')),
+        p.active ? null : h('span', { class: 'badge' }, t('disabledBadge')),
+        h('span', { class: 'buttons' },
+          p.active ? h('button', { type: 'button', class: 'primary', onclick: showCode(p) }, t('issueCode')) : null,
+          h('button', { type: 'button', class: 'secondary', onclick: endAll(p) }, t('endSessions')),
+          h('button', { type: 'button', class: 'secondary', onclick: setActive(p, !p.active) }, p.active ? t('disable') : t('enable'))))))
+      : h('p', { class: 'empty' }, t('peopleEmpty')));
+}
+
+function registerForm(ctx, buildings, onRegistered) {
+  const name = h('input', { id: 'f-person-name', required: true, maxlength: 100, autocomplete: 'off' });
+  const phone = h('input', { id: 'f-person-phone', type: 'tel', inputmode: 'numeric', maxlength: 20, autocomplete: 'off' });
+  const building = h('select', { id: 'f-person-building' },
+    h('option', { value: '' }, t('noBuilding')),
+    buildings.map((b) => h('option', { value: b.id }, b.name)));
+  const role = h('select', { id: 'f-person-role' },
+    h('option', { value: 'resident' }, t('role_resident')),
+    h('option', { value: 'member' }, t('role_member')));
   return h('form', {
-    class: 'signin',
-    onsubmit: (e) => {
+    class: 'register',
+    onsubmit: async (e) => {
       e.preventDefault();
-      if (input.value.trim()) onToken(input.value.trim());
+      clearError();
+      try {
+        const body = { name: name.value.trim(), roles: [role.value] };
+        if (phone.value.trim()) body.phone = phone.value.trim();
+        if (building.value) body.home_building_id = building.value;
+        const made = await post('/api/v1/people', body);
+        await onRegistered({ id: made.id, name: body.name });
+        e.target.reset();
+      } catch (err) {
+        showError(err);
+      }
     },
   },
-  h('h2', {}, t('signinTitle')),
-  message ? h('p', { class: 'notice' }, message) : null,
-  h('p', {}, t('signinHelp')),
-  h('p', {}, h('label', { for: 'f-token' }, t('tokenLabel')), input),
-  h('button', { type: 'submit', class: 'primary big' }, t('signin')));
+  h('h3', {}, t('register')),
+  h('p', {}, h('label', { for: 'f-person-name' }, t('personName')), name),
+  h('p', {}, h('label', { for: 'f-person-phone' }, t('personPhone')), phone),
+  h('p', {}, h('label', { for: 'f-person-building' }, t('personBuilding')), building),
+  h('p', {}, h('label', { for: 'f-person-role' }, t('personRole')), role),
+  h('button', { type: 'submit', class: 'primary big' }, t('registerButton')));
+}
+
+/** What is handed over: the person's name, the code in large print, its QR code, until when
+ * it works; with a button that prints just this. */
+function codeSlip(person, issued) {
+  const qr = h('img', {
+    class: 'qr', width: 200, height: 200, alt: t('qrAlt'),
+    src: 'data:image/svg+xml;charset=utf-8,' + encodeURIComponent(issued.qr_svg),
+  });
+  return h('div', { class: 'slip', role: 'group', 'aria-label': t('codeFor', { name: person.name }) },
+    h('p', { class: 'slip-name' }, t('codeFor', { name: person.name })),
+    h('p', { class: 'slip-code', dataset: { code: issued.code } }, issued.code),
+    qr,
+    h('p', { class: 'muted' }, t('codeValid', { when: when(issued.expires_at) })),
+    h('p', { class: 'muted' }, t('codeHow')),
+    h('button', { type: 'button', class: 'secondary no-print', onclick: () => window.print() }, t('print')));
 }

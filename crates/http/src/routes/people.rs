@@ -27,6 +27,32 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(issue_sign_in_code))
         .routes(routes!(end_sessions))
         .routes(routes!(set_active))
+        .routes(routes!(list_buildings))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct BuildingView {
+    pub id: Uuid,
+    pub name: String,
+}
+
+/// The buildings of the caller's community: where the people it registers live.
+#[utoipa::path(get, path = "/api/v1/buildings", tag = "people",
+    responses((status = 200, body = [BuildingView]), (status = 403, body = Problem)), security(("bearer" = [])))]
+async fn list_buildings(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<axum::Json<Vec<BuildingView>>> {
+    let community = caller.principal.looks_after().ok_or(Refusal::Forbidden(
+        "only a community office or a branch secretary lists buildings",
+    ))?;
+    let buildings = state.store.buildings_of(community).await?;
+    Ok(axum::Json(
+        buildings
+            .into_iter()
+            .map(|(id, name)| BuildingView { id, name })
+            .collect(),
+    ))
 }
 
 #[derive(Serialize, ToSchema)]

@@ -95,6 +95,19 @@ impl SqlStore {
         })
     }
 
+    /// The buildings of a community, by name: where its people live.
+    pub async fn buildings_of(&self, community: Uuid) -> Result<Vec<(Uuid, String)>, StoreError> {
+        with_reader!(self, pool, {
+            sqlx::query_as(
+                "SELECT id, name FROM org_units WHERE community_id = $1 AND kind = 'building' ORDER BY name, id",
+            )
+            .bind(community)
+            .fetch_all(pool)
+            .await
+            .map_err(from_sqlx)
+        })
+    }
+
     /// Names and phone numbers of several people, and names of teams (no phone), for
     /// display: requesters and the people or team pools holding requests. Masking is the
     /// caller's duty. Remembered for a few seconds ([`crate::remembered`]); what is not is

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use cli::{admin, bench, check, migrate_tickets, serve, workflows};
+use cli::{admin, bench, check, data, migrate_tickets, serve, workflows};
 
 #[derive(Parser)]
 #[command(
@@ -38,6 +38,13 @@ enum Command {
     Admin(admin::AdminArgs),
     /// Move open requests to a newer workflow version by a plan (a dry run unless --apply).
     MigrateTickets(migrate_tickets::MigrateArgs),
+    /// A consistent copy of the database (SQLite) while the server runs, checked.
+    Backup(data::BackupArgs),
+    /// A backup put into an empty database, migrated forward and checked.
+    Restore(data::RestoreArgs),
+    /// Check a database: the file, the migrations, every ticket against its events, the
+    /// ledger against the credits; exit 1 on any problem.
+    Verify(data::VerifyArgs),
     /// Benchmarks that need the whole program (see docs/PERFORMANCE.md).
     Bench(bench::BenchArgs),
 }
@@ -68,6 +75,9 @@ fn main() -> ExitCode {
         Command::Admin(args) => run_async(admin::run(args)),
         Command::MigrateTickets(args) => run_async(migrate_tickets::run(args)),
         Command::Bench(args) => run_async(bench::run(args)),
+        Command::Backup(args) => run_async(data::backup(args)),
+        Command::Restore(args) => run_async(data::restore(args)),
+        Command::Verify(args) => run_async(data::verify(args)),
     }
 }
 

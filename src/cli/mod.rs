@@ -3,7 +3,9 @@
 pub mod admin;
 pub mod bench;
 pub mod check;
+pub mod data;
 pub mod migrate_tickets;
+pub mod progress;
 pub mod serve;
 pub mod workflows;
 

@@ -6,6 +6,7 @@
 mod support;
 
 mod authz;
+mod backup;
 mod board;
 mod check;
 mod console;

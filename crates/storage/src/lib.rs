@@ -65,6 +65,7 @@ mod sqlite;
 mod ticket_rows;
 mod tickets;
 mod timers;
+pub mod verify;
 pub mod workflow_files;
 mod writer;
 

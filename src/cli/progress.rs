@@ -1,0 +1,60 @@
+//! Progress of a long command: a bar with counts and time left on a terminal, a plain line
+//! every tenth of the way otherwise (a log, a systemd journal), both on stderr.
+
+use std::io::IsTerminal;
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+pub struct Progress {
+    what: &'static str,
+    bar: Option<ProgressBar>,
+    /// The last tenth said, for plain lines.
+    said: u64,
+}
+
+impl Progress {
+    pub fn new(what: &'static str) -> Progress {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = ProgressBar::new(0);
+            bar.set_style(
+                ProgressStyle::with_template("{msg:>10} [{bar:30}] {pos}/{len} ({eta} left)")
+                    .expect("a valid template")
+                    .progress_chars("=> "),
+            );
+            bar.set_message(what);
+            bar
+        });
+        Progress { what, bar, said: 0 }
+    }
+
+    /// `done` of `total` so far.
+    pub fn set(&mut self, done: u64, total: u64) {
+        match &self.bar {
+            Some(bar) => {
+                bar.set_length(total);
+                bar.set_position(done);
+            }
+            None => {
+                let tenth = (done * 10).checked_div(total).unwrap_or(10);
+                if tenth > self.said || done == total {
+                    self.said = tenth + u64::from(done == total) * 10;
+                    eprintln!("{}: {done}/{total}", self.what);
+                }
+            }
+        }
+    }
+
+    /// A step without a count (a copy running).
+    pub fn step(&self, message: &str) {
+        match &self.bar {
+            Some(bar) => bar.println(format!("{}: {message}", self.what)),
+            None => eprintln!("{}: {message}", self.what),
+        }
+    }
+
+    pub fn finish(self) {
+        if let Some(bar) = self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}

@@ -50,6 +50,10 @@ pub struct ServeArgs {
     /// A console session ends this long after sign-in however much it is used.
     #[arg(long, env = "LINLI_SESSION_LIFETIME", default_value = "180d", value_parser = parse_days)]
     pub session_lifetime: SignedDuration,
+    /// `text` for people, `json` (one object a line, with the request's span and its
+    /// `request_id`) for log shippers.
+    #[arg(long, env = "LINLI_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
     /// Behind a reverse proxy: take the client's address (for per-address limits such as
     /// sign-in attempts) from the last `X-Forwarded-For` entry the proxy appends. Never
     /// without a proxy that sets it: a client could claim any address.
@@ -73,16 +77,35 @@ fn parse_days(text: &str) -> Result<SignedDuration, String> {
     Ok(SignedDuration::from_mins(minutes))
 }
 
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Logs to stderr: every line logged while a request is answered carries that request's
+/// span (method, path, `request_id`, the `x-request-id` its answer carries).
+fn init_logs(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "info,sqlx=warn".into());
+    let logs = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(filter);
+    match format {
+        LogFormat::Text => logs
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+        LogFormat::Json => logs
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
+    }
+}
+
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     ignore_file_size_signal();
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,sqlx=warn".into()),
-        )
-        .init();
+    init_logs(args.log_format);
     let config = Config {
         rate_limit: args.rate_limit,
         rate_burst: args.rate_burst,

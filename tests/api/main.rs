@@ -30,3 +30,4 @@ mod requests;
 mod serve;
 mod sign_in;
 mod timer_worker;
+mod upgrade;

@@ -190,3 +190,49 @@ async fn logs_carry_no_phone_numbers_and_no_tokens() {
     }
     assert!(!text.contains("ll_"), "a token reached the logs");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_logs_carry_the_request_id_on_every_line_of_a_request() {
+    let log = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("linli-json-{}.log", uuid::Uuid::now_v7().simple()));
+    let env = [
+        ("RUST_LOG", "debug,sqlx=warn"),
+        ("LINLI_LOG_FORMAT", "json"),
+    ];
+    let mut server = spawn_linli(
+        &sqlite_file("json"),
+        None,
+        true,
+        &env,
+        Some(std::fs::File::create(&log).unwrap()),
+    );
+    let answer = reqwest::Client::new()
+        .post(format!("{}/api/v1/tickets", server.base))
+        .bearer_auth(&server.tokens["resident"])
+        .json(&json!({"category": "repair", "description": "灯坏了"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 201);
+    let id = answer.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    server.terminate().await;
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let of_request: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|l| l["span"]["request_id"] == id.as_str())
+        .collect();
+    assert!(
+        of_request.len() >= 2,
+        "the request's lines carry its id {id}:\n{text}"
+    );
+    for line in lines.iter().filter(|l| l["span"]["name"] == "request") {
+        assert!(line["span"]["request_id"].is_string(), "{line}");
+    }
+}

@@ -9,6 +9,7 @@ use uuid::Uuid;
 use workflow_core::Role;
 use workflow_core::directory;
 
+use super::progress::Progress;
 use super::{Database, Workflows};
 
 #[derive(Args, Debug)]
@@ -112,9 +113,15 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
                     errors.len()
                 )
             })?;
+            let progress = Progress::new("import");
+            progress.step(&format!(
+                "{} checked; writing it in one transaction",
+                file.display()
+            ));
             let applied = store
                 .import_directory(&directory, &catalog.time_zone())
                 .await?;
+            progress.finish();
             println!(
                 "imported {}: {} created, {} updated",
                 file.display(),

@@ -9,6 +9,7 @@ use linli::app::{App, Config};
 use workflow_core::definition::WorkflowKey;
 use workflow_core::migrate::{ClockMove, MigrationPlan, Move};
 
+use super::progress::Progress;
 use super::{Database, Workflows};
 
 #[derive(Args, Debug)]
@@ -54,10 +55,18 @@ pub async fn run(args: MigrateArgs) -> anyhow::Result<()> {
     // The new version is registered before a request runs on it (and a changed file under a
     // registered version is refused here as at start).
     let app = App::build(&args.db.options(), Config::new(catalog)).await?;
+    let open = app
+        .store
+        .open_tickets_of(&args.from.id, args.from.version)
+        .await?;
+    let mut progress = Progress::new(if args.apply { "moving" } else { "looking" });
     let moved = app
         .engine
-        .migrate(&args.from, &args.to, &plan, args.apply)
+        .migrate(&args.from, &args.to, &plan, args.apply, &mut |done| {
+            progress.set(done, open.max(done))
+        })
         .await?;
+    progress.finish();
     for m in &moved {
         println!("{}", line(m));
     }

@@ -6,12 +6,14 @@ impl Engine {
     /// Moves the open requests of `from` to `to` by `plan` (checked first: an unmapped state
     /// refuses the whole run), or with `apply` false only says what it would move. Each
     /// request moves alone, with its version checked: one changed meanwhile is decided again.
+    /// `progress` hears how many open requests of `from` were looked at, page by page.
     pub async fn migrate(
         &self,
         from: &WorkflowKey,
         to: &WorkflowKey,
         plan: &MigrationPlan,
         apply: bool,
+        progress: &mut (dyn FnMut(u64) + Send),
     ) -> Result<Vec<Move>, EngineError> {
         let find = |k: &WorkflowKey| {
             self.catalog
@@ -33,16 +35,19 @@ impl Engine {
         };
         let mut moved = Vec::new();
         let mut after = None;
+        let mut looked_at = 0;
         loop {
             let page = Page { after, limit: 500 };
             let tickets = self.store.list(&Scope::Everything, &filter, page).await?;
             let Some(last) = tickets.last() else { break };
             after = Some(last.id);
+            looked_at += tickets.len() as u64;
             for ticket in tickets {
                 if let Some(m) = self.migrate_one(old, new, plan, ticket, apply).await? {
                     moved.push(m);
                 }
             }
+            progress(looked_at);
         }
         Ok(moved)
     }

@@ -5,5 +5,6 @@
 //! command line is `src/main.rs` and `src/cli/`.
 
 pub mod app;
+pub mod demo_history;
 pub mod runtime;
 pub mod workflows;

@@ -131,6 +131,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         let demo = storage::demo::seed(&app.store)
             .await
             .context("seeding the demo community")?;
+        let catalog = app.engine.catalog().clone();
+        if let Some(history) = linli::demo_history::seed(&app.store, catalog, &demo)
+            .await
+            .context("writing the demo community's history")?
+        {
+            tracing::info!(requests = history.requests, "demo history written");
+        }
         print_demo(&demo, &format!("http://{addr}"));
     }
     println!("linli listening on http://{addr}");

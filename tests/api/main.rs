@@ -11,6 +11,7 @@ mod board;
 mod check;
 mod console;
 mod crash;
+mod demo;
 mod directory;
 mod disk_full;
 mod dispatch;

@@ -22,3 +22,14 @@ CREATE TABLE sign_in_codes (
     used_at_us BIGINT
 );
 CREATE INDEX sign_in_codes_person ON sign_in_codes (person_id);
+
+-- A person who lost their code asks for a new one at the console (by phone number); their
+-- office sees the request and, approving it, issues a code (which marks it handled).
+CREATE TABLE sign_in_requests (
+    id UUID PRIMARY KEY,
+    person_id UUID NOT NULL REFERENCES people (id),
+    community_id UUID NOT NULL,
+    created_at_us BIGINT NOT NULL,
+    handled_at_us BIGINT
+);
+CREATE INDEX sign_in_requests_pending ON sign_in_requests (community_id, created_at_us);

@@ -54,10 +54,18 @@ fn expected(method: &str, path: &str, who: Who) -> StatusCode {
     }
     // Signing in needs no token, and a wrong code is refused alike for everyone: ten
     // attempts from one address, then 429 (all callers here come from one).
-    if (method, path) == ("POST", "/api/v1/sessions") {
+    if matches!(
+        (method, path),
+        ("POST", "/api/v1/sessions") | ("POST", "/api/v1/sign-in-requests")
+    ) {
+        let accepted = if path == "/api/v1/sessions" {
+            S::UNAUTHORIZED
+        } else {
+            S::ACCEPTED
+        };
         let attempt = EVERYONE.iter().position(|w| *w == who).expect("everyone");
         return if attempt < 10 {
-            S::UNAUTHORIZED
+            accepted
         } else {
             S::TOO_MANY_REQUESTS
         };
@@ -190,13 +198,14 @@ fn expected(method: &str, path: &str, who: Who) -> StatusCode {
         },
         // People: an office's (or a branch secretary's) own community; the person under
         // test is the requester, 王奶奶 of 荷花塘社区; the administrator anyone.
-        ("GET", "/api/v1/people") | ("POST", "/api/v1/people") | ("GET", "/api/v1/buildings") => {
-            match who {
-                Secretary | OtherSecretary | Community if method == "GET" => S::OK,
-                Secretary | OtherSecretary | Community => S::CREATED,
-                _ => S::FORBIDDEN,
-            }
-        }
+        ("GET", "/api/v1/people")
+        | ("POST", "/api/v1/people")
+        | ("GET", "/api/v1/buildings")
+        | ("GET", "/api/v1/sign-in-requests") => match who {
+            Secretary | OtherSecretary | Community if method == "GET" => S::OK,
+            Secretary | OtherSecretary | Community => S::CREATED,
+            _ => S::FORBIDDEN,
+        },
         ("POST", "/api/v1/people/{id}/sign-in-codes") => match who {
             Secretary | Community | Admin => S::CREATED,
             _ => S::NOT_FOUND,
@@ -312,6 +321,7 @@ async fn every_route_answers_every_caller_as_the_matrix_says(app: TestApp) {
                 Some(json!({"person_id": demo.user("member").id, "name": "矩阵对接"}))
             }
             ("POST", "/api/v1/sessions") => Some(json!({"code": "ABCD-EFGH"})),
+            ("POST", "/api/v1/sign-in-requests") => Some(json!({"phone": "13800000099"})),
             ("POST", "/api/v1/members/{id}/ledger") => {
                 Some(json!({"ticket_id": t, "points": 1, "reason": "矩阵测试"}))
             }

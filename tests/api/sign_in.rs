@@ -278,6 +278,44 @@ async fn sessions_end_when_idle_old_disabled_or_signed_out_everywhere(app: TestA
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
 }
 
+async fn a_person_asks_for_a_new_code_and_their_office_hands_one_over(app: TestApp) {
+    let ask = |phone: &'static str| {
+        app.send(
+            app.client
+                .post(app.url("/api/v1/sign-in-requests"))
+                .json(&json!({ "phone": phone })),
+        )
+    };
+    // 王奶奶 lost her slip; a number nobody has is answered alike.
+    assert_eq!(ask("13912345678").await.status, StatusCode::ACCEPTED);
+    assert_eq!(ask("13900000000").await.status, StatusCode::ACCEPTED);
+    assert_eq!(
+        ask("13912345678").await.status,
+        StatusCode::ACCEPTED,
+        "asked twice: listed once"
+    );
+    let listed = app.get("secretary", "/api/v1/sign-in-requests").await;
+    let asks = listed.body.as_array().unwrap();
+    assert_eq!(asks.len(), 1, "{asks:?}");
+    assert_eq!(asks[0]["name"], "王奶奶");
+    assert_eq!(asks[0]["phone"], "139****5678");
+    let other = app.get("yunhe_secretary", "/api/v1/sign-in-requests").await;
+    assert_eq!(
+        other.body.as_array().unwrap().len(),
+        0,
+        "another community's office"
+    );
+    // Handing her a code answers the ask.
+    let person = asks[0]["person_id"].as_str().unwrap().to_owned();
+    let code = code_for(&app, "secretary", &person).await;
+    assert_eq!(
+        exchange(&app, code["code"].as_str().unwrap()).await.0,
+        StatusCode::CREATED
+    );
+    let listed = app.get("secretary", "/api/v1/sign-in-requests").await;
+    assert!(listed.body.as_array().unwrap().is_empty());
+}
+
 async fn guessing_codes_is_slowed_per_address(app: TestApp) {
     let mut statuses = Vec::new();
     for _ in 0..11 {
@@ -327,5 +365,6 @@ crate::backends! {
     an_office_registers_a_resident_who_signs_in_with_a_code,
     sessions_end_when_idle_old_disabled_or_signed_out_everywhere,
     guessing_codes_is_slowed_per_address,
+    a_person_asks_for_a_new_code_and_their_office_hands_one_over,
     admins_list_and_issue_named_machine_tokens,
 }

@@ -386,6 +386,17 @@ try {
     method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ code }),
   });
   assert.equal(reused.status, 401, 'a code works once');
+  // Her slip is lost: she asks for a new code; the secretary sees her waiting.
+  await grandma.getByText('没有登录码？请社区发一个').click();
+  await grandma.getByLabel('您在社区登记的电话').fill('13911112222');
+  await grandma.getByRole('button', { name: '请社区发登录码' }).click();
+  await grandma.getByText('已转告社区').waitFor();
+  await secretary.getByRole('link', { name: '居民与志愿者' }).click();
+  await secretary.getByRole('heading', { name: '居民与志愿者' }).waitFor();
+  await secretary.getByRole('link', { name: '待办派单' }).click();
+  await secretary.getByRole('link', { name: '居民与志愿者' }).click();
+  const asks = secretary.getByRole('region', { name: '1 位居民在等登录码' });
+  await asks.getByText('赵奶奶').waitFor();
 
   step('a QR code\'s link signs in; disabling her ends that session');
   const issued = await api('secretary', 'POST', `/api/v1/people/${(await api('secretary', 'GET', '/api/v1/people?phone=13911112222')).data[0].id}/sign-in-codes`);

@@ -84,6 +84,22 @@ export async function signInWithCode(code) {
   token.set(data.token);
 }
 
+/** Asks the office of whoever has this phone number for a new code (answered alike for
+ * any number). */
+export async function askForCode(phone) {
+  let res;
+  try {
+    res = await fetch('/api/v1/sign-in-requests', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+      body: JSON.stringify({ phone }),
+    });
+  } catch {
+    throw new ApiError(0, null);
+  }
+  if (!res.ok) throw new ApiError(res.status, await res.json().catch(() => null));
+}
+
 /** Ends this session on the server (its token stops working), then forgets the token. */
 export async function endSession() {
   if (token.get()) await api('DELETE', '/api/v1/sessions/current').catch(() => {});

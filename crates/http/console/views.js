@@ -1,7 +1,7 @@
 // The pages of each role: a resident's requests and the form to ask for help, a secretary's
 // queue and figures, a volunteer's orders, team pool and hours. Each returns an element.
 
-import { api, get, post, all, upload } from './api.js';
+import { api, get, post, all, upload, askForCode } from './api.js';
 import { t, label, when } from './i18n.js';
 import { h, showError, clearError, toast, urgentClock, shrink, photoInput } from './ui.js';
 import { card } from './ticket.js';
@@ -317,6 +317,7 @@ export function signIn(onToken, onCode, message) {
     h('p', {}, t('signinHelp')),
     h('p', {}, h('label', { for: 'f-code' }, t('codeLabel')), code),
     h('button', { type: 'submit', class: 'primary big' }, t('signin'))),
+    askForm(),
     h('details', {},
       h('summary', {}, t('tokenInstead')),
       h('form', {
@@ -329,6 +330,29 @@ export function signIn(onToken, onCode, message) {
       h('button', { type: 'submit', class: 'secondary' }, t('signin')))));
 }
 
+/** 没有登录码？ The phone number the office has: it sees the ask and hands a code over. */
+function askForm() {
+  const phone = h('input', { id: 'f-ask-phone', type: 'tel', inputmode: 'numeric', autocomplete: 'tel', maxlength: 20, required: true });
+  const said = h('p', { role: 'status' });
+  return h('details', {},
+    h('summary', {}, t('noCode')),
+    h('form', {
+      onsubmit: async (e) => {
+        e.preventDefault();
+        clearError();
+        try {
+          await askForCode(phone.value.trim());
+          said.textContent = t('askSent');
+        } catch (err) {
+          showError(err);
+        }
+      },
+    },
+    h('p', {}, h('label', { for: 'f-ask-phone' }, t('askPhone')), phone),
+    h('button', { type: 'submit', class: 'secondary' }, t('askButton')),
+    said));
+}
+
 // ---- the office's people -------------------------------------------------------------------
 
 /** 居民与志愿者: the office (or branch secretary) registers residents and volunteers of its
@@ -337,7 +361,8 @@ export function signIn(onToken, onCode, message) {
  * or enables them. */
 export async function people(ctx, found = null) {
   const phone = h('input', { id: 'f-people-phone', type: 'tel', inputmode: 'numeric', autocomplete: 'off', maxlength: 20 });
-  const [listed, buildings] = await Promise.all([found ?? get('/api/v1/people'), get('/api/v1/buildings')]);
+  const [listed, buildings, asks] = await Promise.all([
+    found ?? get('/api/v1/people'), get('/api/v1/buildings'), get('/api/v1/sign-in-requests')]);
   const slip = h('div', { class: 'code-slip', 'aria-live': 'polite' });
   const act = (fn) => async () => {
     clearError();
@@ -369,6 +394,15 @@ export async function people(ctx, found = null) {
   return h('section', { class: 'people' },
     h('h2', {}, t('people')),
     h('p', { class: 'muted' }, t('peopleHelp')),
+    asks.length
+      ? h('section', { class: 'asks', 'aria-labelledby': 'asks-title' },
+        h('h3', { id: 'asks-title' }, t('asksTitle', { n: asks.length })),
+        h('ul', { class: 'people-list' }, asks.map((a) => h('li', { dataset: { id: a.person_id } },
+          h('span', { class: 'title' }, a.name),
+          h('span', { class: 'muted' }, [a.phone, t('askedAt', { when: when(a.asked_at) })].filter(Boolean).join(' · ')),
+          h('span', { class: 'buttons' },
+            h('button', { type: 'button', class: 'primary', onclick: showCode({ id: a.person_id, name: a.name }) }, t('issueCode')))))))
+      : null,
     registerForm(ctx, buildings, (p) => {
       toast(t('registered', { name: p.name }));
       return showCode(p)();

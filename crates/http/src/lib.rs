@@ -59,7 +59,8 @@ pub struct AppState {
     pub deadline: Duration,
     /// How long sessions last (`linli serve --session-idle`, `--session-lifetime`).
     pub sessions: workflow_core::session::SessionPolicy,
-    /// Sign-in attempts per client address: codes are short, guessing must stay slow.
+    /// Attempts per client address and purpose (signing in, asking for a code): codes are
+    /// short, guessing must stay slow.
     pub sign_in_limiter: Arc<AddressLimiter>,
     /// Whether the client's address is the last one a reverse proxy appended to
     /// `X-Forwarded-For` (only behind a proxy that sets it: otherwise a client could
@@ -67,8 +68,8 @@ pub struct AppState {
     pub trust_forwarded_for: bool,
 }
 
-/// Requests per client address, for what is asked before anyone is signed in.
-pub type AddressLimiter = governor::DefaultKeyedRateLimiter<std::net::IpAddr>;
+/// Requests per client address and purpose, for what is asked before anyone is signed in.
+pub type AddressLimiter = governor::DefaultKeyedRateLimiter<(std::net::IpAddr, &'static str)>;
 
 /// Sign-in attempts an address may make: a burst of ten, then one every six seconds. A
 /// code is one of 31^8 (about 8.5 × 10^11); at this pace a guesser needs centuries.

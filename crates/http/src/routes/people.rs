@@ -28,6 +28,40 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(end_sessions))
         .routes(routes!(set_active))
         .routes(routes!(list_buildings))
+        .routes(routes!(list_sign_in_requests))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SignInRequestView {
+    pub person_id: Uuid,
+    pub name: String,
+    /// Masked.
+    pub phone: Option<String>,
+    pub asked_at: String,
+}
+
+/// The people of the caller's community who asked at the console for a new sign-in code,
+/// oldest first; issuing them a code answers the ask.
+#[utoipa::path(get, path = "/api/v1/sign-in-requests", tag = "people",
+    responses((status = 200, body = [SignInRequestView]), (status = 403, body = Problem)), security(("bearer" = [])))]
+async fn list_sign_in_requests(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<axum::Json<Vec<SignInRequestView>>> {
+    let community = caller.principal.looks_after().ok_or(Refusal::Forbidden(
+        "only a community office or a branch secretary sees who asked for a code",
+    ))?;
+    let asks = state.store.sign_in_requests(community).await?;
+    Ok(axum::Json(
+        asks.into_iter()
+            .map(|(person_id, name, phone, at)| SignInRequestView {
+                person_id,
+                name,
+                phone: phone.as_deref().map(mask_phone),
+                asked_at: at.to_string(),
+            })
+            .collect(),
+    ))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -191,7 +225,8 @@ pub struct SignInCode {
 /// Issue a one-time sign-in code for a person of the caller's community: single use, good
 /// for 24 hours; an earlier unused code of theirs stops working.
 #[utoipa::path(post, path = "/api/v1/people/{id}/sign-in-codes", tag = "people", params(("id" = Uuid, Path)),
-    responses((status = 201, body = SignInCode), (status = 404, body = Problem)), security(("bearer" = [])))]
+    responses((status = 201, body = SignInCode), (status = 404, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
 async fn issue_sign_in_code(
     State(state): State<AppState>,
     caller: Caller,
@@ -294,7 +329,8 @@ pub struct Active {
 /// disabled person's sessions, tokens and codes stop working at once, and nothing is
 /// dispatched to them.
 #[utoipa::path(put, path = "/api/v1/people/{id}/active", tag = "people", params(("id" = Uuid, Path)),
-    request_body = Active, responses((status = 200, body = Active), (status = 404, body = Problem)),
+    request_body = Active,
+    responses((status = 200, body = Active), (status = 404, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = [])))]
 async fn set_active(
     State(state): State<AppState>,

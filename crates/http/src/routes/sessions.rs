@@ -19,6 +19,50 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(sign_in))
         .routes(routes!(sign_out))
+        .routes(routes!(ask_for_code))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AskBody {
+    /// The phone number the office has for the person.
+    pub phone: String,
+}
+
+/// Ask for a new sign-in code (a lost slip, a new phone): the office of whoever has this
+/// phone number sees the ask and hands a code over. Always 202: the answer says nothing of
+/// whether the number is known. Limited per address like sign-in.
+#[utoipa::path(post, path = "/api/v1/sign-in-requests", tag = "sessions", request_body = AskBody,
+    responses((status = 202), (status = 422, body = Problem), (status = 429, body = Problem)))]
+async fn ask_for_code(
+    State(state): State<AppState>,
+    parts: Parts,
+    Body(b): Body<AskBody>,
+) -> ApiResult<StatusCode> {
+    limit_attempts(&state, &parts, "ask")?;
+    let phone = b.phone.trim();
+    if phone.is_empty() || phone.chars().count() > 30 {
+        return Err(ApiError::invalid_field("phone must be 1 to 30 characters"));
+    }
+    let asked = state
+        .store
+        .ask_for_sign_in_code(phone, state.engine.now())
+        .await?;
+    tracing::info!(asked, "a new sign-in code was asked for");
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// One attempt of this address at `purpose` (signing in, asking for a code), each with a
+/// budget of its own (429 past it).
+fn limit_attempts(state: &AppState, parts: &Parts, purpose: &'static str) -> ApiResult<()> {
+    let key = (client_address(parts, state.trust_forwarded_for), purpose);
+    state.sign_in_limiter.check_key(&key).map_err(|not_until| {
+        use governor::clock::Clock;
+        let wait = not_until.wait_time_from(governor::clock::DefaultClock::default().now());
+        ApiError::TooManyRequests {
+            retry_after_secs: wait.as_secs().max(1),
+        }
+    })
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -41,20 +85,14 @@ pub struct SessionView {
 /// Exchange a one-time sign-in code for a session. A wrong, used or expired code is one
 /// answer (401); attempts per address are limited (429).
 #[utoipa::path(post, path = "/api/v1/sessions", tag = "sessions", request_body = CodeBody,
-    responses((status = 201, body = SessionView), (status = 401, body = Problem), (status = 429, body = Problem)))]
+    responses((status = 201, body = SessionView), (status = 401, body = Problem), (status = 422, body = Problem),
+        (status = 429, body = Problem)))]
 async fn sign_in(
     State(state): State<AppState>,
     parts: Parts,
     Body(b): Body<CodeBody>,
 ) -> ApiResult<(StatusCode, axum::Json<SessionView>)> {
-    let address = client_address(&parts, state.trust_forwarded_for);
-    if let Err(not_until) = state.sign_in_limiter.check_key(&address) {
-        use governor::clock::Clock;
-        let wait = not_until.wait_time_from(governor::clock::DefaultClock::default().now());
-        return Err(ApiError::TooManyRequests {
-            retry_after_secs: wait.as_secs().max(1),
-        });
-    }
+    limit_attempts(&state, &parts, "sign-in")?;
     let session = state
         .store
         .exchange_sign_in_code(&b.code, state.engine.now(), &state.sessions)

@@ -47,7 +47,8 @@ fn new_token() -> String {
 
 impl SqlStore {
     /// A new one-time sign-in code for `person` (shown once; its hash is kept), good for
-    /// [`CODE_VALID_FOR`]; the person's earlier unused codes stop working.
+    /// [`CODE_VALID_FOR`]; the person's earlier unused codes stop working and their asks for
+    /// a code are answered.
     pub async fn issue_sign_in_code(
         &self,
         person: Uuid,
@@ -61,6 +62,14 @@ impl SqlStore {
             let mut tx = pool.begin().await.map_err(from_sqlx)?;
             sqlx::query(
                 "UPDATE sign_in_codes SET used_at_us = $2 WHERE person_id = $1 AND used_at_us IS NULL",
+            )
+            .bind(person)
+            .bind(us(now))
+            .execute(&mut *tx)
+            .await
+            .map_err(from_sqlx)?;
+            sqlx::query(
+                "UPDATE sign_in_requests SET handled_at_us = $2 WHERE person_id = $1 AND handled_at_us IS NULL",
             )
             .bind(person)
             .bind(us(now))
@@ -83,6 +92,66 @@ impl SqlStore {
             tx.commit().await.map_err(from_sqlx)
         })?;
         Ok((code, expires))
+    }
+
+    /// Someone asks at the console for a new code by their phone number: each active person
+    /// with that number, who has not asked in the last day, is put on their office's list.
+    /// How many were (the asker is never told: a phone number says nothing of who is here).
+    pub async fn ask_for_sign_in_code(
+        &self,
+        phone: &str,
+        now: Timestamp,
+    ) -> Result<u64, StoreError> {
+        let day_ago = now - jiff::SignedDuration::from_hours(24);
+        let asked = with_pool!(self, pool, {
+            let people: Vec<(Uuid, Option<Uuid>)> = sqlx::query_as(
+                "SELECT id, community_id FROM people WHERE phone = $1 AND active AND community_id IS NOT NULL \
+                 AND id NOT IN (SELECT person_id FROM sign_in_requests WHERE created_at_us > $2) LIMIT 5",
+            )
+            .bind(phone)
+            .bind(us(day_ago))
+            .fetch_all(pool)
+            .await
+            .map_err(from_sqlx)?;
+            for (person, community) in &people {
+                sqlx::query(
+                    "INSERT INTO sign_in_requests (id, person_id, community_id, created_at_us) VALUES ($1, $2, $3, $4)",
+                )
+                .bind(Uuid::now_v7())
+                .bind(person)
+                .bind(community)
+                .bind(us(now))
+                .execute(pool)
+                .await
+                .map_err(from_sqlx)?;
+            }
+            Ok::<_, StoreError>(people.len() as u64)
+        })?;
+        Ok(asked)
+    }
+
+    /// The people of a community who asked for a new code and have not been given one,
+    /// oldest first: (person, name, phone, asked at).
+    pub async fn sign_in_requests(
+        &self,
+        community: Uuid,
+    ) -> Result<Vec<(Uuid, String, Option<String>, Timestamp)>, StoreError> {
+        let rows: Vec<(Uuid, String, Option<String>, i64)> = with_reader!(self, pool, {
+            sqlx::query_as(
+                "SELECT p.id, p.name, p.phone, MIN(r.created_at_us) FROM sign_in_requests r \
+                 JOIN people p ON p.id = r.person_id \
+                 WHERE r.community_id = $1 AND r.handled_at_us IS NULL AND p.active \
+                 GROUP BY p.id, p.name, p.phone ORDER BY MIN(r.created_at_us) LIMIT 200",
+            )
+            .bind(community)
+            .fetch_all(pool)
+            .await
+            .map_err(from_sqlx)?
+        });
+        Ok(rows
+            .into_iter()
+            .map(|(id, name, phone, at)| (id, name, phone, from_us(at)))
+            .collect())
     }
 
     /// Exchanges a code for a new session: once, before it expires, for a person still

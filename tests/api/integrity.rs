@@ -192,7 +192,43 @@ async fn an_early_answer_leaves_the_connection_usable_or_says_it_closes(app: Tes
     }
 }
 
+async fn a_request_is_placed_only_at_a_building_of_the_callers_community(app: TestApp) {
+    let theirs = app.demo.yunhe_building;
+    let r = app
+        .post(
+            "resident",
+            "/api/v1/tickets",
+            json!({"category": "repair", "description": "别的社区的楼", "building_id": theirs}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
+    assert!(r.body["detail"].as_str().unwrap().contains("building_id"));
+    let resident = app.demo.user("resident").id;
+    let r = app
+        .post(
+            "secretary",
+            "/api/v1/tickets",
+            json!({"category": "repair", "description": "代办到别的社区", "on_behalf_of": resident, "building_id": theirs}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
+    let queue = app.get("yunhe_secretary", "/api/v1/tickets").await;
+    assert!(
+        queue.body["items"].as_array().unwrap().is_empty(),
+        "nothing landed there"
+    );
+    let own = app
+        .post(
+            "resident",
+            "/api/v1/tickets",
+            json!({"category": "repair", "description": "自己楼", "building_id": app.demo.hehuatang_building}),
+        )
+        .await;
+    assert_eq!(own.status, StatusCode::CREATED);
+}
+
 crate::backends! {
+    a_request_is_placed_only_at_a_building_of_the_callers_community,
     every_reference_of_a_directory_write_is_checked,
     an_early_answer_leaves_the_connection_usable_or_says_it_closes,
 }

@@ -370,16 +370,101 @@ async fn a_request_from_open311_is_worked_through_the_api_and_reads_closed(app: 
     )
     .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
-    let (s, _) = get_json(&app, &format!("/open311/v2/requests/{id}.json")).await;
-    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    // Without a key the read is anonymous, as GeoReport v2's are: the public form.
+    let (s, public) = get_json(&app, &format!("/open311/v2/requests/{id}.json")).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(public[0]["status"], "closed");
+    assert_eq!(
+        public[0]["description"], "",
+        "a resident's words are not public"
+    );
     // An unknown format is a 404.
     let (s, _, _) = get_raw(&app, "/open311/v2/services.csv").await;
     assert_eq!(s, StatusCode::NOT_FOUND);
 }
 
+/// A client with a key creates; any GeoReport client, with no key, reads it back in both
+/// formats, in its public form; a sensitive category is not public at all.
+async fn anonymous_reads_see_the_public_form_and_nothing_sensitive(app: TestApp) {
+    let key = app.token("resident");
+    let mut ids = Vec::new();
+    for (code, text) in [
+        ("repair", "3号楼王奶奶家水管漏了"),
+        ("health", "我血压高，想请医生上门"),
+    ] {
+        let (s, body) = post_request(
+            &app,
+            "json",
+            &[
+                ("api_key", &key),
+                ("service_code", code),
+                ("description", text),
+            ],
+        )
+        .await;
+        assert_eq!(s, StatusCode::CREATED, "{body}");
+        let created: Value = serde_json::from_str(&body).unwrap();
+        ids.push(
+            created[0]["service_request_id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    let (repair, health) = (&ids[0], &ids[1]);
+
+    let (s, doc) = get_json(&app, &format!("/open311/v2/requests/{repair}.json")).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(doc[0]["service_request_id"], repair.as_str());
+    assert_eq!(doc[0]["service_code"], "repair");
+    assert_eq!(doc[0]["status"], "open");
+    assert_eq!(doc[0]["description"], "");
+    assert!(doc[0]["address_id"].is_null(), "{doc}");
+    assert!(!doc.to_string().contains("王奶奶"));
+    let (s, paths, body) = get_xml(&app, &format!("/open311/v2/requests/{repair}.xml")).await;
+    assert_eq!(s, StatusCode::OK);
+    has_all(
+        &paths,
+        &[
+            "service_requests/request/service_request_id",
+            "service_requests/request/status",
+        ],
+    );
+    assert!(!body.contains("王奶奶"), "{body}");
+    let (s, listed) = get_json(&app, "/open311/v2/requests.json").await;
+    assert_eq!(s, StatusCode::OK);
+    let listed: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["service_request_id"].as_str().unwrap())
+        .collect();
+    assert!(listed.contains(&repair.as_str()));
+
+    // Health is sensitive: not public, not listed; the key's person still reads it whole.
+    let (s, _) = get_json(&app, &format!("/open311/v2/requests/{health}.json")).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert!(!listed.contains(&health.as_str()));
+    let (s, own) = get_json(
+        &app,
+        &format!("/open311/v2/requests/{health}.json?api_key={key}"),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(own[0]["description"], "我血压高，想请医生上门");
+    // A wrong key is still refused, not read as no key.
+    let (s, _) = get_json(
+        &app,
+        &format!("/open311/v2/requests/{repair}.json?api_key=nope"),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+}
+
 backends! {
     discovery_services_and_definitions,
     a_request_from_open311_is_worked_through_the_api_and_reads_closed,
+    anonymous_reads_see_the_public_form_and_nothing_sensitive,
 }
 
 /// An api_key is a person's token, with the same request budget as the API.

@@ -94,6 +94,13 @@ impl AppState {
         }
     }
 
+    /// What anyone is shown of requests ([`workflow_core::access::Public`]).
+    pub fn public(&self) -> workflow_core::access::Public<'_> {
+        workflow_core::access::Public {
+            catalog: self.engine.catalog(),
+        }
+    }
+
     pub fn with_sessions(mut self, policy: workflow_core::session::SessionPolicy) -> AppState {
         self.sessions = policy;
         self

@@ -248,6 +248,33 @@ pub enum Refusal {
 /// branch, the community office; each only for a resident of their own community.
 pub const PROXY_ROLES: [Role; 3] = [Role::Member, Role::Secretary, Role::Community];
 
+/// What anyone, signed in or not, is shown of requests (the public board, Open311's
+/// anonymous reads): a request's category, state, agency and dates, never who asked, where
+/// (a building names a household in a small compound) or in their words (residents write
+/// names and addresses into descriptions); and nothing at all of a sensitive category.
+pub struct Public<'a> {
+    pub catalog: &'a crate::Catalog,
+}
+
+impl Public<'_> {
+    /// Whether the request is shown at all.
+    pub fn shows(&self, ticket: &Ticket) -> bool {
+        !self
+            .catalog
+            .category(&ticket.category)
+            .is_some_and(|c| c.sensitive)
+    }
+
+    /// Residents have no way yet to agree to publish their words: descriptions stay private.
+    pub fn shows_description(&self) -> bool {
+        false
+    }
+
+    pub fn shows_place(&self) -> bool {
+        false
+    }
+}
+
 /// The roles a community office or a branch secretary may give a person they register:
 /// residents (often entered for them from a phone call) and volunteers. Staff roles come
 /// from an administrator.
@@ -447,6 +474,19 @@ impl Principal {
             building_id,
             channel: channel.to_owned(),
         })
+    }
+
+    /// Whether a request this person enters may be placed at a building of `community`:
+    /// their own community's buildings only, for themselves or for a resident they enter it
+    /// for (a neighbour's community's queue is not theirs to fill).
+    pub fn may_place_in(&self, community: Uuid) -> Result<(), Refusal> {
+        match self.community_id {
+            Some(own) if own != community => Err(Refusal::Invalid {
+                field: "building_id",
+                reason: "is not a building of your community",
+            }),
+            _ => Ok(()),
+        }
     }
 
     /// The unit whose figures this person reads when they name none: staff, the one their

@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 use workflow_core::access::{Asked, Door, Refusal};
 use workflow_core::engine::{EngineError, NewRequest};
-use workflow_core::store::{Page, TicketFilter};
+use workflow_core::store::{Page, Scope, TicketFilter};
 use workflow_core::{Ticket, Urgency};
 
 pub use format::Format;
@@ -108,6 +108,34 @@ async fn caller(
         ));
     }
     Ok(crate::auth::Caller::from_principal(principal))
+}
+
+/// Who reads: the key's person (their scope), or, without a key, anyone: GeoReport v2 reads
+/// are anonymous, and an anonymous reader sees every request in its public form
+/// ([`workflow_core::access::Public`]).
+enum Reader {
+    Person(Scope),
+    Anyone,
+}
+
+impl Reader {
+    fn scope(&self) -> Scope {
+        match self {
+            Reader::Person(scope) => scope.clone(),
+            Reader::Anyone => Scope::Everything,
+        }
+    }
+
+    fn public(&self) -> bool {
+        matches!(self, Reader::Anyone)
+    }
+}
+
+async fn reader(state: &AppState, format: Format, params: &Params) -> Result<Reader, Response> {
+    match params.get("api_key").map(|k| k.trim()) {
+        None | Some("") => Ok(Reader::Anyone),
+        Some(_) => Ok(Reader::Person(caller(state, format, params).await?.scope)),
+    }
 }
 
 async fn top_get(
@@ -265,16 +293,17 @@ async fn one_request(
     let Some((id, format)) = Format::split(&file) else {
         return unknown_format();
     };
-    let scope = match caller(&state, format, &params).await {
-        Ok(c) => c.scope,
+    let reader = match reader(&state, format, &params).await {
+        Ok(r) => r,
         Err(r) => return r,
     };
     let Ok(id) = id.parse::<Uuid>() else {
         return not_found(format);
     };
-    match state.engine.ticket(&scope, id).await {
+    match state.engine.ticket(&reader.scope(), id).await {
+        Ok(t) if reader.public() && !state.public().shows(&t) => not_found(format),
         Ok(t) => {
-            let doc = Value::Array(request_docs(&state, &[t]).await);
+            let doc = Value::Array(request_docs(&state, &[t], reader.public()).await);
             render(StatusCode::OK, format, "service_requests", &doc)
         }
         Err(EngineError::NotFound) => not_found(format),
@@ -291,14 +320,15 @@ async fn token(
     let Some((tok, format)) = Format::split(&file) else {
         return unknown_format();
     };
-    let scope = match caller(&state, format, &params).await {
-        Ok(c) => c.scope,
+    let reader = match reader(&state, format, &params).await {
+        Ok(r) => r,
         Err(r) => return r,
     };
     let Ok(id) = tok.parse::<Uuid>() else {
         return not_found(format);
     };
-    match state.engine.ticket(&scope, id).await {
+    match state.engine.ticket(&reader.scope(), id).await {
+        Ok(t) if reader.public() && !state.public().shows(&t) => not_found(format),
         Ok(t) => {
             let doc = json!([{ "service_request_id": t.id.to_string(), "token": tok }]);
             render(StatusCode::OK, format, "service_requests", &doc)
@@ -318,16 +348,20 @@ fn parse_date(name: &str, v: Option<&String>) -> Result<Option<Timestamp>, Strin
 }
 
 async fn list(state: &AppState, format: Format, params: &Params) -> Response {
-    let scope = match caller(state, format, params).await {
-        Ok(c) => c.scope,
+    let reader = match reader(state, format, params).await {
+        Ok(r) => r,
         Err(r) => return r,
     };
+    let scope = reader.scope();
+    let public = state.public();
+    let shown = |t: &Ticket| !reader.public() || public.shows(t);
     // Named requests: each one the caller may see, in the order asked.
     if let Some(ids) = params.get("service_request_id").filter(|s| !s.is_empty()) {
         let mut tickets = Vec::new();
         for id in ids.split(',').take(MAX_LIST as usize) {
             if let Ok(id) = id.trim().parse::<Uuid>()
                 && let Ok(t) = state.engine.ticket(&scope, id).await
+                && shown(&t)
             {
                 tickets.push(t);
             }
@@ -336,7 +370,7 @@ async fn list(state: &AppState, format: Format, params: &Params) -> Response {
             StatusCode::OK,
             format,
             "service_requests",
-            &Value::Array(request_docs(state, &tickets).await),
+            &Value::Array(request_docs(state, &tickets, reader.public()).await),
         );
     }
     let (start, end) = match (
@@ -370,12 +404,15 @@ async fn list(state: &AppState, format: Format, params: &Params) -> Response {
         limit: MAX_LIST,
     };
     match state.engine.list(&scope, &filter, page).await {
-        Ok(tickets) => render(
-            StatusCode::OK,
-            format,
-            "service_requests",
-            &Value::Array(request_docs(state, &tickets).await),
-        ),
+        Ok(tickets) => {
+            let tickets: Vec<Ticket> = tickets.into_iter().filter(|t| shown(t)).collect();
+            render(
+                StatusCode::OK,
+                format,
+                "service_requests",
+                &Value::Array(request_docs(state, &tickets, reader.public()).await),
+            )
+        }
         Err(e) => engine_error(format, e),
     }
 }
@@ -387,8 +424,9 @@ fn w3c(t: Timestamp, zone: &jiff::tz::TimeZone) -> String {
         .to_string()
 }
 
-/// The requests with the spec's fields; each branch's name is read once.
-async fn request_docs(state: &AppState, tickets: &[Ticket]) -> Vec<Value> {
+/// The requests with the spec's fields (in their public form for an anonymous reader);
+/// each branch's name is read once.
+async fn request_docs(state: &AppState, tickets: &[Ticket], public: bool) -> Vec<Value> {
     let mut agencies: HashMap<Uuid, String> = HashMap::new();
     let mut docs = Vec::with_capacity(tickets.len());
     for t in tickets {
@@ -396,13 +434,15 @@ async fn request_docs(state: &AppState, tickets: &[Ticket]) -> Vec<Value> {
             let name = state.store.branch_name(t.branch_id).await.ok().flatten();
             slot.insert(name.unwrap_or_default());
         }
-        docs.push(request_doc(state, t, &agencies[&t.branch_id]));
+        docs.push(request_doc(state, t, &agencies[&t.branch_id], public));
     }
     docs
 }
 
-/// One request with the spec's fields.
-fn request_doc(state: &AppState, t: &Ticket, agency: &str) -> Value {
+/// One request with the spec's fields; in its public form without the resident's words or
+/// the building (what [`workflow_core::access::Public`] says an anonymous reader sees).
+fn request_doc(state: &AppState, t: &Ticket, agency: &str, public: bool) -> Value {
+    let public = public.then(|| state.public());
     let catalog = state.engine.catalog();
     let zone = catalog.time_zone();
     let w3c = |t: Timestamp| w3c(t, &zone);
@@ -426,14 +466,20 @@ fn request_doc(state: &AppState, t: &Ticket, agency: &str) -> Value {
         "status_notes": label,
         "service_name": service_name,
         "service_code": t.category,
-        "description": t.description,
+        "description": match &public {
+            Some(p) if !p.shows_description() => "",
+            _ => t.description.as_str(),
+        },
         "agency_responsible": agency,
         "service_notice": "",
         "requested_datetime": w3c(t.created_at),
         "updated_datetime": w3c(t.updated_at),
         "expected_datetime": expected.map(w3c),
         "address": "",
-        "address_id": t.building_id.map(|b| b.to_string()),
+        "address_id": match &public {
+            Some(p) if !p.shows_place() => None,
+            _ => t.building_id.map(|b| b.to_string()),
+        },
         "zipcode": "",
         "lat": Value::Null,
         "long": Value::Null,

@@ -131,12 +131,14 @@ async fn board(state: &AppState, id: Uuid, q: &BoardQuery) -> ApiResult<BoardVie
         claim_rate: ratio(f.to_accept.count, f.submitted),
     };
     let catalog = state.engine.catalog();
+    let public = state.public();
     let day = |t: Timestamp| t.to_zoned(tz.clone()).date().to_string();
     let closed = state
         .store
         .closed_in(id, period, BOARD_ITEMS)
         .await?
         .into_iter()
+        .filter(|t| public.shows(t))
         .map(|t: Ticket| ClosedItem {
             category_label: catalog
                 .category(&t.category)

@@ -498,6 +498,10 @@ pub struct Category {
     pub auto_dispatch: u32,
     /// Closed requests of this category get a follow-up call (回访).
     pub follow_up: bool,
+    /// Personal in itself (health, legal advice): never on the public board, the wall or
+    /// Open311's anonymous reads; its description and the requester's contact are read
+    /// only by the volunteer holding it and branch staff, each such read recorded.
+    pub sensitive: bool,
 }
 
 /// Everything loaded from a workflows directory.

@@ -260,6 +260,9 @@ pub(crate) struct RawCategory {
     pub auto_dispatch: Option<Spanned<u32>>,
     /// A follow-up call (回访) after closing, by the workflow's `[follow_up]`.
     pub follow_up: Option<Spanned<bool>>,
+    /// Personal in itself (health, legal): never public, read only by who handles it.
+    #[serde(default)]
+    pub sensitive: bool,
 }
 
 fn one() -> u32 {

@@ -61,6 +61,7 @@ impl Engine {
                 field: "building_id",
                 reason: "no branch covers this building".into(),
             })?;
+        principal.may_place_in(place.community_id)?;
         let requester = resident.map_or(actor.id, |r| r.id);
         let sub = Submission {
             id: Uuid::now_v7(),

@@ -642,3 +642,23 @@ fn co_handling_is_added_by_staff_and_reported_by_the_co_handler_only() {
         "only the [co_handling] report action may",
     );
 }
+
+#[test]
+fn a_sensitive_category_is_never_on_a_wall() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../workflows");
+    let read = |f: &str| std::fs::read_to_string(format!("{dir}/{f}")).unwrap();
+    let wishes = Source {
+        name: "micro-wish.toml".into(),
+        text: read("micro-wish.toml"),
+    };
+    let catalog = read("catalog.toml");
+    assert_edit_rejected(
+        &catalog,
+        "catalog.toml",
+        &[wishes],
+        "workflow = \"micro-wish\"",
+        "workflow = \"micro-wish\"\nsensitive = true",
+        "workflow = \"micro-wish\"",
+        "puts requests on the community's wall",
+    );
+}

@@ -50,6 +50,20 @@ pub(super) fn category(
             ),
         );
     }
+    // A sensitive request is never shown to the whole community.
+    let on_a_wall = catalog
+        .workflows
+        .values()
+        .any(|w| &w.id == wf_id && w.states.iter().any(|s| s.wall));
+    if raw.sensitive && on_a_wall {
+        cx.err(
+            raw.workflow.span(),
+            format!(
+                "category {:?} is sensitive, but workflow {wf_id:?} puts requests on the community's wall",
+                code.get_ref()
+            ),
+        );
+    }
     // Versions without the section simply make no follow-up (requests still running on an
     // older version); a workflow none of whose versions has one is a mistake.
     let any_follow_up = catalog
@@ -96,6 +110,7 @@ pub(super) fn category(
         sla,
         auto_dispatch: raw.auto_dispatch.as_ref().map_or(0, |n| *n.get_ref()),
         follow_up: raw.follow_up.as_ref().is_some_and(|f| *f.get_ref()),
+        sensitive: raw.sensitive,
     })
 }
 

@@ -219,6 +219,10 @@ fn expected(method: &str, path: &str, who: Who) -> StatusCode {
             Secretary | Community | Admin => S::OK,
             _ => S::NOT_FOUND,
         },
+        ("GET", "/api/v1/admin/audit") => match who {
+            Admin | Street => S::OK,
+            _ => S::FORBIDDEN,
+        },
         ("GET", "/api/v1/admin/tokens") => {
             if who == Admin {
                 S::OK

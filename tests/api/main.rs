@@ -28,6 +28,7 @@ mod photos;
 mod practice;
 mod reports;
 mod requests;
+mod rights;
 mod serve;
 mod sign_in;
 mod timer_worker;

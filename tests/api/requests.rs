@@ -579,6 +579,7 @@ async fn the_openapi_document_lists_exactly_what_the_router_serves(app: TestApp)
         ("GET", "/api/v1/admin/people/{id}/contact-reads"),
         ("POST", "/api/v1/admin/teams"),
         ("GET", "/api/v1/admin/tokens"),
+        ("GET", "/api/v1/admin/audit"),
         ("POST", "/api/v1/admin/tokens"),
         ("GET", "/api/v1/people"),
         ("GET", "/api/v1/buildings"),

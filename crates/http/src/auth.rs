@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use axum::extract::{FromRequestParts, Request};
+use axum::extract::{FromRequestParts, Request, State};
 use axum::http::HeaderValue;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
@@ -36,11 +36,11 @@ impl FromRequestParts<AppState> for Caller {
             .authenticate_at(token, state.engine.now(), &state.sessions)
             .await?
             .ok_or(ApiError::Unauthenticated)?;
-        if let (Some(new), Some(slot)) = (
-            signed_in.replacement,
-            parts.extensions.get::<ReplacementSlot>(),
-        ) {
-            *slot.0.lock().expect("never poisoned") = Some(new);
+        if let Some(slot) = parts.extensions.get::<RequestSlot>() {
+            let mut slot = slot.0.lock().expect("never poisoned");
+            slot.person = Some(signed_in.principal.id);
+            slot.community = signed_in.principal.community_id;
+            slot.replacement = signed_in.replacement;
         }
         let principal = signed_in.principal;
         if let Some(limiter) = &state.limiter
@@ -85,19 +85,75 @@ impl Caller {
 /// the new one; the old one is taken for a couple of minutes more.
 pub const REPLACEMENT_HEADER: &str = "linli-session-token";
 
-/// Where the authentication of a request leaves its session's replacement token.
+/// What the authentication of a request leaves for after its answer: who asked (for the
+/// record of a refusal) and their session's replacement token.
 #[derive(Clone, Default)]
-struct ReplacementSlot(Arc<Mutex<Option<String>>>);
+struct RequestSlot(Arc<Mutex<Signed>>);
 
-/// Gives each request a [`ReplacementSlot`] and sends what authentication left in it as
-/// [`REPLACEMENT_HEADER`], never in a body or a URL.
-pub async fn hand_over_replacement(mut req: Request, next: Next) -> Response {
-    let slot = ReplacementSlot::default();
+#[derive(Default)]
+struct Signed {
+    person: Option<uuid::Uuid>,
+    community: Option<uuid::Uuid>,
+    replacement: Option<String>,
+}
+
+/// Gives each request a [`RequestSlot`]; after the answer, sends what authentication left as
+/// [`REPLACEMENT_HEADER`] (never in a body or a URL), and records a signed-in person's
+/// refused read of an object (403, or 404 on a path naming one).
+pub async fn after_authentication(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let slot = RequestSlot::default();
     req.extensions_mut().insert(slot.clone());
-    let mut response = next.run(req).await;
-    let new = slot.0.lock().expect("never poisoned").take();
-    if let Some(value) = new.and_then(|t| HeaderValue::from_str(&t).ok()) {
+    let method = req.method().clone();
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|p| p.as_str().to_owned());
+    let object = req
+        .uri()
+        .path()
+        .split('/')
+        .find_map(|segment| segment.parse::<uuid::Uuid>().ok());
+    let (parts, body) = req.into_parts();
+    let address = client_address(&parts, state.trust_forwarded_for);
+    let request_id = parts
+        .headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let mut response = next.run(Request::from_parts(parts, body)).await;
+    let signed = std::mem::take(&mut *slot.0.lock().expect("never poisoned"));
+    if let Some(value) = signed
+        .replacement
+        .and_then(|t| HeaderValue::from_str(&t).ok())
+    {
         response.headers_mut().insert(REPLACEMENT_HEADER, value);
+    }
+    let status = response.status();
+    let refused = status == axum::http::StatusCode::FORBIDDEN
+        || (status == axum::http::StatusCode::NOT_FOUND && object.is_some());
+    if refused && let Some(person) = signed.person {
+        let record = storage::audit::AuditRecord {
+            at: state.engine.now(),
+            kind: "refused".into(),
+            actor: Some(person),
+            subject: object,
+            community: signed.community,
+            detail: format!(
+                "{method} {} → {}",
+                route.as_deref().unwrap_or("?"),
+                status.as_u16()
+            ),
+            ticket: None,
+            request_id,
+            address: Some(address.to_string()),
+        };
+        if let Err(e) = state.store.record(&record).await {
+            tracing::warn!(error = %e, "a refusal could not be recorded");
+        }
     }
     response
 }

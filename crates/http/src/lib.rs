@@ -270,6 +270,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(routes::reports::router())
         .merge(routes::wall::router())
         .merge(routes::people::router())
+        .merge(routes::audit::router())
         .merge(routes::sessions::router())
         .merge(routes::board::router())
         .merge(routes::stream::router())
@@ -291,7 +292,10 @@ pub fn app(state: AppState) -> Router {
         .merge(console::router())
         .fallback(|| async { ApiError::NoRoute })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .layer(middleware::from_fn(auth::hand_over_replacement))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::after_authentication,
+        ))
         .layer(middleware::from_fn(track))
         .layer(middleware::from_fn_with_state(state.deadline, receive))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

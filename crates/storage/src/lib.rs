@@ -44,6 +44,7 @@ macro_rules! with_reader {
 }
 
 pub mod announce;
+pub mod audit;
 mod connect;
 pub mod demo;
 mod dialect;

@@ -384,6 +384,18 @@ impl Principal {
         }
     }
 
+    /// Whose access records this person reads: an administrator everyone's (`None`), a
+    /// street office its street's communities'; nobody else any.
+    pub fn audit_view(&self) -> Result<Option<Uuid>, Refusal> {
+        match (self.has(Role::Admin), self.street_id) {
+            (true, _) => Ok(None),
+            (false, Some(street)) if self.has(Role::Street) => Ok(Some(street)),
+            _ => Err(Refusal::Forbidden(
+                "the access records are an administrator's or a street office's",
+            )),
+        }
+    }
+
     /// This person as the workflows' decisions see them.
     pub fn actor(&self) -> Actor {
         Actor::new(self.id, self.roles.iter().copied()).with_teams(self.teams.clone())

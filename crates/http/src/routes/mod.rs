@@ -1,6 +1,7 @@
 //! Route modules, one per resource; each owns its request and response types.
 
 pub mod admin;
+pub mod audit;
 pub mod board;
 pub mod catalog;
 pub mod ops;

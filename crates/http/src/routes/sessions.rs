@@ -10,6 +10,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use storage::audit::AuditRecord;
+
 use crate::AppState;
 use crate::auth::{Caller, client_address};
 use crate::error::{ApiError, ApiResult, Problem};
@@ -50,6 +52,14 @@ async fn ask_for_code(
         .await?;
     tracing::info!(asked, "a new sign-in code was asked for");
     Ok(StatusCode::ACCEPTED)
+}
+
+fn request_id(parts: &Parts) -> Option<String> {
+    parts
+        .headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
 }
 
 /// One attempt of this address at `purpose` (signing in, asking for a code), each with a
@@ -96,8 +106,29 @@ async fn sign_in(
     let session = state
         .store
         .exchange_sign_in_code(&b.code, state.engine.now(), &state.sessions)
-        .await?
-        .ok_or(ApiError::Unauthenticated)?;
+        .await?;
+    let record = AuditRecord {
+        at: state.engine.now(),
+        kind: if session.is_some() {
+            "sign_in"
+        } else {
+            "sign_in_failed"
+        }
+        .into(),
+        actor: session.as_ref().map(|s| s.person),
+        subject: session.as_ref().map(|s| s.person),
+        community: None,
+        detail: if session.is_some() {
+            "a one-time code".into()
+        } else {
+            "a wrong, used or expired code".into()
+        },
+        ticket: None,
+        request_id: request_id(&parts),
+        address: Some(client_address(&parts, state.trust_forwarded_for).to_string()),
+    };
+    state.store.record(&record).await?;
+    let session = session.ok_or(ApiError::Unauthenticated)?;
     tracing::info!(person = %session.person, "signed in with a code");
     Ok((
         StatusCode::CREATED,

@@ -571,6 +571,7 @@ async fn the_openapi_document_lists_exactly_what_the_router_serves(app: TestApp)
         ("GET", "/api/v1/workflows"),
         ("GET", "/api/v1/categories"),
         ("GET", "/api/v1/me"),
+        ("GET", "/api/v1/me/export"),
         ("GET", "/api/v1/teams"),
         ("POST", "/api/v1/admin/org-units"),
         ("POST", "/api/v1/admin/branches"),

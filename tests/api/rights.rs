@@ -107,6 +107,60 @@ async fn access_is_recorded_and_read_by_admins_and_the_street(app: TestApp) {
     assert!(text.contains(",\"refused\","));
 }
 
+async fn a_person_downloads_everything_held_about_them(app: TestApp) {
+    let t = app.submit("resident", "repair", "楼道灯坏了").await;
+    app.work_to_closed(&t).await;
+    let res = app
+        .client
+        .get(app.url("/api/v1/me/export"))
+        .bearer_auth(app.token("resident"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(
+        res.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment; filename=\"linli-my-data-")
+    );
+    let mine: Value = res.json().await.unwrap();
+    assert_eq!(mine["profile"]["name"], "王奶奶");
+    assert_eq!(
+        mine["profile"]["phone"], "13912345678",
+        "their own number, in full"
+    );
+    let asked = mine["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == t.as_str())
+        .expect("the request is in it");
+    assert_eq!(asked["state"], "closed");
+    assert!(asked["events"].as_array().unwrap().len() >= 7, "{asked}");
+    assert!(!mine["sign_ins"].as_array().unwrap().is_empty());
+    // The volunteer's hours are in theirs.
+    let member: Value = app
+        .client
+        .get(app.url("/api/v1/me/export"))
+        .bearer_auth(app.token("member"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(!member["ledger"].as_array().unwrap().is_empty(), "{member}");
+    // Each export is recorded.
+    let resident = app.demo.user("resident").id.to_string();
+    let recorded = records(&app, "admin", &format!("?person={resident}")).await;
+    assert!(
+        recorded.iter().any(|r| r["kind"] == "export"),
+        "{recorded:?}"
+    );
+}
+
 crate::backends! {
+    a_person_downloads_everything_held_about_them,
     access_is_recorded_and_read_by_admins_and_the_street,
 }

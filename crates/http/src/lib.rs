@@ -271,6 +271,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(routes::wall::router())
         .merge(routes::people::router())
         .merge(routes::audit::router())
+        .merge(routes::my_data::router())
         .merge(routes::sessions::router())
         .merge(routes::board::router())
         .merge(routes::stream::router())

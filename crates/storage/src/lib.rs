@@ -74,7 +74,7 @@ use std::sync::Arc;
 
 pub use connect::{DEFAULT_TIMEOUT, Durability, Options, connect};
 pub use directory::{
-    Applied, Authenticated, MachineToken, NewPerson, PersonEntry, Session, hash_token,
+    Applied, Authenticated, MachineToken, NewPerson, PersonEntry, Session, TokenSeen, hash_token,
 };
 pub use error::from_sqlx;
 pub use outbox::{DeliveryAttempt, OutboxDelivery, OutboxEntry, OutboxState};

@@ -22,7 +22,7 @@ use workflow_core::directory::KINDS;
 use write::{BRANCH_AREAS, PersonWrite, TEAM_MEMBERS, Write};
 
 pub use import::Applied;
-pub use sessions::{Authenticated, MachineToken, Session};
+pub use sessions::{Authenticated, MachineToken, Session, TokenSeen};
 
 use crate::error::from_sqlx;
 use crate::{SqlStore, us};

@@ -28,6 +28,15 @@ pub struct Session {
     pub ends: Timestamp,
 }
 
+/// A token as its person sees it in their data (never the token itself).
+#[derive(Clone, Debug)]
+pub struct TokenSeen {
+    pub kind: String,
+    pub issued: Timestamp,
+    pub last_used: Option<Timestamp>,
+    pub ends: Option<Timestamp>,
+}
+
 /// A machine token as the admin lists it (never the token itself).
 #[derive(Clone, Debug)]
 pub struct MachineToken {
@@ -483,6 +492,31 @@ impl SqlStore {
             .map_err(from_sqlx)?;
             Ok(token)
         })
+    }
+
+    /// A person's live sessions and machine tokens as they see them in their data: when each
+    /// began, was last used, ends; (kind, issued, last used, ends), newest first.
+    pub async fn tokens_of(&self, person: Uuid) -> Result<Vec<TokenSeen>, StoreError> {
+        let rows: Vec<(String, i64, Option<i64>, Option<i64>)> = with_reader!(self, pool, {
+            sqlx::query_as(
+                "SELECT kind, created_at_us, last_used_at_us, ends_at_us FROM tokens \
+                 WHERE person_id = $1 AND revoked_at_us IS NULL AND replaced_at_us IS NULL \
+                 ORDER BY created_at_us DESC",
+            )
+            .bind(person)
+            .fetch_all(pool)
+            .await
+            .map_err(from_sqlx)?
+        });
+        Ok(rows
+            .into_iter()
+            .map(|(kind, issued, last_used, ends)| TokenSeen {
+                kind,
+                issued: from_us(issued),
+                last_used: last_used.map(from_us),
+                ends: ends.map(from_us),
+            })
+            .collect())
     }
 
     /// Every machine token, newest first.

@@ -17,6 +17,7 @@ mod disk_full;
 mod dispatch;
 mod hostile;
 mod integrity;
+mod inventory;
 mod linked;
 mod migrate;
 mod nodes;

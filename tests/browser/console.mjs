@@ -378,6 +378,18 @@ try {
   await grandma.getByLabel('说说具体情况').fill('厨房水龙头一直滴水');
   await grandma.getByRole('button', { name: '提交' }).click();
   await grandma.locator('article.ticket .state').getByText('待受理').waitFor();
+  // 我的数据: everything held about her, downloaded as a file.
+  const [download] = await Promise.all([
+    grandma.waitForEvent('download'),
+    grandma.getByRole('button', { name: '我的数据' }).click(),
+  ]);
+  assert.match(download.suggestedFilename(), /^linli-my-data-\d{8}\.json$/);
+  const mine = JSON.parse(readFileSync(await download.path(), 'utf8'));
+  assert.equal(mine.profile.name, '赵奶奶');
+  assert.equal(mine.requests[0].description, '厨房水龙头一直滴水');
+  const privacy = await fetch(base + '/console/privacy.md');
+  assert.equal(privacy.status, 200);
+  assert.match(await privacy.text(), /隐私说明/);
   await grandma.getByRole('button', { name: '退出' }).click();
   await grandma.getByRole('heading', { name: '登录邻里' }).waitFor();
   const refused = await fetch(base + '/api/v1/me', { headers: { Authorization: `Bearer ${session}` } });

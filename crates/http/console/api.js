@@ -100,6 +100,23 @@ export async function askForCode(phone) {
   if (!res.ok) throw new ApiError(res.status, await res.json().catch(() => null));
 }
 
+/** 我的数据: everything held about the caller, saved as the file the server names. */
+export async function downloadMyData() {
+  let res;
+  try {
+    res = await fetch('/api/v1/me/export', { headers: { Authorization: `Bearer ${token.get()}` } });
+  } catch {
+    throw new ApiError(0, null);
+  }
+  if (!res.ok) throw new ApiError(res.status, await res.json().catch(() => null));
+  const name = (res.headers.get('Content-Disposition') || '').match(/filename="([^"]+)"/)?.[1] || 'linli-my-data.json';
+  const link = document.createElement('a');
+  link.href = URL.createObjectURL(await res.blob());
+  link.download = name;
+  link.click();
+  URL.revokeObjectURL(link.href);
+}
+
 /** Ends this session on the server (its token stops working), then forgets the token. */
 export async function endSession() {
   if (token.get()) await api('DELETE', '/api/v1/sessions/current').catch(() => {});

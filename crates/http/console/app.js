@@ -1,7 +1,7 @@
 // The console's shell: sign-in from the link's fragment, the tabs each role has, a router on
 // the address's `#/…`, and the live stream that redraws what changed.
 
-import { get, token, follow, signInWithCode, endSession, ApiError } from './api.js';
+import { get, token, follow, signInWithCode, endSession, downloadMyData, ApiError } from './api.js';
 import { t, setLang, getLang } from './i18n.js';
 import { h, showError, clearError, toast } from './ui.js';
 import { detail } from './ticket.js';
@@ -102,6 +102,9 @@ function drawShell() {
   const out = document.getElementById('signout');
   out.textContent = t('signout');
   out.hidden = !ctx;
+  const mine = document.getElementById('mydata');
+  mine.textContent = t('myData');
+  mine.hidden = !ctx;
   document.getElementById('who').textContent = ctx
     ? `${ctx.me.name} · ${ctx.me.roles.map((r) => t(`role_${r}`)).join('、')}`
     : '';
@@ -182,6 +185,14 @@ document.getElementById('lang').addEventListener('click', () => {
   drawShell();
   if (ctx) render({ keepError: true });
   else main.replaceChildren(views.signIn(signInWith, useCode));
+});
+document.getElementById('mydata').addEventListener('click', async () => {
+  clearError();
+  try {
+    await downloadMyData();
+  } catch (err) {
+    showError(err);
+  }
 });
 document.getElementById('signout').addEventListener('click', async () => {
   await endSession();

@@ -3,7 +3,7 @@
 
 const STRINGS = {
   'zh-CN': {
-    brand: '邻里', skip: '跳到正文', nav: '主导航', signout: '退出', langSwitch: 'English',
+    brand: '邻里', skip: '跳到正文', nav: '主导航', signout: '退出', myData: '我的数据', langSwitch: 'English',
     signinTitle: '登录邻里', signinHelp: '请扫描社区发给您的二维码，或输入登录码（8位，字母大小写都可以）：',
     codeLabel: '登录码', tokenInstead: '我有管理员发的口令', codeRefused: '登录码不对，或者已经用过、过期了。请找社区或支部书记要一个新的。',
     codeTooMany: '试的次数太多了，请过几分钟再试。',
@@ -71,7 +71,7 @@ const STRINGS = {
     ev_co_handler_added: '添加协办', ev_co_handler_reported: '协办反馈', ev_co_handler_breached: '协办反馈超时', ev_co_handling_closed: '协办结束',
   },
   en: {
-    brand: 'Linli', skip: 'Skip to content', nav: 'Main', signout: 'Sign out', langSwitch: '中文',
+    brand: 'Linli', skip: 'Skip to content', nav: 'Main', signout: 'Sign out', myData: 'My data', langSwitch: '中文',
     signinTitle: 'Sign in to Linli', signinHelp: 'Scan the QR code your community gave you, or type your sign-in code (8 characters, any case):',
     codeLabel: 'Sign-in code', tokenInstead: 'I have a token from an administrator', codeRefused: 'That code is wrong, used or expired. Ask your community office or branch secretary for a new one.',
     codeTooMany: 'Too many tries: wait a few minutes and try again.',

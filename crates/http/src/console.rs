@@ -60,6 +60,12 @@ const FILES: &[(&str, &str, &[u8])] = &[
         "image/svg+xml",
         include_bytes!("../console/icon.svg"),
     ),
+    // What is kept and who sees it, linked from the page's footer.
+    (
+        "privacy.md",
+        "text/plain; charset=utf-8",
+        include_bytes!("../../../docs/PRIVACY.md"),
+    ),
 ];
 
 /// The page may talk only to this server and run only its own scripts: a request's text,

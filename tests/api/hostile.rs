@@ -261,3 +261,45 @@ backends! {
     strange_paths_and_queries_are_4xx_never_5xx,
     a_ten_megabyte_body_is_refused_before_it_is_read,
 }
+
+/// OWASP API8: every answer carries the guard headers, whatever its status; `TRACE` is
+/// refused; no CORS header is ever sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_answer_carries_the_guard_headers_and_trace_is_refused() {
+    let app = TestApp::spawn(&crate::support::sqlite_url().await).await;
+    for (method, path, token) in [
+        ("GET", "/healthz", None),
+        ("GET", "/api/v1/me", Some("resident")),
+        ("GET", "/api/v1/me", None),
+        ("GET", "/api/v1/no-such", Some("resident")),
+        ("GET", "/", None),
+        ("GET", "/open311/v2/services.json", None),
+        ("TRACE", "/api/v1/me", Some("resident")),
+        ("TRACE", "/", None),
+    ] {
+        let mut req = app
+            .client
+            .request(method.parse().unwrap(), app.url(path))
+            .header("origin", "https://evil.example");
+        if let Some(who) = token {
+            req = req.bearer_auth(app.token(who));
+        }
+        let res = req.send().await.unwrap();
+        let h = res.headers();
+        assert_eq!(
+            h.get("x-content-type-options").map(|v| v.to_str().unwrap()),
+            Some("nosniff"),
+            "{method} {path} {}",
+            res.status()
+        );
+        assert_eq!(h["referrer-policy"], "no-referrer", "{method} {path}");
+        assert_eq!(h["x-frame-options"], "DENY", "{method} {path}");
+        assert!(
+            h.get("access-control-allow-origin").is_none(),
+            "{method} {path}"
+        );
+        if method == "TRACE" {
+            assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED, "{path}");
+        }
+    }
+}

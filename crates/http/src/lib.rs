@@ -298,6 +298,7 @@ pub fn app(state: AppState) -> Router {
             auth::after_authentication,
         ))
         .layer(middleware::from_fn(track))
+        .layer(middleware::from_fn(guard_headers))
         .layer(middleware::from_fn_with_state(state.deadline, receive))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
@@ -387,6 +388,29 @@ fn closing_unless(body_read: bool, refusal: ApiError) -> Response {
             axum::http::HeaderValue::from_static("close"),
         );
     }
+    response
+}
+
+/// Headers every answer carries (OWASP API8): no content sniffing, no referrer, never
+/// framed; the console's page adds its Content-Security-Policy. A method no route takes
+/// (`TRACE` among them) is `405` before any handler sees it.
+async fn guard_headers(req: Request, next: Next) -> Response {
+    use axum::http::{HeaderValue, Method, header};
+    let mut response = if req.method() == Method::TRACE || req.method() == Method::CONNECT {
+        ApiError::MethodNotAllowed.into_response()
+    } else {
+        next.run(req).await
+    };
+    let h = response.headers_mut();
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     response
 }
 

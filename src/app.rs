@@ -16,7 +16,7 @@ use workflow_core::{Catalog, Engine};
 
 use crate::runtime::delivery::{self, DeliveryConfig, Webhooks};
 use crate::runtime::timers::{self, WorkerConfig};
-use crate::runtime::{SystemClock, Wakeup, relay, webhooks};
+use crate::runtime::{SystemClock, Wakeup, relay, retention, webhooks};
 
 /// What a server is built from, beside its database. [`Config::new`] gives what
 /// `linli serve` runs with unless told otherwise.
@@ -34,6 +34,9 @@ pub struct Config {
     pub sessions: workflow_core::session::SessionPolicy,
     /// Take the client's address from `X-Forwarded-For` (behind a reverse proxy only).
     pub trust_forwarded_for: bool,
+    /// How long the words on a closed request are kept before they are anonymised (zero:
+    /// kept for ever).
+    pub retention: SignedDuration,
 }
 
 impl Config {
@@ -48,6 +51,7 @@ impl Config {
             delivery: DeliveryConfig::default(),
             sessions: workflow_core::session::SessionPolicy::default(),
             trust_forwarded_for: false,
+            retention: SignedDuration::ZERO,
         }
     }
 }
@@ -66,6 +70,7 @@ pub struct App {
     delivery: DeliveryConfig,
     sessions: workflow_core::session::SessionPolicy,
     trust_forwarded_for: bool,
+    retention: SignedDuration,
 }
 
 impl App {
@@ -111,6 +116,7 @@ impl App {
             delivery: config.delivery,
             sessions: config.sessions,
             trust_forwarded_for: config.trust_forwarded_for,
+            retention: config.retention,
         })
     }
 
@@ -142,6 +148,12 @@ impl App {
             },
             shutdown.clone(),
         )];
+        tasks.extend(retention::spawn(
+            self.store.clone(),
+            self.clock.clone(),
+            self.retention,
+            shutdown.clone(),
+        ));
         tasks.extend(relay::spawn_outbox_listener(
             self.store.clone(),
             self.wake.clone(),

@@ -17,3 +17,6 @@ CREATE TABLE audit (
 CREATE INDEX audit_at ON audit (at_us);
 CREATE INDEX audit_actor ON audit (actor_id, at_us);
 CREATE INDEX audit_subject ON audit (subject_id, at_us);
+
+-- Retention: when a closed request's words were anonymised (once).
+ALTER TABLE tickets ADD COLUMN anonymised_at_us BIGINT;

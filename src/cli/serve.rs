@@ -50,6 +50,10 @@ pub struct ServeArgs {
     /// A console session ends this long after sign-in however much it is used.
     #[arg(long, env = "LINLI_SESSION_LIFETIME", default_value = "180d", value_parser = parse_days)]
     pub session_lifetime: SignedDuration,
+    /// Days the words on a closed request (descriptions, notes, photos) are kept before they
+    /// are anonymised; figures stay. 0 keeps them for ever.
+    #[arg(long, env = "LINLI_RETENTION_DAYS", default_value_t = 1095)]
+    pub retention_days: u32,
     /// `text` for people, `json` (one object a line, with the request's span and its
     /// `request_id`) for log shippers.
     #[arg(long, env = "LINLI_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
@@ -120,6 +124,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             lifetime: args.session_lifetime,
         },
         trust_forwarded_for: args.trust_forwarded_for,
+        retention: SignedDuration::from_hours(i64::from(args.retention_days) * 24),
         ..Config::new(args.workflows.catalog()?)
     };
     let app = App::build(&args.db.options(), config).await?;

@@ -6,6 +6,7 @@
 pub mod clock;
 pub mod delivery;
 pub mod relay;
+pub mod retention;
 pub mod timers;
 pub mod wakeup;
 pub mod webhooks;

@@ -216,6 +216,11 @@ fn expected(method: &str, path: &str, who: Who) -> StatusCode {
             Requester | Secretary | Community | Admin => S::OK,
             _ => S::NOT_FOUND,
         },
+        // Asked without confirming: refused before anything is done.
+        ("POST", "/api/v1/people/{id}/erase") => match who {
+            Requester | Secretary | Community | Admin => S::UNPROCESSABLE_ENTITY,
+            _ => S::NOT_FOUND,
+        },
         ("PUT", "/api/v1/people/{id}/active") => match who {
             Secretary | Community | Admin => S::OK,
             _ => S::NOT_FOUND,
@@ -322,6 +327,7 @@ async fn every_route_answers_every_caller_as_the_matrix_says(app: TestApp) {
             }
             ("POST", "/api/v1/people") => Some(json!({"name": "矩阵居民"})),
             ("PUT", "/api/v1/people/{id}/active") => Some(json!({"active": true})),
+            ("POST", "/api/v1/people/{id}/erase") => Some(json!({"confirm": false})),
             ("POST", "/api/v1/admin/tokens") => {
                 Some(json!({"person_id": demo.user("member").id, "name": "矩阵对接"}))
             }

@@ -588,6 +588,7 @@ async fn the_openapi_document_lists_exactly_what_the_router_serves(app: TestApp)
         ("POST", "/api/v1/people/{id}/sign-in-codes"),
         ("POST", "/api/v1/people/{id}/sessions/end"),
         ("PUT", "/api/v1/people/{id}/active"),
+        ("POST", "/api/v1/people/{id}/erase"),
         ("POST", "/api/v1/sessions"),
         ("GET", "/api/v1/sign-in-requests"),
         ("POST", "/api/v1/sign-in-requests"),

@@ -160,7 +160,124 @@ async fn a_person_downloads_everything_held_about_them(app: TestApp) {
     );
 }
 
+/// The branch's figures over the years around now (dates in the communities' zone).
+async fn stats(app: &TestApp) -> Value {
+    let r = app
+        .get("secretary", "/api/v1/stats?from=2020-01-01&to=2040-01-01")
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    r.body
+}
+
+async fn a_person_erased_leaves_the_figures_and_nothing_of_themselves(app: TestApp) {
+    let resident = app.demo.user("resident").id;
+    let done = app
+        .submit(
+            "resident",
+            "repair",
+            "3号楼王奶奶家水管漏了，电话13912345678",
+        )
+        .await;
+    app.act("resident", &done, "note", json!({"note": "我下午在家"}))
+        .await;
+    app.work_to_closed(&done).await;
+    let open = app.submit("resident", "sanitation", "楼下垃圾没人收").await;
+
+    // Not while something of hers is open; not by another community's office; confirmed.
+    let path = format!("/api/v1/people/{resident}/erase");
+    let r = app.post("secretary", &path, json!({"confirm": true})).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
+    app.act("resident", &open, "cancel", json!({"reason": "不用了"}))
+        .await;
+    let r = app
+        .post("yunhe_secretary", &path, json!({"confirm": true}))
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = app
+        .post("secretary", &path, json!({"confirm": false}))
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let before = stats(&app).await;
+    let r = app.post("secretary", &path, json!({"confirm": true})).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["tickets"], 2, "{:?}", r.body);
+
+    // Her words and her record are gone; the volunteer's notes and every figure stay.
+    let seen = app
+        .get("secretary", &format!("/api/v1/tickets/{done}"))
+        .await;
+    assert_eq!(seen.body["description"], workflow_core::erase::ERASED);
+    assert!(
+        !seen.body.to_string().contains("13912345678"),
+        "{}",
+        seen.body
+    );
+    assert!(!seen.body.to_string().contains("王奶奶"), "{}", seen.body);
+    let history = app
+        .get("secretary", &format!("/api/v1/tickets/{done}/events"))
+        .await;
+    let text = history.body.to_string();
+    assert!(
+        !text.contains("我下午在家") && !text.contains("13912345678"),
+        "{text}"
+    );
+    assert_eq!(stats(&app).await, before, "the figures do not change");
+    let me = app
+        .send(
+            app.client
+                .get(app.url("/api/v1/me"))
+                .bearer_auth(app.token("resident")),
+        )
+        .await;
+    assert_eq!(me.status, StatusCode::UNAUTHORIZED, "her tokens ended");
+    let report = app.store.verify(&mut |_, _| {}).await.unwrap();
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    let recorded = records(&app, "admin", &format!("?subject={resident}")).await;
+    assert!(
+        recorded.iter().any(|r| r["kind"] == "erase"),
+        "{recorded:?}"
+    );
+}
+
+async fn past_retention_the_words_go_and_the_figures_stay(app: TestApp) {
+    let old = app.submit("resident", "repair", "旧事：3号楼漏水").await;
+    app.work_to_closed(&old).await;
+    // The follow-up call falls due the next working day (the request's last change).
+    app.advance(7 * 24 * 3600).await;
+    app.advance(3 * 365 * 24 * 3600 + 3600).await;
+    let fresh = app.submit("resident", "repair", "新事：灯坏了").await;
+    let before = stats(&app).await;
+    let keep = jiff::SignedDuration::from_hours(1095 * 24);
+    let touched = linli::runtime::retention::run_once(&app.store, app.clock.as_ref(), keep)
+        .await
+        .unwrap();
+    assert!(touched >= 1, "{touched}");
+    let seen = app
+        .get("secretary", &format!("/api/v1/tickets/{old}"))
+        .await;
+    assert_eq!(seen.body["description"], workflow_core::erase::ERASED);
+    let seen = app
+        .get("secretary", &format!("/api/v1/tickets/{fresh}"))
+        .await;
+    assert_eq!(
+        seen.body["description"], "新事：灯坏了",
+        "open and recent: kept"
+    );
+    // Once: the next run touches nothing; the figures of the old period are what they were.
+    let again = linli::runtime::retention::run_once(&app.store, app.clock.as_ref(), keep)
+        .await
+        .unwrap();
+    assert_eq!(again, 0);
+    let report = app.store.verify(&mut |_, _| {}).await.unwrap();
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    let recorded = records(&app, "admin", "").await;
+    assert!(recorded.iter().any(|r| r["kind"] == "retention"));
+    assert_eq!(stats(&app).await, before, "the figures do not change");
+}
+
 crate::backends! {
+    a_person_erased_leaves_the_figures_and_nothing_of_themselves,
+    past_retention_the_words_go_and_the_figures_stay,
     a_person_downloads_everything_held_about_them,
     access_is_recorded_and_read_by_admins_and_the_street,
 }

@@ -50,6 +50,7 @@ pub mod demo;
 mod dialect;
 mod directory;
 mod dispatch;
+pub mod erase;
 mod error;
 mod event_rows;
 mod health;

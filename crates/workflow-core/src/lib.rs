@@ -19,6 +19,7 @@ pub mod directory;
 pub mod dispatch;
 pub mod duration;
 pub mod engine;
+pub mod erase;
 pub mod event;
 mod hash;
 pub mod label;

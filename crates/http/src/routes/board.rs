@@ -193,7 +193,7 @@ async fn board_page(
     let mut html = format!(
         "<!doctype html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{name} · 晒单 {month}</title><link rel=\"stylesheet\" href=\"/app.css\">\
+         <title>{name} · 晒单 {month}</title><link rel=\"stylesheet\" href=\"/console/app.css\">\
          <link rel=\"alternate\" type=\"application/atom+xml\" href=\"/public/v1/communities/{id}/board.atom\">\
          </head><body><main class=\"board\"><h1>{name} · 晒单 <small>{month}</small></h1><dl class=\"tiles\">",
         name = escape(b.community.as_str()),

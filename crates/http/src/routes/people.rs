@@ -29,6 +29,85 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(set_active))
         .routes(routes!(list_buildings))
         .routes(routes!(list_sign_in_requests))
+        .routes(routes!(erase_person))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EraseBody {
+    /// Must be `true`: erasure cannot be undone.
+    pub confirm: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ErasedView {
+    /// Requests whose words (theirs) were anonymised.
+    pub tickets: u64,
+    pub texts: u64,
+    pub photos: u64,
+}
+
+/// Erase a person (PIPL art. 47): their name, phone, home and skills, their words on every
+/// request and their photos are removed for good; the requests, their states, deadlines,
+/// ratings and hours stay, so the figures do not change. Anyone may ask it for themselves,
+/// an office for its people; nothing of theirs may still be open. Recorded.
+#[utoipa::path(post, path = "/api/v1/people/{id}/erase", tag = "people", params(("id" = Uuid, Path)),
+    request_body = EraseBody,
+    responses((status = 200, body = ErasedView), (status = 404, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+async fn erase_person(
+    State(state): State<AppState>,
+    caller: Caller,
+    parts: axum::http::request::Parts,
+    ApiPath(id): ApiPath<Uuid>,
+    Body(b): Body<EraseBody>,
+) -> ApiResult<axum::Json<ErasedView>> {
+    let person = if id == caller.principal.id {
+        state
+            .store
+            .person_ref(id)
+            .await?
+            .ok_or(ApiError::NotFound)?
+    } else {
+        looked_after(&state, &caller, id).await?
+    };
+    if !b.confirm {
+        return Err(ApiError::invalid_field(
+            "confirm must be true: erasure cannot be undone",
+        ));
+    }
+    let (asked, held) = state.store.open_for(id).await?;
+    workflow_core::erase::ready(asked, held)?;
+    let now = state.engine.now();
+    let erased = state.store.erase_person(id, now).await?;
+    state
+        .store
+        .record(&storage::audit::AuditRecord {
+            at: now,
+            kind: "erase".into(),
+            actor: Some(caller.principal.id),
+            subject: Some(id),
+            community: person.community_id,
+            detail: format!(
+                "{} requests, {} texts, {} photos",
+                erased.tickets, erased.texts, erased.photos
+            ),
+            ticket: None,
+            request_id: parts
+                .headers
+                .get("x-request-id")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+            address: Some(
+                crate::auth::client_address(&parts, state.trust_forwarded_for).to_string(),
+            ),
+        })
+        .await?;
+    Ok(axum::Json(ErasedView {
+        tickets: erased.tickets,
+        texts: erased.texts,
+        photos: erased.photos,
+    }))
 }
 
 #[derive(Serialize, ToSchema)]

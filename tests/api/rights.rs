@@ -275,7 +275,61 @@ async fn past_retention_the_words_go_and_the_figures_stay(app: TestApp) {
     assert_eq!(stats(&app).await, before, "the figures do not change");
 }
 
+async fn a_sensitive_request_is_read_by_its_volunteer_and_branch_only(app: TestApp) {
+    let hidden = linli_http::SENSITIVE_HIDDEN;
+    let t = app
+        .submit("resident", "health", "我血压高，头晕，想请医生上门")
+        .await;
+    let own = app.get("resident", &format!("/api/v1/tickets/{t}")).await;
+    assert_eq!(own.body["description"], "我血压高，头晕，想请医生上门");
+    // The community office sees it is there, not what it says, nor the number.
+    let office = app.get("community", &format!("/api/v1/tickets/{t}")).await;
+    assert_eq!(office.status, StatusCode::OK);
+    assert_eq!(office.body["description"], hidden);
+    assert!(
+        office.body["requester"]["phone"]
+            .as_str()
+            .unwrap()
+            .contains('*')
+    );
+    // The branch secretary reads it on its page (recorded), never in a list.
+    let page = app.get("secretary", &format!("/api/v1/tickets/{t}")).await;
+    assert_eq!(page.body["description"], "我血压高，头晕，想请医生上门");
+    let list = app.get("secretary", "/api/v1/tickets").await;
+    let listed = list.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["id"] == t.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(listed["description"], hidden);
+    // The volunteer it is dispatched to reads it, recorded too.
+    app.act("secretary", &t, "triage", Value::Null).await;
+    let doctor = app.demo.user("doctor").id;
+    app.act("secretary", &t, "dispatch", json!({"assignee": doctor}))
+        .await;
+    let theirs = app.get("doctor", &format!("/api/v1/tickets/{t}")).await;
+    assert_eq!(theirs.body["description"], "我血压高，头晕，想请医生上门");
+    let resident = app.demo.user("resident").id;
+    let reads: Vec<Value> = records(&app, "admin", &format!("?subject={resident}"))
+        .await
+        .into_iter()
+        .filter(|r| r["kind"] == "contact_read" && r["ticket_id"] == t.as_str())
+        .collect();
+    let readers: Vec<&str> = reads
+        .iter()
+        .map(|r| r["actor_id"].as_str().unwrap())
+        .collect();
+    assert!(
+        readers.contains(&app.demo.user("secretary").id.to_string().as_str()),
+        "{reads:?}"
+    );
+    assert!(readers.contains(&doctor.to_string().as_str()), "{reads:?}");
+}
+
 crate::backends! {
+    a_sensitive_request_is_read_by_its_volunteer_and_branch_only,
     a_person_erased_leaves_the_figures_and_nothing_of_themselves,
     past_retention_the_words_go_and_the_figures_stay,
     a_person_downloads_everything_held_about_them,

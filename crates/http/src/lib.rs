@@ -29,7 +29,7 @@ use workflow_core::Engine;
 
 pub use auth::Caller;
 pub use error::{ApiError, Problem};
-pub use views::mask_phone;
+pub use views::{SENSITIVE_HIDDEN, mask_phone};
 
 /// The largest request body accepted (a request's text is at most a few thousand characters).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;

@@ -199,6 +199,9 @@ pub enum Contact {
     Masked,
 }
 
+/// What stands for a sensitive request's words where the reader may not read them.
+pub const SENSITIVE_HIDDEN: &str = "（敏感信息，仅经办志愿者和支部可见）";
+
 /// One ticket as this caller may see it.
 pub async fn ticket_view(
     state: &AppState,
@@ -261,8 +264,23 @@ async fn view_one(
     let wf = catalog.workflow(&t.workflow_id, t.workflow_version);
     let now = state.engine.now();
     let (name, phone) = known.unwrap_or_default();
+    // A sensitive request's words and number: for those the core names, on its own page
+    // (recorded, number or not), and for its asker.
+    let sensitive = catalog.category(&t.category).is_some_and(|c| c.sensitive);
+    let own = caller.principal.id == t.requester;
+    let reads_words = !sensitive
+        || own
+        || (contact == Contact::MayReveal && caller.principal.reads_sensitive(&t));
+    let contact = if reads_words {
+        contact
+    } else {
+        Contact::Masked
+    };
     // The core says how much of the number this caller sees, and records a read in full.
     let shown = match (&phone, contact) {
+        (_, Contact::MayReveal) if sensitive && !own => {
+            state.engine.read_contact(&caller.principal, &t).await?
+        }
         (None, _) => Shown::Masked,
         (Some(_), Contact::MayReveal) => state.engine.read_contact(&caller.principal, &t).await?,
         (Some(_), Contact::Masked) if caller.principal.contact(&t) == access::Contact::Own => {
@@ -350,7 +368,11 @@ async fn view_one(
         state: t.state,
         state_label,
         terminal: t.terminal,
-        description: t.description,
+        description: if reads_words {
+            t.description
+        } else {
+            SENSITIVE_HIDDEN.to_owned()
+        },
         channel: t.channel,
         proxy_id: t.proxy,
         requester: ContactView {

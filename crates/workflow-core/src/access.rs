@@ -435,6 +435,17 @@ impl Principal {
         }
     }
 
+    /// Whether this person reads a sensitive request's own words and its asker's number
+    /// (a category marked `sensitive`): the asker, the volunteer holding it, its branch's
+    /// secretary. Anyone else who sees the request sees that it is there, not what it says;
+    /// and the words are read only on the request's own page, each read but the asker's
+    /// recorded (as a contact read).
+    pub fn reads_sensitive(&self, t: &Ticket) -> bool {
+        self.id == t.requester
+            || t.assignee.and_then(|a| a.person()) == Some(self.id)
+            || (self.has(Role::Secretary) && self.branch_id == Some(t.branch_id))
+    }
+
     /// Whether a message to `recipient` is for this person: to them, to a team of theirs,
     /// or to staff of a level they hold (what they may see of its request is their scope's).
     pub fn is_told(&self, recipient: &Recipient) -> bool {

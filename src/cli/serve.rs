@@ -41,6 +41,14 @@ pub struct ServeArgs {
     pub webhook_url: Option<String>,
     #[arg(long, env = "LINLI_WEBHOOK_SECRET", hide_env_values = true)]
     pub webhook_secret: Option<String>,
+    /// Hosts (names or addresses) webhooks may reach though they are not public: loopback,
+    /// private, link-local addresses are refused otherwise (repeat, or comma-separate).
+    #[arg(
+        long = "webhook-allow",
+        env = "LINLI_WEBHOOK_ALLOW",
+        value_delimiter = ','
+    )]
+    pub webhook_allow: Vec<String>,
     /// A TOML file of webhooks per community (see docs/NOTIFICATIONS.md).
     #[arg(long, env = "LINLI_WEBHOOKS")]
     pub webhooks: Option<PathBuf>,
@@ -125,6 +133,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         },
         trust_forwarded_for: args.trust_forwarded_for,
         retention: SignedDuration::from_hours(i64::from(args.retention_days) * 24),
+        delivery: linli::runtime::delivery::DeliveryConfig {
+            allow: args.webhook_allow,
+            ..Default::default()
+        },
         ..Config::new(args.workflows.catalog()?)
     };
     let app = App::build(&args.db.options(), config).await?;

@@ -20,6 +20,7 @@ use workflow_core::store::{OutboxMessage, Store};
 use workflow_core::{Event, Recipient};
 
 use super::Wakeup;
+use super::egress::Egress;
 
 /// The headers a receiver reads.
 pub const MESSAGE_ID_HEADER: &str = "linli-message-id";
@@ -72,6 +73,9 @@ pub struct DeliveryConfig {
     pub max_attempts: u32,
     /// How long a receiver has to answer.
     pub timeout: Duration,
+    /// Hosts (names or addresses) delivery may reach though not public (`--webhook-allow`):
+    /// a receiver on the same machine or network ([`super::egress`]).
+    pub allow: Vec<String>,
     /// The longest the worker waits without looking (retries fall due; a wake-up was lost).
     pub poll: Duration,
 }
@@ -86,6 +90,7 @@ impl Default for DeliveryConfig {
             max_attempts: 10,
             timeout: Duration::from_secs(10),
             poll: Duration::from_secs(1),
+            allow: Vec::new(),
         }
     }
 }
@@ -148,8 +153,11 @@ pub fn spawn_delivery_worker(
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
         let owner = Uuid::now_v7();
+        let egress = Egress::allowing(config.allow.clone());
         let client = reqwest::Client::builder()
             .timeout(config.timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .dns_resolver(Arc::new(egress.clone()))
             .user_agent(concat!("linli/", env!("CARGO_PKG_VERSION")))
             .build()
             .expect("an HTTP client");
@@ -171,7 +179,7 @@ pub fn spawn_delivery_worker(
             futures_util::future::join_all(
                 claimed
                     .iter()
-                    .map(|m| deliver(&store, &client, &webhooks, &*clock, &config, m)),
+                    .map(|m| deliver(&store, &client, &egress, &webhooks, &*clock, &config, m)),
             )
             .await;
             if full {
@@ -190,6 +198,7 @@ pub fn spawn_delivery_worker(
 async fn deliver(
     store: &SqlStore,
     client: &reqwest::Client,
+    egress: &Egress,
     webhooks: &Webhooks,
     clock: &dyn Clock,
     config: &DeliveryConfig,
@@ -216,15 +225,29 @@ async fn deliver(
     };
     let body = serde_json::to_vec(&payload).expect("a payload serializes");
     let timestamp = clock.now().as_second();
-    let sent = client
-        .post(&endpoint.url)
-        .header(reqwest::header::CONTENT_TYPE, "application/json")
-        .header(MESSAGE_ID_HEADER, m.id.to_string())
-        .header(TIMESTAMP_HEADER, timestamp.to_string())
-        .header(SIGNATURE_HEADER, sign(&endpoint.secret, timestamp, &body))
-        .body(body)
-        .send()
-        .await;
+    let sent = match egress.check_url(&endpoint.url) {
+        Err(refused) => Err(refused),
+        Ok(()) => client
+            .post(&endpoint.url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header(MESSAGE_ID_HEADER, m.id.to_string())
+            .header(TIMESTAMP_HEADER, timestamp.to_string())
+            .header(SIGNATURE_HEADER, sign(&endpoint.secret, timestamp, &body))
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| {
+                // The resolver's refusal is the cause; say it rather than "error sending request".
+                let e = e.without_url();
+                let mut text = e.to_string();
+                let mut source = std::error::Error::source(&e);
+                while let Some(cause) = source {
+                    text = format!("{text}: {cause}");
+                    source = cause.source();
+                }
+                text
+            }),
+    };
     let attempt = m.attempts + 1;
     let (status, error) = match sent {
         Ok(r) if r.status().is_success() => (Some(r.status().as_u16()), None),
@@ -232,7 +255,7 @@ async fn deliver(
             Some(r.status().as_u16()),
             Some(format!("HTTP {}", r.status())),
         ),
-        Err(e) => (None, Some(e.without_url().to_string())),
+        Err(e) => (None, Some(e)),
     };
     let now = clock.now();
     let record = DeliveryAttempt {

@@ -5,6 +5,7 @@
 
 pub mod clock;
 pub mod delivery;
+pub mod egress;
 pub mod relay;
 pub mod retention;
 pub mod timers;

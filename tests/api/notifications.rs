@@ -78,6 +78,8 @@ fn deliver_to(app: &TestApp, url: String, max_attempts: u32) -> tokio::sync::wat
             max_backoff: Duration::from_millis(200),
             poll: Duration::from_millis(50),
             max_attempts,
+            // The receivers here are on this machine.
+            allow: vec!["127.0.0.1".into()],
             ..DeliveryConfig::default()
         },
         stopped,
@@ -460,4 +462,58 @@ async fn sla_warnings_breaches_and_escalations_reach_the_right_streams(app: Test
         !seen_by_community.iter().any(|k| k == "submitted"),
         "but not of what is the secretary's: {seen_by_community:?}"
     );
+}
+
+/// OWASP API7: a webhook on a private address is refused unless the operator allows it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_to_a_private_address_is_refused_unless_allowed() {
+    let app = TestApp::spawn(&crate::support::sqlite_url().await).await;
+    let receiver = Arc::new(Receiver::default());
+    let url = start_receiver(receiver.clone()).await;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let webhooks = Webhooks {
+        default: Some(Endpoint {
+            url,
+            secret: SECRET.into(),
+        }),
+        communities: HashMap::new(),
+    };
+    app.store.set_outbox_delivery(webhooks.outbox_delivery());
+    spawn_delivery_worker(
+        app.store.clone(),
+        Arc::new(webhooks),
+        Arc::new(SystemClock),
+        app.wake.clone(),
+        DeliveryConfig {
+            poll: Duration::from_millis(50),
+            max_attempts: 1,
+            ..DeliveryConfig::default()
+        },
+        stopped,
+    );
+    app.submit("resident", "repair", "楼道灯坏了").await;
+    let parked = async {
+        loop {
+            let r = app.get("admin", "/api/v1/admin/outbox?state=failed").await;
+            if let Some(m) = r.body.as_array().and_then(|a| a.first()) {
+                return m.clone();
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    let parked = tokio::time::timeout(Duration::from_secs(10), parked)
+        .await
+        .unwrap();
+    assert!(
+        parked["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("not a public address"),
+        "{parked}"
+    );
+    assert!(
+        receiver.got.lock().unwrap().is_empty(),
+        "nothing reached the receiver"
+    );
+    let _ = stop.send(true);
 }

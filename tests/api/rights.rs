@@ -328,7 +328,44 @@ async fn a_sensitive_request_is_read_by_its_volunteer_and_branch_only(app: TestA
     assert!(readers.contains(&doctor.to_string().as_str()), "{reads:?}");
 }
 
+/// OWASP API6: hours and points are not to be farmed: a volunteer who entered a request for
+/// a resident (代办) earns nothing doing it themselves.
+async fn nobody_earns_on_a_request_they_entered(app: TestApp) {
+    let resident = app.demo.user("resident").id;
+    let member = app.demo.user("member").id;
+    let r = app
+        .post(
+            "member",
+            "/api/v1/tickets",
+            json!({"category": "repair", "description": "替王奶奶报修", "on_behalf_of": resident, "channel": "phone"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let t = r.body["id"].as_str().unwrap().to_owned();
+    app.act("secretary", &t, "triage", Value::Null).await;
+    app.act("secretary", &t, "dispatch", json!({"assignee": member}))
+        .await;
+    app.act("member", &t, "accept", Value::Null).await;
+    app.act("member", &t, "start", Value::Null).await;
+    let done = app
+        .act("member", &t, "complete", json!({"hours": 3.0}))
+        .await;
+    assert_eq!(done.status, StatusCode::OK, "{:?}", done.body);
+    app.act("resident", &t, "confirm", json!({"rating": 5}))
+        .await;
+    let ledger = app
+        .get("member", &format!("/api/v1/members/{member}/ledger"))
+        .await;
+    let entries = ledger.body["entries"].as_array().unwrap();
+    assert!(
+        entries.iter().all(|e| e["ticket_id"] != t.as_str()),
+        "{:?}",
+        ledger.body
+    );
+}
+
 crate::backends! {
+    nobody_earns_on_a_request_they_entered,
     a_sensitive_request_is_read_by_its_volunteer_and_branch_only,
     a_person_erased_leaves_the_figures_and_nothing_of_themselves,
     past_retention_the_words_go_and_the_figures_stay,

@@ -172,6 +172,8 @@ impl<'w> Builder<'w> {
     }
 
     /// The holder's hours and points, when the workflow's `[credit]` rule names the action.
+    /// Nobody earns on a request they asked for or entered for someone (hours and points
+    /// are not to be farmed on one's own requests: OWASP API6).
     pub(super) fn credit(&self, tr: &TransitionDef, data: &Recorded) -> Option<Credit> {
         let rule = self.wf.credit.as_ref()?;
         if !rule.on.contains(&tr.action) {
@@ -180,6 +182,9 @@ impl<'w> Builder<'w> {
         let Some(Assignee::Person(person)) = self.ticket.assignee else {
             return None;
         };
+        if person == self.ticket.requester || self.ticket.proxy == Some(person) {
+            return None;
+        }
         let weight = self.wf.category_rules(&self.ticket.category).points;
         Some(Credit {
             person,

@@ -59,6 +59,26 @@ async fn start_receiver(r: Arc<Receiver>) -> String {
 /// Delivers the app's messages to `url`, quickly retried, as the composition root would
 /// with a webhook configured: messages written from now on wait for it.
 fn deliver_to(app: &TestApp, url: String, max_attempts: u32) -> tokio::sync::watch::Sender<bool> {
+    deliver_with(
+        app,
+        url,
+        DeliveryConfig {
+            first_backoff: Duration::from_millis(20),
+            max_backoff: Duration::from_millis(200),
+            poll: Duration::from_millis(50),
+            max_attempts,
+            // The receivers here are on this machine.
+            allow: vec!["127.0.0.1".into()],
+            ..DeliveryConfig::default()
+        },
+    )
+}
+
+fn deliver_with(
+    app: &TestApp,
+    url: String,
+    config: DeliveryConfig,
+) -> tokio::sync::watch::Sender<bool> {
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let webhooks = Webhooks {
         default: Some(Endpoint {
@@ -73,15 +93,7 @@ fn deliver_to(app: &TestApp, url: String, max_attempts: u32) -> tokio::sync::wat
         Arc::new(webhooks),
         Arc::new(SystemClock),
         app.wake.clone(),
-        DeliveryConfig {
-            first_backoff: Duration::from_millis(20),
-            max_backoff: Duration::from_millis(200),
-            poll: Duration::from_millis(50),
-            max_attempts,
-            // The receivers here are on this machine.
-            allow: vec!["127.0.0.1".into()],
-            ..DeliveryConfig::default()
-        },
+        config,
         stopped,
     );
     stop
@@ -470,26 +482,14 @@ async fn a_webhook_to_a_private_address_is_refused_unless_allowed() {
     let app = TestApp::spawn(&crate::support::sqlite_url().await).await;
     let receiver = Arc::new(Receiver::default());
     let url = start_receiver(receiver.clone()).await;
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let webhooks = Webhooks {
-        default: Some(Endpoint {
-            url,
-            secret: SECRET.into(),
-        }),
-        communities: HashMap::new(),
-    };
-    app.store.set_outbox_delivery(webhooks.outbox_delivery());
-    spawn_delivery_worker(
-        app.store.clone(),
-        Arc::new(webhooks),
-        Arc::new(SystemClock),
-        app.wake.clone(),
+    let stop = deliver_with(
+        &app,
+        url,
         DeliveryConfig {
             poll: Duration::from_millis(50),
             max_attempts: 1,
             ..DeliveryConfig::default()
         },
-        stopped,
     );
     app.submit("resident", "repair", "楼道灯坏了").await;
     let parked = async {

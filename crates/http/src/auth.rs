@@ -118,12 +118,7 @@ pub async fn after_authentication(
         .split('/')
         .find_map(|segment| segment.parse::<uuid::Uuid>().ok());
     let (parts, body) = req.into_parts();
-    let address = client_address(&parts, state.trust_forwarded_for);
-    let request_id = parts
-        .headers
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    let stamped = access_record(&state, &parts, "refused");
     let mut response = next.run(Request::from_parts(parts, body)).await;
     let signed = std::mem::take(&mut *slot.0.lock().expect("never poisoned"));
     if let Some(value) = signed
@@ -137,8 +132,6 @@ pub async fn after_authentication(
         || (status == axum::http::StatusCode::NOT_FOUND && object.is_some());
     if refused && let Some(person) = signed.person {
         let record = storage::audit::AuditRecord {
-            at: state.engine.now(),
-            kind: "refused".into(),
             actor: Some(person),
             subject: object,
             community: signed.community,
@@ -147,15 +140,37 @@ pub async fn after_authentication(
                 route.as_deref().unwrap_or("?"),
                 status.as_u16()
             ),
-            ticket: None,
-            request_id,
-            address: Some(address.to_string()),
+            ..stamped
         };
         if let Err(e) = state.store.record(&record).await {
             tracing::warn!(error = %e, "a refusal could not be recorded");
         }
     }
     response
+}
+
+/// The request's id (the `x-request-id` its answer carries).
+pub fn request_id(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+/// An access record of something `parts`'s request did, stamped with the service's time,
+/// the request's id and its client's address; the caller fills in who, whom and what.
+pub fn access_record(state: &AppState, parts: &Parts, kind: &str) -> storage::audit::AuditRecord {
+    storage::audit::AuditRecord {
+        at: state.engine.now(),
+        kind: kind.to_owned(),
+        actor: None,
+        subject: None,
+        community: None,
+        detail: String::new(),
+        ticket: None,
+        request_id: request_id(&parts.headers),
+        address: Some(client_address(parts, state.trust_forwarded_for).to_string()),
+    }
 }
 
 /// The address a request came from: the connection's peer, or, behind a trusted reverse

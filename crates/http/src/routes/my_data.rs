@@ -17,7 +17,7 @@ use uuid::Uuid;
 use workflow_core::store::{Page, Scope, TicketFilter};
 
 use crate::AppState;
-use crate::auth::{Caller, client_address};
+use crate::auth::{Caller, access_record};
 use crate::error::{ApiResult, Problem};
 use crate::views::{EventView, event_view};
 
@@ -200,19 +200,11 @@ async fn export(
     state
         .store
         .record(&AuditRecord {
-            at: now,
-            kind: "export".into(),
             actor: Some(me.id),
             subject: Some(me.id),
             community: me.community_id,
             detail: format!("{} requests", data.requests.len()),
-            ticket: None,
-            request_id: parts
-                .headers
-                .get("x-request-id")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned),
-            address: Some(client_address(&parts, state.trust_forwarded_for).to_string()),
+            ..access_record(&state, &parts, "export")
         })
         .await?;
     let file = format!(

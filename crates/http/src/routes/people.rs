@@ -83,8 +83,6 @@ async fn erase_person(
     state
         .store
         .record(&storage::audit::AuditRecord {
-            at: now,
-            kind: "erase".into(),
             actor: Some(caller.principal.id),
             subject: Some(id),
             community: person.community_id,
@@ -92,15 +90,7 @@ async fn erase_person(
                 "{} requests, {} texts, {} photos",
                 erased.tickets, erased.texts, erased.photos
             ),
-            ticket: None,
-            request_id: parts
-                .headers
-                .get("x-request-id")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned),
-            address: Some(
-                crate::auth::client_address(&parts, state.trust_forwarded_for).to_string(),
-            ),
+            ..crate::auth::access_record(&state, &parts, "erase")
         })
         .await?;
     Ok(axum::Json(ErasedView {

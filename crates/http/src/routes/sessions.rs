@@ -13,7 +13,7 @@ use uuid::Uuid;
 use storage::audit::AuditRecord;
 
 use crate::AppState;
-use crate::auth::{Caller, client_address};
+use crate::auth::{Caller, access_record, client_address};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::Body;
 
@@ -52,14 +52,6 @@ async fn ask_for_code(
         .await?;
     tracing::info!(asked, "a new sign-in code was asked for");
     Ok(StatusCode::ACCEPTED)
-}
-
-fn request_id(parts: &Parts) -> Option<String> {
-    parts
-        .headers
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
 }
 
 /// One attempt of this address at `purpose` (signing in, asking for a code), each with a
@@ -107,14 +99,12 @@ async fn sign_in(
         .store
         .exchange_sign_in_code(&b.code, state.engine.now(), &state.sessions)
         .await?;
+    let kind = if session.is_some() {
+        "sign_in"
+    } else {
+        "sign_in_failed"
+    };
     let record = AuditRecord {
-        at: state.engine.now(),
-        kind: if session.is_some() {
-            "sign_in"
-        } else {
-            "sign_in_failed"
-        }
-        .into(),
         actor: session.as_ref().map(|s| s.person),
         subject: session.as_ref().map(|s| s.person),
         community: None,
@@ -123,9 +113,7 @@ async fn sign_in(
         } else {
             "a wrong, used or expired code".into()
         },
-        ticket: None,
-        request_id: request_id(&parts),
-        address: Some(client_address(&parts, state.trust_forwarded_for).to_string()),
+        ..access_record(&state, &parts, kind)
     };
     state.store.record(&record).await?;
     let session = session.ok_or(ApiError::Unauthenticated)?;

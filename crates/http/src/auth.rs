@@ -107,18 +107,18 @@ pub async fn after_authentication(
 ) -> Response {
     let slot = RequestSlot::default();
     req.extensions_mut().insert(slot.clone());
+    // Kept cheaply (reference-counted copies) in case the answer is a refusal to record.
     let method = req.method().clone();
+    let uri = req.uri().clone();
     let route = req
         .extensions()
         .get::<axum::extract::MatchedPath>()
-        .map(|p| p.as_str().to_owned());
-    let object = req
-        .uri()
-        .path()
-        .split('/')
-        .find_map(|segment| segment.parse::<uuid::Uuid>().ok());
+        .cloned();
     let (parts, body) = req.into_parts();
-    let stamped = access_record(&state, &parts, "refused");
+    let stamp = (
+        parts.headers.get("x-request-id").cloned(),
+        client_address(&parts, state.trust_forwarded_for),
+    );
     let mut response = next.run(Request::from_parts(parts, body)).await;
     let signed = std::mem::take(&mut *slot.0.lock().expect("never poisoned"));
     if let Some(value) = signed
@@ -128,19 +128,32 @@ pub async fn after_authentication(
         response.headers_mut().insert(REPLACEMENT_HEADER, value);
     }
     let status = response.status();
+    let Some(person) = signed.person else {
+        return response;
+    };
+    let object = || {
+        uri.path()
+            .split('/')
+            .find_map(|segment| segment.parse::<uuid::Uuid>().ok())
+    };
     let refused = status == axum::http::StatusCode::FORBIDDEN
-        || (status == axum::http::StatusCode::NOT_FOUND && object.is_some());
-    if refused && let Some(person) = signed.person {
+        || (status == axum::http::StatusCode::NOT_FOUND && object().is_some());
+    if refused {
+        let (request_id, address) = stamp;
         let record = storage::audit::AuditRecord {
+            at: state.engine.now(),
+            kind: "refused".into(),
             actor: Some(person),
-            subject: object,
+            subject: object(),
             community: signed.community,
             detail: format!(
                 "{method} {} → {}",
-                route.as_deref().unwrap_or("?"),
+                route.as_ref().map_or("?", |r| r.as_str()),
                 status.as_u16()
             ),
-            ..stamped
+            ticket: None,
+            request_id: request_id.and_then(|v| v.to_str().ok().map(str::to_owned)),
+            address: Some(address.to_string()),
         };
         if let Err(e) = state.store.record(&record).await {
             tracing::warn!(error = %e, "a refusal could not be recorded");

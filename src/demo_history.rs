@@ -117,34 +117,33 @@ impl Walk<'_> {
         self.act(helper, ticket, "start", Fields::default()).await
     }
 
-    /// [`Walk::work`], then completed with `hours` and confirmed with `stars` a day later.
-    #[allow(clippy::too_many_arguments)]
-    async fn close(
-        &mut self,
-        desk: &str,
-        helper: &str,
-        requester: &str,
-        ticket: Uuid,
-        day: i64,
-        hours: f64,
-        done: &str,
-        stars: u8,
-    ) -> anyhow::Result<()> {
-        self.work(desk, helper, ticket).await?;
+    /// [`Walk::work`], then completed and rated a day later as `help` says.
+    async fn close(&mut self, ticket: Uuid, day: i64, help: Help<'_>) -> anyhow::Result<()> {
+        self.work(help.desk, help.helper, ticket).await?;
         self.at(day, 6).await?;
         let completed = Fields {
-            hours: Some(hours),
-            note: Some(done.into()),
+            hours: Some(help.hours),
+            note: Some(help.done.into()),
             ..Fields::default()
         };
-        self.act(helper, ticket, "complete", completed).await?;
+        self.act(help.helper, ticket, "complete", completed).await?;
         self.at(day + 1, 2).await?;
         let rated = Fields {
-            rating: Some(stars),
+            rating: Some(help.stars),
             ..Fields::default()
         };
-        self.act(requester, ticket, "confirm", rated).await
+        self.act(help.requester, ticket, "confirm", rated).await
     }
+}
+
+/// Who helps with a request that closes, how long it took, what they did, how it was rated.
+struct Help<'a> {
+    desk: &'a str,
+    helper: &'a str,
+    requester: &'a str,
+    hours: f64,
+    done: &'a str,
+    stars: u8,
 }
 
 fn note(text: &str) -> Fields {
@@ -235,14 +234,16 @@ async fn story(w: &mut Walk<'_>) -> anyhow::Result<(Uuid, Uuid)> {
         .ask("resident", "repair", "楼道灯坏了，晚上看不见")
         .await?;
     w.close(
-        "secretary",
-        "member",
-        "resident",
         lamp,
         0,
-        1.5,
-        "已更换灯泡",
-        5,
+        Help {
+            desk: "secretary",
+            helper: "member",
+            requester: "resident",
+            hours: 1.5,
+            done: "已更换灯泡",
+            stars: 5,
+        },
     )
     .await?;
 
@@ -251,14 +252,16 @@ async fn story(w: &mut Walk<'_>) -> anyhow::Result<(Uuid, Uuid)> {
         .ask("yunhe_resident", "elderly_care", "想请人陪我去医院复查")
         .await?;
     w.close(
-        "yunhe_secretary",
-        "yunhe_member",
-        "yunhe_resident",
         hospital,
         2,
-        3.0,
-        "已陪同复查，结果正常",
-        5,
+        Help {
+            desk: "yunhe_secretary",
+            helper: "yunhe_member",
+            requester: "yunhe_resident",
+            hours: 3.0,
+            done: "已陪同复查，结果正常",
+            stars: 5,
+        },
     )
     .await?;
 
@@ -267,14 +270,16 @@ async fn story(w: &mut Walk<'_>) -> anyhow::Result<(Uuid, Uuid)> {
         .ask("resident", "sanitation", "垃圾桶满了好几天没人清")
         .await?;
     w.close(
-        "secretary",
-        "member",
-        "resident",
         bins,
         4,
-        1.0,
-        "已联系保洁清运",
-        4,
+        Help {
+            desk: "secretary",
+            helper: "member",
+            requester: "resident",
+            hours: 1.0,
+            done: "已联系保洁清运",
+            stars: 4,
+        },
     )
     .await?;
 

@@ -517,3 +517,46 @@ async fn a_webhook_to_a_private_address_is_refused_unless_allowed() {
     );
     let _ = stop.send(true);
 }
+
+/// OWASP API4: a person holds at most a handful of event streams; a closed one frees its place.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_holds_a_handful_of_event_streams_at_most() {
+    let app = TestApp::spawn(&crate::support::sqlite_url().await).await;
+    let open = || {
+        app.client
+            .get(app.url("/api/v1/me/stream"))
+            .bearer_auth(app.token("resident"))
+            .send()
+    };
+    let mut streams = Vec::new();
+    for _ in 0..linli_http::notify::STREAMS_PER_PERSON {
+        let s = open().await.unwrap();
+        assert_eq!(s.status(), StatusCode::OK);
+        streams.push(s);
+    }
+    let refused = open().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(refused.headers().contains_key("retry-after"));
+    // Someone else is not affected; one closed frees a place.
+    let other = app
+        .client
+        .get(app.url("/api/v1/me/stream"))
+        .bearer_auth(app.token("member"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), StatusCode::OK);
+    drop(streams.pop());
+    let again = async {
+        loop {
+            let s = open().await.unwrap();
+            if s.status() == StatusCode::OK {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), again)
+        .await
+        .unwrap();
+}

@@ -66,6 +66,8 @@ pub struct AppState {
     /// `X-Forwarded-For` (only behind a proxy that sets it: otherwise a client could
     /// claim any address).
     pub trust_forwarded_for: bool,
+    /// The event streams open now, per person.
+    pub streams: notify::OpenStreams,
 }
 
 /// Requests per client address and purpose, for what is asked before anyone is signed in.
@@ -91,6 +93,7 @@ impl AppState {
             sessions: workflow_core::session::SessionPolicy::default(),
             sign_in_limiter: Arc::new(governor::RateLimiter::keyed(sign_in_quota())),
             trust_forwarded_for: false,
+            streams: notify::OpenStreams::default(),
         }
     }
 

@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::auth::Caller;
-use crate::error::{ApiResult, Problem};
+use crate::error::{ApiError, ApiResult, Problem};
 use crate::notify::stream::{Reader, uuid_floor};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -56,12 +56,18 @@ async fn stream(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<Uuid>().ok())
         .unwrap_or_else(|| uuid_floor(jiff::Timestamp::now()));
+    let slot = state
+        .streams
+        .open(caller.principal.id)
+        .ok_or(ApiError::TooManyRequests {
+            retry_after_secs: 30,
+        })?;
     let reader = Reader::new(state.store.clone(), caller.principal, caller.scope, resume);
     let changes = state.outbox_changes.clone();
     let shutdown = state.shutdown.clone();
     let events = futures_util::stream::unfold(
-        (reader, changes, shutdown),
-        |(mut reader, mut changes, mut shutdown)| async move {
+        (reader, changes, shutdown, slot),
+        |(mut reader, mut changes, mut shutdown, slot)| async move {
             loop {
                 if *shutdown.borrow() {
                     return None;
@@ -81,7 +87,7 @@ async fn stream(
                             .event(&m.event)
                             .json_data(&data)
                             .expect("a message serializes");
-                        return Some((Ok(event), (reader, changes, shutdown)));
+                        return Some((Ok(event), (reader, changes, shutdown, slot)));
                     }
                     Ok(None) => {}
                     Err(e) => tracing::warn!(error = %e, "event stream read failed; retrying"),

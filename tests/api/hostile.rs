@@ -303,3 +303,152 @@ async fn every_answer_carries_the_guard_headers_and_trace_is_refused() {
         }
     }
 }
+
+/// OWASP API3 (property level), for every JSON write route of the OpenAPI document (a new
+/// one without a row here fails): a body the route takes, as a caller allowed to send it, is
+/// accepted; the same body with fields that try to set what nobody sets that way (a state,
+/// a holder, points, roles, a requester) is refused, and changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_write_route_takes_a_field_it_does_not_declare() {
+    let app = TestApp::spawn(&crate::support::sqlite_url().await).await;
+    let d = &app.demo;
+    let t = app.submit("resident", "repair", "批量赋值测试").await;
+    let member = d.user("member").id;
+    let resident = d.user("resident").id;
+    // Someone with nothing open, to erase.
+    let leaving = app
+        .post("secretary", "/api/v1/people", json!({"name": "搬走的居民"}))
+        .await
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let code = app
+        .post(
+            "secretary",
+            &format!("/api/v1/people/{resident}/sign-in-codes"),
+            Value::Null,
+        )
+        .await
+        .body["code"]
+        .clone();
+    let smuggled = json!({
+        "state": "closed",
+        "assignee_after": member,
+        "points_total": 1000,
+        "is_admin": true,
+        "requester": d.user("yunhe_resident").id,
+    });
+    // (who, path with its ids, a body the route takes)
+    let row = |method: &str, path: &str| -> (&'static str, String, Value) {
+        match (method, path) {
+            ("POST", "/api/v1/admin/branches") => (
+                "admin",
+                path.into(),
+                json!({"community_id": d.hehuatang, "name": "新支部", "areas": []}),
+            ),
+            ("POST", "/api/v1/admin/org-units") => (
+                "admin",
+                path.into(),
+                json!({"kind": "street", "name": "新街道"}),
+            ),
+            ("POST", "/api/v1/admin/partner-units") => (
+                "admin",
+                path.into(),
+                json!({"community_id": d.hehuatang, "name": "新共建单位"}),
+            ),
+            ("POST", "/api/v1/admin/people") => (
+                "admin",
+                path.into(),
+                json!({"name": "新人", "roles": ["resident"]}),
+            ),
+            ("POST", "/api/v1/admin/teams") => (
+                "admin",
+                path.into(),
+                json!({"community_id": d.hehuatang, "name": "新队"}),
+            ),
+            ("POST", "/api/v1/admin/tokens") => (
+                "admin",
+                path.into(),
+                json!({"person_id": member, "name": "对接"}),
+            ),
+            ("POST", "/api/v1/members/{id}/ledger") => (
+                "secretary",
+                format!("/api/v1/members/{member}/ledger"),
+                json!({"ticket_id": t, "points": 1, "reason": "更正"}),
+            ),
+            ("POST", "/api/v1/people") => ("secretary", path.into(), json!({"name": "新居民"})),
+            ("PUT", "/api/v1/people/{id}/active") => (
+                "secretary",
+                format!("/api/v1/people/{resident}/active"),
+                json!({"active": true}),
+            ),
+            ("POST", "/api/v1/people/{id}/erase") => (
+                "secretary",
+                format!("/api/v1/people/{leaving}/erase"),
+                json!({"confirm": true}),
+            ),
+            ("POST", "/api/v1/sessions") => ("anyone", path.into(), json!({"code": code})),
+            ("POST", "/api/v1/sign-in-requests") => {
+                ("anyone", path.into(), json!({"phone": "13800000099"}))
+            }
+            ("POST", "/api/v1/tickets") => (
+                "resident",
+                path.into(),
+                json!({"category": "repair", "description": "又一件"}),
+            ),
+            ("POST", "/api/v1/tickets/{id}/actions/{action}") => (
+                "resident",
+                format!("/api/v1/tickets/{t}/actions/note"),
+                json!({"note": "补充"}),
+            ),
+            _ => panic!("{method} {path} takes JSON and has no row here: add one"),
+        }
+    };
+    let send = |who: &'static str, method: &str, path: &str, body: &Value| {
+        let mut req = app
+            .client
+            .request(method.parse().unwrap(), app.url(path))
+            .json(body);
+        if who != "anyone" {
+            req = req.bearer_auth(app.token(who));
+        }
+        app.send(req)
+    };
+    let doc = app
+        .send(app.client.get(app.url("/openapi.json")))
+        .await
+        .body;
+    let mut checked = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            if !op["requestBody"]["content"]["application/json"].is_object() {
+                continue;
+            }
+            let method = method.to_uppercase();
+            let (who, concrete, body) = row(&method, path);
+            let mut with_more = body.clone();
+            with_more
+                .as_object_mut()
+                .unwrap()
+                .extend(smuggled.as_object().unwrap().clone());
+            let refused = send(who, &method, &concrete, &with_more).await;
+            assert!(
+                refused.status.is_client_error(),
+                "{method} {path} as {who} took the smuggled fields: {} {:?}",
+                refused.status,
+                refused.body
+            );
+            // The same body without them is taken: the refusal was for the extra fields.
+            let taken = send(who, &method, &concrete, &body).await;
+            assert!(
+                taken.status.is_success(),
+                "{method} {path} as {who}: {} {:?}",
+                taken.status,
+                taken.body
+            );
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 14, "every JSON write route checked");
+}

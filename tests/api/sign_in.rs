@@ -330,6 +330,20 @@ async fn guessing_codes_is_slowed_per_address(app: TestApp) {
     assert_eq!(statuses[10], StatusCode::TOO_MANY_REQUESTS);
 }
 
+/// OWASP API2 per person: at most ten codes a day for one person, whoever asks.
+async fn codes_for_one_person_are_limited_per_day(app: TestApp) {
+    let member = app.demo.user("member").id.to_string();
+    for _ in 0..workflow_core::session::CODES_PER_PERSON_PER_DAY {
+        code_for(&app, "secretary", &member).await;
+    }
+    let path = format!("/api/v1/people/{member}/sign-in-codes");
+    let r = app.post("community", &path, Value::Null).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{:?}", r.body);
+    app.advance(24 * 3600 + 60).await;
+    let r = app.post("community", &path, Value::Null).await;
+    assert_eq!(r.status, StatusCode::CREATED, "a day later");
+}
+
 async fn admins_list_and_issue_named_machine_tokens(app: TestApp) {
     let member = app.demo.user("member").id;
     let r = app
@@ -367,4 +381,5 @@ crate::backends! {
     guessing_codes_is_slowed_per_address,
     a_person_asks_for_a_new_code_and_their_office_hands_one_over,
     admins_list_and_issue_named_machine_tokens,
+    codes_for_one_person_are_limited_per_day,
 }

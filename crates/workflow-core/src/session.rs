@@ -13,6 +13,10 @@ use jiff::{SignedDuration, Timestamp};
 
 /// A code is good for this long after it is issued, and for one exchange.
 pub const CODE_VALID_FOR: SignedDuration = SignedDuration::from_hours(24);
+/// Codes issued for one person in a day at most: a slip lost ten times a day is someone
+/// fishing for a code, not a resident (OWASP API2, throttled per person as well as per
+/// address).
+pub const CODES_PER_PERSON_PER_DAY: u64 = 10;
 /// Characters in a code: easy to read aloud and to type on a phone; no 0/O, 1/I/L.
 pub const CODE_ALPHABET: &[u8] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ";
 pub const CODE_LEN: usize = 8;

@@ -308,6 +308,15 @@ async fn issue_sign_in_code(
             "this person is disabled: enable them first",
         ));
     }
+    let now = state.engine.now();
+    let day_ago = now - jiff::SignedDuration::from_hours(24);
+    if state.store.codes_issued_since(id, day_ago).await?
+        >= workflow_core::session::CODES_PER_PERSON_PER_DAY
+    {
+        return Err(ApiError::TooManyRequests {
+            retry_after_secs: 3600,
+        });
+    }
     let (code, expires) = state
         .store
         .issue_sign_in_code(

@@ -163,6 +163,25 @@ impl SqlStore {
             .collect())
     }
 
+    /// How many sign-in codes were issued for `person` since `since`.
+    pub async fn codes_issued_since(
+        &self,
+        person: Uuid,
+        since: Timestamp,
+    ) -> Result<u64, StoreError> {
+        let n: i64 = with_reader!(self, pool, {
+            sqlx::query_scalar(
+                "SELECT COUNT(*) FROM sign_in_codes WHERE person_id = $1 AND created_at_us >= $2",
+            )
+            .bind(person)
+            .bind(us(since))
+            .fetch_one(pool)
+            .await
+            .map_err(from_sqlx)?
+        });
+        Ok(n.max(0) as u64)
+    }
+
     /// Exchanges a code for a new session: once, before it expires, for a person still
     /// active. `None` for anything else (which, the caller is not told).
     pub async fn exchange_sign_in_code(

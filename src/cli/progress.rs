@@ -8,8 +8,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 pub struct Progress {
     what: &'static str,
     bar: Option<ProgressBar>,
-    /// The last tenth said, for plain lines.
-    said: u64,
+    /// The tenths of the way said so far, for plain lines (10: the end said).
+    said: Option<u64>,
 }
 
 impl Progress {
@@ -24,7 +24,11 @@ impl Progress {
             bar.set_message(what);
             bar
         });
-        Progress { what, bar, said: 0 }
+        Progress {
+            what,
+            bar,
+            said: None,
+        }
     }
 
     /// `done` of `total` so far.
@@ -35,9 +39,10 @@ impl Progress {
                 bar.set_position(done);
             }
             None => {
-                let tenth = (done * 10).checked_div(total).unwrap_or(10);
-                if tenth > self.said || done == total {
-                    self.said = tenth + u64::from(done == total) * 10;
+                // A line at the start, at each further tenth of the way, and at the end.
+                let tenth = (done * 10).checked_div(total).unwrap_or(10).min(10);
+                if self.said.is_none_or(|said| tenth > said) {
+                    self.said = Some(tenth);
                     eprintln!("{}: {done}/{total}", self.what);
                 }
             }

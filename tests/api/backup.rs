@@ -77,11 +77,11 @@ fn load(app: &TestApp, stop: Arc<AtomicBool>) -> tokio::task::JoinHandle<Vec<Str
     })
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_backup_taken_under_load_restores_and_verifies() {
-    let live_url = crate::support::sqlite_url().await;
-    let app = TestApp::spawn(&live_url).await;
-    // Some history with hours on the ledger.
+/// Three requests closed with hours on the ledger, then submissions one after another until
+/// told to stop (already running when this returns).
+async fn history_then_load(
+    app: &TestApp,
+) -> (Arc<AtomicBool>, tokio::task::JoinHandle<Vec<String>>) {
     for i in 0..3 {
         let t = app
             .submit("resident", "repair", &format!("修好的 {i}"))
@@ -89,8 +89,25 @@ async fn a_backup_taken_under_load_restores_and_verifies() {
         app.work_to_closed(&t).await;
     }
     let stop = Arc::new(AtomicBool::new(false));
-    let writing = load(&app, stop.clone());
+    let writing = load(app, stop.clone());
     tokio::time::sleep(Duration::from_millis(300)).await;
+    (stop, writing)
+}
+
+/// Every ticket of a copy is in the live database, as it was or an earlier version of it.
+fn a_snapshot_of(copy: &BTreeMap<Uuid, (u64, String)>, live: &BTreeMap<Uuid, (u64, String)>) {
+    for (id, (version, description)) in copy {
+        let (live_version, live_description) = &live[id];
+        assert_eq!(description, live_description);
+        assert!(version <= live_version);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_backup_taken_under_load_restores_and_verifies() {
+    let live_url = crate::support::sqlite_url().await;
+    let app = TestApp::spawn(&live_url).await;
+    let (stop, writing) = history_then_load(&app).await;
     let before_backup = tickets_of(&live_url).await;
 
     let copy = scratch("backup");
@@ -144,11 +161,7 @@ async fn a_backup_taken_under_load_restores_and_verifies() {
             "ticket {id} acknowledged before the backup"
         );
     }
-    for (id, (version, description)) in &back {
-        let (live_version, live_description) = &live[id];
-        assert_eq!(description, live_description);
-        assert!(version <= live_version);
-    }
+    a_snapshot_of(&back, &live);
     assert!(back.len() < live.len(), "the load went on after the copy");
 
     // A restore refuses a database that holds data.
@@ -198,15 +211,7 @@ async fn pg_dump_and_pg_restore_round_trip_and_verify() {
         "the PostgreSQL backup test needs pg_dump and pg_restore (apt-get install postgresql-client)"
     );
     let app = TestApp::spawn(&live_url).await;
-    for i in 0..3 {
-        let t = app
-            .submit("resident", "repair", &format!("修好的 {i}"))
-            .await;
-        app.work_to_closed(&t).await;
-    }
-    let stop = Arc::new(AtomicBool::new(false));
-    let writing = load(&app, stop.clone());
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (stop, writing) = history_then_load(&app).await;
     let dump = scratch("pg").with_extension("dump");
     let out = Command::new("pg_dump")
         .args([
@@ -250,9 +255,5 @@ async fn pg_dump_and_pg_restore_round_trip_and_verify() {
     let back = tickets_of(&restored_url).await;
     let live = tickets_of(&live_url).await;
     assert!(back.len() > 3);
-    for (id, (version, description)) in &back {
-        let (live_version, live_description) = &live[id];
-        assert_eq!(description, live_description);
-        assert!(version <= live_version);
-    }
+    a_snapshot_of(&back, &live);
 }

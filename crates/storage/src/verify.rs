@@ -207,21 +207,6 @@ impl SqlStore {
         Ok(())
     }
 
-    /// How many open requests run on this workflow version (what a migration looks at).
-    pub async fn open_tickets_of(&self, workflow: &str, version: u32) -> Result<u64, StoreError> {
-        let n: i64 = with_reader!(self, pool, {
-            sqlx::query_scalar(
-                "SELECT COUNT(*) FROM tickets WHERE workflow_id = $1 AND workflow_version = $2 AND NOT terminal",
-            )
-            .bind(workflow)
-            .bind(i64::from(version))
-            .fetch_one(pool)
-            .await
-            .map_err(from_sqlx)?
-        });
-        Ok(n.max(0) as u64)
-    }
-
     /// Whether the database holds nothing yet (no person, no ticket): what a restore
     /// writes into.
     pub async fn is_empty(&self) -> Result<bool, StoreError> {

@@ -1,5 +1,6 @@
 //! Tickets and their events as read: one within a scope, a scope's list (a union of sets
-//! read one by one), the wall, the plan of a list, an idempotency record.
+//! read one by one), the wall, the plan of a list, an idempotency record, how many open
+//! requests a workflow version has.
 
 use sqlx::Row;
 use sqlx::types::Json;
@@ -13,6 +14,21 @@ use crate::scope::{push_list_conditions, push_scope};
 use crate::{SqlStore, event_rows, ticket_rows};
 
 impl SqlStore {
+    /// How many open requests run on this workflow version (what a migration looks at).
+    pub async fn open_tickets_of(&self, workflow: &str, version: u32) -> Result<u64, StoreError> {
+        let n: i64 = with_reader!(self, pool, {
+            sqlx::query_scalar(
+                "SELECT COUNT(*) FROM tickets WHERE workflow_id = $1 AND workflow_version = $2 AND NOT terminal",
+            )
+            .bind(workflow)
+            .bind(i64::from(version))
+            .fetch_one(pool)
+            .await
+            .map_err(from_sqlx)?
+        });
+        Ok(n.max(0) as u64)
+    }
+
     pub(crate) async fn load_ticket(
         &self,
         id: Uuid,

@@ -37,6 +37,8 @@ pub struct Config {
     /// How long the words on a closed request are kept before they are anonymised (zero:
     /// kept for ever).
     pub retention: SignedDuration,
+    /// Requests one person may ask for themself in any 24 hours (`None`: no limit).
+    pub daily_requests: Option<u32>,
 }
 
 impl Config {
@@ -52,6 +54,7 @@ impl Config {
             sessions: workflow_core::session::SessionPolicy::default(),
             trust_forwarded_for: false,
             retention: SignedDuration::ZERO,
+            daily_requests: None,
         }
     }
 }
@@ -98,7 +101,8 @@ impl App {
                 Arc::new(config.catalog),
                 wake.clone(),
             )
-            .with_timer_parallelism(store.timer_parallelism()),
+            .with_timer_parallelism(store.timer_parallelism())
+            .with_daily_request_limit(config.daily_requests),
         );
         engine
             .register_workflows()

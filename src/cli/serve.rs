@@ -62,6 +62,10 @@ pub struct ServeArgs {
     /// are anonymised; figures stay. 0 keeps them for ever.
     #[arg(long, env = "LINLI_RETENTION_DAYS", default_value_t = 1095)]
     pub retention_days: u32,
+    /// Requests one person may ask for themself in any 24 hours (those entered for them by
+    /// staff or a volunteer do not count). 0: no limit.
+    #[arg(long, env = "LINLI_DAILY_REQUESTS", default_value_t = 20)]
+    pub daily_requests: u32,
     /// `text` for people, `json` (one object a line, with the request's span and its
     /// `request_id`) for log shippers.
     #[arg(long, env = "LINLI_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
@@ -133,6 +137,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         },
         trust_forwarded_for: args.trust_forwarded_for,
         retention: SignedDuration::from_hours(i64::from(args.retention_days) * 24),
+        daily_requests: (args.daily_requests > 0).then_some(args.daily_requests),
         delivery: linli::runtime::delivery::DeliveryConfig {
             allow: args.webhook_allow,
             ..Default::default()

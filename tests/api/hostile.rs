@@ -452,3 +452,66 @@ async fn no_write_route_takes_a_field_it_does_not_declare() {
     }
     assert_eq!(checked, 14, "every JSON write route checked");
 }
+
+/// OWASP API4: a person asks for at most the deployment's number of requests in any 24
+/// hours; what the office enters for them does not count; a day later they may ask again.
+async fn a_person_asks_for_at_most_the_daily_limit(url: String) {
+    let app = TestApp::spawn_with(&url, |c| linli::app::Config {
+        daily_requests: Some(3),
+        ..c
+    })
+    .await;
+    for i in 0..3 {
+        app.submit("resident", "repair", &format!("第{i}件")).await;
+    }
+    let res = app
+        .client
+        .post(app.url("/api/v1/tickets"))
+        .bearer_auth(app.token("resident"))
+        .json(&json!({"category": "repair", "description": "第四件"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    let wait: u64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        (86_000..=86_400).contains(&wait),
+        "until the first leaves the day: {wait}"
+    );
+    let problem: Value = res.json().await.unwrap();
+    assert_eq!(problem["code"], "rate_limited");
+    assert!(
+        problem["detail"].as_str().unwrap().contains("at most 3"),
+        "{problem}"
+    );
+    // The office enters one for her (代办): the desk at work, not her asking.
+    let resident = app.demo.user("resident").id;
+    let r = app
+        .post(
+            "secretary",
+            "/api/v1/tickets",
+            json!({"category": "repair", "description": "电话里说的", "on_behalf_of": resident}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    // Another resident is not held by her count.
+    app.submit("yunhe_resident", "repair", "我的第一件").await;
+    app.advance(24 * 3600 + 60).await;
+    app.submit("resident", "repair", "第二天的").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_asks_for_at_most_the_daily_limit_sqlite() {
+    a_person_asks_for_at_most_the_daily_limit(crate::support::sqlite_url().await).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_asks_for_at_most_the_daily_limit_postgres() {
+    if let Some(url) = crate::support::postgres_url().await {
+        a_person_asks_for_at_most_the_daily_limit(url).await
+    }
+}

@@ -485,3 +485,107 @@ async fn an_api_key_has_the_callers_rate_limit() {
     assert_eq!(second, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(err[0]["code"], 429);
 }
+
+/// OWASP API10: what an integration sends through Open311 is held to the API's own checks
+/// and sizes, and to the same person's daily limit; a refusal stores nothing.
+async fn an_integration_is_held_to_the_apis_checks_and_sizes(url: String) {
+    let app = TestApp::spawn_with(&url, |c| linli::app::Config {
+        daily_requests: Some(2),
+        ..c
+    })
+    .await;
+    let key = app.token("resident");
+    // Too large to read: refused before it is read.
+    let huge = "长".repeat(40_000);
+    let (s, _) = post_request(
+        &app,
+        "json",
+        &[
+            ("api_key", &key),
+            ("service_code", "repair"),
+            ("description", &huge),
+        ],
+    )
+    .await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
+    // Within the body limit, past the description's: refused by the core's own rule.
+    let long = "长".repeat(workflow_core::command::MAX_DESCRIPTION_CHARS + 1);
+    let (s, body) = post_request(
+        &app,
+        "json",
+        &[
+            ("api_key", &key),
+            ("service_code", "repair"),
+            ("description", &long),
+        ],
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
+    // Not a form at all.
+    let res = app
+        .client
+        .post(app.url("/open311/v2/requests.json"))
+        .header("content-type", "application/json")
+        .body(r#"{"api_key":"x","service_code":"repair","description":"x"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_client_error(), "{}", res.status());
+    // A key longer than any token is not looked up.
+    let long_key = "k".repeat(10_000);
+    let (s, _) = post_request(
+        &app,
+        "json",
+        &[
+            ("api_key", &long_key),
+            ("service_code", "repair"),
+            ("description", "x"),
+        ],
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let mine = app.get("resident", "/api/v1/tickets").await;
+    assert_eq!(
+        mine.body["items"],
+        json!([]),
+        "nothing was stored: {:?}",
+        mine.body
+    );
+    // The door does not widen the person's day: two, then refused.
+    for _ in 0..2 {
+        let (s, body) = post_request(
+            &app,
+            "json",
+            &[
+                ("api_key", &key),
+                ("service_code", "repair"),
+                ("description", "楼道灯坏了"),
+            ],
+        )
+        .await;
+        assert_eq!(s, StatusCode::CREATED, "{body}");
+    }
+    let (s, _) = post_request(
+        &app,
+        "json",
+        &[
+            ("api_key", &key),
+            ("service_code", "repair"),
+            ("description", "又一件"),
+        ],
+    )
+    .await;
+    assert_eq!(s, StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_integration_is_held_to_the_apis_checks_and_sizes_sqlite() {
+    an_integration_is_held_to_the_apis_checks_and_sizes(sqlite_url().await).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_integration_is_held_to_the_apis_checks_and_sizes_postgres() {
+    if let Some(url) = crate::support::postgres_url().await {
+        an_integration_is_held_to_the_apis_checks_and_sizes(url).await
+    }
+}

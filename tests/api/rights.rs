@@ -4,6 +4,8 @@ use crate::support::TestApp;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+const PNG: &[u8] = include_bytes!("../fixtures/photo.png");
+
 async fn records(app: &TestApp, who: &str, query: &str) -> Vec<Value> {
     let r = app.get(who, &format!("/api/v1/admin/audit{query}")).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
@@ -158,6 +160,57 @@ async fn a_person_downloads_everything_held_about_them(app: TestApp) {
         recorded.iter().any(|r| r["kind"] == "export"),
         "{recorded:?}"
     );
+}
+
+async fn the_download_as_a_zip_holds_the_photos(app: TestApp) {
+    let t = app.submit("resident", "repair", "楼道灯坏了").await;
+    let r = app
+        .send(
+            app.client
+                .post(app.url(&format!("/api/v1/tickets/{t}/photos")))
+                .bearer_auth(app.token("resident"))
+                .header("content-type", "image/png")
+                .body(PNG),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let res = app
+        .client
+        .get(app.url("/api/v1/me/export?format=zip"))
+        .bearer_auth(app.token("resident"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["content-type"], "application/zip");
+    assert!(
+        res.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .ends_with(".zip\""),
+    );
+    let bytes = res.bytes().await.unwrap().to_vec();
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).expect("a zip");
+    let mine: Value = serde_json::from_reader(zip.by_name("my-data.json").unwrap()).unwrap();
+    let asked = mine["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == t.as_str())
+        .expect("the request is in it");
+    let file = asked["photos"][0]["file"]
+        .as_str()
+        .expect("where the photo is");
+    assert!(
+        file.starts_with(&format!("photos/{t}/")) && file.ends_with(".png"),
+        "{file}"
+    );
+    let mut photo = Vec::new();
+    std::io::Read::read_to_end(&mut zip.by_name(file).unwrap(), &mut photo).unwrap();
+    assert_eq!(photo, PNG, "the photo as it was uploaded");
+    // Neither another format nor a guess.
+    let r = app.get("resident", "/api/v1/me/export?format=rar").await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
 }
 
 /// The branch's figures over the years around now (dates in the communities' zone).
@@ -364,11 +417,145 @@ async fn nobody_earns_on_a_request_they_entered(app: TestApp) {
     );
 }
 
+/// The shipped workflows, community-service's `[credit]` rule capping a person's day at 90
+/// minutes and 7 points and questioning work reported done within ten minutes of its taking.
+fn capped_catalog() -> workflow_core::Catalog {
+    let sources: Vec<_> = linli::workflows::built_in_sources()
+        .into_iter()
+        .map(|mut s| {
+            if s.name.ends_with("community-service-v4.toml") {
+                s.text = s.text.replace(
+                    "rating_bonus = [-1, 0, 0, 1, 2]\n",
+                    "rating_bonus = [-1, 0, 0, 1, 2]\ndaily_time = \"90m\"\ndaily_points = 7\nquestion_under = \"10m\"\n",
+                );
+                assert!(s.text.contains("question_under"));
+            }
+            s
+        })
+        .collect();
+    workflow_core::load(&sources).expect("the capped workflows load")
+}
+
+/// The member's ledger entries for `ticket`, as (minutes, points).
+async fn credited(app: &TestApp, ticket: &str) -> Vec<(i64, i64)> {
+    let member = app.demo.user("member").id;
+    let r = app
+        .get(
+            "member",
+            &format!("/api/v1/members/{member}/ledger?from=2000-01-01&to=2100-01-01"),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    r.body["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["ticket_id"] == ticket)
+        .map(|e| {
+            (
+                e["minutes"].as_i64().unwrap(),
+                e["points"].as_i64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// The `credit_questioned` doubts in a request's history, as the secretary reads it.
+async fn doubts(app: &TestApp, ticket: &str, who: &str) -> Vec<Value> {
+    let r = app
+        .get(who, &format!("/api/v1/tickets/{ticket}/events"))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    r.body
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "credit_questioned")
+        .inspect(|e| assert_eq!(e["actor_id"], Value::Null, "the system questions: {e}"))
+        .flat_map(|e| e["data"]["doubts"].as_array().unwrap().clone())
+        .collect()
+}
+
+async fn hours_and_points_cannot_be_farmed(url: String) {
+    let app = TestApp::spawn_on(&url, capped_catalog()).await;
+    // An hour reported the instant the work was taken: credited (the branch decides), and
+    // questioned, to the secretary, not to the resident.
+    let first = app.submit("resident", "repair", "楼道灯坏了").await;
+    app.work_to_closed(&first).await;
+    let points = credited(&app, &first).await[0].1;
+    assert_eq!(credited(&app, &first).await, vec![(60, points)]);
+    let said = doubts(&app, &first, "secretary").await;
+    assert_eq!(said[0], json!({"doubt": "fast", "secs": 0}), "{said:?}");
+    assert_eq!(
+        said[1],
+        json!({"doubt": "beyond_held", "reported_minutes": 60, "held_minutes": 0})
+    );
+    assert!(
+        doubts(&app, &first, "resident").await.is_empty(),
+        "not the resident's to see"
+    );
+    let told = crate::support::told(&app, &first).await;
+    assert!(
+        told.iter().any(|(event, to)| event == "credit_questioned"
+            && *to == workflow_core::Recipient::Staff(workflow_core::role::Role::Secretary)),
+        "{told:?}"
+    );
+    // The same day, a second hour: only what is left of the day's 90 minutes and 7 points.
+    let second = app.submit("resident", "repair", "水管漏了").await;
+    app.work_to_closed(&second).await;
+    assert_eq!(credited(&app, &second).await, vec![(30, 7 - points)]);
+    let said = doubts(&app, &second, "secretary").await;
+    assert!(
+        said.contains(
+            &json!({"doubt": "daily_cap", "would_minutes": 60, "would_points": points,
+            "minutes": 30, "points": 7 - points})
+        ),
+        "{said:?}"
+    );
+    // The next day, an hour worked over two: credited in full, and nothing to question.
+    app.advance(26 * 3600).await;
+    let third = app.submit("resident", "repair", "门锁坏了").await;
+    let member = app.demo.user("member").id;
+    for (who, action, body) in [
+        ("secretary", "triage", Value::Null),
+        ("secretary", "dispatch", json!({"assignee": member})),
+        ("member", "accept", Value::Null),
+        ("member", "start", Value::Null),
+    ] {
+        let r = app.act(who, &third, action, body).await;
+        assert_eq!(r.status, StatusCode::OK, "{action}: {:?}", r.body);
+    }
+    app.advance(2 * 3600).await;
+    let r = app
+        .act("member", &third, "complete", json!({"hours": 1.0}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let r = app
+        .act("resident", &third, "confirm", json!({"rating": 5}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(credited(&app, &third).await, vec![(60, points)]);
+    assert!(doubts(&app, &third, "secretary").await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hours_and_points_cannot_be_farmed_sqlite() {
+    hours_and_points_cannot_be_farmed(crate::support::sqlite_url().await).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hours_and_points_cannot_be_farmed_postgres() {
+    if let Some(url) = crate::support::postgres_url().await {
+        hours_and_points_cannot_be_farmed(url).await
+    }
+}
+
 crate::backends! {
     nobody_earns_on_a_request_they_entered,
     a_sensitive_request_is_read_by_its_volunteer_and_branch_only,
     a_person_erased_leaves_the_figures_and_nothing_of_themselves,
     past_retention_the_words_go_and_the_figures_stay,
     a_person_downloads_everything_held_about_them,
+    the_download_as_a_zip_holds_the_photos,
     access_is_recorded_and_read_by_admins_and_the_street,
 }

@@ -383,8 +383,8 @@ try {
     grandma.waitForEvent('download'),
     grandma.getByRole('button', { name: '我的数据' }).click(),
   ]);
-  assert.match(download.suggestedFilename(), /^linli-my-data-\d{8}\.json$/);
-  const mine = JSON.parse(readFileSync(await download.path(), 'utf8'));
+  assert.match(download.suggestedFilename(), /^linli-my-data-\d{8}\.zip$/);
+  const mine = JSON.parse(firstStoredEntry(readFileSync(await download.path()), 'my-data.json'));
   assert.equal(mine.profile.name, '赵奶奶');
   assert.equal(mine.requests[0].description, '厨房水龙头一直滴水');
   const privacy = await fetch(base + '/console/privacy.md');
@@ -449,4 +449,16 @@ try {
   console.log('console: all steps passed');
 } finally {
   await browser.close();
+}
+
+/** The first entry of a zip, which Linli stores uncompressed: its name checked, its text. */
+function firstStoredEntry(zip, name) {
+  assert.equal(zip.readUInt32LE(0), 0x04034b50, 'a zip local file header');
+  assert.equal(zip.readUInt16LE(8), 0, 'stored, not compressed');
+  const size = zip.readUInt32LE(18);
+  const nameLength = zip.readUInt16LE(26);
+  const extraLength = zip.readUInt16LE(28);
+  assert.equal(zip.toString('utf8', 30, 30 + nameLength), name);
+  const start = 30 + nameLength + extraLength;
+  return zip.toString('utf8', start, start + size);
 }

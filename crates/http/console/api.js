@@ -100,16 +100,16 @@ export async function askForCode(phone) {
   if (!res.ok) throw new ApiError(res.status, await res.json().catch(() => null));
 }
 
-/** 我的数据: everything held about the caller, saved as the file the server names. */
+/** 我的数据: everything held about the caller with its photos, saved as the zip the server names. */
 export async function downloadMyData() {
   let res;
   try {
-    res = await fetch('/api/v1/me/export', { headers: { Authorization: `Bearer ${token.get()}` } });
+    res = await fetch('/api/v1/me/export?format=zip', { headers: { Authorization: `Bearer ${token.get()}` } });
   } catch {
     throw new ApiError(0, null);
   }
   if (!res.ok) throw new ApiError(res.status, await res.json().catch(() => null));
-  const name = (res.headers.get('Content-Disposition') || '').match(/filename="([^"]+)"/)?.[1] || 'linli-my-data.json';
+  const name = (res.headers.get('Content-Disposition') || '').match(/filename="([^"]+)"/)?.[1] || 'linli-my-data.zip';
   const link = document.createElement('a');
   link.href = URL.createObjectURL(await res.blob());
   link.download = name;

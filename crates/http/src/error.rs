@@ -268,6 +268,7 @@ fn engine_code(e: &EngineError) -> Code {
         EngineError::Invalid { .. } => Code::InvalidField,
         EngineError::IdempotencyMismatch => Code::IdempotencyMismatch,
         EngineError::WorkflowMissing(_) => Code::WorkflowMissing,
+        EngineError::TooManyToday { .. } => Code::RateLimited,
         EngineError::Refused(r) => match r {
             Refusal::Forbidden(_) => Code::Forbidden,
             Refusal::Missing { .. } => Code::MissingField,
@@ -312,7 +313,10 @@ impl IntoResponse for ApiError {
         let code = self.code();
         let status = code.status();
         let retry_after = match &self {
-            ApiError::TooManyRequests { retry_after_secs } => Some(*retry_after_secs),
+            ApiError::TooManyRequests { retry_after_secs }
+            | ApiError::Engine(EngineError::TooManyToday {
+                retry_after_secs, ..
+            }) => Some(*retry_after_secs),
             _ if status == StatusCode::SERVICE_UNAVAILABLE => Some(5),
             _ => None,
         };

@@ -328,6 +328,23 @@ impl Store for SqlStore {
         self.idempotency_record(caller, key).await
     }
 
+    async fn earned(
+        &self,
+        person: uuid::Uuid,
+        from: jiff::Timestamp,
+        to: jiff::Timestamp,
+    ) -> Result<workflow_core::credit::Earned, StoreError> {
+        self.earned_between(person, from, to).await
+    }
+
+    async fn asked_since(
+        &self,
+        requester: uuid::Uuid,
+        since: jiff::Timestamp,
+    ) -> Result<(u32, Option<jiff::Timestamp>), StoreError> {
+        self.count_asked_since(requester, since).await
+    }
+
     async fn person(&self, id: uuid::Uuid) -> Result<Option<PersonRef>, StoreError> {
         self.person_ref(id).await
     }

@@ -191,6 +191,31 @@ impl SqlStore {
     }
 
     /// A member's ledger in a period, oldest first.
+    /// A person's credits in `[from, to)`, summed (the daily caps read it).
+    pub(crate) async fn earned_between(
+        &self,
+        person: Uuid,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<workflow_core::credit::Earned, StoreError> {
+        let (minutes, points): (Option<i64>, Option<i64>) = with_reader!(self, pool, {
+            sqlx::query_as(
+                "SELECT CAST(SUM(minutes) AS BIGINT), CAST(SUM(points) AS BIGINT) FROM ledger \
+                 WHERE person_id = $1 AND at_us >= $2 AND at_us < $3",
+            )
+            .bind(person)
+            .bind(us(from))
+            .bind(us(to))
+            .fetch_one(pool)
+            .await
+            .map_err(from_sqlx)
+        })?;
+        Ok(workflow_core::credit::Earned {
+            minutes: minutes.unwrap_or(0),
+            points: points.unwrap_or(0),
+        })
+    }
+
     pub async fn ledger(
         &self,
         person: Uuid,

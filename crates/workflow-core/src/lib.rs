@@ -13,6 +13,7 @@ pub mod access;
 pub mod calendar;
 pub mod clock;
 pub mod command;
+pub mod credit;
 pub mod decide;
 pub mod definition;
 pub mod directory;
@@ -34,7 +35,10 @@ pub use command::{
     Act, Actor, CommandError, Decision, Fields, Firing, Notification, Recipient, Submission, Timer,
     TimerChange, TimerKey,
 };
-pub use decide::{allowed_actions, decide, decide_auto_dispatch, decide_firing, decide_submission};
+pub use decide::{
+    allowed_actions, decide, decide_auto_dispatch, decide_firing, decide_firing_with,
+    decide_submission, decide_with,
+};
 pub use definition::{Catalog, LoadError, Source, Workflow, load};
 pub use engine::{Engine, EngineError, NewRequest, Signals};
 pub use event::{Event, EventKind};

@@ -239,6 +239,22 @@ pub trait Store: Send + Sync + 'static {
         since: Timestamp,
     ) -> Result<DispatchFacts, StoreError>;
 
+    /// What `person` was credited with in `[from, to)` (the ledger's sums, corrections too).
+    async fn earned(
+        &self,
+        person: Uuid,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<crate::credit::Earned, StoreError>;
+
+    /// How many requests `requester` asked for themself since `since`, and when the first of
+    /// them was asked (for the per-person daily limit).
+    async fn asked_since(
+        &self,
+        requester: Uuid,
+        since: Timestamp,
+    ) -> Result<(u32, Option<Timestamp>), StoreError>;
+
     async fn person(&self, id: Uuid) -> Result<Option<PersonRef>, StoreError>;
     /// Records that someone read a resident's number in full.
     async fn record_contact_read(&self, read: &ContactRead) -> Result<(), StoreError>;

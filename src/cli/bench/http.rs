@@ -309,7 +309,14 @@ impl Server {
             .arg("serve")
             .args(["--database-url", &scratch.db.database_url])
             .args(["--sqlite-synchronous", synchronous.get_name()])
-            .args(["--bind", "127.0.0.1:0", "--rate-limit", "0"])
+            .args([
+                "--bind",
+                "127.0.0.1:0",
+                "--rate-limit",
+                "0",
+                "--daily-requests",
+                "0",
+            ])
             .args(
                 common
                     .workflows

@@ -1,24 +1,28 @@
 //! 我的数据: everything Linli holds about the caller, as one JSON document to keep or take
 //! elsewhere (PIPL arts. 45, 47): who they are, the requests they asked for with their
 //! histories as they may see them, their photos, their hours and points, their sign-ins.
-//! Every export is recorded.
+//! As a zip (`?format=zip`), the photos themselves come with it, so the download is the
+//! whole of it without another request per photo. Every export is recorded.
+
+use std::io::Write;
 
 use axum::extract::State;
 use axum::http::header;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use storage::audit::AuditRecord;
 use storage::reports::Period;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
-use workflow_core::store::{Page, Scope, TicketFilter};
+use workflow_core::store::{Page, Scope, StoreError, TicketFilter};
 
 use crate::AppState;
 use crate::auth::{Caller, access_record};
-use crate::error::{ApiResult, Problem};
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::extract::ApiQuery;
 use crate::views::{EventView, event_view};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -64,6 +68,15 @@ pub struct MyPhoto {
     pub stage: String,
     pub content_type: String,
     pub url: String,
+    /// Where the photo is inside the zip (`?format=zip` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct ExportQuery {
+    /// `zip`: `my-data.json` and every photo under `photos/`; JSON otherwise.
+    pub format: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -85,13 +98,20 @@ pub struct MySignIn {
 }
 
 /// Everything Linli holds about the caller, as a file to download.
-#[utoipa::path(get, path = "/api/v1/me/export", tag = "me",
-    responses((status = 200, body = MyData), (status = 401, body = Problem)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/me/export", tag = "me", params(ExportQuery),
+    responses((status = 200, content((MyData = "application/json"), (Vec<u8> = "application/zip"))),
+        (status = 400, body = Problem), (status = 401, body = Problem)), security(("bearer" = [])))]
 async fn export(
     State(state): State<AppState>,
     caller: Caller,
+    ApiQuery(q): ApiQuery<ExportQuery>,
     parts: Parts,
 ) -> ApiResult<Response> {
+    let zip = match q.format.as_deref() {
+        None | Some("json") => false,
+        Some("zip") => true,
+        Some(_) => return Err(ApiError::invalid_query("format must be json or zip")),
+    };
     let me = &caller.principal;
     let phone = state
         .store
@@ -130,6 +150,7 @@ async fn export(
                 .into_iter()
                 .map(|p| MyPhoto {
                     url: format!("/api/v1/tickets/{}/photos/{}", t.id, p.id),
+                    file: zip.then(|| photo_file(t.id, p.id, &p.content_type)),
                     id: p.id,
                     stage: p.stage,
                     content_type: p.content_type,
@@ -207,9 +228,55 @@ async fn export(
             ..access_record(&state, &parts, "export")
         })
         .await?;
-    let file = format!(
-        "attachment; filename=\"linli-my-data-{}.json\"",
-        now.strftime("%Y%m%d")
-    );
-    Ok(([(header::CONTENT_DISPOSITION, file)], axum::Json(data)).into_response())
+    let name = format!("linli-my-data-{}", now.strftime("%Y%m%d"));
+    if !zip {
+        let file = format!("attachment; filename=\"{name}.json\"");
+        return Ok(([(header::CONTENT_DISPOSITION, file)], axum::Json(data)).into_response());
+    }
+    let mut photos = Vec::new();
+    for r in &data.requests {
+        for p in &r.photos {
+            if let Some((_, bytes)) = state.store.photo(r.id, p.id).await? {
+                photos.push((p.file.clone().unwrap_or_default(), bytes));
+            }
+        }
+    }
+    let bytes = archive(&data, &photos)
+        .map_err(|e| ApiError::Store(StoreError::Other(format!("writing the zip: {e}"))))?;
+    let file = format!("attachment; filename=\"{name}.zip\"");
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/zip".to_owned()),
+            (header::CONTENT_DISPOSITION, file),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+/// A photo's name inside the zip: by request, with the extension its type calls for.
+fn photo_file(ticket: Uuid, photo: Uuid, content_type: &str) -> String {
+    let ext = match content_type {
+        "image/png" => "png",
+        "image/webp" => "webp",
+        "image/gif" => "gif",
+        _ => "jpg",
+    };
+    format!("photos/{ticket}/{photo}.{ext}")
+}
+
+/// `my-data.json` and the photos, stored rather than compressed: photos are compressed
+/// already, and the document is small beside them.
+fn archive(data: &MyData, photos: &[(String, Vec<u8>)]) -> zip::result::ZipResult<Vec<u8>> {
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let stored = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Stored)
+        .large_file(false);
+    zip.start_file("my-data.json", stored)?;
+    serde_json::to_writer_pretty(&mut zip, data).map_err(std::io::Error::from)?;
+    for (name, bytes) in photos {
+        zip.start_file(name.as_str(), stored)?;
+        zip.write_all(bytes)?;
+    }
+    Ok(zip.finish()?.into_inner())
 }

@@ -14,6 +14,30 @@ use crate::scope::{push_list_conditions, push_scope};
 use crate::{SqlStore, event_rows, ticket_rows};
 
 impl SqlStore {
+    /// How many requests a person asked for themself since `since` (entered for them by
+    /// someone else does not count), and when the first of those was asked.
+    pub(crate) async fn count_asked_since(
+        &self,
+        requester: Uuid,
+        since: jiff::Timestamp,
+    ) -> Result<(u32, Option<jiff::Timestamp>), StoreError> {
+        let (n, first): (i64, Option<i64>) = with_reader!(self, pool, {
+            sqlx::query_as(
+                "SELECT COUNT(*), MIN(created_at_us) FROM tickets \
+                 WHERE requester_id = $1 AND proxy_id IS NULL AND created_at_us >= $2",
+            )
+            .bind(requester)
+            .bind(crate::us(since))
+            .fetch_one(pool)
+            .await
+            .map_err(from_sqlx)
+        })?;
+        Ok((
+            u32::try_from(n).unwrap_or(u32::MAX),
+            first.map(crate::from_us),
+        ))
+    }
+
     /// How many open requests run on this workflow version (what a migration looks at).
     pub async fn open_tickets_of(&self, workflow: &str, version: u32) -> Result<u64, StoreError> {
         let n: i64 = with_reader!(self, pool, {

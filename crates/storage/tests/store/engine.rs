@@ -368,6 +368,21 @@ impl Store for Recording {
     async fn person(&self, id: Uuid) -> Result<Option<PersonRef>, StoreError> {
         self.inner.person(id).await
     }
+    async fn earned(
+        &self,
+        p: Uuid,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<workflow_core::credit::Earned, StoreError> {
+        self.inner.earned(p, from, to).await
+    }
+    async fn asked_since(
+        &self,
+        r: Uuid,
+        since: Timestamp,
+    ) -> Result<(u32, Option<Timestamp>), StoreError> {
+        self.inner.asked_since(r, since).await
+    }
     async fn record_contact_read(&self, read: &ContactRead) -> Result<(), StoreError> {
         self.inner.record_contact_read(read).await
     }

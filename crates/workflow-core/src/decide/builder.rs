@@ -5,6 +5,7 @@ use jiff::Timestamp;
 
 use crate::calendar::add_working;
 use crate::command::*;
+use crate::credit::{CreditContext, assess};
 use crate::definition::{AssignEffect, StateId, TransitionDef, Workflow};
 use crate::event::{ActorRef, Credit, Event, EventKind, Recorded};
 use crate::role::Role;
@@ -23,6 +24,8 @@ pub(crate) struct Builder<'w> {
     pub(super) events: Vec<Event>,
     pub(super) timers: Vec<TimerChange>,
     pub(super) notifications: Vec<Notification>,
+    /// What the Engine read for a crediting action's caps and doubts (none: nothing read).
+    pub(super) credit_context: CreditContext,
 }
 
 impl<'w> Builder<'w> {
@@ -47,6 +50,7 @@ impl<'w> Builder<'w> {
             events: Vec::new(),
             timers: Vec::new(),
             notifications: Vec::new(),
+            credit_context: CreditContext::default(),
         }
     }
 
@@ -98,7 +102,13 @@ impl<'w> Builder<'w> {
             AssignEffect::Claim => Some(Assignee::Person(self.actor_id)),
         };
         self.actor.role = role;
-        let credit = self.credit(tr, &data);
+        let (credit, doubts) = match (self.credit(tr, &data), &self.wf.credit) {
+            (Some(c), Some(rule)) => {
+                let (c, doubts) = assess(rule, c, &self.credit_context);
+                (Some(c), doubts)
+            }
+            _ => (None, Vec::new()),
+        };
         let objection = self
             .wf
             .objections
@@ -127,6 +137,15 @@ impl<'w> Builder<'w> {
             credit,
             released,
         });
+        if let Some(c) = credit.filter(|_| !doubts.is_empty()) {
+            // The system questions it, not the resident who confirmed.
+            let acting = std::mem::replace(&mut self.actor, ActorRef::system());
+            self.push(EventKind::CreditQuestioned {
+                person: c.person,
+                doubts,
+            });
+            self.actor = acting;
+        }
         if tr.to.is_some() {
             self.enter_state(Some(from), to_id);
         }

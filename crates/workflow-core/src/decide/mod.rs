@@ -25,6 +25,7 @@ use jiff::Timestamp;
 
 use crate::calendar::working_between;
 use crate::command::*;
+use crate::credit::CreditContext;
 use crate::definition::{ClockDef, TransitionDef, Workflow};
 use crate::event::{ActorRef, Event, EventKind, Recorded, Submitted};
 use crate::role::Role;
@@ -101,6 +102,18 @@ pub fn decide(
     act: &Act,
     now: Timestamp,
 ) -> Result<Decision, CommandError> {
+    decide_with(wf, ticket, actor, act, now, &CreditContext::default())
+}
+
+/// [`decide`], with what was read for a crediting action's daily caps and doubts.
+pub fn decide_with(
+    wf: &Workflow,
+    ticket: Ticket,
+    actor: &Actor,
+    act: &Act,
+    now: Timestamp,
+    credit: &CreditContext,
+) -> Result<Decision, CommandError> {
     check_workflow(wf, &ticket)?;
     if !wf.has_action(&act.action) {
         return Err(CommandError::UnknownAction {
@@ -140,6 +153,7 @@ pub fn decide(
     }
     let version = ticket.version;
     let mut b = Builder::new(wf, ticket, actor, now, version);
+    b.credit_context = *credit;
     b.transition(tr, role, recorded, act.fields.assignee, None);
     if let Some(step) = step {
         b.practice(step);
@@ -155,9 +169,22 @@ pub fn decide_firing(
     firing: &Firing,
     now: Timestamp,
 ) -> Result<Option<Decision>, CommandError> {
+    decide_firing_with(wf, ticket, firing, now, &CreditContext::default())
+}
+
+/// [`decide_firing`], with what was read for a crediting timer's daily caps and doubts (an
+/// automatic close credits the volunteer as the resident's confirmation would).
+pub fn decide_firing_with(
+    wf: &Workflow,
+    ticket: &Ticket,
+    firing: &Firing,
+    now: Timestamp,
+    credit: &CreditContext,
+) -> Result<Option<Decision>, CommandError> {
     check_workflow(wf, ticket)?;
     let system = Actor::system();
     let mut b = Builder::new(wf, ticket.clone(), &system, now, ticket.version);
+    b.credit_context = *credit;
     let fired = match &firing.key {
         TimerKey::State(action) => {
             let tr = current_state(wf, ticket).and_then(|s| wf.transition(s, action));

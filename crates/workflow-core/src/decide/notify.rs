@@ -27,9 +27,11 @@ impl Builder<'_> {
             EventKind::Escalated { to, .. } | EventKind::ObjectionsEscalated { to, .. } => {
                 recipients.push(Recipient::Staff(to))
             }
-            // Automatic dispatch hands the ticket back to the branch, and a follow-up is
-            // the branch's task: always say so.
-            EventKind::AutoDispatchStopped { .. } | EventKind::FollowUpDue { .. } => {
+            // Automatic dispatch hands the ticket back to the branch, a follow-up is the
+            // branch's task, and a questioned credit is the branch's to look at: always say so.
+            EventKind::AutoDispatchStopped { .. }
+            | EventKind::FollowUpDue { .. }
+            | EventKind::CreditQuestioned { .. } => {
                 recipients.push(Recipient::Staff(Role::Secretary))
             }
             // A co-handler is told of their part, and of their deadline passing (with the

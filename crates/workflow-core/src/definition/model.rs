@@ -228,11 +228,19 @@ pub struct AutoDispatchDef {
 }
 
 /// `[credit]`: the actions that credit the ticket's holder with its service time and with
-/// points: the category's weight plus the bonus for the rating given (none when unrated).
+/// points: the category's weight plus the bonus for the rating given (none when unrated);
+/// what one person may be credited in a day, and how soon after taking a request a report of
+/// it done is questioned ([`crate::credit`]).
 #[derive(Clone, Debug)]
 pub struct CreditRule {
     pub on: Vec<String>,
     pub rating_bonus: [i32; 5],
+    /// `daily_time`: the most service time credited to one person in a civil day.
+    pub daily_minutes: Option<u32>,
+    /// `daily_points`: the most points credited to one person in a civil day.
+    pub daily_points: Option<i32>,
+    /// `question_under`: work reported done sooner than this after it was taken is questioned.
+    pub question_under_secs: Option<i64>,
 }
 
 impl CreditRule {

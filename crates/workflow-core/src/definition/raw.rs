@@ -116,6 +116,12 @@ pub(crate) struct RawCredit {
     pub on: Spanned<OneOrMany>,
     /// Points added to the category's weight for a rating of 1…5 stars.
     pub rating_bonus: Option<Spanned<Vec<i32>>>,
+    /// The most service time credited to one person in a civil day (`"8h"`).
+    pub daily_time: Option<Name>,
+    /// The most points credited to one person in a civil day.
+    pub daily_points: Option<Spanned<u16>>,
+    /// Work reported done sooner than this after it was taken is questioned (`"5m"`).
+    pub question_under: Option<Name>,
 }
 
 #[derive(Deserialize, Clone)]

@@ -47,7 +47,8 @@ impl Engine {
             expected: act.expected_version,
             actual: actual.unwrap_or(act.expected_version + 1),
         };
-        let decision = match decide(wf, ticket, actor, &act, self.clock.now()) {
+        let credit = self.credit_context(wf, &ticket, &act.action).await?;
+        let decision = match decide_with(wf, ticket, actor, &act, self.clock.now(), &credit) {
             Ok(d) => d,
             // A ticket remembered rather than read may be behind the stored one: a caller
             // whose version is stale hears of the conflict, not of a state the ticket left.
@@ -252,5 +253,38 @@ impl Engine {
             }
         }
         Ok(())
+    }
+
+    /// What a crediting action's daily caps and doubts need beyond the ticket: the holder's
+    /// credits earlier today (in the deployment's zone) and when they took the request and
+    /// reported it done. Nothing is read for an action that credits nobody.
+    pub(super) async fn credit_context(
+        &self,
+        wf: &Workflow,
+        ticket: &Ticket,
+        action: &str,
+    ) -> Result<CreditContext, EngineError> {
+        let credits = wf
+            .credit
+            .as_ref()
+            .is_some_and(|r| r.on.iter().any(|a| a == action));
+        let holder = ticket.assignee.and_then(Assignee::person);
+        let Some(person) = holder.filter(|_| credits) else {
+            return Ok(CreditContext::default());
+        };
+        let today = self.clock.now().to_zoned(self.catalog.time_zone());
+        let (from, to) = match (
+            today.start_of_day(),
+            today.tomorrow().and_then(|d| d.start_of_day()),
+        ) {
+            (Ok(from), Ok(to)) => (from.timestamp(), to.timestamp()),
+            _ => return Ok(CreditContext::default()),
+        };
+        let earned_today = self.store.earned(person, from, to).await?;
+        let events = self.store.events(ticket.id).await?;
+        Ok(CreditContext {
+            earned_today,
+            work_span: crate::credit::work_span(&events, person),
+        })
     }
 }

@@ -13,7 +13,10 @@ use uuid::Uuid;
 use crate::access::{Asked, Contact, Door, Principal, Refusal};
 use crate::clock::Clock;
 use crate::command::*;
-use crate::decide::{decide, decide_auto_dispatch, decide_firing, decide_submission};
+use crate::credit::CreditContext;
+use crate::decide::{
+    decide, decide_auto_dispatch, decide_firing_with, decide_submission, decide_with,
+};
 use crate::definition::{Catalog, Workflow, WorkflowKey};
 use crate::dispatch::{self, Need, RECENT_DAYS, Ranked};
 use crate::event::Event;
@@ -93,6 +96,12 @@ pub enum EngineError {
     WorkflowMissing(String),
     #[error(transparent)]
     Refused(#[from] Refusal),
+    /// A person asked for more requests in a day than the deployment allows.
+    #[error(
+        "at most {limit} requests a day may be asked for online; call the community office, \
+         or try again later"
+    )]
+    TooManyToday { limit: u32, retry_after_secs: u64 },
     #[error(transparent)]
     Store(StoreError),
 }
@@ -145,6 +154,9 @@ pub struct Engine {
     /// the database round trips of different tickets (a ticket's own timers always fire in
     /// due order, one after another).
     timer_parallelism: usize,
+    /// At most this many requests a person asks for themself in any 24 hours (OWASP API4:
+    /// a script or a stuck finger cannot flood the branch's queue); `None`: no limit.
+    daily_requests: Option<u32>,
 }
 
 impl Engine {
@@ -160,7 +172,15 @@ impl Engine {
             catalog,
             signals,
             timer_parallelism: 1,
+            daily_requests: None,
         }
+    }
+
+    /// Limits the requests one person asks for themself in any 24 hours. Requests entered
+    /// for someone (代办) count for nobody: the desk that enters them is staff at work.
+    pub fn with_daily_request_limit(mut self, limit: Option<u32>) -> Engine {
+        self.daily_requests = limit;
+        self
     }
 
     pub fn with_timer_parallelism(mut self, n: usize) -> Engine {

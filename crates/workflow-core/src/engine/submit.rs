@@ -33,6 +33,9 @@ impl Engine {
         {
             return Ok(done);
         }
+        if intake.on_behalf_of.is_none() {
+            self.within_daily_limit(actor.id).await?;
+        }
         let category = self
             .catalog
             .category(&new.category)
@@ -127,5 +130,24 @@ impl Engine {
                 reason: "no resident of your community has this id".into(),
             }),
         }
+    }
+
+    /// Refuses a person's request past the daily limit, saying when the oldest of the day's
+    /// requests leaves the window (a retry before then is refused again).
+    async fn within_daily_limit(&self, person: Uuid) -> Result<(), EngineError> {
+        let Some(limit) = self.daily_requests else {
+            return Ok(());
+        };
+        let now = self.clock.now();
+        let day = SignedDuration::from_hours(24);
+        let (asked, first) = self.store.asked_since(person, now - day).await?;
+        if asked < limit {
+            return Ok(());
+        }
+        let free_at = first.map_or(now + day, |f| f + day);
+        Err(EngineError::TooManyToday {
+            limit,
+            retry_after_secs: free_at.duration_since(now).as_secs().max(1) as u64,
+        })
     }
 }

@@ -93,7 +93,17 @@ impl Engine {
                     let pick = dispatch::best(&self.rank(&ticket).await?).map(Assignee::Person);
                     decide_auto_dispatch(wf, &ticket, &firing, pick, self.clock.now())?
                 }
-                _ => decide_firing(wf, &ticket, &firing, self.clock.now())?,
+                TimerKey::State(action) => {
+                    let credit = self.credit_context(wf, &ticket, action).await?;
+                    decide_firing_with(wf, &ticket, &firing, self.clock.now(), &credit)?
+                }
+                _ => decide_firing_with(
+                    wf,
+                    &ticket,
+                    &firing,
+                    self.clock.now(),
+                    &CreditContext::default(),
+                )?,
             };
             // Requests merged under the ticket follow what the timer did, as they follow a
             // person's action (a workflow's timer that cancels a request releases them).

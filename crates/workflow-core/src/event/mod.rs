@@ -17,6 +17,16 @@ pub struct ActorRef {
     pub role: Role,
 }
 
+impl ActorRef {
+    /// The system: timers, and what rules do on their own.
+    pub fn system() -> ActorRef {
+        ActorRef {
+            id: None,
+            role: Role::System,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Event {
     pub ticket_id: Uuid,
@@ -122,6 +132,12 @@ pub enum EventKind {
         /// sent back by the resident).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         released: Option<Uuid>,
+    },
+    /// A credit cut by the day's cap, or work reported done implausibly soon: the branch is
+    /// told, to look (see [`crate::credit`]).
+    CreditQuestioned {
+        person: Uuid,
+        doubts: Vec<crate::credit::Doubt>,
     },
     /// Automatic dispatch gave up: the attempts ran out, or nobody eligible was left. The
     /// secretary is told and dispatches by hand.
@@ -265,7 +281,10 @@ impl Event {
     /// Recorded for those who handle the request only (an internal note): the resident
     /// never sees it.
     pub fn is_internal(&self) -> bool {
-        matches!(self.kind, EventKind::Transitioned { internal: true, .. })
+        matches!(
+            self.kind,
+            EventKind::Transitioned { internal: true, .. } | EventKind::CreditQuestioned { .. }
+        )
     }
 
     /// Goes on a volunteer's record, which dispatch ranking weighs: a holder handed the
@@ -309,6 +328,7 @@ impl EventKind {
             EventKind::Escalated { .. } => "escalation",
             EventKind::ObjectionsEscalated { .. } => "objections_escalated",
             EventKind::AutoDispatchStopped { .. } => "auto_dispatch_stopped",
+            EventKind::CreditQuestioned { .. } => "credit_questioned",
         }
     }
 }

@@ -266,6 +266,8 @@ impl Ticket {
                     c.closed = true;
                 }
             }
+            // The credit itself is on the transition; the doubt changes nothing of the ticket.
+            EventKind::CreditQuestioned { .. } => {}
             EventKind::AutoDispatchStopped { no_candidate, .. } => {
                 self.auto_dispatch_spent |= !no_candidate;
             }

@@ -469,6 +469,18 @@ fn credit_names_known_actions_and_five_bonuses() {
         "rating_bonus = [0, 1]",
         "5 numbers, got 2",
     );
+    assert_rejected(
+        "[calendars.office]",
+        "[credit]\non = \"finish\"\ndaily_time = \"1wd\"\n\n[calendars.office]",
+        "daily_time = \"1wd\"",
+        "clock time",
+    );
+    assert_rejected(
+        "[calendars.office]",
+        "[credit]\non = \"finish\"\nquestion_under = \"soon\"\n\n[calendars.office]",
+        "question_under = \"soon\"",
+        "bad duration",
+    );
 }
 
 #[test]

@@ -248,9 +248,27 @@ fn credit(
             ),
         }
     }
+    let mut seconds = |raw: &Option<Name>, what: &str| {
+        let raw = raw.as_ref()?;
+        match cx.span(raw)? {
+            Span::Seconds(s) => Some(s),
+            Span::WorkingDays(_) => {
+                cx.err(
+                    raw.span(),
+                    format!("{what} is clock time (\"8h\"), not working days"),
+                );
+                None
+            }
+        }
+    };
+    let daily_minutes = seconds(&r.daily_time, "daily_time").map(|s| (s / 60) as u32);
+    let question_under_secs = seconds(&r.question_under, "question_under");
     (cx.count() == before).then(|| CreditRule {
         on: r.on.get_ref().0.clone(),
         rating_bonus,
+        daily_minutes,
+        daily_points: r.daily_points.as_ref().map(|p| i32::from(*p.get_ref())),
+        question_under_secs,
     })
 }
 

@@ -257,34 +257,37 @@ impl Engine {
 
     /// What a crediting action's daily caps and doubts need beyond the ticket: the holder's
     /// credits earlier today (in the deployment's zone) and when they took the request and
-    /// reported it done. Nothing is read for an action that credits nobody.
+    /// reported it done. Only what the workflow's rule asks for is read: nothing for an
+    /// action that credits nobody, or under a rule without caps or doubts.
     pub(super) async fn credit_context(
         &self,
         wf: &Workflow,
         ticket: &Ticket,
         action: &str,
     ) -> Result<CreditContext, EngineError> {
-        let credits = wf
+        let rule = wf
             .credit
             .as_ref()
-            .is_some_and(|r| r.on.iter().any(|a| a == action));
+            .filter(|r| r.on.iter().any(|a| a == action));
         let holder = ticket.assignee.and_then(Assignee::person);
-        let Some(person) = holder.filter(|_| credits) else {
+        let (Some(rule), Some(person)) = (rule, holder) else {
             return Ok(CreditContext::default());
         };
-        let today = self.clock.now().to_zoned(self.catalog.time_zone());
-        let (from, to) = match (
-            today.start_of_day(),
-            today.tomorrow().and_then(|d| d.start_of_day()),
-        ) {
-            (Ok(from), Ok(to)) => (from.timestamp(), to.timestamp()),
-            _ => return Ok(CreditContext::default()),
-        };
-        let earned_today = self.store.earned(person, from, to).await?;
-        let events = self.store.events(ticket.id).await?;
-        Ok(CreditContext {
-            earned_today,
-            work_span: crate::credit::work_span(&events, person),
-        })
+        let mut cx = CreditContext::default();
+        if rule.daily_minutes.is_some() || rule.daily_points.is_some() {
+            let today = self.clock.now().to_zoned(self.catalog.time_zone());
+            let tomorrow = today.tomorrow().and_then(|d| d.start_of_day());
+            if let (Ok(from), Ok(to)) = (today.start_of_day(), tomorrow) {
+                cx.earned_today = self
+                    .store
+                    .earned(person, from.timestamp(), to.timestamp())
+                    .await?;
+            }
+        }
+        if rule.question_under_secs.is_some() {
+            let events = self.store.events(ticket.id).await?;
+            cx.work_span = crate::credit::work_span(&events, person);
+        }
+        Ok(cx)
     }
 }

@@ -185,6 +185,7 @@ export async function figures(ctx) {
       clockRates.map(([clock, rate]) => tile(`${t('onTime')} · ${clockLabel(ctx, clock)}`, percent(rate))),
       tile(t('satisfaction'), percent(stats.satisfaction_rate)),
       tile(t('ratingAvg'), stats.rating_average ? stats.rating_average.toFixed(1) : '—')),
+    h('p', { class: 'means' }, t('ratesMean')),
     h('h3', {}, t('byCategory')),
     categories.length
       ? h('table', { class: 'bars' },

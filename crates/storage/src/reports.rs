@@ -72,6 +72,8 @@ pub struct ClockFigures {
     pub stopped: i64,
     pub on_time: i64,
     pub breaches: i64,
+    /// Breached and still running (not stopped since): late, though not closed.
+    pub breached_open: i64,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
@@ -384,7 +386,10 @@ impl SqlStore {
                  FROM (SELECT {rating} AS r FROM events e JOIN tickets t ON t.id = e.ticket_id WHERE "
             ));
             push_cohort(&mut q, unit, from, to);
-            q.push(") x WHERE r IS NOT NULL");
+            // The resident's word only, or that of who entered it for them (代办).
+            q.push(
+                " AND (e.actor_id = t.requester_id OR e.actor_id = t.proxy_id)) x WHERE r IS NOT NULL",
+            );
             let r = q.build().fetch_one(pool).await.map_err(from_sqlx)?;
             out.rated = r.try_get(0).map_err(from_sqlx)?;
             out.rating_sum = r.try_get(1).map_err(from_sqlx)?;
@@ -413,6 +418,23 @@ impl SqlStore {
                         c.on_time += on_time;
                     }
                 }
+            }
+
+            // Breaches not followed by a stop of the same clock: still running, and late.
+            let stopped_clock = (dialect.json_text)("s.body", "clock");
+            let mut q = sqlx::QueryBuilder::new(format!(
+                "SELECT {clock}, COUNT(*) FROM events e JOIN tickets t ON t.id = e.ticket_id WHERE "
+            ));
+            push_cohort(&mut q, unit, from, to);
+            q.push(format!(
+                " AND e.kind = 'sla_breach' AND NOT EXISTS (SELECT 1 FROM events s \
+                 WHERE s.ticket_id = e.ticket_id AND s.seq > e.seq AND s.kind = 'clock_stopped' \
+                 AND {stopped_clock} = {clock}) GROUP BY 1"
+            ));
+            for r in q.build().fetch_all(pool).await.map_err(from_sqlx)? {
+                let name: String = r.try_get(0).map_err(from_sqlx)?;
+                out.clocks.entry(name).or_default().breached_open +=
+                    r.try_get::<i64, _>(1).map_err(from_sqlx)?;
             }
 
             // Time to accept and to complete: from submission to the first such action.

@@ -22,6 +22,7 @@ pub mod duration;
 pub mod engine;
 pub mod erase;
 pub mod event;
+pub mod figures;
 mod hash;
 pub mod label;
 pub mod link;

@@ -24,13 +24,14 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 use workflow_core::Ticket;
+use workflow_core::figures::{on_time_rate, ratio, satisfaction_rate};
 use workflow_core::store::{Page, TicketFilter};
 
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiQuery;
-use crate::routes::reports::ratio;
+
 use crate::views::LabelView;
 
 /// Closed requests listed on a board.
@@ -124,10 +125,12 @@ async fn board(state: &AppState, id: Uuid, q: &BoardQuery) -> ApiResult<BoardVie
         submitted: f.submitted,
         closed: f.closed,
         open: f.open,
-        response_rate: clock("response").and_then(|c| ratio(c.on_time, c.stopped)),
+        response_rate: clock("response")
+            .and_then(|c| on_time_rate(c.on_time, c.stopped, c.breached_open)),
         resolution_rate: ratio(f.closed, f.submitted),
-        satisfaction_rate: ratio(f.satisfied, f.rated),
-        on_time_rate: clock("resolution").and_then(|c| ratio(c.on_time, c.stopped)),
+        satisfaction_rate: satisfaction_rate(f.satisfied, f.rated),
+        on_time_rate: clock("resolution")
+            .and_then(|c| on_time_rate(c.on_time, c.stopped, c.breached_open)),
         claim_rate: ratio(f.to_accept.count, f.submitted),
     };
     let catalog = state.engine.catalog();
@@ -205,7 +208,13 @@ async fn board_page(
             "<div class=\"figure\"><dt class=\"name\">{label}</dt><dd class=\"value\">{value}</dd></div>"
         ));
     }
-    html.push_str("</dl><h2>本月诉求已办结 Closed</h2><ol class=\"closed\">");
+    html.push_str(
+        "</dl><p class=\"means\">响应率、按时办结率 = 按时的 ÷（已完成的 + 已超时仍未完成的）；\
+         解决率 = 已办结 ÷ 收到；满意率 = 居民评 4–5 星的 ÷ 居民的评价；认领率 = 已接单 ÷ 收到。\
+         On time = by the deadline ÷ (done + overdue and still open); resolution = closed ÷ \
+         received; satisfied = residents' 4–5 stars ÷ residents' ratings; claimed = accepted ÷ \
+         received.</p><h2>本月诉求已办结 Closed</h2><ol class=\"closed\">",
+    );
     for c in &b.closed {
         let label = c
             .category_label

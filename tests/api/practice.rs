@@ -503,6 +503,17 @@ async fn whoever_asks_for_more_time_does_not_grant_it(app: TestApp) {
         .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     assert!(!allowed(&r.body).contains(&"approve_extension".to_owned()));
+    // The community office, who may decide it, is told; not the branch, who asked.
+    let asked: Vec<_> = told(&app, &t)
+        .await
+        .into_iter()
+        .filter(|(event, _)| event == "request_extension")
+        .map(|(_, to)| to)
+        .collect();
+    assert_eq!(
+        asked,
+        vec![Recipient::Staff(workflow_core::role::Role::Community)]
+    );
     let r = app
         .act("secretary", &t, "approve_extension", Value::Null)
         .await;

@@ -57,6 +57,15 @@ impl Role {
     pub fn is_staff(self) -> bool {
         matches!(self, Role::Secretary | Role::Community | Role::Street)
     }
+
+    /// The staff level above this one (branch → community → street), if any.
+    pub fn above(self) -> Option<Role> {
+        match self {
+            Role::Secretary => Some(Role::Community),
+            Role::Community => Some(Role::Street),
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Display for Role {

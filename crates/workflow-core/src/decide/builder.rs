@@ -19,6 +19,8 @@ pub(crate) struct Builder<'w> {
     pub(super) ticket: Ticket,
     pub(super) actor: ActorRef,
     pub(super) actor_id: uuid::Uuid,
+    /// Every role of who acts (the event names only the one they acted in).
+    pub(super) actor_roles: crate::role::RoleSet,
     pub(super) now: Timestamp,
     pub(super) expected_version: u64,
     pub(super) events: Vec<Event>,
@@ -45,6 +47,7 @@ impl<'w> Builder<'w> {
                 role,
             },
             actor_id: actor.id,
+            actor_roles: actor.roles,
             now,
             expected_version,
             events: Vec::new(),

@@ -73,6 +73,23 @@ impl Builder<'_> {
             };
             recipients.extend(r);
         }
+        // Asking for more time goes to those who may decide it: a staff level the asker holds
+        // cannot approve its own asking (`decide/guards.rs`), so the level above is told.
+        let asks = self
+            .wf
+            .extensions
+            .as_ref()
+            .is_some_and(|x| x.request == name);
+        if asks {
+            for r in &mut recipients {
+                if let Recipient::Staff(level) = *r
+                    && self.actor_roles.contains(level)
+                    && let Some(above) = level.above()
+                {
+                    *r = Recipient::Staff(above);
+                }
+            }
+        }
         let actor = self.actor_id;
         for r in recipients {
             let own = r == Recipient::Person(actor);

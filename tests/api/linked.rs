@@ -117,6 +117,24 @@ async fn merged_requests_are_worked_once_and_each_resident_rates_their_own(app: 
         .act("secretary", &next_door, "merge", json!({"parent": first}))
         .await;
     ok(&r, "merge the second");
+    // A resident may not link requests: told so, not of a parent they never named (unmerge)
+    // or cannot see (merge).
+    let r = app.act("supervisor", &again, "unmerge", json!({})).await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::FORBIDDEN, "role_not_allowed"),
+        "{:?}",
+        r.body
+    );
+    let r = app
+        .act("resident", &other, "merge", json!({"parent": next_door}))
+        .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::FORBIDDEN, "role_not_allowed"),
+        "{:?}",
+        r.body
+    );
     assert_eq!(
         ticket(&app, "secretary", &first).await["duplicates"],
         json!([again, next_door])

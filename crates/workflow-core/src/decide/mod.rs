@@ -126,18 +126,7 @@ pub fn decide_with(
             actual: ticket.version,
         });
     }
-    let from = current_state(wf, &ticket);
-    let Some(tr) = from.and_then(|s| wf.transition(s, &act.action)) else {
-        return Err(CommandError::NotAllowedInState {
-            action: act.action.clone(),
-            state: ticket.state.clone(),
-        });
-    };
-    let Some(role) = acting_role(tr, &ticket, actor) else {
-        return Err(CommandError::RoleNotAllowed {
-            action: act.action.clone(),
-        });
-    };
+    let (tr, role) = may_take(wf, &ticket, actor, &act.action)?;
     let recorded = check_fields(tr, &act.fields)?;
     if let Some(reason) = refusal(wf, &ticket, tr, actor, now) {
         return Err(CommandError::NotNow {
@@ -159,6 +148,28 @@ pub fn decide_with(
         b.practice(step);
     }
     Ok(b.finish())
+}
+
+/// The transition `action` takes from the ticket's state, and the role the actor takes it
+/// in: refused when the state has no such action, then when the actor has no such role.
+/// Checked before anything else about the action (its fields, the request it names).
+pub fn may_take<'w>(
+    wf: &'w Workflow,
+    ticket: &Ticket,
+    actor: &Actor,
+    action: &str,
+) -> Result<(&'w TransitionDef, Role), CommandError> {
+    let from = current_state(wf, ticket);
+    let Some(tr) = from.and_then(|s| wf.transition(s, action)) else {
+        return Err(CommandError::NotAllowedInState {
+            action: action.to_owned(),
+            state: ticket.state.clone(),
+        });
+    };
+    let role = acting_role(tr, ticket, actor).ok_or_else(|| CommandError::RoleNotAllowed {
+        action: action.to_owned(),
+    })?;
+    Ok((tr, role))
 }
 
 /// Decides a due timer. `None` means the timer outlived its reason (the ticket moved on, the

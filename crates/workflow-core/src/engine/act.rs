@@ -154,6 +154,9 @@ impl Engine {
         act: &Act,
     ) -> Result<Ticket, EngineError> {
         let rule = wf.merging.as_ref().expect("a link action");
+        // Who may link comes first: a caller without the role hears that, not of a parent
+        // they never named or cannot see.
+        crate::decide::may_take(wf, &ticket, actor, &act.action)?;
         let parent_id = if act.action == rule.merge {
             act.fields.parent
         } else {

@@ -278,6 +278,26 @@ async fn the_third_returned_dispatch_goes_up_to_the_community(app: TestApp) {
         ),
         (Some("objections_escalated"), Some(3), Some("community"))
     );
+    // The rule took it up, not the volunteer who declined: the system's event. So are the
+    // clocks the people's actions started and stopped.
+    assert_eq!(
+        (last["actor_id"].clone(), last["actor_role"].as_str()),
+        (Value::Null, Some("system"))
+    );
+    let clocks: Vec<_> = events
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"].as_str().unwrap().starts_with("clock_"))
+        .collect();
+    assert!(!clocks.is_empty());
+    assert!(
+        clocks
+            .iter()
+            .all(|e| e["actor_id"].is_null() && e["actor_role"] == "system"),
+        "{clocks:?}"
+    );
     // A fourth return is counted but tells nobody again.
     app.act("secretary", &t, "dispatch", json!({"assignee": member}))
         .await;

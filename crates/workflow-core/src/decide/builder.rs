@@ -78,7 +78,12 @@ impl<'w> Builder<'w> {
             ticket_id: self.ticket.id,
             seq: self.ticket.version + 1,
             at: self.now,
-            actor: self.actor,
+            // What follows from an action on its own is the system's, not the person's.
+            actor: if kind.is_automatic() {
+                ActorRef::system()
+            } else {
+                self.actor
+            },
             kind,
         };
         self.ticket
@@ -141,13 +146,10 @@ impl<'w> Builder<'w> {
             released,
         });
         if let Some(c) = credit.filter(|_| !doubts.is_empty()) {
-            // The system questions it, not the resident who confirmed.
-            let acting = std::mem::replace(&mut self.actor, ActorRef::system());
             self.push(EventKind::CreditQuestioned {
                 person: c.person,
                 doubts,
             });
-            self.actor = acting;
         }
         if tr.to.is_some() {
             self.enter_state(Some(from), to_id);

@@ -299,6 +299,30 @@ impl Event {
 }
 
 impl EventKind {
+    /// What the system does on its own, whoever's action set it off: clocks starting,
+    /// pausing and stopping, warnings, breaches and escalations, a count of returns reached,
+    /// automatic dispatch giving up, a credit questioned, a follow-up falling due, a
+    /// co-handler's deadline passing, co-handling closing with the lead. Recorded as the
+    /// system's, never as the person's who acted.
+    pub fn is_automatic(&self) -> bool {
+        matches!(
+            self,
+            EventKind::ClockStarted { .. }
+                | EventKind::ClockPaused { .. }
+                | EventKind::ClockResumed { .. }
+                | EventKind::ClockStopped { .. }
+                | EventKind::SlaWarning { .. }
+                | EventKind::SlaBreached { .. }
+                | EventKind::Escalated { .. }
+                | EventKind::ObjectionsEscalated { .. }
+                | EventKind::AutoDispatchStopped { .. }
+                | EventKind::CreditQuestioned { .. }
+                | EventKind::FollowUpDue { .. }
+                | EventKind::CoHandlerBreached { .. }
+                | EventKind::CoHandlingClosed { .. }
+        )
+    }
+
     /// The stable name used in notifications and the audit trail.
     pub fn name(&self) -> &str {
         match self {

@@ -30,6 +30,10 @@ pub const BUILT_IN: &[(&str, &str)] = &[
         include_str!("../workflows/community-service-v4.toml"),
     ),
     (
+        "community-service-v5.toml",
+        include_str!("../workflows/community-service-v5.toml"),
+    ),
+    (
         "dispute-mediation.toml",
         include_str!("../workflows/dispute-mediation.toml"),
     ),

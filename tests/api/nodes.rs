@@ -65,6 +65,7 @@ async fn three_nodes_fire_every_timer_once_even_when_one_dies() {
         "community-service-v2.toml",
         "community-service-v3.toml",
         "community-service-v4.toml",
+        "community-service-v5.toml",
         "micro-wish.toml",
         "dispute-mediation.toml",
     ] {

@@ -712,7 +712,60 @@ async fn a_follow_up_task_appears_the_next_working_day(app: TestApp) {
     );
 }
 
+/// The resident is told when her request goes back to the branch and when it closes itself;
+/// the dispatch expiry and the automatic close count office time, not nights and weekends.
+async fn the_resident_hears_of_a_decline_an_expiry_and_an_automatic_close(app: TestApp) {
+    let resident = Recipient::Person(app.demo.user("resident").id);
+    let member = app.demo.user("member").id;
+    let told_her = |told: Vec<(String, Recipient)>| -> Vec<String> {
+        told.into_iter()
+            .filter(|(_, to)| *to == resident)
+            .map(|(event, _)| event)
+            .collect()
+    };
+    // Friday, twenty office minutes before closing time.
+    app.at("2026-11-27T17:10");
+    let t = app.submit("resident", "repair", "阳台晾衣架掉了").await;
+    for (who, action, body) in [
+        ("secretary", "triage", Value::Null),
+        ("secretary", "dispatch", json!({"assignee": member})),
+        ("member", "decline", json!({"reason": "这周在外地"})),
+        ("secretary", "dispatch", json!({"assignee": member})),
+    ] {
+        let r = app.act(who, &t, action, body).await;
+        assert_eq!(r.status, StatusCode::OK, "{action}: {:?}", r.body);
+    }
+    assert!(told_her(told(&app, &t).await).contains(&"decline".to_owned()));
+    // Friday night and the weekend do not count: still dispatched on Monday morning…
+    app.at("2026-11-30T08:35");
+    app.advance(0).await;
+    let r = app.get("resident", &format!("/api/v1/tickets/{t}")).await;
+    assert_eq!(r.body["state"], "dispatched", "{:?}", r.body);
+    // …and expired once thirty office minutes have passed in all.
+    app.advance(20 * 60).await;
+    let r = app.get("resident", &format!("/api/v1/tickets/{t}")).await;
+    assert_eq!(r.body["state"], "triaged");
+    assert!(told_her(told(&app, &t).await).contains(&"expire".to_owned()));
+    // Done on a Friday afternoon and never confirmed: closed after three working days.
+    app.at("2026-12-04T15:00");
+    let t = app.submit("resident", "repair", "厨房灯不亮").await;
+    app.work_to_completed(&t, "").await;
+    app.at("2026-12-09T14:00");
+    app.advance(0).await;
+    let r = app.get("resident", &format!("/api/v1/tickets/{t}")).await;
+    assert_eq!(
+        r.body["state"], "completed",
+        "Monday to Wednesday noon is not three days"
+    );
+    app.at("2026-12-09T16:00");
+    app.advance(0).await;
+    let r = app.get("resident", &format!("/api/v1/tickets/{t}")).await;
+    assert_eq!(r.body["state"], "closed");
+    assert!(told_her(told(&app, &t).await).contains(&"auto_close".to_owned()));
+}
+
 backends! {
+    the_resident_hears_of_a_decline_an_expiry_and_an_automatic_close,
     a_volunteer_enters_a_request_for_a_resident_by_phone,
     internal_notes_never_reach_the_resident,
     the_third_returned_dispatch_goes_up_to_the_community,

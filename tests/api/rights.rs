@@ -423,7 +423,7 @@ fn capped_catalog() -> workflow_core::Catalog {
     let sources: Vec<_> = linli::workflows::built_in_sources()
         .into_iter()
         .map(|mut s| {
-            if s.name.ends_with("community-service-v4.toml") {
+            if s.name.ends_with("community-service-v5.toml") {
                 s.text = s.text.replace(
                     "rating_bonus = [-1, 0, 0, 1, 2]\n",
                     "rating_bonus = [-1, 0, 0, 1, 2]\ndaily_time = \"90m\"\ndaily_points = 7\nquestion_under = \"10m\"\n",

@@ -220,7 +220,9 @@ try {
   await shot(member, 'volunteer-3-hours');
   await secretary.getByRole('link', { name: '支部数据' }).click();
   await secretary.getByRole('heading', { name: /支部数据/ }).waitFor();
-  await secretary.getByText('满意率').waitFor();
+  await secretary.getByText('满意率', { exact: true }).waitFor();
+  // Each rate says what it divides by.
+  await secretary.locator('p.means', { hasText: '已超时仍未完成的' }).waitFor();
   await secretary.getByText(/及时率/).first().waitFor();
   await secretary.locator('table.bars .meter').first().waitFor();
   await fitsThePhone(secretary, 'the figures');

@@ -133,10 +133,15 @@ async function start() {
   });
 }
 
+/** What a resident is told of beyond the page's own refresh (workflow `[[notify]]` rules). */
+const TOLD_RESIDENT = ['decline', 'expire', 'auto_close'];
+
 function onMessage(message) {
   const to = message.data.recipient || {};
   const mine = to.person === ctx.me.id || ctx.me.teams.includes(to.team);
   if (message.type === 'dispatch' && mine && ctx.me.roles.includes('member')) toast(t('newDispatch'));
+  // A resident hears, in plain words, when her request went back to the branch or closed itself.
+  if (mine && TOLD_RESIDENT.includes(message.type)) toast(t(`told_${message.type}`));
   const where = route();
   if (where.page !== 'ticket' || where.id === message.data.ticket_id) render({ keepError: true, live: true });
 }

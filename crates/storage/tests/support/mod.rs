@@ -23,7 +23,7 @@ pub fn shipped_catalog() -> Catalog {
 const WORKFLOWS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../workflows");
 
 /// The newest community-service version's file.
-const NEWEST: &str = "community-service-v4.toml";
+const NEWEST: &str = "community-service-v5.toml";
 
 fn sources(change: Option<&str>) -> Vec<Source> {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../workflows");
@@ -32,6 +32,7 @@ fn sources(change: Option<&str>) -> Vec<Source> {
         "community-service.toml",
         "community-service-v2.toml",
         "community-service-v3.toml",
+        "community-service-v4.toml",
         NEWEST,
         "micro-wish.toml",
         "dispute-mediation.toml",
@@ -57,7 +58,9 @@ fn sources(change: Option<&str>) -> Vec<Source> {
 pub fn catalog_before_v3() -> Catalog {
     let sources: Vec<Source> = sources(None)
         .into_iter()
-        .filter(|s| !["community-service-v3.toml", NEWEST].contains(&s.name.as_str()))
+        .filter(|s| {
+            !s.name.starts_with("community-service-v") || s.name == "community-service-v2.toml"
+        })
         .map(|mut s| {
             s.text = s
                 .text

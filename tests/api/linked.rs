@@ -272,6 +272,37 @@ async fn a_parent_not_done_sends_its_duplicates_back_and_a_merge_can_be_undone(a
     ok(&r, "merge again");
 }
 
+async fn a_merged_request_its_resident_cancels_leaves_its_parent(app: TestApp) {
+    let first = app.submit("resident", "repair", "1栋单元门门禁坏了").await;
+    let again = app.submit("supervisor", "repair", "单元门关不上").await;
+    let r = app
+        .act("secretary", &again, "merge", json!({"parent": first}))
+        .await;
+    ok(&r, "merge");
+    let r = app
+        .act(
+            "supervisor",
+            &again,
+            "cancel",
+            json!({"reason": "自己修好了"}),
+        )
+        .await;
+    ok(&r, "cancel");
+    // The parent lets go of it, and says so in its history, as the system's doing: its own
+    // resident is not told who cancelled.
+    let parent = ticket(&app, "secretary", &first).await;
+    assert_eq!(parent["duplicates"], json!([]), "{parent}");
+    let events = app
+        .get("resident", &format!("/api/v1/tickets/{first}/events"))
+        .await;
+    let last = events.body.as_array().unwrap().last().unwrap().clone();
+    assert_eq!(
+        (last["kind"].as_str(), last["data"]["child"].as_str()),
+        (Some("duplicate_detached"), Some(again.as_str()))
+    );
+    assert_eq!(last["actor_id"], Value::Null, "{last}");
+}
+
 async fn co_handlers_have_their_own_deadlines_and_close_with_the_lead(app: TestApp) {
     // 王师傅 leads a repair from Monday 08:30 (resolution: 2 working days).
     app.at("2026-11-23T08:30");
@@ -450,4 +481,5 @@ backends! {
     merged_requests_are_worked_once_and_each_resident_rates_their_own,
     a_parent_not_done_sends_its_duplicates_back_and_a_merge_can_be_undone,
     co_handlers_have_their_own_deadlines_and_close_with_the_lead,
+    a_merged_request_its_resident_cancels_leaves_its_parent,
 }

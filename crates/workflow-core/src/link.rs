@@ -47,6 +47,35 @@ pub fn decide_link(
     Ok([child_decision, b.finish()])
 }
 
+/// The parent's side of `child` leaving the merge by an action of its own (not the unmerge,
+/// not following the parent): its resident cancelled it. The parent lets go of it
+/// (`duplicate_detached`, the system's). `None` when `child` did not leave a merge or the parent no longer
+/// lists it.
+pub fn decide_leaving(
+    wf: &Workflow,
+    child: &Decision,
+    parent_wf: &Workflow,
+    parent: Ticket,
+    now: Timestamp,
+) -> Option<Decision> {
+    let rule = wf.merging.as_ref()?;
+    let waiting = &wf.state(rule.state).name;
+    let left = child.events.iter().any(|e| {
+        matches!(&e.kind, EventKind::Transitioned { action, from, stays: false, .. }
+            if from == waiting && *action != rule.unmerge && e.actor.id.is_some())
+    });
+    if !left || !parent.duplicates.contains(&child.ticket.id) {
+        return None;
+    }
+    // The system's, on the parent: its resident is not told who cancelled what.
+    let version = parent.version;
+    let mut b = Builder::new(parent_wf, parent, &Actor::system(), now, version);
+    b.push(EventKind::DuplicateDetached {
+        child: child.ticket.id,
+    });
+    Some(b.finish())
+}
+
 /// Why `parent` cannot take `child` under it, if it cannot: a request is merged under an
 /// open request of the same kind and community, which is not itself merged and whose work
 /// is not done yet; and a request with others merged under it is not merged itself.

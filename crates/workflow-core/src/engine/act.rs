@@ -62,12 +62,14 @@ impl Engine {
             }
             Err(e) => return Err(e.into()),
         };
-        // Requests merged under this one follow it, in the same transaction; one of them
-        // changing meanwhile is decided again (the caller's own request is what they saw).
+        // Requests merged under this one follow it, and the parent of one that leaves lets go
+        // of it, in the same transaction; one of them changing meanwhile is decided again
+        // (the caller's own request is what they saw).
         let (decision_, stale) = (&decision, &stale);
         let attempt = |()| async move {
             let decision = decision_;
-            let followers = self.followers(decision).await?;
+            let mut followers = self.followers(decision).await?;
+            followers.extend(self.parent_letting_go(wf, decision).await?);
             let written = if followers.is_empty() {
                 self.store.apply(decision, None).await
             } else {
@@ -141,6 +143,34 @@ impl Engine {
             ));
         }
         Ok(out)
+    }
+
+    /// The parent's side of a request merged under it that left by its own action (its
+    /// resident cancelled it): the parent no longer lists it.
+    async fn parent_letting_go(
+        &self,
+        wf: &Workflow,
+        d: &Decision,
+    ) -> Result<Option<Decision>, EngineError> {
+        let Some(parent_id) = d.ticket.parent else {
+            return Ok(None);
+        };
+        let Some(parent) = self.store.ticket(parent_id, &Scope::Everything).await? else {
+            return Ok(None);
+        };
+        let Some(parent_wf) = self
+            .catalog
+            .workflow(&parent.workflow_id, parent.workflow_version)
+        else {
+            return Ok(None);
+        };
+        Ok(crate::link::decide_leaving(
+            wf,
+            d,
+            parent_wf,
+            parent,
+            self.clock.now(),
+        ))
     }
 
     /// A merge (并单) or an unmerge: the request and its parent change together. The parent

@@ -225,9 +225,27 @@ async fn a_parked_message_is_listed_and_retried_by_an_admin(app: TestApp) {
     let r = app.get("admin", "/api/v1/admin/outbox/backlog").await;
     assert_eq!(
         r.body,
-        json!({"pending": 0}),
-        "a parked message waits no more"
+        json!({"pending": 0, "parked": 1}),
+        "a parked message waits no more, and is counted where an operator looks"
     );
+    // The metrics and the readiness detail say so too (the node still serves).
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.lines().any(|l| l == "linli_outbox_parked 1"),
+        "{metrics}"
+    );
+    let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), StatusCode::OK);
+    let ready: Value = ready.json().await.unwrap();
+    assert_eq!(ready["parked_messages"], 1, "{ready}");
     let r = app.get("admin", "/api/v1/admin/outbox?state=failed").await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     let parked = r.body.as_array().unwrap();

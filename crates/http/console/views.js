@@ -287,6 +287,7 @@ export async function deliveries(ctx) {
     h('h2', {}, t('deliveries')),
     h('p', { class: 'muted' }, t('deliveriesHelp')),
     h('p', {}, t('deliveriesPending', { n: backlog.pending })),
+    backlog.parked ? h('p', { class: 'parked' }, t('deliveriesParked', { n: backlog.parked })) : null,
     failed.length
       ? h('ul', { class: 'overdue' }, failed.map((m) => h('li', { dataset: { id: m.id } },
         h('span', { class: 'title' }, t(`ev_${m.type}`)),

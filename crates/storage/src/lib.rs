@@ -78,7 +78,7 @@ pub use directory::{
     Applied, Authenticated, MachineToken, NewPerson, PersonEntry, Session, TokenSeen, hash_token,
 };
 pub use error::from_sqlx;
-pub use outbox::{DeliveryAttempt, OutboxDelivery, OutboxEntry, OutboxState};
+pub use outbox::{DeliveryAttempt, OutboxCounts, OutboxDelivery, OutboxEntry, OutboxState};
 pub use postgres::create_database;
 use sqlx::{PgPool, SqlitePool};
 use workflow_core::store::*;

@@ -55,6 +55,14 @@ impl OutboxDelivery {
     }
 }
 
+/// How the outbox stands: what waits for delivery and what was parked (an operator's first
+/// look: the metrics, readiness and the admin page all say both).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OutboxCounts {
+    pub pending: i64,
+    pub parked: i64,
+}
+
 impl SqlStore {
     /// Tells the store whose messages wait for delivery (`linli serve` does, from its
     /// webhooks, before it serves); until then every message waits.
@@ -111,14 +119,22 @@ impl SqlStore {
 
     /// Messages not yet delivered nor parked: the delivery backlog.
     pub async fn outbox_backlog(&self) -> Result<i64, StoreError> {
-        with_reader!(self, pool, {
-            sqlx::query_scalar(
-                "SELECT COUNT(*) FROM outbox WHERE delivered_at_us IS NULL AND NOT parked",
+        Ok(self.outbox_counts().await?.pending)
+    }
+
+    /// Messages waiting for delivery, and those parked after their last attempt (each count
+    /// read by its own partial index).
+    pub async fn outbox_counts(&self) -> Result<OutboxCounts, StoreError> {
+        let (pending, parked): (i64, i64) = with_reader!(self, pool, {
+            sqlx::query_as(
+                "SELECT (SELECT COUNT(*) FROM outbox WHERE delivered_at_us IS NULL AND NOT parked), \
+                 (SELECT COUNT(*) FROM outbox WHERE parked)",
             )
             .fetch_one(pool)
             .await
             .map_err(from_sqlx)
-        })
+        })?;
+        Ok(OutboxCounts { pending, parked })
     }
 
     pub(crate) async fn mark_outbox_delivered(

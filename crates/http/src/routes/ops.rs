@@ -31,6 +31,9 @@ struct Ready {
     /// disk is full or refuses writes, or the database takes no writes, though reads may go on.
     writes: bool,
     workflows: usize,
+    /// Messages parked after their last delivery attempt, waiting for an admin to retry them
+    /// (`GET /api/v1/admin/outbox?state=failed`). Said here, not failed on: the node serves.
+    parked_messages: Option<i64>,
 }
 
 /// How long readiness waits on the database: it answers within a second whatever the
@@ -57,6 +60,13 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
         );
     let writes = database && matches!(timeout_at(deadline, store.writable()).await, Ok(Ok(())));
     let workflows = state.engine.catalog().workflows.len();
+    let parked_messages = match database {
+        true => match timeout_at(deadline, store.outbox_counts()).await {
+            Ok(Ok(c)) => Some(c.parked),
+            _ => None,
+        },
+        false => None,
+    };
     let status = if migrations && writes && workflows > 0 {
         StatusCode::OK
     } else {
@@ -67,6 +77,7 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
         migrations,
         writes,
         workflows,
+        parked_messages,
     };
     (status, axum::Json(ready))
 }
@@ -74,8 +85,9 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
 /// Prometheus text exposition.
 #[utoipa::path(get, path = "/metrics", tag = "ops", responses((status = 200, body = String)))]
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    if let Ok(backlog) = state.store.outbox_backlog().await {
-        metrics::gauge!("linli_outbox_backlog").set(backlog as f64);
+    if let Ok(outbox) = state.store.outbox_counts().await {
+        metrics::gauge!("linli_outbox_backlog").set(outbox.pending as f64);
+        metrics::gauge!("linli_outbox_parked").set(outbox.parked as f64);
     }
     if let Some(w) = state.store.writer_stats() {
         // How group commit is going: writes per batch is what a commit's cost is shared by.

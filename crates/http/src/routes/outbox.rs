@@ -68,9 +68,12 @@ pub struct OutboxView {
 pub struct BacklogView {
     /// Messages waiting for delivery: neither delivered nor parked.
     pub pending: i64,
+    /// Messages parked after their last attempt: an admin retries them.
+    pub parked: i64,
 }
 
-/// How many messages wait for delivery (the `linli_outbox_backlog` gauge's count).
+/// How many messages wait for delivery and how many are parked (the `linli_outbox_backlog`
+/// and `linli_outbox_parked` gauges' counts).
 #[utoipa::path(get, path = "/api/v1/admin/outbox/backlog", tag = "admin",
     responses((status = 200, body = BacklogView), (status = 403, body = Problem)), security(("bearer" = [])))]
 async fn outbox_backlog(
@@ -78,8 +81,11 @@ async fn outbox_backlog(
     caller: Caller,
 ) -> ApiResult<axum::Json<BacklogView>> {
     caller.principal.may(Desk::Admin)?;
-    let pending = state.store.outbox_backlog().await?;
-    Ok(axum::Json(BacklogView { pending }))
+    let c = state.store.outbox_counts().await?;
+    Ok(axum::Json(BacklogView {
+        pending: c.pending,
+        parked: c.parked,
+    }))
 }
 
 /// Outbox messages by state, newest first, each with its delivery attempts.

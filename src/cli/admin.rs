@@ -40,8 +40,9 @@ enum AdminCommand {
     },
     /// Revoke every token of a user.
     RevokeTokens { person: Uuid },
-    /// Import the directory from a TOML file (docs/DIRECTORY.md): validated first, with
-    /// file:line:col messages, then applied in one transaction. Re-importing changes nothing.
+    /// Import the directory from a TOML file (docs/DISPATCH.md, "The directory file"):
+    /// validated first, with file:line:col messages, then applied in one transaction.
+    /// Re-importing changes nothing.
     Import {
         file: PathBuf,
         /// The workflows, whose categories give the skills vocabulary.

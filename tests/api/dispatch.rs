@@ -128,6 +128,16 @@ async fn twenty_members_race_for_a_pool_ticket_and_one_wins(app: TestApp) {
                 || (r.1 == StatusCode::CONFLICT && r.2 == "stale_version")),
         "{results:?}"
     );
+    // One who comes late without the version they saw: the request no longer waits in the
+    // pool (as docs/DISPATCH.md says).
+    let (_, late) = racers.iter().find(|(id, _)| *id != winners[0].0).unwrap();
+    let r = act_as(&app, late, &t, "accept", json!({})).await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::CONFLICT, "action_not_allowed"),
+        "{:?}",
+        r.body
+    );
     let winner = winners[0].0.to_string();
     let now = ticket(&app, &t).await;
     assert_eq!(

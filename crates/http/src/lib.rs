@@ -240,6 +240,16 @@ impl utoipa::Modify for CommonResponses {
                 &mut item.delete,
             ];
             for op in operations.into_iter().flatten() {
+                // Every refusal is a problem document (RFC 9457), whatever the route declared.
+                for (status, response) in op.responses.responses.iter_mut() {
+                    if let (true, utoipa::openapi::RefOr::T(r)) =
+                        (status.starts_with('4') || status.starts_with('5'), response)
+                        && let Some(content) = r.content.shift_remove("application/json")
+                    {
+                        r.content
+                            .insert("application/problem+json".to_owned(), content);
+                    }
+                }
                 for (status, description) in common {
                     op.responses
                         .responses

@@ -439,8 +439,9 @@ impl Checker<'_> {
                 None => self.err(
                     r.span(),
                     format!(
-                        "unknown role {:?}: resident, secretary, member, community, street or admin",
-                        r.get_ref()
+                        "unknown role {:?}: {}",
+                        r.get_ref(),
+                        Role::PEOPLES.join(", ")
                     ),
                 ),
             }

@@ -54,6 +54,17 @@ impl Role {
     }
 
     /// Roles that staff the levels of the escalation ladder, lowest first.
+    /// The roles a person may hold (all but the system's), as written in files and bodies.
+    pub const PEOPLES: [&'static str; 7] = [
+        "resident",
+        "secretary",
+        "member",
+        "community",
+        "street",
+        "admin",
+        "supervisor",
+    ];
+
     pub fn is_staff(self) -> bool {
         matches!(self, Role::Secretary | Role::Community | Role::Street)
     }
@@ -139,5 +150,20 @@ impl fmt::Display for Party {
             Party::Assignee => f.write_str("assignee"),
             Party::CoHandler => f.write_str("co_handler"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_peoples_roles_are_every_role_but_the_systems() {
+        let all: Vec<_> = Role::ALL
+            .iter()
+            .filter(|r| **r != Role::System)
+            .map(|r| r.as_str())
+            .collect();
+        assert_eq!(all, Role::PEOPLES);
     }
 }

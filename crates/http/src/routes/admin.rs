@@ -219,7 +219,9 @@ async fn create_branch(
 pub struct NewPersonBody {
     pub name: String,
     pub phone: Option<String>,
-    /// resident, secretary, member, community, street, admin.
+    /// resident, secretary, member, community, street, admin, supervisor (a residents'
+    /// representative: 督单, read-only). A partner unit's contact is a `member` with the unit
+    /// named in the directory file (`partner`): they claim wishes, and are never dispatched.
     pub roles: Vec<String>,
     pub community_id: Option<Uuid>,
     pub street_id: Option<Uuid>,
@@ -255,9 +257,10 @@ async fn create_person(
         .roles
         .iter()
         .map(|r| match Role::parse(r) {
-            Some(Role::System) | None => {
-                Err(ApiError::invalid_field(format!("unknown role {r:?}")))
-            }
+            Some(Role::System) | None => Err(ApiError::invalid_field(format!(
+                "unknown role {r:?}: {}",
+                Role::PEOPLES.join(", ")
+            ))),
             Some(role) => Ok(role),
         })
         .collect::<ApiResult<Vec<_>>>()?;

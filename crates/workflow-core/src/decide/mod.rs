@@ -303,7 +303,8 @@ pub fn remaining_secs(
     }
 }
 
-/// Deadlines are kept to the second, and so is every instant a decision records.
+/// A submission is recorded to the whole second: its creation time and the deadlines its
+/// first clocks start with (later events keep the microsecond they happened at).
 fn whole_seconds(t: Timestamp) -> Timestamp {
     Timestamp::from_second(t.as_second()).unwrap_or(t)
 }

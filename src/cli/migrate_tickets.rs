@@ -67,8 +67,9 @@ pub async fn run(args: MigrateArgs) -> anyhow::Result<()> {
         })
         .await?;
     progress.finish();
+    let zone = app.engine.catalog().time_zone();
     for m in &moved {
-        println!("{}", line(m));
+        println!("{}", line(m, &zone));
     }
     if args.apply {
         println!(
@@ -89,9 +90,10 @@ pub async fn run(args: MigrateArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `<id>  in_progress → in_progress  resolution recompute: due A → B; response keep`
-fn line(m: &Move) -> String {
-    let clocks: Vec<String> = m.clocks.iter().map(clock).collect();
+/// `<id>  in_progress → in_progress  resolution recompute: due A → B; response keep: due C`,
+/// each deadline in the deployment's zone.
+fn line(m: &Move, zone: &jiff::tz::TimeZone) -> String {
+    let clocks: Vec<String> = m.clocks.iter().map(|c| clock(c, zone)).collect();
     format!(
         "{}  {} → {}  {}",
         m.ticket,
@@ -101,8 +103,16 @@ fn line(m: &Move) -> String {
     )
 }
 
-fn clock(c: &ClockMove) -> String {
-    let due = |t: Option<jiff::Timestamp>| t.map_or("—".to_owned(), |t| t.to_string());
+/// One clock's move, with its deadline before and after (`—`: none, as for a clock paused or
+/// stopped).
+fn clock(c: &ClockMove, zone: &jiff::tz::TimeZone) -> String {
+    let due = |t: Option<jiff::Timestamp>| {
+        t.map_or("—".to_owned(), |t| {
+            t.to_zoned(zone.clone())
+                .strftime("%Y-%m-%d %H:%M")
+                .to_string()
+        })
+    };
     match c.policy {
         Some(p) if c.due_before != c.due => format!(
             "{} {}: due {} → {}",
@@ -111,8 +121,13 @@ fn clock(c: &ClockMove) -> String {
             due(c.due_before),
             due(c.due)
         ),
-        Some(p) => format!("{} {}", c.clock, p.as_str()),
-        None if c.due_before.is_some() || c.due.is_none() => format!("{} dropped", c.clock),
-        None => format!("{} new", c.clock),
+        Some(p) => format!("{} {}: due {} (unchanged)", c.clock, p.as_str(), due(c.due)),
+        None if c.due_before.is_some() || c.due.is_none() => {
+            format!("{} dropped (was due {})", c.clock, due(c.due_before))
+        }
+        None => format!(
+            "{} new: starts on entering one of its start states",
+            c.clock
+        ),
     }
 }

@@ -99,7 +99,13 @@ async fn open_requests_move_to_the_new_version_and_keep_their_history(url: Strin
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("dry run: 2 request(s)"));
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(printed.contains("dry run: 2 request(s)"));
+    // Each clock with its deadline before and after, in the office's zone.
+    let line = printed.lines().find(|l| l.starts_with(&waiting)).unwrap();
+    for clock in ["response keep: due 20", "resolution recompute: due 20"] {
+        assert!(line.contains(clock), "{clock} in {line}");
+    }
     assert_eq!(history(&old, &[&waiting, &working, &done]).await, before);
 
     // A plan that leaves an open state unmapped is refused, naming it; nothing moves.

@@ -179,3 +179,70 @@ fn every_role_a_person_may_hold_is_in_the_role_lists() {
         );
     }
 }
+
+#[test]
+fn every_refusal_is_documented_as_a_problem_document() {
+    let doc = openapi();
+    let mut wrong = Vec::new();
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        for (method, op) in ops.as_object().unwrap() {
+            for (status, response) in op["responses"].as_object().unwrap() {
+                let content = response["content"].as_object();
+                let refusal = status.starts_with('4') || status.starts_with('5');
+                if refusal
+                    && content.is_some_and(|c| c.keys().any(|k| k != "application/problem+json"))
+                {
+                    wrong.push(format!("{method} {path} {status}"));
+                }
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "refusals not application/problem+json: {wrong:?}"
+    );
+}
+
+#[test]
+fn every_document_the_code_and_docs_point_to_exists() {
+    let mut pointers = Vec::new();
+    let mut stack: Vec<PathBuf> = ["src", "crates", "docs", "workflows", "README.md"]
+        .iter()
+        .map(|p| Path::new(ROOT).join(p))
+        .collect();
+    while let Some(path) = stack.pop() {
+        if path.is_dir() {
+            if !path.ends_with("node_modules") {
+                stack.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+            }
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        for (at, _) in text.match_indices("docs/") {
+            let name: String = text[at..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || "/_.-".contains(*c))
+                .collect();
+            if name.ends_with(".md") {
+                pointers.push((path.clone(), name));
+            }
+        }
+    }
+    let missing: Vec<_> = pointers
+        .iter()
+        .filter(|(_, name)| !Path::new(ROOT).join(name).exists())
+        .map(|(from, name)| format!("{} → {name}", from.display()))
+        .collect();
+    assert!(
+        pointers.len() > 20,
+        "the scan found the pointers ({})",
+        pointers.len()
+    );
+    assert!(
+        missing.is_empty(),
+        "pointers to documents that do not exist:\n{}",
+        missing.join("\n")
+    );
+}

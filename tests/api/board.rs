@@ -119,6 +119,18 @@ async fn the_board_shows_the_month_without_anyone_in_it(app: TestApp) {
         "{page}"
     );
     assert_anonymous("the page", &page);
+    // It runs no script: a policy says so.
+    let r = app
+        .client
+        .get(app.url(&format!("/board/{community}?month=2026-11")))
+        .send()
+        .await
+        .unwrap();
+    let csp = r.headers()["content-security-policy"].to_str().unwrap();
+    assert!(
+        csp.starts_with("default-src 'none'") && !csp.contains("script-src"),
+        "{csp}"
+    );
     let (status, kind, feed) = public(
         &app,
         &format!("/public/v1/communities/{community}/board.atom?month=2026-11"),

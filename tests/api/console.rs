@@ -56,6 +56,18 @@ async fn the_console_is_served_from_the_binary_with_a_strict_policy() {
             .await
             .unwrap();
         assert_eq!(again.status(), StatusCode::NOT_MODIFIED, "{file}");
+        // Compressed for a browser that takes it: a third of the bytes or less.
+        let plain = r.bytes().await.unwrap().len();
+        let zipped = app
+            .client
+            .get(app.url(&format!("/console/{file}")))
+            .header("accept-encoding", "gzip")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(zipped.headers()["content-encoding"], "gzip", "{file}");
+        let zipped = zipped.bytes().await.unwrap().len();
+        assert!(zipped * 2 < plain, "{file}: {zipped} of {plain} bytes");
     }
     // Nothing else is: not a path outside the list, not a way out of it.
     for path in ["/console/nope.js", "/console/..%2FCargo.toml", "/console/"] {

@@ -177,6 +177,11 @@ fn percent(r: Option<f64>) -> String {
     r.map_or("—".into(), |r| format!("{:.0}%", r * 100.0))
 }
 
+/// The board page runs no script and loads only the console's stylesheet: it is read by
+/// anyone, and nothing on it may become code.
+const BOARD_CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; \
+                         form-action 'none'; frame-ancestors 'none'";
+
 async fn board_page(
     State(state): State<AppState>,
     Path(id): Path<Uuid>,
@@ -232,7 +237,11 @@ async fn board_page(
     }
     html.push_str("</ol></main></body></html>\n");
     Ok((
-        [CACHE, (header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        [
+            CACHE,
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CONTENT_SECURITY_POLICY, BOARD_CSP),
+        ],
         html,
     )
         .into_response())

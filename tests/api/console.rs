@@ -107,6 +107,73 @@ fn browser() -> Option<(PathBuf, PathBuf)> {
     }
 }
 
+/// Runs a browser walk (`tests/browser/NAME`) against `app`, its clock running on with real
+/// time from now as a deployed server's does; what it printed, once it passed.
+async fn walk(
+    app: &TestApp,
+    chromium: &Path,
+    dir: &Path,
+    script: &str,
+    env: &[(&str, &str)],
+) -> String {
+    let clock = app.clock.clone();
+    tokio::spawn(async move {
+        let tick = std::time::Duration::from_millis(100);
+        loop {
+            tokio::time::sleep(tick).await;
+            clock.advance(jiff::SignedDuration::try_from(tick).unwrap());
+        }
+    });
+    let users: serde_json::Map<_, _> = app
+        .demo
+        .users
+        .iter()
+        .map(|u| {
+            (
+                u.key.to_owned(),
+                json!({"id": u.id, "name": u.name, "token": u.token}),
+            )
+        })
+        .collect();
+    let screenshots = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .unwrap()
+        .join("console-screenshots");
+    let mut command = tokio::process::Command::new("node");
+    command
+        .arg(dir.join(script))
+        .current_dir(dir)
+        .env("LINLI_BASE", format!("http://{}", app.addr))
+        .env("LINLI_USERS", serde_json::Value::Object(users).to_string())
+        .env("LINLI_CHROMIUM", chromium)
+        .env("LINLI_SCREENSHOTS", &screenshots);
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let walked = command.output().await.expect("node runs");
+    let said = String::from_utf8_lossy(&walked.stdout).into_owned();
+    eprintln!("{said}{}", String::from_utf8_lossy(&walked.stderr));
+    assert!(
+        walked.status.success(),
+        "the browser walk {script} failed (screenshots so far in {})",
+        screenshots.display()
+    );
+    eprintln!("screenshots: {}", screenshots.display());
+    said
+}
+
+/// What people stumbled on, walked on a phone: seven tabs, a double tap, an empty form, a
+/// revoked session, the network away and back, 200 % text; axe-core and tap targets on
+/// every page (tests/browser/phone.mjs).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_phone_walk_meets_none_of_the_stumbling_blocks() {
+    let Some((chromium, dir)) = browser() else {
+        return;
+    };
+    let app = TestApp::spawn(&crate::support::sqlite_url().await).await;
+    walk(&app, &chromium, &dir, "phone.mjs", &[]).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_roles_walk_a_request_in_a_real_browser() {
     let Some((chromium, dir)) = browser() else {
@@ -129,49 +196,7 @@ async fn three_roles_walk_a_request_in_a_real_browser() {
         seen.body
     );
 
-    // From here the server's clock runs on with real time, as a deployed server's does.
-    let clock = app.clock.clone();
-    tokio::spawn(async move {
-        let tick = std::time::Duration::from_millis(100);
-        loop {
-            tokio::time::sleep(tick).await;
-            clock.advance(jiff::SignedDuration::try_from(tick).unwrap());
-        }
-    });
-
-    let users: serde_json::Map<_, _> = app
-        .demo
-        .users
-        .iter()
-        .map(|u| {
-            (
-                u.key.to_owned(),
-                json!({"id": u.id, "name": u.name, "token": u.token}),
-            )
-        })
-        .collect();
-    let screenshots = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .parent()
-        .unwrap()
-        .join("console-screenshots");
-    let walk = tokio::process::Command::new("node")
-        .arg(dir.join("console.mjs"))
-        .current_dir(&dir)
-        .env("LINLI_BASE", format!("http://{}", app.addr))
-        .env("LINLI_USERS", serde_json::Value::Object(users).to_string())
-        .env("LINLI_OVERDUE", &overdue)
-        .env("LINLI_CHROMIUM", &chromium)
-        .env("LINLI_SCREENSHOTS", &screenshots)
-        .output()
-        .await
-        .expect("node runs");
-    let said = String::from_utf8_lossy(&walk.stdout);
-    eprintln!("{said}{}", String::from_utf8_lossy(&walk.stderr));
-    assert!(
-        walk.status.success(),
-        "the browser walk failed (screenshots so far in {})",
-        screenshots.display()
-    );
+    let said = walk(&app, &chromium, &dir, "console.mjs", &[("LINLI_OVERDUE", &overdue)]).await;
     // The session the walk left signed in ends once idle past its limit.
     let live = said
         .lines()
@@ -197,5 +222,5 @@ async fn three_roles_walk_a_request_in_a_real_browser() {
         StatusCode::UNAUTHORIZED,
         "idle past 30 days"
     );
-    eprintln!("screenshots: {}", screenshots.display());
+
 }

@@ -6,80 +6,16 @@
 // request, sign-out; an office registers a resident who signs in with a one-time code (typed,
 // and from a QR code's link), asks for help and signs out. Screenshots of each role's pages are written.
 //
-// Run by tests/api/console.rs, which starts the server and passes (env): LINLI_BASE, LINLI_USERS
-// (JSON: key → {id, name, token}), LINLI_OVERDUE (an overdue request's id), LINLI_CHROMIUM,
-// LINLI_SCREENSHOTS.
+// Run by tests/api/console.rs (see walk.mjs), with LINLI_OVERDUE: an overdue request's id.
 
-import { chromium } from 'playwright-core';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { readFileSync } from 'node:fs';
+import {
+  base, users, step, launch, api, signIn, watched, shot, accessible, shown, fitsThePhone, PHONE,
+} from './walk.mjs';
 
-const base = process.env.LINLI_BASE;
-const users = JSON.parse(process.env.LINLI_USERS);
 const overdue = process.env.LINLI_OVERDUE;
 const photo = new URL('../fixtures/photo.png', import.meta.url).pathname;
-const shots = process.env.LINLI_SCREENSHOTS;
-mkdirSync(shots, { recursive: true });
-
-const PHONE = { viewport: { width: 360, height: 740 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true, locale: 'zh-CN' };
-const TIMEOUT = 15000;
-
-function step(name) {
-  console.log(`· ${name}`);
-}
-
-/** The API as another person, for what happens outside the pages under test. */
-async function api(user, method, path, body) {
-  const res = await fetch(base + path, {
-    method,
-    headers: { Authorization: `Bearer ${users[user].token}`, 'Content-Type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const data = await res.json().catch(() => null);
-  return { status: res.status, data };
-}
-
-async function signIn(browser, user) {
-  const context = await browser.newContext(PHONE);
-  const page = await context.newPage();
-  page.setDefaultTimeout(TIMEOUT);
-  const problems = [];
-  page.on('pageerror', (e) => problems.push(`${user}: ${e.message}`));
-  page.on('console', (m) => { if (m.type() === 'error' && !/status of (404|409)/.test(m.text())) problems.push(`${user}: ${m.text()}`); });
-  await page.goto(`${base}/#token=${users[user].token}`);
-  await page.locator('#who').getByText(users[user].name).waitFor();
-  // The token leaves the address bar and the history at once.
-  assert.ok(!page.url().includes('token'), `the token stays out of the address: ${page.url()}`);
-  page.problems = problems;
-  return page;
-}
-
-async function shot(page, name) {
-  await page.screenshot({ path: `${shots}/${name}.png`, fullPage: true });
-}
-
-const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
-
-/**
- * axe-core's WCAG 2 A and AA rules on the page as it is now (labels, names, contrast, focus
- * order, landmarks): any violation fails the walk, with what and where.
- */
-async function accessible(page, what) {
-  await page.evaluate(axeSource);
-  const result = await page.evaluate(() =>
-    window.axe.run(document, { runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] }));
-  const found = result.violations.map((v) => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(' | ')}`);
-  assert.ok(result.passes.length >= 10, `axe checked ${what}: ${result.passes.length} rules passed`);
-  assert.deepEqual(found, [], `${what} has accessibility violations`);
-}
-
-/** An image that has loaded and decoded (not a broken picture). */
-async function shown(img) {
-  await img.waitFor();
-  await img.evaluate((el) => el.decode());
-  assert.ok(await img.evaluate((el) => el.naturalWidth > 0), 'the photo shows');
-}
 
 /** Marks the page; `sameDocument` says it was never reloaded since. */
 async function mark(page) {
@@ -89,18 +25,7 @@ async function sameDocument(page) {
   return page.evaluate(() => window.__linliMark === 1);
 }
 
-async function fitsThePhone(page, what) {
-  const width = await page.evaluate(() => document.documentElement.scrollWidth);
-  const culprits = await page.evaluate(() => [...document.querySelectorAll('body *')]
-    .filter((e) => e.getBoundingClientRect().right > 361 && !e.closest('.tabs'))
-    .map((e) => `${e.tagName.toLowerCase()}.${e.className}`).slice(0, 5));
-  assert.ok(width <= 360, `${what} is ${width}px wide on a 360px screen: ${culprits}`);
-}
-
-const browser = await chromium.launch({
-  executablePath: process.env.LINLI_CHROMIUM,
-  args: ['--no-sandbox', '--disable-dev-shm-usage'],
-});
+const browser = await launch();
 
 try {
   step('three people sign in with their links');
@@ -362,10 +287,7 @@ try {
   await shot(secretary, 'secretary-5-sign-in-code');
 
   step('she types the code on her own phone, asks for help, signs out');
-  const grandma = await (await browser.newContext(PHONE)).newPage();
-  grandma.setDefaultTimeout(TIMEOUT);
-  grandma.problems = [];
-  grandma.on('pageerror', (e) => grandma.problems.push(`grandma: ${e.message}`));
+  const grandma = watched(await (await browser.newContext(PHONE)).newPage(), 'grandma');
   await grandma.goto(base + '/');
   await grandma.getByRole('heading', { name: '登录邻里' }).waitFor();
   await accessible(grandma, 'the sign-in page');

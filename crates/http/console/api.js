@@ -1,5 +1,6 @@
 // The public API, and nothing else: bearer token, JSON in and out, problem documents as
-// errors, and the caller's event stream read over fetch (EventSource cannot send a token).
+// errors, and the caller's event stream read over fetch (EventSource cannot send a token),
+// one per browser, shared by its tabs.
 
 const TOKEN_KEY = 'linli.token';
 
@@ -19,16 +20,42 @@ export class ApiError extends Error {
   }
 }
 
-export async function api(method, path, body, extraHeaders = {}) {
-  const headers = { Authorization: `Bearer ${token.get()}`, Accept: 'application/json', ...extraHeaders };
-  if (body !== undefined) headers['Content-Type'] = 'application/json';
+/**
+ * What the page is told of, whatever call met it: the session refused (`expired`, any 401:
+ * the page signs out at once, wherever it was) and the network lost or back (`network`).
+ */
+const listeners = { expired: () => {}, network: () => {} };
+export function on(event, listener) {
+  listeners[event] = listener;
+}
+
+/** `fetch` with the token, the session's replacement kept, and what it met told. */
+async function send(path, init = {}, { auth = true } = {}) {
+  const headers = { ...(init.headers || {}) };
+  if (auth) headers.Authorization = `Bearer ${token.get()}`;
   let res;
   try {
-    res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  } catch {
+    res = await fetch(path, { ...init, headers });
+  } catch (err) {
+    if (err?.name === 'AbortError') throw err;
+    listeners.network(false);
     throw new ApiError(0, null);
   }
-  keepReplacement(res);
+  listeners.network(true);
+  const replacement = res.headers.get('Linli-Session-Token');
+  if (replacement) token.set(replacement);
+  if (res.status === 401 && auth) listeners.expired();
+  return res;
+}
+
+async function problem(res) {
+  return new ApiError(res.status, await res.json().catch(() => null));
+}
+
+export async function api(method, path, body, extraHeaders = {}) {
+  const headers = { Accept: 'application/json', ...extraHeaders };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  const res = await send(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   const text = await res.text();
   let data = null;
   try {
@@ -45,40 +72,19 @@ export const post = (path, body, headers) => api('POST', path, body, headers);
 
 /** Sends an image's bytes (`Content-Type` from the blob). */
 export async function upload(path, blob) {
-  let res;
-  try {
-    res = await fetch(path, {
-      method: 'POST',
-      headers: { Authorization: `Bearer ${token.get()}`, 'Content-Type': blob.type },
-      body: blob,
-    });
-  } catch {
-    throw new ApiError(0, null);
-  }
-  keepReplacement(res);
+  const res = await send(path, { method: 'POST', headers: { 'Content-Type': blob.type }, body: blob });
   const data = await res.json().catch(() => null);
   if (!res.ok) throw new ApiError(res.status, data);
   return data;
 }
 
-/** A session past half its idle time is given a new token in this header: keep it. */
-function keepReplacement(res) {
-  const replacement = res.headers.get('Linli-Session-Token');
-  if (replacement) token.set(replacement);
-}
-
 /** Exchanges a one-time sign-in code (as typed, or from a QR code's link) for a session. */
 export async function signInWithCode(code) {
-  let res;
-  try {
-    res = await fetch('/api/v1/sessions', {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
-      body: JSON.stringify({ code }),
-    });
-  } catch {
-    throw new ApiError(0, null);
-  }
+  const res = await send('/api/v1/sessions', {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+    body: JSON.stringify({ code }),
+  }, { auth: false });
   const data = await res.json().catch(() => null);
   if (!res.ok) throw new ApiError(res.status, data);
   token.set(data.token);
@@ -87,28 +93,18 @@ export async function signInWithCode(code) {
 /** Asks the office of whoever has this phone number for a new code (answered alike for
  * any number). */
 export async function askForCode(phone) {
-  let res;
-  try {
-    res = await fetch('/api/v1/sign-in-requests', {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
-      body: JSON.stringify({ phone }),
-    });
-  } catch {
-    throw new ApiError(0, null);
-  }
-  if (!res.ok) throw new ApiError(res.status, await res.json().catch(() => null));
+  const res = await send('/api/v1/sign-in-requests', {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+    body: JSON.stringify({ phone }),
+  }, { auth: false });
+  if (!res.ok) throw await problem(res);
 }
 
 /** 我的数据: everything held about the caller with its photos, saved as the zip the server names. */
 export async function downloadMyData() {
-  let res;
-  try {
-    res = await fetch('/api/v1/me/export?format=zip', { headers: { Authorization: `Bearer ${token.get()}` } });
-  } catch {
-    throw new ApiError(0, null);
-  }
-  if (!res.ok) throw new ApiError(res.status, await res.json().catch(() => null));
+  const res = await send('/api/v1/me/export?format=zip');
+  if (!res.ok) throw await problem(res);
   const name = (res.headers.get('Content-Disposition') || '').match(/filename="([^"]+)"/)?.[1] || 'linli-my-data.zip';
   const link = document.createElement('a');
   link.href = URL.createObjectURL(await res.blob());
@@ -125,7 +121,7 @@ export async function endSession() {
 
 /** An image the API serves, as a `blob:` address an `<img>` can show (it needs the token). */
 export async function imageUrl(path) {
-  const res = await fetch(path, { headers: { Authorization: `Bearer ${token.get()}` } });
+  const res = await send(path);
   if (!res.ok) throw new ApiError(res.status, null);
   return URL.createObjectURL(await res.blob());
 }
@@ -135,8 +131,7 @@ export async function all(path, pages = 5) {
   const items = [];
   let after = null;
   for (let i = 0; i < pages; i++) {
-    const sep = path.includes('?') ? '&' : '?';
-    const page = await get(path + sep + 'limit=100' + (after ? `&after=${after}` : ''));
+    const page = await get(after ? `${path}${path.includes('?') ? '&' : '?'}after=${after}` : path);
     items.push(...page.items);
     if (!page.next) break;
     after = page.next;
@@ -144,56 +139,132 @@ export async function all(path, pages = 5) {
   return items;
 }
 
+/** No byte for this long (the server says something every 10 s): the stream is not flowing. */
+const STALE_MS = 25000;
+
 /**
  * Follows `GET /api/v1/me/stream`, calling `onMessage({id, type, data})` for each message
- * and `onLive(bool)` as the connection comes and goes. Reconnects with `Last-Event-ID`, so
- * nothing is missed across a dropped connection. Returns a function that stops it.
+ * and `onLive(bool)` as the stream flows or stops. One tab of the browser holds the
+ * connection (a Web Lock elects it; the next takes over when it closes) and passes what it
+ * hears to the others over a `BroadcastChannel`: a browser allows six connections to a
+ * server, and a secretary opens requests in many tabs. Reconnects with `Last-Event-ID`, so
+ * nothing is missed across a dropped connection; at once when the network is back. Returns
+ * a function that stops it.
  */
 export function follow(onMessage, onLive) {
   const stop = new AbortController();
+  const shared = 'BroadcastChannel' in window && navigator.locks
+    ? new BroadcastChannel('linli-stream')
+    : null;
+  let leading = false;
+  let live = null;
+  const setLive = (up) => {
+    live = up;
+    onLive(up);
+  };
+  if (shared) {
+    shared.onmessage = ({ data }) => {
+      if (data.kind === 'message') onMessage(data.message);
+      else if (data.kind === 'live') setLive(data.up);
+      else if (data.kind === 'hello' && leading && live !== null) shared.postMessage({ kind: 'live', up: live });
+    };
+  }
+  const lead = () => stream(
+    (message) => {
+      onMessage(message);
+      shared?.postMessage({ kind: 'message', message });
+    },
+    (up) => {
+      setLive(up);
+      shared?.postMessage({ kind: 'live', up });
+    },
+    stop.signal,
+  );
+  if (shared) {
+    navigator.locks.request('linli-stream', { signal: stop.signal }, () => {
+      leading = true;
+      return lead();
+    }).catch(() => {});
+    shared.postMessage({ kind: 'hello' });
+  } else {
+    lead();
+  }
+  return () => {
+    stop.abort();
+    shared?.close();
+  };
+}
+
+/** The stream itself, until `stop` aborts or the session is refused. */
+async function stream(onMessage, onLive, stop) {
   let lastId = null;
   let backoff = 1000;
 
   async function once() {
-    const headers = { Authorization: `Bearer ${token.get()}`, Accept: 'text/event-stream' };
-    if (lastId) headers['Last-Event-ID'] = lastId;
-    const res = await fetch('/api/v1/me/stream', { headers, signal: stop.signal });
-    if (res.status === 401) throw new ApiError(401, null);
-    if (!res.ok || !res.body) throw new ApiError(res.status, null);
-    onLive(true);
-    backoff = 1000;
-    const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
-    let buffer = '';
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) return;
-      buffer += value.replace(/\r\n?/g, '\n');
-      let end;
-      while ((end = buffer.indexOf('\n\n')) >= 0) {
-        const block = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        const message = parseBlock(block);
-        if (message) {
-          lastId = message.id || lastId;
-          onMessage(message);
+    // Ended by `stop`, by the network going, or by silence past `STALE_MS`.
+    const conn = new AbortController();
+    const cancel = () => conn.abort();
+    let watchdog;
+    const alive = () => {
+      clearTimeout(watchdog);
+      watchdog = setTimeout(cancel, STALE_MS);
+    };
+    stop.addEventListener('abort', cancel);
+    window.addEventListener('offline', cancel);
+    try {
+      alive();
+      const headers = { Accept: 'text/event-stream' };
+      if (lastId) headers['Last-Event-ID'] = lastId;
+      const res = await send('/api/v1/me/stream', { headers, signal: conn.signal });
+      if (!res.ok || !res.body) throw new ApiError(res.status, null);
+      onLive(true);
+      backoff = 1000;
+      const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+      let buffer = '';
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        alive();
+        buffer += value.replace(/\r\n?/g, '\n');
+        let end;
+        while ((end = buffer.indexOf('\n\n')) >= 0) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          const message = parseBlock(block);
+          if (message) {
+            lastId = message.id || lastId;
+            onMessage(message);
+          }
         }
       }
+    } finally {
+      clearTimeout(watchdog);
+      stop.removeEventListener('abort', cancel);
+      window.removeEventListener('offline', cancel);
     }
   }
 
-  (async () => {
-    while (!stop.signal.aborted) {
-      try {
-        await once();
-      } catch (e) {
-        if (stop.signal.aborted || (e instanceof ApiError && e.status === 401)) break;
-      }
-      onLive(false);
-      await new Promise((r) => setTimeout(r, backoff));
-      backoff = Math.min(backoff * 2, 15000);
+  while (!stop.aborted) {
+    try {
+      await once();
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 401) break;
     }
-  })();
-  return () => stop.abort();
+    if (stop.aborted) break;
+    onLive(false);
+    // Back online: at once, not after the back-off.
+    await new Promise((resolve) => {
+      const again = () => {
+        clearTimeout(timer);
+        window.removeEventListener('online', again);
+        resolve();
+      };
+      const timer = setTimeout(again, navigator.onLine === false ? 60000 : backoff);
+      window.addEventListener('online', again);
+      stop.addEventListener('abort', again);
+    });
+    backoff = Math.min(backoff * 2, 15000);
+  }
 }
 
 /** One server-sent event block (`id:`, `event:`, `data:` lines; `:` lines are keep-alives). */

@@ -1,9 +1,9 @@
 // The console's shell: sign-in from the link's fragment, the tabs each role has, a router on
 // the address's `#/…`, and the live stream that redraws what changed.
 
-import { get, token, follow, signInWithCode, endSession, downloadMyData, ApiError } from './api.js';
+import { get, token, follow, signInWithCode, endSession, downloadMyData, ApiError, on } from './api.js';
 import { t, setLang, getLang } from './i18n.js';
-import { h, showError, clearError, toast } from './ui.js';
+import { h, showError, clearError, clearNetworkError, toast } from './ui.js';
 import { detail } from './ticket.js';
 import * as views from './views.js';
 
@@ -43,6 +43,8 @@ const PAGES = {
 const main = document.getElementById('main');
 let ctx = null;
 let stopStream = null;
+/** Whether the live stream flows: `null` until known. */
+let live = null;
 
 function route() {
   const path = location.hash.replace(/^#/, '') || '/';
@@ -70,10 +72,11 @@ async function render({ keepError = false, live = false } = {}) {
       : await (PAGES[where.page] || (() => h('p', { class: 'empty' }, t('noPages'))))(ctx);
     if (mine !== renders) return;
     main.replaceChildren(view);
+    if (!live) restoreDrafts();
     if (!live) main.querySelector('h2')?.setAttribute('tabindex', '-1');
     if (!live) main.querySelector('h2')?.focus({ preventScroll: true });
   } catch (err) {
-    if (err instanceof ApiError && err.status === 401) return signOut(t('expired'));
+    if (err instanceof ApiError && err.status === 401) return; // signed out by `expired`
     if (mine !== renders) return;
     showError(err);
     if (!main.firstChild || !live) main.replaceChildren(h('p', { class: 'empty' }, h('a', { href: '#/' }, '← ', t('back'))));
@@ -86,15 +89,51 @@ function show(path, opts) {
   else location.hash = '#' + path;
 }
 
+/** The tabs, updated in place when they are the same ones: a tap on a tab while the page
+ * redraws (a pushed message) must not land on a link that was just replaced. */
 function drawTabs(current) {
   const nav = document.getElementById('tabs');
   nav.setAttribute('aria-label', t('nav'));
-  nav.replaceChildren(...ctx.tabs.map(([page, key]) =>
-    h('a', { href: `#/${page}`, 'aria-current': page === current ? 'page' : null }, t(key))));
+  const links = [...nav.children];
+  const same = links.length === ctx.tabs.length
+    && links.every((a, i) => a.getAttribute('href') === `#/${ctx.tabs[i][0]}`);
+  if (!same) {
+    // A tap on the tab of the page shown draws it again (after an error, say).
+    const again = (e) => { if (e.currentTarget.getAttribute('href') === location.hash) render(); };
+    nav.replaceChildren(...ctx.tabs.map(([page]) => h('a', { href: `#/${page}`, onclick: again })));
+  }
+  [...nav.children].forEach((a, i) => {
+    const [page, key] = ctx.tabs[i];
+    a.textContent = t(key);
+    if (page === current) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  });
+}
+
+/** The header's live mark, in the page's language: flowing, or not (and then why not). */
+function drawLive() {
+  const mark = document.getElementById('live');
+  mark.hidden = !ctx || live === null;
+  mark.textContent = live ? `● ${t('online')}` : `○ ${t('offline')}`;
+  mark.classList.toggle('up', !!live);
+  mark.dataset.live = live ? 'up' : 'down';
+}
+
+function setLive(up) {
+  const back = up && live === false;
+  live = up;
+  drawLive();
+  if (up) clearNetworkError();
+  // Back after a break: what the page showed may be stale, or an error in place of a page.
+  if (back) render({ keepError: true, live: true });
 }
 
 function drawShell() {
   document.documentElement.lang = getLang();
+  document.documentElement.classList.toggle('large', localStorage.getItem(LARGE_KEY) === '1');
+  const large = document.getElementById('large');
+  large.textContent = t('largeText');
+  large.setAttribute('aria-pressed', String(localStorage.getItem(LARGE_KEY) === '1'));
   document.getElementById('skip').textContent = t('skip');
   document.getElementById('brand').textContent = t('brand');
   document.getElementById('lang').textContent = t('langSwitch');
@@ -108,6 +147,41 @@ function drawShell() {
   document.getElementById('who').textContent = ctx
     ? `${ctx.me.name} · ${ctx.me.roles.map((r) => t(`role_${r}`)).join('、')}`
     : '';
+  drawLive();
+}
+
+/** 大字: larger text for old eyes, kept on this phone. */
+const LARGE_KEY = 'linli.large';
+
+// ---- what was typed, kept across a sign-in ----------------------------------------------------
+
+const DRAFTS_KEY = 'linli.drafts';
+
+/** What is typed on the page now (by field id), kept for after the next sign-in. */
+function saveDrafts() {
+  const fields = {};
+  main.querySelectorAll('textarea[id], input[type=text][id], input[type=tel][id]').forEach((f) => {
+    if (f.value.trim()) fields[f.id] = f.value;
+  });
+  if (Object.keys(fields).length) sessionStorage.setItem(DRAFTS_KEY, JSON.stringify({ hash: location.hash, fields }));
+}
+
+/** Puts back what was typed before a sign-in, on the page it was typed on. */
+function restoreDrafts() {
+  const saved = JSON.parse(sessionStorage.getItem(DRAFTS_KEY) || 'null');
+  if (!saved || saved.hash !== location.hash) return;
+  let restored = false;
+  for (const [id, value] of Object.entries(saved.fields)) {
+    const field = document.getElementById(id);
+    if (field && !field.value) {
+      field.value = value;
+      restored = true;
+    }
+  }
+  if (restored) {
+    sessionStorage.removeItem(DRAFTS_KEY);
+    toast(t('draftRestored'));
+  }
 }
 
 async function start() {
@@ -123,14 +197,13 @@ async function start() {
     go: show,
     render: show,
   };
+  live = null;
   drawShell();
+  // Back where the page was when the session ended (a form half filled).
+  const draft = JSON.parse(sessionStorage.getItem(DRAFTS_KEY) || 'null');
+  if (draft && location.hash !== draft.hash) history.replaceState(null, '', draft.hash);
   await render();
-  stopStream = follow(onMessage, (up) => {
-    const live = document.getElementById('live');
-    live.hidden = false;
-    live.textContent = up ? `● ${t('online')}` : `○ ${t('offline')}`;
-    live.classList.toggle('up', up);
-  });
+  stopStream = follow(onMessage, setLive);
 }
 
 /** What a resident is told of beyond the page's own refresh (workflow `[[notify]]` rules). */
@@ -155,11 +228,26 @@ function showSignIn(message) {
   stopStream?.();
   stopStream = null;
   ctx = null;
+  live = null;
   drawShell();
   document.getElementById('tabs').replaceChildren();
-  document.getElementById('live').hidden = true;
+  clearError();
   main.replaceChildren(views.signIn(signInWith, useCode, message));
 }
+
+// A session refused, whatever call met it: keep what was typed, say so, sign in again.
+on('expired', () => {
+  if (!ctx) return;
+  saveDrafts();
+  signOut(t('expired'));
+});
+// The network: lost, the header says so at once; back, the stream reconnects and the
+// "cannot connect" message goes.
+on('network', (up) => {
+  if (!up && ctx) setLive(false);
+  if (up) clearNetworkError();
+});
+window.addEventListener('offline', () => { if (ctx) setLive(false); });
 
 /** A one-time code, typed or from a QR code's link: exchanged for a session. */
 async function useCode(code) {
@@ -185,6 +273,11 @@ async function signInWith(value) {
   }
 }
 
+document.getElementById('large').addEventListener('click', () => {
+  const on = localStorage.getItem(LARGE_KEY) !== '1';
+  localStorage.setItem(LARGE_KEY, on ? '1' : '0');
+  drawShell();
+});
 document.getElementById('lang').addEventListener('click', () => {
   setLang(getLang() === 'en' ? 'zh-CN' : 'en');
   drawShell();

@@ -3,13 +3,20 @@
 
 import { get, post, upload, imageUrl } from './api.js';
 import { t, label, when, duration } from './i18n.js';
-import { h, toast, showError, clearError, countdown, urgentClock, shrink, photoInput } from './ui.js';
+import { h, toast, hideToast, showError, clearError, countdown, urgentClock, shrink, photoInput, busy, fieldProblem } from './ui.js';
 
 /** How much more time a volunteer may ask for (延期), in working time. */
 const EXTENSIONS = ['4h', '1wd', '2wd', '3wd', '5wd'];
 
 /** Actions that undo a resident's request: asked twice. */
 const ASK_FIRST = new Set(['cancel']);
+
+/** Actions taken seldom, and with care: shown apart from the day's main ones. */
+const RARE = new Set(['escalate', 'reopen', 'reject', 'cancel', 'refer', 'unmerge', 'reassign', 'request_extension', 'refuse_extension', 'flare_up']);
+
+/** The version each request reached by this page's own last action: a conflict with that is
+ * not someone else's doing. */
+const ownVersions = new Map();
 
 function categoryIcon(ctx, ticket) {
   return ctx.categories.get(ticket.category)?.icon || '📋';
@@ -130,41 +137,55 @@ function actions(ctx, ticket) {
   const buttons = ticket.allowed_actions.map((a) =>
     h('button', {
       type: 'button',
-      class: a.action === 'cancel' || a.action === 'reject' ? 'secondary' : 'primary',
+      class: RARE.has(a.action) ? 'secondary rare' : 'primary',
       dataset: { action: a.action },
       onclick: () => {
         clearError();
-        if (!a.requires.length && !ASK_FIRST.has(a.action)) return act(ctx, ticket, a, {});
-        panel.replaceChildren(form(ctx, ticket, a));
-        panel.querySelector('input, textarea, button')?.focus();
+        if (!a.requires.length && !ASK_FIRST.has(a.action)) return act(ctx, ticket, a, {}, null, buttons);
+        // The toast of the last action would cover the form: it has been read.
+        hideToast();
+        panel.replaceChildren(form(ctx, ticket, a, buttons));
+        // The form's first required field when it is there now; else its heading (a list of
+        // candidates still loading, an optional note: the phone's keyboard stays shut).
+        const first = panel.querySelector('textarea[required], select[required], input[type=number][required]');
+        (first || panel.querySelector('h4')).focus();
       },
     }, label(a.label)));
+  const main = buttons.filter((b) => !b.classList.contains('rare'));
+  const rare = buttons.filter((b) => b.classList.contains('rare'));
   return h('section', { class: 'actions' },
     h('h3', {}, t('actions')),
-    buttons.length ? h('div', { class: 'buttons' }, buttons) : h('p', { class: 'muted' }, t('noActions')),
+    buttons.length ? h('div', { class: 'buttons' }, main, rare.length ? h('span', { class: 'rare-group' }, rare) : null) : h('p', { class: 'muted' }, t('noActions')),
     panel);
 }
 
-async function act(ctx, ticket, action, fields, photo) {
-  try {
-    // The photo first: if it cannot go, the action waits, and nothing is half done.
-    if (photo) await upload(`/api/v1/tickets/${ticket.id}/photos?stage=after`, await shrink(photo));
-    const next = await post(`/api/v1/tickets/${ticket.id}/actions/${action.action}`, { version: ticket.version, ...fields });
-    toast(t('done', { action: label(action.label) }));
-    ctx.render(`/t/${next.id}`);
-  } catch (err) {
-    if (err.status !== 409) return showError(err);
-    // A lost race or a stale page: say so, and show what is true now (the request itself if
-    // the caller may still see it, else their home page).
-    showError(err, { sticky: true });
-    const visible = await get(`/api/v1/tickets/${ticket.id}`).then(() => true, () => false);
-    if (visible) ctx.render(`/t/${ticket.id}`);
-    else ctx.go('/');
-  }
+/** Takes an action once: every button of the page waits while it is on its way. */
+async function act(ctx, ticket, action, fields, photo, buttons = []) {
+  const submit = document.querySelector('.action-form button[type=submit]');
+  await busy([...buttons, submit], async () => {
+    try {
+      // The photo first: if it cannot go, the action waits, and nothing is half done.
+      if (photo) await upload(`/api/v1/tickets/${ticket.id}/photos?stage=after`, await shrink(photo));
+      const next = await post(`/api/v1/tickets/${ticket.id}/actions/${action.action}`, { version: ticket.version, ...fields });
+      ownVersions.set(ticket.id, next.version);
+      toast(t('done', { action: label(action.label) }));
+      ctx.render(`/t/${next.id}`);
+    } catch (err) {
+      if (err.status !== 409) return showError(err);
+      // A lost race or a stale page: say so, and show what is true now (the request itself
+      // if the caller may still see it, else their home page). A page behind its own last
+      // action was not beaten by anyone.
+      const now = await get(`/api/v1/tickets/${ticket.id}`).catch(() => null);
+      const mine = now && ownVersions.get(ticket.id) === now.version;
+      showError(mine ? new Error(t('errConflictSelf')) : err, { sticky: true });
+      if (now) ctx.render(`/t/${ticket.id}`);
+      else ctx.go('/');
+    }
+  });
 }
 
 /** The fields an action requires, as a form; submitting it takes the action. */
-function form(ctx, ticket, action) {
+function form(ctx, ticket, action, buttons) {
   const inputs = {};
   const parts = action.requires.map((field) => {
     switch (field) {
@@ -201,6 +222,7 @@ function form(ctx, ticket, action) {
   }
   return h('form', {
     class: 'action-form',
+    novalidate: true,
     onsubmit: (e) => {
       e.preventDefault();
       const fields = {};
@@ -216,20 +238,23 @@ function form(ctx, ticket, action) {
       }
       if (inputs.pick) {
         const chosen = inputs.pick.querySelector('input:checked');
-        if (!chosen) return showError(new Error(t('chooseAssignee')));
+        if (!chosen) return fieldProblem(inputs.pick.querySelector('input'), t('chooseAssignee'));
         fields[chosen.name] = chosen.value;
       }
       if (inputs.parent) {
         const chosen = inputs.parent.querySelector('input:checked');
-        if (!chosen) return showError(new Error(t('chooseParent')));
+        if (!chosen) return fieldProblem(inputs.parent.querySelector('input'), t('chooseParent'));
         fields.parent = chosen.value;
       }
       const missing = action.requires.filter((f) => f !== 'assignee' && (fields[f] === undefined || fields[f] === ''));
-      if (missing.length) return showError(new Error(t('fill', { what: missing.map((f) => t(f === 'hours' ? 'hoursField' : f)).join('、') })));
-      act(ctx, ticket, action, fields, inputs.photo?.files[0]);
+      if (missing.length) {
+        const where = missing[0] === 'rating' ? inputs.rating.querySelector('input') : inputs[missing[0]];
+        return fieldProblem(where, t('fill', { what: missing.map((f) => t(f === 'hours' ? 'hoursField' : f)).join('、') }));
+      }
+      act(ctx, ticket, action, fields, inputs.photo?.files[0], buttons);
     },
   },
-  h('h4', {}, label(action.label)),
+  h('h4', { tabindex: '-1' }, label(action.label)),
   parts,
   h('div', { class: 'buttons' },
     h('button', { type: 'submit', class: 'primary' }, t('confirm'), ' ', label(action.label)),
@@ -242,8 +267,10 @@ function stars(inputs) {
     h('legend', {}, t('rating')),
     h('div', { class: 'stars' }, [5, 4, 3, 2, 1].map((n) => [
       h('input', { type: 'radio', name: 'rating', id: `star-${n}`, value: String(n), required: true }),
+      // An outline star until lit, a filled one then: told apart by shape, not colour alone.
       h('label', { for: `star-${n}`, title: t('stars', { n }) },
-        h('span', { 'aria-hidden': 'true' }, '★'),
+        h('span', { class: 'off', 'aria-hidden': 'true' }, '☆'),
+        h('span', { class: 'on', 'aria-hidden': 'true' }, '★'),
         h('span', { class: 'sr' }, t('stars', { n }))),
     ])));
   inputs.rating = set;
@@ -286,7 +313,8 @@ function picker(ticket, inputs, withTeams = true) {
           h('label', { for: `c-${c.id}` },
             h('strong', {}, c.name), ' ', h('span', { class: 'score' }, `${c.score} ${t('points')}`),
             c.eligible ? null : h('span', { class: 'badge' }, t('ineligible')),
-            h('span', { class: 'reasons' }, c.reasons.map((r) => h('span', { class: r.points < 0 ? 'minus' : r.points > 0 ? 'plus' : 'zero' },
+            // Only what moved the score: a reason worth nothing is noise beside the others.
+            h('span', { class: 'reasons' }, c.reasons.filter((r) => r.points !== 0).map((r) => h('span', { class: r.points < 0 ? 'minus' : 'plus' },
               `${label({ 'zh-CN': r.text, en: r.text_en })} ${r.points > 0 ? '+' : ''}${r.points}`)))))))),
       teams.length ? h('fieldset', {},
         h('legend', {}, t('teams')),
@@ -303,9 +331,10 @@ function picker(ticket, inputs, withTeams = true) {
 
 function history(ticket, events, workflow) {
   const clockName = (name) => label(ticket.clocks.find((c) => c.name === name)?.label) || name || '';
+  // Newest first: what happened last is what a person asks about.
   return h('section', { class: 'history' },
     h('h3', {}, t('audit')),
-    h('ol', {}, events.map((e) => {
+    h('ol', { reversed: true }, [...events].reverse().map((e) => {
       const actionLabel = workflow?.action_labels?.[e.kind];
       const what = actionLabel
         ? label(actionLabel)

@@ -25,6 +25,12 @@ export function h(tag, attrs = {}, ...children) {
 
 let toastTimer;
 
+/** Takes the toast away now (a form opened where it would cover what comes next). */
+export function hideToast() {
+  clearTimeout(toastTimer);
+  document.getElementById('toast').classList.remove('show');
+}
+
 /** A short message read out by screen readers, gone after a few seconds. */
 export function toast(message) {
   const el = document.getElementById('toast');
@@ -41,9 +47,12 @@ let sticky = false;
  * page drawn (a lost race shows its message above the page that replaced the stale one).
  */
 export function showError(err, { sticky: keep = false } = {}) {
+  // A refused session signs the page out with its own message.
+  if (err?.status === 401) return;
   const el = document.getElementById('alert');
   el.textContent = plain(err);
   el.hidden = false;
+  el.dataset.network = String(err?.status === 0);
   sticky = keep;
   el.scrollIntoView({ block: 'nearest' });
 }
@@ -54,6 +63,38 @@ export function clearError() {
     return;
   }
   document.getElementById('alert').hidden = true;
+}
+
+/** The network is back: a "cannot connect" message no longer holds. */
+export function clearNetworkError() {
+  const el = document.getElementById('alert');
+  if (!el.hidden && el.dataset.network === 'true') el.hidden = true;
+}
+
+/**
+ * A problem with what was filled in, said beside the page's other errors, and the field
+ * focused (scrolled to), so the person knows where to look: the page checks a form itself,
+ * never the browser's bubble (which on a phone points at nothing visible).
+ */
+export function fieldProblem(field, message) {
+  showError(new Error(message));
+  field?.focus();
+  field?.scrollIntoView?.({ block: 'center' });
+}
+
+/**
+ * Runs `work` with `buttons` disabled until it ends: a second tap while the first is on its
+ * way does nothing (and cannot come back as someone else's conflict).
+ */
+export async function busy(buttons, work) {
+  const list = [buttons].flat().filter(Boolean);
+  if (list.some((b) => b.disabled)) return undefined;
+  list.forEach((b) => { b.disabled = true; b.setAttribute('aria-busy', 'true'); });
+  try {
+    return await work();
+  } finally {
+    list.forEach((b) => { b.disabled = false; b.removeAttribute('aria-busy'); });
+  }
 }
 
 function plain(err) {

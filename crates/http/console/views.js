@@ -3,7 +3,7 @@
 
 import { api, get, post, all, upload, askForCode } from './api.js';
 import { t, label, when } from './i18n.js';
-import { h, showError, clearError, toast, urgentClock, shrink, photoInput } from './ui.js';
+import { h, showError, clearError, toast, urgentClock, shrink, photoInput, fieldProblem } from './ui.js';
 import { card } from './ticket.js';
 
 function list(ctx, tickets, empty) {
@@ -77,6 +77,8 @@ export async function enterForResident(ctx) {
       const chosen = found.querySelector('input[name=resident]:checked');
       return chosen ? { on_behalf_of: chosen.value, channel: channel.value } : null;
     },
+    // Where to start when nobody is chosen yet: the list found, else the number to find by.
+    first: () => found.querySelector('input[name=resident]') || phone,
     // The request is the resident's (they and the branch follow it); the proxy is told it
     // went in, and gets a fresh form for the next call.
     done: () => {
@@ -102,14 +104,16 @@ function requestForm(ctx, proxy) {
   const send = h('button', { type: 'submit', class: 'primary big' }, t('submit'));
   return h('form', {
     class: 'new-request',
+    novalidate: true,
     onsubmit: async (e) => {
       e.preventDefault();
       clearError();
-      const category = e.target.querySelector('input[name=category]:checked')?.value;
-      if (!category) return showError(new Error(t('chooseCategoryFirst')));
-      if (!description.value.trim()) return showError(new Error(t('describeFirst')));
+      if (send.disabled) return;
       const extra = proxy ? proxy.extra() : { channel: 'console' };
-      if (!extra) return showError(new Error(t('chooseResident')));
+      if (!extra) return fieldProblem(proxy.first(), t('chooseResident'));
+      const category = e.target.querySelector('input[name=category]:checked')?.value;
+      if (!category) return fieldProblem(e.target.querySelector('input[name=category]'), t('chooseCategoryFirst'));
+      if (!description.value.trim()) return fieldProblem(description, t('describeFirst'));
       send.disabled = true;
       try {
         const ticket = await post('/api/v1/tickets', {
@@ -258,7 +262,7 @@ export async function hours(ctx) {
     ledger.entries.length
       ? h('ul', { class: 'ledger' }, ledger.entries.map((e) => h('li', {},
         h('a', { href: `#/t/${e.ticket_id}` }, label(ctx.categories.get(e.category)?.label) || e.category),
-        h('span', {}, `${(e.minutes / 60).toFixed(1)} h · ${e.points} ${t('points')}`),
+        h('span', {}, `${t('hoursValue', { n: (e.minutes / 60).toFixed(1) })} · ${e.points} ${t('points')}`),
         h('time', { datetime: e.at }, when(e.at)),
         e.reason ? h('span', { class: 'extra' }, e.reason) : null)))
       : h('p', { class: 'empty' }, t('ledgerEmpty')));

@@ -93,12 +93,20 @@ pub enum Reason {
 }
 
 impl Reason {
-    /// The reason in plain words, Chinese first (`en` for the English page).
-    pub fn text(&self, en: bool) -> String {
+    /// The reason in plain words, Chinese first (`en` for the English page); a skill in the
+    /// words `skill` gives it (a code means nothing to a secretary).
+    pub fn text(&self, en: bool, skill: impl Fn(&str) -> String) -> String {
         let stars = |t: u32| format!("{}.{}", t / 10, t % 10);
+        let skills = |list: &[String], sep: &str| {
+            list.iter().map(|s| skill(s)).collect::<Vec<_>>().join(sep)
+        };
         match (self, en) {
-            (Reason::SkillMatch { skills }, false) => format!("技能匹配: {}", skills.join("、")),
-            (Reason::SkillMatch { skills }, true) => format!("skill match: {}", skills.join(", ")),
+            (Reason::SkillMatch { skills: list }, false) => {
+                format!("技能匹配: {}", skills(list, "、"))
+            }
+            (Reason::SkillMatch { skills: list }, true) => {
+                format!("skill match: {}", skills(list, ", "))
+            }
             (Reason::NoSkillMatch, false) => "无对口技能".into(),
             (Reason::NoSkillMatch, true) => "no matching skill".into(),
             (Reason::SameBuilding, false) => "同一楼栋".into(),

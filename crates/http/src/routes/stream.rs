@@ -100,7 +100,9 @@ async fn stream(
             }
         },
     );
-    Ok(Sse::new(events).keep_alive(KeepAlive::default()))
+    // Something every 10 s, so a page can tell a stream that stopped flowing (the console
+    // gives up on one silent for 25 s and reconnects).
+    Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(10))))
 }
 
 /// Returns when the value changes; never, once nobody can change it (a server whose

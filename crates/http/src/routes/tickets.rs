@@ -347,6 +347,7 @@ async fn candidates(
 ) -> ApiResult<axum::Json<Vec<Candidate>>> {
     caller.principal.may(Desk::Dispatch)?;
     let ranked = state.engine.candidates(&caller.scope, id).await?;
+    let catalog = state.engine.catalog();
     let out = ranked
         .into_iter()
         .map(|r| Candidate {
@@ -363,8 +364,16 @@ async fn candidates(
                         .and_then(|v| v["code"].as_str().map(str::to_owned))
                         .unwrap_or_default(),
                     points,
-                    text: reason.text(false),
-                    text_en: reason.text(true),
+                    text: reason.text(false, |s| {
+                        catalog
+                            .skill_label(s)
+                            .map_or(s.to_owned(), |l| l.zh_cn.clone())
+                    }),
+                    text_en: reason.text(true, |s| {
+                        catalog
+                            .skill_label(s)
+                            .map_or(s.to_owned(), |l| l.en.clone())
+                    }),
                 })
                 .collect(),
         })

@@ -531,6 +531,15 @@ impl Catalog {
         }
     }
 
+    /// A skill in words: the label of the category that asks for it (the vocabulary of skills
+    /// is the categories'), else the skill as written.
+    pub fn skill_label(&self, skill: &str) -> Option<&Label> {
+        self.categories
+            .values()
+            .find(|c| c.skills.iter().any(|s| s == skill))
+            .map(|c| &c.label)
+    }
+
     pub fn workflow(&self, id: &str, version: u32) -> Option<&Arc<Workflow>> {
         self.workflows.get(&WorkflowKey {
             id: id.to_owned(),

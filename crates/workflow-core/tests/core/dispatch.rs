@@ -154,7 +154,8 @@ fn a_repair_in_building_one() {
     for c in &r {
         assert_eq!(c.score, c.reasons.iter().map(|(_, p)| p).sum::<i32>());
         for (reason, _) in &c.reasons {
-            assert!(!reason.text(false).is_empty() && !reason.text(true).is_empty());
+            let words = |s: &str| s.to_uppercase();
+            assert!(!reason.text(false, words).is_empty() && !reason.text(true, words).is_empty());
         }
     }
 }

@@ -196,7 +196,14 @@ async fn three_roles_walk_a_request_in_a_real_browser() {
         seen.body
     );
 
-    let said = walk(&app, &chromium, &dir, "console.mjs", &[("LINLI_OVERDUE", &overdue)]).await;
+    let said = walk(
+        &app,
+        &chromium,
+        &dir,
+        "console.mjs",
+        &[("LINLI_OVERDUE", &overdue)],
+    )
+    .await;
     // The session the walk left signed in ends once idle past its limit.
     let live = said
         .lines()
@@ -222,5 +229,4 @@ async fn three_roles_walk_a_request_in_a_real_browser() {
         StatusCode::UNAUTHORIZED,
         "idle past 30 days"
     );
-
 }

@@ -190,7 +190,10 @@ try {
   let release;
   const held = new Promise((resolve) => { release = resolve; });
   await secretary.route('**/api/v1/stats*', async (route) => { await held; await route.continue(); });
+  // Left once its answer is asked for (not before: both hash changes would be read as one).
+  const asked = secretary.waitForRequest('**/api/v1/stats*');
   await secretary.getByRole('link', { name: '支部数据' }).click();
+  await asked;
   await secretary.goto(`${base}/#/t/${repeat.data.id}`);
   await merge.waitFor();
   const lateStats = secretary.waitForResponse('**/api/v1/stats*');

@@ -89,7 +89,8 @@ try {
   await desk.close();
 
   step('an empty form says what is missing, in words, where');
-  const resident = watched(await (await browser.newContext(PHONE)).newPage(), 'resident');
+  // Her phone lets the service worker in: the console is installed on her home screen.
+  const resident = watched(await (await browser.newContext({ ...PHONE, serviceWorkers: 'allow' })).newPage(), 'resident');
   await codeLink(resident);
   await resident.getByRole('link', { name: '我要点单' }).first().click();
   await resident.getByRole('heading', { name: '我要点单' }).waitFor();
@@ -114,16 +115,33 @@ try {
   const mine = await api('resident', 'GET', '/api/v1/tickets?limit=100');
   assert.ok(!mine.data.items.some((i) => i.description.startsWith('厨房水管滴水')), 'nothing went in while signed out');
 
-  step('offline says so at once; back online, the stream and the page recover');
+  step('installable; offline says so at once, shows the last lists and queues nothing');
+  const manifest = await (await fetch(base + await resident.locator('link[rel=manifest]').getAttribute('href'))).json();
+  assert.equal(manifest.short_name, '邻里');
+  await resident.waitForFunction(() => navigator.serviceWorker.controller !== null);
+  await resident.getByRole('link', { name: '我的诉求' }).click();
+  await resident.getByRole('heading', { name: '我的诉求' }).waitFor();
   await resident.locator('#live[data-live="up"]').waitFor();
   await resident.context().setOffline(true);
   await resident.locator('#live[data-live="down"]').waitFor({ timeout: 3000 });
-  await resident.getByRole('link', { name: '我的诉求' }).click();
+  await resident.getByRole('link', { name: '我要点单' }).first().click();
+  await resident.getByRole('radio', { name: '维修' }).check();
+  await resident.getByLabel('说说具体情况').fill('断网时写的');
+  await resident.getByRole('button', { name: '提交' }).click();
   await resident.getByRole('alert').getByText('网络连接不上').waitFor();
+  // Her requests as last seen, said so; and again when the page is opened anew, offline.
+  await resident.getByRole('link', { name: '我的诉求' }).click();
+  await resident.getByRole('heading', { name: '我的诉求' }).waitFor();
+  await resident.getByText('显示的是上次联网时的内容').waitFor();
+  await resident.reload();
+  await resident.getByRole('heading', { name: '我的诉求' }).waitFor();
+  await resident.getByText('显示的是上次联网时的内容').waitFor();
   await shot(resident, 'phone-4-offline');
   await resident.context().setOffline(false);
   await resident.locator('#live[data-live="up"]').waitFor({ timeout: 10000 });
   await resident.getByRole('alert').waitFor({ state: 'hidden', timeout: 5000 });
+  const sent = await api('resident', 'GET', '/api/v1/tickets?limit=100');
+  assert.ok(!sent.data.items.some((i) => i.description === '断网时写的'), 'nothing sent later, unseen');
 
   step('text at twice the size still fits; 大字 makes it larger still');
   const root = await resident.evaluate(() => [...document.styleSheets].flatMap((s) => [...s.cssRules])

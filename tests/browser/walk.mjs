@@ -14,7 +14,9 @@ export const users = JSON.parse(process.env.LINLI_USERS);
 export const shots = process.env.LINLI_SCREENSHOTS;
 mkdirSync(shots, { recursive: true });
 
-export const PHONE = { viewport: { width: 360, height: 740 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true, locale: 'zh-CN' };
+// The service worker stays out unless a walk asks for it: requests it makes are its own, and
+// a walk that holds or answers the page's requests (`page.route`) must see them.
+export const PHONE = { viewport: { width: 360, height: 740 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true, locale: 'zh-CN', serviceWorkers: 'block' };
 export const TIMEOUT = 15000;
 
 export function step(name) {

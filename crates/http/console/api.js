@@ -22,9 +22,10 @@ export class ApiError extends Error {
 
 /**
  * What the page is told of, whatever call met it: the session refused (`expired`, any 401:
- * the page signs out at once, wherever it was) and the network lost or back (`network`).
+ * the page signs out at once, wherever it was), the network lost or back (`network`), and a
+ * read answered offline from the copy kept on the phone (`fromBefore`).
  */
-const listeners = { expired: () => {}, network: () => {} };
+const listeners = { expired: () => {}, network: () => {}, fromBefore: () => {} };
 export function on(event, listener) {
   listeners[event] = listener;
 }
@@ -41,7 +42,13 @@ async function send(path, init = {}, { auth = true } = {}) {
     listeners.network(false);
     throw new ApiError(0, null);
   }
-  listeners.network(true);
+  // Offline, the service worker answers a read with the last copy it kept (sw.js).
+  if (res.headers.get('Linli-Offline')) {
+    listeners.network(false);
+    listeners.fromBefore();
+  } else {
+    listeners.network(true);
+  }
   const replacement = res.headers.get('Linli-Session-Token');
   if (replacement) token.set(replacement);
   if (res.status === 401 && auth) listeners.expired();

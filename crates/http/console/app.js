@@ -221,6 +221,8 @@ function onMessage(message) {
 
 function signOut(message) {
   token.clear();
+  // The lists kept for offline go with the session: the next person on this phone sees none.
+  if (window.caches) caches.delete('linli-lists');
   showSignIn(message);
 }
 
@@ -248,6 +250,10 @@ on('network', (up) => {
   if (up) clearNetworkError();
 });
 window.addEventListener('offline', () => { if (ctx) setLive(false); });
+on('fromBefore', () => toast(t('fromBefore')));
+
+// On a phone's home screen, and readable offline (the last lists seen): sw.js.
+if ('serviceWorker' in navigator) navigator.serviceWorker.register('/sw.js').catch(() => {});
 
 /** A one-time code, typed or from a QR code's link: exchanged for a session. */
 async function useCode(code) {

@@ -348,7 +348,7 @@ function history(ticket, events, workflow) {
       // out to the resident.
       return h('li', e.data.internal ? { class: 'internal' } : {},
         h('time', { datetime: e.at }, when(e.at)), ' ',
-        h('span', { class: 'actor' }, t(`role_${e.actor_role}`)), ' ',
+        h('span', { class: 'actor' }, e.actor_name ? `${e.actor_name}（${t(`role_${e.actor_role}`)}）` : t(`role_${e.actor_role}`)), ' ',
         h('span', { class: 'what' }, what),
         extra.length ? h('span', { class: 'extra' }, extra.join(' · ')) : null);
     })));

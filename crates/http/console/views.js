@@ -164,17 +164,89 @@ export async function queue(ctx) {
     (b.urgency === 'urgent') - (a.urgency === 'urgent') || left(a) - left(b) || a.created_at.localeCompare(b.created_at));
   // 回访: closed requests whose follow-up call is due, oldest first, below the open ones.
   followUps.sort((a, b) => a.follow_up.due_at.localeCompare(b.follow_up.due_at));
+  // What needs her now (new, overdue, sent back, more time asked for) above what is in hand.
+  const now = tickets.filter(needsTheBranch);
+  const rest = tickets.filter((ticket) => !needsTheBranch(ticket));
   return h('section', {},
     h('h2', {}, t('queue')),
-    list(ctx, tickets, t('queueEmpty')),
+    h('section', { class: 'needs-you', 'aria-labelledby': 'needs-you' },
+      h('h3', { id: 'needs-you' }, t('needsYou', { n: now.length })),
+      list(ctx, now, t('needsYouEmpty'))),
+    rest.length ? h('section', { 'aria-labelledby': 'in-hand' },
+      h('h3', { id: 'in-hand' }, t('inHand', { n: rest.length })),
+      list(ctx, rest, '')) : null,
+    !tickets.length ? h('p', { class: 'empty' }, t('queueEmpty')) : null,
     followUps.length ? h('section', { class: 'follow-ups' }, h('h3', {}, t('followUpsDue')), list(ctx, followUps, '')) : null);
+}
+
+/** A request the branch must act on now: new, past a deadline, handed back by its
+ * volunteer, or waiting for a decision on more time. */
+function needsTheBranch(ticket) {
+  return ticket.state === 'submitted'
+    || ticket.clocks.some((c) => c.breached && c.status !== 'stopped')
+    || (ticket.returns > 0 && !ticket.assignee)
+    || !!ticket.extension;
 }
 
 const percent = (rate) => (rate === null || rate === undefined ? '—' : `${Math.round(rate * 100)}%`);
 
+/** The Mondays of the last `n` weeks, oldest first, as `YYYY-MM-DD` (the phone's calendar). */
+function weeks(n) {
+  const monday = new Date();
+  monday.setHours(0, 0, 0, 0);
+  monday.setDate(monday.getDate() - ((monday.getDay() + 6) % 7));
+  const day = (d) => `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
+  return Array.from({ length: n + 1 }, (_, i) => {
+    const d = new Date(monday);
+    d.setDate(d.getDate() - 7 * (n - 1 - i));
+    return day(d);
+  });
+}
+
+const SVG = 'http://www.w3.org/2000/svg';
+function svg(tag, attrs = {}, ...children) {
+  const el = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v);
+  el.append(...children);
+  return el;
+}
+
+/** Requests per week (bars) and 及时率 of the resolution deadline (dots), the last 8 weeks:
+ * a picture of the trend, with the numbers for a screen reader. */
+async function trend() {
+  const bounds = weeks(8);
+  const spans = bounds.slice(0, -1).map((from, i) => [from, bounds[i + 1]]);
+  const stats = await Promise.all(spans.map(([from, to]) => get(`/api/v1/stats?from=${from}&to=${to}`)));
+  const counts = stats.map((s) => s.figures.submitted);
+  const rates = stats.map((s) => s.on_time_rate?.resolution ?? null);
+  const most = Math.max(1, ...counts);
+  const [w, hgt, pad] = [320, 140, 20];
+  const step = (w - pad) / spans.length;
+  const bars = counts.map((c, i) => svg('rect', {
+    x: pad + i * step + 4, y: hgt - pad - (c / most) * (hgt - 2 * pad), width: step - 8,
+    height: (c / most) * (hgt - 2 * pad), class: 'bar',
+  }));
+  const dots = rates.map((r, i) => (r === null ? null : svg('circle', {
+    cx: pad + i * step + step / 2, cy: hgt - pad - r * (hgt - 2 * pad), r: 5, class: 'dot',
+  }))).filter(Boolean);
+  const said = spans.map(([from], i) => t('trendWeek', {
+    week: from.slice(5), n: counts[i], rate: rates[i] === null ? '—' : `${Math.round(rates[i] * 100)}%`,
+  })).join('；');
+  return h('figure', { class: 'trend' },
+    h('figcaption', {}, t('trendTitle')),
+    svg('svg', { viewBox: `0 0 ${w} ${hgt}`, role: 'img', 'aria-label': said },
+      svg('line', { x1: pad, y1: hgt - pad, x2: w, y2: hgt - pad, class: 'axis' }),
+      ...bars, ...dots,
+      svg('text', { x: pad, y: hgt - 4, class: 'label' }, spans[0][0].slice(5)),
+      svg('text', { x: w - 4, y: hgt - 4, class: 'label', 'text-anchor': 'end' }, spans[spans.length - 1][0].slice(5))),
+    h('p', { class: 'legend' },
+      h('span', { class: 'key bar-key', 'aria-hidden': 'true' }), t('trendBars'), ' ',
+      h('span', { class: 'key dot-key', 'aria-hidden': 'true' }), t('trendDots')));
+}
+
 /** The branch's figures for the last 30 days, with bars by category. */
 export async function figures(ctx) {
-  const stats = await get('/api/v1/stats');
+  const [stats, pictured] = await Promise.all([get('/api/v1/stats'), trend()]);
   const f = stats.figures;
   const clockRates = Object.entries(stats.on_time_rate || {});
   const categories = Object.entries(f.categories || {}).sort((a, b) => b[1].submitted - a[1].submitted);
@@ -190,6 +262,7 @@ export async function figures(ctx) {
       tile(t('satisfaction'), percent(stats.satisfaction_rate)),
       tile(t('ratingAvg'), stats.rating_average ? stats.rating_average.toFixed(1) : '—')),
     h('p', { class: 'means' }, t('ratesMean')),
+    pictured,
     h('h3', {}, t('byCategory')),
     categories.length
       ? h('table', { class: 'bars' },

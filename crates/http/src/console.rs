@@ -60,6 +60,18 @@ const FILES: &[(&str, &str, &[u8])] = &[
         "image/svg+xml",
         include_bytes!("../console/icon.svg"),
     ),
+    // Installable on a home screen; the service worker is served at `/sw.js` so that it may
+    // look after the whole page.
+    (
+        "manifest.webmanifest",
+        "application/manifest+json",
+        include_bytes!("../console/manifest.webmanifest"),
+    ),
+    (
+        "sw.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../console/sw.js"),
+    ),
     // What is kept and who sees it, linked from the page's footer.
     (
         "privacy.md",
@@ -79,6 +91,7 @@ const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(|headers: HeaderMap| async move { serve("index.html", &headers) }))
+        .route("/sw.js", get(|headers: HeaderMap| async move { serve("sw.js", &headers) }))
         .route(
             "/console/{file}",
             get(|Path(file): Path<String>, headers: HeaderMap| async move {

@@ -168,6 +168,9 @@ pub struct EventView {
     pub seq: u64,
     pub at: String,
     pub actor_id: Option<Uuid>,
+    /// Who acted, by name (none for the system's events).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actor_name: Option<String>,
     pub actor_role: String,
     /// The event's name: an action, `submitted`, `clock_started`, `sla_breach`, …
     pub kind: String,
@@ -443,6 +446,7 @@ pub fn event_view(e: Event) -> EventView {
         seq: e.seq,
         at: ts(e.at),
         actor_id: e.actor.id,
+        actor_name: None,
         actor_role: e.actor.role.as_str().to_owned(),
         kind: e.kind.name().to_owned(),
         data,

@@ -191,7 +191,7 @@ async fn get_ticket(
     ))
 }
 
-/// The audit trail, oldest first.
+/// The audit trail, oldest first, each event with who acted by name.
 #[utoipa::path(get, path = "/api/v1/tickets/{id}/events", tag = "tickets", params(("id" = Uuid, Path)),
     responses((status = 200, body = [EventView]), (status = 404, body = Problem)), security(("bearer" = [])))]
 async fn events(
@@ -205,13 +205,23 @@ async fn events(
         _ => return Err(ApiError::NotFound),
     };
     let internal = caller.principal.sees_internal(requester);
-    Ok(axum::Json(
-        events
-            .into_iter()
-            .filter(|e| internal || !e.is_internal())
-            .map(event_view)
-            .collect(),
-    ))
+    let mut views: Vec<EventView> = events
+        .into_iter()
+        .filter(|e| internal || !e.is_internal())
+        .map(event_view)
+        .collect();
+    // Each by name: a history reads as who did what, not as roles.
+    let mut actors: Vec<Uuid> = views.iter().filter_map(|v| v.actor_id).collect();
+    actors.sort();
+    actors.dedup();
+    let names = state.store.contacts(&actors).await?;
+    for v in &mut views {
+        v.actor_name = v
+            .actor_id
+            .and_then(|id| names.get(&id))
+            .map(|(n, _)| n.clone());
+    }
+    Ok(axum::Json(views))
 }
 
 /// The body of any workflow action. Only the fields the action takes are accepted.

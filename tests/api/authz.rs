@@ -166,10 +166,23 @@ fn expected(method: &str, path: &str, who: Who) -> StatusCode {
         // Everyone signed in has a stream of their own.
         ("GET", "/api/v1/me/stream") => S::OK,
         // The member under test is the assignee, 王师傅 of 荷花塘社区.
-        ("GET", "/api/v1/members/{id}/ledger") => match who {
-            Assignee | Secretary | Community | Street | Admin => S::OK,
+        ("GET", "/api/v1/members/{id}/ledger") | ("GET", "/api/v1/members/{id}/records") => {
+            match who {
+                Assignee | Secretary | Community | Street | Admin => S::OK,
+                OtherSecretary => S::NOT_FOUND,
+                _ => S::FORBIDDEN,
+            }
+        }
+        // The volunteer and their office; an administrator certifies nobody's service.
+        ("POST", "/api/v1/members/{id}/certificates") => match who {
+            Assignee | Secretary | Community | Street => S::CREATED,
             OtherSecretary => S::NOT_FOUND,
             _ => S::FORBIDDEN,
+        },
+        // One of the member's: whoever may not issue it learns nothing of it.
+        ("GET", "/api/v1/certificates/{number}") => match who {
+            Assignee | Secretary | Community | Street => S::OK,
+            _ => S::NOT_FOUND,
         },
         ("POST", "/api/v1/members/{id}/ledger") => match who {
             Secretary | Community | Street => S::CREATED,
@@ -284,6 +297,15 @@ async fn every_route_answers_every_caller_as_the_matrix_says(app: TestApp) {
         )
         .await;
     let photo = photo.body["id"].as_str().unwrap().to_owned();
+    // A certificate of the member's, for the route that shows one.
+    let certificate = app
+        .post(
+            "member",
+            &format!("/api/v1/members/{member}/certificates"),
+            json!({"from": "2026-01-01", "to": "2026-12-31", "id_type": "passport", "id_number": "E12345678"}),
+        )
+        .await;
+    let certificate = certificate.body["number"].as_str().unwrap().to_owned();
 
     let token = |who: Who| -> Option<String> {
         let demo = |k: &str| Some(app.token(k));
@@ -336,6 +358,9 @@ async fn every_route_answers_every_caller_as_the_matrix_says(app: TestApp) {
             ("POST", "/api/v1/members/{id}/ledger") => {
                 Some(json!({"ticket_id": t, "points": 1, "reason": "矩阵测试"}))
             }
+            ("POST", "/api/v1/members/{id}/certificates") => Some(
+                json!({"from": "2026-01-01", "to": "2026-12-31", "id_type": "passport", "id_number": "E12345678"}),
+            ),
             _ => None,
         }
     };
@@ -365,7 +390,8 @@ async fn every_route_answers_every_caller_as_the_matrix_says(app: TestApp) {
                         },
                     )
                     .replace("{action}", "note")
-                    .replace("{photo}", &photo);
+                    .replace("{photo}", &photo)
+                    .replace("{number}", &certificate);
                 let mut req = app
                     .client
                     .request(method.parse().unwrap(), app.url(&concrete));

@@ -377,6 +377,11 @@ async fn no_write_route_takes_a_field_it_does_not_declare() {
                 format!("/api/v1/members/{member}/ledger"),
                 json!({"ticket_id": t, "points": 1, "reason": "更正"}),
             ),
+            ("POST", "/api/v1/members/{id}/certificates") => (
+                "member",
+                format!("/api/v1/members/{member}/certificates"),
+                json!({"from": "2026-11-01", "to": "2026-11-30", "id_type": "passport", "id_number": "E12345678"}),
+            ),
             ("POST", "/api/v1/people") => ("secretary", path.into(), json!({"name": "新居民"})),
             ("PUT", "/api/v1/people/{id}/active") => (
                 "secretary",
@@ -450,7 +455,7 @@ async fn no_write_route_takes_a_field_it_does_not_declare() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 14, "every JSON write route checked");
+    assert_eq!(checked, 15, "every JSON write route checked");
 }
 
 /// OWASP API4: a person asks for at most the deployment's number of requests in any 24

@@ -32,6 +32,7 @@ mod reports;
 mod requests;
 mod rights;
 mod serve;
+mod service;
 mod sign_in;
 mod timer_worker;
 mod upgrade;

@@ -281,6 +281,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(routes::outbox::router())
         .merge(routes::photos::router())
         .merge(routes::reports::router())
+        .merge(routes::service::router())
         .merge(routes::wall::router())
         .merge(routes::people::router())
         .merge(routes::audit::router())
@@ -303,6 +304,7 @@ pub fn app(state: AppState) -> Router {
     router
         .merge(open311::router())
         .merge(routes::board::public_router())
+        .merge(routes::service::public_router())
         .merge(console::router())
         .fallback(|| async { ApiError::NoRoute })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })

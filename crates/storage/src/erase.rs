@@ -140,6 +140,14 @@ impl SqlStore {
             .execute(&mut *tx)
             .await
             .map_err(from_sqlx)?;
+            // Certificates issued stay genuine (their totals are the community's record), with
+            // the name gone as everywhere else.
+            sqlx::query("UPDATE certificates SET name = $2 WHERE person_id = $1")
+                .bind(person)
+                .bind(ERASED_NAME)
+                .execute(&mut *tx)
+                .await
+                .map_err(from_sqlx)?;
             for statement in [
                 "UPDATE tokens SET revoked_at_us = $2 WHERE person_id = $1 AND revoked_at_us IS NULL",
                 "UPDATE sign_in_codes SET used_at_us = $2 WHERE person_id = $1 AND used_at_us IS NULL",

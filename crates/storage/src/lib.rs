@@ -45,6 +45,7 @@ macro_rules! with_reader {
 
 pub mod announce;
 pub mod audit;
+pub mod certificates;
 mod connect;
 pub mod demo;
 mod dialect;

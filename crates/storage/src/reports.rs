@@ -23,6 +23,28 @@ pub const COMPLETE_ACTIONS: [&str; 3] = ["complete", "fulfil", "settle"];
 
 pub use workflow_core::access::{Unit, UnitInfo};
 
+/// One piece of service as recorded (志愿服务记录, 民政部令第67号): the work, where, for
+/// how long, organised by whom, and how it was rated.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ServiceRecord {
+    /// The ledger entry it is.
+    pub id: Uuid,
+    pub ticket_id: Uuid,
+    /// A correction of earlier records of the same request (with `reason` and `actor_id`).
+    pub correction: bool,
+    pub category: String,
+    pub minutes: i64,
+    pub reason: Option<String>,
+    pub actor_id: Option<Uuid>,
+    pub at: Timestamp,
+    /// The building the work was at.
+    pub place: Option<String>,
+    /// The branch that organised it.
+    pub organiser: Option<String>,
+    /// The resident's stars, if given.
+    pub rating: Option<i64>,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct LedgerEntry {
     pub id: Uuid,
@@ -193,6 +215,51 @@ impl SqlStore {
     }
 
     /// A member's ledger in a period, oldest first.
+    /// A volunteer's service records (志愿服务记录) in a period: each ledger entry with where
+    /// the work was (the building), who organised it (the branch) and the resident's rating.
+    /// Append-only as the ledger is: a correction is a record of its own, with who and why.
+    pub async fn service_records(
+        &self,
+        person: Uuid,
+        period: Period,
+    ) -> Result<Vec<ServiceRecord>, StoreError> {
+        let rating = (self.dialect().json_int)("t.body", "rating");
+        with_reader!(self, pool, {
+            let rows = sqlx::query(&format!(
+                "SELECT l.id, l.ticket_id, l.event_seq, l.category, l.minutes, l.reason, l.actor_id, \
+                 l.at_us, b.name, br.name, CAST({rating} AS BIGINT) \
+                 FROM ledger l JOIN tickets t ON t.id = l.ticket_id \
+                 LEFT JOIN org_units b ON b.id = t.building_id \
+                 LEFT JOIN branches br ON br.id = t.branch_id \
+                 WHERE l.person_id = $1 AND l.at_us >= $2 AND l.at_us < $3 ORDER BY l.at_us, l.id"
+            ))
+            .bind(person)
+            .bind(us(period.from))
+            .bind(us(period.to))
+            .fetch_all(pool)
+            .await
+            .map_err(from_sqlx)?;
+            rows.iter()
+                .map(|r| -> Result<ServiceRecord, sqlx::Error> {
+                    Ok(ServiceRecord {
+                        id: r.try_get(0)?,
+                        ticket_id: r.try_get(1)?,
+                        correction: r.try_get::<Option<i64>, _>(2)?.is_none(),
+                        category: r.try_get(3)?,
+                        minutes: i64::from(r.try_get::<i32, _>(4)?),
+                        reason: r.try_get(5)?,
+                        actor_id: r.try_get(6)?,
+                        at: from_us(r.try_get(7)?),
+                        place: r.try_get(8)?,
+                        organiser: r.try_get(9)?,
+                        rating: r.try_get::<Option<i64>, _>(10)?,
+                    })
+                })
+                .collect::<Result<_, _>>()
+                .map_err(from_sqlx)
+        })
+    }
+
     /// A person's credits in `[from, to)`, summed (the daily caps read it).
     pub(crate) async fn earned_between(
         &self,

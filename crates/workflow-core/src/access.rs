@@ -571,6 +571,21 @@ impl Principal {
         }
     }
 
+    /// Whether this person issues a certificate of service (志愿服务证明) for a volunteer: the
+    /// volunteer themself, or staff who answer for the volunteer's community (their office).
+    /// An administrator runs the system and certifies nobody's service.
+    pub fn may_certify(&self, member: Uuid, community: Option<&UnitInfo>) -> Result<(), Refusal> {
+        if self.id == member {
+            return Ok(());
+        }
+        if !self.is_staff() {
+            return Err(Refusal::Forbidden(
+                "a certificate is issued by the volunteer or their community's office",
+            ));
+        }
+        self.reads_ledger(member, community)
+    }
+
     /// The requests whose lateness this person oversees (督单), without personal data:
     /// staff, their scope's; a supervisor, their community's.
     pub fn oversight(&self) -> Option<Scope> {

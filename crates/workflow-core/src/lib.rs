@@ -11,6 +11,7 @@
 
 pub mod access;
 pub mod calendar;
+pub mod certificate;
 pub mod clock;
 pub mod command;
 pub mod credit;

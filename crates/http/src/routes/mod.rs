@@ -10,6 +10,7 @@ pub mod outbox;
 pub mod people;
 pub mod photos;
 pub mod reports;
+pub mod service;
 pub mod sessions;
 pub mod stream;
 pub mod tickets;

@@ -46,7 +46,11 @@ fn instant(field: &'static str, s: &str, zone: &jiff::tz::TimeZone) -> Result<Ti
 
 /// A period: `from` and `to` are RFC 3339 instants or dates (`2026-11-01`, midnight in the
 /// deployment's zone); `to` is exclusive. Defaults: the 30 days up to now.
-fn period(state: &AppState, from: Option<&str>, to: Option<&str>) -> Result<Period, ApiError> {
+pub(crate) fn period(
+    state: &AppState,
+    from: Option<&str>,
+    to: Option<&str>,
+) -> Result<Period, ApiError> {
     let zone = state.engine.catalog().time_zone();
     let to = to
         .map(|s| instant("to", s, &zone))
@@ -101,18 +105,28 @@ pub struct LedgerView {
 
 /// A member's ledger is theirs to see, and their community's staff's
 /// ([`Principal::reads_ledger`]).
-async fn ledger_access(state: &AppState, caller: &Caller, member: Uuid) -> ApiResult<()> {
+pub(crate) async fn ledger_access(
+    state: &AppState,
+    caller: &Caller,
+    member: Uuid,
+) -> ApiResult<()> {
     let community = match caller.principal.reads_ledger(member, None) {
-        Err(Refusal::Hidden) => {
-            let person = state.store.person(member).await?;
-            match person.and_then(|p| p.community_id) {
-                Some(c) => state.store.unit(c).await?,
-                None => None,
-            }
-        }
+        Err(Refusal::Hidden) => member_community(state, member).await?,
         decided => return decided.map_err(Into::into),
     };
     Ok(caller.principal.reads_ledger(member, community.as_ref())?)
+}
+
+/// The community a volunteer belongs to, as the access policy weighs it.
+pub(crate) async fn member_community(
+    state: &AppState,
+    member: Uuid,
+) -> ApiResult<Option<UnitInfo>> {
+    let person = state.store.person(member).await?;
+    Ok(match person.and_then(|p| p.community_id) {
+        Some(c) => state.store.unit(c).await?,
+        None => None,
+    })
 }
 
 /// A member's hours and points: every credit with its ticket, and corrections.

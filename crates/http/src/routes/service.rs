@@ -1,0 +1,440 @@
+//! A volunteer's service as the law asks it to be kept (志愿服务记录与证明出具办法, 民政部令第67号):
+//! the records of each piece of work (JSON, or CSV for a volunteer platform's import), and
+//! certificates of service for a period, each verifiable by anyone holding its number and
+//! check code. The rules are `workflow_core::certificate` and `Principal::may_certify`.
+
+use axum::extract::{Path, State};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use quick_xml::escape::escape;
+use serde::{Deserialize, Serialize};
+use storage::audit::AuditRecord;
+use storage::certificates::Certificate;
+use storage::reports::{Period, ServiceRecord};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+use workflow_core::certificate::{ID_KINDS, check_id, codes};
+
+use crate::AppState;
+use crate::auth::{Caller, access_record};
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::extract::{ApiPath, ApiQuery, Body};
+use crate::routes::reports::{ledger_access, member_community, period};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(records))
+        .routes(routes!(issue))
+        .routes(routes!(certificate))
+}
+
+/// Anyone's: whether a certificate is genuine.
+pub fn public_router() -> axum::Router<AppState> {
+    axum::Router::new()
+        .route("/public/v1/certificates/{number}", get(verify_json))
+        .route("/verify/{number}", get(verify_page))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct RecordsQuery {
+    /// From this date (the deployment's zone) or instant; default 30 days before `to`.
+    pub from: Option<String>,
+    /// Up to this date or instant (exclusive); default now.
+    pub to: Option<String>,
+    /// `csv`: the shape docs/VOLUNTEERS.md maps to a volunteer platform's import.
+    pub format: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RecordView {
+    pub id: Uuid,
+    pub ticket_id: Uuid,
+    /// The day of the service, in the deployment's zone.
+    pub date: String,
+    /// What was done: the category, in words.
+    pub content: String,
+    pub hours: f64,
+    /// Where: the building.
+    pub place: Option<String>,
+    /// The branch that organised it.
+    pub organiser: Option<String>,
+    /// The resident's stars.
+    pub rating: Option<i64>,
+    /// A correction of earlier records of the same request, with why.
+    pub correction: bool,
+    pub reason: Option<String>,
+}
+
+fn record_view(state: &AppState, r: ServiceRecord) -> RecordView {
+    let catalog = state.engine.catalog();
+    RecordView {
+        id: r.id,
+        ticket_id: r.ticket_id,
+        date: r.at.to_zoned(catalog.time_zone()).date().to_string(),
+        content: catalog
+            .category(&r.category)
+            .map_or(r.category.clone(), |c| c.label.zh_cn.clone()),
+        hours: r.minutes as f64 / 60.0,
+        place: r.place,
+        organiser: r.organiser,
+        rating: r.rating,
+        correction: r.correction,
+        reason: r.reason,
+    }
+}
+
+/// A volunteer's service records: each confirmed piece of work and each correction.
+#[utoipa::path(get, path = "/api/v1/members/{id}/records", tag = "reports",
+    params(("id" = Uuid, Path), RecordsQuery),
+    responses((status = 200, body = [RecordView]), (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+async fn records(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiQuery(q): ApiQuery<RecordsQuery>,
+) -> ApiResult<Response> {
+    ledger_access(&state, &caller, id).await?;
+    let p = period(&state, q.from.as_deref(), q.to.as_deref())?;
+    let views: Vec<RecordView> = state
+        .store
+        .service_records(id, p)
+        .await?
+        .into_iter()
+        .map(|r| record_view(&state, r))
+        .collect();
+    Ok(match q.format.as_deref() {
+        None | Some("json") => axum::Json(views).into_response(),
+        Some("csv") => {
+            let name = state
+                .store
+                .contacts(&[id])
+                .await?
+                .remove(&id)
+                .map(|(n, _)| n);
+            csv(&views, id, name.as_deref().unwrap_or_default()).into_response()
+        }
+        Some(other) => {
+            return Err(ApiError::invalid_query(format!(
+                "format is json or csv, not {other:?}"
+            )));
+        }
+    })
+}
+
+/// The records as CSV (RFC 4180, with a byte order mark so a spreadsheet reads the Chinese),
+/// in the column order docs/VOLUNTEERS.md maps to a volunteer platform's import.
+fn csv(records: &[RecordView], volunteer: Uuid, name: &str) -> impl IntoResponse {
+    let field = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+    let mut out = String::from(
+        "\u{feff}volunteer_id,volunteer_name,date,content,hours,place,organiser,rating,record_id,correction,reason\r\n",
+    );
+    for r in records {
+        out.push_str(&format!(
+            "{volunteer},{},{},{},{:.2},{},{},{},{},{},{}\r\n",
+            field(name),
+            r.date,
+            field(&r.content),
+            r.hours,
+            field(r.place.as_deref().unwrap_or_default()),
+            field(r.organiser.as_deref().unwrap_or_default()),
+            r.rating.map(|s| s.to_string()).unwrap_or_default(),
+            r.id,
+            r.correction,
+            field(r.reason.as_deref().unwrap_or_default()),
+        ));
+    }
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"linli-service-records.csv\"",
+            ),
+        ],
+        out,
+    )
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CertificateBody {
+    /// The first day of service it covers (`YYYY-MM-DD`).
+    pub from: String,
+    /// The last day it covers, inclusive.
+    pub to: String,
+    /// `resident_id` (居民身份证), `hk_macao_pass`, `taiwan_pass`, `passport`,
+    /// `foreign_permanent_id`.
+    pub id_type: String,
+    /// Checked, and then only its last four characters kept.
+    pub id_number: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CertificateView {
+    pub number: String,
+    /// With the number, what proves a copy genuine at `/verify/{number}?code=…`.
+    pub check_code: String,
+    pub verify_url: String,
+    pub person_id: Uuid,
+    pub name: String,
+    /// The identity document's kind, in words, and its last four characters.
+    pub id_type: String,
+    pub id_last4: String,
+    pub from: String,
+    pub to: String,
+    pub hours: f64,
+    pub services: i64,
+    /// The issuing community.
+    pub issuer: String,
+    pub handler_id: Uuid,
+    pub issued_at: String,
+    /// The records it stands for.
+    pub records: Vec<RecordView>,
+}
+
+/// The certificate's period as instants: from the first day's start to the day after the last.
+fn days(state: &AppState, from: &str, to: &str) -> ApiResult<Period> {
+    let zone = state.engine.catalog().time_zone();
+    let day = |field: &str, s: &str| {
+        s.parse::<jiff::civil::Date>()
+            .map_err(|_| ApiError::invalid_field(format!("{field} is a date, YYYY-MM-DD")))
+    };
+    let (first, last) = (day("from", from)?, day("to", to)?);
+    if last < first {
+        return Err(ApiError::invalid_field("to is on or after from"));
+    }
+    let start = |d: jiff::civil::Date| {
+        d.to_zoned(zone.clone())
+            .map(|z| z.timestamp())
+            .map_err(|_| ApiError::invalid_field("the date is out of range"))
+    };
+    let after = last
+        .tomorrow()
+        .map_err(|_| ApiError::invalid_field("to is out of range"))?;
+    Ok(Period {
+        from: start(first)?,
+        to: start(after)?,
+    })
+}
+
+async fn view(state: &AppState, c: Certificate) -> ApiResult<CertificateView> {
+    let p = days(state, &c.from_day, &c.to_day)?;
+    let records = state
+        .store
+        .service_records(c.person_id, p)
+        .await?
+        .into_iter()
+        .map(|r| record_view(state, r))
+        .collect();
+    Ok(CertificateView {
+        verify_url: format!("/verify/{}?code={}", c.number, c.check_code),
+        id_type: ID_KINDS
+            .iter()
+            .find(|(k, _)| *k == c.id_kind)
+            .map_or(c.id_kind.clone(), |(_, words)| (*words).to_owned()),
+        number: c.number,
+        check_code: c.check_code,
+        person_id: c.person_id,
+        name: c.name,
+        id_last4: c.id_last4,
+        from: c.from_day,
+        to: c.to_day,
+        hours: c.minutes as f64 / 60.0,
+        services: c.services,
+        issuer: c.issuer,
+        handler_id: c.handler_id,
+        issued_at: c.issued_at.to_string(),
+        records,
+    })
+}
+
+/// Issue a certificate of service (志愿服务证明) for a period: the volunteer or their office.
+/// The totals are the records' in the period, frozen at issue.
+#[utoipa::path(post, path = "/api/v1/members/{id}/certificates", tag = "reports",
+    params(("id" = Uuid, Path)), request_body = CertificateBody,
+    responses((status = 201, body = CertificateView), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+async fn issue(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<Uuid>,
+    parts: Parts,
+    Body(b): Body<CertificateBody>,
+) -> ApiResult<(StatusCode, axum::Json<CertificateView>)> {
+    let community = member_community(&state, id).await?;
+    caller.principal.may_certify(id, community.as_ref())?;
+    let Some(community) = community.and_then(|c| c.community) else {
+        return Err(ApiError::invalid_field(
+            "a certificate is issued by a community: this person belongs to none",
+        ));
+    };
+    let document = check_id(&b.id_type, &b.id_number).map_err(ApiError::invalid_field)?;
+    let p = days(&state, &b.from, &b.to)?;
+    let records = state.store.service_records(id, p).await?;
+    let now = state.engine.now();
+    let (number, check_code) = codes(
+        Uuid::new_v4(),
+        now.to_zoned(state.engine.catalog().time_zone()).year(),
+    );
+    let name = state
+        .store
+        .contacts(&[id])
+        .await?
+        .remove(&id)
+        .map(|(n, _)| n);
+    let issuer = state
+        .store
+        .org_unit_name(community)
+        .await?
+        .unwrap_or_default();
+    let issued = Certificate {
+        number,
+        check_code,
+        person_id: id,
+        community_id: community,
+        name: name.unwrap_or_default(),
+        id_kind: document.kind,
+        id_last4: document.last4,
+        from_day: b.from,
+        to_day: b.to,
+        minutes: records.iter().map(|r| r.minutes).sum(),
+        services: records.iter().filter(|r| !r.correction).count() as i64,
+        issuer,
+        handler_id: caller.principal.id,
+        issued_at: now,
+    };
+    state.store.issue_certificate(&issued).await?;
+    state
+        .store
+        .record(&AuditRecord {
+            actor: Some(caller.principal.id),
+            subject: Some(id),
+            community: Some(community),
+            detail: format!("certificate {}", issued.number),
+            ..access_record(&state, &parts, "certificate")
+        })
+        .await?;
+    Ok((StatusCode::CREATED, axum::Json(view(&state, issued).await?)))
+}
+
+/// A certificate, for its holder and their office (to print again).
+#[utoipa::path(get, path = "/api/v1/certificates/{number}", tag = "reports",
+    params(("number" = String, Path)),
+    responses((status = 200, body = CertificateView), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+async fn certificate(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(number): ApiPath<String>,
+) -> ApiResult<axum::Json<CertificateView>> {
+    let c = state
+        .store
+        .certificate(&number)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let community = member_community(&state, c.person_id).await?;
+    // Whoever may not issue it does not learn that it exists.
+    caller
+        .principal
+        .may_certify(c.person_id, community.as_ref())
+        .map_err(|_| ApiError::NotFound)?;
+    Ok(axum::Json(view(&state, c).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyQuery {
+    pub code: String,
+}
+
+/// What anyone learns of a genuine certificate: that it is, its name and totals; nothing else.
+#[derive(Serialize)]
+pub struct Verified {
+    pub genuine: bool,
+    pub number: String,
+    pub name: String,
+    pub from: String,
+    pub to: String,
+    pub hours: f64,
+    pub services: i64,
+    pub issuer: String,
+    pub issued_on: String,
+}
+
+/// The certificate with this number and check code, or 404 for any other pair (a wrong
+/// code says no more than a wrong number).
+async fn verified(state: &AppState, number: &str, code: &str) -> ApiResult<Verified> {
+    let c = state.store.certificate(number).await?;
+    let c = c
+        .filter(|c| c.check_code.eq_ignore_ascii_case(code.trim()))
+        .ok_or(ApiError::NotFound)?;
+    Ok(Verified {
+        genuine: true,
+        issued_on: c
+            .issued_at
+            .to_zoned(state.engine.catalog().time_zone())
+            .date()
+            .to_string(),
+        number: c.number,
+        name: c.name,
+        from: c.from_day,
+        to: c.to_day,
+        hours: c.minutes as f64 / 60.0,
+        services: c.services,
+        issuer: c.issuer,
+    })
+}
+
+async fn verify_json(
+    State(state): State<AppState>,
+    Path(number): Path<String>,
+    ApiQuery(q): ApiQuery<VerifyQuery>,
+) -> ApiResult<axum::Json<Verified>> {
+    Ok(axum::Json(verified(&state, &number, &q.code).await?))
+}
+
+/// The page a certificate's QR code opens: genuine or not, in Chinese and English. No script.
+async fn verify_page(
+    State(state): State<AppState>,
+    Path(number): Path<String>,
+    ApiQuery(q): ApiQuery<VerifyQuery>,
+) -> ApiResult<Response> {
+    let v = verified(&state, &number, &q.code).await?;
+    let html = format!(
+        "<!doctype html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>志愿服务证明核验 {number}</title><link rel=\"stylesheet\" href=\"/console/app.css\">\
+         </head><body><main class=\"verify\"><h1>✓ 志愿服务证明真实有效 <small>Genuine certificate of service</small></h1>\
+         <dl class=\"facts\"><dt>编号 Number</dt><dd>{number}</dd><dt>姓名 Name</dt><dd>{name}</dd>\
+         <dt>服务期间 Period</dt><dd>{from} – {to}</dd><dt>服务时长 Hours</dt><dd>{hours:.1} 小时</dd>\
+         <dt>服务次数 Services</dt><dd>{services}</dd><dt>出具单位 Issued by</dt><dd>{issuer}</dd>\
+         <dt>出具日期 Issued on</dt><dd>{issued_on}</dd></dl></main></body></html>\n",
+        number = escape(v.number.as_str()),
+        name = escape(v.name.as_str()),
+        from = escape(v.from.as_str()),
+        to = escape(v.to.as_str()),
+        hours = v.hours,
+        services = v.services,
+        issuer = escape(v.issuer.as_str()),
+        issued_on = v.issued_on,
+    );
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; style-src 'self'; base-uri 'none'; form-action 'none'; \
+                 frame-ancestors 'none'",
+            ),
+        ],
+        html,
+    )
+        .into_response())
+}

@@ -202,12 +202,25 @@ try {
   await member.getByText('1.5 小时').first().waitFor();
   await looked(member, 'the hours page', 'phone-9-hours');
 
+  step('a certificate of service, asked for on the phone and verifiable by anyone');
+  await member.getByLabel('证件类型').selectOption('passport');
+  await member.getByLabel('证件号码').fill('E12345678');
+  await member.getByRole('button', { name: '开具证明' }).click();
+  const paper = member.getByRole('group', { name: '志愿服务证明' });
+  await paper.getByText(/尾号 5678/).waitFor();
+  assert.ok(!(await paper.textContent()).includes('E12345678'), 'the full number is not printed');
+  const verifyAt = (await paper.locator('.verify-at').textContent()).replace('核验：', '');
+  const checked = await fetch(verifyAt);
+  assert.equal(checked.status, 200);
+  assert.match(await checked.text(), /真实有效/);
+  await looked(member, 'the hours page with a certificate', 'phone-10-certificate');
+
   step('the secretary\'s pages');
   const secretary = await signIn(browser, 'secretary');
-  await looked(secretary, 'the queue', 'phone-10-queue');
+  await looked(secretary, 'the queue', 'phone-11-queue');
   await secretary.getByRole('link', { name: '支部数据' }).click();
   await secretary.getByRole('heading', { name: /支部数据/ }).waitFor();
-  await looked(secretary, 'the figures', 'phone-11-figures');
+  await looked(secretary, 'the figures', 'phone-12-figures');
 
   const problems = [resident, member, secretary, ...tabs].flatMap((p) => p.problems);
   assert.deepEqual(problems, [], 'no script errors on any page');

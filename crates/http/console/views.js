@@ -3,7 +3,7 @@
 
 import { api, get, post, all, upload, askForCode } from './api.js';
 import { t, label, when } from './i18n.js';
-import { h, showError, clearError, toast, urgentClock, shrink, photoInput, fieldProblem } from './ui.js';
+import { h, showError, clearError, toast, urgentClock, shrink, photoInput, fieldProblem, busy } from './ui.js';
 import { card } from './ticket.js';
 
 function list(ctx, tickets, empty) {
@@ -338,7 +338,70 @@ export async function hours(ctx) {
         h('span', {}, `${t('hoursValue', { n: (e.minutes / 60).toFixed(1) })} · ${e.points} ${t('points')}`),
         h('time', { datetime: e.at }, when(e.at)),
         e.reason ? h('span', { class: 'extra' }, e.reason) : null)))
-      : h('p', { class: 'empty' }, t('ledgerEmpty')));
+      : h('p', { class: 'empty' }, t('ledgerEmpty')),
+    certificateForm(ctx));
+}
+
+/** The identity documents a certificate may name (workflow_core::certificate::ID_KINDS). */
+const ID_KINDS = ['resident_id', 'hk_macao_pass', 'taiwan_pass', 'passport', 'foreign_permanent_id'];
+
+/** 志愿服务证明: a certificate of service for a period, asked for here and printed. The
+ * identity number is checked by the server and only its last four characters kept. */
+function certificateForm(ctx) {
+  const today = new Date();
+  const iso = (d) => `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
+  const from = h('input', { id: 'f-cert-from', type: 'date', value: `${today.getFullYear()}-01-01`, required: true });
+  const to = h('input', { id: 'f-cert-to', type: 'date', value: iso(today), required: true });
+  const kind = h('select', { id: 'f-cert-kind' }, ID_KINDS.map((k) => h('option', { value: k }, t(`id_${k}`))));
+  const number = h('input', { id: 'f-cert-number', type: 'text', autocomplete: 'off', spellcheck: 'false', maxlength: 24, required: true });
+  const out = h('div', { 'aria-live': 'polite' });
+  const send = h('button', { type: 'submit', class: 'primary big' }, t('certIssue'));
+  return h('section', { class: 'certificates' },
+    h('h3', {}, t('certTitle')),
+    h('p', { class: 'muted' }, t('certHelp')),
+    h('form', {
+      novalidate: true,
+      onsubmit: async (e) => {
+        e.preventDefault();
+        clearError();
+        if (!number.value.trim()) return fieldProblem(number, t('fill', { what: t('certNumber') }));
+        await busy(send, async () => {
+          try {
+            const cert = await post(`/api/v1/members/${ctx.me.id}/certificates`, {
+              from: from.value, to: to.value, id_type: kind.value, id_number: number.value,
+            });
+            number.value = '';
+            out.replaceChildren(certificate(cert));
+            out.scrollIntoView({ block: 'nearest' });
+          } catch (err) {
+            showError(err);
+          }
+        });
+      },
+    },
+    h('p', {}, h('label', { for: 'f-cert-from' }, t('certFrom')), from),
+    h('p', {}, h('label', { for: 'f-cert-to' }, t('certTo')), to),
+    h('p', {}, h('label', { for: 'f-cert-kind' }, t('certKind')), kind),
+    h('p', {}, h('label', { for: 'f-cert-number' }, t('certNumber')), number),
+    send),
+    out);
+}
+
+/** A certificate as printed: A4, Chinese, with its number, check code and where to verify it. */
+function certificate(c) {
+  const verify = `${location.origin}${c.verify_url}`;
+  return h('article', { class: 'certificate', role: 'group', 'aria-label': t('certTitle') },
+    h('h4', {}, '志愿服务证明'),
+    h('p', {}, `兹证明 ${c.name}（${c.id_type} 尾号 ${c.id_last4}）于 ${c.from} 至 ${c.to} 期间参加志愿服务 ${c.services} 次，累计服务时长 ${c.hours.toFixed(1)} 小时。`),
+    h('table', { class: 'records' },
+      h('thead', {}, h('tr', {}, ['日期', '服务内容', '地点', '时长（小时）'].map((x) => h('th', { scope: 'col' }, x)))),
+      h('tbody', {}, c.records.map((r) => h('tr', {},
+        h('td', {}, r.date), h('td', {}, r.content), h('td', {}, r.place || ''), h('td', {}, r.hours.toFixed(1)))))),
+    h('p', {}, `出具单位：${c.issuer}　　出具日期：${c.issued_at.slice(0, 10)}`),
+    h('p', {}, `证明编号：${c.number}　　核验码：${c.check_code}`),
+    h('p', { class: 'verify-at' }, `核验：${verify}`),
+    h('div', { class: 'buttons no-print' },
+      h('button', { type: 'button', class: 'secondary', onclick: () => window.print() }, t('certPrint'))));
 }
 
 // ---- administrator -------------------------------------------------------------------------

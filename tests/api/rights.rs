@@ -109,17 +109,23 @@ async fn access_is_recorded_and_read_by_admins_and_the_street(app: TestApp) {
     assert!(text.contains(",\"refused\","));
 }
 
-async fn a_person_downloads_everything_held_about_them(app: TestApp) {
-    let t = app.submit("resident", "repair", "楼道灯坏了").await;
-    app.work_to_closed(&t).await;
+/// 我的数据 as `who` downloads it (`query`: `?format=zip`, or nothing for JSON).
+async fn my_data(app: &TestApp, who: &str, query: &str) -> reqwest::Response {
     let res = app
         .client
-        .get(app.url("/api/v1/me/export"))
-        .bearer_auth(app.token("resident"))
+        .get(app.url(&format!("/api/v1/me/export{query}")))
+        .bearer_auth(app.token(who))
         .send()
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
+    res
+}
+
+async fn a_person_downloads_everything_held_about_them(app: TestApp) {
+    let t = app.submit("resident", "repair", "楼道灯坏了").await;
+    app.work_to_closed(&t).await;
+    let res = my_data(&app, "resident", "").await;
     assert!(
         res.headers()["content-disposition"]
             .to_str()
@@ -142,16 +148,7 @@ async fn a_person_downloads_everything_held_about_them(app: TestApp) {
     assert!(asked["events"].as_array().unwrap().len() >= 7, "{asked}");
     assert!(!mine["sign_ins"].as_array().unwrap().is_empty());
     // The volunteer's hours are in theirs.
-    let member: Value = app
-        .client
-        .get(app.url("/api/v1/me/export"))
-        .bearer_auth(app.token("member"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let member: Value = my_data(&app, "member", "").await.json().await.unwrap();
     assert!(!member["ledger"].as_array().unwrap().is_empty(), "{member}");
     // Each export is recorded.
     let resident = app.demo.user("resident").id.to_string();
@@ -174,14 +171,7 @@ async fn the_download_as_a_zip_holds_the_photos(app: TestApp) {
         )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
-    let res = app
-        .client
-        .get(app.url("/api/v1/me/export?format=zip"))
-        .bearer_auth(app.token("resident"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
+    let res = my_data(&app, "resident", "?format=zip").await;
     assert_eq!(res.headers()["content-type"], "application/zip");
     assert!(
         res.headers()["content-disposition"]

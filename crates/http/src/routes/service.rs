@@ -88,6 +88,12 @@ fn record_view(state: &AppState, r: ServiceRecord) -> RecordView {
     }
 }
 
+/// A person's name as the directory has it now (erased: the erased name).
+async fn name_of(state: &AppState, id: Uuid) -> ApiResult<String> {
+    let mut found = state.store.contacts(&[id]).await?;
+    Ok(found.remove(&id).map(|(name, _)| name).unwrap_or_default())
+}
+
 /// A volunteer's service records: each confirmed piece of work and each correction.
 #[utoipa::path(get, path = "/api/v1/members/{id}/records", tag = "reports",
     params(("id" = Uuid, Path), RecordsQuery),
@@ -283,12 +289,7 @@ async fn issue(
         Uuid::new_v4(),
         now.to_zoned(state.engine.catalog().time_zone()).year(),
     );
-    let name = state
-        .store
-        .contacts(&[id])
-        .await?
-        .remove(&id)
-        .map(|(n, _)| n);
+    let name = name_of(&state, id).await?;
     let issuer = state
         .store
         .org_unit_name(community)
@@ -299,7 +300,7 @@ async fn issue(
         check_code,
         person_id: id,
         community_id: community,
-        name: name.unwrap_or_default(),
+        name,
         id_kind: document.kind,
         id_last4: document.last4,
         from_day: b.from,

@@ -140,6 +140,14 @@ try {
   await resident.context().setOffline(false);
   await resident.locator('#live[data-live="up"]').waitFor({ timeout: 10000 });
   await resident.getByRole('alert').waitFor({ state: 'hidden', timeout: 5000 });
+  // Only the lists and requests are kept on the phone: not her data export, not photos.
+  const keys = await resident.evaluate(async () => {
+    const token = localStorage.getItem('linli.token');
+    await fetch('/api/v1/me/export', { headers: { Authorization: `Bearer ${token}` } });
+    return (await (await caches.open('linli-lists')).keys()).map((r) => new URL(r.url).pathname);
+  });
+  assert.ok(keys.includes('/api/v1/me') && keys.some((k) => k.startsWith('/api/v1/tickets')), `kept: ${keys}`);
+  assert.ok(!keys.some((k) => k.includes('export') || k.includes('photos')), `kept: ${keys}`);
   const sent = await api('resident', 'GET', '/api/v1/tickets?limit=100');
   assert.ok(!sent.data.items.some((i) => i.description === '断网时写的'), 'nothing sent later, unseen');
 

@@ -16,13 +16,16 @@ self.addEventListener('activate', (event) => {
   event.waitUntil(self.clients.claim());
 });
 
-/** Reads kept for offline: the page's files, and the API's lists and requests (not the event
- * stream, not photos, not anything but a GET). */
+/** The reads a page needs to show its lists and requests: who is signed in, the catalog, the
+ * lists, a request and its history. Nothing else is kept (not the data export, photos,
+ * figures, people or the event stream). */
+const LIST_READS = /^\/api\/v1\/(me|categories|workflows|teams|tickets(\/[0-9a-f-]{36}(\/events)?)?)$/;
+
+/** Reads kept for offline: the page's files, and `LIST_READS`; only ever a GET. */
 function kept(url, request) {
   if (request.method !== 'GET' || url.origin !== self.location.origin) return null;
   if (url.pathname === '/' || url.pathname.startsWith('/console/')) return SHELL;
-  if (url.pathname === '/api/v1/me/stream' || url.pathname.includes('/photos')) return null;
-  if (url.pathname.startsWith('/api/v1/')) return LISTS;
+  if (LIST_READS.test(url.pathname)) return LISTS;
   return null;
 }
 

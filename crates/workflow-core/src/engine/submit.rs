@@ -133,7 +133,9 @@ impl Engine {
     }
 
     /// Refuses a person's request past the daily limit, saying when the oldest of the day's
-    /// requests leaves the window (a retry before then is refused again).
+    /// requests leaves the window (a retry before then is refused again). Counted against
+    /// what is committed: requests sent at the same instant for the last place may all pass,
+    /// which a limit against floods can bear.
     async fn within_daily_limit(&self, person: Uuid) -> Result<(), EngineError> {
         let Some(limit) = self.daily_requests else {
             return Ok(());

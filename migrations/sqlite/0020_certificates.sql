@@ -19,3 +19,7 @@ CREATE TABLE certificates (
     issued_at_us BIGINT NOT NULL
 );
 CREATE INDEX certificates_person ON certificates (person_id, issued_at_us);
+
+-- A correction names the record it corrects (a ledger entry of the same person and request),
+-- where the office says which.
+ALTER TABLE ledger ADD COLUMN corrects_id BLOB;

@@ -466,15 +466,68 @@ async fn ledger_and_leaderboard_credit_what_the_rules_say(app: TestApp) {
         .await;
     assert_eq!(street.body["standings"].as_array().unwrap().len(), 4);
 
-    // A correction is a new entry; the credit it corrects stays as it was.
+    // A correction is a new entry naming the one it corrects, which stays as it was.
+    let records = app
+        .get(
+            "secretary",
+            &format!("/api/v1/members/{member}/records?from={start}"),
+        )
+        .await;
+    let credited = records
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["ticket_id"] == ours[0].as_str());
+    let credited = credited.expect("the first request's record")["id"].clone();
+    let other = records
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["ticket_id"] != ours[0].as_str());
     let r = app
         .post(
             "secretary",
             &format!("/api/v1/members/{member}/ledger"),
-            json!({"ticket_id": ours[0], "points": -1, "reason": "重复计分更正"}),
+            json!({"ticket_id": ours[0], "points": -1, "reason": "重复计分更正", "corrects": other.expect("another record")["id"]}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_field"),
+        "a record of another request is not this one's"
+    );
+    let r = app
+        .post(
+            "secretary",
+            &format!("/api/v1/members/{member}/ledger"),
+            json!({"ticket_id": ours[0], "points": -1, "reason": "重复计分更正", "corrects": credited}),
         )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let later = app
+        .engine
+        .now()
+        .checked_add(jiff::SignedDuration::from_secs(1))
+        .unwrap();
+    let records = app
+        .get(
+            "secretary",
+            &format!("/api/v1/members/{member}/records?from={start}&to={later}"),
+        )
+        .await;
+    let correction = records
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["correction"] == true)
+        .cloned();
+    assert_eq!(
+        correction.expect("the correction's record")["corrects"],
+        credited
+    );
     let to = app
         .engine
         .now()

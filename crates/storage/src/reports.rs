@@ -32,6 +32,8 @@ pub struct ServiceRecord {
     pub ticket_id: Uuid,
     /// A correction of earlier records of the same request (with `reason` and `actor_id`).
     pub correction: bool,
+    /// The record a correction corrects, where it names one.
+    pub corrects: Option<Uuid>,
     pub category: String,
     pub minutes: i64,
     pub reason: Option<String>,
@@ -64,6 +66,8 @@ pub struct LedgerEntry {
 pub struct Correction {
     pub person: Uuid,
     pub ticket: Uuid,
+    /// The record it corrects: an entry of the same person and ticket.
+    pub corrects: Option<Uuid>,
     pub minutes: i32,
     pub points: i32,
     pub reason: String,
@@ -227,7 +231,7 @@ impl SqlStore {
         with_reader!(self, pool, {
             let rows = sqlx::query(&format!(
                 "SELECT l.id, l.ticket_id, l.event_seq, l.category, l.minutes, l.reason, l.actor_id, \
-                 l.at_us, b.name, br.name, CAST({rating} AS BIGINT) \
+                 l.at_us, b.name, br.name, CAST({rating} AS BIGINT), l.corrects_id \
                  FROM ledger l JOIN tickets t ON t.id = l.ticket_id \
                  LEFT JOIN org_units b ON b.id = t.building_id \
                  LEFT JOIN branches br ON br.id = t.branch_id \
@@ -253,6 +257,7 @@ impl SqlStore {
                         place: r.try_get(8)?,
                         organiser: r.try_get(9)?,
                         rating: r.try_get::<Option<i64>, _>(10)?,
+                        corrects: r.try_get(11)?,
                     })
                 })
                 .collect::<Result<_, _>>()
@@ -323,11 +328,30 @@ impl SqlStore {
     /// Adds a correction to a member's ledger, against one of the tickets of their community.
     pub async fn correct_ledger(&self, c: &Correction) -> Result<Uuid, StoreError> {
         let id = Uuid::now_v7();
+        if let Some(corrected) = c.corrects {
+            let found: Option<Uuid> = with_reader!(self, pool, {
+                sqlx::query_scalar(
+                    "SELECT id FROM ledger WHERE id = $1 AND person_id = $2 AND ticket_id = $3",
+                )
+                .bind(corrected)
+                .bind(c.person)
+                .bind(c.ticket)
+                .fetch_optional(pool)
+                .await
+                .map_err(from_sqlx)?
+            });
+            if found.is_none() {
+                return Err(StoreError::InvalidReference {
+                    field: "corrects",
+                    detail: "no record of this volunteer's for this request has this id".into(),
+                });
+            }
+        }
         with_pool!(self, pool, {
             let r = sqlx::query(
                 "INSERT INTO ledger (id, community_id, branch_id, person_id, ticket_id, event_seq, category, \
-                 minutes, points, reason, actor_id, at_us) \
-                 SELECT $1, t.community_id, t.branch_id, $2, t.id, NULL, t.category, $4, $5, $6, $7, $8 \
+                 minutes, points, reason, actor_id, at_us, corrects_id) \
+                 SELECT $1, t.community_id, t.branch_id, $2, t.id, NULL, t.category, $4, $5, $6, $7, $8, $9 \
                  FROM tickets t WHERE t.id = $3",
             )
             .bind(id)
@@ -338,6 +362,7 @@ impl SqlStore {
             .bind(&c.reason)
             .bind(c.actor)
             .bind(us(c.at))
+            .bind(c.corrects)
             .execute(pool)
             .await
             .map_err(from_sqlx)?;

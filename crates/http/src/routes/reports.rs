@@ -166,6 +166,8 @@ pub struct CorrectionBody {
     #[serde(default)]
     pub points: i32,
     pub reason: String,
+    /// The record it corrects (`GET …/records`), where the office knows which.
+    pub corrects: Option<Uuid>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -210,6 +212,7 @@ async fn correct(
         .correct_ledger(&Correction {
             person: id,
             ticket: ticket.id,
+            corrects: b.corrects,
             minutes: b.minutes,
             points: b.points,
             reason: reason.to_owned(),

@@ -65,8 +65,10 @@ pub struct RecordView {
     pub organiser: Option<String>,
     /// The resident's stars.
     pub rating: Option<i64>,
-    /// A correction of earlier records of the same request, with why.
+    /// A correction of earlier records of the same request, with why, and which record it
+    /// corrects where the office named one.
     pub correction: bool,
+    pub corrects: Option<Uuid>,
     pub reason: Option<String>,
 }
 
@@ -84,6 +86,7 @@ fn record_view(state: &AppState, r: ServiceRecord) -> RecordView {
         organiser: r.organiser,
         rating: r.rating,
         correction: r.correction,
+        corrects: r.corrects,
         reason: r.reason,
     }
 }
@@ -138,11 +141,11 @@ async fn records(
 fn csv(records: &[RecordView], volunteer: Uuid, name: &str) -> impl IntoResponse {
     let field = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
     let mut out = String::from(
-        "\u{feff}volunteer_id,volunteer_name,date,content,hours,place,organiser,rating,record_id,correction,reason\r\n",
+        "\u{feff}volunteer_id,volunteer_name,date,content,hours,place,organiser,rating,record_id,correction,corrects,reason\r\n",
     );
     for r in records {
         out.push_str(&format!(
-            "{volunteer},{},{},{},{:.2},{},{},{},{},{},{}\r\n",
+            "{volunteer},{},{},{},{:.2},{},{},{},{},{},{},{}\r\n",
             field(name),
             r.date,
             field(&r.content),
@@ -152,6 +155,7 @@ fn csv(records: &[RecordView], volunteer: Uuid, name: &str) -> impl IntoResponse
             r.rating.map(|s| s.to_string()).unwrap_or_default(),
             r.id,
             r.correction,
+            r.corrects.map(|c| c.to_string()).unwrap_or_default(),
             field(r.reason.as_deref().unwrap_or_default()),
         ));
     }

@@ -23,22 +23,11 @@ pub const COMPLETE_ACTIONS: [&str; 3] = ["complete", "fulfil", "settle"];
 
 pub use workflow_core::access::{Unit, UnitInfo};
 
-/// One piece of service as recorded (志愿服务记录, 民政部令第67号): the work, where, for
-/// how long, organised by whom, and how it was rated.
+/// One piece of service as recorded (志愿服务记录, 民政部令第67号): its ledger entry, and
+/// where the work was, who organised it and how it was rated.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ServiceRecord {
-    /// The ledger entry it is.
-    pub id: Uuid,
-    pub ticket_id: Uuid,
-    /// A correction of earlier records of the same request (with `reason` and `actor_id`).
-    pub correction: bool,
-    /// The record a correction corrects, where it names one.
-    pub corrects: Option<Uuid>,
-    pub category: String,
-    pub minutes: i64,
-    pub reason: Option<String>,
-    pub actor_id: Option<Uuid>,
-    pub at: Timestamp,
+    pub entry: LedgerEntry,
     /// The building the work was at.
     pub place: Option<String>,
     /// The branch that organised it.
@@ -59,6 +48,46 @@ pub struct LedgerEntry {
     pub reason: Option<String>,
     pub actor_id: Option<Uuid>,
     pub at: Timestamp,
+    /// The entry a correction corrects, where the office named it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub corrects: Option<Uuid>,
+}
+
+impl LedgerEntry {
+    /// A correction (by staff, with a reason), not a credit from the work itself.
+    pub fn is_correction(&self) -> bool {
+        self.event_seq.is_none()
+    }
+}
+
+/// The ledger's columns (table alias `l`), in the order [`ledger_entry`] reads them.
+const LEDGER_COLUMNS: &str = "l.id, l.ticket_id, l.event_seq, l.category, l.minutes, l.points, \
+                              l.reason, l.actor_id, l.at_us, l.corrects_id";
+
+/// A [`LedgerEntry`] from the first columns of a row that starts with [`LEDGER_COLUMNS`].
+fn ledger_entry<'r, R: Row>(r: &'r R) -> Result<LedgerEntry, sqlx::Error>
+where
+    usize: sqlx::ColumnIndex<R>,
+    Uuid: sqlx::Decode<'r, R::Database> + Type<R::Database>,
+    Option<Uuid>: sqlx::Decode<'r, R::Database> + Type<R::Database>,
+    String: sqlx::Decode<'r, R::Database> + Type<R::Database>,
+    Option<String>: sqlx::Decode<'r, R::Database> + Type<R::Database>,
+    i32: sqlx::Decode<'r, R::Database> + Type<R::Database>,
+    i64: sqlx::Decode<'r, R::Database> + Type<R::Database>,
+    Option<i64>: sqlx::Decode<'r, R::Database> + Type<R::Database>,
+{
+    Ok(LedgerEntry {
+        id: r.try_get(0)?,
+        ticket_id: r.try_get(1)?,
+        event_seq: r.try_get::<Option<i64>, _>(2)?.map(|v| v as u64),
+        category: r.try_get(3)?,
+        minutes: i64::from(r.try_get::<i32, _>(4)?),
+        points: i64::from(r.try_get::<i32, _>(5)?),
+        reason: r.try_get(6)?,
+        actor_id: r.try_get(7)?,
+        at: from_us(r.try_get(8)?),
+        corrects: r.try_get(9)?,
+    })
 }
 
 /// A correction: a new entry, never an update.
@@ -230,8 +259,7 @@ impl SqlStore {
         let rating = (self.dialect().json_int)("t.body", "rating");
         with_reader!(self, pool, {
             let rows = sqlx::query(&format!(
-                "SELECT l.id, l.ticket_id, l.event_seq, l.category, l.minutes, l.reason, l.actor_id, \
-                 l.at_us, b.name, br.name, CAST({rating} AS BIGINT), l.corrects_id \
+                "SELECT {LEDGER_COLUMNS}, b.name, br.name, CAST({rating} AS BIGINT) \
                  FROM ledger l JOIN tickets t ON t.id = l.ticket_id \
                  LEFT JOIN org_units b ON b.id = t.building_id \
                  LEFT JOIN branches br ON br.id = t.branch_id \
@@ -246,18 +274,10 @@ impl SqlStore {
             rows.iter()
                 .map(|r| -> Result<ServiceRecord, sqlx::Error> {
                     Ok(ServiceRecord {
-                        id: r.try_get(0)?,
-                        ticket_id: r.try_get(1)?,
-                        correction: r.try_get::<Option<i64>, _>(2)?.is_none(),
-                        category: r.try_get(3)?,
-                        minutes: i64::from(r.try_get::<i32, _>(4)?),
-                        reason: r.try_get(5)?,
-                        actor_id: r.try_get(6)?,
-                        at: from_us(r.try_get(7)?),
-                        place: r.try_get(8)?,
-                        organiser: r.try_get(9)?,
-                        rating: r.try_get::<Option<i64>, _>(10)?,
-                        corrects: r.try_get(11)?,
+                        entry: ledger_entry(r)?,
+                        place: r.try_get(10)?,
+                        organiser: r.try_get(11)?,
+                        rating: r.try_get(12)?,
                     })
                 })
                 .collect::<Result<_, _>>()
@@ -296,10 +316,10 @@ impl SqlStore {
         period: Period,
     ) -> Result<Vec<LedgerEntry>, StoreError> {
         with_reader!(self, pool, {
-            let rows = sqlx::query(
-                "SELECT id, ticket_id, event_seq, category, minutes, points, reason, actor_id, at_us \
-                 FROM ledger WHERE person_id = $1 AND at_us >= $2 AND at_us < $3 ORDER BY at_us, id",
-            )
+            let rows = sqlx::query(&format!(
+                "SELECT {LEDGER_COLUMNS} FROM ledger l \
+                 WHERE l.person_id = $1 AND l.at_us >= $2 AND l.at_us < $3 ORDER BY l.at_us, l.id"
+            ))
             .bind(person)
             .bind(us(period.from))
             .bind(us(period.to))
@@ -307,19 +327,7 @@ impl SqlStore {
             .await
             .map_err(from_sqlx)?;
             rows.iter()
-                .map(|r| -> Result<LedgerEntry, sqlx::Error> {
-                    Ok(LedgerEntry {
-                        id: r.try_get(0)?,
-                        ticket_id: r.try_get(1)?,
-                        event_seq: r.try_get::<Option<i64>, _>(2)?.map(|v| v as u64),
-                        category: r.try_get(3)?,
-                        minutes: i64::from(r.try_get::<i32, _>(4)?),
-                        points: i64::from(r.try_get::<i32, _>(5)?),
-                        reason: r.try_get(6)?,
-                        actor_id: r.try_get(7)?,
-                        at: from_us(r.try_get(8)?),
-                    })
-                })
+                .map(ledger_entry)
                 .collect::<Result<_, _>>()
                 .map_err(from_sqlx)
         })

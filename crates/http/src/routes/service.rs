@@ -74,20 +74,21 @@ pub struct RecordView {
 
 fn record_view(state: &AppState, r: ServiceRecord) -> RecordView {
     let catalog = state.engine.catalog();
+    let e = r.entry;
     RecordView {
-        id: r.id,
-        ticket_id: r.ticket_id,
-        date: r.at.to_zoned(catalog.time_zone()).date().to_string(),
+        id: e.id,
+        ticket_id: e.ticket_id,
+        date: e.at.to_zoned(catalog.time_zone()).date().to_string(),
         content: catalog
-            .category(&r.category)
-            .map_or(r.category.clone(), |c| c.label.zh_cn.clone()),
-        hours: r.minutes as f64 / 60.0,
+            .category(&e.category)
+            .map_or(e.category.clone(), |c| c.label.zh_cn.clone()),
+        hours: e.minutes as f64 / 60.0,
         place: r.place,
         organiser: r.organiser,
         rating: r.rating,
-        correction: r.correction,
-        corrects: r.corrects,
-        reason: r.reason,
+        correction: e.is_correction(),
+        corrects: e.corrects,
+        reason: e.reason,
     }
 }
 
@@ -309,8 +310,8 @@ async fn issue(
         id_last4: document.last4,
         from_day: b.from,
         to_day: b.to,
-        minutes: records.iter().map(|r| r.minutes).sum(),
-        services: records.iter().filter(|r| !r.correction).count() as i64,
+        minutes: records.iter().map(|r| r.entry.minutes).sum(),
+        services: records.iter().filter(|r| !r.entry.is_correction()).count() as i64,
         issuer,
         handler_id: caller.principal.id,
         issued_at: now,

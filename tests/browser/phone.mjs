@@ -123,7 +123,7 @@ try {
   await resident.getByRole('heading', { name: '我的诉求' }).waitFor();
   await resident.locator('#live[data-live="up"]').waitFor();
   await resident.context().setOffline(true);
-  await resident.locator('#live[data-live="down"]').waitFor({ timeout: 3000 });
+  await resident.locator('#live[data-live="down"]').waitFor({ timeout: 5000 }); // not the 20 s a phone once showed "实时" offline
   await resident.getByRole('link', { name: '我要点单' }).first().click();
   await resident.getByRole('radio', { name: '维修' }).check();
   await resident.getByLabel('说说具体情况').fill('断网时写的');
@@ -139,7 +139,7 @@ try {
   await shot(resident, 'phone-4-offline');
   await resident.context().setOffline(false);
   await resident.locator('#live[data-live="up"]').waitFor({ timeout: 10000 });
-  await resident.getByRole('alert').waitFor({ state: 'hidden', timeout: 5000 });
+  await resident.getByRole('alert').waitFor({ state: 'hidden', timeout: 10000 });
   // Only the lists and requests are kept on the phone: not her data export, not photos.
   const keys = await resident.evaluate(async () => {
     const token = localStorage.getItem('linli.token');

@@ -84,11 +84,18 @@ export async function accessible(page, what) {
   assert.deepEqual(found, [], `${what} has accessibility violations`);
 }
 
-/** An image that has loaded and decoded (not a broken picture). */
+/**
+ * An image that has loaded and decoded (not a broken picture). A live redraw may replace the
+ * picture while its bytes are on their way: the one on the page now is waited for.
+ */
 export async function shown(img) {
   await img.waitFor();
-  await img.evaluate((el) => el.decode());
-  assert.ok(await img.evaluate((el) => el.naturalWidth > 0), 'the photo shows');
+  for (let tries = 0; tries < 100; tries++) {
+    const loaded = await img.evaluate((el) => el.complete && el.naturalWidth > 0).catch(() => false);
+    if (loaded) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  assert.fail('the photo shows');
 }
 
 /** Nothing wider than the 360 px screen (the tab bar scrolls by design). */

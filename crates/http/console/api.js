@@ -40,12 +40,13 @@ async function send(path, init = {}, { auth = true } = {}) {
   } catch (err) {
     if (err?.name === 'AbortError') throw err;
     listeners.network(false);
+    recheckStream();
     throw new ApiError(0, null);
   }
   // Offline, the service worker answers a read with the last copy it kept (sw.js).
   if (res.headers.get('Linli-Offline')) {
-    listeners.network(false);
     listeners.fromBefore();
+    recheckStream();
   } else {
     listeners.network(true);
   }
@@ -146,6 +147,10 @@ export async function all(path, pages = 5) {
   return items;
 }
 
+/** A call met no network: the stream this tab holds, if any, reconnects to find out whether
+ * it still flows (the live mark follows what it finds, never a guess). */
+let recheckStream = () => {};
+
 /** No byte for this long (the server says something every 10 s): the stream is not flowing. */
 const STALE_MS = 25000;
 
@@ -218,6 +223,7 @@ async function stream(onMessage, onLive, stop) {
     };
     stop.addEventListener('abort', cancel);
     window.addEventListener('offline', cancel);
+    recheckStream = cancel;
     try {
       alive();
       const headers = { Accept: 'text/event-stream' };
@@ -248,10 +254,12 @@ async function stream(onMessage, onLive, stop) {
       clearTimeout(watchdog);
       stop.removeEventListener('abort', cancel);
       window.removeEventListener('offline', cancel);
+      recheckStream = () => {};
     }
   }
 
   while (!stop.aborted) {
+    const backBefore = networkBack;
     try {
       await once();
     } catch (e) {
@@ -259,20 +267,30 @@ async function stream(onMessage, onLive, stop) {
     }
     if (stop.aborted) break;
     onLive(false);
-    // Back online: at once, not after the back-off.
-    await new Promise((resolve) => {
-      const again = () => {
+    // The network came back while this attempt was failing: again at once, from the start.
+    if (networkBack !== backBefore) {
+      backoff = 1000;
+      continue;
+    }
+    // Back online while waiting: at once, not after the back-off.
+    const waited = await new Promise((resolve) => {
+      const again = (event) => {
         clearTimeout(timer);
         window.removeEventListener('online', again);
-        resolve();
+        stop.removeEventListener('abort', again);
+        resolve(event?.type);
       };
       const timer = setTimeout(again, navigator.onLine === false ? 60000 : backoff);
       window.addEventListener('online', again);
       stop.addEventListener('abort', again);
     });
-    backoff = Math.min(backoff * 2, 15000);
+    backoff = waited === 'online' ? 1000 : Math.min(backoff * 2, 15000);
   }
 }
+
+/** How many times the network has come back since the page loaded. */
+let networkBack = 0;
+window.addEventListener('online', () => { networkBack += 1; });
 
 /** One server-sent event block (`id:`, `event:`, `data:` lines; `:` lines are keep-alives). */
 function parseBlock(block) {

@@ -243,12 +243,10 @@ on('expired', () => {
   saveDrafts();
   signOut(t('expired'));
 });
-// The network: lost, the header says so at once; back, the stream reconnects and the
-// "cannot connect" message goes.
-on('network', (up) => {
-  if (!up && ctx) setLive(false);
-  if (up) clearNetworkError();
-});
+// The network: lost, the header says so at once (the phone says it is offline, or the
+// stream, rechecked after a call met no network, finds it gone); back, the stream reconnects
+// and the "cannot connect" message goes.
+on('network', (up) => { if (up) clearNetworkError(); });
 window.addEventListener('offline', () => { if (ctx) setLive(false); });
 on('fromBefore', () => toast(t('fromBefore')));
 

@@ -170,6 +170,7 @@ async function act(ctx, ticket, action, fields, photo, buttons = []) {
       ownVersions.set(ticket.id, next.version);
       toast(t('done', { action: label(action.label) }));
       ctx.render(`/t/${next.id}`);
+      return true;
     } catch (err) {
       if (err.status !== 409) return showError(err);
       // A lost race or a stale page: say so, and show what is true now (the request itself

@@ -84,16 +84,20 @@ export function fieldProblem(field, message) {
 
 /**
  * Runs `work` with `buttons` disabled until it ends: a second tap while the first is on its
- * way does nothing (and cannot come back as someone else's conflict).
+ * way does nothing (and cannot come back as someone else's conflict). When `work` answers
+ * `true` (it succeeded and the page is being drawn anew), the buttons stay disabled: a tap
+ * landing before the new page is up would act on the old one.
  */
 export async function busy(buttons, work) {
   const list = [buttons].flat().filter(Boolean);
   if (list.some((b) => b.disabled)) return undefined;
   list.forEach((b) => { b.disabled = true; b.setAttribute('aria-busy', 'true'); });
+  let replaced = false;
   try {
-    return await work();
+    replaced = (await work()) === true;
+    return replaced;
   } finally {
-    list.forEach((b) => { b.disabled = false; b.removeAttribute('aria-busy'); });
+    if (!replaced) list.forEach((b) => { b.disabled = false; b.removeAttribute('aria-busy'); });
   }
 }
 

@@ -98,11 +98,7 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
         }
         AdminCommand::Import { file, workflows } => {
             let catalog = workflows.catalog()?;
-            let skills = catalog
-                .categories
-                .values()
-                .flat_map(|c| c.skills.iter().cloned())
-                .collect();
+            let skills = catalog.skills();
             let text = std::fs::read_to_string(&file)
                 .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
             let parsed = directory::parse(&file.display().to_string(), &text, &skills);

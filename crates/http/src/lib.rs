@@ -192,7 +192,7 @@ fn spawn_metrics_upkeep(handle: PrometheusHandle) {
 #[openapi(
     info(title = "Linli 邻里 API", description = "居民点单 → 支部派单 → 党员接单: requests, dispatch, SLA timers."),
     modifiers(&Security),
-    tags((name = "tickets"), (name = "catalog"), (name = "me"), (name = "admin"), (name = "ops"))
+    tags((name = "tickets"), (name = "catalog"), (name = "me"), (name = "admin"), (name = "ops"), (name = "volunteers"))
 )]
 struct ApiDoc;
 
@@ -282,6 +282,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(routes::photos::router())
         .merge(routes::reports::router())
         .merge(routes::service::router())
+        .merge(routes::report_in::router())
         .merge(routes::wall::router())
         .merge(routes::people::router())
         .merge(routes::audit::router())
@@ -305,6 +306,7 @@ pub fn app(state: AppState) -> Router {
         .merge(open311::router())
         .merge(routes::board::public_router())
         .merge(routes::service::public_router())
+        .merge(routes::report_in::public_router())
         .merge(console::router())
         .fallback(|| async { ApiError::NoRoute })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })

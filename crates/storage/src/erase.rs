@@ -148,6 +148,19 @@ impl SqlStore {
                 .execute(&mut *tx)
                 .await
                 .map_err(from_sqlx)?;
+            // Their report-ins and the feedback sheets signed with them keep the work unit's
+            // record (who served is a number now), without their name or phone.
+            for statement in [
+                "UPDATE report_ins SET name = $2, phone = NULL WHERE person_id = $1",
+                "UPDATE feedback_lines SET name = $2 WHERE person_id = $1",
+            ] {
+                sqlx::query(statement)
+                    .bind(person)
+                    .bind(ERASED_NAME)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(from_sqlx)?;
+            }
             for statement in [
                 "UPDATE tokens SET revoked_at_us = $2 WHERE person_id = $1 AND revoked_at_us IS NULL",
                 "UPDATE sign_in_codes SET used_at_us = $2 WHERE person_id = $1 AND used_at_us IS NULL",

@@ -52,6 +52,7 @@ mod dialect;
 mod directory;
 mod dispatch;
 pub mod erase;
+pub mod feedback;
 mod error;
 mod event_rows;
 mod health;
@@ -75,6 +76,7 @@ mod writer;
 use std::sync::Arc;
 
 pub use connect::{DEFAULT_TIMEOUT, Durability, Options, connect};
+pub use directory::report_in;
 pub use directory::{
     Applied, Authenticated, MachineToken, NewPerson, PersonEntry, Session, TokenSeen, hash_token,
 };

@@ -247,7 +247,6 @@ impl SqlStore {
         })
     }
 
-    /// A member's ledger in a period, oldest first.
     /// A volunteer's service records (志愿服务记录) in a period: each ledger entry with where
     /// the work was (the building), who organised it (the branch) and the resident's rating.
     /// Append-only as the ledger is: a correction is a record of its own, with who and why.
@@ -256,29 +255,60 @@ impl SqlStore {
         person: Uuid,
         period: Period,
     ) -> Result<Vec<ServiceRecord>, StoreError> {
+        let rows = self
+            .service_records_where("l.person_id = $1", person, period)
+            .await?;
+        Ok(rows.into_iter().map(|(_, r)| r).collect())
+    }
+
+    /// The service records in a period of every member a community took in (双报到: an
+    /// approved report-in there), each with whose it is: what its feedback sheets count.
+    pub async fn service_records_of_reported(
+        &self,
+        community: Uuid,
+        period: Period,
+    ) -> Result<Vec<(Uuid, ServiceRecord)>, StoreError> {
+        self.service_records_where(
+            "l.person_id IN (SELECT person_id FROM report_ins \
+             WHERE community_id = $1 AND status = 'approved')",
+            community,
+            period,
+        )
+        .await
+    }
+
+    /// Service records of the people `whose` (a condition on `l.person_id` against `$1`)
+    /// selects, in a period, oldest first.
+    async fn service_records_where(
+        &self,
+        whose: &str,
+        key: Uuid,
+        period: Period,
+    ) -> Result<Vec<(Uuid, ServiceRecord)>, StoreError> {
         let rating = (self.dialect().json_int)("t.body", "rating");
         with_reader!(self, pool, {
             let rows = sqlx::query(&format!(
-                "SELECT {LEDGER_COLUMNS}, b.name, br.name, CAST({rating} AS BIGINT) \
+                "SELECT {LEDGER_COLUMNS}, b.name, br.name, CAST({rating} AS BIGINT), l.person_id \
                  FROM ledger l JOIN tickets t ON t.id = l.ticket_id \
                  LEFT JOIN org_units b ON b.id = t.building_id \
                  LEFT JOIN branches br ON br.id = t.branch_id \
-                 WHERE l.person_id = $1 AND l.at_us >= $2 AND l.at_us < $3 ORDER BY l.at_us, l.id"
+                 WHERE {whose} AND l.at_us >= $2 AND l.at_us < $3 ORDER BY l.at_us, l.id"
             ))
-            .bind(person)
+            .bind(key)
             .bind(us(period.from))
             .bind(us(period.to))
             .fetch_all(pool)
             .await
             .map_err(from_sqlx)?;
             rows.iter()
-                .map(|r| -> Result<ServiceRecord, sqlx::Error> {
-                    Ok(ServiceRecord {
+                .map(|r| -> Result<(Uuid, ServiceRecord), sqlx::Error> {
+                    let record = ServiceRecord {
                         entry: ledger_entry(r)?,
                         place: r.try_get(10)?,
                         organiser: r.try_get(11)?,
                         rating: r.try_get(12)?,
-                    })
+                    };
+                    Ok((r.try_get(13)?, record))
                 })
                 .collect::<Result<_, _>>()
                 .map_err(from_sqlx)

@@ -586,6 +586,48 @@ impl Principal {
         self.reads_ledger(member, community)
     }
 
+    /// Whether this person reports in (双报到) to a community: a party member, to the one
+    /// they live in (the community returned). A newcomer the directory does not know yet uses
+    /// the community's published form instead.
+    pub fn may_report_in(&self) -> Result<Uuid, Refusal> {
+        match self.community_id {
+            Some(c) if self.has(Role::Member) => Ok(c),
+            _ => Err(Refusal::Forbidden(
+                "a party member reports in to the community they live in",
+            )),
+        }
+    }
+
+    /// Whether this person acts as `community`'s office for its reporting-in members: decides
+    /// their report-ins, publishes the code to report in with, signs off their work units'
+    /// feedback sheets. The community office only; other staff are told there is nothing.
+    pub fn may_take_in(&self, community: Uuid) -> Result<(), Refusal> {
+        if self.has(Role::Community) && self.community_id == Some(community) {
+            Ok(())
+        } else if self.is_staff() {
+            Err(Refusal::Hidden)
+        } else {
+            Err(Refusal::Forbidden(
+                "the community office takes members in and signs their sheets",
+            ))
+        }
+    }
+
+    /// Whether this person reads `community`'s report-ins and feedback sheets: the staff
+    /// who answer for it (its branches' secretaries, its office, its street's office).
+    pub fn reads_feedback(&self, community: &UnitInfo) -> Result<(), Refusal> {
+        if !self.is_staff() {
+            return Err(Refusal::Forbidden(
+                "a community's report-ins and feedback sheets are its staff's",
+            ));
+        }
+        let covered = match self.scope() {
+            Scope::Branch(_) => self.community_id == community.community,
+            _ => self.covers(community),
+        };
+        if covered { Ok(()) } else { Err(Refusal::Hidden) }
+    }
+
     /// The requests whose lateness this person oversees (督单), without personal data:
     /// staff, their scope's; a supervisor, their community's.
     pub fn oversight(&self) -> Option<Scope> {

@@ -40,7 +40,9 @@ struct RawFile {
     #[serde(default)]
     branches: Vec<RawBranch>,
     #[serde(default)]
-    partners: Vec<RawPartner>,
+    partners: Vec<RawNamed>,
+    #[serde(default)]
+    posts: Vec<RawNamed>,
     #[serde(default)]
     people: Vec<RawPerson>,
     #[serde(default)]
@@ -56,9 +58,10 @@ struct RawBranch {
     covers: Vec<S>,
 }
 
+/// A thing named within a community: a partner unit, a post.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawPartner {
+struct RawNamed {
     name: S,
     community: S,
 }
@@ -102,6 +105,8 @@ pub struct DirectoryFile {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub partners: Vec<Partner>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub posts: Vec<Post>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub people: Vec<Person>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub teams: Vec<Team>,
@@ -116,6 +121,13 @@ pub struct Branch {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Partner {
+    pub name: String,
+    pub community: String,
+}
+
+/// A post (岗位) a community offers the members who report in to it (楼栋长, 和事佬调解员, 助老).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Post {
     pub name: String,
     pub community: String,
 }
@@ -206,6 +218,7 @@ pub fn parse(
     };
     out.branches = raw.branches.iter().filter_map(|b| cx.branch(b)).collect();
     out.partners = raw.partners.iter().filter_map(|p| cx.partner(p)).collect();
+    out.posts = raw.posts.iter().filter_map(|p| cx.post(p)).collect();
     let branches: Vec<(String, String)> = out
         .branches
         .iter()
@@ -329,13 +342,21 @@ impl Checker<'_> {
         })
     }
 
-    fn partner(&mut self, p: &RawPartner) -> Option<Partner> {
+    fn partner(&mut self, p: &RawNamed) -> Option<Partner> {
+        let (name, community) = self.named(p, "partner unit")?;
+        Some(Partner { name, community })
+    }
+
+    fn post(&mut self, p: &RawNamed) -> Option<Post> {
+        let (name, community) = self.named(p, "post")?;
+        Some(Post { name, community })
+    }
+
+    /// A thing named once within its community: its name and the community's path.
+    fn named(&mut self, p: &RawNamed, what: &'static str) -> Option<(String, String)> {
         let community = self.unit_ref(&p.community, &[2], "community")?;
-        self.once(&community, &p.name, "partner unit");
-        Some(Partner {
-            name: p.name.get_ref().trim().to_owned(),
-            community,
-        })
+        self.once(&community, &p.name, what);
+        Some((p.name.get_ref().trim().to_owned(), community))
     }
 
     /// A named thing of the person's community (`branches` or `partners`: `what` says which).

@@ -28,6 +28,7 @@ mod hash;
 pub mod label;
 pub mod link;
 pub mod migrate;
+pub mod report_in;
 pub mod role;
 pub mod session;
 pub mod store;

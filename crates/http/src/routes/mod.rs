@@ -9,6 +9,7 @@ pub mod ops;
 pub mod outbox;
 pub mod people;
 pub mod photos;
+pub mod report_in;
 pub mod reports;
 pub mod service;
 pub mod sessions;

@@ -327,13 +327,7 @@ async fn issue_sign_in_code(
         )
         .await?;
     let link = format!("{}/#code={code}", origin(&headers));
-    let qr_svg = qrcode::QrCode::new(link.as_bytes())
-        .map(|qr| {
-            qr.render::<qrcode::render::svg::Color>()
-                .min_dimensions(200, 200)
-                .build()
-        })
-        .map_err(|e| ApiError::invalid_field(format!("the link does not fit a QR code: {e}")))?;
+    let qr_svg = qr_svg(&link)?;
     tracing::info!(person = %id, by = %caller.principal.id, "sign-in code issued");
     Ok((
         StatusCode::CREATED,
@@ -346,9 +340,20 @@ async fn issue_sign_in_code(
     ))
 }
 
+/// A link as a QR code (an SVG image), to print or to show on a screen.
+pub(crate) fn qr_svg(link: &str) -> ApiResult<String> {
+    qrcode::QrCode::new(link.as_bytes())
+        .map(|qr| {
+            qr.render::<qrcode::render::svg::Color>()
+                .min_dimensions(200, 200)
+                .build()
+        })
+        .map_err(|e| ApiError::invalid_field(format!("the link does not fit a QR code: {e}")))
+}
+
 /// Where the console is, as the staff member's browser reached it: its `Origin` (sent with
 /// every POST a browser makes), else the `Host` it asked for.
-fn origin(headers: &HeaderMap) -> String {
+pub(crate) fn origin(headers: &HeaderMap) -> String {
     let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
     match (header("origin"), header("host")) {
         (Some(origin), _) if origin.starts_with("http") => origin.trim_end_matches('/').to_owned(),

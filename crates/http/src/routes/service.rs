@@ -210,7 +210,7 @@ pub struct CertificateView {
 }
 
 /// The certificate's period as instants: from the first day's start to the day after the last.
-fn days(state: &AppState, from: &str, to: &str) -> ApiResult<Period> {
+pub(crate) fn days(state: &AppState, from: &str, to: &str) -> ApiResult<Period> {
     let zone = state.engine.catalog().time_zone();
     let day = |field: &str, s: &str| {
         s.parse::<jiff::civil::Date>()

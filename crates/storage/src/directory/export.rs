@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use jiff::tz::TimeZone;
 use uuid::Uuid;
-use workflow_core::directory::{Branch, DirectoryFile, Partner, Person, Team};
+use workflow_core::directory::{Branch, DirectoryFile, Partner, Person, Post, Team};
 use workflow_core::store::StoreError;
 
 use super::rows::{self, LinkRow, Rows};
@@ -57,6 +57,14 @@ fn assemble(rows: &Rows, zone: &TimeZone) -> DirectoryFile {
             .partners
             .iter()
             .map(|p| Partner {
+                name: p.name.clone(),
+                community: path(Some(p.community_id)).unwrap_or_default(),
+            })
+            .collect(),
+        posts: rows
+            .posts
+            .iter()
+            .map(|p| Post {
                 name: p.name.clone(),
                 community: path(Some(p.community_id)).unwrap_or_default(),
             })

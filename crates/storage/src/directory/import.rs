@@ -73,6 +73,11 @@ fn plan(d: &DirectoryFile, rows: &Rows, zone: &TimeZone) -> Result<Plan, StoreEr
         d.partners.iter().map(|p| (units[&p.community], &p.name)),
         &rows.partners,
     );
+    plan.named(
+        "posts",
+        d.posts.iter().map(|p| (units[&p.community], &p.name)),
+        &rows.posts,
+    );
     let people = plan.people(d, rows, zone, &units, &branches, &partners);
     plan.teams(&d.teams, rows, &units, &people)?;
     Ok(plan)
@@ -141,7 +146,7 @@ impl Plan {
         ids
     }
 
-    /// Rows named within a community (partner units): found, or inserted.
+    /// Rows named within a community (partner units, posts): found, or inserted.
     fn named<'f>(
         &mut self,
         table: &'static str,

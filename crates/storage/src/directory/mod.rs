@@ -13,6 +13,7 @@ mod export;
 mod import;
 mod people;
 mod references;
+pub mod report_in;
 mod rows;
 mod sessions;
 mod write;

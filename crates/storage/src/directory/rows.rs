@@ -14,7 +14,7 @@ pub(super) struct UnitRow {
     pub name: String,
 }
 
-/// A branch or a partner unit: named within a community.
+/// A branch, a partner unit or a post: named within a community.
 #[derive(FromRow)]
 pub(super) struct NamedRow {
     pub id: Uuid,
@@ -61,6 +61,7 @@ pub(super) struct Rows {
     pub branches: Vec<NamedRow>,
     pub branch_areas: Vec<LinkRow>,
     pub partners: Vec<NamedRow>,
+    pub posts: Vec<NamedRow>,
     pub people: Vec<PersonRow>,
     pub teams: Vec<TeamRow>,
     pub team_members: Vec<LinkRow>,
@@ -95,6 +96,9 @@ where
         )
         .fetch_all(&mut **tx)
         .await?,
+        posts: sqlx::query_as("SELECT id, community_id, name FROM posts ORDER BY name, id")
+            .fetch_all(&mut **tx)
+            .await?,
         people: sqlx::query_as(
             "SELECT id, community_id, street_id, branch_id, name, phone, roles, \
              home_building_id, skills, max_open, away_until_us, partner_unit_id, active \

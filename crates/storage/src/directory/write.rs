@@ -21,7 +21,7 @@ pub(super) enum Write {
         name: String,
         community: Option<Uuid>,
     },
-    /// A branch or a partner unit.
+    /// A branch, a partner unit or a post.
     Named {
         table: &'static str,
         id: Uuid,

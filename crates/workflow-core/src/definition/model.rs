@@ -531,6 +531,14 @@ impl Catalog {
         }
     }
 
+    /// The shared vocabulary of skills: those the categories ask for.
+    pub fn skills(&self) -> std::collections::BTreeSet<String> {
+        self.categories
+            .values()
+            .flat_map(|c| c.skills.iter().cloned())
+            .collect()
+    }
+
     /// A skill in words: the label of the category that asks for it (the vocabulary of skills
     /// is the categories'), else the skill as written.
     pub fn skill_label(&self, skill: &str) -> Option<&Label> {

@@ -1,0 +1,973 @@
+//! 双报到: party members reporting in to the community where they live, and the feedback
+//! sheets (反馈单) the community sends their work units. A member reports in from the console;
+//! a newcomer from the form the community's published code opens; the community office
+//! decides, publishes the code, and signs the sheets off, which freezes them; the work unit
+//! reads its own sheet with the sheet's number and check code. The rules are
+//! `workflow_core::report_in` and `Principal::may_report_in`, `may_take_in`, `reads_feedback`.
+
+use axum::extract::{Path, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use quick_xml::escape::escape;
+use serde::{Deserialize, Serialize};
+use storage::feedback::SignedSheet;
+use storage::report_in::{Decision, ReportIn};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+use workflow_core::access::{Refusal, UnitInfo};
+use workflow_core::certificate::codes;
+use workflow_core::report_in::{self, Form, Reported, Service, Sheet, Status};
+
+use crate::AppState;
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult, Code, Problem};
+use crate::extract::{ApiPath, ApiQuery, Body};
+use crate::routes::people::{origin, qr_svg};
+use crate::routes::reports::ledger_access;
+use crate::routes::service::days;
+use crate::routes::sessions::limit_attempts;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(my_report_in, report_in_myself))
+        .routes(routes!(profile))
+        .routes(routes!(list_report_ins))
+        .routes(routes!(decide))
+        .routes(routes!(current_code, publish_code))
+        .routes(routes!(feedback))
+        .routes(routes!(sign_sheet))
+        .routes(routes!(signed_sheet))
+}
+
+/// Anyone's: the form a published code opens, and a work unit's signed sheet.
+pub fn public_router() -> axum::Router<AppState> {
+    axum::Router::new()
+        .route(
+            "/public/v1/report-in/{code}",
+            get(public_form).post(report_in_newcomer),
+        )
+        .route("/public/v1/feedback-sheets/{number}", get(work_unit_json))
+        .route("/feedback/{number}", get(work_unit_page))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReportInBody {
+    /// The newcomer's name (the public form only).
+    pub name: Option<String>,
+    /// The newcomer's phone (the public form only): how the office reaches them.
+    pub phone: Option<String>,
+    /// 工作单位.
+    pub work_unit: String,
+    /// The party organisation their membership is kept by (所在党组织).
+    pub party_org: String,
+    /// One of the community's posts.
+    pub post: String,
+    #[serde(default)]
+    pub skills: Vec<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ReportInView {
+    pub id: Uuid,
+    pub community_id: Uuid,
+    pub person_id: Option<Uuid>,
+    pub name: String,
+    pub work_unit: String,
+    pub party_org: String,
+    pub post: String,
+    pub skills: Vec<String>,
+    /// `pending`, `approved` or `declined`.
+    pub status: String,
+    pub asked_at: String,
+    pub decided_at: Option<String>,
+    pub reason: Option<String>,
+}
+
+fn view(r: ReportIn) -> ReportInView {
+    ReportInView {
+        id: r.id,
+        community_id: r.community_id,
+        person_id: r.person_id,
+        name: r.name,
+        work_unit: r.form.work_unit,
+        party_org: r.form.party_org,
+        post: r.form.post,
+        skills: r.form.skills,
+        status: r.status.as_str().to_owned(),
+        asked_at: r.asked_at.to_string(),
+        decided_at: r.decided_at.map(|t| t.to_string()),
+        reason: r.reason,
+    }
+}
+
+/// A community's id as the access policy weighs it.
+async fn community(state: &AppState, id: Uuid) -> ApiResult<UnitInfo> {
+    let unit = state.store.unit(id).await?.ok_or(ApiError::NotFound)?;
+    if unit.community != Some(id) {
+        return Err(ApiError::NotFound);
+    }
+    Ok(unit)
+}
+
+/// The form checked against the community's posts and the skills the categories ask for.
+async fn checked(state: &AppState, community: Uuid, b: &ReportInBody) -> ApiResult<Form> {
+    let posts = state.store.posts_of(community).await?;
+    let form = Form {
+        work_unit: b.work_unit.clone(),
+        party_org: b.party_org.clone(),
+        post: b.post.clone(),
+        skills: b.skills.clone(),
+    };
+    Ok(form.checked(&posts, &state.engine.catalog().skills())?)
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MyReportIn {
+    pub community_id: Uuid,
+    /// The posts the community offers.
+    pub posts: Vec<String>,
+    /// Their profile there: the report-in the office approved last.
+    pub profile: Option<ReportInView>,
+    /// A report-in awaiting the office.
+    pub pending: Option<ReportInView>,
+}
+
+/// The caller's reporting in: their community's posts, their profile, what awaits the office.
+#[utoipa::path(get, path = "/api/v1/me/report-in", tag = "volunteers",
+    responses((status = 200, body = MyReportIn), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+async fn my_report_in(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<axum::Json<MyReportIn>> {
+    let community = caller.principal.may_report_in()?;
+    let me = caller.principal.id;
+    let pending = state
+        .store
+        .report_ins(community, Some(Status::Pending))
+        .await?
+        .into_iter()
+        .find(|r| r.person_id == Some(me));
+    Ok(axum::Json(MyReportIn {
+        community_id: community,
+        posts: state.store.posts_of(community).await?,
+        profile: state.store.profile(me).await?.map(view),
+        pending: pending.map(view),
+    }))
+}
+
+/// Report in (报到) to the community one lives in: the community office decides. One
+/// report-in awaits the office at a time (another is 409).
+#[utoipa::path(post, path = "/api/v1/me/report-in", tag = "volunteers", request_body = ReportInBody,
+    responses((status = 201, body = ReportInView), (status = 403, body = Problem), (status = 409, body = Problem),
+        (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+async fn report_in_myself(
+    State(state): State<AppState>,
+    caller: Caller,
+    Body(b): Body<ReportInBody>,
+) -> ApiResult<(StatusCode, axum::Json<ReportInView>)> {
+    let community = caller.principal.may_report_in()?;
+    if b.name.is_some() || b.phone.is_some() {
+        return Err(ApiError::invalid_field(
+            "name and phone are the directory's: a signed-in member reports in as themself",
+        ));
+    }
+    let form = checked(&state, community, &b).await?;
+    let me = caller.principal.id;
+    let waiting = state.store.report_ins(community, Some(Status::Pending)).await?;
+    if waiting.iter().any(|r| r.person_id == Some(me)) {
+        return Err(ApiError::rejected(
+            Code::StaleVersion,
+            "a report-in of yours awaits the community office",
+        ));
+    }
+    let r = ReportIn {
+        id: Uuid::now_v7(),
+        community_id: community,
+        person_id: Some(me),
+        name: caller.principal.name.clone(),
+        phone: None,
+        form,
+        status: Status::Pending,
+        asked_at: state.engine.now(),
+        decided_by: None,
+        decided_at: None,
+        reason: None,
+    };
+    state.store.ask_report_in(&r).await?;
+    Ok((StatusCode::CREATED, axum::Json(view(r))))
+}
+
+/// A member's profile in their community: the report-in the office approved last.
+#[utoipa::path(get, path = "/api/v1/members/{id}/profile", tag = "volunteers",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = ReportInView), (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+async fn profile(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<axum::Json<ReportInView>> {
+    ledger_access(&state, &caller, id).await?;
+    let p = state.store.profile(id).await?.ok_or(ApiError::NotFound)?;
+    Ok(axum::Json(view(p)))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ReportInsQuery {
+    /// `pending`, `approved` or `declined`; default all.
+    pub status: Option<String>,
+}
+
+/// A community's report-ins, newest first: its staff's.
+#[utoipa::path(get, path = "/api/v1/communities/{id}/report-ins", tag = "volunteers",
+    params(("id" = Uuid, Path), ReportInsQuery),
+    responses((status = 200, body = [ReportInView]), (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+async fn list_report_ins(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiQuery(q): ApiQuery<ReportInsQuery>,
+) -> ApiResult<axum::Json<Vec<ReportInView>>> {
+    caller.principal.reads_feedback(&community(&state, id).await?)?;
+    let status = q
+        .status
+        .as_deref()
+        .map(|s| {
+            Status::parse(s).ok_or_else(|| {
+                ApiError::invalid_query("status is pending, approved or declined")
+            })
+        })
+        .transpose()?;
+    let list = state.store.report_ins(id, status).await?;
+    Ok(axum::Json(list.into_iter().map(view).collect()))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionBody {
+    pub approve: bool,
+    /// Why not: required to decline (the member is told).
+    pub reason: Option<String>,
+}
+
+/// Decide a report-in: the community office. Approving takes the member in: a newcomer is
+/// matched by phone to a person of the community or registered as a member (then hand them
+/// a sign-in code); anyone becomes a member with the skills they named. Decided already: 409.
+#[utoipa::path(post, path = "/api/v1/report-ins/{id}/decision", tag = "volunteers",
+    params(("id" = Uuid, Path)), request_body = DecisionBody,
+    responses((status = 200, body = ReportInView), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+async fn decide(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<Uuid>,
+    Body(b): Body<DecisionBody>,
+) -> ApiResult<axum::Json<ReportInView>> {
+    let r = state.store.report_in(id).await?.ok_or(ApiError::NotFound)?;
+    caller.principal.may_take_in(r.community_id)?;
+    let reason = b
+        .reason
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty());
+    if !b.approve && reason.is_none() {
+        return Err(Refusal::Missing {
+            field: "reason",
+            reason: "say why the report-in is declined",
+        }
+        .into());
+    }
+    if r.status != Status::Pending {
+        return Err(decided_already());
+    }
+    let d = Decision {
+        approve: b.approve,
+        by: caller.principal.id,
+        at: state.engine.now(),
+        reason,
+    };
+    let person = state
+        .store
+        .decide_report_in(&r, &d)
+        .await
+        .map_err(|e| match e {
+            workflow_core::store::StoreError::Conflict { .. } => decided_already(),
+            other => other.into(),
+        })?;
+    tracing::info!(report_in = %id, approve = d.approve, by = %d.by, "report-in decided");
+    Ok(axum::Json(view(ReportIn {
+        person_id: person,
+        status: if d.approve {
+            Status::Approved
+        } else {
+            Status::Declined
+        },
+        decided_by: Some(d.by),
+        decided_at: Some(d.at),
+        reason: d.reason,
+        ..r
+    })))
+}
+
+fn decided_already() -> ApiError {
+    ApiError::rejected(
+        Code::StaleVersion,
+        "this report-in was decided already: read it again",
+    )
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ReportInCode {
+    pub code: String,
+    /// The console's address that opens the form (what the QR code holds).
+    pub link: String,
+    /// The link as a QR code (an SVG image), for a poster.
+    pub qr_svg: String,
+}
+
+fn code_view(headers: &HeaderMap, code: String) -> ApiResult<ReportInCode> {
+    let link = format!("{}/#report-in/{code}", origin(headers));
+    Ok(ReportInCode {
+        qr_svg: qr_svg(&link)?,
+        link,
+        code,
+    })
+}
+
+/// The code a community has published for reporting in (404: none yet).
+#[utoipa::path(get, path = "/api/v1/communities/{id}/report-in-code", tag = "volunteers",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = ReportInCode), (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+async fn current_code(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<axum::Json<ReportInCode>> {
+    caller.principal.reads_feedback(&community(&state, id).await?)?;
+    let code = state
+        .store
+        .report_in_code(id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(axum::Json(code_view(&headers, code)?))
+}
+
+/// Publish a new code for reporting in (the one before stops working): the community office.
+#[utoipa::path(post, path = "/api/v1/communities/{id}/report-in-code", tag = "volunteers",
+    params(("id" = Uuid, Path)),
+    responses((status = 201, body = ReportInCode), (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+async fn publish_code(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<(StatusCode, axum::Json<ReportInCode>)> {
+    community(&state, id).await?;
+    caller.principal.may_take_in(id)?;
+    let now = state.engine.now();
+    // Eight characters nobody misreads: the certificate number's alphabet.
+    let (number, _) = codes(Uuid::new_v4(), 0);
+    let code = number.rsplit('-').next().unwrap_or_default().to_owned();
+    state.store.publish_report_in_code(id, &code, now).await?;
+    Ok((StatusCode::CREATED, axum::Json(code_view(&headers, code)?)))
+}
+
+#[derive(Serialize)]
+pub struct PublicForm {
+    pub community: String,
+    pub posts: Vec<String>,
+    /// The skills to choose from: `(skill, in words)`.
+    pub skills: Vec<(String, String)>,
+}
+
+/// The community a published code is for: 404 for a code nobody published (or replaced).
+async fn code_community(state: &AppState, code: &str) -> ApiResult<Uuid> {
+    let code = code.trim().to_uppercase();
+    state
+        .store
+        .community_of_report_in_code(&code)
+        .await?
+        .ok_or(ApiError::NotFound)
+}
+
+async fn public_form(
+    State(state): State<AppState>,
+    Path(code): Path<String>,
+) -> ApiResult<axum::Json<PublicForm>> {
+    let community = code_community(&state, &code).await?;
+    let catalog = state.engine.catalog();
+    Ok(axum::Json(PublicForm {
+        community: state
+            .store
+            .org_unit_name(community)
+            .await?
+            .unwrap_or_default(),
+        posts: state.store.posts_of(community).await?,
+        skills: catalog
+            .skills()
+            .into_iter()
+            .map(|s| {
+                let words = catalog.skill_label(&s).map_or(s.clone(), |l| l.zh_cn.clone());
+                (s, words)
+            })
+            .collect(),
+    }))
+}
+
+#[derive(Serialize)]
+pub struct Asked {
+    pub id: Uuid,
+    pub status: &'static str,
+}
+
+/// A newcomer's report-in from the published form, without signing in: limited per address.
+async fn report_in_newcomer(
+    State(state): State<AppState>,
+    Path(code): Path<String>,
+    parts: Parts,
+    Body(b): Body<ReportInBody>,
+) -> ApiResult<(StatusCode, axum::Json<Asked>)> {
+    limit_attempts(&state, &parts, "report-in")?;
+    let community = code_community(&state, &code).await?;
+    let (name, phone) = report_in::newcomer(
+        b.name.as_deref().unwrap_or_default(),
+        b.phone.as_deref().unwrap_or_default(),
+    )?;
+    let form = checked(&state, community, &b).await?;
+    let r = ReportIn {
+        id: Uuid::now_v7(),
+        community_id: community,
+        person_id: None,
+        name,
+        phone: Some(phone),
+        form,
+        status: Status::Pending,
+        asked_at: state.engine.now(),
+        decided_by: None,
+        decided_at: None,
+        reason: None,
+    };
+    state.store.ask_report_in(&r).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        axum::Json(Asked {
+            id: r.id,
+            status: Status::Pending.as_str(),
+        }),
+    ))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct FeedbackQuery {
+    /// A calendar quarter, `2026Q3`; or `from` and `to`.
+    pub period: Option<String>,
+    /// The first day (`YYYY-MM-DD`).
+    pub from: Option<String>,
+    /// The last day, inclusive.
+    pub to: Option<String>,
+    /// `csv`: every sheet's lines in one table.
+    pub format: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ServiceView {
+    pub date: String,
+    pub content: String,
+    pub hours: f64,
+    pub rating: Option<i64>,
+    pub correction: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SheetLineView {
+    pub person_id: Uuid,
+    pub name: String,
+    pub post: String,
+    pub hours: f64,
+    pub services: i64,
+    pub done: Vec<ServiceView>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SheetView {
+    pub work_unit: String,
+    pub from: String,
+    pub to: String,
+    pub hours: f64,
+    pub services: i64,
+    pub members: Vec<SheetLineView>,
+    /// Signed off: its number, who and when (the sheet is frozen); else none.
+    pub number: Option<String>,
+    pub signed_at: Option<String>,
+    pub remark: Option<String>,
+    pub issuer: Option<String>,
+}
+
+fn sheet_view(sheet: Sheet, from: &str, to: &str) -> SheetView {
+    SheetView {
+        work_unit: sheet.work_unit,
+        from: from.to_owned(),
+        to: to.to_owned(),
+        hours: sheet.minutes as f64 / 60.0,
+        services: sheet.services,
+        members: sheet
+            .lines
+            .into_iter()
+            .map(|l| SheetLineView {
+                person_id: l.member.person,
+                name: l.member.name,
+                post: l.member.post,
+                hours: l.minutes as f64 / 60.0,
+                services: l.count,
+                done: l
+                    .services
+                    .into_iter()
+                    .map(|s| ServiceView {
+                        date: s.day,
+                        content: s.content,
+                        hours: s.minutes as f64 / 60.0,
+                        rating: s.rating,
+                        correction: s.correction,
+                    })
+                    .collect(),
+            })
+            .collect(),
+        number: None,
+        signed_at: None,
+        remark: None,
+        issuer: None,
+    }
+}
+
+fn signed_view(s: SignedSheet) -> SheetView {
+    SheetView {
+        number: Some(s.number),
+        signed_at: Some(s.signed_at.to_string()),
+        remark: Some(s.remark),
+        issuer: Some(s.issuer),
+        ..sheet_view(s.sheet, &s.from_day, &s.to_day)
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Named {
+    pub person_id: Uuid,
+    pub name: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct FeedbackView {
+    pub from: String,
+    pub to: String,
+    /// One sheet per work unit, as it stands now (a signed one as signed).
+    pub sheets: Vec<SheetView>,
+    /// Members who reported in and did no service in the period.
+    pub idle: Vec<Named>,
+    /// The community's members who have not reported in.
+    pub not_reported: Vec<Named>,
+}
+
+/// The period a query names, as first and last day.
+fn feedback_days(q: &FeedbackQuery) -> ApiResult<(String, String)> {
+    match (&q.period, &q.from, &q.to) {
+        (Some(p), None, None) => report_in::quarter(p)
+            .map(|(f, t)| (f.to_string(), t.to_string()))
+            .ok_or_else(|| ApiError::invalid_query("period is a quarter: 2026Q3")),
+        (None, Some(f), Some(t)) => Ok((f.clone(), t.clone())),
+        _ => Err(ApiError::invalid_query(
+            "name the period: ?period=2026Q3, or ?from= and ?to= (dates)",
+        )),
+    }
+}
+
+/// The sheets of a community's period as they stand: from the service records of the
+/// members it took in.
+async fn live_sheets(
+    state: &AppState,
+    community: Uuid,
+    from: &str,
+    to: &str,
+) -> ApiResult<(Vec<Sheet>, Vec<Reported>)> {
+    let p = days(state, from, to)?;
+    let reported = state.store.reported_in(community).await?;
+    let catalog = state.engine.catalog();
+    let zone = catalog.time_zone();
+    let services: Vec<Service> = state
+        .store
+        .service_records_of_reported(community, p)
+        .await?
+        .into_iter()
+        .map(|(person, r)| Service {
+            person,
+            day: r.entry.at.to_zoned(zone.clone()).date().to_string(),
+            content: catalog
+                .category(&r.entry.category)
+                .map_or(r.entry.category.clone(), |c| c.label.zh_cn.clone()),
+            minutes: r.entry.minutes,
+            rating: r.rating,
+            correction: r.entry.is_correction(),
+        })
+        .collect();
+    Ok((report_in::sheets(&reported, &services), reported))
+}
+
+/// A community's feedback sheets for a period, one per work unit, with the members who did
+/// no service and those who have not reported in: its staff's. A signed sheet is shown as
+/// signed.
+#[utoipa::path(get, path = "/api/v1/communities/{id}/feedback", tag = "volunteers",
+    params(("id" = Uuid, Path), FeedbackQuery),
+    responses((status = 200, body = FeedbackView), (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+async fn feedback(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiQuery(q): ApiQuery<FeedbackQuery>,
+) -> ApiResult<Response> {
+    caller.principal.reads_feedback(&community(&state, id).await?)?;
+    let (from, to) = feedback_days(&q)?;
+    let (live, _) = live_sheets(&state, id, &from, &to).await?;
+    let idle = report_in::idle(&live)
+        .into_iter()
+        .map(|m| Named {
+            person_id: m.person,
+            name: m.name.clone(),
+        })
+        .collect();
+    let signed = state.store.signed_sheets(id, &from, &to).await?;
+    let mut sheets = Vec::new();
+    for sheet in live {
+        let frozen = signed
+            .iter()
+            .find(|(_, unit, f, t, _)| *unit == sheet.work_unit && *f == from && *t == to);
+        sheets.push(match frozen {
+            Some((number, ..)) => match state.store.feedback_sheet(number).await? {
+                Some(s) => signed_view(s),
+                None => sheet_view(sheet, &from, &to),
+            },
+            None => sheet_view(sheet, &from, &to),
+        });
+    }
+    let not_reported = state
+        .store
+        .members_not_reported(id)
+        .await?
+        .into_iter()
+        .map(|(person_id, name)| Named { person_id, name })
+        .collect();
+    let view = FeedbackView {
+        from,
+        to,
+        sheets,
+        idle,
+        not_reported,
+    };
+    Ok(match q.format.as_deref() {
+        None | Some("json") => axum::Json(view).into_response(),
+        Some("csv") => csv(&view.sheets).into_response(),
+        Some(other) => {
+            return Err(ApiError::invalid_query(format!(
+                "format is json or csv, not {other:?}"
+            )));
+        }
+    })
+}
+
+/// Sheets as CSV (with a byte order mark so a spreadsheet reads the Chinese): a line per
+/// service, and a line per member who did none.
+fn csv(sheets: &[SheetView]) -> impl IntoResponse + use<> {
+    let field = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+    let mut out = String::from(
+        "\u{feff}work_unit,from,to,sheet_number,volunteer_id,volunteer_name,post,date,content,hours,rating,correction\r\n",
+    );
+    for s in sheets {
+        for m in &s.members {
+            let head = format!(
+                "{},{},{},{},{},{},{}",
+                field(&s.work_unit),
+                s.from,
+                s.to,
+                s.number.as_deref().unwrap_or_default(),
+                m.person_id,
+                field(&m.name),
+                field(&m.post),
+            );
+            if m.done.is_empty() {
+                out.push_str(&format!("{head},,,0.00,,\r\n"));
+            }
+            for d in &m.done {
+                out.push_str(&format!(
+                    "{head},{},{},{:.2},{},{}\r\n",
+                    d.date,
+                    field(&d.content),
+                    d.hours,
+                    d.rating.map(|r| r.to_string()).unwrap_or_default(),
+                    d.correction,
+                ));
+            }
+        }
+    }
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"linli-feedback.csv\"",
+            ),
+        ],
+        out,
+    )
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignBody {
+    pub work_unit: String,
+    /// A calendar quarter, `2026Q3`; or `from` and `to`.
+    pub period: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    /// The community's remark to the work unit.
+    #[serde(default)]
+    pub remark: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SignedView {
+    #[serde(flatten)]
+    pub sheet: SheetView,
+    /// With the number, what lets the work unit read it at `/feedback/{number}?code=…`.
+    pub check_code: String,
+    pub read_url: String,
+}
+
+/// Sign a work unit's sheet off for a period: the community office. The sheet is frozen as
+/// it stands (a later correction does not change it); signed already: 409.
+#[utoipa::path(post, path = "/api/v1/communities/{id}/feedback-sheets", tag = "volunteers",
+    params(("id" = Uuid, Path)), request_body = SignBody,
+    responses((status = 201, body = SignedView), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+async fn sign_sheet(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<Uuid>,
+    Body(b): Body<SignBody>,
+) -> ApiResult<(StatusCode, axum::Json<SignedView>)> {
+    community(&state, id).await?;
+    caller.principal.may_take_in(id)?;
+    let (from, to) = feedback_days(&FeedbackQuery {
+        period: b.period,
+        from: b.from,
+        to: b.to,
+        format: None,
+    })
+    .map_err(|e| ApiError::invalid_field(e.to_string()))?;
+    let remark = b.remark.trim().to_owned();
+    if remark.chars().count() > 1000 {
+        return Err(ApiError::invalid_field("remark is at most 1,000 characters"));
+    }
+    let (live, _) = live_sheets(&state, id, &from, &to).await?;
+    let work_unit = b.work_unit.trim();
+    let sheet = live
+        .into_iter()
+        .find(|s| s.work_unit == work_unit)
+        .ok_or_else(|| {
+            ApiError::invalid_field("work_unit: no member of this community reported in from it")
+        })?;
+    let now = state.engine.now();
+    let (number, check_code) = codes(
+        Uuid::new_v4(),
+        now.to_zoned(state.engine.catalog().time_zone()).year(),
+    );
+    let signed = SignedSheet {
+        number,
+        check_code: check_code.clone(),
+        community_id: id,
+        from_day: from,
+        to_day: to,
+        remark,
+        issuer: state.store.org_unit_name(id).await?.unwrap_or_default(),
+        signed_by: caller.principal.id,
+        signed_at: now,
+        sheet,
+    };
+    state
+        .store
+        .sign_feedback_sheet(&signed)
+        .await
+        .map_err(|e| match e {
+            workflow_core::store::StoreError::Conflict { .. } => ApiError::rejected(
+                Code::StaleVersion,
+                "this work unit's sheet for the period is signed off already",
+            ),
+            other => other.into(),
+        })?;
+    tracing::info!(sheet = %signed.number, by = %caller.principal.id, "feedback sheet signed");
+    let read_url = format!("/feedback/{}?code={check_code}", signed.number);
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(SignedView {
+            sheet: signed_view(signed),
+            check_code,
+            read_url,
+        }),
+    ))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct SheetQuery {
+    /// `csv` for the sheet's lines.
+    pub format: Option<String>,
+}
+
+/// A signed sheet, for its community's staff (to print again); anyone else: 404.
+#[utoipa::path(get, path = "/api/v1/feedback-sheets/{number}", tag = "volunteers",
+    params(("number" = String, Path), SheetQuery),
+    responses((status = 200, body = SignedView), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+async fn signed_sheet(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(number): ApiPath<String>,
+    ApiQuery(q): ApiQuery<SheetQuery>,
+) -> ApiResult<Response> {
+    let s = state
+        .store
+        .feedback_sheet(&number)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let unit = community(&state, s.community_id).await?;
+    caller
+        .principal
+        .reads_feedback(&unit)
+        .map_err(|_| ApiError::NotFound)?;
+    let check_code = s.check_code.clone();
+    let read_url = format!("/feedback/{}?code={check_code}", s.number);
+    let view = signed_view(s);
+    Ok(match q.format.as_deref() {
+        None | Some("json") => axum::Json(SignedView {
+            sheet: view,
+            check_code,
+            read_url,
+        })
+        .into_response(),
+        Some("csv") => csv(&[view]).into_response(),
+        Some(other) => {
+            return Err(ApiError::invalid_query(format!(
+                "format is json or csv, not {other:?}"
+            )));
+        }
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CodeQuery {
+    pub code: String,
+}
+
+/// The sheet with this number and check code, or 404 for any other pair.
+async fn for_work_unit(state: &AppState, number: &str, code: &str) -> ApiResult<SignedSheet> {
+    state
+        .store
+        .feedback_sheet(number)
+        .await?
+        .filter(|s| s.check_code.eq_ignore_ascii_case(code.trim()))
+        .ok_or(ApiError::NotFound)
+}
+
+async fn work_unit_json(
+    State(state): State<AppState>,
+    Path(number): Path<String>,
+    ApiQuery(q): ApiQuery<CodeQuery>,
+) -> ApiResult<axum::Json<SheetView>> {
+    Ok(axum::Json(signed_view(
+        for_work_unit(&state, &number, &q.code).await?,
+    )))
+}
+
+/// The sheet as its work unit prints it: A4, in Chinese, no script.
+async fn work_unit_page(
+    State(state): State<AppState>,
+    Path(number): Path<String>,
+    ApiQuery(q): ApiQuery<CodeQuery>,
+) -> ApiResult<Response> {
+    let s = for_work_unit(&state, &number, &q.code).await?;
+    let signed_on = s
+        .signed_at
+        .to_zoned(state.engine.catalog().time_zone())
+        .date();
+    let mut rows = String::new();
+    for l in &s.sheet.lines {
+        let first = format!(
+            "<td rowspan=\"{n}\">{name}</td><td rowspan=\"{n}\">{post}</td>",
+            n = l.services.len().max(1),
+            name = escape(l.member.name.as_str()),
+            post = escape(l.member.post.as_str()),
+        );
+        if l.services.is_empty() {
+            rows.push_str(&format!("<tr>{first}<td colspan=\"4\">本期无服务记录</td></tr>"));
+        }
+        for (i, d) in l.services.iter().enumerate() {
+            rows.push_str(&format!(
+                "<tr>{}<td>{}</td><td>{}{}</td><td>{:.1}</td><td>{}</td></tr>",
+                if i == 0 { first.as_str() } else { "" },
+                escape(d.day.as_str()),
+                escape(d.content.as_str()),
+                if d.correction { "（更正）" } else { "" },
+                d.minutes as f64 / 60.0,
+                d.rating.map(|r| "★".repeat(r.clamp(0, 5) as usize)).unwrap_or_default(),
+            ));
+        }
+    }
+    let html = format!(
+        "<!doctype html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>在职党员到社区报到服务情况反馈单 {number}</title>\
+         <link rel=\"stylesheet\" href=\"/console/app.css\"></head><body>\
+         <main class=\"sheet-print\"><h1>在职党员到社区报到服务情况反馈单</h1>\
+         <p class=\"muted\">Feedback on members' service in the community · 编号 {number}</p>\
+         <dl class=\"facts\"><dt>工作单位 Work unit</dt><dd>{unit}</dd>\
+         <dt>报到社区 Community</dt><dd>{issuer}</dd><dt>期间 Period</dt><dd>{from} – {to}</dd>\
+         <dt>合计 Totals</dt><dd>{hours:.1} 小时 · {services} 次</dd></dl>\
+         <table><thead><tr><th>姓名</th><th>岗位</th><th>日期</th><th>服务内容</th><th>时长（小时）</th>\
+         <th>居民评价</th></tr></thead><tbody>{rows}</tbody></table>\
+         <p><strong>社区意见 Remark:</strong> {remark}</p>\
+         <p class=\"signature\">{issuer}（盖章） {signed_on}</p></main></body></html>\n",
+        number = escape(s.number.as_str()),
+        unit = escape(s.sheet.work_unit.as_str()),
+        issuer = escape(s.issuer.as_str()),
+        from = escape(s.from_day.as_str()),
+        to = escape(s.to_day.as_str()),
+        hours = s.sheet.minutes as f64 / 60.0,
+        services = s.sheet.services,
+        remark = escape(s.remark.as_str()),
+    );
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; style-src 'self'; base-uri 'none'; form-action 'none'; \
+                 frame-ancestors 'none'",
+            ),
+        ],
+        html,
+    )
+        .into_response())
+}

@@ -28,6 +28,7 @@ mod outage;
 mod partition;
 mod photos;
 mod practice;
+mod report_in;
 mod reports;
 mod requests;
 mod rights;

@@ -159,6 +159,10 @@ const PEOPLE: &[Person] = &[
     },
 ];
 
+/// The posts (岗位) each demo community offers members who report in (双报到), as the seed
+/// articles name them.
+const POSTS: [&str; 5] = ["楼栋长", "和事佬调解员", "助老", "法律咨询", "环境卫生"];
+
 /// Seeds the demo community once, and (re)issues a token for each demo user.
 pub async fn seed(store: &SqlStore) -> Result<Demo, StoreError> {
     let street = match store.org_unit_named("street", "演示街道").await? {
@@ -331,5 +335,10 @@ async fn create(store: &SqlStore) -> Result<Uuid, StoreError> {
             &members(&["yunhe_member", "yunhe_repair"]),
         )
         .await?;
+    for community in [hehuatang, yunhe] {
+        for post in POSTS {
+            store.create_post(community, post).await?;
+        }
+    }
     Ok(street)
 }

@@ -625,7 +625,11 @@ impl Principal {
             Scope::Branch(_) => self.community_id == community.community,
             _ => self.covers(community),
         };
-        if covered { Ok(()) } else { Err(Refusal::Hidden) }
+        if covered {
+            Ok(())
+        } else {
+            Err(Refusal::Hidden)
+        }
     }
 
     /// The requests whose lateness this person oversees (督单), without personal data:

@@ -95,7 +95,9 @@ pub fn newcomer(name: &str, phone: &str) -> Result<(String, String), Refusal> {
     let digits = phone.chars().filter(char::is_ascii_digit).count();
     if digits < 7
         || phone.chars().count() > PHONE_MAX
-        || !phone.chars().all(|c| c.is_ascii_digit() || " -+()".contains(c))
+        || !phone
+            .chars()
+            .all(|c| c.is_ascii_digit() || " -+()".contains(c))
     {
         return Err(Refusal::Invalid {
             field: "phone",
@@ -132,7 +134,11 @@ pub fn quarter(s: &str) -> Option<(Date, Date)> {
         return None;
     }
     let first = Date::new(year, (q - 1) * 3 + 1, 1).ok()?;
-    let last = first.checked_add(jiff::Span::new().months(3)).ok()?.yesterday().ok()?;
+    let last = first
+        .checked_add(jiff::Span::new().months(3))
+        .ok()?
+        .yesterday()
+        .ok()?;
     Some((first, last))
 }
 
@@ -296,7 +302,11 @@ mod tests {
             rating: Some(5),
             correction,
         };
-        let reported = [member(1, "税务局"), member(2, "税务局"), member(3, "第一中学")];
+        let reported = [
+            member(1, "税务局"),
+            member(2, "税务局"),
+            member(3, "第一中学"),
+        ];
         let services = [
             service(1, 60, false),
             service(1, -15, true),

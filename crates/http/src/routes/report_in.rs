@@ -180,7 +180,10 @@ async fn report_in_myself(
     }
     let form = checked(&state, community, &b).await?;
     let me = caller.principal.id;
-    let waiting = state.store.report_ins(community, Some(Status::Pending)).await?;
+    let waiting = state
+        .store
+        .report_ins(community, Some(Status::Pending))
+        .await?;
     if waiting.iter().any(|r| r.person_id == Some(me)) {
         return Err(ApiError::rejected(
             Code::StaleVersion,
@@ -237,14 +240,15 @@ async fn list_report_ins(
     ApiPath(id): ApiPath<Uuid>,
     ApiQuery(q): ApiQuery<ReportInsQuery>,
 ) -> ApiResult<axum::Json<Vec<ReportInView>>> {
-    caller.principal.reads_feedback(&community(&state, id).await?)?;
+    caller
+        .principal
+        .reads_feedback(&community(&state, id).await?)?;
     let status = q
         .status
         .as_deref()
         .map(|s| {
-            Status::parse(s).ok_or_else(|| {
-                ApiError::invalid_query("status is pending, approved or declined")
-            })
+            Status::parse(s)
+                .ok_or_else(|| ApiError::invalid_query("status is pending, approved or declined"))
         })
         .transpose()?;
     let list = state.store.report_ins(id, status).await?;
@@ -354,7 +358,9 @@ async fn current_code(
     headers: HeaderMap,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<axum::Json<ReportInCode>> {
-    caller.principal.reads_feedback(&community(&state, id).await?)?;
+    caller
+        .principal
+        .reads_feedback(&community(&state, id).await?)?;
     let code = state
         .store
         .report_in_code(id)
@@ -419,7 +425,9 @@ async fn public_form(
             .skills()
             .into_iter()
             .map(|s| {
-                let words = catalog.skill_label(&s).map_or(s.clone(), |l| l.zh_cn.clone());
+                let words = catalog
+                    .skill_label(&s)
+                    .map_or(s.clone(), |l| l.zh_cn.clone());
                 (s, words)
             })
             .collect(),
@@ -637,7 +645,9 @@ async fn feedback(
     ApiPath(id): ApiPath<Uuid>,
     ApiQuery(q): ApiQuery<FeedbackQuery>,
 ) -> ApiResult<Response> {
-    caller.principal.reads_feedback(&community(&state, id).await?)?;
+    caller
+        .principal
+        .reads_feedback(&community(&state, id).await?)?;
     let (from, to) = feedback_days(&q)?;
     let (live, _) = live_sheets(&state, id, &from, &to).await?;
     let idle = report_in::idle(&live)
@@ -778,7 +788,9 @@ async fn sign_sheet(
     .map_err(|e| ApiError::invalid_field(e.to_string()))?;
     let remark = b.remark.trim().to_owned();
     if remark.chars().count() > 1000 {
-        return Err(ApiError::invalid_field("remark is at most 1,000 characters"));
+        return Err(ApiError::invalid_field(
+            "remark is at most 1,000 characters",
+        ));
     }
     let (live, _) = live_sheets(&state, id, &from, &to).await?;
     let work_unit = b.work_unit.trim();
@@ -921,7 +933,9 @@ async fn work_unit_page(
             post = escape(l.member.post.as_str()),
         );
         if l.services.is_empty() {
-            rows.push_str(&format!("<tr>{first}<td colspan=\"4\">本期无服务记录</td></tr>"));
+            rows.push_str(&format!(
+                "<tr>{first}<td colspan=\"4\">本期无服务记录</td></tr>"
+            ));
         }
         for (i, d) in l.services.iter().enumerate() {
             rows.push_str(&format!(
@@ -931,7 +945,9 @@ async fn work_unit_page(
                 escape(d.content.as_str()),
                 if d.correction { "（更正）" } else { "" },
                 d.minutes as f64 / 60.0,
-                d.rating.map(|r| "★".repeat(r.clamp(0, 5) as usize)).unwrap_or_default(),
+                d.rating
+                    .map(|r| "★".repeat(r.clamp(0, 5) as usize))
+                    .unwrap_or_default(),
             ));
         }
     }

@@ -56,7 +56,11 @@ async fn ask_for_code(
 
 /// One attempt of this address at `purpose` (signing in, asking for a code), each with a
 /// budget of its own (429 past it).
-pub(crate) fn limit_attempts(state: &AppState, parts: &Parts, purpose: &'static str) -> ApiResult<()> {
+pub(crate) fn limit_attempts(
+    state: &AppState,
+    parts: &Parts,
+    purpose: &'static str,
+) -> ApiResult<()> {
     let key = (client_address(parts, state.trust_forwarded_for), purpose);
     state.sign_in_limiter.check_key(&key).map_err(|not_until| {
         use governor::clock::Clock;

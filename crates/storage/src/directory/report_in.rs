@@ -5,8 +5,8 @@
 //! `workflow_core::report_in`.
 
 use jiff::Timestamp;
-use sqlx::{Row, Type};
 use sqlx::types::Json;
+use sqlx::{Row, Type};
 use uuid::Uuid;
 use workflow_core::Role;
 use workflow_core::report_in::{Form, Reported, Status};

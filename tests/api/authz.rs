@@ -256,6 +256,41 @@ fn expected(method: &str, path: &str, who: Who) -> StatusCode {
                 S::FORBIDDEN
             }
         }
+        // 双报到: a party member reports in to their own community (each caller here once).
+        ("GET", "/api/v1/me/report-in") | ("POST", "/api/v1/me/report-in") => match who {
+            Assignee | OtherMember | Secretary | OtherSecretary if method == "GET" => S::OK,
+            Assignee | OtherMember | Secretary | OtherSecretary => S::CREATED,
+            _ => S::FORBIDDEN,
+        },
+        // The member under test reported in and was taken in.
+        ("GET", "/api/v1/members/{id}/profile") => match who {
+            Assignee | Secretary | Community | Street | Admin => S::OK,
+            OtherSecretary => S::NOT_FOUND,
+            _ => S::FORBIDDEN,
+        },
+        // 荷花塘社区's report-ins, code and sheets: read by its staff.
+        ("GET", "/api/v1/communities/{id}/report-ins")
+        | ("GET", "/api/v1/communities/{id}/report-in-code")
+        | ("GET", "/api/v1/communities/{id}/feedback") => match who {
+            Secretary | Community | Street => S::OK,
+            OtherSecretary => S::NOT_FOUND,
+            _ => S::FORBIDDEN,
+        },
+        ("GET", "/api/v1/feedback-sheets/{number}") => match who {
+            Secretary | Community | Street => S::OK,
+            _ => S::NOT_FOUND,
+        },
+        // Decided, published and signed by its office only. The decision tried declines
+        // without a reason, the sheet tried names a work unit nobody reported in from: the
+        // office gets as far as the check, and nothing changes.
+        ("POST", "/api/v1/report-ins/{id}/decision")
+        | ("POST", "/api/v1/communities/{id}/report-in-code")
+        | ("POST", "/api/v1/communities/{id}/feedback-sheets") => match who {
+            Community if path.ends_with("code") => S::CREATED,
+            Community => S::UNPROCESSABLE_ENTITY,
+            Secretary | OtherSecretary | Street => S::NOT_FOUND,
+            _ => S::FORBIDDEN,
+        },
         ("DELETE", "/api/v1/sessions/current") => S::NO_CONTENT,
         _ => panic!("{method} {path} has no row in the authorization matrix: add one"),
     }
@@ -306,6 +341,41 @@ async fn every_route_answers_every_caller_as_the_matrix_says(app: TestApp) {
         )
         .await;
     let certificate = certificate.body["number"].as_str().unwrap().to_owned();
+    // 双报到: the member reported in and was taken in, a newcomer's report-in awaits the
+    // office, a sheet of the member's work unit is signed.
+    let community = app.demo.hehuatang;
+    let report_in = json!({"work_unit": "矩阵单位", "party_org": "矩阵单位党支部", "post": "助老"});
+    let asked = app.post("member", "/api/v1/me/report-in", report_in).await;
+    let asked = asked.body["id"].as_str().unwrap().to_owned();
+    let decided = app
+        .post(
+            "community",
+            &format!("/api/v1/report-ins/{asked}/decision"),
+            json!({"approve": true}),
+        )
+        .await;
+    assert_eq!(decided.status, StatusCode::OK, "{:?}", decided.body);
+    let code_path = format!("/api/v1/communities/{community}/report-in-code");
+    let code = app.post("community", &code_path, Value::Null).await.body["code"].clone();
+    let newcomer = app
+        .send(
+            app.client
+                .post(app.url(&format!("/public/v1/report-in/{}", code.as_str().unwrap())))
+                .json(
+                    &json!({"name": "矩阵新人", "phone": "13700009999", "work_unit": "矩阵单位",
+                    "party_org": "矩阵单位党支部", "post": "助老"}),
+                ),
+        )
+        .await;
+    let newcomer = newcomer.body["id"].as_str().unwrap().to_owned();
+    let sheet = app
+        .post(
+            "community",
+            &format!("/api/v1/communities/{community}/feedback-sheets"),
+            json!({"work_unit": "矩阵单位"}),
+        )
+        .await;
+    let sheet = sheet.body["number"].as_str().unwrap().to_owned();
 
     let token = |who: Who| -> Option<String> {
         let demo = |k: &str| Some(app.token(k));
@@ -361,6 +431,13 @@ async fn every_route_answers_every_caller_as_the_matrix_says(app: TestApp) {
             ("POST", "/api/v1/members/{id}/certificates") => Some(
                 json!({"from": "2026-01-01", "to": "2026-12-31", "id_type": "passport", "id_number": "E12345678"}),
             ),
+            ("POST", "/api/v1/me/report-in") => Some(
+                json!({"work_unit": "矩阵单位", "party_org": "矩阵单位党支部", "post": "助老"}),
+            ),
+            ("POST", "/api/v1/report-ins/{id}/decision") => Some(json!({"approve": false})),
+            ("POST", "/api/v1/communities/{id}/feedback-sheets") => {
+                Some(json!({"work_unit": "无人报到的单位"}))
+            }
             _ => None,
         }
     };
@@ -385,13 +462,24 @@ async fn every_route_answers_every_caller_as_the_matrix_says(app: TestApp) {
                             member.to_string()
                         } else if path.starts_with("/api/v1/people/") {
                             app.demo.user("resident").id.to_string()
+                        } else if path.starts_with("/api/v1/communities/") {
+                            community.to_string()
+                        } else if path.starts_with("/api/v1/report-ins/") {
+                            newcomer.clone()
                         } else {
                             t.clone()
                         },
                     )
                     .replace("{action}", "note")
                     .replace("{photo}", &photo)
-                    .replace("{number}", &certificate);
+                    .replace(
+                        "{number}",
+                        if path.contains("feedback") {
+                            &sheet
+                        } else {
+                            &certificate
+                        },
+                    );
                 let mut req = app
                     .client
                     .request(method.parse().unwrap(), app.url(&concrete));

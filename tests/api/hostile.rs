@@ -332,6 +332,27 @@ async fn no_write_route_takes_a_field_it_does_not_declare() {
         .await
         .body["code"]
         .clone();
+    // A member taken in from a work unit, and a report-in awaiting the office.
+    let mut asked = Vec::new();
+    for who in ["member", "lawyer"] {
+        let r = app
+            .post(
+                who,
+                "/api/v1/me/report-in",
+                json!({"work_unit": "区税务局", "party_org": "区税务局机关党支部", "post": "助老"}),
+            )
+            .await;
+        asked.push(r.body["id"].as_str().unwrap().to_owned());
+    }
+    let r = app
+        .post(
+            "community",
+            &format!("/api/v1/report-ins/{}/decision", asked[0]),
+            json!({"approve": true}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let report_in = &asked[1];
     let smuggled = json!({
         "state": "closed",
         "assignee_after": member,
@@ -381,6 +402,21 @@ async fn no_write_route_takes_a_field_it_does_not_declare() {
                 "member",
                 format!("/api/v1/members/{member}/certificates"),
                 json!({"from": "2026-11-01", "to": "2026-11-30", "id_type": "passport", "id_number": "E12345678"}),
+            ),
+            ("POST", "/api/v1/me/report-in") => (
+                "doctor",
+                path.into(),
+                json!({"work_unit": "区人民医院", "party_org": "区人民医院党委", "post": "助老"}),
+            ),
+            ("POST", "/api/v1/report-ins/{id}/decision") => (
+                "community",
+                format!("/api/v1/report-ins/{report_in}/decision"),
+                json!({"approve": true}),
+            ),
+            ("POST", "/api/v1/communities/{id}/feedback-sheets") => (
+                "community",
+                format!("/api/v1/communities/{}/feedback-sheets", d.hehuatang),
+                json!({"work_unit": "区税务局"}),
             ),
             ("POST", "/api/v1/people") => ("secretary", path.into(), json!({"name": "新居民"})),
             ("PUT", "/api/v1/people/{id}/active") => (
@@ -455,7 +491,7 @@ async fn no_write_route_takes_a_field_it_does_not_declare() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 15, "every JSON write route checked");
+    assert_eq!(checked, 18, "every JSON write route checked");
 }
 
 /// OWASP API4: a person asks for at most the deployment's number of requests in any 24

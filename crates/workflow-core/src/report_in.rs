@@ -142,6 +142,12 @@ pub fn quarter(s: &str) -> Option<(Date, Date)> {
     Some((first, last))
 }
 
+/// The calendar quarter a day is in: its first and last day.
+pub fn quarter_of(day: Date) -> (Date, Date) {
+    let q = (day.month() - 1) / 3 + 1;
+    quarter(&format!("{}Q{q}", day.year())).expect("a quarter of a valid date is valid")
+}
+
 /// A member the community took in, as a sheet names them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Reported {
@@ -284,6 +290,7 @@ mod tests {
         assert_eq!(quarter("2026Q4"), Some((d("2026-10-01"), d("2026-12-31"))));
         assert_eq!(quarter("2026Q5"), None);
         assert_eq!(quarter("2026"), None);
+        assert_eq!(quarter_of(d("2026-08-31")), quarter("2026Q3").unwrap());
     }
 
     #[test]

@@ -480,7 +480,7 @@ async fn report_in_newcomer(
 #[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct FeedbackQuery {
-    /// A calendar quarter, `2026Q3`; or `from` and `to`.
+    /// A calendar quarter, `2026Q3`; or `from` and `to`; by default, this quarter.
     pub period: Option<String>,
     /// The first day (`YYYY-MM-DD`).
     pub from: Option<String>,
@@ -588,15 +588,23 @@ pub struct FeedbackView {
     pub not_reported: Vec<Named>,
 }
 
-/// The period a query names, as first and last day.
-fn feedback_days(q: &FeedbackQuery) -> ApiResult<(String, String)> {
+/// The period a query names, as first and last day; by default, this quarter.
+fn feedback_days(state: &AppState, q: &FeedbackQuery) -> ApiResult<(String, String)> {
     match (&q.period, &q.from, &q.to) {
+        (None, None, None) => {
+            let today = state
+                .engine
+                .now()
+                .to_zoned(state.engine.catalog().time_zone());
+            let (f, t) = report_in::quarter_of(today.date());
+            Ok((f.to_string(), t.to_string()))
+        }
         (Some(p), None, None) => report_in::quarter(p)
             .map(|(f, t)| (f.to_string(), t.to_string()))
             .ok_or_else(|| ApiError::invalid_query("period is a quarter: 2026Q3")),
         (None, Some(f), Some(t)) => Ok((f.clone(), t.clone())),
         _ => Err(ApiError::invalid_query(
-            "name the period: ?period=2026Q3, or ?from= and ?to= (dates)",
+            "name the period: ?period=2026Q3, or ?from= and ?to= (dates), or none for this quarter",
         )),
     }
 }
@@ -648,7 +656,7 @@ async fn feedback(
     caller
         .principal
         .reads_feedback(&community(&state, id).await?)?;
-    let (from, to) = feedback_days(&q)?;
+    let (from, to) = feedback_days(&state, &q)?;
     let (live, _) = live_sheets(&state, id, &from, &to).await?;
     let idle = report_in::idle(&live)
         .into_iter()
@@ -746,7 +754,7 @@ fn csv(sheets: &[SheetView]) -> impl IntoResponse + use<> {
 #[serde(deny_unknown_fields)]
 pub struct SignBody {
     pub work_unit: String,
-    /// A calendar quarter, `2026Q3`; or `from` and `to`.
+    /// A calendar quarter, `2026Q3`; or `from` and `to`; by default, this quarter.
     pub period: Option<String>,
     pub from: Option<String>,
     pub to: Option<String>,
@@ -779,12 +787,15 @@ async fn sign_sheet(
 ) -> ApiResult<(StatusCode, axum::Json<SignedView>)> {
     community(&state, id).await?;
     caller.principal.may_take_in(id)?;
-    let (from, to) = feedback_days(&FeedbackQuery {
-        period: b.period,
-        from: b.from,
-        to: b.to,
-        format: None,
-    })
+    let (from, to) = feedback_days(
+        &state,
+        &FeedbackQuery {
+            period: b.period,
+            from: b.from,
+            to: b.to,
+            format: None,
+        },
+    )
     .map_err(|e| ApiError::invalid_field(e.to_string()))?;
     let remark = b.remark.trim().to_owned();
     if remark.chars().count() > 1000 {

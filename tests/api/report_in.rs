@@ -103,7 +103,7 @@ async fn a_quarter_of_reporting_in_ends_in_signed_feedback_sheets(app: TestApp) 
         let req = anonymous.post(app.url(&path)).json(&body);
         async move { req.send().await.unwrap() }
     };
-    let r = send(format!("/public/v1/report-in/AAAAAAAA"), newcomer.clone()).await;
+    let r = send("/public/v1/report-in/AAAAAAAA".to_owned(), newcomer.clone()).await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND, "a code nobody published");
     let mut wrong_post = newcomer.clone();
     wrong_post["post"] = json!("宇航员");

@@ -11,6 +11,29 @@ use crate::support::TestApp;
 use reqwest::StatusCode;
 use serde_json::json;
 
+/// Each language's strings name each key once: a later duplicate silently replaces the
+/// earlier one (a report-in QR code's words once took the sign-in code's).
+#[test]
+fn each_console_string_is_defined_once_per_language() {
+    let text = include_str!("../../crates/http/console/i18n.js");
+    let blocks: Vec<&str> = text.split("\n  },").collect();
+    assert!(blocks.len() >= 3, "two languages' blocks");
+    for block in &blocks[..2] {
+        let mut seen = std::collections::BTreeSet::new();
+        for line in block.lines().filter(|l| l.starts_with("    ")) {
+            for part in line.split("', ") {
+                let Some((key, _)) = part.trim().split_once(": ") else {
+                    continue;
+                };
+                if key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') && !key.is_empty() {
+                    assert!(seen.insert(key.to_owned()), "{key} is defined twice");
+                }
+            }
+        }
+        assert!(seen.len() > 100, "the keys were read: {}", seen.len());
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_console_is_served_from_the_binary_with_a_strict_policy() {
     let app = TestApp::spawn(&crate::support::sqlite_url().await).await;
@@ -35,6 +58,7 @@ async fn the_console_is_served_from_the_binary_with_a_strict_policy() {
         "ui.js",
         "ticket.js",
         "views.js",
+        "volunteers.js",
     ] {
         let r = app
             .client

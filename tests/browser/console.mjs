@@ -358,6 +358,63 @@ try {
   await grandma.locator('#who').getByText('赵奶奶').waitFor();
   console.log(`live-session: ${await grandma.evaluate(() => localStorage.getItem('linli.token'))}`);
 
+  step('双报到: a member reports in, a newcomer from the poster\'s code; the office takes them in and signs the sheet');
+  const office = await signIn(browser, 'community');
+  await office.getByRole('link', { name: '双报到' }).click();
+  await office.getByRole('heading', { name: '在职党员双报到' }).waitFor();
+  await office.getByRole('button', { name: '发布报到码' }).click();
+  const poster = office.locator('.code .slip-code');
+  await poster.waitFor();
+  const reportCode = (await poster.textContent()).trim();
+  await shown(office.getByRole('img', { name: '报到二维码' }));
+  const newcomer = watched(await (await browser.newContext(PHONE)).newPage(), 'newcomer');
+  await newcomer.goto(`${base}/#report-in/${reportCode}`);
+  await newcomer.getByRole('heading', { name: '到荷花塘社区报到' }).waitFor();
+  await newcomer.getByLabel('您的姓名').fill('孙老师');
+  await newcomer.getByLabel('手机号码').fill('13700001111');
+  await newcomer.getByLabel('工作单位').fill('区税务局');
+  await newcomer.getByLabel('所在党组织').fill('区税务局机关党支部');
+  await newcomer.getByLabel('报到岗位').selectOption('助老');
+  await fitsThePhone(newcomer, 'the report-in form');
+  await accessible(newcomer, 'the report-in form');
+  await shot(newcomer, 'newcomer-1-report-in');
+  await newcomer.getByRole('button', { name: '提交报到' }).click();
+  await newcomer.getByText('已收到！荷花塘社区会尽快审核并联系您。').waitFor();
+  // From another page: the hours page shown since the English step is not the one to type into.
+  await member.getByRole('link', { name: '我的订单' }).click();
+  await member.getByRole('heading', { name: '我的订单' }).waitFor();
+  await member.getByRole('link', { name: '时长积分' }).click();
+  await member.getByRole('heading', { name: '到社区报到（双报到）' }).waitFor();
+  await member.getByLabel('工作单位').fill('区税务局');
+  await member.getByLabel('所在党组织').fill('区税务局机关党支部');
+  await member.getByLabel('报到岗位').selectOption('和事佬调解员');
+  await member.getByRole('button', { name: '提交报到' }).click();
+  await member.getByText(/正等社区审核/).waitFor();
+  await office.getByRole('link', { name: '双报到' }).click();
+  await office.getByRole('heading', { name: '待审核的报到（2）' }).waitFor();
+  for (const who of ['孙老师', '王师傅']) {
+    await office.locator('li', { hasText: who }).getByRole('button', { name: '同意', exact: true }).click();
+    await office.getByText(`已同意${who}报到。`).waitFor();
+  }
+  await office.getByRole('heading', { name: '待审核的报到（0）' }).waitFor();
+  const sheet = office.locator('.sheet-list li', { hasText: '区税务局' });
+  await sheet.getByLabel('社区意见').fill('表现突出，服务认真。');
+  await sheet.getByRole('button', { name: '签发反馈单' }).click();
+  await sheet.getByText(/已签发/).waitFor();
+  await fitsThePhone(office, 'the reporting-in page');
+  await accessible(office, 'the reporting-in page');
+  await shot(office, 'office-1-reporting-in');
+  const [printed] = await Promise.all([
+    office.waitForEvent('popup'),
+    sheet.getByRole('button', { name: '打印 / 发给单位' }).click(),
+  ]);
+  await printed.getByRole('heading', { name: '在职党员到社区报到服务情况反馈单' }).waitFor();
+  await printed.getByText('王师傅').first().waitFor();
+  await printed.getByText('表现突出，服务认真。').waitFor();
+  await shot(printed, 'office-2-feedback-sheet');
+  await member.getByRole('link', { name: '时长积分' }).click();
+  await member.locator('.profile').getByText('区税务局', { exact: true }).waitFor();
+
   step('a desktop screen gets the same pages');
   await secretary.setViewportSize({ width: 1280, height: 800 });
   await secretary.getByRole('link', { name: '待办派单' }).click();
@@ -371,7 +428,7 @@ try {
   await accessible(resident, 'the sign-in page');
   await shot(resident, 'resident-6-signed-out');
 
-  const problems = [resident, secretary, member, supervisor, admin, grandma].flatMap((p) => p.problems);
+  const problems = [resident, secretary, member, supervisor, admin, grandma, office, newcomer].flatMap((p) => p.problems);
   assert.deepEqual(problems, [], 'no script errors on any page');
   console.log('console: all steps passed');
 } finally {

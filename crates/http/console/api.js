@@ -86,6 +86,16 @@ export async function upload(path, blob) {
   return data;
 }
 
+/** A call to the public API (no token: a newcomer's report-in form). */
+export async function publicApi(method, path, body) {
+  const headers = { Accept: 'application/json' };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  const res = await send(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) }, { auth: false });
+  const data = await res.json().catch(() => null);
+  if (!res.ok) throw new ApiError(res.status, data);
+  return data;
+}
+
 /** Exchanges a one-time sign-in code (as typed, or from a QR code's link) for a session. */
 export async function signInWithCode(code) {
   const res = await send('/api/v1/sessions', {

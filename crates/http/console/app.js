@@ -6,6 +6,7 @@ import { t, setLang, getLang } from './i18n.js';
 import { h, showError, clearError, clearNetworkError, toast } from './ui.js';
 import { detail } from './ticket.js';
 import * as views from './views.js';
+import * as volunteers from './volunteers.js';
 
 const STAFF = ['secretary', 'community', 'street'];
 /** Who may enter a request for a resident (代办): a volunteer or building head, the branch, the office. */
@@ -21,6 +22,7 @@ function tabsFor(roles) {
   if (roles.some((r) => PROXIES.includes(r))) tabs.push(['enter', 'tabEnterFor']);
   if (roles.includes('supervisor') || roles.some((r) => STAFF.includes(r))) tabs.push(['oversight', 'tabOversight']);
   if (roles.some((r) => OFFICES.includes(r))) tabs.push(['people', 'tabPeople']);
+  if (roles.some((r) => STAFF.includes(r))) tabs.push(['volunteers', 'tabVolunteers']);
   if (roles.includes('resident')) tabs.push(['requests', 'tabRequests'], ['new', 'tabNew']);
   if (roles.includes('admin')) tabs.push(['deliveries', 'tabDeliveries']);
   return tabs;
@@ -38,6 +40,7 @@ const PAGES = {
   oversight: views.oversight,
   deliveries: views.deliveries,
   people: views.people,
+  volunteers: (ctx) => volunteers.office(ctx),
 };
 
 const main = document.getElementById('main');
@@ -54,6 +57,10 @@ function route() {
   return { page: PAGES[page] && ctx.tabs.some(([p]) => p === page) ? page : ctx.tabs[0]?.[0] };
 }
 
+/** Whether something was typed or chosen on the page shown: a live redraw would lose it. */
+let typed = false;
+main.addEventListener('input', () => { typed = true; });
+
 // Renders overlap (a click, a pushed message, the minute's look): only the last one begun
 // may draw, or a slow answer for the page just left would replace the page now shown.
 let renders = 0;
@@ -62,7 +69,7 @@ let renders = 0;
 async function render({ keepError = false, live = false } = {}) {
   if (!ctx) return;
   const where = route();
-  if (live && main.querySelector('.panel > *, .new-request')) return; // someone is typing
+  if (live && (typed || main.querySelector('.panel > *, .new-request'))) return; // someone is typing
   const mine = ++renders;
   if (!keepError) clearError();
   drawTabs(where.page);
@@ -72,6 +79,7 @@ async function render({ keepError = false, live = false } = {}) {
       : await (PAGES[where.page] || (() => h('p', { class: 'empty' }, t('noPages'))))(ctx);
     if (mine !== renders) return;
     main.replaceChildren(view);
+    typed = false;
     if (!live) restoreDrafts();
     if (!live) main.querySelector('h2')?.setAttribute('tabindex', '-1');
     if (!live) main.querySelector('h2')?.focus({ preventScroll: true });
@@ -301,17 +309,33 @@ document.getElementById('signout').addEventListener('click', async () => {
   signOut(t('signedOut'));
 });
 window.addEventListener('hashchange', () => {
-  if (/^#(token|code)=/.test(location.hash)) return boot();
+  if (/^#(token|code)=/.test(location.hash) || REPORT_IN.test(location.hash)) return boot();
   render();
 });
 // Deadlines move on and flags (warned, breached) are the server's: look again each minute.
 setInterval(() => render({ keepError: true, live: true }), 60000);
+
+/** A community's published report-in link (`…/#report-in/7KQM2XPA`, its poster's QR code):
+ * the form for a newcomer, whoever is signed in on this phone. */
+const REPORT_IN = /^#report-in\/([^/&]+)$/;
+
+async function showReportIn(code) {
+  stopStream?.();
+  stopStream = null;
+  ctx = null;
+  drawShell();
+  document.getElementById('tabs').replaceChildren();
+  clearError();
+  main.replaceChildren(await volunteers.publicReportIn(code));
+}
 
 /** A link `…/#code=7KQM2XPA` (a QR code's) or `…/#token=ll_…` signs in; either is then
  * taken out of the address bar and history. */
 function boot() {
   const fragment = location.hash.match(/^#(token|code)=([^&]+)/);
   setLang(getLang());
+  const reportIn = location.hash.match(REPORT_IN);
+  if (reportIn) return showReportIn(decodeURIComponent(reportIn[1]));
   if (fragment) {
     history.replaceState(null, '', location.pathname + '#/');
     const value = decodeURIComponent(fragment[2]);

@@ -6,7 +6,7 @@
 const SHELL = 'linli-shell';
 const LISTS = 'linli-lists';
 const FILES = ['/', '/console/app.css', '/console/app.js', '/console/api.js', '/console/i18n.js',
-  '/console/ui.js', '/console/ticket.js', '/console/views.js', '/console/icon.svg'];
+  '/console/ui.js', '/console/ticket.js', '/console/views.js', '/console/volunteers.js', '/console/icon.svg'];
 
 self.addEventListener('install', (event) => {
   event.waitUntil(caches.open(SHELL).then((c) => c.addAll(FILES)).then(() => self.skipWaiting()));

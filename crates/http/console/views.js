@@ -5,6 +5,7 @@ import { api, get, post, all, upload, askForCode } from './api.js';
 import { t, label, when } from './i18n.js';
 import { h, showError, clearError, toast, urgentClock, shrink, photoInput, fieldProblem, busy } from './ui.js';
 import { card } from './ticket.js';
+import { reportInPanel } from './volunteers.js';
 
 function list(ctx, tickets, empty) {
   return tickets.length
@@ -339,7 +340,8 @@ export async function hours(ctx) {
         h('time', { datetime: e.at }, when(e.at)),
         e.reason ? h('span', { class: 'extra' }, e.reason) : null)))
       : h('p', { class: 'empty' }, t('ledgerEmpty')),
-    certificateForm(ctx));
+    certificateForm(ctx),
+    await reportInPanel(ctx));
 }
 
 /** The identity documents a certificate may name (workflow_core::certificate::ID_KINDS). */

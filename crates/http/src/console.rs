@@ -56,6 +56,11 @@ const FILES: &[(&str, &str, &[u8])] = &[
         include_bytes!("../console/views.js"),
     ),
     (
+        "volunteers.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../console/volunteers.js"),
+    ),
+    (
         "icon.svg",
         "image/svg+xml",
         include_bytes!("../console/icon.svg"),

@@ -1,0 +1,217 @@
+// 双报到 on the console: a member's profile and reporting in (on their hours page); the
+// office's page of report-ins, the code it publishes, and each quarter's feedback sheets per
+// work unit, signed off there and printed from the page the work unit reads; and the form a
+// published code opens for a newcomer, without signing in.
+
+import { get, post, publicApi } from './api.js';
+import { t, label, when } from './i18n.js';
+import { h, showError, clearError, toast, fieldProblem, busy } from './ui.js';
+
+/** The skills to choose from, `[skill, in words]`: those the categories ask for. */
+function skillsOf(ctx) {
+  const seen = new Map();
+  for (const c of ctx.categories.values()) for (const s of c.skills) if (!seen.has(s)) seen.set(s, label(c.label) || s);
+  return [...seen];
+}
+
+/** The report-in form: work unit, party organisation, post, skills. `send(body)` sends it. */
+function reportInForm(prefix, posts, skills, send, extra = []) {
+  const unit = h('input', { id: `${prefix}-unit`, type: 'text', maxlength: 100, required: true, autocomplete: 'organization' });
+  const org = h('input', { id: `${prefix}-org`, type: 'text', maxlength: 100, required: true });
+  const post = h('select', { id: `${prefix}-post`, required: true },
+    h('option', { value: '' }, t('choosePost')), posts.map((p) => h('option', { value: p }, p)));
+  const boxes = skills.map(([s, words]) => h('label', { class: 'check' },
+    h('input', { type: 'checkbox', value: s }), ' ', words));
+  const button = h('button', { type: 'submit', class: 'primary big' }, t('reportInSend'));
+  return h('form', {
+    novalidate: true,
+    onsubmit: async (e) => {
+      e.preventDefault();
+      clearError();
+      for (const [field, what] of [...extra.map((f) => [f, f.dataset.what]), [unit, t('workUnit')], [org, t('partyOrg')]]) {
+        if (!field.value.trim()) return fieldProblem(field, t('fill', { what }));
+      }
+      if (!post.value) return fieldProblem(post, t('choosePost'));
+      await busy(button, async () => {
+        try {
+          await send({
+            work_unit: unit.value, party_org: org.value, post: post.value,
+            skills: boxes.map((b) => b.firstChild).filter((b) => b.checked).map((b) => b.value),
+          });
+        } catch (err) {
+          showError(err);
+        }
+      });
+    },
+  },
+  extra.map((f) => h('p', {}, h('label', { for: f.id }, f.dataset.what), f)),
+  h('p', {}, h('label', { for: unit.id }, t('workUnit')), unit),
+  h('p', {}, h('label', { for: org.id }, t('partyOrg')), org),
+  h('p', {}, h('label', { for: post.id }, t('post')), post),
+  skills.length ? h('fieldset', { class: 'skills' }, h('legend', {}, t('skillsOptional')), boxes) : null,
+  button);
+}
+
+function profileFacts(p) {
+  return h('dl', { class: 'facts profile' },
+    h('dt', {}, t('workUnit')), h('dd', {}, p.work_unit),
+    h('dt', {}, t('partyOrg')), h('dd', {}, p.party_org),
+    h('dt', {}, t('post')), h('dd', {}, p.post),
+    h('dt', {}, t('reportedOn')), h('dd', {}, when(p.decided_at)));
+}
+
+/** A member's reporting in, on their hours page: their profile, what awaits the office, and
+ * the form (to report in, or again with a new post). */
+export async function reportInPanel(ctx) {
+  const mine = await get('/api/v1/me/report-in');
+  const sent = async (body) => {
+    await post('/api/v1/me/report-in', body);
+    toast(t('reportInSent'));
+    ctx.render('/hours');
+  };
+  return h('section', { class: 'report-in', 'aria-labelledby': 'report-in-title' },
+    h('h3', { id: 'report-in-title' }, t('reportInTitle')),
+    mine.profile ? profileFacts(mine.profile) : h('p', { class: 'muted' }, t('reportInHelp')),
+    mine.pending
+      ? h('p', { class: 'pending' }, t('reportInPending', { post: mine.pending.post, when: when(mine.pending.asked_at) }))
+      : h('details', { open: !mine.profile },
+        h('summary', {}, mine.profile ? t('reportInAgain') : t('reportInTitle')),
+        reportInForm('f-ri', mine.posts, skillsOf(ctx), sent)));
+}
+
+/** The form a published code opens: a newcomer reports in without signing in. */
+export async function publicReportIn(code) {
+  const main = h('section', { class: 'report-in public' });
+  let form;
+  try {
+    form = await publicApi('GET', `/public/v1/report-in/${encodeURIComponent(code)}`);
+  } catch (err) {
+    main.append(h('h2', {}, t('reportInTitle')), h('p', { class: 'empty' }, t('reportInNoCode')));
+    if (err.status !== 404) showError(err);
+    return main;
+  }
+  const name = h('input', { id: 'f-pri-name', type: 'text', maxlength: 100, autocomplete: 'name', dataset: { what: t('yourName') } });
+  const phone = h('input', { id: 'f-pri-phone', type: 'tel', inputmode: 'tel', maxlength: 30, autocomplete: 'tel', dataset: { what: t('yourPhone') } });
+  const done = async (body) => {
+    await publicApi('POST', `/public/v1/report-in/${encodeURIComponent(code)}`, { ...body, name: name.value, phone: phone.value });
+    main.replaceChildren(h('h2', { tabindex: '-1' }, t('reportInTitle')), h('p', { class: 'done', role: 'status' }, t('reportInReceived', { community: form.community })));
+    main.querySelector('h2').focus();
+  };
+  main.append(
+    h('h2', {}, t('reportInTo', { community: form.community })),
+    h('p', { class: 'muted' }, t('reportInPublicHelp')),
+    reportInForm('f-pri', form.posts, form.skills, done, [name, phone]));
+  return main;
+}
+
+// ---- the office ----------------------------------------------------------------------------
+
+/** 双报到 for the office: report-ins to decide, the code to publish, and the quarter's sheets. */
+export async function office(ctx, period = null) {
+  const community = ctx.me.community_id;
+  if (!community) return h('p', { class: 'empty' }, t('noCommunity'));
+  const decides = ctx.me.roles.includes('community');
+  const q = period ? `?period=${encodeURIComponent(period)}` : '';
+  const [pending, feedback, code] = await Promise.all([
+    get(`/api/v1/communities/${community}/report-ins?status=pending`),
+    get(`/api/v1/communities/${community}/feedback${q}`),
+    get(`/api/v1/communities/${community}/report-in-code`).catch((err) => (err.status === 404 ? null : Promise.reject(err))),
+  ]);
+  const again = () => office(ctx, period).then((v) => document.getElementById('main').replaceChildren(v));
+  const act = (button, fn) => busy(button, async () => {
+    clearError();
+    try {
+      await fn();
+      await again();
+    } catch (err) {
+      showError(err);
+    }
+  });
+  const approve = (r) => (e) => act(e.currentTarget, async () => {
+    await post(`/api/v1/report-ins/${r.id}/decision`, { approve: true });
+    toast(t('reportInApproved', { name: r.name }));
+  });
+  // Declining says why (the member is told); signing off carries the community's remark.
+  const declineForm = (r) => {
+    const reason = h('input', { id: `f-decline-${r.id}`, type: 'text', maxlength: 500 });
+    const button = h('button', { type: 'submit', class: 'secondary' }, t('declineSend'));
+    return h('details', { class: 'rare' }, h('summary', {}, t('decline')),
+      h('form', {
+        novalidate: true,
+        onsubmit: (e) => {
+          e.preventDefault();
+          if (!reason.value.trim()) return fieldProblem(reason, t('fill', { what: t('declineWhy') }));
+          return act(button, async () => {
+            await post(`/api/v1/report-ins/${r.id}/decision`, { approve: false, reason: reason.value });
+            toast(t('reportInDeclined', { name: r.name }));
+          });
+        },
+      }, h('label', { for: reason.id }, t('declineWhy')), reason, button));
+  };
+  const signForm = (sheet, i) => {
+    const remark = h('textarea', { id: `f-remark-${i}`, rows: 2, maxlength: 1000 }, t('remarkDefault'));
+    const button = h('button', { type: 'submit', class: 'primary' }, t('signSheet'));
+    return h('form', {
+      class: 'sign',
+      novalidate: true,
+      onsubmit: (e) => {
+        e.preventDefault();
+        return act(button, async () => {
+          await post(`/api/v1/communities/${community}/feedback-sheets`, { work_unit: sheet.work_unit, from: sheet.from, to: sheet.to, remark: remark.value });
+          toast(t('sheetSigned', { unit: sheet.work_unit }));
+        });
+      },
+    }, h('label', { for: remark.id }, t('remarkAsk')), remark, button);
+  };
+  const quarter = h('input', { id: 'f-quarter', type: 'text', value: period || '', placeholder: '2026Q3', maxlength: 7, size: 8 });
+  return h('section', { class: 'volunteers' },
+    h('h2', {}, t('volunteersTitle')),
+    h('section', { 'aria-labelledby': 'ri-pending' },
+      h('h3', { id: 'ri-pending' }, t('reportInsPending', { n: pending.length })),
+      pending.length
+        ? h('ul', { class: 'people-list' }, pending.map((r) => h('li', { dataset: { id: r.id } },
+          h('span', { class: 'title' }, r.name),
+          h('span', { class: 'muted' }, [r.work_unit, r.party_org, r.post, r.person_id ? null : t('newcomer'), when(r.asked_at)].filter(Boolean).join(' · ')),
+          decides ? h('span', { class: 'buttons' },
+            h('button', { type: 'button', class: 'primary', onclick: approve(r) }, t('approve')),
+            declineForm(r)) : null)))
+        : h('p', { class: 'empty' }, t('reportInsNone'))),
+    h('section', { class: 'code', 'aria-labelledby': 'ri-code' },
+      h('h3', { id: 'ri-code' }, t('reportInCode')),
+      code
+        ? h('div', { class: 'slip' },
+          h('p', { class: 'slip-code' }, code.code),
+          h('img', { class: 'qr', alt: t('reportInQrAlt'), src: `data:image/svg+xml;charset=utf-8,${encodeURIComponent(code.qr_svg)}` }),
+          h('p', { class: 'verify-at' }, code.link))
+        : h('p', { class: 'muted' }, t('reportInNoCodeYet')),
+      decides ? h('button', {
+        type: 'button', class: 'secondary no-print',
+        onclick: (e) => act(e.currentTarget, () => post(`/api/v1/communities/${community}/report-in-code`)),
+      }, code ? t('newCode') : t('publishCode')) : null),
+    h('section', { class: 'sheets', 'aria-labelledby': 'ri-sheets' },
+      h('h3', { id: 'ri-sheets' }, t('sheetsTitle', { from: feedback.from, to: feedback.to })),
+      h('form', { class: 'find', onsubmit: (e) => { e.preventDefault(); office(ctx, quarter.value.trim() || null).then((v) => document.getElementById('main').replaceChildren(v)).catch(showError); } },
+        h('label', { for: 'f-quarter' }, t('quarter')), quarter,
+        h('button', { type: 'submit', class: 'secondary' }, t('show'))),
+      feedback.sheets.length
+        ? h('ul', { class: 'sheet-list' }, feedback.sheets.map((s, i) => h('li', { dataset: { unit: s.work_unit } },
+          h('span', { class: 'title' }, s.work_unit),
+          h('span', {}, t('sheetTotals', { members: s.members.length, services: s.services, hours: s.hours.toFixed(1) })),
+          s.number
+            ? h('span', { class: 'signed' }, t('sheetSignedOn', { when: when(s.signed_at), number: s.number }))
+            : decides ? signForm(s, i) : h('span', { class: 'muted' }, t('notSigned')),
+          s.number ? h('button', {
+            type: 'button', class: 'secondary',
+            onclick: async () => {
+              try {
+                const signed = await get(`/api/v1/feedback-sheets/${encodeURIComponent(s.number)}`);
+                window.open(signed.read_url, '_blank', 'noopener');
+              } catch (err) {
+                showError(err);
+              }
+            },
+          }, t('printSheet')) : null)))
+        : h('p', { class: 'empty' }, t('sheetsNone')),
+      feedback.idle.length ? h('p', { class: 'idle' }, t('idleMembers', { names: feedback.idle.map((m) => m.name).join('、') })) : null,
+      feedback.not_reported.length ? h('p', { class: 'not-reported' }, t('notReported', { names: feedback.not_reported.map((m) => m.name).join('、') })) : null));
+}

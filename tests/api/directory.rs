@@ -75,6 +75,7 @@ fn import_is_idempotent_and_export_reimports_to_the_same_directory() {
         "away_until = \"2099-01-01\"",
         "partner = \"东湖小学\"",
         "parent = \"惠管家志愿服务队\"",
+        "[[posts]]\nname = \"助老\"",
     ] {
         assert!(
             exported.contains(needle),

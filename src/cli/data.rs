@@ -98,8 +98,8 @@ async fn verify_at(db: &Database) -> anyhow::Result<String> {
     progress.finish();
     store.close().await;
     let summary = format!(
-        "{} tickets, {} events, {} ledger entries",
-        report.tickets, report.events, report.ledger_entries
+        "{} tickets, {} events, {} ledger entries, {} time bank entries",
+        report.tickets, report.events, report.ledger_entries, report.time_entries
     );
     if !report.problems.is_empty() {
         for problem in &report.problems {

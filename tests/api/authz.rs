@@ -291,6 +291,29 @@ fn expected(method: &str, path: &str, who: Who) -> StatusCode {
             Secretary | OtherSecretary | Street => S::NOT_FOUND,
             _ => S::FORBIDDEN,
         },
+        // 时间银行. The person under test is the requester, 王奶奶 of 荷花塘社区.
+        ("GET", "/api/v1/people/{id}/passbook") => match who {
+            Requester | Secretary | Community | Street | Admin => S::OK,
+            OtherSecretary => S::NOT_FOUND,
+            _ => S::FORBIDDEN,
+        },
+        // 荷花塘社区 runs no bank; 运河社区's people have no hours yet (and no relatives).
+        ("POST", "/api/v1/me/time-bank/donations") => match who {
+            OtherResident | OtherMember | OtherSecretary => S::CONFLICT,
+            _ => S::UNPROCESSABLE_ENTITY,
+        },
+        ("POST", "/api/v1/me/time-bank/transfers") => S::UNPROCESSABLE_ENTITY,
+        // 运河社区's bank: read by its staff; kept by its office, who is none of these.
+        ("GET", "/api/v1/communities/{id}/time-bank") => match who {
+            OtherSecretary | Street => S::OK,
+            Secretary | Community => S::NOT_FOUND,
+            _ => S::FORBIDDEN,
+        },
+        ("POST", "/api/v1/communities/{id}/time-bank/grants")
+        | ("POST", "/api/v1/communities/{id}/time-bank/relations") => match who {
+            Secretary | OtherSecretary | Community | Street => S::NOT_FOUND,
+            _ => S::FORBIDDEN,
+        },
         ("DELETE", "/api/v1/sessions/current") => S::NO_CONTENT,
         _ => panic!("{method} {path} has no row in the authorization matrix: add one"),
     }
@@ -435,6 +458,16 @@ async fn every_route_answers_every_caller_as_the_matrix_says(app: TestApp) {
                 json!({"work_unit": "矩阵单位", "party_org": "矩阵单位党支部", "post": "助老"}),
             ),
             ("POST", "/api/v1/report-ins/{id}/decision") => Some(json!({"approve": false})),
+            ("POST", "/api/v1/me/time-bank/donations") => Some(json!({"hours": 1})),
+            ("POST", "/api/v1/me/time-bank/transfers") => {
+                Some(json!({"to": demo.user("yunhe_member").id, "hours": 1}))
+            }
+            ("POST", "/api/v1/communities/{id}/time-bank/grants") => Some(
+                json!({"person_id": demo.user("yunhe_resident").id, "hours": 1, "reason": "矩阵"}),
+            ),
+            ("POST", "/api/v1/communities/{id}/time-bank/relations") => Some(
+                json!({"person_id": demo.user("yunhe_resident").id, "relative_id": demo.user("yunhe_member").id}),
+            ),
             ("POST", "/api/v1/communities/{id}/feedback-sheets") => {
                 Some(json!({"work_unit": "无人报到的单位"}))
             }
@@ -462,6 +495,8 @@ async fn every_route_answers_every_caller_as_the_matrix_says(app: TestApp) {
                             member.to_string()
                         } else if path.starts_with("/api/v1/people/") {
                             app.demo.user("resident").id.to_string()
+                        } else if path.contains("time-bank") {
+                            app.demo.yunhe.to_string()
                         } else if path.starts_with("/api/v1/communities/") {
                             community.to_string()
                         } else if path.starts_with("/api/v1/report-ins/") {

@@ -353,6 +353,37 @@ async fn no_write_route_takes_a_field_it_does_not_declare() {
         .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     let report_in = &asked[1];
+    // 运河社区's bank: hours for its resident and its pool, and a relative to give to.
+    let (resident_y, member_y) = (d.user("yunhe_resident").id, d.user("yunhe_member").id);
+    let deposit = |to| workflow_core::time_bank::Movement {
+        kind: workflow_core::time_bank::Kind::Deposit,
+        community: d.yunhe,
+        from: workflow_core::time_bank::Account::Issue(d.yunhe),
+        to,
+        minutes: 60,
+        ticket: None,
+    };
+    app.store
+        .move_time(
+            &[
+                deposit(workflow_core::time_bank::Account::Person(resident_y)),
+                deposit(workflow_core::time_bank::Account::Pool(d.yunhe)),
+            ],
+            jiff::Timestamp::now(),
+            &Default::default(),
+        )
+        .await
+        .unwrap();
+    app.store
+        .confirm_relation(
+            resident_y,
+            member_y,
+            d.yunhe,
+            resident_y,
+            jiff::Timestamp::now(),
+        )
+        .await
+        .unwrap();
     let smuggled = json!({
         "state": "closed",
         "assignee_after": member,
@@ -417,6 +448,24 @@ async fn no_write_route_takes_a_field_it_does_not_declare() {
                 "community",
                 format!("/api/v1/communities/{}/feedback-sheets", d.hehuatang),
                 json!({"work_unit": "区税务局"}),
+            ),
+            ("POST", "/api/v1/me/time-bank/donations") => {
+                ("yunhe_resident", path.into(), json!({"hours": 0.1}))
+            }
+            ("POST", "/api/v1/me/time-bank/transfers") => (
+                "yunhe_resident",
+                path.into(),
+                json!({"to": d.user("yunhe_member").id, "hours": 0.1}),
+            ),
+            ("POST", "/api/v1/communities/{id}/time-bank/grants") => (
+                "yunhe_community",
+                format!("/api/v1/communities/{}/time-bank/grants", d.yunhe),
+                json!({"person_id": d.user("yunhe_resident").id, "hours": 0.1, "reason": "困难"}),
+            ),
+            ("POST", "/api/v1/communities/{id}/time-bank/relations") => (
+                "yunhe_community",
+                format!("/api/v1/communities/{}/time-bank/relations", d.yunhe),
+                json!({"person_id": d.user("yunhe_resident").id, "relative_id": d.user("yunhe_member").id}),
             ),
             ("POST", "/api/v1/people") => ("secretary", path.into(), json!({"name": "新居民"})),
             ("PUT", "/api/v1/people/{id}/active") => (
@@ -491,7 +540,7 @@ async fn no_write_route_takes_a_field_it_does_not_declare() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 18, "every JSON write route checked");
+    assert_eq!(checked, 22, "every JSON write route checked");
 }
 
 /// OWASP API4: a person asks for at most the deployment's number of requests in any 24

@@ -35,5 +35,6 @@ mod rights;
 mod serve;
 mod service;
 mod sign_in;
+mod time_bank;
 mod timer_worker;
 mod upgrade;

@@ -62,10 +62,11 @@ pub enum Code {
     WorkflowMissing,
     WrongWorkflow,
     Unavailable,
+    NotEnoughHours,
 }
 
 impl Code {
-    pub const ALL: [Code; 33] = [
+    pub const ALL: [Code; 34] = [
         Code::InvalidJson,
         Code::UnreadableBody,
         Code::InvalidQuery,
@@ -99,6 +100,7 @@ impl Code {
         Code::WorkflowMissing,
         Code::WrongWorkflow,
         Code::Unavailable,
+        Code::NotEnoughHours,
     ];
 
     pub fn status(self) -> StatusCode {
@@ -115,9 +117,12 @@ impl Code {
             C::NotFound | C::NoSuchRoute | C::UnknownAction => S::NOT_FOUND,
             C::MethodNotAllowed => S::METHOD_NOT_ALLOWED,
             C::RequestTimeout => S::REQUEST_TIMEOUT,
-            C::StaleVersion | C::ActionNotAllowed | C::NotNow | C::TicketClosed | C::NotParked => {
-                S::CONFLICT
-            }
+            C::StaleVersion
+            | C::ActionNotAllowed
+            | C::NotNow
+            | C::TicketClosed
+            | C::NotParked
+            | C::NotEnoughHours => S::CONFLICT,
             C::PayloadTooLarge => S::PAYLOAD_TOO_LARGE,
             C::UnsupportedMediaType => S::UNSUPPORTED_MEDIA_TYPE,
             C::InvalidBody
@@ -171,6 +176,7 @@ impl Code {
             Code::WorkflowMissing => "workflow_missing",
             Code::WrongWorkflow => "wrong_workflow",
             Code::Unavailable => "unavailable",
+            Code::NotEnoughHours => "not_enough_hours",
         }
     }
 }
@@ -301,6 +307,7 @@ fn store_code(e: &StoreError) -> Code {
         StoreError::Conflict { .. } => Code::StaleVersion,
         StoreError::IdempotencyMismatch(_) => Code::IdempotencyMismatch,
         StoreError::InvalidReference { .. } => Code::InvalidField,
+        StoreError::NotEnoughHours { .. } => Code::NotEnoughHours,
         StoreError::Duplicate(_)
         | StoreError::WorkflowChanged { .. }
         | StoreError::TimerGone

@@ -283,6 +283,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(routes::reports::router())
         .merge(routes::service::router())
         .merge(routes::report_in::router())
+        .merge(routes::time_bank::router())
         .merge(routes::wall::router())
         .merge(routes::people::router())
         .merge(routes::audit::router())

@@ -126,6 +126,14 @@ const PEOPLE: &[Person] = &[
         place: 0,
     },
     Person {
+        key: "yunhe_community",
+        name: "孙主任",
+        phone: "13800000011",
+        roles: &[Role::Community],
+        skills: &[],
+        place: 1,
+    },
+    Person {
         key: "yunhe_secretary",
         name: "周书记",
         phone: "13800000006",
@@ -177,6 +185,25 @@ pub async fn seed(store: &SqlStore) -> Result<Demo, StoreError> {
     };
     let hehuatang = find("community", "荷花塘社区").await?;
     let yunhe = find("community", "运河社区").await?;
+    // What later releases added to the demo, seeded into one made before them too: the posts
+    // members report in to (双报到), and 运河社区's time bank with Shanghai Changning's caps
+    // (2 hours a day, 600 in all).
+    for community in [hehuatang, yunhe] {
+        if store.posts_of(community).await?.is_empty() {
+            for post in POSTS {
+                store.create_post(community, post).await?;
+            }
+        }
+    }
+    store
+        .open_time_bank(
+            yunhe,
+            workflow_core::time_bank::Policy {
+                daily_cap_minutes: Some(2 * 60),
+                account_cap_minutes: Some(600 * 60),
+            },
+        )
+        .await?;
     let mut users = Vec::new();
     for p in PEOPLE {
         let community = community_of(p.place, hehuatang, yunhe);
@@ -335,10 +362,5 @@ async fn create(store: &SqlStore) -> Result<Uuid, StoreError> {
             &members(&["yunhe_member", "yunhe_repair"]),
         )
         .await?;
-    for community in [hehuatang, yunhe] {
-        for post in POSTS {
-            store.create_post(community, post).await?;
-        }
-    }
     Ok(street)
 }

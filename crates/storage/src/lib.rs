@@ -68,6 +68,7 @@ mod scope;
 mod sqlite;
 mod ticket_rows;
 mod tickets;
+pub mod time_bank;
 mod timers;
 pub mod verify;
 pub mod workflow_files;
@@ -338,6 +339,23 @@ impl Store for SqlStore {
         to: jiff::Timestamp,
     ) -> Result<workflow_core::credit::Earned, StoreError> {
         self.earned_between(person, from, to).await
+    }
+
+    async fn time_bank(
+        &self,
+        community: uuid::Uuid,
+    ) -> Result<Option<workflow_core::time_bank::Policy>, StoreError> {
+        self.time_bank_of(community).await
+    }
+
+    async fn time_state(
+        &self,
+        ticket: uuid::Uuid,
+        person: Option<uuid::Uuid>,
+        from: jiff::Timestamp,
+        to: jiff::Timestamp,
+    ) -> Result<workflow_core::time_bank::State, StoreError> {
+        self.time_state_of(ticket, person, from, to).await
     }
 
     async fn asked_since(

@@ -2,8 +2,9 @@
 //!
 //! A database is sound when the file is (SQLite's `integrity_check`), every migration this
 //! build carries is recorded as applied, every ticket's stored projection is what its events
-//! replay to (the core's fold, [`workflow_core::Ticket::replay`]), and the ledger holds
-//! exactly the credits its tickets' events made, no more, no less.
+//! replay to (the core's fold, [`workflow_core::Ticket::replay`]), the ledger holds exactly
+//! the credits its tickets' events made, no more, no less, and the time bank's double-entry
+//! ledger balances ([`SqlStore::check_time_ledger`]).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -22,6 +23,8 @@ pub struct Report {
     pub tickets: u64,
     pub events: u64,
     pub ledger_entries: u64,
+    /// The time bank's entries (时间银行: two per movement).
+    pub time_entries: u64,
     pub problems: Vec<String>,
 }
 
@@ -84,6 +87,11 @@ impl SqlStore {
                 "ledger: ticket {ticket}: {found} in the ledger that no event of it credits"
             ));
         }
+        let bank = self.check_time_ledger().await?;
+        report.time_entries = bank.entries as u64;
+        report
+            .problems
+            .extend(bank.problems.into_iter().map(|p| format!("time bank: {p}")));
         Ok(report)
     }
 

@@ -602,24 +602,50 @@ impl Principal {
     /// their report-ins, publishes the code to report in with, signs off their work units'
     /// feedback sheets. The community office only; other staff are told there is nothing.
     pub fn may_take_in(&self, community: Uuid) -> Result<(), Refusal> {
+        self.office_of(
+            community,
+            "the community office takes members in and signs their sheets",
+        )
+    }
+
+    /// Whether this person keeps `community`'s time bank (时间银行): grants from its pool,
+    /// confirms who is whose relative. The community office only.
+    pub fn keeps_time_bank(&self, community: Uuid) -> Result<(), Refusal> {
+        self.office_of(community, "the community office keeps its time bank")
+    }
+
+    /// Whether this person is `community`'s office; other staff are told there is nothing,
+    /// anyone else why not.
+    fn office_of(&self, community: Uuid, why: &'static str) -> Result<(), Refusal> {
         if self.has(Role::Community) && self.community_id == Some(community) {
             Ok(())
         } else if self.is_staff() {
             Err(Refusal::Hidden)
         } else {
-            Err(Refusal::Forbidden(
-                "the community office takes members in and signs their sheets",
-            ))
+            Err(Refusal::Forbidden(why))
         }
     }
 
     /// Whether this person reads `community`'s report-ins and feedback sheets: the staff
     /// who answer for it (its branches' secretaries, its office, its street's office).
     pub fn reads_feedback(&self, community: &UnitInfo) -> Result<(), Refusal> {
+        self.answers_for(
+            community,
+            "a community's report-ins and feedback sheets are its staff's",
+        )
+    }
+
+    /// Whether this person reads `community`'s time bank (its pool, its caps, what it has
+    /// issued): the staff who answer for it.
+    pub fn reads_time_bank(&self, community: &UnitInfo) -> Result<(), Refusal> {
+        self.answers_for(community, "a community's time bank is its staff's to read")
+    }
+
+    /// Whether this person is among the staff who answer for `community`: its branches'
+    /// secretaries, its office, its street's office.
+    fn answers_for(&self, community: &UnitInfo, why: &'static str) -> Result<(), Refusal> {
         if !self.is_staff() {
-            return Err(Refusal::Forbidden(
-                "a community's report-ins and feedback sheets are its staff's",
-            ));
+            return Err(Refusal::Forbidden(why));
         }
         let covered = match self.scope() {
             Scope::Branch(_) => self.community_id == community.community,

@@ -216,6 +216,8 @@ pub struct Decision {
     pub events: Vec<Event>,
     pub timers: Vec<TimerChange>,
     pub notifications: Vec<Notification>,
+    /// What it moves in its community's time bank (时间银行), written with it.
+    pub time: Vec<crate::time_bank::Movement>,
 }
 
 /// Why a command was refused. Each maps to one HTTP status and problem `code`.

@@ -44,6 +44,8 @@ struct RawFile {
     #[serde(default)]
     posts: Vec<RawNamed>,
     #[serde(default)]
+    time_banks: Vec<RawTimeBank>,
+    #[serde(default)]
     people: Vec<RawPerson>,
     #[serde(default)]
     teams: Vec<RawTeam>,
@@ -56,6 +58,14 @@ struct RawBranch {
     community: S,
     #[serde(default)]
     covers: Vec<S>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTimeBank {
+    community: S,
+    daily_cap_hours: Option<Spanned<f64>>,
+    account_cap_hours: Option<Spanned<f64>>,
 }
 
 /// A thing named within a community: a partner unit, a post.
@@ -107,6 +117,8 @@ pub struct DirectoryFile {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub posts: Vec<Post>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub time_banks: Vec<TimeBank>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub people: Vec<Person>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub teams: Vec<Team>,
@@ -130,6 +142,16 @@ pub struct Partner {
 pub struct Post {
     pub name: String,
     pub community: String,
+}
+
+/// A community that runs a time bank (时间银行), and its caps (none: no cap).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TimeBank {
+    pub community: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub daily_cap_hours: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account_cap_hours: Option<f64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -219,6 +241,11 @@ pub fn parse(
     out.branches = raw.branches.iter().filter_map(|b| cx.branch(b)).collect();
     out.partners = raw.partners.iter().filter_map(|p| cx.partner(p)).collect();
     out.posts = raw.posts.iter().filter_map(|p| cx.post(p)).collect();
+    out.time_banks = raw
+        .time_banks
+        .iter()
+        .filter_map(|b| cx.time_bank(b))
+        .collect();
     let branches: Vec<(String, String)> = out
         .branches
         .iter()
@@ -350,6 +377,25 @@ impl Checker<'_> {
     fn post(&mut self, p: &RawNamed) -> Option<Post> {
         let (name, community) = self.named(p, "post")?;
         Some(Post { name, community })
+    }
+
+    fn time_bank(&mut self, b: &RawTimeBank) -> Option<TimeBank> {
+        let community = self.unit_ref(&b.community, &[2], "community")?;
+        self.once(&community, &b.community, "time bank");
+        let mut cap = |c: &Option<Spanned<f64>>| {
+            let c = c.as_ref()?;
+            let hours = *c.get_ref();
+            if !(hours > 0.0 && hours <= 100_000.0) {
+                self.err(c.span(), "a cap is a number of hours above zero".to_owned());
+                return None;
+            }
+            Some(hours)
+        };
+        Some(TimeBank {
+            daily_cap_hours: cap(&b.daily_cap_hours),
+            account_cap_hours: cap(&b.account_cap_hours),
+            community,
+        })
     }
 
     /// A thing named once within its community: its name and the community's path.

@@ -33,6 +33,7 @@ pub mod role;
 pub mod session;
 pub mod store;
 pub mod ticket;
+pub mod time_bank;
 
 pub use command::{
     Act, Actor, CommandError, Decision, Fields, Firing, Notification, Recipient, Submission, Timer,

@@ -276,6 +276,7 @@ pub fn decide_migration(
         events: vec![event],
         timers,
         notifications: Vec::new(),
+        time: Vec::new(),
     };
     Some((decision, report))
 }

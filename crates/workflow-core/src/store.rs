@@ -140,6 +140,9 @@ pub enum StoreError {
     /// a community, a team member of another community); nothing was written.
     #[error("{field}: {detail}")]
     InvalidReference { field: &'static str, detail: String },
+    /// A time bank account cannot cover a movement (an overdraft): nothing was written.
+    #[error("not enough hours in the {account} account")]
+    NotEnoughHours { account: &'static str },
     #[error("storage error: {0}")]
     Other(String),
 }
@@ -246,6 +249,27 @@ pub trait Store: Send + Sync + 'static {
         from: Timestamp,
         to: Timestamp,
     ) -> Result<crate::credit::Earned, StoreError>;
+
+    /// The time bank of `community`, if it runs one (时间银行). None by default: a store
+    /// that keeps no time bank runs none.
+    async fn time_bank(
+        &self,
+        _community: Uuid,
+    ) -> Result<Option<crate::time_bank::Policy>, StoreError> {
+        Ok(None)
+    }
+
+    /// What the time bank's ledger says now of a request's hold and of a volunteer's account
+    /// (their balance, and their deposits in `[from, to)`: the day).
+    async fn time_state(
+        &self,
+        _ticket: Uuid,
+        _person: Option<Uuid>,
+        _from: Timestamp,
+        _to: Timestamp,
+    ) -> Result<crate::time_bank::State, StoreError> {
+        Ok(crate::time_bank::State::default())
+    }
 
     /// How many requests `requester` asked for themself since `since`, and when the first of
     /// them was asked (for the per-person daily limit).

@@ -15,4 +15,5 @@ pub mod service;
 pub mod sessions;
 pub mod stream;
 pub mod tickets;
+pub mod time_bank;
 pub mod wall;

@@ -53,7 +53,15 @@ pub struct SubmitBody {
     /// and see it as theirs; you are recorded as the proxy.
     #[serde(default)]
     pub on_behalf_of: Option<Uuid>,
+    /// Paid with this many of the resident's time bank hours (时间银行), set aside now and
+    /// paid to the volunteer when the request is done (given back if it ends undone): only a
+    /// resident asking for themself, in a community that runs a time bank.
+    #[serde(default)]
+    pub pay_hours: Option<f64>,
 }
+
+/// The most hours one request may be paid with.
+const MAX_PAY_HOURS: f64 = 100.0;
 
 /// Submit a request (点单): a resident for themselves, or a volunteer or staff member for a
 /// resident of their community (`on_behalf_of`). `Idempotency-Key` makes retries safe.
@@ -96,7 +104,18 @@ async fn submit(
         },
         door: Door::Api,
     };
-    let ticket = state.engine.submit(&caller.principal, &req, key).await?;
+    let pay = match body.pay_hours {
+        None => 0,
+        Some(h) => workflow_core::time_bank::minutes_of(h, MAX_PAY_HOURS).ok_or_else(|| {
+            ApiError::invalid_field(format!(
+                "pay_hours is above zero and at most {MAX_PAY_HOURS}"
+            ))
+        })?,
+    };
+    let ticket = state
+        .engine
+        .submit_paying(&caller.principal, &req, key, pay)
+        .await?;
     metrics::counter!("linli_transitions_total", "workflow" => ticket.workflow_id.clone(), "action" => "submit").increment(1);
     Ok((
         StatusCode::CREATED,

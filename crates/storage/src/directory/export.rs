@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use jiff::tz::TimeZone;
 use uuid::Uuid;
-use workflow_core::directory::{Branch, DirectoryFile, Partner, Person, Post, Team};
+use workflow_core::directory::{Branch, DirectoryFile, Partner, Person, Post, Team, TimeBank};
 use workflow_core::store::StoreError;
 
 use super::rows::{self, LinkRow, Rows};
@@ -67,6 +67,15 @@ fn assemble(rows: &Rows, zone: &TimeZone) -> DirectoryFile {
             .map(|p| Post {
                 name: p.name.clone(),
                 community: path(Some(p.community_id)).unwrap_or_default(),
+            })
+            .collect(),
+        time_banks: rows
+            .time_banks
+            .iter()
+            .map(|b| TimeBank {
+                community: path(Some(b.community_id)).unwrap_or_default(),
+                daily_cap_hours: b.daily_cap_minutes.map(|m| m as f64 / 60.0),
+                account_cap_hours: b.account_cap_minutes.map(|m| m as f64 / 60.0),
             })
             .collect(),
         people: rows

@@ -78,6 +78,7 @@ fn plan(d: &DirectoryFile, rows: &Rows, zone: &TimeZone) -> Result<Plan, StoreEr
         d.posts.iter().map(|p| (units[&p.community], &p.name)),
         &rows.posts,
     );
+    plan.time_banks(d, rows, &units);
     let people = plan.people(d, rows, zone, &units, &branches, &partners);
     plan.teams(&d.teams, rows, &units, &people)?;
     Ok(plan)
@@ -208,6 +209,28 @@ impl Plan {
                 community,
             }));
         true
+    }
+
+    /// Time banks: opened, or their caps set to the file's.
+    fn time_banks(&mut self, d: &DirectoryFile, rows: &Rows, units: &HashMap<String, Uuid>) {
+        let minutes = |h: Option<f64>| h.map(|h| (h * 60.0).round() as i64);
+        for b in &d.time_banks {
+            let community = units[&b.community];
+            let (daily, account) = (minutes(b.daily_cap_hours), minutes(b.account_cap_hours));
+            let found = rows.time_banks.iter().find(|r| r.community_id == community);
+            match found {
+                Some(r) if (r.daily_cap_minutes, r.account_cap_minutes) == (daily, account) => {
+                    continue;
+                }
+                Some(_) => self.applied.updated += 1,
+                None => self.applied.created += 1,
+            }
+            self.writes.push(Write::TimeBank {
+                community,
+                daily_cap_minutes: daily,
+                account_cap_minutes: account,
+            });
+        }
     }
 
     /// People: found by name in their community (or, without one, their street); inserted,

@@ -204,6 +204,25 @@ impl SqlStore {
         Ok(id)
     }
 
+    /// Opens a community's time bank (时间银行), or sets its caps.
+    pub async fn open_time_bank(
+        &self,
+        community: Uuid,
+        policy: workflow_core::time_bank::Policy,
+    ) -> Result<(), StoreError> {
+        self.check_references(
+            Some(community),
+            &[("community_id", community, Must::Community)],
+        )
+        .await?;
+        self.write_directory(&[Write::TimeBank {
+            community,
+            daily_cap_minutes: policy.daily_cap_minutes,
+            account_cap_minutes: policy.account_cap_minutes,
+        }])
+        .await
+    }
+
     /// Adds a partner unit (共建单位) of a community.
     pub async fn create_partner_unit(
         &self,

@@ -46,6 +46,14 @@ pub(super) struct PersonRow {
     pub active: bool,
 }
 
+/// A community's time bank and its caps.
+#[derive(FromRow)]
+pub(super) struct TimeBankRow {
+    pub community_id: Uuid,
+    pub daily_cap_minutes: Option<i64>,
+    pub account_cap_minutes: Option<i64>,
+}
+
 #[derive(FromRow)]
 pub(super) struct TeamRow {
     pub id: Uuid,
@@ -62,6 +70,7 @@ pub(super) struct Rows {
     pub branch_areas: Vec<LinkRow>,
     pub partners: Vec<NamedRow>,
     pub posts: Vec<NamedRow>,
+    pub time_banks: Vec<TimeBankRow>,
     pub people: Vec<PersonRow>,
     pub teams: Vec<TeamRow>,
     pub team_members: Vec<LinkRow>,
@@ -78,6 +87,7 @@ where
     for<'r> LinkRow: FromRow<'r, DB::Row>,
     for<'r> PersonRow: FromRow<'r, DB::Row>,
     for<'r> TeamRow: FromRow<'r, DB::Row>,
+    for<'r> TimeBankRow: FromRow<'r, DB::Row>,
 {
     Ok(Rows {
         units: sqlx::query_as("SELECT id, parent_id, kind, name FROM org_units")
@@ -99,6 +109,12 @@ where
         posts: sqlx::query_as("SELECT id, community_id, name FROM posts ORDER BY name, id")
             .fetch_all(&mut **tx)
             .await?,
+        time_banks: sqlx::query_as(
+            "SELECT community_id, daily_cap_minutes, account_cap_minutes FROM time_banks \
+             ORDER BY community_id",
+        )
+        .fetch_all(&mut **tx)
+        .await?,
         people: sqlx::query_as(
             "SELECT id, community_id, street_id, branch_id, name, phone, roles, \
              home_building_id, skills, max_open, away_until_us, partner_unit_id, active \

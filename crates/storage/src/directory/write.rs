@@ -40,6 +40,12 @@ pub(super) enum Write {
         community: Uuid,
     },
     Person(Box<PersonWrite>),
+    /// A community's time bank, opened or its caps changed.
+    TimeBank {
+        community: Uuid,
+        daily_cap_minutes: Option<i64>,
+        account_cap_minutes: Option<i64>,
+    },
     Team {
         new: bool,
         id: Uuid,
@@ -175,6 +181,24 @@ where
             q.push(")");
         }
         Write::Person(p) => push_person(q, p, now),
+        Write::TimeBank {
+            community,
+            daily_cap_minutes,
+            account_cap_minutes,
+        } => {
+            q.push(
+                "INSERT INTO time_banks (community_id, daily_cap_minutes, account_cap_minutes, created_at_us) VALUES (",
+            );
+            let mut v = q.separated(", ");
+            v.push_bind(*community)
+                .push_bind(*daily_cap_minutes)
+                .push_bind(*account_cap_minutes)
+                .push_bind(now);
+            q.push(
+                ") ON CONFLICT (community_id) DO UPDATE SET daily_cap_minutes = excluded.daily_cap_minutes, \
+                 account_cap_minutes = excluded.account_cap_minutes",
+            );
+        }
         Write::Team {
             new: true,
             id,

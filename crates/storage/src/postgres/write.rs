@@ -44,7 +44,13 @@ impl DecisionWriter for PgConnection {
                 }
                 _ => decision_error(d, e),
             })?;
-        Ok(())
+        crate::time_bank::write_movements::<Postgres>(
+            self,
+            &d.time,
+            d.ticket.updated_at,
+            &Default::default(),
+        )
+        .await
     }
 }
 

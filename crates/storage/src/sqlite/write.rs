@@ -41,7 +41,14 @@ impl DecisionWriter for SqliteConnection {
         d: &Decision,
         delivery: &OutboxDelivery,
     ) -> Result<(), StoreError> {
-        run(self, d, delivery, false).await
+        run(self, d, delivery, false).await?;
+        crate::time_bank::write_movements::<Sqlite>(
+            self,
+            &d.time,
+            d.ticket.updated_at,
+            &Default::default(),
+        )
+        .await
     }
 }
 

@@ -175,11 +175,12 @@ impl SqlStore {
             return Err(StoreError::Other("a decision without events".into()));
         }
         let delivery = self.outbox_delivery();
+        // One round trip, but for what moves time bank hours too: in a transaction, with them.
         match (&*self.backend, idem) {
-            (Backend::Postgres { pool, .. }, None) => {
+            (Backend::Postgres { pool, .. }, None) if d.time.is_empty() => {
                 return crate::postgres::write::lone(pool, d, &delivery).await;
             }
-            (Backend::Sqlite { writer, .. }, None) => {
+            (Backend::Sqlite { writer, .. }, None) if d.time.is_empty() => {
                 return crate::sqlite::write::lone(writer, d, &delivery).await;
             }
             _ => {}

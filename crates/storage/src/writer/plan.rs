@@ -157,7 +157,9 @@ pub(crate) fn plan(writes: &[&Write], found: &Found) -> Vec<Outcome> {
     writes
         .iter()
         .map(|w| {
-            if matches!(w, Write::Linked(..)) || touched.contains(&w.ticket_id()) {
+            // A decision that moves time bank hours may be refused for a balance: on its own.
+            let banks = w.decision().is_some_and(|d| !d.time.is_empty());
+            if matches!(w, Write::Linked(..)) || banks || touched.contains(&w.ticket_id()) {
                 return Outcome::Alone;
             }
             if let Write::Fire(timer, _) = w

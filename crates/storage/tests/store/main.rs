@@ -13,3 +13,4 @@ mod engine;
 mod group_commit;
 mod plans;
 mod sqlite_faults;
+mod time_bank;

@@ -64,6 +64,7 @@ impl<'w> Builder<'w> {
             events: self.events,
             timers: self.timers,
             notifications: self.notifications,
+            time: Vec::new(),
         }
     }
 

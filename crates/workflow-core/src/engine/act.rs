@@ -49,7 +49,7 @@ impl Engine {
         };
         let credit = self.credit_context(wf, &ticket, &act.action).await?;
         let decision = match decide_with(wf, ticket, actor, &act, self.clock.now(), &credit) {
-            Ok(d) => d,
+            Ok(d) => self.banked(d).await?,
             // A ticket remembered rather than read may be behind the stored one: a caller
             // whose version is stale hears of the conflict, not of a state the ticket left.
             Err(e) if expected_version.is_some() => {
@@ -134,13 +134,11 @@ impl Engine {
                 continue;
             };
             let now = self.clock.now();
-            out.extend(crate::link::decide_follow(
-                wf,
-                child,
-                &d.ticket,
-                note.clone(),
-                now,
-            ));
+            if let Some(follow) =
+                crate::link::decide_follow(wf, child, &d.ticket, note.clone(), now)
+            {
+                out.push(self.banked(follow).await?);
+            }
         }
         Ok(out)
     }
@@ -286,6 +284,47 @@ impl Engine {
             }
         }
         Ok(())
+    }
+
+    /// `d` with what it moves in its community's time bank (时间银行), if the community runs
+    /// one and `d` credits someone or ends the request: what the ledger says now of the
+    /// request's hold and of the credited volunteer is read, and the core decides
+    /// ([`crate::time_bank::on_decision`]). The store writes the movements with `d`, refusing
+    /// any an account cannot cover.
+    pub(super) async fn banked(&self, mut d: Decision) -> Result<Decision, EngineError> {
+        let credited = d.events.iter().find_map(|e| match &e.kind {
+            crate::EventKind::Transitioned {
+                credit: Some(c), ..
+            } => Some(c.person),
+            _ => None,
+        });
+        let ends = d.events.iter().any(|e| {
+            matches!(
+                &e.kind,
+                crate::EventKind::Transitioned { terminal: true, .. }
+            )
+        });
+        if credited.is_none() && !ends {
+            return Ok(d);
+        }
+        let Some(policy) = self.store.time_bank(d.ticket.community_id).await? else {
+            return Ok(d);
+        };
+        let today = self.clock.now().to_zoned(self.catalog.time_zone());
+        let (from, to) = match (
+            today.start_of_day(),
+            today.tomorrow().and_then(|t| t.start_of_day()),
+        ) {
+            (Ok(f), Ok(t)) => (f.timestamp(), t.timestamp()),
+            _ => (self.clock.now(), self.clock.now()),
+        };
+        let state = self
+            .store
+            .time_state(d.ticket.id, credited, from, to)
+            .await?;
+        let moves = crate::time_bank::on_decision(&d, &policy, &state);
+        d.time.extend(moves);
+        Ok(d)
     }
 
     /// What a crediting action's daily caps and doubts need beyond the ticket: the holder's

@@ -68,6 +68,12 @@ struct Admitted<'a> {
     building_id: Option<Uuid>,
     #[serde(skip_serializing_if = "Option::is_none")]
     on_behalf_of: Option<Uuid>,
+    #[serde(skip_serializing_if = "is_zero")]
+    pay_minutes: i64,
+}
+
+fn is_zero(n: &i64) -> bool {
+    *n == 0
 }
 
 /// How much of a resident's number a reader sees where a request is read on its own.

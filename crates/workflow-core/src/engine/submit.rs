@@ -13,6 +13,20 @@ impl Engine {
         new: &NewRequest,
         idempotency_key: Option<&str>,
     ) -> Result<Ticket, EngineError> {
+        self.submit_paying(principal, new, idempotency_key, 0).await
+    }
+
+    /// A request paid with `pay_minutes` of the resident's time bank hours (时间银行), set
+    /// aside in the same transaction as the submission (none: an ordinary request). Only a
+    /// resident asking for themself pays, in a community that runs a time bank; a balance
+    /// that cannot cover it refuses the request.
+    pub async fn submit_paying(
+        &self,
+        principal: &Principal,
+        new: &NewRequest,
+        idempotency_key: Option<&str>,
+        pay_minutes: i64,
+    ) -> Result<Ticket, EngineError> {
         let intake = principal.intake(&new.asked, new.door)?;
         let actor = &principal.actor();
         let admitted = Admitted {
@@ -22,6 +36,7 @@ impl Engine {
             channel: &intake.channel,
             building_id: intake.building_id,
             on_behalf_of: intake.on_behalf_of,
+            pay_minutes,
         };
         let request_hash = crate::hash::sha256_hex(
             serde_json::to_string(&admitted)
@@ -77,7 +92,27 @@ impl Engine {
             branch_id: place.branch_id,
             building_id: Some(place.building_id),
         };
-        let decision = decide_submission(wf, actor, &sub, self.clock.now())?;
+        let mut decision = decide_submission(wf, actor, &sub, self.clock.now())?;
+        if pay_minutes > 0 {
+            if intake.on_behalf_of.is_some() {
+                return Err(EngineError::Invalid {
+                    field: "pay_hours",
+                    reason: "only a resident asking for themself pays with hours".into(),
+                });
+            }
+            if self.store.time_bank(place.community_id).await?.is_none() {
+                return Err(EngineError::Invalid {
+                    field: "pay_hours",
+                    reason: "this community runs no time bank".into(),
+                });
+            }
+            decision.time.push(crate::time_bank::hold(
+                place.community_id,
+                requester,
+                decision.ticket.id,
+                pay_minutes,
+            ));
+        }
         let record = idempotency_key.map(|key| IdempotencyRecord {
             caller: actor.id,
             key: key.to_owned(),

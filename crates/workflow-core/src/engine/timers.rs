@@ -105,6 +105,10 @@ impl Engine {
                     &CreditContext::default(),
                 )?,
             };
+            let decision = match decision {
+                Some(d) => Some(self.banked(d).await?),
+                None => None,
+            };
             // Requests merged under the ticket follow what the timer did, as they follow a
             // person's action (a workflow's timer that cancels a request releases them).
             let followers = match &decision {

@@ -1,0 +1,48 @@
+-- 时间银行: hours given are deposited and later withdrawn as help, never cashed out. A
+-- double-entry ledger: every movement is two entries (its minutes out of one account, into
+-- another) written in the transaction of the event that causes it; balances are kept beside
+-- the entries so that an overdraft is refused in the same statement that would make it.
+
+-- The communities that run one, and their caps (the directory file's [[time_banks]]).
+CREATE TABLE time_banks (
+    community_id BLOB PRIMARY KEY,
+    daily_cap_minutes BIGINT,
+    account_cap_minutes BIGINT,
+    created_at_us BIGINT NOT NULL
+);
+
+-- Every account's balance: a person's, a community's pool and issue account, a request's hold.
+CREATE TABLE time_accounts (
+    kind TEXT NOT NULL,
+    owner_id BLOB NOT NULL,
+    community_id BLOB NOT NULL,
+    minutes BIGINT NOT NULL,
+    PRIMARY KEY (kind, owner_id)
+);
+
+-- The entries, append-only: two per movement, summing to zero.
+CREATE TABLE time_entries (
+    id BLOB PRIMARY KEY,
+    movement_id BLOB NOT NULL,
+    kind TEXT NOT NULL,
+    community_id BLOB NOT NULL,
+    account_kind TEXT NOT NULL,
+    account_owner BLOB NOT NULL,
+    minutes BIGINT NOT NULL,
+    ticket_id BLOB,
+    actor_id BLOB,
+    reason TEXT,
+    at_us BIGINT NOT NULL
+);
+CREATE INDEX time_entries_account ON time_entries (account_kind, account_owner, at_us);
+CREATE INDEX time_entries_movement ON time_entries (movement_id);
+
+-- Relatives a person may transfer hours to, as the community office confirmed them.
+CREATE TABLE time_relations (
+    person_id BLOB NOT NULL REFERENCES people (id),
+    relative_id BLOB NOT NULL REFERENCES people (id),
+    community_id BLOB NOT NULL,
+    confirmed_by BLOB NOT NULL,
+    confirmed_at_us BIGINT NOT NULL,
+    PRIMARY KEY (person_id, relative_id)
+);

@@ -1,0 +1,245 @@
+//! 时间银行 over HTTP on SQLite and on PostgreSQL, in the demo's 运河社区 (2 hours a day, 600
+//! in all): service confirmed is deposited, up to the day's cap; a resident with hours pays
+//! for help, set aside at once and paid to the volunteer when the request is done (not minted
+//! again), given back when it ends undone; a balance that cannot cover a request refuses it;
+//! transfers only to a relative the office confirmed; donations and grants through the pool;
+//! two paid requests from one balance at once never overdraw it; the ledger balances after.
+
+use crate::support::TestApp;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+/// A yunhe request by its resident, paid with `pay` hours if any: its reply.
+async fn ask(app: &TestApp, pay: Option<f64>) -> crate::support::Reply {
+    let mut body = json!({"category": "repair", "description": "水龙头坏了"});
+    if let Some(h) = pay {
+        body["pay_hours"] = json!(h);
+    }
+    app.post("yunhe_resident", "/api/v1/tickets", body).await
+}
+
+/// Works a yunhe ticket to closed by `volunteer`, who reports `hours`.
+async fn worked(app: &TestApp, ticket: &str, volunteer: &str, hours: f64) {
+    let id = app.demo.user(volunteer).id;
+    for (who, action, body) in [
+        ("yunhe_secretary", "triage", Value::Null),
+        ("yunhe_secretary", "dispatch", json!({"assignee": id})),
+        (volunteer, "accept", Value::Null),
+        (volunteer, "start", Value::Null),
+        (volunteer, "complete", json!({"hours": hours})),
+        ("yunhe_resident", "confirm", json!({"rating": 5})),
+    ] {
+        let r = app.act(who, ticket, action, body).await;
+        assert_eq!(r.status, StatusCode::OK, "{action}: {:?}", r.body);
+    }
+}
+
+async fn book(app: &TestApp, who: &str) -> Value {
+    let id = app.demo.user(who).id;
+    let r = app.get(who, &format!("/api/v1/people/{id}/passbook")).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    r.body
+}
+
+fn balance(book: &Value) -> f64 {
+    book["balance_hours"].as_f64().unwrap()
+}
+
+async fn hours_given_are_banked_and_pay_for_help(app: TestApp) {
+    app.at("2026-11-23T09:00");
+    let yunhe = app.demo.yunhe;
+    let grandpa = app.demo.user("yunhe_resident").id;
+
+    // Service confirmed is deposited; the day's cap (2 h) cuts the second.
+    let t = ask(&app, None).await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    worked(&app, &t, "yunhe_repair", 1.5).await;
+    let b = book(&app, "yunhe_repair").await;
+    assert_eq!((b["open"].as_bool(), balance(&b)), (Some(true), 1.5));
+    assert_eq!(b["lines"][0]["kind"], "deposit");
+    let t = ask(&app, None).await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    worked(&app, &t, "yunhe_repair", 1.0).await;
+    assert_eq!(
+        balance(&book(&app, "yunhe_repair").await),
+        2.0,
+        "0.5 h left in the day"
+    );
+
+    // No hours, no paid request: refused, and nothing asked.
+    let r = ask(&app, Some(1.0)).await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::CONFLICT, "not_enough_hours"),
+        "{:?}",
+        r.body
+    );
+    let mine = app.get("yunhe_resident", "/api/v1/tickets").await;
+    assert_eq!(mine.body["items"].as_array().unwrap().len(), 2);
+    // Not in a community without a bank, nor for someone else.
+    let r = app
+        .post(
+            "resident",
+            "/api/v1/tickets",
+            json!({"category": "repair", "description": "x", "pay_hours": 1}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
+
+    // A donation to the pool, granted by the office to a resident in need.
+    let r = app
+        .post(
+            "yunhe_repair",
+            "/api/v1/me/time-bank/donations",
+            json!({"hours": 1.0}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["balance_hours"].as_f64()),
+        (StatusCode::CREATED, Some(1.0))
+    );
+    let grants = format!("/api/v1/communities/{yunhe}/time-bank/grants");
+    let grant = |h: f64| json!({"person_id": grandpa, "hours": h, "reason": "独居老人"});
+    for (who, status) in [
+        ("yunhe_resident", StatusCode::FORBIDDEN),
+        ("yunhe_secretary", StatusCode::NOT_FOUND),
+        ("community", StatusCode::NOT_FOUND),
+    ] {
+        let r = app.post(who, &grants, grant(1.0)).await;
+        assert_eq!(r.status, status, "{who}: {:?}", r.body);
+    }
+    let r = app.post("yunhe_community", &grants, grant(1.5)).await;
+    assert_eq!(
+        r.code(),
+        "not_enough_hours",
+        "the pool holds 1 h: {:?}",
+        r.body
+    );
+    let r = app.post("yunhe_community", &grants, grant(1.0)).await;
+    assert_eq!(
+        (r.status, r.body["pool_hours"].as_f64()),
+        (StatusCode::CREATED, Some(0.0))
+    );
+    assert_eq!(balance(&book(&app, "yunhe_resident").await), 1.0);
+
+    // Paid help: set aside at once, paid to the volunteer when done, not minted again.
+    let r = ask(&app, Some(1.0)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let paid = r.body["id"].as_str().unwrap().to_owned();
+    let b = book(&app, "yunhe_resident").await;
+    assert_eq!(balance(&b), 0.0);
+    assert_eq!(b["holds"][0]["ticket_id"], paid.as_str());
+    app.at("2026-11-24T09:00");
+    worked(&app, &paid, "yunhe_member", 2.0).await;
+    let helper = book(&app, "yunhe_member").await;
+    assert_eq!(
+        balance(&helper),
+        1.0,
+        "the hours paid, not the 2 reported: {helper}"
+    );
+    assert_eq!(helper["lines"][0]["kind"], "pay");
+    assert_eq!(book(&app, "yunhe_resident").await["holds"], json!([]));
+
+    // A transfer, only to a relative the office confirmed; a cancelled paid request gives back.
+    let transfer = json!({"to": grandpa, "hours": 0.5});
+    let r = app
+        .post(
+            "yunhe_repair",
+            "/api/v1/me/time-bank/transfers",
+            transfer.clone(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
+    let repair = app.demo.user("yunhe_repair").id;
+    let r = app
+        .post(
+            "yunhe_community",
+            &format!("/api/v1/communities/{yunhe}/time-bank/relations"),
+            json!({"person_id": repair, "relative_id": grandpa}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let r = app
+        .post("yunhe_repair", "/api/v1/me/time-bank/transfers", transfer)
+        .await;
+    assert_eq!(
+        (r.status, r.body["balance_hours"].as_f64()),
+        (StatusCode::CREATED, Some(0.5))
+    );
+    let t = ask(&app, Some(0.5)).await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(balance(&book(&app, "yunhe_resident").await), 0.0);
+    let r = app
+        .act(
+            "yunhe_resident",
+            &t,
+            "cancel",
+            json!({"reason": "已经修好了"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let b = book(&app, "yunhe_resident").await;
+    assert_eq!(
+        (balance(&b), b["lines"][0]["kind"].as_str()),
+        (0.5, Some("release"))
+    );
+
+    // Two paid requests from one balance at once: one is taken, the other refused.
+    let (x, y) = tokio::join!(ask(&app, Some(0.5)), ask(&app, Some(0.5)));
+    let mut statuses = [x.status, y.status];
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        [StatusCode::CREATED, StatusCode::CONFLICT],
+        "{:?} {:?}",
+        x.body,
+        y.body
+    );
+    assert_eq!(balance(&book(&app, "yunhe_resident").await), 0.0);
+
+    // The community's accounts, and the ledger balances.
+    let r = app
+        .get(
+            "yunhe_secretary",
+            &format!("/api/v1/communities/{yunhe}/time-bank"),
+        )
+        .await;
+    assert_eq!(
+        (
+            r.body["issued_hours"].as_f64(),
+            r.body["pool_hours"].as_f64(),
+            r.body["daily_cap_hours"].as_f64()
+        ),
+        (Some(2.0), Some(0.0), Some(2.0)),
+        "{:?}",
+        r.body
+    );
+    let check = app.store.check_time_ledger().await.unwrap();
+    assert!(check.problems.is_empty(), "{:?}", check.problems);
+    assert!(check.entries >= 14, "{check:?}");
+    // Others' passbooks are not for residents; the office reads its people's.
+    let r = app
+        .get(
+            "yunhe_resident",
+            &format!("/api/v1/people/{repair}/passbook"),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = app
+        .get(
+            "yunhe_secretary",
+            &format!("/api/v1/people/{grandpa}/passbook"),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+}
+
+crate::backends! {
+    hours_given_are_banked_and_pay_for_help,
+}

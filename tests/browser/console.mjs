@@ -415,6 +415,42 @@ try {
   await member.getByRole('link', { name: '时长积分' }).click();
   await member.locator('.profile').getByText('区税务局', { exact: true }).waitFor();
 
+  step('时间银行: hours given are banked; a resident pays for help with hours, her passbook shows it');
+  const repairId = users.yunhe_repair.id;
+  const grandpaId = users.yunhe_resident.id;
+  const job = await api('yunhe_resident', 'POST', '/api/v1/tickets', { category: 'repair', description: '水龙头坏了' });
+  for (const [who, action, body] of [
+    ['yunhe_secretary', 'triage'], ['yunhe_secretary', 'dispatch', { assignee: repairId }],
+    ['yunhe_repair', 'accept'], ['yunhe_repair', 'start'], ['yunhe_repair', 'complete', { hours: 1.5 }],
+    ['yunhe_resident', 'confirm', { rating: 5 }],
+  ]) {
+    assert.equal((await api(who, 'POST', `/api/v1/tickets/${job.data.id}/actions/${action}`, body)).status, 200, action);
+  }
+  assert.equal((await api('yunhe_repair', 'POST', '/api/v1/me/time-bank/donations', { hours: 1 })).status, 201);
+  const yunhe = (await api('yunhe_community', 'GET', '/api/v1/me')).data.community_id;
+  const granted = await api('yunhe_community', 'POST', `/api/v1/communities/${yunhe}/time-bank/grants`,
+    { person_id: grandpaId, hours: 1, reason: '独居老人' });
+  assert.equal(granted.status, 201, JSON.stringify(granted.data));
+  const grandpa = await signIn(browser, 'yunhe_resident');
+  await grandpa.getByRole('link', { name: '存折' }).click();
+  await grandpa.getByRole('heading', { name: '时间银行存折' }).waitFor();
+  await grandpa.locator('.figure .value', { hasText: /^1\.0$/ }).waitFor();
+  await grandpa.getByText('爱心池赠予').waitFor();
+  await grandpa.getByRole('link', { name: '我要点单' }).first().click();
+  await grandpa.getByRole('heading', { name: '我要点单' }).waitFor();
+  await grandpa.getByRole('radio', { name: '维修' }).check();
+  await grandpa.getByLabel('说说具体情况').fill('门锁坏了，想请人帮忙');
+  await grandpa.getByLabel(/用时间银行支付/).fill('1');
+  await grandpa.getByRole('button', { name: '提交' }).click();
+  await grandpa.locator('article.ticket .state').getByText('待受理').waitFor();
+  await grandpa.getByRole('link', { name: '存折' }).click();
+  await grandpa.getByRole('heading', { name: '已预留的时间' }).waitFor();
+  await grandpa.locator('.figure .value', { hasText: /^0\.0$/ }).waitFor();
+  await grandpa.getByText('预留支付').waitFor();
+  await fitsThePhone(grandpa, 'the passbook');
+  await accessible(grandpa, 'the passbook');
+  await shot(grandpa, 'grandpa-1-passbook');
+
   step('a desktop screen gets the same pages');
   await secretary.setViewportSize({ width: 1280, height: 800 });
   await secretary.getByRole('link', { name: '待办派单' }).click();
@@ -428,7 +464,7 @@ try {
   await accessible(resident, 'the sign-in page');
   await shot(resident, 'resident-6-signed-out');
 
-  const problems = [resident, secretary, member, supervisor, admin, grandma, office, newcomer].flatMap((p) => p.problems);
+  const problems = [resident, secretary, member, supervisor, admin, grandma, office, newcomer, grandpa].flatMap((p) => p.problems);
   assert.deepEqual(problems, [], 'no script errors on any page');
   console.log('console: all steps passed');
 } finally {

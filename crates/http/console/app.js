@@ -24,6 +24,7 @@ function tabsFor(roles) {
   if (roles.some((r) => OFFICES.includes(r))) tabs.push(['people', 'tabPeople']);
   if (roles.some((r) => STAFF.includes(r))) tabs.push(['volunteers', 'tabVolunteers']);
   if (roles.includes('resident')) tabs.push(['requests', 'tabRequests'], ['new', 'tabNew']);
+  if (roles.includes('resident') || roles.includes('member')) tabs.push(['passbook', 'tabPassbook']);
   if (roles.includes('admin')) tabs.push(['deliveries', 'tabDeliveries']);
   return tabs;
 }
@@ -41,6 +42,7 @@ const PAGES = {
   deliveries: views.deliveries,
   people: views.people,
   volunteers: (ctx) => volunteers.office(ctx),
+  passbook: volunteers.passbook,
 };
 
 const main = document.getElementById('main');

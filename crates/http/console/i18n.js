@@ -95,6 +95,13 @@ const STRINGS = {
     sheetTotals: '{members} 人 · {services} 次 · {hours} 小时', signSheet: '签发反馈单', notSigned: '未签发',
     sheetSignedOn: '已签发 {when}（{number}）', printSheet: '打印 / 发给单位', remarkAsk: '社区意见', remarkDefault: '积极参加社区服务，表现良好。',
     sheetSigned: '{unit}的反馈单已签发。', idleMembers: '本期没有服务记录：{names}', notReported: '还没有报到的党员：{names}', noCommunity: '您的账号不属于某个社区。',
+    tabPassbook: '存折', passbook: '时间银行存折', bankClosed: '本社区还没有开通时间银行。', balanceHours: '余额（小时）',
+    holdsTitle: '已预留的时间', heldFor: '预留给这件诉求', movements: '收支记录', movementsNone: '还没有收支记录。',
+    tb_deposit: '服务存入', tb_excess: '超出上限，转入爱心池', tb_hold: '预留支付', tb_pay: '收到支付', tb_release: '预留退回',
+    tb_transfer: '亲属转赠', tb_donate: '捐给爱心池', tb_grant: '爱心池赠予',
+    giveTitle: '转赠时间', toRelative: '转给亲属（社区已核实）', toPool: '捐给社区爱心池（小时）', giveHours: '转赠多少小时',
+    give: '转赠', given: '已转赠 {hours}。', noRelatives: '还没有经社区核实的亲属。',
+    payWithHours: '用时间银行支付（可选，余额 {balance}），小时',
   },
   en: {
     brand: 'Linli', skip: 'Skip to content', nav: 'Main', signout: 'Sign out', myData: 'My data', langSwitch: '中文',
@@ -190,6 +197,13 @@ const STRINGS = {
     sheetTotals: '{members} members · {services} services · {hours} h', signSheet: 'Sign off', notSigned: 'not signed',
     sheetSignedOn: 'signed {when} ({number})', printSheet: 'Print / send to the unit', remarkAsk: 'The community\'s remark', remarkDefault: 'Served the community actively and well.',
     sheetSigned: 'The sheet of {unit} is signed.', idleMembers: 'No service this period: {names}', notReported: 'Members not reported in: {names}', noCommunity: 'Your account belongs to no community.',
+    tabPassbook: 'Passbook', passbook: 'Time bank passbook', bankClosed: 'Your community runs no time bank yet.', balanceHours: 'Balance (hours)',
+    holdsTitle: 'Set aside', heldFor: 'Set aside for this request', movements: 'Movements', movementsNone: 'No movements yet.',
+    tb_deposit: 'Service deposited', tb_excess: 'Above the cap, to the pool', tb_hold: 'Set aside to pay', tb_pay: 'Paid for help', tb_release: 'Given back',
+    tb_transfer: 'Relative\'s gift', tb_donate: 'Given to the pool', tb_grant: 'From the pool',
+    giveTitle: 'Give hours', toRelative: 'To a relative (confirmed by the office)', toPool: 'To the community\'s pool (hours)', giveHours: 'How many hours',
+    give: 'Give', given: '{hours} given.', noRelatives: 'No relative confirmed by the office yet.',
+    payWithHours: 'Pay with time bank hours (optional; balance {balance}), hours',
   },
 };
 

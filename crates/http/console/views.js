@@ -5,7 +5,7 @@ import { api, get, post, all, upload, askForCode } from './api.js';
 import { t, label, when } from './i18n.js';
 import { h, showError, clearError, toast, urgentClock, shrink, photoInput, fieldProblem, busy } from './ui.js';
 import { card } from './ticket.js';
-import { reportInPanel } from './volunteers.js';
+import { reportInPanel, payField } from './volunteers.js';
 
 function list(ctx, tickets, empty) {
   return tickets.length
@@ -38,8 +38,8 @@ function idempotencyKey() {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
-export function newRequest(ctx) {
-  return requestForm(ctx, null);
+export async function newRequest(ctx) {
+  return requestForm(ctx, null, await payField(ctx));
 }
 
 /** The ways a request entered for a resident reaches the proxy. */
@@ -95,8 +95,9 @@ export async function enterForResident(ctx) {
       list(ctx, entered, t('enteredNone'))));
 }
 
-/** The request form: for oneself, or (`proxy`) for a resident found first. */
-function requestForm(ctx, proxy) {
+/** The request form: for oneself, or (`proxy`) for a resident found first; `pay`, where the
+ * resident may pay with time bank hours. */
+function requestForm(ctx, proxy, pay = null) {
   const key = idempotencyKey();
   const categories = [...ctx.categories.values()];
   const description = h('textarea', { id: 'f-description', rows: 4, required: true, maxlength: 2000, placeholder: t('describeHint') });
@@ -122,6 +123,7 @@ function requestForm(ctx, proxy) {
           description: description.value.trim(),
           urgency: urgent.checked ? 'urgent' : 'normal',
           ...extra,
+          ...(pay ? pay.value() : {}),
         }, { 'Idempotency-Key': key });
         if (!proxy) toast(t('submitted'));
         const file = photo.input.files[0];
@@ -148,6 +150,7 @@ function requestForm(ctx, proxy) {
   h('p', {}, h('label', { for: 'f-description' }, t('describe')), description),
   h('p', { class: 'check' }, urgent, h('label', { for: 'f-urgent' }, t('urgent'))),
   photo.field,
+  pay ? pay.field : null,
   !proxy && ctx.me.home_building ? h('p', { class: 'muted' }, `${t('place')}：${t('placeHome')} · ${ctx.me.home_building}`) : null,
   send);
 }

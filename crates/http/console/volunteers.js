@@ -1,7 +1,8 @@
-// 双报到 on the console: a member's profile and reporting in (on their hours page); the
-// office's page of report-ins, the code it publishes, and each quarter's feedback sheets per
-// work unit, signed off there and printed from the page the work unit reads; and the form a
-// published code opens for a newcomer, without signing in.
+// The volunteer's side on the console. 双报到: a member's profile and reporting in (on their
+// hours page); the office's page of report-ins, the code it publishes, and each quarter's
+// feedback sheets per work unit, signed off there and printed from the page the work unit
+// reads; the form a published code opens for a newcomer, without signing in. 时间银行: the
+// passbook (存折), with giving hours to a relative or to the pool.
 
 import { get, post, publicApi } from './api.js';
 import { t, label, when } from './i18n.js';
@@ -214,4 +215,76 @@ export async function office(ctx, period = null) {
         : h('p', { class: 'empty' }, t('sheetsNone')),
       feedback.idle.length ? h('p', { class: 'idle' }, t('idleMembers', { names: feedback.idle.map((m) => m.name).join('、') })) : null,
       feedback.not_reported.length ? h('p', { class: 'not-reported' }, t('notReported', { names: feedback.not_reported.map((m) => m.name).join('、') })) : null));
+}
+
+// ---- 时间银行 --------------------------------------------------------------------------------
+
+const hoursText = (h) => t('hoursValue', { n: (Math.round(h * 100) / 100).toString() });
+
+/** 存折: the balance, what is set aside for requests not yet done, every movement; giving hours
+ * to a relative the office confirmed, or to the community's pool. */
+export async function passbook(ctx) {
+  const book = await get(`/api/v1/people/${ctx.me.id}/passbook`);
+  if (!book.open && !book.lines.length) {
+    return h('section', { class: 'passbook' }, h('h2', {}, t('passbook')), h('p', { class: 'empty' }, t('bankClosed')));
+  }
+  const give = (id, path, body) => {
+    const hours = h('input', { id, type: 'number', inputmode: 'decimal', min: '0.5', step: '0.5', max: String(book.balance_hours) });
+    const button = h('button', { type: 'submit', class: 'secondary' }, t('give'));
+    return { hours, button, submit: (e, extra) => {
+      e.preventDefault();
+      clearError();
+      const n = Number(hours.value);
+      if (!(n > 0)) return fieldProblem(hours, t('fill', { what: t('giveHours') }));
+      return busy(button, async () => {
+        try {
+          await post(path, { ...body(), ...extra, hours: n });
+          toast(t('given', { hours: hoursText(n) }));
+          ctx.render('/passbook');
+          return true;
+        } catch (err) {
+          showError(err);
+          return false;
+        }
+      });
+    } };
+  };
+  const relative = h('select', { id: 'f-relative' }, book.relatives.map((r) => h('option', { value: r.id }, r.name)));
+  const toRelative = give('f-give-relative', '/api/v1/me/time-bank/transfers', () => ({ to: relative.value }));
+  const toPool = give('f-give-pool', '/api/v1/me/time-bank/donations', () => ({}));
+  return h('section', { class: 'passbook' },
+    h('h2', {}, t('passbook')),
+    h('div', { class: 'tiles' },
+      h('div', { class: 'figure' }, h('span', { class: 'value' }, book.balance_hours.toFixed(1)), h('span', { class: 'name' }, t('balanceHours')))),
+    book.holds.length
+      ? h('section', { 'aria-labelledby': 'holds' }, h('h3', { id: 'holds' }, t('holdsTitle')),
+        h('ul', { class: 'ledger' }, book.holds.map((x) => h('li', {},
+          h('a', { href: `#/t/${x.ticket_id}` }, t('heldFor')), h('span', {}, hoursText(x.hours))))))
+      : null,
+    h('h3', {}, t('movements')),
+    book.lines.length
+      ? h('ul', { class: 'ledger movements' }, book.lines.map((l) => h('li', {},
+        l.ticket_id ? h('a', { href: `#/t/${l.ticket_id}` }, t(`tb_${l.kind}`)) : h('span', {}, t(`tb_${l.kind}`)),
+        h('span', { class: l.hours < 0 ? 'out' : 'in' }, `${l.hours > 0 ? '+' : '−'}${hoursText(Math.abs(l.hours))}`),
+        h('time', { datetime: l.at }, when(l.at)),
+        l.reason ? h('span', { class: 'extra' }, l.reason) : null)))
+      : h('p', { class: 'empty' }, t('movementsNone')),
+    book.open && book.balance_hours > 0 ? h('details', { class: 'rare' }, h('summary', {}, t('giveTitle')),
+      book.relatives.length ? h('form', { novalidate: true, onsubmit: (e) => toRelative.submit(e, {}) },
+        h('p', {}, h('label', { for: 'f-relative' }, t('toRelative')), relative),
+        h('p', {}, h('label', { for: 'f-give-relative' }, t('giveHours')), toRelative.hours), toRelative.button)
+        : h('p', { class: 'muted' }, t('noRelatives')),
+      h('form', { novalidate: true, onsubmit: (e) => toPool.submit(e, {}) },
+        h('p', {}, h('label', { for: 'f-give-pool' }, t('toPool')), toPool.hours), toPool.button)) : null);
+}
+
+/** On the request form of a community with a time bank: pay with hours (optional). */
+export async function payField(ctx) {
+  const book = await get(`/api/v1/people/${ctx.me.id}/passbook`).catch(() => null);
+  if (!book?.open || !(book.balance_hours > 0)) return null;
+  const hours = h('input', { id: 'f-pay', type: 'number', inputmode: 'decimal', min: '0.5', step: '0.5', max: String(book.balance_hours) });
+  return {
+    field: h('p', {}, h('label', { for: 'f-pay' }, t('payWithHours', { balance: hoursText(book.balance_hours) })), hours),
+    value: () => (hours.value ? { pay_hours: Number(hours.value) } : {}),
+  };
 }

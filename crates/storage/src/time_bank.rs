@@ -313,6 +313,20 @@ impl SqlStore {
         })
     }
 
+    /// The relatives the office confirmed for `person`, by id and name.
+    pub async fn relatives_of(&self, person: Uuid) -> Result<Vec<(Uuid, String)>, StoreError> {
+        with_reader!(self, pool, {
+            sqlx::query_as(
+                "SELECT p.id, p.name FROM time_relations r JOIN people p ON p.id = r.relative_id \
+                 WHERE r.person_id = $1 ORDER BY p.name, p.id",
+            )
+            .bind(person)
+            .fetch_all(pool)
+            .await
+            .map_err(from_sqlx)
+        })
+    }
+
     /// Whether the office confirmed `relative` as `person`'s relative.
     pub async fn related(&self, person: Uuid, relative: Uuid) -> Result<bool, StoreError> {
         with_reader!(self, pool, {

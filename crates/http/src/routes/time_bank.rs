@@ -66,6 +66,14 @@ pub struct PassbookView {
     pub holds: Vec<HoldView>,
     /// Every movement of the account, newest first.
     pub lines: Vec<LineView>,
+    /// The relatives the community office confirmed: who the person may give hours to.
+    pub relatives: Vec<RelativeView>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RelativeView {
+    pub id: Uuid,
+    pub name: String,
 }
 
 /// A person's passbook (存折): balance, holds, movements. Theirs, and their community's staff's.
@@ -87,6 +95,13 @@ async fn passbook(
         None => false,
     };
     let book = state.store.passbook(id).await?;
+    let relatives = state
+        .store
+        .relatives_of(id)
+        .await?
+        .into_iter()
+        .map(|(id, name)| RelativeView { id, name })
+        .collect();
     Ok(axum::Json(PassbookView {
         person_id: id,
         open,
@@ -110,6 +125,7 @@ async fn passbook(
                 at: l.at.to_string(),
             })
             .collect(),
+        relatives,
     }))
 }
 

@@ -76,6 +76,7 @@ fn import_is_idempotent_and_export_reimports_to_the_same_directory() {
         "partner = \"东湖小学\"",
         "parent = \"惠管家志愿服务队\"",
         "[[posts]]\nname = \"助老\"",
+        "[[time_banks]]\ncommunity = \"东湖街道/桂花社区\"\ndaily_cap_hours = 2.0",
     ] {
         assert!(
             exported.contains(needle),
@@ -122,6 +123,10 @@ away_until = "next week"
 name = "维修组"
 community = "东湖街道/桂花社区"
 members = ["郑师傅", "无名氏"]
+
+[[time_banks]]
+community = "东湖街道/桂花社区"
+daily_cap_hours = -2
 "#,
     )
     .unwrap();
@@ -135,6 +140,7 @@ members = ["郑师傅", "无名氏"]
         (8, "unknown skill \"juggling\""),
         (9, "away_until"),
         (14, "\"无名氏\" is not a person"),
+        (18, "a cap is a number of hours above zero"),
     ] {
         assert!(
             err.contains(&format!("{name}:{line}:")) && err.contains(what),

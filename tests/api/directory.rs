@@ -76,6 +76,7 @@ fn import_is_idempotent_and_export_reimports_to_the_same_directory() {
         "partner = \"东湖小学\"",
         "parent = \"惠管家志愿服务队\"",
         "[[posts]]\nname = \"助老\"",
+        "person_in_charge = \"刘书记\"",
         "[[time_banks]]\ncommunity = \"东湖街道/桂花社区\"\ndaily_cap_hours = 2.0",
     ] {
         assert!(

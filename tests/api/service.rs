@@ -155,6 +155,53 @@ async fn a_volunteer_has_records_and_a_certificate_anyone_can_verify(app: TestAp
     assert!(csp.starts_with("default-src 'none'"), "{csp}");
     assert!(page.text().await.unwrap().contains("真实有效"));
 
+    // As a PDF, for the holder: its text as a reader extracts it (poppler's `pdftotext`).
+    let pdf = app
+        .client
+        .get(app.url(&format!("/api/v1/certificates/{number}?format=pdf")))
+        .bearer_auth(app.token("member"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pdf.status(), StatusCode::OK);
+    assert_eq!(pdf.headers()["content-type"], "application/pdf");
+    let bytes = pdf.bytes().await.unwrap();
+    assert!(bytes.starts_with(b"%PDF-"));
+    assert!(
+        bytes.len() < 20_000,
+        "no font embedded: {} bytes",
+        bytes.len()
+    );
+    if let Some(dir) = std::env::var_os("LINLI_KEEP_PDF") {
+        std::fs::write(std::path::Path::new(&dir).join("certificate.pdf"), &bytes).unwrap();
+    }
+    if let Some(text) = pdf_text(&bytes) {
+        for needle in [
+            "志愿服务证明",
+            "王师傅",
+            "尾号 002X",
+            "累计服务时长 2.0 小时",
+            number,
+            code,
+        ] {
+            assert!(
+                text.contains(needle),
+                "{needle:?} not in the PDF's text:\n{text}"
+            );
+        }
+        assert!(
+            !text.contains("11010519491231"),
+            "the number is not in the PDF"
+        );
+    }
+    let r = app
+        .get(
+            "yunhe_secretary",
+            &format!("/api/v1/certificates/{number}?format=pdf"),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+
     // Issuing is recorded.
     let audit = app
         .get("admin", &format!("/api/v1/admin/audit?person={member}"))
@@ -167,6 +214,33 @@ async fn a_volunteer_has_records_and_a_certificate_anyone_can_verify(app: TestAp
         .filter(|r| r["kind"] == "certificate")
         .count();
     assert_eq!(issued, 2, "{:?}", audit.body);
+}
+
+/// The text of a PDF as poppler's `pdftotext` reads it; `None` (said loudly) where the tool is
+/// missing, unless `LINLI_REQUIRE_PDF_READER` says it must be there (CI installs it).
+fn pdf_text(bytes: &[u8]) -> Option<String> {
+    let file = std::env::temp_dir().join(format!("linli-{}.pdf", uuid::Uuid::new_v4()));
+    std::fs::write(&file, bytes).unwrap();
+    let out = std::process::Command::new("pdftotext")
+        .args(["-enc", "UTF-8"])
+        .arg(&file)
+        .arg("-")
+        .output();
+    let _ = std::fs::remove_file(&file);
+    match out {
+        Ok(out) if out.status.success() => Some(String::from_utf8_lossy(&out.stdout).into_owned()),
+        Ok(out) => panic!(
+            "pdftotext refused the PDF: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ),
+        Err(_) if std::env::var_os("LINLI_REQUIRE_PDF_READER").is_some() => {
+            panic!("pdftotext is missing (apt-get install poppler-utils poppler-data)")
+        }
+        Err(_) => {
+            eprintln!("SKIPPED: pdftotext is missing; the PDF's text was not read");
+            None
+        }
+    }
 }
 
 crate::backends! {

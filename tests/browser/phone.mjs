@@ -7,6 +7,7 @@
 // Run by tests/api/console.rs (see walk.mjs).
 
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import {
   base, users, step, launch, api, signIn, watched, shot, accessible, fitsThePhone, tapTargets, PHONE,
 } from './walk.mjs';
@@ -221,6 +222,15 @@ try {
   const checked = await fetch(verifyAt);
   assert.equal(checked.status, 200);
   assert.match(await checked.text(), /真实有效/);
+  await paper.getByText('负责人：刘书记').waitFor();
+  // And as a PDF, downloaded with the page's own token.
+  const [saved] = await Promise.all([
+    member.waitForEvent('download'),
+    paper.getByRole('button', { name: '下载 PDF' }).click(),
+  ]);
+  assert.match(saved.suggestedFilename(), /^certificate-.+\.pdf$/);
+  const pdf = readFileSync(await saved.path());
+  assert.equal(pdf.subarray(0, 5).toString(), '%PDF-');
   await looked(member, 'the hours page with a certificate', 'phone-10-certificate');
 
   step('the secretary\'s pages');

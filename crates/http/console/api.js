@@ -120,10 +120,13 @@ export async function askForCode(phone) {
 }
 
 /** 我的数据: everything held about the caller with its photos, saved as the zip the server names. */
-export async function downloadMyData() {
-  const res = await send('/api/v1/me/export?format=zip');
+export const downloadMyData = () => download('/api/v1/me/export?format=zip', 'linli-my-data.zip');
+
+/** A file the API serves (it needs the token), saved under the name the server gives it. */
+export async function download(path, fallback) {
+  const res = await send(path);
   if (!res.ok) throw await problem(res);
-  const name = (res.headers.get('Content-Disposition') || '').match(/filename="([^"]+)"/)?.[1] || 'linli-my-data.zip';
+  const name = (res.headers.get('Content-Disposition') || '').match(/filename="([^"]+)"/)?.[1] || fallback;
   const link = document.createElement('a');
   link.href = URL.createObjectURL(await res.blob());
   link.download = name;

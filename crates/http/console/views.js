@@ -1,7 +1,7 @@
 // The pages of each role: a resident's requests and the form to ask for help, a secretary's
 // queue and figures, a volunteer's orders, team pool and hours. Each returns an element.
 
-import { api, get, post, all, upload, askForCode } from './api.js';
+import { api, get, post, all, upload, askForCode, download } from './api.js';
 import { t, label, when } from './i18n.js';
 import { h, showError, clearError, toast, urgentClock, shrink, photoInput, fieldProblem, busy } from './ui.js';
 import { card } from './ticket.js';
@@ -403,10 +403,15 @@ function certificate(c) {
       h('tbody', {}, c.records.map((r) => h('tr', {},
         h('td', {}, r.date), h('td', {}, r.content), h('td', {}, r.place || ''), h('td', {}, r.hours.toFixed(1)))))),
     h('p', {}, `出具单位：${c.issuer}　　出具日期：${c.issued_at.slice(0, 10)}`),
+    h('p', {}, `负责人：${c.person_in_charge || '＿＿＿＿'}　　经办人：${c.handler || '＿＿＿＿'}　　联系方式：${c.contact || '＿＿＿＿'}`),
     h('p', {}, `证明编号：${c.number}　　核验码：${c.check_code}`),
     h('p', { class: 'verify-at' }, `核验：${verify}`),
     h('div', { class: 'buttons no-print' },
-      h('button', { type: 'button', class: 'secondary', onclick: () => window.print() }, t('certPrint'))));
+      h('button', { type: 'button', class: 'secondary', onclick: () => window.print() }, t('certPrint')),
+      h('button', {
+        type: 'button', class: 'secondary',
+        onclick: () => download(`/api/v1/certificates/${encodeURIComponent(c.number)}?format=pdf`, `certificate-${c.number}.pdf`).catch(showError),
+      }, t('certPdf'))));
 }
 
 // ---- administrator -------------------------------------------------------------------------

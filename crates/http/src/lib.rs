@@ -8,6 +8,7 @@ mod error;
 mod extract;
 pub mod notify;
 mod open311;
+mod pdf;
 mod routes;
 mod views;
 

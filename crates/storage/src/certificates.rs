@@ -26,17 +26,23 @@ pub struct Certificate {
     pub issuer: String,
     pub handler_id: Uuid,
     pub issued_at: Timestamp,
+    /// 负责人, 联系方式 and 经办人 as they were at issue (none for a certificate issued before
+    /// they were kept, or where the directory names no one).
+    pub person_in_charge: Option<String>,
+    pub contact: Option<String>,
+    pub handler_name: Option<String>,
 }
 
 const COLUMNS: &str = "number, check_code, person_id, community_id, name, id_kind, id_last4, \
-                       from_day, to_day, minutes, services, issuer, handler_id, issued_at_us";
+                       from_day, to_day, minutes, services, issuer, handler_id, issued_at_us, \
+                       person_in_charge, contact, handler_name";
 
 impl SqlStore {
     pub async fn issue_certificate(&self, c: &Certificate) -> Result<(), StoreError> {
         with_pool!(self, pool, {
             sqlx::query(&format!(
                 "INSERT INTO certificates ({COLUMNS}) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
             ))
             .bind(&c.number)
             .bind(&c.check_code)
@@ -52,6 +58,9 @@ impl SqlStore {
             .bind(&c.issuer)
             .bind(c.handler_id)
             .bind(us(c.issued_at))
+            .bind(&c.person_in_charge)
+            .bind(&c.contact)
+            .bind(&c.handler_name)
             .execute(pool)
             .await
             .map(|_| ())
@@ -84,6 +93,9 @@ impl SqlStore {
                     issuer: r.try_get(11)?,
                     handler_id: r.try_get(12)?,
                     issued_at: from_us(r.try_get(13)?),
+                    person_in_charge: r.try_get(14)?,
+                    contact: r.try_get(15)?,
+                    handler_name: r.try_get(16)?,
                 })
             })
             .transpose()

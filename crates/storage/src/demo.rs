@@ -204,6 +204,14 @@ pub async fn seed(store: &SqlStore) -> Result<Demo, StoreError> {
             },
         )
         .await?;
+    for (community, in_charge, phone) in [
+        (hehuatang, "刘书记", "0571-8765 4321"),
+        (yunhe, "孙主任", "0571-8765 1234"),
+    ] {
+        store
+            .set_community_details(community, Some(in_charge.into()), Some(phone.into()))
+            .await?;
+    }
     let mut users = Vec::new();
     for p in PEOPLE {
         let community = community_of(p.place, hehuatang, yunhe);

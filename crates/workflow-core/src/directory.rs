@@ -44,6 +44,8 @@ struct RawFile {
     #[serde(default)]
     posts: Vec<RawNamed>,
     #[serde(default)]
+    communities: Vec<RawCommunity>,
+    #[serde(default)]
     time_banks: Vec<RawTimeBank>,
     #[serde(default)]
     people: Vec<RawPerson>,
@@ -58,6 +60,14 @@ struct RawBranch {
     community: S,
     #[serde(default)]
     covers: Vec<S>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCommunity {
+    path: S,
+    person_in_charge: Option<S>,
+    phone: Option<S>,
 }
 
 #[derive(Deserialize)]
@@ -117,6 +127,8 @@ pub struct DirectoryFile {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub posts: Vec<Post>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub communities: Vec<Community>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub time_banks: Vec<TimeBank>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub people: Vec<Person>,
@@ -142,6 +154,18 @@ pub struct Partner {
 pub struct Post {
     pub name: String,
     pub community: String,
+}
+
+/// What a community's documents (certificates of service) name of it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Community {
+    pub path: String,
+    /// 负责人: who answers for what the community certifies.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub person_in_charge: Option<String>,
+    /// The office's number.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
 }
 
 /// A community that runs a time bank (时间银行), and its caps (none: no cap).
@@ -241,6 +265,11 @@ pub fn parse(
     out.branches = raw.branches.iter().filter_map(|b| cx.branch(b)).collect();
     out.partners = raw.partners.iter().filter_map(|p| cx.partner(p)).collect();
     out.posts = raw.posts.iter().filter_map(|p| cx.post(p)).collect();
+    out.communities = raw
+        .communities
+        .iter()
+        .filter_map(|c| cx.community(c))
+        .collect();
     out.time_banks = raw
         .time_banks
         .iter()
@@ -377,6 +406,25 @@ impl Checker<'_> {
     fn post(&mut self, p: &RawNamed) -> Option<Post> {
         let (name, community) = self.named(p, "post")?;
         Some(Post { name, community })
+    }
+
+    fn community(&mut self, c: &RawCommunity) -> Option<Community> {
+        let path = self.unit_ref(&c.path, &[2], "community")?;
+        self.once(&path, &c.path, "community entry");
+        let mut short = |s: &Option<S>, what: &str| {
+            let s = s.as_ref()?;
+            let text = s.get_ref().trim();
+            if text.is_empty() || text.chars().count() > 100 {
+                self.err(s.span(), format!("{what} is 1 to 100 characters"));
+                return None;
+            }
+            Some(text.to_owned())
+        };
+        Some(Community {
+            person_in_charge: short(&c.person_in_charge, "person_in_charge"),
+            phone: short(&c.phone, "phone"),
+            path,
+        })
     }
 
     fn time_bank(&mut self, b: &RawTimeBank) -> Option<TimeBank> {

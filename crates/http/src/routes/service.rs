@@ -23,6 +23,7 @@ use crate::AppState;
 use crate::auth::{Caller, access_record};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{ApiPath, ApiQuery, Body};
+use crate::pdf::Document;
 use crate::routes::reports::{ledger_access, member_community, period};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -203,7 +204,12 @@ pub struct CertificateView {
     pub services: i64,
     /// The issuing community.
     pub issuer: String,
+    /// 负责人 and 联系方式: the issuing community's, as its directory entry names them.
+    pub person_in_charge: Option<String>,
+    pub contact: Option<String>,
+    /// 经办人: who issued it (the volunteer, or their office's staff member).
     pub handler_id: Uuid,
+    pub handler: Option<String>,
     pub issued_at: String,
     /// The records it stands for.
     pub records: Vec<RecordView>,
@@ -259,7 +265,10 @@ async fn view(state: &AppState, c: Certificate) -> ApiResult<CertificateView> {
         hours: c.minutes as f64 / 60.0,
         services: c.services,
         issuer: c.issuer,
+        person_in_charge: c.person_in_charge,
+        contact: c.contact,
         handler_id: c.handler_id,
+        handler: c.handler_name,
         issued_at: c.issued_at.to_string(),
         records,
     })
@@ -295,6 +304,7 @@ async fn issue(
         now.to_zoned(state.engine.catalog().time_zone()).year(),
     );
     let name = name_of(&state, id).await?;
+    let (person_in_charge, contact) = state.store.community_details(community).await?;
     let issuer = state
         .store
         .org_unit_name(community)
@@ -315,6 +325,9 @@ async fn issue(
         issuer,
         handler_id: caller.principal.id,
         issued_at: now,
+        person_in_charge,
+        contact,
+        handler_name: Some(caller.principal.name.clone()),
     };
     state.store.issue_certificate(&issued).await?;
     state
@@ -330,16 +343,25 @@ async fn issue(
     Ok((StatusCode::CREATED, axum::Json(view(&state, issued).await?)))
 }
 
-/// A certificate, for its holder and their office (to print again).
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct CertificateQuery {
+    /// `pdf`: the certificate as an A4 PDF (`application/pdf`); default JSON.
+    pub format: Option<String>,
+}
+
+/// A certificate, for its holder and their office (to print again), as JSON or as a PDF.
 #[utoipa::path(get, path = "/api/v1/certificates/{number}", tag = "reports",
-    params(("number" = String, Path)),
+    params(("number" = String, Path), CertificateQuery),
     responses((status = 200, body = CertificateView), (status = 404, body = Problem)),
     security(("bearer" = [])))]
 async fn certificate(
     State(state): State<AppState>,
     caller: Caller,
+    headers: axum::http::HeaderMap,
     ApiPath(number): ApiPath<String>,
-) -> ApiResult<axum::Json<CertificateView>> {
+    ApiQuery(q): ApiQuery<CertificateQuery>,
+) -> ApiResult<Response> {
     let c = state
         .store
         .certificate(&number)
@@ -351,7 +373,99 @@ async fn certificate(
         .principal
         .may_certify(c.person_id, community.as_ref())
         .map_err(|_| ApiError::NotFound)?;
-    Ok(axum::Json(view(&state, c).await?))
+    let v = view(&state, c).await?;
+    Ok(match q.format.as_deref() {
+        None | Some("json") => axum::Json(v).into_response(),
+        Some("pdf") => (
+            [
+                (header::CONTENT_TYPE, "application/pdf".to_owned()),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"certificate-{}.pdf\"", v.number),
+                ),
+            ],
+            certificate_pdf(&v, &crate::routes::people::origin(&headers)),
+        )
+            .into_response(),
+        Some(other) => {
+            return Err(ApiError::invalid_query(format!(
+                "format is json or pdf, not {other:?}"
+            )));
+        }
+    })
+}
+
+/// The certificate on A4, as the console prints it: who, the document's last four
+/// characters, the period and totals, the services, the issuer and date, and where and how
+/// to verify it.
+fn certificate_pdf(c: &CertificateView, origin: &str) -> Vec<u8> {
+    let mut d = Document::new();
+    d.centred(24.0, "志愿服务证明");
+    d.gap(12.0);
+    d.line(
+        0.0,
+        13.0,
+        &format!(
+            "兹证明 {}（{} 尾号 {}）于 {} 至 {} 期间参加志愿服务 {} 次，累计服务时长 {:.1} 小时。",
+            c.name, c.id_type, c.id_last4, c.from, c.to, c.services, c.hours
+        ),
+    );
+    d.gap(8.0);
+    let cols = [0.0, 90.0, 240.0, 400.0];
+    let row = |d: &mut Document, cells: [&str; 4]| {
+        d.columns(
+            11.0,
+            &[
+                (cols[0], cells[0]),
+                (cols[1], cells[1]),
+                (cols[2], cells[2]),
+                (cols[3], cells[3]),
+            ],
+        );
+    };
+    row(&mut d, ["日期", "服务内容", "地点", "时长（小时）"]);
+    for r in &c.records {
+        let hours = format!("{:.1}", r.hours);
+        let content = if r.correction {
+            format!("{}（更正）", r.content)
+        } else {
+            r.content.clone()
+        };
+        row(
+            &mut d,
+            [
+                &r.date,
+                &content,
+                r.place.as_deref().unwrap_or_default(),
+                &hours,
+            ],
+        );
+    }
+    d.gap(12.0);
+    d.line(0.0, 12.0, &format!("出具单位：{}", c.issuer));
+    let or_blank = |s: &Option<String>| s.clone().unwrap_or_else(|| "＿＿＿＿".to_owned());
+    d.line(
+        0.0,
+        12.0,
+        &format!(
+            "负责人：{}　　经办人：{}　　联系方式：{}",
+            or_blank(&c.person_in_charge),
+            or_blank(&c.handler),
+            or_blank(&c.contact)
+        ),
+    );
+    d.line(
+        0.0,
+        12.0,
+        &format!("出具日期：{}", &c.issued_at[..10.min(c.issued_at.len())]),
+    );
+    d.line(
+        0.0,
+        12.0,
+        &format!("证明编号：{}　　核验码：{}", c.number, c.check_code),
+    );
+    d.line(0.0, 10.0, &format!("核验：{origin}{}", c.verify_url));
+    d.finish(&format!("志愿服务证明 {}", c.number))
 }
 
 #[derive(Deserialize)]

@@ -5,7 +5,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use jiff::tz::TimeZone;
 use uuid::Uuid;
-use workflow_core::directory::{Branch, DirectoryFile, Partner, Person, Post, Team, TimeBank};
+use workflow_core::directory::{
+    Branch, Community, DirectoryFile, Partner, Person, Post, Team, TimeBank,
+};
 use workflow_core::store::StoreError;
 
 use super::rows::{self, LinkRow, Rows};
@@ -67,6 +69,15 @@ fn assemble(rows: &Rows, zone: &TimeZone) -> DirectoryFile {
             .map(|p| Post {
                 name: p.name.clone(),
                 community: path(Some(p.community_id)).unwrap_or_default(),
+            })
+            .collect(),
+        communities: rows
+            .communities
+            .iter()
+            .map(|c| Community {
+                path: path(Some(c.community_id)).unwrap_or_default(),
+                person_in_charge: c.person_in_charge.clone(),
+                phone: c.phone.clone(),
             })
             .collect(),
         time_banks: rows

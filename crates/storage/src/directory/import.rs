@@ -78,6 +78,7 @@ fn plan(d: &DirectoryFile, rows: &Rows, zone: &TimeZone) -> Result<Plan, StoreEr
         d.posts.iter().map(|p| (units[&p.community], &p.name)),
         &rows.posts,
     );
+    plan.communities(d, rows, &units);
     plan.time_banks(d, rows, &units);
     let people = plan.people(d, rows, zone, &units, &branches, &partners);
     plan.teams(&d.teams, rows, &units, &people)?;
@@ -209,6 +210,29 @@ impl Plan {
                 community,
             }));
         true
+    }
+
+    /// What communities' documents name of them: set to the file's.
+    fn communities(&mut self, d: &DirectoryFile, rows: &Rows, units: &HashMap<String, Uuid>) {
+        for c in &d.communities {
+            let community = units[&c.path];
+            let found = rows
+                .communities
+                .iter()
+                .find(|r| r.community_id == community);
+            match found {
+                Some(r) if (&r.person_in_charge, &r.phone) == (&c.person_in_charge, &c.phone) => {
+                    continue;
+                }
+                Some(_) => self.applied.updated += 1,
+                None => self.applied.created += 1,
+            }
+            self.writes.push(Write::CommunityDetails {
+                community,
+                person_in_charge: c.person_in_charge.clone(),
+                phone: c.phone.clone(),
+            });
+        }
     }
 
     /// Time banks: opened, or their caps set to the file's.

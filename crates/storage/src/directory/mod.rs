@@ -204,6 +204,38 @@ impl SqlStore {
         Ok(id)
     }
 
+    /// What a community's documents name of it: who is in charge, the office's number.
+    pub async fn community_details(
+        &self,
+        community: Uuid,
+    ) -> Result<(Option<String>, Option<String>), StoreError> {
+        let row: Option<(Option<String>, Option<String>)> = with_reader!(self, pool, {
+            sqlx::query_as(
+                "SELECT person_in_charge, phone FROM community_details WHERE community_id = $1",
+            )
+            .bind(community)
+            .fetch_optional(pool)
+            .await
+            .map_err(from_sqlx)?
+        });
+        Ok(row.unwrap_or_default())
+    }
+
+    /// Sets what a community's documents name of it.
+    pub async fn set_community_details(
+        &self,
+        community: Uuid,
+        person_in_charge: Option<String>,
+        phone: Option<String>,
+    ) -> Result<(), StoreError> {
+        self.write_directory(&[Write::CommunityDetails {
+            community,
+            person_in_charge,
+            phone,
+        }])
+        .await
+    }
+
     /// Opens a community's time bank (时间银行), or sets its caps.
     pub async fn open_time_bank(
         &self,

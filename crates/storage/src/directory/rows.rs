@@ -46,6 +46,14 @@ pub(super) struct PersonRow {
     pub active: bool,
 }
 
+/// What a community's documents name of it.
+#[derive(FromRow)]
+pub(super) struct CommunityRow {
+    pub community_id: Uuid,
+    pub person_in_charge: Option<String>,
+    pub phone: Option<String>,
+}
+
 /// A community's time bank and its caps.
 #[derive(FromRow)]
 pub(super) struct TimeBankRow {
@@ -70,6 +78,7 @@ pub(super) struct Rows {
     pub branch_areas: Vec<LinkRow>,
     pub partners: Vec<NamedRow>,
     pub posts: Vec<NamedRow>,
+    pub communities: Vec<CommunityRow>,
     pub time_banks: Vec<TimeBankRow>,
     pub people: Vec<PersonRow>,
     pub teams: Vec<TeamRow>,
@@ -88,6 +97,7 @@ where
     for<'r> PersonRow: FromRow<'r, DB::Row>,
     for<'r> TeamRow: FromRow<'r, DB::Row>,
     for<'r> TimeBankRow: FromRow<'r, DB::Row>,
+    for<'r> CommunityRow: FromRow<'r, DB::Row>,
 {
     Ok(Rows {
         units: sqlx::query_as("SELECT id, parent_id, kind, name FROM org_units")
@@ -109,6 +119,11 @@ where
         posts: sqlx::query_as("SELECT id, community_id, name FROM posts ORDER BY name, id")
             .fetch_all(&mut **tx)
             .await?,
+        communities: sqlx::query_as(
+            "SELECT community_id, person_in_charge, phone FROM community_details ORDER BY community_id",
+        )
+        .fetch_all(&mut **tx)
+        .await?,
         time_banks: sqlx::query_as(
             "SELECT community_id, daily_cap_minutes, account_cap_minutes FROM time_banks \
              ORDER BY community_id",

@@ -40,6 +40,12 @@ pub(super) enum Write {
         community: Uuid,
     },
     Person(Box<PersonWrite>),
+    /// What a community's documents name of it, set.
+    CommunityDetails {
+        community: Uuid,
+        person_in_charge: Option<String>,
+        phone: Option<String>,
+    },
     /// A community's time bank, opened or its caps changed.
     TimeBank {
         community: Uuid,
@@ -181,6 +187,23 @@ where
             q.push(")");
         }
         Write::Person(p) => push_person(q, p, now),
+        Write::CommunityDetails {
+            community,
+            person_in_charge,
+            phone,
+        } => {
+            q.push(
+                "INSERT INTO community_details (community_id, person_in_charge, phone) VALUES (",
+            );
+            let mut v = q.separated(", ");
+            v.push_bind(*community)
+                .push_bind(person_in_charge.as_deref())
+                .push_bind(phone.as_deref());
+            q.push(
+                ") ON CONFLICT (community_id) DO UPDATE SET person_in_charge = excluded.person_in_charge, \
+                 phone = excluded.phone",
+            );
+        }
         Write::TimeBank {
             community,
             daily_cap_minutes,

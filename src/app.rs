@@ -16,7 +16,7 @@ use workflow_core::{Catalog, Engine};
 
 use crate::runtime::delivery::{self, DeliveryConfig, Webhooks};
 use crate::runtime::timers::{self, WorkerConfig};
-use crate::runtime::{SystemClock, Wakeup, relay, retention, webhooks};
+use crate::runtime::{SystemClock, Wakeup, expiry, relay, retention, webhooks};
 
 /// What a server is built from, beside its database. [`Config::new`] gives what
 /// `linli serve` runs with unless told otherwise.
@@ -156,6 +156,11 @@ impl App {
             self.store.clone(),
             self.clock.clone(),
             self.retention,
+            shutdown.clone(),
+        ));
+        tasks.push(expiry::spawn(
+            self.store.clone(),
+            self.clock.clone(),
             shutdown.clone(),
         ));
         tasks.extend(relay::spawn_outbox_listener(

@@ -8,6 +8,8 @@ CREATE TABLE time_banks (
     community_id UUID PRIMARY KEY,
     daily_cap_minutes BIGINT,
     account_cap_minutes BIGINT,
+    -- Hours deposited longer ago than this and still unspent expire (none: never).
+    expire_after_days BIGINT,
     created_at_us BIGINT NOT NULL
 );
 

@@ -201,6 +201,7 @@ pub async fn seed(store: &SqlStore) -> Result<Demo, StoreError> {
             workflow_core::time_bank::Policy {
                 daily_cap_minutes: Some(2 * 60),
                 account_cap_minutes: Some(600 * 60),
+                expire_after_days: None,
             },
         )
         .await?;

@@ -156,18 +156,20 @@ pub struct LedgerCheck {
 impl SqlStore {
     /// The time bank of a community, if it runs one.
     pub async fn time_bank_of(&self, community: Uuid) -> Result<Option<Policy>, StoreError> {
-        let row: Option<(Option<i64>, Option<i64>)> = with_reader!(self, pool, {
+        let row: Option<(Option<i64>, Option<i64>, Option<i64>)> = with_reader!(self, pool, {
             sqlx::query_as(
-                "SELECT daily_cap_minutes, account_cap_minutes FROM time_banks WHERE community_id = $1",
+                "SELECT daily_cap_minutes, account_cap_minutes, expire_after_days FROM time_banks \
+                 WHERE community_id = $1",
             )
             .bind(community)
             .fetch_optional(pool)
             .await
             .map_err(from_sqlx)?
         });
-        Ok(row.map(|(daily, account)| Policy {
+        Ok(row.map(|(daily, account, expire)| Policy {
             daily_cap_minutes: daily,
             account_cap_minutes: account,
+            expire_after_days: expire,
         }))
     }
 
@@ -285,6 +287,60 @@ impl SqlStore {
                 lines,
             })
         })
+    }
+
+    /// Expires, in every bank that expires hours, what each person's account holds of hours
+    /// that came in before the bank's cutoff and are still unspent (oldest spent first:
+    /// [`workflow_core::time_bank::expiring`]). Each person's expiry is a movement of its own;
+    /// one that meets a balance spent meanwhile is left for the next run. How many expired.
+    pub async fn expire_time(&self, now: Timestamp) -> Result<u64, StoreError> {
+        let banks: Vec<(Uuid, i64)> = with_reader!(self, pool, {
+            sqlx::query_as(
+                "SELECT community_id, expire_after_days FROM time_banks \
+                 WHERE expire_after_days IS NOT NULL",
+            )
+            .fetch_all(pool)
+            .await
+            .map_err(from_sqlx)?
+        });
+        let mut expired = 0;
+        for (community, days) in banks {
+            let cutoff = now - jiff::SignedDuration::from_hours(24 * days);
+            // Per person of the bank with hours: what came in before the cutoff, what went out.
+            let accounts: Vec<(Uuid, i64, Option<i64>, Option<i64>)> = with_reader!(self, pool, {
+                sqlx::query_as(
+                    "SELECT a.owner_id, a.minutes, \
+                     CAST(SUM(CASE WHEN e.minutes > 0 AND e.at_us < $2 THEN e.minutes ELSE 0 END) AS BIGINT), \
+                     CAST(SUM(CASE WHEN e.minutes < 0 THEN -e.minutes ELSE 0 END) AS BIGINT) \
+                     FROM time_accounts a JOIN time_entries e \
+                       ON e.account_kind = 'person' AND e.account_owner = a.owner_id \
+                     WHERE a.kind = 'person' AND a.community_id = $1 AND a.minutes > 0 \
+                     GROUP BY a.owner_id, a.minutes",
+                )
+                .bind(community)
+                .bind(us(cutoff))
+                .fetch_all(pool)
+                .await
+                .map_err(from_sqlx)?
+            });
+            for (person, balance, old_in, out) in accounts {
+                let minutes = workflow_core::time_bank::expiring(
+                    old_in.unwrap_or(0),
+                    out.unwrap_or(0),
+                    balance,
+                );
+                if minutes == 0 {
+                    continue;
+                }
+                let m = workflow_core::time_bank::expire(community, person, minutes);
+                match self.move_time(&[m], now, &Why::default()).await {
+                    Ok(()) => expired += 1,
+                    Err(StoreError::NotEnoughHours { .. }) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(expired)
     }
 
     /// Records that `relative` is `person`'s relative, as the community office confirmed.

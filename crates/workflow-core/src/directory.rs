@@ -76,6 +76,7 @@ struct RawTimeBank {
     community: S,
     daily_cap_hours: Option<Spanned<f64>>,
     account_cap_hours: Option<Spanned<f64>>,
+    expire_after_days: Option<Spanned<i64>>,
 }
 
 /// A thing named within a community: a partner unit, a post.
@@ -176,6 +177,9 @@ pub struct TimeBank {
     pub daily_cap_hours: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub account_cap_hours: Option<f64>,
+    /// Hours unspent this many days after they came in expire; none: never.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expire_after_days: Option<i64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -439,9 +443,19 @@ impl Checker<'_> {
             }
             Some(hours)
         };
+        let daily_cap_hours = cap(&b.daily_cap_hours);
+        let account_cap_hours = cap(&b.account_cap_hours);
+        let expire_after_days = match &b.expire_after_days {
+            Some(d) if !(1..=36_500).contains(d.get_ref()) => {
+                self.err(d.span(), "expire_after_days is 1 to 36500".to_owned());
+                None
+            }
+            d => d.as_ref().map(|d| *d.get_ref()),
+        };
         Some(TimeBank {
-            daily_cap_hours: cap(&b.daily_cap_hours),
-            account_cap_hours: cap(&b.account_cap_hours),
+            daily_cap_hours,
+            account_cap_hours,
+            expire_after_days,
             community,
         })
     }

@@ -23,6 +23,8 @@ pub struct Policy {
     /// The most one account holds; deposits beyond it go to the community's pool (Nanjing:
     /// 1,500 hours).
     pub account_cap_minutes: Option<i64>,
+    /// Hours that came in longer ago than this and are still unspent expire; none: never.
+    pub expire_after_days: Option<i64>,
 }
 
 /// An account of the ledger.
@@ -89,10 +91,12 @@ pub enum Kind {
     Donate,
     /// From the pool, by the community office.
     Grant,
+    /// Unspent past the bank's expiry: back to the issue account.
+    Expire,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 8] = [
+    pub const ALL: [Kind; 9] = [
         Kind::Deposit,
         Kind::Excess,
         Kind::Hold,
@@ -101,6 +105,7 @@ impl Kind {
         Kind::Transfer,
         Kind::Donate,
         Kind::Grant,
+        Kind::Expire,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -113,6 +118,7 @@ impl Kind {
             Kind::Transfer => "transfer",
             Kind::Donate => "donate",
             Kind::Grant => "grant",
+            Kind::Expire => "expire",
         }
     }
 
@@ -201,6 +207,25 @@ pub fn grant(community: Uuid, resident: Uuid, minutes: i64) -> Movement {
         community,
         from: Account::Pool(community),
         to: Account::Person(resident),
+        minutes,
+        ticket: None,
+    }
+}
+
+/// What of an account expires: spending takes the oldest hours first, so of the hours that came
+/// in before the cutoff (`old_in`), what all that went out since it opened (`out`) has not
+/// used up is still there, and old. Never more than the balance.
+pub fn expiring(old_in: i64, out: i64, balance: i64) -> i64 {
+    (old_in - out).clamp(0, balance.max(0))
+}
+
+/// A person's expired hours, retired to the community's issue account.
+pub fn expire(community: Uuid, person: Uuid, minutes: i64) -> Movement {
+    Movement {
+        kind: Kind::Expire,
+        community,
+        from: Account::Person(person),
+        to: Account::Issue(community),
         minutes,
         ticket: None,
     }
@@ -295,6 +320,7 @@ mod tests {
         let policy = Policy {
             daily_cap_minutes: Some(120),
             account_cap_minutes: Some(600),
+            expire_after_days: None,
         };
         let fresh = State::default();
         assert_eq!(deposit(&policy, &fresh, 90), (90, 0));
@@ -317,6 +343,15 @@ mod tests {
             "the rest to the pool"
         );
         assert_eq!(deposit(&Policy::default(), &full, 60), (60, 0));
+    }
+
+    #[test]
+    fn the_oldest_hours_are_spent_first_and_what_is_left_of_them_expires() {
+        // 10 h in long ago, 4 h in lately; 6 h spent: 4 of the old are left, and expire.
+        assert_eq!(expiring(600, 360, 480), 240);
+        // Spent more than came in long ago: nothing old is left.
+        assert_eq!(expiring(600, 700, 300), 0);
+        assert_eq!(expiring(600, 0, 100), 100, "never more than the balance");
     }
 
     #[test]

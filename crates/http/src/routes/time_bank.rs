@@ -41,7 +41,7 @@ fn hours(h: f64) -> f64 {
 
 #[derive(Serialize, ToSchema)]
 pub struct LineView {
-    /// `deposit`, `excess`, `hold`, `pay`, `release`, `transfer`, `donate` or `grant`.
+    /// `deposit`, `excess`, `hold`, `pay`, `release`, `transfer`, `donate`, `grant` or `expire`.
     pub kind: String,
     /// Into the account (above zero) or out of it.
     pub hours: f64,

@@ -87,6 +87,7 @@ fn assemble(rows: &Rows, zone: &TimeZone) -> DirectoryFile {
                 community: path(Some(b.community_id)).unwrap_or_default(),
                 daily_cap_hours: b.daily_cap_minutes.map(|m| m as f64 / 60.0),
                 account_cap_hours: b.account_cap_minutes.map(|m| m as f64 / 60.0),
+                expire_after_days: b.expire_after_days,
             })
             .collect(),
         people: rows

@@ -241,9 +241,16 @@ impl Plan {
         for b in &d.time_banks {
             let community = units[&b.community];
             let (daily, account) = (minutes(b.daily_cap_hours), minutes(b.account_cap_hours));
+            let expire = b.expire_after_days;
             let found = rows.time_banks.iter().find(|r| r.community_id == community);
             match found {
-                Some(r) if (r.daily_cap_minutes, r.account_cap_minutes) == (daily, account) => {
+                Some(r)
+                    if (
+                        r.daily_cap_minutes,
+                        r.account_cap_minutes,
+                        r.expire_after_days,
+                    ) == (daily, account, expire) =>
+                {
                     continue;
                 }
                 Some(_) => self.applied.updated += 1,
@@ -253,6 +260,7 @@ impl Plan {
                 community,
                 daily_cap_minutes: daily,
                 account_cap_minutes: account,
+                expire_after_days: expire,
             });
         }
     }

@@ -251,6 +251,7 @@ impl SqlStore {
             community,
             daily_cap_minutes: policy.daily_cap_minutes,
             account_cap_minutes: policy.account_cap_minutes,
+            expire_after_days: policy.expire_after_days,
         }])
         .await
     }

@@ -60,6 +60,7 @@ pub(super) struct TimeBankRow {
     pub community_id: Uuid,
     pub daily_cap_minutes: Option<i64>,
     pub account_cap_minutes: Option<i64>,
+    pub expire_after_days: Option<i64>,
 }
 
 #[derive(FromRow)]
@@ -125,7 +126,7 @@ where
         .fetch_all(&mut **tx)
         .await?,
         time_banks: sqlx::query_as(
-            "SELECT community_id, daily_cap_minutes, account_cap_minutes FROM time_banks \
+            "SELECT community_id, daily_cap_minutes, account_cap_minutes, expire_after_days FROM time_banks \
              ORDER BY community_id",
         )
         .fetch_all(&mut **tx)

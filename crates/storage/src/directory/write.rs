@@ -51,6 +51,7 @@ pub(super) enum Write {
         community: Uuid,
         daily_cap_minutes: Option<i64>,
         account_cap_minutes: Option<i64>,
+        expire_after_days: Option<i64>,
     },
     Team {
         new: bool,
@@ -208,18 +209,22 @@ where
             community,
             daily_cap_minutes,
             account_cap_minutes,
+            expire_after_days,
         } => {
             q.push(
-                "INSERT INTO time_banks (community_id, daily_cap_minutes, account_cap_minutes, created_at_us) VALUES (",
+                "INSERT INTO time_banks (community_id, daily_cap_minutes, account_cap_minutes, \
+                 expire_after_days, created_at_us) VALUES (",
             );
             let mut v = q.separated(", ");
             v.push_bind(*community)
                 .push_bind(*daily_cap_minutes)
                 .push_bind(*account_cap_minutes)
+                .push_bind(*expire_after_days)
                 .push_bind(now);
             q.push(
                 ") ON CONFLICT (community_id) DO UPDATE SET daily_cap_minutes = excluded.daily_cap_minutes, \
-                 account_cap_minutes = excluded.account_cap_minutes",
+                 account_cap_minutes = excluded.account_cap_minutes, \
+                 expire_after_days = excluded.expire_after_days",
             );
         }
         Write::Team {

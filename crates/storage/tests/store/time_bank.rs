@@ -204,7 +204,79 @@ async fn two_payments_from_one_balance_at_once_never_overdraw_it(s: SqlStore) {
     assert!(check.problems.is_empty(), "{:?}", check.problems);
 }
 
+async fn unspent_hours_expire_oldest_first_where_the_bank_says(s: SqlStore) {
+    let street = s.create_org_unit("street", "到期街道", None).await.unwrap();
+    let community = s
+        .create_org_unit("community", "到期社区", Some(street))
+        .await
+        .unwrap();
+    let policy = workflow_core::time_bank::Policy {
+        expire_after_days: Some(365),
+        ..Default::default()
+    };
+    s.open_time_bank(community, policy).await.unwrap();
+    let now = jiff::Timestamp::now();
+    let days_ago = |d: i64| now - jiff::SignedDuration::from_hours(24 * d);
+    let person = Uuid::now_v7();
+    let me = Account::Person(person);
+    let m = |kind, from, to, minutes| Movement {
+        kind,
+        community,
+        from,
+        to,
+        minutes,
+        ticket: None,
+    };
+    for (at, mv) in [
+        // 10 hours long ago, 4 lately; then 6 spent: the oldest first.
+        (
+            days_ago(400),
+            m(Kind::Deposit, Account::Issue(community), me, 600),
+        ),
+        (
+            days_ago(10),
+            m(Kind::Deposit, Account::Issue(community), me, 240),
+        ),
+        (
+            days_ago(5),
+            m(Kind::Donate, me, Account::Pool(community), 360),
+        ),
+    ] {
+        s.move_time(&[mv], at, &Why::default()).await.unwrap();
+    }
+    assert_eq!(s.expire_time(now).await.unwrap(), 1);
+    assert_eq!(
+        s.balance(me).await.unwrap(),
+        240,
+        "the 4 old hours left expired"
+    );
+    assert_eq!(s.expire_time(now).await.unwrap(), 0, "once");
+    let book = s.passbook(person).await.unwrap();
+    assert_eq!(
+        (book.lines[0].kind, book.lines[0].minutes),
+        (Kind::Expire, -240)
+    );
+    // A bank that says nothing of expiry never expires anything.
+    let other = s
+        .create_org_unit("community", "不到期社区", Some(street))
+        .await
+        .unwrap();
+    s.open_time_bank(other, Default::default()).await.unwrap();
+    let them = Account::Person(Uuid::now_v7());
+    let long_ago = Movement {
+        community: other,
+        ..m(Kind::Deposit, Account::Issue(other), them, 600)
+    };
+    s.move_time(&[long_ago], days_ago(4000), &Why::default())
+        .await
+        .unwrap();
+    assert_eq!(s.expire_time(now).await.unwrap(), 0);
+    let check = s.check_time_ledger().await.unwrap();
+    assert!(check.problems.is_empty(), "{:?}", check.problems);
+}
+
 backends! {
+    unspent_hours_expire_oldest_first_where_the_bank_says,
     random_movements_keep_the_ledger_balanced,
     two_payments_from_one_balance_at_once_never_overdraw_it,
 }

@@ -213,6 +213,8 @@ async fn candidates_are_ranked_with_reasons(app: TestApp) {
 }
 
 async fn auto_dispatch_moves_on_after_declines_and_expiry_then_hands_back(app: TestApp) {
+    // A working morning: the dispatch expiry counts office time, which does not pass at night.
+    app.at("2026-11-23T09:00");
     let building = app.demo.hehuatang_building;
     // Ranked: A (skill, same building), then B and C (skill; B before C by name).
     let (a, a_token) = member(&app, "A 跑腿", &["errand"], Some(building)).await;

@@ -64,6 +64,48 @@ async fn a_volunteer_has_records_and_a_certificate_anyone_can_verify(app: TestAp
         "{text}"
     );
     assert_eq!(text.lines().count(), 3, "a header and two records: {text}");
+    // Both were reported done the moment they were taken, an hour each: flagged for the branch.
+    for rec in records {
+        assert_eq!(
+            (rec["held_hours"].as_f64(), rec["flagged"].as_bool()),
+            (Some(0.0), Some(true)),
+            "{rec}"
+        );
+    }
+    // Work that took its time is not.
+    app.at("2026-12-02T09:00");
+    let t = app.submit("resident", "repair", "窗户关不上").await;
+    let id = app.demo.user("member").id;
+    for (who, action, body) in [
+        ("secretary", "triage", Value::Null),
+        ("secretary", "dispatch", json!({"assignee": id})),
+        ("member", "accept", Value::Null),
+        ("member", "start", Value::Null),
+    ] {
+        assert_eq!(app.act(who, &t, action, body).await.status, StatusCode::OK);
+    }
+    app.at("2026-12-02T11:00");
+    for (who, action, body) in [
+        ("member", "complete", json!({"hours": 1.5})),
+        ("resident", "confirm", json!({"rating": 5})),
+    ] {
+        assert_eq!(app.act(who, &t, action, body).await.status, StatusCode::OK);
+    }
+    let r = app
+        .get(
+            "secretary",
+            &format!("/api/v1/members/{member}/records?from=2026-12-01&to=2026-12-03"),
+        )
+        .await;
+    assert_eq!(
+        (
+            r.body[0]["held_hours"].as_f64(),
+            r.body[0]["flagged"].as_bool()
+        ),
+        (Some(2.0), Some(false)),
+        "{:?}",
+        r.body
+    );
 
     // Who may issue one: the volunteer and their office; nobody else learns anything.
     let body = json!({"from": "2026-11-01", "to": "2026-11-30", "id_type": "resident_id", "id_number": ID});

@@ -55,25 +55,40 @@ pub enum Doubt {
     },
 }
 
-/// When `person` took the request (their first action on it after it was last given to
-/// them) and when they last reported service time on it, if they did both.
+/// When `person` last reported service time on the request, and when they took it for that
+/// (their first action on it after it was last given to them before the report), if they did
+/// both. What came after the report (the resident's confirmation) does not move it.
 pub fn work_span(events: &[Event], person: Uuid) -> Option<(Timestamp, Timestamp)> {
-    let given = events.iter().rposition(|e| {
+    // The last report of service time by the person, and what came before it: events after
+    // it (the resident's confirmation, a later note) do not move the span.
+    let reported = events.iter().rposition(|e| match &e.kind {
+        EventKind::Transitioned { data, .. } => {
+            e.actor.id == Some(person) && data.service_minutes.is_some()
+        }
+        _ => false,
+    })?;
+    let before = &events[..=reported];
+    let given = before.iter().rposition(|e| {
         matches!(&e.kind, EventKind::Transitioned { assignee_after, .. }
             if assignee_after.and_then(|a| a.person()) == Some(person))
             && e.actor.id != Some(person)
     });
-    let since = &events[given.map_or(0, |i| i + 1)..];
+    let since = &before[given.map_or(0, |i| i + 1)..];
     let taken = since.iter().find(|e| e.actor.id == Some(person))?.at;
-    let reported = events.iter().rev().find_map(|e| match &e.kind {
-        EventKind::Transitioned { data, .. }
-            if e.actor.id == Some(person) && data.service_minutes.is_some() =>
-        {
-            Some(e.at)
-        }
-        _ => None,
-    })?;
+    let reported = events[reported].at;
     (reported >= taken).then_some((taken, reported))
+}
+
+/// More service time reported than passed between taking the request and reporting it done
+/// (travel is not service time, so it cannot be more): the doubt, if so. Records of service
+/// carry it for the branch whatever a workflow's rule says (民政部令第67号: a record is true);
+/// a rule's `question_under` also tells the branch when the credit is made.
+pub fn beyond_held(reported_minutes: u32, span: (Timestamp, Timestamp)) -> Option<Doubt> {
+    let held_minutes = span.1.duration_since(span.0).as_secs() / 60;
+    (i64::from(reported_minutes) > held_minutes).then_some(Doubt::BeyondHeld {
+        reported_minutes,
+        held_minutes,
+    })
 }
 
 /// The credit the rule allows, given what the holder earned earlier today, and the doubts
@@ -85,13 +100,7 @@ pub fn assess(rule: &CreditRule, credit: Credit, cx: &CreditContext) -> (Credit,
         if held < under {
             doubts.push(Doubt::Fast { secs: held });
         }
-        let held_minutes = held / 60;
-        if i64::from(credit.minutes) > held_minutes {
-            doubts.push(Doubt::BeyondHeld {
-                reported_minutes: credit.minutes,
-                held_minutes,
-            });
-        }
+        doubts.extend(beyond_held(credit.minutes, (taken, reported)));
     }
     let left = |cap: Option<i64>, earned: i64, would: i64| {
         cap.map_or(would, |cap| would.min((cap - earned).max(0)))

@@ -18,6 +18,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 use workflow_core::certificate::{ID_KINDS, check_id, codes};
+use workflow_core::store::Store;
 
 use crate::AppState;
 use crate::auth::{Caller, access_record};
@@ -71,6 +72,37 @@ pub struct RecordView {
     pub correction: bool,
     pub corrects: Option<Uuid>,
     pub reason: Option<String>,
+    /// The time between the volunteer taking the request and reporting it done, in hours,
+    /// where its history shows both.
+    pub held_hours: Option<f64>,
+    /// More hours reported than that (travel is not service time): for the branch to look at.
+    pub flagged: bool,
+}
+
+/// A volunteer's records as views, each piece of work checked against its request's own
+/// times ([`workflow_core::credit::beyond_held`]).
+async fn record_views(
+    state: &AppState,
+    person: Uuid,
+    records: Vec<ServiceRecord>,
+) -> ApiResult<Vec<RecordView>> {
+    let mut out = Vec::with_capacity(records.len());
+    for r in records {
+        let span = if r.entry.is_correction() {
+            None
+        } else {
+            let events = state.store.events(r.entry.ticket_id).await?;
+            workflow_core::credit::work_span(&events, person)
+        };
+        let minutes = u32::try_from(r.entry.minutes).unwrap_or(0);
+        let mut view = record_view(state, r);
+        view.held_hours =
+            span.map(|(taken, done)| done.duration_since(taken).as_secs() as f64 / 3600.0);
+        view.flagged =
+            span.is_some_and(|s| workflow_core::credit::beyond_held(minutes, s).is_some());
+        out.push(view);
+    }
+    Ok(out)
 }
 
 fn record_view(state: &AppState, r: ServiceRecord) -> RecordView {
@@ -90,6 +122,8 @@ fn record_view(state: &AppState, r: ServiceRecord) -> RecordView {
         correction: e.is_correction(),
         corrects: e.corrects,
         reason: e.reason,
+        held_hours: None,
+        flagged: false,
     }
 }
 
@@ -112,13 +146,7 @@ async fn records(
 ) -> ApiResult<Response> {
     ledger_access(&state, &caller, id).await?;
     let p = period(&state, q.from.as_deref(), q.to.as_deref())?;
-    let views: Vec<RecordView> = state
-        .store
-        .service_records(id, p)
-        .await?
-        .into_iter()
-        .map(|r| record_view(&state, r))
-        .collect();
+    let views = record_views(&state, id, state.store.service_records(id, p).await?).await?;
     Ok(match q.format.as_deref() {
         None | Some("json") => axum::Json(views).into_response(),
         Some("csv") => {
@@ -143,11 +171,11 @@ async fn records(
 fn csv(records: &[RecordView], volunteer: Uuid, name: &str) -> impl IntoResponse {
     let field = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
     let mut out = String::from(
-        "\u{feff}volunteer_id,volunteer_name,date,content,hours,place,organiser,rating,record_id,correction,corrects,reason\r\n",
+        "\u{feff}volunteer_id,volunteer_name,date,content,hours,place,organiser,rating,record_id,correction,corrects,reason,held_hours,flagged\r\n",
     );
     for r in records {
         out.push_str(&format!(
-            "{volunteer},{},{},{},{:.2},{},{},{},{},{},{},{}\r\n",
+            "{volunteer},{},{},{},{:.2},{},{},{},{},{},{},{},{},{}\r\n",
             field(name),
             r.date,
             field(&r.content),
@@ -159,6 +187,8 @@ fn csv(records: &[RecordView], volunteer: Uuid, name: &str) -> impl IntoResponse
             r.correction,
             r.corrects.map(|c| c.to_string()).unwrap_or_default(),
             field(r.reason.as_deref().unwrap_or_default()),
+            r.held_hours.map(|h| format!("{h:.2}")).unwrap_or_default(),
+            r.flagged,
         ));
     }
     (
@@ -242,13 +272,8 @@ pub(crate) fn days(state: &AppState, from: &str, to: &str) -> ApiResult<Period> 
 
 async fn view(state: &AppState, c: Certificate) -> ApiResult<CertificateView> {
     let p = days(state, &c.from_day, &c.to_day)?;
-    let records = state
-        .store
-        .service_records(c.person_id, p)
-        .await?
-        .into_iter()
-        .map(|r| record_view(state, r))
-        .collect();
+    let records = state.store.service_records(c.person_id, p).await?;
+    let records = record_views(state, c.person_id, records).await?;
     Ok(CertificateView {
         verify_url: format!("/verify/{}?code={}", c.number, c.check_code),
         id_type: ID_KINDS

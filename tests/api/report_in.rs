@@ -279,6 +279,21 @@ async fn a_quarter_of_reporting_in_ends_in_signed_feedback_sheets(app: TestApp) 
     );
     let r = app.post("community", &sign, body).await;
     assert_eq!(r.status, StatusCode::CONFLICT);
+    let audit = app.get("admin", "/api/v1/admin/audit").await;
+    let signing: Vec<&Value> = audit
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["kind"] == "feedback_sheet")
+        .collect();
+    assert_eq!(
+        signing.len(),
+        1,
+        "the sign-off is recorded once: {:?}",
+        audit.body
+    );
+    assert!(signing[0]["detail"].as_str().unwrap().contains(&number));
     // A correction after the sign-off, in the quarter still, does not change the signed
     // sheet; work after the quarter is on none of its sheets.
     app.at("2026-09-30T14:00");

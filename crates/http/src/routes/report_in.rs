@@ -783,6 +783,7 @@ async fn sign_sheet(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<Uuid>,
+    parts: Parts,
     Body(b): Body<SignBody>,
 ) -> ApiResult<(StatusCode, axum::Json<SignedView>)> {
     community(&state, id).await?;
@@ -839,6 +840,18 @@ async fn sign_sheet(
             ),
             other => other.into(),
         })?;
+    state
+        .store
+        .record(&storage::audit::AuditRecord {
+            actor: Some(caller.principal.id),
+            community: Some(id),
+            detail: format!(
+                "feedback sheet {} for {} ({} to {})",
+                signed.number, signed.sheet.work_unit, signed.from_day, signed.to_day
+            ),
+            ..crate::auth::access_record(&state, &parts, "feedback_sheet")
+        })
+        .await?;
     tracing::info!(sheet = %signed.number, by = %caller.principal.id, "feedback sheet signed");
     let read_url = format!("/feedback/{}?code={check_code}", signed.number);
     Ok((

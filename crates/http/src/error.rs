@@ -242,6 +242,11 @@ impl ApiError {
         ApiError::rejected(Code::InvalidQuery, detail)
     }
 
+    /// A `format` the route does not serve (400); `served`: the ones it does, in words.
+    pub fn unknown_format(asked: &str, served: &str) -> Self {
+        ApiError::invalid_query(format!("format is {served}, not {asked:?}"))
+    }
+
     /// A field whose value is refused (422).
     pub fn invalid_field(detail: impl Into<String>) -> Self {
         ApiError::rejected(Code::InvalidField, detail)

@@ -452,3 +452,22 @@ pub fn event_view(e: Event) -> EventView {
         data,
     }
 }
+
+/// A page of the server's own with no script (a certificate's verification, a work unit's
+/// feedback sheet): its styles from the console, nothing else loaded, never framed.
+pub fn no_script_page(html: String) -> axum::response::Response {
+    use axum::http::header;
+    use axum::response::IntoResponse;
+    (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; style-src 'self'; base-uri 'none'; form-action 'none'; \
+                 frame-ancestors 'none'",
+            ),
+        ],
+        html,
+    )
+        .into_response()
+}

@@ -697,9 +697,7 @@ async fn feedback(
         None | Some("json") => axum::Json(view).into_response(),
         Some("csv") => csv(&view.sheets).into_response(),
         Some(other) => {
-            return Err(ApiError::invalid_query(format!(
-                "format is json or csv, not {other:?}"
-            )));
+            return Err(ApiError::unknown_format(other, "json or csv"));
         }
     })
 }
@@ -904,9 +902,7 @@ async fn signed_sheet(
         .into_response(),
         Some("csv") => csv(&[view]).into_response(),
         Some(other) => {
-            return Err(ApiError::invalid_query(format!(
-                "format is json or csv, not {other:?}"
-            )));
+            return Err(ApiError::unknown_format(other, "json or csv"));
         }
     })
 }
@@ -998,16 +994,5 @@ async fn work_unit_page(
         services = s.sheet.services,
         remark = escape(s.remark.as_str()),
     );
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-            (
-                header::CONTENT_SECURITY_POLICY,
-                "default-src 'none'; style-src 'self'; base-uri 'none'; form-action 'none'; \
-                 frame-ancestors 'none'",
-            ),
-        ],
-        html,
-    )
-        .into_response())
+    Ok(crate::views::no_script_page(html))
 }

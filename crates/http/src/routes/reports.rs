@@ -317,9 +317,7 @@ async fn stats(
         None | Some("json") => false,
         Some("csv") => true,
         Some(other) => {
-            return Err(ApiError::invalid_query(format!(
-                "format is json or csv, not {other:?}"
-            )));
+            return Err(ApiError::unknown_format(other, "json or csv"));
         }
     };
     let info = unit_for(&state, &caller, q.unit).await?;

@@ -159,9 +159,7 @@ async fn records(
             csv(&views, id, name.as_deref().unwrap_or_default()).into_response()
         }
         Some(other) => {
-            return Err(ApiError::invalid_query(format!(
-                "format is json or csv, not {other:?}"
-            )));
+            return Err(ApiError::unknown_format(other, "json or csv"));
         }
     })
 }
@@ -413,9 +411,7 @@ async fn certificate(
         )
             .into_response(),
         Some(other) => {
-            return Err(ApiError::invalid_query(format!(
-                "format is json or pdf, not {other:?}"
-            )));
+            return Err(ApiError::unknown_format(other, "json or pdf"));
         }
     })
 }
@@ -570,16 +566,5 @@ async fn verify_page(
         issuer = escape(v.issuer.as_str()),
         issued_on = v.issued_on,
     );
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-            (
-                header::CONTENT_SECURITY_POLICY,
-                "default-src 'none'; style-src 'self'; base-uri 'none'; form-action 'none'; \
-                 frame-ancestors 'none'",
-            ),
-        ],
-        html,
-    )
-        .into_response())
+    Ok(crate::views::no_script_page(html))
 }

@@ -13,7 +13,7 @@ use axum::routing::get;
 use quick_xml::escape::escape;
 use serde::{Deserialize, Serialize};
 use storage::feedback::SignedSheet;
-use storage::report_in::{Decision, ReportIn};
+use storage::report_in::{ReportIn, Verdict};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -293,7 +293,7 @@ async fn decide(
     if r.status != Status::Pending {
         return Err(decided_already());
     }
-    let d = Decision {
+    let d = Verdict {
         approve: b.approve,
         by: caller.principal.id,
         at: state.engine.now(),

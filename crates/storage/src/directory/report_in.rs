@@ -36,7 +36,7 @@ pub struct ReportIn {
 
 /// The office's decision on a report-in.
 #[derive(Clone, Debug)]
-pub struct Decision {
+pub struct Verdict {
     pub approve: bool,
     pub by: Uuid,
     pub at: Timestamp,
@@ -192,7 +192,7 @@ impl SqlStore {
     pub async fn decide_report_in(
         &self,
         r: &ReportIn,
-        d: &Decision,
+        d: &Verdict,
     ) -> Result<Option<Uuid>, StoreError> {
         let status = if d.approve {
             Status::Approved

@@ -133,6 +133,10 @@ async fn hours_given_are_banked_and_pay_for_help(app: TestApp) {
     let b = book(&app, "yunhe_resident").await;
     assert_eq!(balance(&b), 0.0);
     assert_eq!(b["holds"][0]["ticket_id"], paid.as_str());
+    let read = app
+        .get("yunhe_secretary", &format!("/api/v1/tickets/{paid}"))
+        .await;
+    assert_eq!(read.body["paid"], json!({"hours": 1.0, "state": "held"}));
     app.at("2026-11-24T09:00");
     worked(&app, &paid, "yunhe_member", 2.0).await;
     let helper = book(&app, "yunhe_member").await;
@@ -142,6 +146,10 @@ async fn hours_given_are_banked_and_pay_for_help(app: TestApp) {
         "the hours paid, not the 2 reported: {helper}"
     );
     assert_eq!(helper["lines"][0]["kind"], "pay");
+    let read = app
+        .get("yunhe_resident", &format!("/api/v1/tickets/{paid}"))
+        .await;
+    assert_eq!(read.body["paid"]["state"], "paid");
     assert_eq!(book(&app, "yunhe_resident").await["holds"], json!([]));
 
     // A transfer, only to a relative the office confirmed; a cancelled paid request gives back.
@@ -188,6 +196,15 @@ async fn hours_given_are_banked_and_pay_for_help(app: TestApp) {
     assert_eq!(
         (balance(&b), b["lines"][0]["kind"].as_str()),
         (0.5, Some("release"))
+    );
+    let read = app
+        .get("yunhe_resident", &format!("/api/v1/tickets/{t}"))
+        .await;
+    assert_eq!(read.body["paid"]["state"], "returned");
+    let listed = app.get("yunhe_resident", "/api/v1/tickets").await;
+    assert!(
+        listed.body["items"][0].get("paid").is_none(),
+        "lists do not read it"
     );
 
     // Two paid requests from one balance at once: one is taken, the other refused.

@@ -443,6 +443,7 @@ try {
   await grandpa.getByLabel(/用时间银行支付/).fill('1');
   await grandpa.getByRole('button', { name: '提交' }).click();
   await grandpa.locator('article.ticket .state').getByText('待受理').waitFor();
+  await grandpa.getByText('1 小时（已预留，办结后付给志愿者）').waitFor();
   await grandpa.getByRole('link', { name: '存折' }).click();
   await grandpa.getByRole('heading', { name: '已预留的时间' }).waitFor();
   await grandpa.locator('.figure .value', { hasText: /^0\.0$/ }).waitFor();

@@ -60,6 +60,7 @@ export async function detail(ctx, id) {
     [t('channel'), t(`ch_${ticket.channel}`) + (ticket.proxy_id ? ` · ${t('proxied')}` : '')],
     holderLine(ticket) ? [t('assignee'), holderLine(ticket) + (by?.due ? ` · ${t('by', { when: when(by.due) })}` : '')] : null,
     ticket.rating ? [t('rating'), '★'.repeat(ticket.rating)] : null,
+    ticket.paid ? [t('paidWith'), t(`paid_${ticket.paid.state}`, { n: ticket.paid.hours })] : null,
     ticket.extension ? [t('extensionAsked'), t('extensionPending', { d: duration(ticket.extension.by_secs), reason: ticket.extension.reason })] : null,
     ticket.follow_up ? [t('followUp'), ticket.follow_up.done_at ? t('followUpDone', { when: when(ticket.follow_up.done_at) }) : t('followUpDue')] : null,
     ticket.parent ? [t('mergedInto'), link(ticket.parent)] : null,

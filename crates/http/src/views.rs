@@ -161,6 +161,16 @@ pub struct TicketView {
     /// Co-handlers (协办) beside the holder, who leads (主办).
     pub co_handlers: Vec<CoHandlerView>,
     pub allowed_actions: Vec<ActionView>,
+    /// Paid with time bank hours (时间银行), on a request read on its own: how many, and
+    /// whether they are `held`, `paid` to its volunteer or `returned` to its resident.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub paid: Option<PaidView>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PaidView {
+    pub hours: f64,
+    pub state: &'static str,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -434,6 +444,7 @@ async fn view_one(
             })
             .collect(),
         allowed_actions: allowed,
+        paid: None,
     })
 }
 

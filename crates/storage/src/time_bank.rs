@@ -343,6 +343,34 @@ impl SqlStore {
         Ok(expired)
     }
 
+    /// What a request was paid with, if it was: the minutes set aside for it, and whether they
+    /// went to its volunteer (`pay`), back to its resident (`release`) or are still held.
+    pub async fn paid_for(&self, ticket: Uuid) -> Result<Option<(i64, Kind)>, StoreError> {
+        let rows: Vec<(String, Option<i64>)> = with_reader!(self, pool, {
+            sqlx::query_as(
+                "SELECT kind, CAST(SUM(minutes) AS BIGINT) FROM time_entries \
+                 WHERE ticket_id = $1 AND account_kind = 'hold' GROUP BY kind",
+            )
+            .bind(ticket)
+            .fetch_all(pool)
+            .await
+            .map_err(from_sqlx)?
+        });
+        let sum = |k: Kind| {
+            rows.iter()
+                .find(|(kind, _)| kind == k.as_str())
+                .and_then(|(_, m)| *m)
+        };
+        let Some(held) = sum(Kind::Hold) else {
+            return Ok(None);
+        };
+        let end = [Kind::Pay, Kind::Release]
+            .into_iter()
+            .find(|k| sum(*k).is_some())
+            .unwrap_or(Kind::Hold);
+        Ok(Some((held, end)))
+    }
+
     /// Records that `relative` is `person`'s relative, as the community office confirmed.
     pub async fn confirm_relation(
         &self,

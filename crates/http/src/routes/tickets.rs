@@ -16,7 +16,9 @@ use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, Code, Problem};
 use crate::extract::{ApiPath, ApiQuery, Body, OptionalBody};
-use crate::views::{Contact, EventView, TicketView, event_view, ticket_view, ticket_views};
+use crate::views::{
+    Contact, EventView, PaidView, TicketView, event_view, ticket_view, ticket_views,
+};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -205,9 +207,20 @@ async fn get_ticket(
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<axum::Json<TicketView>> {
     let t = state.engine.ticket(&caller.scope, id).await?;
-    Ok(axum::Json(
-        ticket_view(&state, &caller, t, Contact::MayReveal).await?,
-    ))
+    let mut view = ticket_view(&state, &caller, t, Contact::MayReveal).await?;
+    view.paid = state
+        .store
+        .paid_for(id)
+        .await?
+        .map(|(minutes, end)| PaidView {
+            hours: minutes as f64 / 60.0,
+            state: match end {
+                workflow_core::time_bank::Kind::Pay => "paid",
+                workflow_core::time_bank::Kind::Release => "returned",
+                _ => "held",
+            },
+        });
+    Ok(axum::Json(view))
 }
 
 /// The audit trail, oldest first, each event with who acted by name.

@@ -417,7 +417,6 @@ try {
 
   step('时间银行: hours given are banked; a resident pays for help with hours, her passbook shows it');
   const repairId = users.yunhe_repair.id;
-  const grandpaId = users.yunhe_resident.id;
   const job = await api('yunhe_resident', 'POST', '/api/v1/tickets', { category: 'repair', description: '水龙头坏了' });
   for (const [who, action, body] of [
     ['yunhe_secretary', 'triage'], ['yunhe_secretary', 'dispatch', { assignee: repairId }],
@@ -427,10 +426,24 @@ try {
     assert.equal((await api(who, 'POST', `/api/v1/tickets/${job.data.id}/actions/${action}`, body)).status, 200, action);
   }
   assert.equal((await api('yunhe_repair', 'POST', '/api/v1/me/time-bank/donations', { hours: 1 })).status, 201);
-  const yunhe = (await api('yunhe_community', 'GET', '/api/v1/me')).data.community_id;
-  const granted = await api('yunhe_community', 'POST', `/api/v1/communities/${yunhe}/time-bank/grants`,
-    { person_id: grandpaId, hours: 1, reason: '独居老人' });
-  assert.equal(granted.status, 201, JSON.stringify(granted.data));
+  // The office grants the pool's hour to an old man living alone, and confirms a relative.
+  const bankOffice = await signIn(browser, 'yunhe_community');
+  await bankOffice.getByRole('link', { name: '时间银行' }).click();
+  await bankOffice.getByRole('heading', { name: '社区时间银行' }).waitFor();
+  await bankOffice.locator('.figure', { hasText: '爱心池' }).locator('.value', { hasText: /^1\.0$/ }).waitFor();
+  await bankOffice.getByLabel('赠予谁（手机号码）').fill('13987654321');
+  await bankOffice.getByLabel('转赠多少小时').fill('1');
+  await bankOffice.getByLabel('原因').fill('独居老人');
+  await bankOffice.getByRole('button', { name: '赠予' }).click();
+  await bankOffice.getByText('已赠予张大爷。').waitFor();
+  await bankOffice.locator('.figure', { hasText: '爱心池' }).locator('.value', { hasText: /^0\.0$/ }).waitFor();
+  await bankOffice.getByLabel('本人（手机号码）').fill('13800000008');
+  await bankOffice.getByLabel('亲属（手机号码）').fill('13987654321');
+  await bankOffice.getByRole('button', { name: '确认亲属关系' }).click();
+  await bankOffice.getByText('已确认：张大爷是赵师傅的亲属。').waitFor();
+  await fitsThePhone(bankOffice, 'the time bank page');
+  await accessible(bankOffice, 'the time bank page');
+  await shot(bankOffice, 'office-3-time-bank');
   const grandpa = await signIn(browser, 'yunhe_resident');
   await grandpa.getByRole('link', { name: '存折' }).click();
   await grandpa.getByRole('heading', { name: '时间银行存折' }).waitFor();
@@ -465,7 +478,7 @@ try {
   await accessible(resident, 'the sign-in page');
   await shot(resident, 'resident-6-signed-out');
 
-  const problems = [resident, secretary, member, supervisor, admin, grandma, office, newcomer, grandpa].flatMap((p) => p.problems);
+  const problems = [resident, secretary, member, supervisor, admin, grandma, office, newcomer, grandpa, bankOffice].flatMap((p) => p.problems);
   assert.deepEqual(problems, [], 'no script errors on any page');
   console.log('console: all steps passed');
 } finally {

@@ -22,7 +22,7 @@ function tabsFor(roles) {
   if (roles.some((r) => PROXIES.includes(r))) tabs.push(['enter', 'tabEnterFor']);
   if (roles.includes('supervisor') || roles.some((r) => STAFF.includes(r))) tabs.push(['oversight', 'tabOversight']);
   if (roles.some((r) => OFFICES.includes(r))) tabs.push(['people', 'tabPeople']);
-  if (roles.some((r) => STAFF.includes(r))) tabs.push(['volunteers', 'tabVolunteers']);
+  if (roles.some((r) => STAFF.includes(r))) tabs.push(['volunteers', 'tabVolunteers'], ['bank', 'tabBank']);
   if (roles.includes('resident')) tabs.push(['requests', 'tabRequests'], ['new', 'tabNew']);
   if (roles.includes('resident') || roles.includes('member')) tabs.push(['passbook', 'tabPassbook']);
   if (roles.includes('admin')) tabs.push(['deliveries', 'tabDeliveries']);
@@ -43,6 +43,7 @@ const PAGES = {
   people: views.people,
   volunteers: (ctx) => volunteers.office(ctx),
   passbook: volunteers.passbook,
+  bank: volunteers.bank,
 };
 
 const main = document.getElementById('main');

@@ -103,6 +103,11 @@ const STRINGS = {
     giveTitle: '转赠时间', toRelative: '转给亲属（社区已核实）', toPool: '捐给社区爱心池（小时）', giveHours: '转赠多少小时',
     give: '转赠', given: '已转赠 {hours}。', noRelatives: '还没有经社区核实的亲属。',
     payWithHours: '用时间银行支付（可选，余额 {balance}），小时',
+    tabBank: '时间银行', bankTitle: '社区时间银行', poolHours: '爱心池（小时）', issuedHours: '累计存入的服务（小时）',
+    dailyCap: '每人每天最多存入 {n} 小时', accountCap: '每个账户最多 {n} 小时，超出部分转入爱心池',
+    grantTitle: '从爱心池赠予', grantTo: '赠予谁（手机号码）', grantWhy: '原因', grant: '赠予', granted: '已赠予{name}。',
+    relationTitle: '核实亲属关系', relationOf: '本人（手机号码）', relationIs: '亲属（手机号码）', confirmRelation: '确认亲属关系',
+    relationConfirmed: '已确认：{relative}是{person}的亲属。', phoneNobody: '本社区没有这个手机号码的人。', phoneMany: '这个号码对应多个人，请到“居民与志愿者”里核对。',
   },
   en: {
     brand: 'Linli', skip: 'Skip to content', nav: 'Main', signout: 'Sign out', myData: 'My data', langSwitch: '中文',
@@ -206,6 +211,11 @@ const STRINGS = {
     giveTitle: 'Give hours', toRelative: 'To a relative (confirmed by the office)', toPool: 'To the community\'s pool (hours)', giveHours: 'How many hours',
     give: 'Give', given: '{hours} given.', noRelatives: 'No relative confirmed by the office yet.',
     payWithHours: 'Pay with time bank hours (optional; balance {balance}), hours',
+    tabBank: 'Time bank', bankTitle: 'The community\'s time bank', poolHours: 'Pool (hours)', issuedHours: 'Service taken in (hours)',
+    dailyCap: 'at most {n} h a day for each person', accountCap: 'at most {n} h in an account, the rest to the pool',
+    grantTitle: 'Grant from the pool', grantTo: 'To whom (mobile number)', grantWhy: 'Why', grant: 'Grant', granted: 'Granted to {name}.',
+    relationTitle: 'Confirm a relative', relationOf: 'Whose (mobile number)', relationIs: 'Relative (mobile number)', confirmRelation: 'Confirm',
+    relationConfirmed: 'Confirmed: {relative} is {person}\'s relative.', phoneNobody: 'Nobody of this community has this number.', phoneMany: 'Several people have this number: check them under People.',
   },
 };
 

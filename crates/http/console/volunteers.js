@@ -288,3 +288,76 @@ export async function payField(ctx) {
     value: () => (hours.value ? { pay_hours: Number(hours.value) } : {}),
   };
 }
+
+/** The person of the office's community with this phone number: their id, or a problem said
+ * at the field. */
+async function personByPhone(field) {
+  const phone = field.value.trim();
+  if (!phone) return fieldProblem(field, t('fill', { what: t('phone') }));
+  const found = await get(`/api/v1/people?phone=${encodeURIComponent(phone)}`);
+  if (found.length !== 1) return fieldProblem(field, t(found.length ? 'phoneMany' : 'phoneNobody'));
+  return found[0];
+}
+
+/** 时间银行 for the office: the pool and what the bank has taken in; grants from the pool to a
+ * resident in need; the relatives it has confirmed (who may give whom hours). */
+export async function bank(ctx) {
+  const community = ctx.me.community_id;
+  const info = community
+    ? await get(`/api/v1/communities/${community}/time-bank`).catch((err) => (err.status === 404 ? null : Promise.reject(err)))
+    : null;
+  if (!info) return h('section', { class: 'bank' }, h('h2', {}, t('bankTitle')), h('p', { class: 'empty' }, t('bankClosed')));
+  const keeps = ctx.me.roles.includes('community');
+  const form = (fields, button, send) => h('form', {
+    novalidate: true,
+    onsubmit: async (e) => {
+      e.preventDefault();
+      clearError();
+      await busy(button, async () => {
+        try {
+          if (await send() === false) return false;
+          ctx.render('/bank');
+          return true;
+        } catch (err) {
+          showError(err);
+          return false;
+        }
+      });
+    },
+  }, fields.map(([label, input]) => h('p', {}, h('label', { for: input.id }, label), input)), button);
+  const grantPhone = h('input', { id: 'f-grant-phone', type: 'tel', inputmode: 'tel', maxlength: 30 });
+  const grantHours = h('input', { id: 'f-grant-hours', type: 'number', inputmode: 'decimal', min: '0.5', step: '0.5', max: String(info.pool_hours) });
+  const grantWhy = h('input', { id: 'f-grant-why', type: 'text', maxlength: 500 });
+  const grantButton = h('button', { type: 'submit', class: 'primary' }, t('grant'));
+  const grant = form([[t('grantTo'), grantPhone], [t('giveHours'), grantHours], [t('grantWhy'), grantWhy]], grantButton, async () => {
+    const person = await personByPhone(grantPhone);
+    if (!person) return false;
+    if (!(Number(grantHours.value) > 0)) return fieldProblem(grantHours, t('fill', { what: t('giveHours') })) ?? false;
+    if (!grantWhy.value.trim()) return fieldProblem(grantWhy, t('fill', { what: t('grantWhy') })) ?? false;
+    await post(`/api/v1/communities/${community}/time-bank/grants`, { person_id: person.id, hours: Number(grantHours.value), reason: grantWhy.value });
+    toast(t('granted', { name: person.name }));
+    return true;
+  });
+  const whose = h('input', { id: 'f-rel-person', type: 'tel', inputmode: 'tel', maxlength: 30 });
+  const relative = h('input', { id: 'f-rel-relative', type: 'tel', inputmode: 'tel', maxlength: 30 });
+  const relButton = h('button', { type: 'submit', class: 'secondary' }, t('confirmRelation'));
+  const relation = form([[t('relationOf'), whose], [t('relationIs'), relative]], relButton, async () => {
+    const person = await personByPhone(whose);
+    if (!person) return false;
+    const rel = await personByPhone(relative);
+    if (!rel) return false;
+    await post(`/api/v1/communities/${community}/time-bank/relations`, { person_id: person.id, relative_id: rel.id });
+    toast(t('relationConfirmed', { person: person.name, relative: rel.name }));
+    return true;
+  });
+  return h('section', { class: 'bank' },
+    h('h2', {}, t('bankTitle')),
+    h('div', { class: 'tiles' },
+      h('div', { class: 'figure' }, h('span', { class: 'value' }, info.pool_hours.toFixed(1)), h('span', { class: 'name' }, t('poolHours'))),
+      h('div', { class: 'figure' }, h('span', { class: 'value' }, info.issued_hours.toFixed(1)), h('span', { class: 'name' }, t('issuedHours')))),
+    h('p', { class: 'muted' }, [
+      info.daily_cap_hours ? t('dailyCap', { n: info.daily_cap_hours }) : null,
+      info.account_cap_hours ? t('accountCap', { n: info.account_cap_hours }) : null,
+    ].filter(Boolean).join('；')),
+    keeps ? [h('h3', {}, t('grantTitle')), grant, h('h3', {}, t('relationTitle')), relation] : null);
+}

@@ -60,3 +60,5 @@ CREATE TABLE community_details (
 ALTER TABLE certificates ADD COLUMN person_in_charge TEXT;
 ALTER TABLE certificates ADD COLUMN contact TEXT;
 ALTER TABLE certificates ADD COLUMN handler_name TEXT;
+-- The volunteer's number on a volunteer platform (志愿者编号), where they gave it.
+ALTER TABLE certificates ADD COLUMN volunteer_number TEXT;

@@ -108,7 +108,8 @@ async fn a_volunteer_has_records_and_a_certificate_anyone_can_verify(app: TestAp
     );
 
     // Who may issue one: the volunteer and their office; nobody else learns anything.
-    let body = json!({"from": "2026-11-01", "to": "2026-11-30", "id_type": "resident_id", "id_number": ID});
+    let body = json!({"from": "2026-11-01", "to": "2026-11-30", "id_type": "resident_id", "id_number": ID,
+        "volunteer_number": "ZJ-330100-0012345"});
     let path = format!("/api/v1/members/{member}/certificates");
     for (who, status) in [
         ("resident", StatusCode::FORBIDDEN),

@@ -359,6 +359,7 @@ function certificateForm(ctx) {
   const to = h('input', { id: 'f-cert-to', type: 'date', value: iso(today), required: true });
   const kind = h('select', { id: 'f-cert-kind' }, ID_KINDS.map((k) => h('option', { value: k }, t(`id_${k}`))));
   const number = h('input', { id: 'f-cert-number', type: 'text', autocomplete: 'off', spellcheck: 'false', maxlength: 24, required: true });
+  const volunteerNumber = h('input', { id: 'f-cert-volunteer', type: 'text', autocomplete: 'off', spellcheck: 'false', maxlength: 30 });
   const out = h('div', { 'aria-live': 'polite' });
   const send = h('button', { type: 'submit', class: 'primary big' }, t('certIssue'));
   return h('section', { class: 'certificates' },
@@ -374,6 +375,7 @@ function certificateForm(ctx) {
           try {
             const cert = await post(`/api/v1/members/${ctx.me.id}/certificates`, {
               from: from.value, to: to.value, id_type: kind.value, id_number: number.value,
+              volunteer_number: volunteerNumber.value.trim() || undefined,
             });
             number.value = '';
             out.replaceChildren(certificate(cert));
@@ -388,6 +390,7 @@ function certificateForm(ctx) {
     h('p', {}, h('label', { for: 'f-cert-to' }, t('certTo')), to),
     h('p', {}, h('label', { for: 'f-cert-kind' }, t('certKind')), kind),
     h('p', {}, h('label', { for: 'f-cert-number' }, t('certNumber')), number),
+    h('p', {}, h('label', { for: 'f-cert-volunteer' }, t('certVolunteerNumber')), volunteerNumber),
     send),
     out);
 }
@@ -398,6 +401,7 @@ function certificate(c) {
   return h('article', { class: 'certificate', role: 'group', 'aria-label': t('certTitle') },
     h('h4', {}, '志愿服务证明'),
     h('p', {}, `兹证明 ${c.name}（${c.id_type} 尾号 ${c.id_last4}）于 ${c.from} 至 ${c.to} 期间参加志愿服务 ${c.services} 次，累计服务时长 ${c.hours.toFixed(1)} 小时。`),
+    c.volunteer_number ? h('p', {}, `志愿者编号：${c.volunteer_number}`) : null,
     h('table', { class: 'records' },
       h('thead', {}, h('tr', {}, ['日期', '服务内容', '地点', '时长（小时）'].map((x) => h('th', { scope: 'col' }, x)))),
       h('tbody', {}, c.records.map((r) => h('tr', {},

@@ -31,18 +31,20 @@ pub struct Certificate {
     pub person_in_charge: Option<String>,
     pub contact: Option<String>,
     pub handler_name: Option<String>,
+    /// The volunteer's number on a volunteer platform, as they gave it.
+    pub volunteer_number: Option<String>,
 }
 
 const COLUMNS: &str = "number, check_code, person_id, community_id, name, id_kind, id_last4, \
                        from_day, to_day, minutes, services, issuer, handler_id, issued_at_us, \
-                       person_in_charge, contact, handler_name";
+                       person_in_charge, contact, handler_name, volunteer_number";
 
 impl SqlStore {
     pub async fn issue_certificate(&self, c: &Certificate) -> Result<(), StoreError> {
         with_pool!(self, pool, {
             sqlx::query(&format!(
                 "INSERT INTO certificates ({COLUMNS}) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
             ))
             .bind(&c.number)
             .bind(&c.check_code)
@@ -61,6 +63,7 @@ impl SqlStore {
             .bind(&c.person_in_charge)
             .bind(&c.contact)
             .bind(&c.handler_name)
+            .bind(&c.volunteer_number)
             .execute(pool)
             .await
             .map(|_| ())
@@ -96,6 +99,7 @@ impl SqlStore {
                     person_in_charge: r.try_get(14)?,
                     contact: r.try_get(15)?,
                     handler_name: r.try_get(16)?,
+                    volunteer_number: r.try_get(17)?,
                 })
             })
             .transpose()

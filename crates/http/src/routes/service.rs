@@ -213,6 +213,9 @@ pub struct CertificateBody {
     pub id_type: String,
     /// Checked, and then only its last four characters kept.
     pub id_number: String,
+    /// The volunteer's number on a volunteer platform (志愿者编号), if they have one: printed
+    /// on the certificate. Letters and digits, at most 30.
+    pub volunteer_number: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -226,6 +229,7 @@ pub struct CertificateView {
     /// The identity document's kind, in words, and its last four characters.
     pub id_type: String,
     pub id_last4: String,
+    pub volunteer_number: Option<String>,
     pub from: String,
     pub to: String,
     pub hours: f64,
@@ -283,6 +287,7 @@ async fn view(state: &AppState, c: Certificate) -> ApiResult<CertificateView> {
         person_id: c.person_id,
         name: c.name,
         id_last4: c.id_last4,
+        volunteer_number: c.volunteer_number,
         from: c.from_day,
         to: c.to_day,
         hours: c.minutes as f64 / 60.0,
@@ -319,6 +324,18 @@ async fn issue(
         ));
     };
     let document = check_id(&b.id_type, &b.id_number).map_err(ApiError::invalid_field)?;
+    let volunteer_number = b
+        .volunteer_number
+        .map(|n| n.trim().to_owned())
+        .filter(|n| !n.is_empty());
+    if volunteer_number
+        .as_ref()
+        .is_some_and(|n| n.len() > 30 || !n.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+    {
+        return Err(ApiError::invalid_field(
+            "volunteer_number is letters, digits and dashes, at most 30",
+        ));
+    }
     let p = days(&state, &b.from, &b.to)?;
     let records = state.store.service_records(id, p).await?;
     let now = state.engine.now();
@@ -351,6 +368,7 @@ async fn issue(
         person_in_charge,
         contact,
         handler_name: Some(caller.principal.name.clone()),
+        volunteer_number,
     };
     state.store.issue_certificate(&issued).await?;
     state
@@ -431,6 +449,9 @@ fn certificate_pdf(c: &CertificateView, origin: &str) -> Vec<u8> {
             c.name, c.id_type, c.id_last4, c.from, c.to, c.services, c.hours
         ),
     );
+    if let Some(n) = &c.volunteer_number {
+        d.line(0.0, 12.0, &format!("志愿者编号：{n}"));
+    }
     d.gap(8.0);
     let cols = [0.0, 90.0, 240.0, 400.0];
     let row = |d: &mut Document, cells: [&str; 4]| {

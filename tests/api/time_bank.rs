@@ -257,6 +257,62 @@ async fn hours_given_are_banked_and_pay_for_help(app: TestApp) {
     assert_eq!(r.status, StatusCode::OK);
 }
 
+/// A paid request its resident never confirms is closed by the timer after three working
+/// days: the timer's decision pays the volunteer, as a confirmation would.
+async fn an_automatic_close_pays_the_volunteer(app: TestApp) {
+    app.at("2026-12-04T15:00");
+    let yunhe = app.demo.yunhe;
+    let grandpa = app.demo.user("yunhe_resident").id;
+    let gift = workflow_core::time_bank::grant(yunhe, grandpa, 60);
+    let pool = workflow_core::time_bank::Movement {
+        kind: workflow_core::time_bank::Kind::Donate,
+        from: workflow_core::time_bank::Account::Issue(yunhe),
+        to: workflow_core::time_bank::Account::Pool(yunhe),
+        ..gift.clone()
+    };
+    app.store
+        .move_time(&[pool, gift], jiff::Timestamp::now(), &Default::default())
+        .await
+        .unwrap();
+    let r = ask(&app, Some(1.0)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let t = r.body["id"].as_str().unwrap().to_owned();
+    let id = app.demo.user("yunhe_member").id;
+    for (who, action, body) in [
+        ("yunhe_secretary", "triage", Value::Null),
+        ("yunhe_secretary", "dispatch", json!({"assignee": id})),
+        ("yunhe_member", "accept", Value::Null),
+        ("yunhe_member", "start", Value::Null),
+        ("yunhe_member", "complete", json!({"hours": 0.5})),
+    ] {
+        assert_eq!(
+            app.act(who, &t, action, body).await.status,
+            StatusCode::OK,
+            "{action}"
+        );
+    }
+    app.at("2026-12-09T16:00");
+    app.advance(0).await;
+    let read = app
+        .get("yunhe_resident", &format!("/api/v1/tickets/{t}"))
+        .await;
+    assert_eq!(
+        (
+            read.body["state"].as_str(),
+            read.body["paid"]["state"].as_str()
+        ),
+        (Some("closed"), Some("paid"))
+    );
+    let helper = book(&app, "yunhe_member").await;
+    assert_eq!(
+        (balance(&helper), helper["lines"][0]["kind"].as_str()),
+        (1.0, Some("pay"))
+    );
+    let check = app.store.check_time_ledger().await.unwrap();
+    assert!(check.problems.is_empty(), "{:?}", check.problems);
+}
+
 crate::backends! {
     hours_given_are_banked_and_pay_for_help,
+    an_automatic_close_pays_the_volunteer,
 }

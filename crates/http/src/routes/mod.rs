@@ -4,6 +4,7 @@ pub mod admin;
 pub mod audit;
 pub mod board;
 pub mod catalog;
+pub mod feedback;
 pub mod my_data;
 pub mod ops;
 pub mod outbox;

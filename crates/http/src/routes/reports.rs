@@ -117,6 +117,15 @@ pub(crate) async fn ledger_access(
     Ok(caller.principal.reads_ledger(member, community.as_ref())?)
 }
 
+/// A community by id, as the access policy weighs it: 404 for anything else.
+pub(crate) async fn community_unit(state: &AppState, id: Uuid) -> ApiResult<UnitInfo> {
+    let unit = state.store.unit(id).await?.ok_or(ApiError::NotFound)?;
+    if unit.community != Some(id) {
+        return Err(ApiError::NotFound);
+    }
+    Ok(unit)
+}
+
 /// The community a volunteer belongs to, as the access policy weighs it.
 pub(crate) async fn member_community(
     state: &AppState,

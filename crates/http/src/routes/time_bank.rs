@@ -12,7 +12,6 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
-use workflow_core::access::UnitInfo;
 use workflow_core::store::Store;
 use workflow_core::time_bank::{self, Account, Movement, minutes_of};
 
@@ -20,7 +19,7 @@ use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{ApiPath, Body};
-use crate::routes::reports::{ledger_access, member_community};
+use crate::routes::reports::{community_unit, ledger_access, member_community};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -243,15 +242,6 @@ async fn balance(
     ))
 }
 
-/// A community by id, as the access policy weighs it.
-async fn community(state: &AppState, id: Uuid) -> ApiResult<UnitInfo> {
-    let unit = state.store.unit(id).await?.ok_or(ApiError::NotFound)?;
-    if unit.community != Some(id) {
-        return Err(ApiError::NotFound);
-    }
-    Ok(unit)
-}
-
 #[derive(Serialize, ToSchema)]
 pub struct BankView {
     pub community_id: Uuid,
@@ -276,7 +266,7 @@ async fn bank(
 ) -> ApiResult<axum::Json<BankView>> {
     caller
         .principal
-        .reads_time_bank(&community(&state, id).await?)?;
+        .reads_time_bank(&community_unit(&state, id).await?)?;
     let policy = state
         .store
         .time_bank_of(id)
@@ -313,7 +303,7 @@ async fn grant(
     ApiPath(id): ApiPath<Uuid>,
     Body(b): Body<GrantBody>,
 ) -> ApiResult<(StatusCode, axum::Json<BankView>)> {
-    community(&state, id).await?;
+    community_unit(&state, id).await?;
     caller.principal.keeps_time_bank(id)?;
     state
         .store
@@ -380,7 +370,7 @@ async fn relate(
     ApiPath(id): ApiPath<Uuid>,
     Body(b): Body<RelationBody>,
 ) -> ApiResult<(StatusCode, axum::Json<RelationView>)> {
-    community(&state, id).await?;
+    community_unit(&state, id).await?;
     caller.principal.keeps_time_bank(id)?;
     of_community(&state, b.person_id, id, "person_id").await?;
     if state.store.person(b.relative_id).await?.is_none() || b.relative_id == b.person_id {

@@ -13,6 +13,8 @@
 
 use uuid::Uuid;
 
+mod volunteers;
+
 use crate::command::{Actor, Recipient};
 use crate::role::Role;
 use crate::store::PersonRef;
@@ -547,115 +549,6 @@ impl Principal {
     /// staff who cover it.
     pub fn reads_wall(&self, community: &UnitInfo) -> bool {
         self.community_id == community.community || self.covers(community)
-    }
-
-    /// Whether this person reads a volunteer's ledger of hours and points: their own, an
-    /// administrator, and staff who answer for the volunteer's community (a secretary for
-    /// their whole community's volunteers, not only their branch's). `community`: the
-    /// volunteer's, if they have one.
-    pub fn reads_ledger(&self, member: Uuid, community: Option<&UnitInfo>) -> Result<(), Refusal> {
-        if self.id == member || self.has(Role::Admin) {
-            return Ok(());
-        }
-        if !self.is_staff() {
-            return Err(Refusal::Forbidden("only staff see another member's ledger"));
-        }
-        let covered = community.is_some_and(|c| match self.scope() {
-            Scope::Branch(_) => self.community_id == c.community,
-            _ => self.covers(c),
-        });
-        if covered {
-            Ok(())
-        } else {
-            Err(Refusal::Hidden)
-        }
-    }
-
-    /// Whether this person issues a certificate of service (志愿服务证明) for a volunteer: the
-    /// volunteer themself, or staff who answer for the volunteer's community (their office).
-    /// An administrator runs the system and certifies nobody's service.
-    pub fn may_certify(&self, member: Uuid, community: Option<&UnitInfo>) -> Result<(), Refusal> {
-        if self.id == member {
-            return Ok(());
-        }
-        if !self.is_staff() {
-            return Err(Refusal::Forbidden(
-                "a certificate is issued by the volunteer or their community's office",
-            ));
-        }
-        self.reads_ledger(member, community)
-    }
-
-    /// Whether this person reports in (双报到) to a community: a party member, to the one
-    /// they live in (the community returned). A newcomer the directory does not know yet uses
-    /// the community's published form instead.
-    pub fn may_report_in(&self) -> Result<Uuid, Refusal> {
-        match self.community_id {
-            Some(c) if self.has(Role::Member) => Ok(c),
-            _ => Err(Refusal::Forbidden(
-                "a party member reports in to the community they live in",
-            )),
-        }
-    }
-
-    /// Whether this person acts as `community`'s office for its reporting-in members: decides
-    /// their report-ins, publishes the code to report in with, signs off their work units'
-    /// feedback sheets. The community office only; other staff are told there is nothing.
-    pub fn may_take_in(&self, community: Uuid) -> Result<(), Refusal> {
-        self.office_of(
-            community,
-            "the community office takes members in and signs their sheets",
-        )
-    }
-
-    /// Whether this person keeps `community`'s time bank (时间银行): grants from its pool,
-    /// confirms who is whose relative. The community office only.
-    pub fn keeps_time_bank(&self, community: Uuid) -> Result<(), Refusal> {
-        self.office_of(community, "the community office keeps its time bank")
-    }
-
-    /// Whether this person is `community`'s office; other staff are told there is nothing,
-    /// anyone else why not.
-    fn office_of(&self, community: Uuid, why: &'static str) -> Result<(), Refusal> {
-        if self.has(Role::Community) && self.community_id == Some(community) {
-            Ok(())
-        } else if self.is_staff() {
-            Err(Refusal::Hidden)
-        } else {
-            Err(Refusal::Forbidden(why))
-        }
-    }
-
-    /// Whether this person reads `community`'s report-ins and feedback sheets: the staff
-    /// who answer for it (its branches' secretaries, its office, its street's office).
-    pub fn reads_feedback(&self, community: &UnitInfo) -> Result<(), Refusal> {
-        self.answers_for(
-            community,
-            "a community's report-ins and feedback sheets are its staff's",
-        )
-    }
-
-    /// Whether this person reads `community`'s time bank (its pool, its caps, what it has
-    /// issued): the staff who answer for it.
-    pub fn reads_time_bank(&self, community: &UnitInfo) -> Result<(), Refusal> {
-        self.answers_for(community, "a community's time bank is its staff's to read")
-    }
-
-    /// Whether this person is among the staff who answer for `community`: its branches'
-    /// secretaries, its office, its street's office.
-    fn answers_for(&self, community: &UnitInfo, why: &'static str) -> Result<(), Refusal> {
-        if !self.is_staff() {
-            return Err(Refusal::Forbidden(why));
-        }
-        let covered = match self.scope() {
-            Scope::Branch(_) => self.community_id == community.community,
-            _ => self.covers(community),
-        };
-        if covered {
-            Ok(())
-        } else {
-            Err(Refusal::Hidden)
-        }
     }
 
     /// The requests whose lateness this person oversees (督单), without personal data:

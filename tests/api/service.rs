@@ -215,9 +215,6 @@ async fn a_volunteer_has_records_and_a_certificate_anyone_can_verify(app: TestAp
         "no font embedded: {} bytes",
         bytes.len()
     );
-    if let Some(dir) = std::env::var_os("LINLI_KEEP_PDF") {
-        std::fs::write(std::path::Path::new(&dir).join("certificate.pdf"), &bytes).unwrap();
-    }
     if let Some(text) = pdf_text(&bytes) {
         for needle in [
             "志愿服务证明",

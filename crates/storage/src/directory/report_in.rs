@@ -335,12 +335,23 @@ impl SqlStore {
             .into_iter()
             .map(|r| r.person)
             .collect();
-        Ok(self
-            .people_of(community, None)
-            .await?
+        // Every active person of the community, not the office's first page of them.
+        let people: Vec<(Uuid, String, String)> = with_reader!(self, pool, {
+            sqlx::query_as(
+                "SELECT id, name, roles FROM people WHERE community_id = $1 AND active \
+                 ORDER BY name, id",
+            )
+            .bind(community)
+            .fetch_all(pool)
+            .await
+            .map_err(from_sqlx)?
+        });
+        Ok(people
             .into_iter()
-            .filter(|p| p.active && p.roles.contains(&Role::Member) && !reported.contains(&p.id))
-            .map(|p| (p.id, p.name))
+            .filter(|(id, _, roles)| {
+                parse_roles(roles).contains(&Role::Member) && !reported.contains(id)
+            })
+            .map(|(id, name, _)| (id, name))
             .collect())
     }
 

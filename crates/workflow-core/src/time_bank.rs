@@ -14,6 +14,7 @@ use uuid::Uuid;
 use crate::access::Refusal;
 use crate::command::Decision;
 use crate::event::EventKind;
+use crate::ticket::Ticket;
 
 /// What a community's time bank allows, as its directory entry says.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -152,16 +153,35 @@ pub struct State {
     pub balance: i64,
 }
 
-/// A resident setting `minutes` aside to pay for `ticket`.
-pub fn hold(community: Uuid, payer: Uuid, ticket: Uuid, minutes: i64) -> Movement {
-    Movement {
-        kind: Kind::Hold,
-        community,
-        from: Account::Person(payer),
-        to: Account::Hold(ticket),
-        minutes,
-        ticket: Some(ticket),
+/// A new request's resident setting `minutes` aside to pay for it: only a resident asking for
+/// themself (a request entered for someone, 代办, is not paid from their hours), and only where
+/// the community runs a time bank (`bank`).
+pub fn paying(
+    ticket: &Ticket,
+    minutes: i64,
+    entered_for: bool,
+    bank: Option<&Policy>,
+) -> Result<Movement, Refusal> {
+    if entered_for {
+        return Err(Refusal::Invalid {
+            field: "pay_hours",
+            reason: "is for a resident asking for themself",
+        });
     }
+    if bank.is_none() {
+        return Err(Refusal::Invalid {
+            field: "pay_hours",
+            reason: "is for a community that runs a time bank",
+        });
+    }
+    Ok(Movement {
+        kind: Kind::Hold,
+        community: ticket.community_id,
+        from: Account::Person(ticket.requester),
+        to: Account::Hold(ticket.id),
+        minutes,
+        ticket: Some(ticket.id),
+    })
 }
 
 /// A person giving `minutes` to a relative: only one the community office confirmed as theirs.

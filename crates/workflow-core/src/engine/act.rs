@@ -286,6 +286,20 @@ impl Engine {
         Ok(())
     }
 
+    /// Today in the deployment's zone, from its first instant to the next day's: what daily
+    /// caps count in. (A day the zone cannot name, at the ends of time, is empty.)
+    fn today(&self) -> (jiff::Timestamp, jiff::Timestamp) {
+        let now = self.clock.now();
+        let today = now.to_zoned(self.catalog.time_zone());
+        match (
+            today.start_of_day(),
+            today.tomorrow().and_then(|t| t.start_of_day()),
+        ) {
+            (Ok(from), Ok(to)) => (from.timestamp(), to.timestamp()),
+            _ => (now, now),
+        }
+    }
+
     /// `d` with what it moves in its community's time bank (时间银行), if the community runs
     /// one and `d` credits someone or ends the request: what the ledger says now of the
     /// request's hold and of the credited volunteer is read, and the core decides
@@ -310,14 +324,7 @@ impl Engine {
         let Some(policy) = self.store.time_bank(d.ticket.community_id).await? else {
             return Ok(d);
         };
-        let today = self.clock.now().to_zoned(self.catalog.time_zone());
-        let (from, to) = match (
-            today.start_of_day(),
-            today.tomorrow().and_then(|t| t.start_of_day()),
-        ) {
-            (Ok(f), Ok(t)) => (f.timestamp(), t.timestamp()),
-            _ => (self.clock.now(), self.clock.now()),
-        };
+        let (from, to) = self.today();
         let state = self
             .store
             .time_state(d.ticket.id, credited, from, to)
@@ -347,14 +354,8 @@ impl Engine {
         };
         let mut cx = CreditContext::default();
         if rule.daily_minutes.is_some() || rule.daily_points.is_some() {
-            let today = self.clock.now().to_zoned(self.catalog.time_zone());
-            let tomorrow = today.tomorrow().and_then(|d| d.start_of_day());
-            if let (Ok(from), Ok(to)) = (today.start_of_day(), tomorrow) {
-                cx.earned_today = self
-                    .store
-                    .earned(person, from.timestamp(), to.timestamp())
-                    .await?;
-            }
+            let (from, to) = self.today();
+            cx.earned_today = self.store.earned(person, from, to).await?;
         }
         if rule.question_under_secs.is_some() {
             let events = self.store.events(ticket.id).await?;

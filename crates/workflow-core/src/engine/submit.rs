@@ -94,24 +94,13 @@ impl Engine {
         };
         let mut decision = decide_submission(wf, actor, &sub, self.clock.now())?;
         if pay_minutes > 0 {
-            if intake.on_behalf_of.is_some() {
-                return Err(EngineError::Invalid {
-                    field: "pay_hours",
-                    reason: "only a resident asking for themself pays with hours".into(),
-                });
-            }
-            if self.store.time_bank(place.community_id).await?.is_none() {
-                return Err(EngineError::Invalid {
-                    field: "pay_hours",
-                    reason: "this community runs no time bank".into(),
-                });
-            }
-            decision.time.push(crate::time_bank::hold(
-                place.community_id,
-                requester,
-                decision.ticket.id,
+            let bank = self.store.time_bank(place.community_id).await?;
+            decision.time.push(crate::time_bank::paying(
+                &decision.ticket,
                 pay_minutes,
-            ));
+                intake.on_behalf_of.is_some(),
+                bank.as_ref(),
+            )?);
         }
         let record = idempotency_key.map(|key| IdempotencyRecord {
             caller: actor.id,

@@ -312,7 +312,132 @@ async fn an_automatic_close_pays_the_volunteer(app: TestApp) {
     assert!(check.problems.is_empty(), "{:?}", check.problems);
 }
 
+/// Random paid requests through the whole service: asked (taken exactly when the resident's
+/// balance covers them), cancelled (given back) or worked and confirmed (paid to the
+/// volunteer); after every step each balance is a simple model's, and at the end the ledger
+/// balances. Holds and payments ride on the requests' own events.
+async fn random_paid_requests_keep_every_balance(app: TestApp) {
+    use proptest::strategy::{Strategy, ValueTree};
+    app.at("2026-11-23T09:00");
+    let yunhe = app.demo.yunhe;
+    let mut residents = Vec::new();
+    for name in ["甲居民", "乙居民", "丙居民"] {
+        let id = app
+            .store
+            .create_person(&storage::NewPerson {
+                name: name.into(),
+                roles: vec![workflow_core::Role::Resident],
+                community_id: Some(yunhe),
+                home_building_id: Some(app.demo.yunhe_building),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let deposit = workflow_core::time_bank::Movement {
+            kind: workflow_core::time_bank::Kind::Deposit,
+            community: yunhe,
+            from: workflow_core::time_bank::Account::Issue(yunhe),
+            to: workflow_core::time_bank::Account::Person(id),
+            minutes: 180,
+            ticket: None,
+        };
+        app.store
+            .move_time(&[deposit], jiff::Timestamp::now(), &Default::default())
+            .await
+            .unwrap();
+        residents.push((id, app.store.issue_token(id).await.unwrap()));
+    }
+    let helper = app.demo.user("yunhe_member").id;
+    let mut model: std::collections::HashMap<uuid::Uuid, i64> =
+        residents.iter().map(|(id, _)| (*id, 180)).collect();
+    model.insert(helper, 0);
+    // Open paid requests: (ticket, its resident's index, minutes held).
+    let mut open: Vec<(String, usize, i64)> = Vec::new();
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let ops = proptest::collection::vec((0..3usize, 0..3u8, 1..4i64), 40)
+        .new_tree(&mut runner)
+        .unwrap()
+        .current();
+    let (mut refused, mut paid, mut returned) = (0, 0, 0);
+    for (who, what, halves) in ops {
+        let (id, token) = &residents[who];
+        match what {
+            // Ask for help paid with 0.5 to 1.5 hours.
+            0 | 1 => {
+                let minutes = halves * 30;
+                let r = app
+                    .send(
+                        app.client
+                            .post(app.url("/api/v1/tickets"))
+                            .bearer_auth(token)
+                            .json(&json!({"category": "repair", "description": "随机",
+                                "pay_hours": minutes as f64 / 60.0})),
+                    )
+                    .await;
+                if model[id] >= minutes {
+                    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+                    *model.get_mut(id).unwrap() -= minutes;
+                    open.push((r.body["id"].as_str().unwrap().to_owned(), who, minutes));
+                } else {
+                    assert_eq!(r.code(), "not_enough_hours", "{:?}", r.body);
+                    refused += 1;
+                }
+            }
+            // Settle the oldest open one: cancelled, or worked and confirmed.
+            _ if !open.is_empty() => {
+                let (t, owner, minutes) = open.remove(0);
+                let (owner_id, owner_token) = &residents[owner];
+                let by_owner = |action: &str, body: Value| {
+                    app.send(
+                        app.client
+                            .post(app.url(&format!("/api/v1/tickets/{t}/actions/{action}")))
+                            .bearer_auth(owner_token)
+                            .json(&body),
+                    )
+                };
+                if halves == 1 {
+                    let r = by_owner("cancel", json!({})).await;
+                    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+                    *model.get_mut(owner_id).unwrap() += minutes;
+                    returned += 1;
+                } else {
+                    for (who, action, body) in [
+                        ("yunhe_secretary", "triage", Value::Null),
+                        ("yunhe_secretary", "dispatch", json!({"assignee": helper})),
+                        ("yunhe_member", "accept", Value::Null),
+                        ("yunhe_member", "start", Value::Null),
+                        ("yunhe_member", "complete", json!({"hours": 0.5})),
+                    ] {
+                        let r = app.act(who, &t, action, body).await;
+                        assert_eq!(r.status, StatusCode::OK, "{action}: {:?}", r.body);
+                    }
+                    let r = by_owner("confirm", json!({"rating": 5})).await;
+                    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+                    *model.get_mut(&helper).unwrap() += minutes;
+                    paid += 1;
+                }
+            }
+            _ => {}
+        }
+        for (person, minutes) in &model {
+            let held = app
+                .store
+                .balance(workflow_core::time_bank::Account::Person(*person))
+                .await
+                .unwrap();
+            assert_eq!(held, *minutes, "{person}");
+        }
+    }
+    assert!(
+        refused > 0 && paid > 0 && returned > 0,
+        "{refused} {paid} {returned}"
+    );
+    let check = app.store.check_time_ledger().await.unwrap();
+    assert!(check.problems.is_empty(), "{:?}", check.problems);
+}
+
 crate::backends! {
     hours_given_are_banked_and_pay_for_help,
     an_automatic_close_pays_the_volunteer,
+    random_paid_requests_keep_every_balance,
 }

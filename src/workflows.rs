@@ -38,6 +38,10 @@ pub const BUILT_IN: &[(&str, &str)] = &[
         include_str!("../workflows/dispute-mediation.toml"),
     ),
     (
+        "hotline-12345.toml",
+        include_str!("../workflows/hotline-12345.toml"),
+    ),
+    (
         "micro-wish.toml",
         include_str!("../workflows/micro-wish.toml"),
     ),

@@ -36,6 +36,7 @@ fn bench(c: &mut Criterion) {
         community_id: Uuid::nil(),
         branch_id: Uuid::nil(),
         building_id: None,
+        hotline: None,
     };
     let submitted = decide_submission(&wf, &resident, &sub, now).unwrap().ticket;
     let triage = act("triage", &submitted, Fields::default());

@@ -56,6 +56,9 @@ pub struct Fields {
     pub extend_by: Option<String>,
     /// The request to merge this one under (并单).
     pub parent: Option<Uuid>,
+    /// Whether the requester was contacted about the result (已联系诉求人): a hotline order's
+    /// completion says so to the platform.
+    pub contacted: Option<bool>,
 }
 
 /// Limits on free text, in characters: long enough for a real account, short enough that a
@@ -97,6 +100,8 @@ pub struct Submission {
     pub community_id: Uuid,
     pub branch_id: Uuid,
     pub building_id: Option<Uuid>,
+    /// A city hotline work order's facts (12345), for a ticket made from one.
+    pub hotline: Option<crate::hotline::Facts>,
 }
 
 /// What a timer does when it fires. The string form (`sla_breach:response`) is its key in
@@ -195,6 +200,8 @@ pub enum Recipient {
     Person(Uuid),
     Team(Uuid),
     Staff(Role),
+    /// The city hotline platform a ticket's work order came from (its callback URL).
+    Platform,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

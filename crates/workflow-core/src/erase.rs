@@ -121,6 +121,7 @@ mod tests {
             building_id: None,
             clocks: vec![],
             on_wall: false,
+            hotline: None,
         };
         let noted = |note: &str| EventKind::Transitioned {
             action: "note".into(),

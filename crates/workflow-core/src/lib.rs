@@ -25,6 +25,7 @@ pub mod erase;
 pub mod event;
 pub mod figures;
 mod hash;
+pub mod hotline;
 pub mod label;
 pub mod link;
 pub mod migrate;

@@ -189,10 +189,7 @@ pub fn decide_migration(
             && matches!(c.status, ClockStatus::Running | ClockStatus::Paused)
         {
             let cal = def.calendar.as_deref();
-            c.target_secs = to
-                .targets(&ticket.category, i)
-                .for_urgency(ticket.urgency)
-                .seconds(def.working_day_secs())
+            c.target_secs = to.target(ticket, i).seconds(def.working_day_secs())
                 + c.extended_secs;
             if c.status == ClockStatus::Running {
                 let run = c.elapsed_secs + c.since.map_or(0, |s| working_between(cal, s, now));

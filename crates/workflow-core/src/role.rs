@@ -129,6 +129,9 @@ pub enum Party {
     Assignee,
     /// A co-handler (协办) of the ticket whose part is still open (`[co_handling]`).
     CoHandler,
+    /// The city hotline platform a ticket's work order came from: told (its callbacks),
+    /// never acting (its answers are the system's actions).
+    Platform,
 }
 
 impl Party {
@@ -137,6 +140,7 @@ impl Party {
             "requester" => Some(Party::Requester),
             "assignee" => Some(Party::Assignee),
             "co_handler" => Some(Party::CoHandler),
+            "platform" => Some(Party::Platform),
             other => Role::parse(other).map(Party::Role),
         }
     }
@@ -149,6 +153,7 @@ impl fmt::Display for Party {
             Party::Requester => f.write_str("requester"),
             Party::Assignee => f.write_str("assignee"),
             Party::CoHandler => f.write_str("co_handler"),
+            Party::Platform => f.write_str("platform"),
         }
     }
 }

@@ -327,6 +327,9 @@ pub struct Ticket {
     pub tried: Vec<Uuid>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub terminal: bool,
+    /// Made from a city hotline work order (12345): the order's facts, as updated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hotline: Option<crate::hotline::Facts>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -274,6 +274,9 @@ pub struct ActionBody {
     pub extend_by: Option<String>,
     /// The request to merge this one under (并单): see `GET /api/v1/tickets/{id}/duplicates`.
     pub parent: Option<Uuid>,
+    /// Whether the caller was contacted about the result (已联系诉求人): a hotline order's
+    /// `resolve` requires it.
+    pub contacted: Option<bool>,
 }
 
 /// Take a workflow action (`triage`, `dispatch`, `accept`, `complete`, `confirm`, …).
@@ -307,6 +310,7 @@ async fn act(
         hours: b.hours,
         extend_by: b.extend_by,
         parent: b.parent,
+        contacted: b.contacted,
     };
     let t = state
         .engine

@@ -95,6 +95,7 @@ pub async fn lifecycles(store: &SqlStore, wf: &Workflow, start: Instant) -> u64 
             community_id: Uuid::nil(),
             branch_id: Uuid::nil(),
             building_id: None,
+            hotline: None,
         };
         let d = decide_submission(wf, &resident, &sub, now).unwrap();
         store.apply(&d, None).await.unwrap();

@@ -184,6 +184,7 @@ fn request(org: &Org, shape: &Shape) -> workflow_core::Decision {
         community_id: community,
         branch_id: org.branches[shape.community][shape.branch],
         building_id: None,
+        hotline: None,
     };
     let resident = Actor::new(requester, [Role::Resident]);
     let mut d = workflow_core::decide_submission(wf, &resident, &sub, now()).unwrap();

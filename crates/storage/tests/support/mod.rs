@@ -242,6 +242,7 @@ impl World {
             community_id: self.community,
             branch_id: self.branch,
             building_id: self.building,
+            hotline: None,
         };
         decide_submission(&self.wf, who, &sub, at).unwrap()
     }

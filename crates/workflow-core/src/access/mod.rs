@@ -13,6 +13,7 @@
 
 use uuid::Uuid;
 
+mod hotline;
 mod volunteers;
 
 use crate::command::{Actor, Recipient};
@@ -455,6 +456,7 @@ impl Principal {
             Recipient::Person(id) => *id == self.id,
             Recipient::Team(t) => self.teams.contains(t),
             Recipient::Staff(role) => self.has(*role),
+            Recipient::Platform => false,
         }
     }
 

@@ -34,8 +34,7 @@ impl Builder<'_> {
         } else if def.start[s] && !live {
             let target = self
                 .wf
-                .targets(&self.ticket.category, i)
-                .for_urgency(self.ticket.urgency)
+                .target(&self.ticket, i)
                 .seconds(def.working_day_secs());
             EventKind::ClockStarted {
                 clock: c.name.clone(),

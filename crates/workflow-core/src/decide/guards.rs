@@ -42,6 +42,8 @@ pub fn acting_role(tr: &TransitionDef, ticket: &Ticket, actor: &Actor) -> Option
             .into_iter()
             .find(|r| has(*r)),
         Party::Role(r) => has(r).then_some(r),
+        // Told, never acting: the loader refuses it among a transition's roles.
+        Party::Platform => None,
         Party::Requester => (actor.id == ticket.requester).then(|| {
             if has(Role::Resident) {
                 Role::Resident
@@ -84,6 +86,7 @@ pub(super) fn check_fields(tr: &TransitionDef, f: &Fields) -> Result<Recorded, C
         (Field::Hours, f.hours.is_some()),
         (Field::ExtendBy, f.extend_by.is_some()),
         (Field::Parent, f.parent.is_some()),
+        (Field::Contacted, f.contacted.is_some()),
     ];
     for (field, given) in present {
         let accepted =
@@ -146,6 +149,7 @@ pub(super) fn check_fields(tr: &TransitionDef, f: &Fields) -> Result<Recorded, C
         service_minutes,
         extend_by: f.extend_by.as_deref().map(|s| s.trim().to_owned()),
         parent: f.parent,
+        contacted: f.contacted,
     })
 }
 

@@ -13,11 +13,13 @@ mod clocks;
 mod escalation;
 mod guards;
 mod notify;
+mod platform;
 mod practice;
 
 pub(crate) use builder::Builder;
 pub(crate) use clocks::next_warning;
 pub use guards::acting_role;
+pub use platform::{decide_order, decide_platform_event};
 use guards::{check_fields, check_length, check_workflow, current_state, refusal};
 use practice::practice_step;
 
@@ -44,6 +46,17 @@ pub fn decide_submission(
             action: "submit".into(),
         });
     };
+    submission(wf, actor, role, sub, now)
+}
+
+/// A new ticket entered by `actor` in `role` (checked by the caller).
+fn submission(
+    wf: &Workflow,
+    actor: &Actor,
+    role: crate::role::Role,
+    sub: &Submission,
+    now: Timestamp,
+) -> Result<Decision, CommandError> {
     let proxy = (actor.id != sub.requester).then_some(actor.id);
     if !CHANNELS.contains(&sub.channel.as_str()) {
         return Err(CommandError::InvalidField {
@@ -84,6 +97,7 @@ pub fn decide_submission(
             building_id: sub.building_id,
             clocks: wf.clocks.iter().map(|c| c.name.clone()).collect(),
             on_wall: initial.wall,
+            hotline: sub.hotline.clone(),
         }),
     };
     let ticket = Ticket::from_submission(&first).expect("a submission event starts a ticket");

@@ -60,6 +60,7 @@ impl Builder<'_> {
                 }
                 Party::Role(r) if r.is_staff() => Some(Recipient::Staff(r)),
                 Party::Role(_) => None,
+                Party::Platform => self.ticket.hotline.as_ref().map(|_| Recipient::Platform),
                 Party::CoHandler => {
                     recipients.extend(
                         self.ticket

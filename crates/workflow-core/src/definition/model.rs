@@ -8,7 +8,7 @@ use crate::calendar::Calendar;
 use crate::duration::Span;
 use crate::label::Label;
 use crate::role::{Party, Role};
-use crate::ticket::Urgency;
+use crate::ticket::{Ticket, Urgency};
 
 /// Index of a state within its workflow.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -42,10 +42,12 @@ pub enum Field {
     ExtendBy,
     /// The request a duplicate is merged under (并单).
     Parent,
+    /// Whether the requester was contacted about the result (已联系诉求人), `true`/`false`.
+    Contacted,
 }
 
 impl Field {
-    pub const ALL: [Field; 7] = [
+    pub const ALL: [Field; 8] = [
         Field::Assignee,
         Field::Reason,
         Field::Note,
@@ -53,6 +55,7 @@ impl Field {
         Field::Hours,
         Field::ExtendBy,
         Field::Parent,
+        Field::Contacted,
     ];
 
     pub fn parse(s: &str) -> Option<Field> {
@@ -68,6 +71,7 @@ impl Field {
             Field::Hours => "hours",
             Field::ExtendBy => "extend_by",
             Field::Parent => "parent",
+            Field::Contacted => "contacted",
         }
     }
 }
@@ -159,6 +163,9 @@ pub struct ClockDef {
     pub stop: Vec<bool>,
     pub pause: Vec<bool>,
     pub targets: Targets,
+    /// Targets for a city hotline order's request type (接诉即办 deadlines), which come
+    /// before the category's and the urgency's.
+    pub by_type: Vec<(crate::hotline::RequestType, Span)>,
     /// Warn this long before the deadline (working time).
     pub warn_before: Option<Span>,
     /// Warn when these percentages of the target have run (`warn = ["50%", "75%"]`).
@@ -457,11 +464,23 @@ impl Workflow {
             .filter(move |t| t.from.contains(&state))
     }
 
-    pub fn targets(&self, category: &str, clock: usize) -> Targets {
-        self.category_targets
-            .get(category)
-            .and_then(|per_clock| per_clock[clock])
-            .unwrap_or(self.clocks[clock].targets)
+    /// The target of clock `clock` for `ticket`: by its hotline request type if the clock
+    /// names one, else its category's (or the clock's) for its urgency.
+    pub fn target(&self, ticket: &Ticket, clock: usize) -> Span {
+        let def = &self.clocks[clock];
+        let by_type = ticket.hotline.as_ref().and_then(|h| {
+            def.by_type
+                .iter()
+                .find(|(t, _)| *t == h.request_type)
+                .map(|(_, span)| *span)
+        });
+        by_type.unwrap_or_else(|| {
+            self.category_targets
+                .get(&ticket.category)
+                .and_then(|per_clock| per_clock[clock])
+                .unwrap_or(def.targets)
+                .for_urgency(ticket.urgency)
+        })
     }
 
     pub fn category_rules(&self, category: &str) -> CategoryRules {

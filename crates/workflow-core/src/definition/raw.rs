@@ -170,6 +170,10 @@ pub(crate) struct RawClock {
     #[serde(default)]
     pub pause: Vec<Name>,
     pub target: Spanned<RawTargets>,
+    /// Targets by a hotline order's request type (`by_type = { consult = "1wd" }`), before
+    /// the category's and the urgency's.
+    #[serde(default)]
+    pub by_type: BTreeMap<Name, Name>,
     pub warn_before: Option<Name>,
     /// Shares of the target at which to warn: `["50%", "75%"]`.
     #[serde(default)]

@@ -26,6 +26,7 @@ use crate::store::*;
 use crate::ticket::{Assignee, Ticket, Urgency};
 
 mod act;
+pub mod hotline;
 mod migrate;
 mod read;
 mod submit;

@@ -91,6 +91,7 @@ impl Engine {
             community_id: place.community_id,
             branch_id: place.branch_id,
             building_id: Some(place.building_id),
+            hotline: None,
         };
         let mut decision = decide_submission(wf, actor, &sub, self.clock.now())?;
         if pay_minutes > 0 {

@@ -57,6 +57,9 @@ pub struct Submitted {
     pub clocks: Vec<String>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub on_wall: bool,
+    /// Made from a city hotline work order (12345): the order's facts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hotline: Option<crate::hotline::Facts>,
 }
 
 /// What an action credited its holder with (志愿时长 · 志愿积分): the ledger's entry.
@@ -86,6 +89,9 @@ pub struct Recorded {
     /// The request merged under, or followed (并单).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<Uuid>,
+    /// The requester was contacted about the result (a hotline order's completion).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contacted: Option<bool>,
 }
 
 /// A co-handler's note as it stood when the co-handling closed (`None`: never reported).
@@ -275,6 +281,14 @@ pub enum EventKind {
         raise_priority: bool,
         timer_due: Timestamp,
     },
+    /// The hotline platform sent the work order again with something changed (补充/更正).
+    OrderUpdated(crate::hotline::OrderUpdate),
+    /// The hotline platform chases the order: 催办, or 督办 (`supervision`).
+    PlatformReminder {
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        supervision: bool,
+        note: String,
+    },
 }
 
 impl Event {
@@ -353,6 +367,11 @@ impl EventKind {
             EventKind::ObjectionsEscalated { .. } => "objections_escalated",
             EventKind::AutoDispatchStopped { .. } => "auto_dispatch_stopped",
             EventKind::CreditQuestioned { .. } => "credit_questioned",
+            EventKind::OrderUpdated(_) => "order_updated",
+            EventKind::PlatformReminder {
+                supervision: true, ..
+            } => "platform_supervision",
+            EventKind::PlatformReminder { .. } => "platform_reminder",
         }
     }
 }

@@ -65,6 +65,7 @@ impl Ticket {
             returns: 0,
             tried: Vec::new(),
             terminal: false,
+            hotline: s.hotline.clone(),
             created_at: event.at,
             updated_at: event.at,
             closed_at: None,
@@ -289,6 +290,19 @@ impl Ticket {
                 }
                 if *raise_priority {
                     self.urgency = Urgency::Urgent;
+                }
+            }
+            EventKind::OrderUpdated(update) => {
+                if let Some(facts) = &mut self.hotline {
+                    update.apply(facts, &mut self.description);
+                }
+            }
+            EventKind::PlatformReminder { supervision, .. } => {
+                if let Some(facts) = &mut self.hotline {
+                    match supervision {
+                        true => facts.supervisions += 1,
+                        false => facts.reminders += 1,
+                    }
                 }
             }
         }

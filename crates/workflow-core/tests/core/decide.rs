@@ -54,6 +54,7 @@ impl World {
             community_id: Uuid::nil(),
             branch_id: Uuid::nil(),
             building_id: None,
+            hotline: None,
         };
         decide_submission(&self.wf, &self.resident, &sub, now).unwrap()
     }
@@ -337,6 +338,7 @@ fn who_may_submit_for_whom_and_descriptions_are_checked() {
         community_id: Uuid::nil(),
         branch_id: Uuid::nil(),
         building_id: None,
+        hotline: None,
     };
     let now = at("2026-03-09T09:00");
     let refused = |actor: &Actor, sub: &Submission| {

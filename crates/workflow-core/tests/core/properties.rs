@@ -72,6 +72,7 @@ fn fields(bits: u8, member: Uuid, team: Uuid) -> Fields {
         extend_by: pick(6)
             .then(|| ["4h", "1wd", "0m", "forever"][usize::from(bits % 4)].to_owned()),
         parent: pick(7).then_some(team),
+        contacted: None,
     }
 }
 
@@ -101,6 +102,7 @@ fn run(
         community_id: Uuid::nil(),
         branch_id: Uuid::nil(),
         building_id: None,
+        hotline: None,
     };
     let first = decide_submission(wf, &actors[0], &sub, now).unwrap();
     let mut history = first.events.clone();
@@ -191,6 +193,7 @@ fn run(
                             hours: required(Field::Hours).then_some(1.5),
                             extend_by: required(Field::ExtendBy).then(|| "4h".to_owned()),
                             parent: required(Field::Parent).then_some(team),
+                            contacted: required(Field::Contacted).then_some(true),
                         };
                         (
                             actor,

@@ -142,6 +142,25 @@ pub(super) fn clocks(
             }
         }
         let targets = targets(cx, raw.target.get_ref());
+        let by_type = raw
+            .by_type
+            .iter()
+            .filter_map(|(kind, span)| {
+                let t = crate::hotline::RequestType::ALL
+                    .into_iter()
+                    .find(|t| t.as_str() == kind.get_ref());
+                if t.is_none() {
+                    cx.err(
+                        kind.span(),
+                        format!(
+                            "{what}: unknown request type {:?} in by_type (expected consult, help, complaint, report, suggestion or thanks)",
+                            kind.get_ref()
+                        ),
+                    );
+                }
+                Some((t?, cx.span(span)?))
+            })
+            .collect();
         let warn_before = raw.warn_before.as_ref().and_then(|w| cx.span(w));
         let chase_before = raw.chase_before.as_ref().and_then(|w| cx.span(w));
         let warn_shares = raw
@@ -191,6 +210,7 @@ pub(super) fn clocks(
                 stop,
                 pause,
                 targets,
+                by_type,
                 warn_before,
                 warn_shares,
                 chase_before,

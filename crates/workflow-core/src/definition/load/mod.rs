@@ -40,8 +40,11 @@ pub struct LoadError {
 }
 
 /// Event names a `notify` rule may name besides the workflow's actions.
-pub const SYSTEM_EVENTS: [&str; 7] = [
+pub const SYSTEM_EVENTS: [&str; 10] = [
     "submitted",
+    "order_updated",
+    "platform_reminder",
+    "platform_supervision",
     "sla_warning",
     "sla_chase",
     "sla_breach",
@@ -317,7 +320,18 @@ fn parties(
         );
         return Vec::new();
     };
-    list.get_ref().iter().filter_map(|n| party(cx, n)).collect()
+    let mut roles = Vec::new();
+    for n in list.get_ref() {
+        match party(cx, n) {
+            Some(Party::Platform) => cx.err(
+                n.span(),
+                "platform is told (`[[notify]]`), never acting: its answers are the system's actions",
+            ),
+            Some(p) => roles.push(p),
+            None => {}
+        }
+    }
+    roles
 }
 
 fn fields(cx: &mut Cx, raw: &[Name]) -> FieldSet {

@@ -16,7 +16,7 @@ use workflow_core::{Catalog, Engine};
 
 use crate::runtime::delivery::{self, DeliveryConfig, Webhooks};
 use crate::runtime::timers::{self, WorkerConfig};
-use crate::runtime::{SystemClock, Wakeup, expiry, relay, retention, webhooks};
+use crate::runtime::{SystemClock, Wakeup, expiry, hotline, relay, retention, webhooks};
 
 /// What a server is built from, beside its database. [`Config::new`] gives what
 /// `linli serve` runs with unless told otherwise.
@@ -39,6 +39,8 @@ pub struct Config {
     pub retention: SignedDuration,
     /// Requests one person may ask for themself in any 24 hours (`None`: no limit).
     pub daily_requests: Option<u32>,
+    /// The 12345 bridge's mapping file (`--hotline FILE`, docs/HOTLINE.md), if it runs one.
+    pub hotline: Option<std::path::PathBuf>,
 }
 
 impl Config {
@@ -55,6 +57,7 @@ impl Config {
             trust_forwarded_for: false,
             retention: SignedDuration::ZERO,
             daily_requests: None,
+            hotline: None,
         }
     }
 }
@@ -74,6 +77,7 @@ pub struct App {
     sessions: workflow_core::session::SessionPolicy,
     trust_forwarded_for: bool,
     retention: SignedDuration,
+    hotline: Option<Arc<linli_http::hotline::Bridge>>,
 }
 
 impl App {
@@ -88,9 +92,19 @@ impl App {
     /// The server over a store already open: tells it whose messages wait for a webhook
     /// (the others are written delivered), and registers the workflows with the Engine.
     pub async fn over(store: SqlStore, config: Config) -> anyhow::Result<App> {
-        let webhooks = webhooks::load(&store, &config.webhooks)
+        let mut webhooks = webhooks::load(&store, &config.webhooks)
             .await
             .context("webhooks")?;
+        let hotline = match &config.hotline {
+            Some(path) => {
+                let loaded = hotline::load(&store, &config.catalog, path)
+                    .await
+                    .context("the 12345 bridge")?;
+                webhooks.platform = Some(loaded.callbacks);
+                Some(Arc::new(loaded.bridge))
+            }
+            None => None,
+        };
         // Before anything is written: a message no webhook will deliver is written delivered.
         store.set_outbox_delivery(webhooks.outbox_delivery());
         let wake = Arc::new(Wakeup::default());
@@ -121,6 +135,7 @@ impl App {
             sessions: config.sessions,
             trust_forwarded_for: config.trust_forwarded_for,
             retention: config.retention,
+            hotline,
         })
     }
 
@@ -133,6 +148,7 @@ impl App {
             .with_outbox_changes(self.wake.outbox_changes())
             .with_shutdown(shutdown)
             .with_sessions(self.sessions)
+            .with_hotline(self.hotline.clone())
             .trusting_forwarded_for(self.trust_forwarded_for);
         linli_http::app(state)
     }

@@ -52,6 +52,17 @@ pub struct ServeArgs {
     /// A TOML file of webhooks per community (see docs/NOTIFICATIONS.md).
     #[arg(long, env = "LINLI_WEBHOOKS")]
     pub webhooks: Option<PathBuf>,
+    /// Seconds before a failed delivery (webhook or 12345 callback) is tried again; doubled
+    /// for each further attempt, up to an hour.
+    #[arg(long, env = "LINLI_WEBHOOK_BACKOFF", default_value_t = 5)]
+    pub webhook_backoff: u64,
+    /// Attempts before a message is parked for an administrator to retry.
+    #[arg(long, env = "LINLI_WEBHOOK_ATTEMPTS", default_value_t = 10)]
+    pub webhook_attempts: u32,
+    /// The 12345 bridge's mapping file: the platform's categories and units, its callback
+    /// URL and shared secret (see docs/HOTLINE.md).
+    #[arg(long, env = "LINLI_HOTLINE")]
+    pub hotline: Option<PathBuf>,
     /// A console session not used for this long ends (`30d`, `12h`).
     #[arg(long, env = "LINLI_SESSION_IDLE", default_value = "30d", value_parser = parse_days)]
     pub session_idle: SignedDuration,
@@ -140,8 +151,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         daily_requests: (args.daily_requests > 0).then_some(args.daily_requests),
         delivery: linli::runtime::delivery::DeliveryConfig {
             allow: args.webhook_allow,
+            first_backoff: std::time::Duration::from_secs(args.webhook_backoff.max(1)),
+            max_attempts: args.webhook_attempts.max(1),
             ..Default::default()
         },
+        hotline: args.hotline,
         ..Config::new(args.workflows.catalog()?)
     };
     let app = App::build(&args.db.options(), config).await?;

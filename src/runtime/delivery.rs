@@ -7,10 +7,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hmac::{Hmac, Mac};
 use jiff::SignedDuration;
 use serde::Serialize;
-use sha2::Sha256;
 use storage::{DeliveryAttempt, SqlStore};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -19,13 +17,13 @@ use workflow_core::clock::Clock;
 use workflow_core::store::{OutboxMessage, Store};
 use workflow_core::{Event, Recipient};
 
+
 use super::Wakeup;
 use super::egress::Egress;
 
 /// The headers a receiver reads.
 pub const MESSAGE_ID_HEADER: &str = "linli-message-id";
-pub const TIMESTAMP_HEADER: &str = "linli-timestamp";
-pub const SIGNATURE_HEADER: &str = "linli-signature";
+pub use linli_http::signature::{SIGNATURE_HEADER, TIMESTAMP_HEADER};
 
 /// Where a community's messages go.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -40,6 +38,8 @@ pub struct Endpoint {
 pub struct Webhooks {
     pub default: Option<Endpoint>,
     pub communities: HashMap<Uuid, Endpoint>,
+    /// The 12345 platform's callbacks (`--hotline FILE`).
+    pub platform: Option<Endpoint>,
 }
 
 impl Webhooks {
@@ -48,7 +48,7 @@ impl Webhooks {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.default.is_none() && self.communities.is_empty()
+        self.default.is_none() && self.communities.is_empty() && self.platform.is_none()
     }
 
     /// Whose messages wait in the outbox for these webhooks; the others are written delivered.
@@ -109,20 +109,7 @@ impl DeliveryConfig {
     }
 }
 
-/// `v1=` and the hex HMAC-SHA256 of `"{timestamp}.{body}"` under `secret`.
-pub fn sign(secret: &str, timestamp: i64, body: &[u8]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
-    mac.update(timestamp.to_string().as_bytes());
-    mac.update(b".");
-    mac.update(body);
-    let digest = mac.finalize().into_bytes();
-    let mut out = String::with_capacity(3 + digest.len() * 2);
-    out.push_str("v1=");
-    for b in digest {
-        out.push_str(&format!("{b:02x}"));
-    }
-    out
-}
+pub use linli_http::signature::sign;
 
 /// The JSON a receiver gets.
 #[derive(Serialize)]
@@ -204,26 +191,52 @@ async fn deliver(
     config: &DeliveryConfig,
     m: &OutboxMessage,
 ) {
-    let Some(endpoint) = webhooks.endpoint(m.community_id) else {
-        // Nobody to deliver to: the message stays readable by the event streams.
-        let _ = store.outbox_delivered(m.id, clock.now()).await;
-        return;
-    };
     let event = store
         .event(m.ticket_id, m.event_seq)
         .await
         .unwrap_or_default();
-    let payload = Payload {
-        id: m.id,
-        kind: &m.event,
-        ticket_id: m.ticket_id,
-        community_id: m.community_id,
-        event_seq: m.event_seq,
-        recipient: m.recipient,
-        created_at: m.created_at.to_string(),
-        event: event.as_ref(),
+    let (endpoint, body) = if m.recipient == Recipient::Platform {
+        // The platform's record: it waits for the bridge, whenever it is configured again.
+        let Some(endpoint) = webhooks.platform.as_ref() else {
+            let retry = clock.now() + config.backoff(m.attempts + 1);
+            let _ = store
+                .outbox_failed(m.id, "no 12345 bridge is configured", Some(retry))
+                .await;
+            return;
+        };
+        let ticket = store
+            .ticket(m.ticket_id, &workflow_core::store::Scope::Everything)
+            .await
+            .ok()
+            .flatten();
+        let Some(body) = super::callback::body(m, ticket.as_ref(), event.as_ref()) else {
+            let _ = store
+                .outbox_failed(m.id, "the order or its event is missing", None)
+                .await;
+            return;
+        };
+        (endpoint, body)
+    } else {
+        let Some(endpoint) = webhooks.endpoint(m.community_id) else {
+            // Nobody to deliver to: the message stays readable by the event streams.
+            let _ = store.outbox_delivered(m.id, clock.now()).await;
+            return;
+        };
+        let payload = Payload {
+            id: m.id,
+            kind: &m.event,
+            ticket_id: m.ticket_id,
+            community_id: m.community_id,
+            event_seq: m.event_seq,
+            recipient: m.recipient,
+            created_at: m.created_at.to_string(),
+            event: event.as_ref(),
+        };
+        (
+            endpoint,
+            serde_json::to_vec(&payload).expect("a payload serializes"),
+        )
     };
-    let body = serde_json::to_vec(&payload).expect("a payload serializes");
     let timestamp = clock.now().as_second();
     let sent = match egress.check_url(&endpoint.url) {
         Err(refused) => Err(refused),
@@ -231,6 +244,7 @@ async fn deliver(
             .post(&endpoint.url)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header(MESSAGE_ID_HEADER, m.id.to_string())
+            .header("idempotency-key", m.id.to_string())
             .header(TIMESTAMP_HEADER, timestamp.to_string())
             .header(SIGNATURE_HEADER, sign(&endpoint.secret, timestamp, &body))
             .body(body)
@@ -297,16 +311,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_signature_is_hmac_sha256_of_timestamp_dot_body() {
-        // Computed independently (Python's hmac) over "0.what do ya want for nothing?"
-        // with the key of RFC 4231's test case 2.
-        assert_eq!(
-            sign("Jefe", 0, b"what do ya want for nothing?"),
-            "v1=37f471929915ccd2cbbe79feb84ffcff4f2bb25e15fc41c2506687331ae179cc"
-        );
-    }
-
-    #[test]
     fn a_community_with_its_own_webhook_uses_it_the_others_the_default() {
         let own = Uuid::now_v7();
         let hooks = Webhooks {
@@ -322,6 +326,7 @@ mod tests {
                 },
             )]
             .into(),
+            platform: None,
         };
         assert_eq!(hooks.endpoint(own).unwrap().url, "https://own.example");
         assert_eq!(

@@ -4,10 +4,12 @@
 //! storage crate only stores and announces; the core only decides; these keep time and go
 //! looking.
 
+pub mod callback;
 pub mod clock;
 pub mod delivery;
 pub mod egress;
 pub mod expiry;
+pub mod hotline;
 pub mod relay;
 pub mod retention;
 pub mod timers;

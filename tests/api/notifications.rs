@@ -86,6 +86,7 @@ fn deliver_with(
             secret: SECRET.into(),
         }),
         communities: HashMap::new(),
+        platform: None,
     };
     app.store.set_outbox_delivery(webhooks.outbox_delivery());
     spawn_delivery_worker(

@@ -15,7 +15,7 @@ pub struct Body<T>(pub T);
 /// A JSON body that may be absent (an action that takes no fields).
 pub struct OptionalBody<T>(pub Option<T>);
 
-async fn bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
+pub(crate) async fn bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
     Bytes::from_request(req, state)
         .await
         .map_err(|r| match r.status() {
@@ -24,7 +24,7 @@ async fn bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiErro
         })
 }
 
-fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+pub(crate) fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(bytes).map_err(|e| match e.classify() {
         serde_json::error::Category::Data => ApiError::rejected(Code::InvalidBody, e.to_string()),
         _ => ApiError::rejected(Code::InvalidJson, e.to_string()),

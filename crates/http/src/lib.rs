@@ -9,7 +9,9 @@ mod extract;
 pub mod notify;
 mod open311;
 mod pdf;
+pub mod hotline;
 mod routes;
+pub mod signature;
 mod views;
 
 use std::sync::{Arc, OnceLock};
@@ -69,6 +71,8 @@ pub struct AppState {
     pub trust_forwarded_for: bool,
     /// The event streams open now, per person.
     pub streams: notify::OpenStreams,
+    /// The 12345 bridge, if the deployment runs one (`linli serve --hotline FILE`).
+    pub hotline: Option<Arc<hotline::Bridge>>,
 }
 
 /// Requests per client address and purpose, for what is asked before anyone is signed in.
@@ -95,7 +99,14 @@ impl AppState {
             sign_in_limiter: Arc::new(governor::RateLimiter::keyed(sign_in_quota())),
             trust_forwarded_for: false,
             streams: notify::OpenStreams::default(),
+            hotline: None,
         }
+    }
+
+    /// Takes the city hotline's work orders in, as `bridge` maps them.
+    pub fn with_hotline(mut self, bridge: Option<Arc<hotline::Bridge>>) -> AppState {
+        self.hotline = bridge;
+        self
     }
 
     /// What anyone is shown of requests ([`workflow_core::access::Public`]).
@@ -286,6 +297,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(routes::report_in::router())
         .merge(routes::feedback::router())
         .merge(routes::time_bank::router())
+        .merge(routes::hotline::router())
         .merge(routes::wall::router())
         .merge(routes::people::router())
         .merge(routes::audit::router())

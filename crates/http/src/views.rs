@@ -165,7 +165,56 @@ pub struct TicketView {
     /// whether they are `held`, `paid` to its volunteer or `returned` to its resident.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub paid: Option<PaidView>,
+    /// Made from a city hotline work order (12345).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hotline: Option<HotlineView>,
 }
+
+/// The city hotline work order a ticket was made from (12345): the platform's own terms.
+#[derive(Serialize, ToSchema)]
+pub struct HotlineView {
+    pub order_number: String,
+    /// `consult`, `help`, `complaint`, `report`, `suggestion` or `thanks`.
+    pub request_type: String,
+    pub request_type_label: LabelView,
+    /// 保密: the requester is shown only to the lead handler and the office.
+    pub confidential: bool,
+    pub received_at: String,
+    /// The platform's deadline (办理时限), as it sent it.
+    pub platform_deadline: Option<String>,
+    pub category_code: String,
+    pub address: String,
+    pub lead_unit: String,
+    pub assisting_units: Vec<String>,
+    /// Reminders (催办) and supervisions (督办) received.
+    pub reminders: u32,
+    pub supervisions: u32,
+}
+
+impl From<workflow_core::hotline::Facts> for HotlineView {
+    fn from(h: workflow_core::hotline::Facts) -> Self {
+        HotlineView {
+            order_number: h.order_number,
+            request_type: h.request_type.as_str().to_owned(),
+            request_type_label: LabelView {
+                zh_cn: h.request_type.zh_cn().to_owned(),
+                en: h.request_type.as_str().to_owned(),
+            },
+            confidential: h.confidential,
+            received_at: ts(h.received_at),
+            platform_deadline: h.platform_deadline.map(ts),
+            category_code: h.category_code,
+            address: h.address,
+            lead_unit: h.lead_unit,
+            assisting_units: h.assisting_units,
+            reminders: h.reminders,
+            supervisions: h.supervisions,
+        }
+    }
+}
+
+/// What stands for a confidential requester's name (保密).
+pub const CONFIDENTIAL_REQUESTER: &str = "（保密）";
 
 #[derive(Serialize, ToSchema)]
 pub struct PaidView {
@@ -276,6 +325,10 @@ async fn view_one(
     let catalog = state.engine.catalog();
     let wf = catalog.workflow(&t.workflow_id, t.workflow_version);
     let now = state.engine.now();
+    // A confidential hotline order's requester (保密), for those the core does not name: no
+    // name, no number, no identity, and no read to record.
+    let hidden = !caller.principal.sees_requester(&t);
+    let known = if hidden { None } else { known };
     let (name, phone) = known.unwrap_or_default();
     // A sensitive request's words and number: for those the core names, on its own page
     // (recorded, number or not), and for its asker.
@@ -291,6 +344,7 @@ async fn view_one(
     };
     // The core says how much of the number this caller sees, and records a read in full.
     let shown = match (&phone, contact) {
+        _ if hidden => Shown::Masked,
         (_, Contact::MayReveal) if sensitive && !own => {
             state.engine.read_contact(&caller.principal, &t).await?
         }
@@ -388,11 +442,20 @@ async fn view_one(
         },
         channel: t.channel,
         proxy_id: t.proxy,
-        requester: ContactView {
-            id: t.requester,
-            name,
-            phone,
-            withheld,
+        requester: if hidden {
+            ContactView {
+                id: Uuid::nil(),
+                name: CONFIDENTIAL_REQUESTER.to_owned(),
+                phone: None,
+                withheld: false,
+            }
+        } else {
+            ContactView {
+                id: t.requester,
+                name,
+                phone,
+                withheld,
+            }
         },
         assignee: t.assignee.map(|a| HolderView {
             kind: match a {
@@ -445,6 +508,7 @@ async fn view_one(
             .collect(),
         allowed_actions: allowed,
         paid: None,
+        hotline: t.hotline.map(HotlineView::from),
     })
 }
 

@@ -44,14 +44,24 @@ impl OutboxDelivery {
         }
     }
 
-    pub fn waits(&self, community: Uuid) -> bool {
-        self.everyone || self.communities.contains(&community)
+    /// Whether a message to `recipient` about a request of `community` waits for delivery. A
+    /// callback to the hotline platform always does: it is the platform's record, not a
+    /// notice, and waits for the bridge if the bridge is not running.
+    pub fn waits(&self, community: Uuid, recipient: &Recipient) -> bool {
+        self.everyone
+            || self.communities.contains(&community)
+            || *recipient == Recipient::Platform
     }
 
     /// A message's `delivered_at_us` as written: none while it waits, its creation if it
     /// does not.
-    pub(crate) fn delivered_at_us(&self, community: Uuid, created_at_us: i64) -> Option<i64> {
-        (!self.waits(community)).then_some(created_at_us)
+    pub(crate) fn delivered_at_us(
+        &self,
+        community: Uuid,
+        recipient: &Recipient,
+        created_at_us: i64,
+    ) -> Option<i64> {
+        (!self.waits(community, recipient)).then_some(created_at_us)
     }
 }
 

@@ -301,7 +301,7 @@ pub(crate) fn push_outbox<'a, DB>(
             .push_bind(0i32)
             .push_bind(at)
             .push_bind(at)
-            .push_bind(delivery.delivered_at_us(t.community_id, at));
+            .push_bind(delivery.delivered_at_us(t.community_id, &n.recipient, at));
     });
 }
 

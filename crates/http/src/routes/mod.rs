@@ -5,6 +5,7 @@ pub mod audit;
 pub mod board;
 pub mod catalog;
 pub mod feedback;
+pub mod hotline;
 pub mod my_data;
 pub mod ops;
 pub mod outbox;

@@ -237,11 +237,17 @@ async fn events(
         _ => return Err(ApiError::NotFound),
     };
     let internal = caller.principal.sees_internal(requester);
+    // A confidential hotline order's requester (保密) is not in its history either.
+    let hidden = workflow_core::Ticket::replay(&events)
+        .is_ok_and(|t| !caller.principal.sees_requester(&t));
     let mut views: Vec<EventView> = events
         .into_iter()
         .filter(|e| internal || !e.is_internal())
         .map(event_view)
         .collect();
+    if hidden && let Some(data) = views.first_mut().and_then(|v| v.data.as_object_mut()) {
+        data.remove("requester");
+    }
     // Each by name: a history reads as who did what, not as roles.
     let mut actors: Vec<Uuid> = views.iter().filter_map(|v| v.actor_id).collect();
     actors.sort();

@@ -9,6 +9,7 @@ use workflow_core::Role;
 use workflow_core::access::Principal;
 use workflow_core::store::*;
 
+mod callers;
 mod export;
 mod import;
 mod people;
@@ -333,6 +334,22 @@ impl SqlStore {
             sqlx::query_scalar("SELECT id FROM branches WHERE community_id = $1 ORDER BY id")
                 .bind(community_id)
                 .fetch_all(pool)
+                .await
+                .map_err(from_sqlx)
+        })
+    }
+
+    /// The branch of a community with this name.
+    pub async fn branch_named(
+        &self,
+        community_id: Uuid,
+        name: &str,
+    ) -> Result<Option<Uuid>, StoreError> {
+        with_reader!(self, pool, {
+            sqlx::query_scalar("SELECT id FROM branches WHERE community_id = $1 AND name = $2")
+                .bind(community_id)
+                .bind(name)
+                .fetch_optional(pool)
                 .await
                 .map_err(from_sqlx)
         })

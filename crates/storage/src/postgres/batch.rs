@@ -250,10 +250,10 @@ pub(crate) async fn write(tx: &mut PgConnection, rows: &Rows<'_>) -> Result<(), 
         // events again: whether each goes on a volunteer's record
         .bind(column(events, |(e, _)| e.is_on_record()))
         // outbox again: delivered as written, where nothing will deliver it
-        .bind(column(outbox, |(_, d)| {
+        .bind(column(outbox, |(n, d)| {
             let t = &d.ticket;
             rows.delivery
-                .delivered_at_us(t.community_id, us(t.updated_at))
+                .delivered_at_us(t.community_id, &n.recipient, us(t.updated_at))
         }))
         .execute(&mut *tx)
         .await

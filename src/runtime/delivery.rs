@@ -17,7 +17,6 @@ use workflow_core::clock::Clock;
 use workflow_core::store::{OutboxMessage, Store};
 use workflow_core::{Event, Recipient};
 
-
 use super::Wakeup;
 use super::egress::Egress;
 

@@ -65,9 +65,8 @@ pub async fn load(store: &SqlStore, catalog: &Catalog, path: &Path) -> anyhow::R
         let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
         format!("{}:{line}", path.display())
     };
-    let file: File = toml::from_str(&text).map_err(|e| {
-        anyhow::anyhow!("{}: {}", at(e.span().unwrap_or(0..0)), e.message())
-    })?;
+    let file: File = toml::from_str(&text)
+        .map_err(|e| anyhow::anyhow!("{}: {}", at(e.span().unwrap_or(0..0)), e.message()))?;
     let workflow = file
         .workflow
         .as_ref()

@@ -17,6 +17,7 @@ mod disk_full;
 mod dispatch;
 mod docs;
 mod hostile;
+mod hotline;
 mod integrity;
 mod inventory;
 mod linked;

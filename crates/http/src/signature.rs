@@ -65,7 +65,13 @@ mod tests {
         assert!(verify("0123456789abcdef", 1_000, b"{}", &s, 1_100));
         assert!(!verify("0123456789abcdef", 1_000, b"{ }", &s, 1_100));
         assert!(!verify("another secret..", 1_000, b"{}", &s, 1_100));
-        assert!(!verify("0123456789abcdef", 1_000, b"{}", &s, 1_000 + TOLERANCE_SECS + 1));
+        assert!(!verify(
+            "0123456789abcdef",
+            1_000,
+            b"{}",
+            &s,
+            1_000 + TOLERANCE_SECS + 1
+        ));
         assert!(!verify("0123456789abcdef", 1_000, b"{}", "v1=zz", 1_000));
         assert!(!verify("0123456789abcdef", 1_000, b"{}", &s[3..], 1_000));
     }

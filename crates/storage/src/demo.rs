@@ -69,6 +69,16 @@ const PEOPLE: &[Person] = &[
         skills: &[],
         place: 2,
     },
+    // The street office's integration with the city's 12345 platform (docs/HOTLINE.md): its
+    // token brings the platform's work orders in.
+    Person {
+        key: "hotline",
+        name: "12345热线对接",
+        phone: "12345",
+        roles: &[Role::Street],
+        skills: &[],
+        place: 2,
+    },
     Person {
         key: "community",
         name: "陈美",

@@ -48,9 +48,7 @@ impl OutboxDelivery {
     /// callback to the hotline platform always does: it is the platform's record, not a
     /// notice, and waits for the bridge if the bridge is not running.
     pub fn waits(&self, community: Uuid, recipient: &Recipient) -> bool {
-        self.everyone
-            || self.communities.contains(&community)
-            || *recipient == Recipient::Platform
+        self.everyone || self.communities.contains(&community) || *recipient == Recipient::Platform
     }
 
     /// A message's `delivered_at_us` as written: none while it waits, its creation if it

@@ -169,7 +169,10 @@ impl OrderUpdate {
         if changed("confidential", held.confidential != new.confidential) {
             u.confidential = Some(new.confidential);
         }
-        if changed("assisting_units", held.assisting_units != new.assisting_units) {
+        if changed(
+            "assisting_units",
+            held.assisting_units != new.assisting_units,
+        ) {
             u.assisting_units = Some(new.assisting_units.clone());
         }
         changed("request_type", held.request_type != new.request_type);
@@ -289,7 +292,10 @@ impl PlatformEvent {
                 solved: true,
                 satisfaction,
                 note,
-            } => Some((actions::CONFIRM, with("", note, Some(satisfaction.rating())))),
+            } => Some((
+                actions::CONFIRM,
+                with("", note, Some(satisfaction.rating())),
+            )),
             PlatformEvent::FollowUp {
                 satisfaction, note, ..
             } => {
@@ -309,9 +315,7 @@ impl PlatformEvent {
 pub fn check_workflow(wf: &crate::Workflow) -> Result<(), String> {
     for action in actions::ALL {
         let system = wf.transitions.iter().any(|t| {
-            t.action == action
-                && t.roles
-                    .contains(&crate::Party::Role(crate::Role::System))
+            t.action == action && t.roles.contains(&crate::Party::Role(crate::Role::System))
         });
         if !system {
             return Err(format!(
@@ -390,7 +394,10 @@ mod tests {
         .action()
         .unwrap();
         assert_eq!(action, actions::REDO);
-        assert_eq!((fields.rating, fields.reason.as_deref()), (Some(1), Some("回访未解决")));
+        assert_eq!(
+            (fields.rating, fields.reason.as_deref()),
+            (Some(1), Some("回访未解决"))
+        );
         let (action, fields) = PlatformEvent::FollowUp {
             solved: true,
             satisfaction: Satisfaction::BasicallySatisfied,

@@ -189,8 +189,7 @@ pub fn decide_migration(
             && matches!(c.status, ClockStatus::Running | ClockStatus::Paused)
         {
             let cal = def.calendar.as_deref();
-            c.target_secs = to.target(ticket, i).seconds(def.working_day_secs())
-                + c.extended_secs;
+            c.target_secs = to.target(ticket, i).seconds(def.working_day_secs()) + c.extended_secs;
             if c.status == ClockStatus::Running {
                 let run = c.elapsed_secs + c.since.map_or(0, |s| working_between(cal, s, now));
                 let due = add_working(cal, now, (c.target_secs - run).max(0));

@@ -59,13 +59,9 @@ impl<T: serde::de::DeserializeOwned> FromRequest<AppState> for Signed<T> {
         let bridge = bridge(state)?;
         let body = bytes(req, state).await?;
         let signed = match (timestamp.and_then(|t| t.parse::<i64>().ok()), signature) {
-            (Some(t), Some(s)) => verify(
-                &bridge.secret,
-                t,
-                &body,
-                &s,
-                state.engine.now().as_second(),
-            ),
+            (Some(t), Some(s)) => {
+                verify(&bridge.secret, t, &body, &s, state.engine.now().as_second())
+            }
             _ => false,
         };
         if !signed {
@@ -92,7 +88,11 @@ pub struct TakenView {
 
 /// The integration may bridge the order's community (the access policy's word).
 async fn may_bridge(state: &AppState, caller: &Caller, community: Uuid) -> ApiResult<()> {
-    let unit = state.store.unit(community).await?.ok_or(ApiError::NotFound)?;
+    let unit = state
+        .store
+        .unit(community)
+        .await?
+        .ok_or(ApiError::NotFound)?;
     Ok(caller.principal.may_bridge(&unit)?)
 }
 

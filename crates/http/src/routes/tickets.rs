@@ -238,8 +238,8 @@ async fn events(
     };
     let internal = caller.principal.sees_internal(requester);
     // A confidential hotline order's requester (保密) is not in its history either.
-    let hidden = workflow_core::Ticket::replay(&events)
-        .is_ok_and(|t| !caller.principal.sees_requester(&t));
+    let hidden =
+        workflow_core::Ticket::replay(&events).is_ok_and(|t| !caller.principal.sees_requester(&t));
     let mut views: Vec<EventView> = events
         .into_iter()
         .filter(|e| internal || !e.is_internal())

@@ -19,8 +19,8 @@ mod practice;
 pub(crate) use builder::Builder;
 pub(crate) use clocks::next_warning;
 pub use guards::acting_role;
-pub use platform::{decide_order, decide_platform_event};
 use guards::{check_fields, check_length, check_workflow, current_state, refusal};
+pub use platform::{decide_order, decide_platform_event};
 use practice::practice_step;
 
 use jiff::Timestamp;

@@ -25,9 +25,7 @@ pub fn decide_order(
         .into_iter()
         .find(|r| actor.roles.contains(*r));
     match (role, &sub.hotline) {
-        (Some(role), Some(_)) if actor.id != sub.requester => {
-            submission(wf, actor, role, sub, now)
-        }
+        (Some(role), Some(_)) if actor.id != sub.requester => submission(wf, actor, role, sub, now),
         _ => Err(CommandError::RoleNotAllowed {
             action: "take_order".into(),
         }),

@@ -103,7 +103,10 @@ impl Engine {
             }
             // The same order, sent twice at once: the other one made the ticket.
             Err(StoreError::IdempotencyMismatch(_)) => {
-                let held = self.order_ticket(number).await?.ok_or(EngineError::NotFound)?;
+                let held = self
+                    .order_ticket(number)
+                    .await?
+                    .ok_or(EngineError::NotFound)?;
                 self.update_order(integration, held, order).await
             }
             Err(e) => Err(e.into()),

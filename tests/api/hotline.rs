@@ -1,0 +1,473 @@
+//! The 12345 bridge through the API: orders signed and taken once, a changed re-send
+//! recorded, deadlines by request type, a confidential caller hidden, the platform's
+//! reminders and answers applied and what it must hear written for it in the outbox.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use workflow_core::Recipient;
+
+use crate::support::{HOTLINE_SECRET, Reply, TestApp, told};
+
+/// A request signed as the platform signs it, under `user`'s token.
+pub async fn signed(app: &TestApp, user: &str, path: &str, body: &Value) -> Reply {
+    signed_with(app, user, path, body, HOTLINE_SECRET).await
+}
+
+async fn signed_with(app: &TestApp, user: &str, path: &str, body: &Value, secret: &str) -> Reply {
+    let bytes = serde_json::to_vec(body).unwrap();
+    let ts = app.engine.now().as_second();
+    app.send(
+        app.client
+            .post(app.url(path))
+            .bearer_auth(app.token(user))
+            .header("content-type", "application/json")
+            .header("linli-timestamp", ts.to_string())
+            .header(
+                "linli-signature",
+                linli_http::signature::sign(secret, ts, &bytes),
+            )
+            .body(bytes),
+    )
+    .await
+}
+
+/// A work order as a platform sends one.
+pub fn order(number: &str, kind: &str, confidential: bool) -> Value {
+    json!({
+        "order_number": number,
+        "channel": "电话",
+        "requester": {"name": "郑阿姨", "phone": "13911112222", "confidential": confidential},
+        "received_at": "2026-11-23T08:50:00+08:00",
+        "address": "荷花塘小区2栋",
+        "request_type": kind,
+        "category_code": "0301",
+        "content": "楼道灯坏了，晚上看不见",
+        "lead_unit": "荷花塘社区居委会",
+        "deadline": "2026-11-30T17:30:00+08:00"
+    })
+}
+
+async fn take(app: &TestApp, body: &Value) -> Reply {
+    signed(app, "hotline", "/api/v1/hotline/orders", body).await
+}
+
+async fn event(app: &TestApp, number: &str, body: Value) -> Reply {
+    let r = signed(
+        app,
+        "hotline",
+        &format!("/api/v1/hotline/orders/{number}/events"),
+        &body,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{body}: {:?}", r.body);
+    r
+}
+
+async fn ticket(app: &TestApp, user: &str, id: &str) -> Value {
+    let r = app.get(user, &format!("/api/v1/tickets/{id}")).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    r.body
+}
+
+async fn act(app: &TestApp, user: &str, id: &str, action: &str, body: Value) -> Value {
+    let r = app.act(user, id, action, body).await;
+    assert_eq!(r.status, StatusCode::OK, "{action}: {:?}", r.body);
+    r.body
+}
+
+fn clock<'a>(t: &'a Value, name: &str) -> &'a Value {
+    t["clocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap()
+}
+
+async fn an_order_is_taken_once_and_a_changed_resend_is_an_update(app: TestApp) {
+    app.at("2026-11-23T09:00");
+    let sent = order("GD20261123001", "求助", false);
+    let first = take(&app, &sent).await;
+    assert_eq!(first.status, StatusCode::CREATED, "{:?}", first.body);
+    assert_eq!(first.body["outcome"], "new");
+    let id = first.body["ticket_id"].as_str().unwrap().to_owned();
+    let t = ticket(&app, "secretary", &id).await;
+    assert_eq!(
+        (
+            t["state"].as_str(),
+            t["channel"].as_str(),
+            t["category"].as_str()
+        ),
+        (Some("received"), Some("12345"), Some("repair"))
+    );
+    assert_eq!(t["workflow"], "hotline-12345@1");
+    assert_eq!(t["hotline"]["order_number"], "GD20261123001");
+    assert_eq!(t["hotline"]["request_type"], "help");
+    assert_eq!(t["hotline"]["platform_deadline"], "2026-11-30T09:30:00Z");
+
+    let again = take(&app, &sent).await;
+    assert_eq!(again.status, StatusCode::OK, "{:?}", again.body);
+    assert_eq!(
+        (
+            again.body["outcome"].as_str(),
+            again.body["ticket_id"].as_str()
+        ),
+        (Some("same"), Some(id.as_str()))
+    );
+
+    let mut changed = sent.clone();
+    changed["content"] = json!("楼道灯坏了，三楼也不亮");
+    changed["deadline"] = json!("2026-12-01T17:30:00+08:00");
+    let updated = take(&app, &changed).await;
+    assert_eq!(updated.body["outcome"], "updated", "{:?}", updated.body);
+    assert_eq!(updated.body["ticket_id"].as_str(), Some(id.as_str()));
+    let t = ticket(&app, "secretary", &id).await;
+    assert_eq!(t["description"], "楼道灯坏了，三楼也不亮");
+    assert_eq!(t["hotline"]["platform_deadline"], "2026-12-01T09:30:00Z");
+    let events = app
+        .get("secretary", &format!("/api/v1/tickets/{id}/events"))
+        .await;
+    let update = events
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "order_updated");
+    assert_eq!(
+        update.unwrap()["data"]["fields"],
+        json!(["content", "deadline"])
+    );
+    // The same change again is no change.
+    assert_eq!(take(&app, &changed).await.body["outcome"], "same");
+
+    // The platform reads its order back.
+    let back = app
+        .get("hotline", "/api/v1/hotline/orders/GD20261123001")
+        .await;
+    assert_eq!(back.status, StatusCode::OK, "{:?}", back.body);
+    assert_eq!(back.body["id"].as_str(), Some(id.as_str()));
+    assert_eq!(
+        app.get("hotline", "/api/v1/hotline/orders/GD-NONE")
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+async fn an_order_needs_the_signature_the_integration_and_a_mapping(app: TestApp) {
+    let body = order("GD20261123002", "咨询", false);
+    let unsigned = app
+        .post("hotline", "/api/v1/hotline/orders", body.clone())
+        .await;
+    assert_eq!(
+        (unsigned.status, unsigned.code()),
+        (StatusCode::UNAUTHORIZED, "unauthenticated")
+    );
+    let forged = signed_with(
+        &app,
+        "hotline",
+        "/api/v1/hotline/orders",
+        &body,
+        "not the secret at all",
+    )
+    .await;
+    assert_eq!(forged.status, StatusCode::UNAUTHORIZED, "{:?}", forged.body);
+    // Signed, but by someone who is no office's integration.
+    let resident = signed(&app, "resident", "/api/v1/hotline/orders", &body).await;
+    assert_eq!(
+        resident.status,
+        StatusCode::FORBIDDEN,
+        "{:?}",
+        resident.body
+    );
+    // 运河社区's office does not bring in 荷花塘社区's orders.
+    let neighbour = signed(&app, "yunhe_community", "/api/v1/hotline/orders", &body).await;
+    assert_eq!(
+        neighbour.status,
+        StatusCode::FORBIDDEN,
+        "{:?}",
+        neighbour.body
+    );
+    for (field, value) in [
+        ("lead_unit", json!("不存在的单位")),
+        ("request_type", json!("表扬")),
+        ("received_at", json!("昨天")),
+    ] {
+        let mut bad = body.clone();
+        bad[field] = value;
+        let r = take(&app, &bad).await;
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{field}: {:?}",
+            r.body
+        );
+        assert!(
+            r.body["detail"].as_str().unwrap().starts_with(field),
+            "{:?}",
+            r.body
+        );
+    }
+    let mut extra = body.clone();
+    extra["secret_field"] = json!(1);
+    assert_eq!(
+        take(&app, &extra).await.status,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    // Nothing refused was taken in.
+    assert_eq!(
+        app.get("hotline", "/api/v1/hotline/orders/GD20261123002")
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+async fn deadlines_follow_the_request_type(app: TestApp) {
+    // A Monday morning: 1 working day is Tuesday 09:00, 10 are the Monday two weeks on.
+    app.at("2026-11-23T09:00");
+    let consult = take(&app, &order("GD-T-1", "咨询", false)).await;
+    let complaint = take(&app, &order("GD-T-2", "complaint", false)).await;
+    let consult = ticket(
+        &app,
+        "secretary",
+        consult.body["ticket_id"].as_str().unwrap(),
+    )
+    .await;
+    let complaint = ticket(
+        &app,
+        "secretary",
+        complaint.body["ticket_id"].as_str().unwrap(),
+    )
+    .await;
+    assert_eq!(clock(&consult, "resolution")["due"], "2026-11-24T01:00:00Z");
+    assert_eq!(
+        clock(&complaint, "resolution")["due"],
+        "2026-12-07T01:00:00Z"
+    );
+    // Signing for counts around the clock: two hours.
+    assert_eq!(clock(&complaint, "sign_for")["due"], "2026-11-23T03:00:00Z");
+}
+
+async fn a_confidential_caller_is_hidden_but_from_the_lead_handler_and_the_office(app: TestApp) {
+    let r = take(&app, &order("GD-C-1", "投诉", true)).await;
+    let id = r.body["ticket_id"].as_str().unwrap().to_owned();
+    let hidden = ticket(&app, "secretary", &id).await;
+    assert_eq!(hidden["requester"]["name"], "（保密）");
+    assert_eq!(hidden["requester"]["phone"], Value::Null);
+    assert_eq!(hidden["requester"]["id"], uuid::Uuid::nil().to_string());
+    let history = app
+        .get("secretary", &format!("/api/v1/tickets/{id}/events"))
+        .await;
+    assert!(
+        history.body[0]["data"].get("requester").is_none(),
+        "{:?}",
+        history.body[0]
+    );
+    assert!(!history.body.to_string().contains("郑阿姨"));
+    let office = ticket(&app, "community", &id).await;
+    assert_eq!(office["requester"]["name"], "郑阿姨");
+    assert_eq!(office["hotline"]["confidential"], true);
+    // The volunteer it goes to, once they hold it.
+    let member = app.demo.user("member").id;
+    act(&app, "secretary", &id, "sign_for", Value::Null).await;
+    act(
+        &app,
+        "secretary",
+        &id,
+        "dispatch",
+        json!({"assignee": member}),
+    )
+    .await;
+    let accepted = act(&app, "member", &id, "accept", Value::Null).await;
+    assert_eq!(accepted["requester"]["name"], "郑阿姨");
+    assert_eq!(
+        ticket(&app, "secretary", &id).await["requester"]["name"],
+        "（保密）"
+    );
+    // Not confidential: the branch sees who called, as for any request.
+    let open = take(&app, &order("GD-C-2", "求助", false)).await;
+    let open = ticket(&app, "secretary", open.body["ticket_id"].as_str().unwrap()).await;
+    assert_eq!(open["requester"]["name"], "郑阿姨");
+    // The caller is one person of the community, matched by phone on the second order.
+    assert_eq!(open["requester"]["id"], office["requester"]["id"]);
+}
+
+async fn the_platforms_word_reaches_the_holder_and_its_answers_go_back(app: TestApp) {
+    app.at("2026-11-23T09:00");
+    let r = take(&app, &order("GD-W-1", "求助", false)).await;
+    let id = r.body["ticket_id"].as_str().unwrap().to_owned();
+    let member = app.demo.user("member").id;
+    act(&app, "secretary", &id, "sign_for", Value::Null).await;
+    act(
+        &app,
+        "secretary",
+        &id,
+        "dispatch",
+        json!({"assignee": member}),
+    )
+    .await;
+    act(&app, "member", &id, "accept", Value::Null).await;
+
+    event(
+        &app,
+        "GD-W-1",
+        json!({"type": "reminder", "note": "居民再次来电"}),
+    )
+    .await;
+    event(
+        &app,
+        "GD-W-1",
+        json!({"type": "supervision", "note": "区里督办"}),
+    )
+    .await;
+    let t = ticket(&app, "member", &id).await;
+    assert_eq!(
+        (
+            t["hotline"]["reminders"].as_u64(),
+            t["hotline"]["supervisions"].as_u64()
+        ),
+        (Some(1), Some(1))
+    );
+    act(
+        &app,
+        "member",
+        &id,
+        "acknowledge",
+        json!({"note": "已联系，明天上门"}),
+    )
+    .await;
+
+    act(
+        &app,
+        "member",
+        &id,
+        "request_extension",
+        json!({"reason": "等配件", "extend_by": "2wd"}),
+    )
+    .await;
+    event(
+        &app,
+        "GD-W-1",
+        json!({"type": "extension_answer", "approved": true}),
+    )
+    .await;
+    let t = ticket(&app, "member", &id).await;
+    // Two working days of 7 office hours each.
+    assert_eq!(clock(&t, "resolution")["extended_secs"], 2 * 7 * 3600);
+
+    let missing = app
+        .act("member", &id, "resolve", json!({"note": "已更换灯泡"}))
+        .await;
+    assert_eq!(missing.code(), "missing_field", "{:?}", missing.body);
+    act(
+        &app,
+        "member",
+        &id,
+        "resolve",
+        json!({"note": "已更换灯泡", "contacted": true}),
+    )
+    .await;
+    event(&app, "GD-W-1", json!({"type": "follow_up", "solved": false, "satisfaction": "dissatisfied", "note": "三楼还是不亮"})).await;
+    let redo = ticket(&app, "secretary", &id).await;
+    assert_eq!(
+        (redo["state"].as_str(), redo["assignee"].is_null()),
+        (Some("signed"), true)
+    );
+    act(&app, "secretary", &id, "handle", Value::Null).await;
+    act(
+        &app,
+        "secretary",
+        &id,
+        "resolve",
+        json!({"note": "三楼也修好了", "contacted": true}),
+    )
+    .await;
+    event(
+        &app,
+        "GD-W-1",
+        json!({"type": "follow_up", "solved": true, "satisfaction": "satisfied"}),
+    )
+    .await;
+    let closed = ticket(&app, "secretary", &id).await;
+    assert_eq!(
+        (closed["state"].as_str(), closed["rating"].as_u64()),
+        (Some("closed"), Some(5))
+    );
+
+    let heard: Vec<(String, Recipient)> = told(&app, &id).await;
+    // Newest first.
+    let to_platform: Vec<&str> = heard
+        .iter()
+        .rev()
+        .filter(|(_, r)| *r == Recipient::Platform)
+        .map(|(e, _)| e.as_str())
+        .collect();
+    assert_eq!(
+        to_platform,
+        [
+            "sign_for",
+            "acknowledge",
+            "request_extension",
+            "resolve",
+            "resolve"
+        ]
+    );
+    let member_told = |what: &str| {
+        heard
+            .iter()
+            .any(|(e, r)| e == what && *r == Recipient::Person(member))
+    };
+    assert!(member_told("platform_reminder") && member_told("platform_supervision"));
+
+    // 退单: refused once, then taken back.
+    let other = take(&app, &order("GD-W-2", "建议", false)).await;
+    let other = other.body["ticket_id"].as_str().unwrap().to_owned();
+    act(
+        &app,
+        "secretary",
+        &other,
+        "return_order",
+        json!({"reason": "不属于本社区"}),
+    )
+    .await;
+    event(
+        &app,
+        "GD-W-2",
+        json!({"type": "return_answer", "approved": false, "reason": "属地为本社区"}),
+    )
+    .await;
+    assert_eq!(ticket(&app, "secretary", &other).await["state"], "signed");
+    act(
+        &app,
+        "secretary",
+        &other,
+        "return_order",
+        json!({"reason": "地址在运河社区"}),
+    )
+    .await;
+    event(
+        &app,
+        "GD-W-2",
+        json!({"type": "return_answer", "approved": true}),
+    )
+    .await;
+    let back = ticket(&app, "secretary", &other).await;
+    assert_eq!(
+        (back["state"].as_str(), back["terminal"].as_bool()),
+        (Some("returned"), Some(true))
+    );
+    // Nobody but the platform answers for it.
+    let r = app
+        .act("street", &other, "return_approved", Value::Null)
+        .await;
+    assert_ne!(r.status, StatusCode::OK);
+}
+
+backends!(
+    an_order_is_taken_once_and_a_changed_resend_is_an_update,
+    an_order_needs_the_signature_the_integration_and_a_mapping,
+    deadlines_follow_the_request_type,
+    a_confidential_caller_is_hidden_but_from_the_lead_handler_and_the_office,
+    the_platforms_word_reaches_the_holder_and_its_answers_go_back,
+);

@@ -31,8 +31,8 @@ pub struct ServeArgs {
     /// How many requests a caller may make at once before the average applies.
     #[arg(long, env = "LINLI_RATE_BURST", default_value_t = 60)]
     pub rate_burst: u32,
-    /// Seconds a node's claim on a due timer holds; a node that dies holding claims gives
-    /// them up to the others after this long.
+    /// Seconds a node's claim on a due timer or an outbox message holds; a node that dies
+    /// holding claims gives them up to the others (or to itself, restarted) after this long.
     #[arg(long, env = "LINLI_TIMER_LEASE", default_value_t = 60)]
     pub timer_lease: u32,
     /// The webhook every community's messages go to (unless the webhooks file gives it its
@@ -152,21 +152,33 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         delivery: linli::runtime::delivery::DeliveryConfig {
             allow: args.webhook_allow,
             first_backoff: std::time::Duration::from_secs(args.webhook_backoff.max(1)),
+            lease: SignedDuration::from_secs(i64::from(args.timer_lease.max(1))),
             max_attempts: args.webhook_attempts.max(1),
             ..Default::default()
         },
         hotline: args.hotline,
         ..Config::new(args.workflows.catalog()?)
     };
-    let app = App::build(&args.db.options(), config).await?;
+    let options = args.db.options();
+    let store = storage::connect(&options)
+        .await
+        .with_context(|| format!("cannot open {}", options.url))?;
+    // The demo's directory before the server is built over it: the files that name its
+    // communities (webhooks, the 12345 bridge's mapping) find them.
+    let demo = match args.demo {
+        true => Some(
+            storage::demo::seed(&store)
+                .await
+                .context("seeding the demo community")?,
+        ),
+        false => None,
+    };
+    let app = App::over(store, config).await?;
     let listener = tokio::net::TcpListener::bind(args.bind)
         .await
         .with_context(|| format!("cannot listen on {}", args.bind))?;
     let addr = listener.local_addr()?;
-    if args.demo {
-        let demo = storage::demo::seed(&app.store)
-            .await
-            .context("seeding the demo community")?;
+    if let Some(demo) = demo {
         let catalog = app.engine.catalog().clone();
         if let Some(history) = linli::demo_history::seed(&app.store, catalog, &demo)
             .await

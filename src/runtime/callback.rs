@@ -20,6 +20,8 @@ pub struct Callback<'a> {
     /// The ticket's state after the action, and its id in Linli.
     pub state: &'a str,
     pub ticket_id: Uuid,
+    /// The event's place in the order's history: callbacks arrive in this order.
+    pub seq: u64,
     /// What the action recorded: the result or the answer (`note`), why (`reason`), how much
     /// more time (`extend_by`), whether the caller was contacted (`contacted`).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -46,6 +48,7 @@ pub fn body(m: &OutboxMessage, ticket: Option<&Ticket>, event: Option<&Event>) -
         at: event.at.to_string(),
         state: to,
         ticket_id: m.ticket_id,
+        seq: m.event_seq,
         note: data.note.as_deref(),
         reason: data.reason.as_deref(),
         extend_by: data.extend_by.as_deref(),

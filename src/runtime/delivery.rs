@@ -194,6 +194,14 @@ async fn deliver(
         .event(m.ticket_id, m.event_seq)
         .await
         .unwrap_or_default();
+    // The platform hears of an order's steps in the order they happened: a callback waits
+    // until the earlier ones of its order are through.
+    if m.recipient == Recipient::Platform && store.waits_behind(m).await.unwrap_or(true) {
+        let _ = store
+            .outbox_postpone(m.id, clock.now() + SignedDuration::from_millis(500))
+            .await;
+        return;
+    }
     let (endpoint, body) = if m.recipient == Recipient::Platform {
         // The platform's record: it waits for the bridge, whenever it is configured again.
         let Some(endpoint) = webhooks.platform.as_ref() else {

@@ -10,16 +10,26 @@ use crate::support::{HOTLINE_SECRET, Reply, TestApp, told};
 
 /// A request signed as the platform signs it, under `user`'s token.
 pub async fn signed(app: &TestApp, user: &str, path: &str, body: &Value) -> Reply {
-    signed_with(app, user, path, body, HOTLINE_SECRET).await
+    signed_with(app, user, path, body, HOTLINE_SECRET, None).await
 }
 
-async fn signed_with(app: &TestApp, user: &str, path: &str, body: &Value, secret: &str) -> Reply {
+async fn signed_with(
+    app: &TestApp,
+    user: &str,
+    path: &str,
+    body: &Value,
+    secret: &str,
+    key: Option<&str>,
+) -> Reply {
     let bytes = serde_json::to_vec(body).unwrap();
     let ts = app.engine.now().as_second();
+    let req = app.client.post(app.url(path));
+    let req = match key {
+        Some(k) => req.header("idempotency-key", k),
+        None => req,
+    };
     app.send(
-        app.client
-            .post(app.url(path))
-            .bearer_auth(app.token(user))
+        req.bearer_auth(app.token(user))
             .header("content-type", "application/json")
             .header("linli-timestamp", ts.to_string())
             .header(
@@ -51,12 +61,19 @@ async fn take(app: &TestApp, body: &Value) -> Reply {
     signed(app, "hotline", "/api/v1/hotline/orders", body).await
 }
 
+/// The platform's event on an order, under its own id.
 async fn event(app: &TestApp, number: &str, body: Value) -> Reply {
-    let r = signed(
+    event_keyed(app, number, body, &uuid::Uuid::now_v7().to_string()).await
+}
+
+async fn event_keyed(app: &TestApp, number: &str, body: Value, key: &str) -> Reply {
+    let r = signed_with(
         app,
         "hotline",
         &format!("/api/v1/hotline/orders/{number}/events"),
         &body,
+        HOTLINE_SECRET,
+        Some(key),
     )
     .await;
     assert_eq!(r.status, StatusCode::OK, "{body}: {:?}", r.body);
@@ -169,6 +186,7 @@ async fn an_order_needs_the_signature_the_integration_and_a_mapping(app: TestApp
         "/api/v1/hotline/orders",
         &body,
         "not the secret at all",
+        None,
     )
     .await;
     assert_eq!(forged.status, StatusCode::UNAUTHORIZED, "{:?}", forged.body);

@@ -18,6 +18,7 @@ mod dispatch;
 mod docs;
 mod hostile;
 mod hotline;
+mod hotline_round_trip;
 mod integrity;
 mod inventory;
 mod linked;

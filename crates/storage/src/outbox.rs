@@ -145,6 +145,39 @@ impl SqlStore {
         Ok(OutboxCounts { pending, parked })
     }
 
+    /// Whether an earlier message of the same ticket to the same recipient is still
+    /// undelivered (waiting, or parked): a callback to the 12345 platform waits behind it.
+    pub async fn waits_behind(&self, m: &OutboxMessage) -> Result<bool, StoreError> {
+        let earlier: Vec<Json<Recipient>> = with_reader!(self, pool, {
+            sqlx::query_scalar(
+                "SELECT recipient FROM outbox WHERE ticket_id = $1 AND delivered_at_us IS NULL \
+                 AND event_seq < $2",
+            )
+            .bind(m.ticket_id)
+            .bind(m.event_seq as i64)
+            .fetch_all(pool)
+            .await
+            .map_err(from_sqlx)?
+        });
+        Ok(earlier.iter().any(|Json(r)| *r == m.recipient))
+    }
+
+    /// Gives a claimed message back untried, due again at `at` (it waits behind another).
+    pub async fn outbox_postpone(&self, id: Uuid, at: jiff::Timestamp) -> Result<(), StoreError> {
+        with_pool!(self, pool, {
+            sqlx::query(
+                "UPDATE outbox SET next_attempt_us = $2, claimed_by = NULL, lease_until_us = NULL \
+                 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(us(at))
+            .execute(pool)
+            .await
+            .map_err(from_sqlx)?;
+            Ok(())
+        })
+    }
+
     pub(crate) async fn mark_outbox_delivered(
         &self,
         id: Uuid,

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use axum::extract::{FromRequest, Request, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -22,6 +22,9 @@ use crate::extract::{ApiPath, bytes, parse};
 use crate::hotline::{Bridge, OrderBody, PlatformEventBody};
 use crate::signature::{SIGNATURE_HEADER, TIMESTAMP_HEADER, verify};
 use crate::views::{Contact, TicketView, ticket_view};
+
+/// The longest event id (`Idempotency-Key`) accepted.
+const MAX_KEY_LEN: usize = 100;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -190,9 +193,11 @@ async fn order(
 }
 
 /// The platform's word on an order: a reminder (催办) or supervision (督办), its answer to an
-/// extension request or a return, its follow-up call (回访).
+/// extension request or a return, its follow-up call (回访). Idempotent by the event's id
+/// (`Idempotency-Key`): sent again, it is taken once.
 #[utoipa::path(post, path = "/api/v1/hotline/orders/{number}/events", tag = "hotline",
-    params(("number" = String, Path), ("Linli-Timestamp" = i64, Header), ("Linli-Signature" = String, Header)),
+    params(("number" = String, Path), ("Linli-Timestamp" = i64, Header), ("Linli-Signature" = String, Header),
+        ("Idempotency-Key" = String, Header, description = "the platform's id of the event: sent again, it is taken once")),
     request_body = PlatformEventBody,
     responses((status = 200, body = TakenView), (status = 401, body = Problem), (status = 404, body = Problem),
         (status = 409, body = Problem)),
@@ -201,12 +206,22 @@ async fn platform_event(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(number): ApiPath<String>,
+    headers: HeaderMap,
     Signed(body): Signed<PlatformEventBody>,
 ) -> ApiResult<axum::Json<TakenView>> {
+    let key = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|k| !k.is_empty() && k.len() <= MAX_KEY_LEN)
+        .ok_or(ApiError::rejected(
+            Code::InvalidIdempotencyKey,
+            format!("the platform's id of the event, in Idempotency-Key: 1 to {MAX_KEY_LEN} visible ASCII characters"),
+        ))?;
     order_of(&state, &caller, &number).await?;
     let t = state
         .engine
-        .platform_event(&caller.principal, &number, &body.event())
+        .platform_event(&caller.principal, &number, key, &body.event())
         .await?;
     Ok(axum::Json(TakenView {
         order_number: number,

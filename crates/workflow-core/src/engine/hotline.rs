@@ -137,49 +137,70 @@ impl Engine {
         Err(EngineError::Store(StoreError::Conflict { actual: None }))
     }
 
-    /// The platform's reminder (催办/督办) or answer on the order with this number.
+    /// The platform's reminder (催办/督办) or answer on the order with this number, taken once
+    /// by `key` (the platform's id of the event): sent again, it answers with the ticket as it
+    /// is, whatever happened since (an answer that already closed the order is not refused
+    /// for it). The key is recorded in the transaction of the event's decision.
     pub async fn platform_event(
         &self,
         integration: &Principal,
         order_number: &str,
+        key: &str,
         event: &PlatformEvent,
     ) -> Result<Ticket, EngineError> {
         let mut ticket = self
             .order_ticket(order_number)
             .await?
             .ok_or(EngineError::NotFound)?;
+        let key = format!("{order_number}#{key}");
         for _ in 0..ATTEMPTS {
+            if self.store.idempotency(ORDER_KEYS, &key).await?.is_some() {
+                return self.reread(ticket.id).await;
+            }
             let id = ticket.id;
-            let done = match (event, event.action()) {
-                (PlatformEvent::Reminder { supervision, note }, _) => {
+            let wf = self
+                .catalog
+                .workflow(&ticket.workflow_id, ticket.workflow_version)
+                .ok_or_else(|| EngineError::WorkflowMissing(ticket.workflow_id.clone()))?;
+            let now = self.clock.now();
+            let decision = match event.action() {
+                None => {
+                    let PlatformEvent::Reminder { supervision, note } = event else {
+                        unreachable!("only a reminder is not an action")
+                    };
                     let kind = EventKind::PlatformReminder {
                         supervision: *supervision,
                         note: note.trim().to_owned(),
                     };
-                    self.record_platform(integration, ticket, kind).await?
+                    decide_platform_event(wf, ticket, &integration.actor(), kind, now)?
                 }
-                (_, Some((action, fields))) => {
-                    let taken = self
-                        .act(
-                            &Actor::system(),
-                            &Scope::Everything,
-                            id,
-                            action,
-                            Some(ticket.version),
-                            fields,
-                        )
-                        .await;
-                    match taken {
-                        Ok(t) => Some(t),
-                        Err(EngineError::Command(CommandError::StaleVersion { .. })) => None,
-                        Err(e) => return Err(e),
-                    }
+                Some((action, fields)) => {
+                    let act = Act {
+                        action: action.to_owned(),
+                        expected_version: ticket.version,
+                        fields,
+                    };
+                    let credit = self.credit_context(wf, &ticket, action).await?;
+                    let d = decide_with(wf, ticket, &Actor::system(), &act, now, &credit)?;
+                    self.banked(d).await?
                 }
-                (_, None) => unreachable!("every answer is an action"),
             };
-            match done {
-                Some(t) => return Ok(t),
-                None => ticket = self.reread(id).await?,
+            let record = IdempotencyRecord {
+                caller: ORDER_KEYS,
+                key: key.clone(),
+                request_hash: crate::hash::sha256_hex(key.as_bytes()),
+                ticket_id: id,
+                response: serde_json::to_string(&decision.ticket).expect("tickets serialise"),
+            };
+            match self.store.apply(&decision, Some(&record)).await {
+                Ok(()) => {
+                    self.signal(&decision);
+                    return Ok(decision.ticket);
+                }
+                // Sent twice at once: the other one was taken.
+                Err(StoreError::IdempotencyMismatch(_)) => return self.reread(id).await,
+                Err(StoreError::Conflict { .. }) => ticket = self.reread(id).await?,
+                Err(e) => return Err(e.into()),
             }
         }
         Err(EngineError::Store(StoreError::Conflict { actual: None }))

@@ -482,7 +482,184 @@ async fn the_platforms_word_reaches_the_holder_and_its_answers_go_back(app: Test
     assert_ne!(r.status, StatusCode::OK);
 }
 
+/// 三率 over a scripted month: what `/api/v1/stats/rates` says equals a count made here,
+/// directly from each order's events, by the definitions the workflow file gives.
+async fn the_rates_of_a_scripted_month_equal_a_count_from_the_events(app: TestApp) {
+    app.at("2026-11-02T09:00");
+    let mut ours = Vec::new();
+    for i in 0..20usize {
+        let mut o = order(
+            &format!("GD-M-{i}"),
+            ["咨询", "求助", "投诉", "举报", "建议", "感谢"][i % 6],
+            false,
+        );
+        if i % 8 == 7 {
+            o["lead_unit"] = json!("运河社区居委会");
+        }
+        let r = take(&app, &o).await;
+        let id = r.body["ticket_id"].as_str().unwrap().to_owned();
+        let n = format!("GD-M-{i}");
+        let secretary = if i % 8 == 7 {
+            "yunhe_secretary"
+        } else {
+            "secretary"
+        };
+        if i % 8 != 7 {
+            ours.push(id.clone());
+        }
+        // Signed for late (past the 2 hours) now and then.
+        app.advance(if i % 5 == 4 { 3 * 3600 } else { 1800 }).await;
+        if i % 7 == 3 {
+            act(
+                &app,
+                secretary,
+                &id,
+                "return_order",
+                json!({"reason": "不属于本社区"}),
+            )
+            .await;
+            event(&app, &n, json!({"type": "return_answer", "approved": true})).await;
+            continue;
+        }
+        act(&app, secretary, &id, "sign_for", Value::Null).await;
+        act(&app, secretary, &id, "handle", Value::Null).await;
+        // A consultation (one working day) left two days: late.
+        if i % 6 == 0 && i % 4 == 0 {
+            app.advance(2 * 24 * 3600).await;
+        } else {
+            app.advance(3600).await;
+        }
+        act(
+            &app,
+            secretary,
+            &id,
+            "resolve",
+            json!({"note": "已办理", "contacted": true}),
+        )
+        .await;
+        match i % 3 {
+            0 => {}
+            1 => {
+                let satisfaction = if i % 2 == 0 {
+                    "satisfied"
+                } else {
+                    "basically_satisfied"
+                };
+                event(
+                    &app,
+                    &n,
+                    json!({"type": "follow_up", "solved": true, "satisfaction": satisfaction}),
+                )
+                .await;
+            }
+            _ => {
+                event(
+                    &app,
+                    &n,
+                    json!({"type": "follow_up", "solved": false, "satisfaction": "dissatisfied"}),
+                )
+                .await;
+            }
+        }
+        app.advance(3600).await;
+    }
+
+    // Counted here, from the events.
+    let mut counted: std::collections::BTreeMap<&str, (i64, i64)> = Default::default();
+    for id in &ours {
+        let events = app
+            .get("street", &format!("/api/v1/tickets/{id}/events"))
+            .await
+            .body;
+        let events = events.as_array().unwrap();
+        let has = |kinds: &[&str]| {
+            events
+                .iter()
+                .any(|e| kinds.contains(&e["kind"].as_str().unwrap()))
+        };
+        let on_time = |clock: &str| {
+            events.iter().any(|e| {
+                e["kind"] == "clock_stopped"
+                    && e["data"]["clock"] == clock
+                    && e["data"]["overrun_secs"].as_i64().unwrap() <= 0
+            })
+        };
+        let rated = |at_least: i64| {
+            events.iter().any(|e| {
+                ["confirm", "redo"].contains(&e["kind"].as_str().unwrap())
+                    && e["data"]["rating"].as_i64().is_some_and(|r| r >= at_least)
+            })
+        };
+        let followed = has(&["confirm", "redo"]);
+        let resolved = has(&["resolve"]);
+        for (name, of, count) in [
+            ("response", true, on_time("sign_for")),
+            ("solved", followed, has(&["confirm"])),
+            ("satisfied", rated(1), rated(4)),
+            ("on_time", resolved, on_time("resolution")),
+            ("follow_up", resolved, followed),
+        ] {
+            let c = counted.entry(name).or_default();
+            c.1 += i64::from(of);
+            c.0 += i64::from(of && count);
+        }
+    }
+
+    let community = app.demo.hehuatang;
+    let r = app
+        .get(
+            "community",
+            &format!("/api/v1/stats/rates?unit={community}&from=2026-11-01&to=2026-12-01"),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["workflow"], "hotline-12345");
+    let figures: std::collections::BTreeMap<&str, (i64, i64)> = r.body["rates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| {
+            (
+                x["name"].as_str().unwrap(),
+                (
+                    x["numerator"].as_i64().unwrap(),
+                    x["denominator"].as_i64().unwrap(),
+                ),
+            )
+        })
+        .collect();
+    assert_eq!(figures, counted);
+    // The month has both sides of every rate: a wrong condition would show.
+    for (name, (num, den)) in &counted {
+        assert!(0 < *num && num < den, "{name}: {num} of {den}");
+    }
+    let csv = app
+        .send(
+            app.client
+                .get(app.url(&format!(
+                    "/api/v1/stats/rates?unit={community}&from=2026-11-01&to=2026-12-01&format=csv"
+                )))
+                .bearer_auth(app.token("community")),
+        )
+        .await;
+    let (num, den) = counted["response"];
+    assert!(
+        csv.body
+            .as_str()
+            .unwrap()
+            .contains(&format!("response,响应率,{num},{den},")),
+        "{:?}",
+        csv.body
+    );
+    // A volunteer reads no figures.
+    assert_eq!(
+        app.get("member", "/api/v1/stats/rates").await.status,
+        StatusCode::FORBIDDEN
+    );
+}
+
 backends!(
+    the_rates_of_a_scripted_month_equal_a_count_from_the_events,
     an_order_is_taken_once_and_a_changed_resend_is_an_update,
     an_order_needs_the_signature_the_integration_and_a_mapping,
     deadlines_follow_the_request_type,

@@ -298,6 +298,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(routes::feedback::router())
         .merge(routes::time_bank::router())
         .merge(routes::hotline::router())
+        .merge(routes::rates::router())
         .merge(routes::wall::router())
         .merge(routes::people::router())
         .merge(routes::audit::router())

@@ -60,6 +60,7 @@ mod json_text;
 mod outbox;
 pub mod photos;
 mod postgres;
+pub mod rates;
 mod recent;
 pub mod remembered;
 pub mod reports;

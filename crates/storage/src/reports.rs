@@ -182,7 +182,7 @@ where
 }
 
 /// The cohort: tickets `t` of the unit created in `[from, to)`.
-fn push_cohort<'a, DB: Database>(
+pub(crate) fn push_cohort<'a, DB: Database>(
     q: &mut QueryBuilder<'a, DB>,
     unit: Unit,
     from: Timestamp,

@@ -11,6 +11,7 @@ pub mod ops;
 pub mod outbox;
 pub mod people;
 pub mod photos;
+pub mod rates;
 pub mod report_in;
 pub mod reports;
 pub mod service;

@@ -347,6 +347,30 @@ pub struct CategoryRules {
     pub follow_up: bool,
 }
 
+/// A rate over a workflow's tickets (the 三率 and the like: 响应率, 解决率, 满意率, 及时率,
+/// 回访率): of the tickets asked for in a period that meet `of` (all of them when it is
+/// `None`), the share that also meet `count`. No national formula fixes them; each
+/// deployment's workflow file says what counts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RateDef {
+    pub name: String,
+    pub label: Label,
+    pub of: Option<Condition>,
+    pub count: Condition,
+}
+
+/// A ticket meets a condition when one of its events does: an event of one of `events`
+/// (an action, or an event such as `clock_stopped`), of the clock `clock` if named (only
+/// `clock_stopped` names one), stopped within its target if `on_time`, rated at least
+/// `rating_at_least` if given.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Condition {
+    pub events: Vec<String>,
+    pub clock: Option<String>,
+    pub on_time: bool,
+    pub rating_at_least: Option<u8>,
+}
+
 /// A validated workflow definition, one version of it.
 #[derive(Debug)]
 pub struct Workflow {
@@ -371,6 +395,8 @@ pub struct Workflow {
     pub follow_up: Option<FollowUpRule>,
     pub merging: Option<MergingRule>,
     pub co_handling: Option<CoHandlingRule>,
+    /// Rates over its tickets, by name.
+    pub rates: Vec<RateDef>,
     /// Where it was loaded from, and its text, for registration and messages.
     pub source_name: String,
     pub source: String,
@@ -430,6 +456,7 @@ impl Workflow {
             follow_up: None,
             merging: None,
             co_handling: None,
+            rates: Vec::new(),
             source_name,
             source,
             content_hash,

@@ -40,6 +40,30 @@ pub(crate) struct RawFile {
     pub follow_up: Option<Spanned<RawFollowUp>>,
     pub merging: Option<Spanned<RawMerging>>,
     pub co_handling: Option<Spanned<RawCoHandling>>,
+    /// Rates (三率) over the workflow's tickets: [`crate::definition::RateDef`].
+    #[serde(default)]
+    pub rates: BTreeMap<Name, RawRate>,
+}
+
+/// `[rates.NAME]`: a rate's label, which tickets it counts over (`of`) and which of those it
+/// counts (`count`).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRate {
+    pub label: Option<RawLabel>,
+    pub of: Option<Spanned<RawCondition>>,
+    pub count: Spanned<RawCondition>,
+}
+
+/// An event a ticket must have: one of these actions or events, or a stop of this clock
+/// (on time or not), with at least this rating.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawCondition {
+    pub event: Option<Spanned<OneOrMany>>,
+    pub clock: Option<Name>,
+    pub on_time: Option<bool>,
+    pub rating_at_least: Option<Spanned<u8>>,
 }
 
 /// `[merging]` (并单): see [`crate::definition::MergingRule`].

@@ -8,6 +8,7 @@
 mod calendars;
 mod categories;
 mod clocks;
+mod rates;
 mod rules;
 mod states;
 
@@ -241,6 +242,7 @@ fn workflow(
     let timers = clocks::state_timers(cx, f, &states, &transitions, calendars);
     let notify = rules::notify(cx, f, &transitions);
     let practice = rules::practice(cx, f, &states, &transitions, &clocks, calendars);
+    let rates = rates::rates(cx, f, &clocks);
     if cx.count() > before {
         return None;
     }
@@ -264,6 +266,7 @@ fn workflow(
     wf.follow_up = practice.follow_up;
     wf.merging = practice.merging;
     wf.co_handling = practice.co_handling;
+    wf.rates = rates;
     Some(wf)
 }
 

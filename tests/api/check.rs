@@ -27,7 +27,8 @@ fn the_shipped_workflows_check_clean_with_a_summary() {
         "SLA clocks: 2 (resolution, response)",
         "expire after 30m in dispatched",
         "community-service@2 社区服务",
-        "ok: 7 workflows, 8 categories",
+        "hotline-12345@1 12345热线工单",
+        "ok: 8 workflows, 8 categories",
     ] {
         assert!(stdout.contains(line), "missing {line:?} in:\n{stdout}");
     }
@@ -72,7 +73,7 @@ fn the_built_in_workflows_check_clean_and_export_to_a_directory_that_checks_the_
     assert!(built_in.status.success());
     let summary = String::from_utf8(built_in.stdout).unwrap();
     assert!(
-        summary.contains("ok: 7 workflows, 8 categories"),
+        summary.contains("ok: 8 workflows, 8 categories"),
         "{summary}"
     );
     assert!(

@@ -220,12 +220,20 @@ async fn three_roles_walk_a_request_in_a_real_browser() {
         seen.body
     );
 
+    // A confidential 12345 order, as the platform sends it.
+    let order = crate::hotline::order("GD-CONSOLE-1", "投诉", true);
+    let taken = crate::hotline::signed(&app, "hotline", "/api/v1/hotline/orders", &order).await;
+    let hotline = taken.body["ticket_id"].as_str().unwrap().to_owned();
+
     let said = walk(
         &app,
         &chromium,
         &dir,
         "console.mjs",
-        &[("LINLI_OVERDUE", &overdue)],
+        &[
+            ("LINLI_OVERDUE", &overdue),
+            ("LINLI_HOTLINE_TICKET", &hotline),
+        ],
     )
     .await;
     // The session the walk left signed in ends once idle past its limit.

@@ -13,6 +13,11 @@ pub async fn signed(app: &TestApp, user: &str, path: &str, body: &Value) -> Repl
     signed_with(app, user, path, body, HOTLINE_SECRET, None).await
 }
 
+/// A request signed as the platform signs it, under its own event id.
+pub async fn signed_keyed(app: &TestApp, user: &str, path: &str, body: &Value, key: &str) -> Reply {
+    signed_with(app, user, path, body, HOTLINE_SECRET, Some(key)).await
+}
+
 async fn signed_with(
     app: &TestApp,
     user: &str,
@@ -46,7 +51,7 @@ pub fn order(number: &str, kind: &str, confidential: bool) -> Value {
     json!({
         "order_number": number,
         "channel": "电话",
-        "requester": {"name": "郑阿姨", "phone": "13911112222", "confidential": confidential},
+        "requester": {"name": "郑阿姨", "phone": "13922223333", "confidential": confidential},
         "received_at": "2026-11-23T08:50:00+08:00",
         "address": "荷花塘小区2栋",
         "request_type": kind,

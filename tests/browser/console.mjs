@@ -6,7 +6,8 @@
 // request, sign-out; an office registers a resident who signs in with a one-time code (typed,
 // and from a QR code's link), asks for help and signs out. Screenshots of each role's pages are written.
 //
-// Run by tests/api/console.rs (see walk.mjs), with LINLI_OVERDUE: an overdue request's id.
+// Run by tests/api/console.rs (see walk.mjs), with LINLI_OVERDUE: an overdue request's id, and
+// LINLI_HOTLINE_TICKET: a confidential 12345 order's.
 
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -15,6 +16,7 @@ import {
 } from './walk.mjs';
 
 const overdue = process.env.LINLI_OVERDUE;
+const hotlineTicket = process.env.LINLI_HOTLINE_TICKET;
 const photo = new URL('../fixtures/photo.png', import.meta.url).pathname;
 
 /** Marks the page; `sameDocument` says it was never reloaded since. */
@@ -253,6 +255,24 @@ try {
   await supervisor.waitForURL(/\/board\//);
   await supervisor.getByText(/满意率/).first().waitFor();
   await shot(supervisor, 'supervisor-2-board');
+
+  step('a 12345 order: its number and the platform\'s deadline; its confidential caller hidden but from the office');
+  await secretary.goto(`${base}/#/t/${hotlineTicket}`);
+  await secretary.locator('article.ticket .state').getByText('待签收').waitFor();
+  await secretary.getByText('GD-CONSOLE-1 · 投诉').waitFor();
+  await secretary.locator('dt', { hasText: '平台办理时限' }).waitFor();
+  await secretary.locator('dd', { hasText: '（保密）' }).waitFor();
+  const branchSees = await secretary.locator('main').textContent();
+  for (const secret of ['郑阿姨', '13922223333']) {
+    assert.ok(!branchSees.includes(secret), `the branch sees the confidential caller's ${secret}`);
+  }
+  await accessible(secretary, 'a hotline order');
+  await shot(secretary, 'secretary-6-hotline-order');
+  const hotlineOffice = await signIn(browser, 'community');
+  await hotlineOffice.goto(`${base}/#/t/${hotlineTicket}`);
+  await hotlineOffice.getByText(/郑阿姨.*保密件/).waitFor();
+  await secretary.getByRole('button', { name: '签收' }).click();
+  await secretary.locator('article.ticket .state').getByText('已签收').waitFor();
 
   step('an administrator sees the notifications that could not be delivered (消息投递)');
   const admin = await signIn(browser, 'admin');

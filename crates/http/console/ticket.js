@@ -55,7 +55,9 @@ export async function detail(ctx, id) {
   const by = urgentClock(ticket);
   const facts = [
     [t('requester'), ticket.requester.name + (ticket.requester.phone ? ` · ${ticket.requester.phone}` : '')
-      + (ticket.requester.withheld ? `（${t('phoneWithheld')}）` : '')],
+      + (ticket.requester.withheld ? `（${t('phoneWithheld')}）` : '')
+      + (ticket.hotline?.confidential && ticket.requester.id !== NIL ? ` · ${t('confidentialKept')}` : '')],
+    ...hotlineFacts(ticket.hotline),
     [t('created'), when(ticket.created_at)],
     [t('channel'), t(`ch_${ticket.channel}`) + (ticket.proxy_id ? ` · ${t('proxied')}` : '')],
     holderLine(ticket) ? [t('assignee'), holderLine(ticket) + (by?.due ? ` · ${t('by', { when: when(by.due) })}` : '')] : null,
@@ -80,6 +82,19 @@ export async function detail(ctx, id) {
     coHandlers(ticket),
     actions(ctx, ticket),
     history(ticket, events, workflow));
+}
+
+/** Who asked, when the server keeps it from this reader (a confidential hotline caller). */
+const NIL = '00000000-0000-0000-0000-000000000000';
+
+/** A city hotline order's own terms (12345): its number and type, the platform's deadline, how often it was chased. */
+function hotlineFacts(order) {
+  if (!order) return [];
+  return [
+    [t('hotlineOrder'), `${order.order_number} · ${label(order.request_type_label)}`],
+    order.platform_deadline ? [t('platformDeadline'), when(order.platform_deadline)] : null,
+    order.reminders || order.supervisions ? [t('hotlineChased'), t('chasedCount', { r: order.reminders, s: order.supervisions })] : null,
+  ].filter(Boolean);
 }
 
 /** Another request, by the start of its id. */
@@ -204,6 +219,10 @@ function form(ctx, ticket, action, buttons) {
         return h('p', {}, h('label', { for: 'f-extend_by' }, t('extendBy')), inputs.extend_by);
       case 'rating':
         return stars(inputs);
+      case 'contacted':
+        // 已联系诉求人: a hotline order's completion tells the platform whether the caller heard.
+        inputs.contacted = h('input', { id: 'f-contacted', type: 'checkbox', checked: true });
+        return h('p', { class: 'check' }, inputs.contacted, ' ', h('label', { for: 'f-contacted' }, t('contactedField')));
       case 'assignee':
         // A co-handler is a person; a dispatch may also go to a team's pool.
         return picker(ticket, inputs, action.action !== 'add_co_handler');
@@ -234,6 +253,7 @@ function form(ctx, ticket, action, buttons) {
       if (inputs.optionalNote?.value.trim()) fields.note = inputs.optionalNote.value.trim();
       if (inputs.hours) fields.hours = Number(inputs.hours.value);
       if (inputs.extend_by) fields.extend_by = inputs.extend_by.value;
+      if (inputs.contacted) fields.contacted = inputs.contacted.checked;
       if (inputs.rating) {
         const chosen = inputs.rating.querySelector('input:checked');
         if (chosen) fields.rating = Number(chosen.value);

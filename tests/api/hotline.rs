@@ -231,6 +231,18 @@ async fn an_order_needs_the_signature_the_integration_and_a_mapping(app: TestApp
             r.body
         );
     }
+    // An order 荷花塘社区 holds is not 运河社区's to change, whatever unit a re-send names.
+    let held = order("GD20261123003", "求助", false);
+    assert_eq!(take(&app, &held).await.status, StatusCode::CREATED);
+    let mut moved = held.clone();
+    moved["lead_unit"] = json!("运河社区居委会");
+    moved["content"] = json!("改成运河社区的");
+    let r = signed(&app, "yunhe_community", "/api/v1/hotline/orders", &moved).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{:?}", r.body);
+    let kept = app
+        .get("hotline", "/api/v1/hotline/orders/GD20261123003")
+        .await;
+    assert_eq!(kept.body["description"], "楼道灯坏了，晚上看不见");
     let mut extra = body.clone();
     extra["secret_field"] = json!(1);
     assert_eq!(

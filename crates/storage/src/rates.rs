@@ -69,13 +69,13 @@ impl SqlStore {
                     }
                     Some(of) => {
                         q.push("COALESCE(SUM(CASE WHEN ");
-                        push_exists(&mut q, of, &dialect);
+                        push_exists(&mut q, of, dialect);
                         q.push(" THEN 1 ELSE 0 END), 0), COALESCE(SUM(CASE WHEN ");
-                        push_exists(&mut q, of, &dialect);
+                        push_exists(&mut q, of, dialect);
                         q.push(" AND ");
                     }
                 }
-                push_exists(&mut q, &rate.count, &dialect);
+                push_exists(&mut q, &rate.count, dialect);
                 q.push(" THEN 1 ELSE 0 END), 0) FROM tickets t WHERE t.workflow_id = ")
                     .push_bind(workflow)
                     .push(" AND ");

@@ -118,7 +118,11 @@ async fn take_order(
         .map_err(|(field, why)| ApiError::invalid_field(format!("{field}: {why}")))?;
     may_bridge(&state, &caller, place.community_id).await?;
     let requester = match state.engine.order_ticket(&order.facts.order_number).await? {
-        Some(held) => held.requester,
+        // Sent again: the ticket it is must be the integration's too, wherever it is now.
+        Some(held) => {
+            may_bridge(&state, &caller, held.community_id).await?;
+            held.requester
+        }
         None => {
             state
                 .store

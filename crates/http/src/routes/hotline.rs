@@ -105,7 +105,9 @@ async fn may_bridge(state: &AppState, caller: &Caller, community: Uuid) -> ApiRe
 #[utoipa::path(post, path = "/api/v1/hotline/orders", tag = "hotline", request_body = OrderBody,
     params(("Linli-Timestamp" = i64, Header), ("Linli-Signature" = String, Header)),
     responses((status = 201, body = TakenView), (status = 200, body = TakenView),
-        (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)),
+        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem, description = "this deployment runs no 12345 bridge"),
+        (status = 422, body = Problem)),
     security(("bearer" = [])))]
 async fn take_order(
     State(state): State<AppState>,
@@ -182,7 +184,7 @@ async fn order_of(state: &AppState, caller: &Caller, number: &str) -> ApiResult<
 /// An order as Linli holds it: its state, its clocks and deadlines, what the platform sent.
 #[utoipa::path(get, path = "/api/v1/hotline/orders/{number}", tag = "hotline",
     params(("number" = String, Path)),
-    responses((status = 200, body = TicketView), (status = 404, body = Problem)),
+    responses((status = 200, body = TicketView), (status = 403, body = Problem), (status = 404, body = Problem)),
     security(("bearer" = [])))]
 async fn order(
     State(state): State<AppState>,
@@ -203,8 +205,9 @@ async fn order(
     params(("number" = String, Path), ("Linli-Timestamp" = i64, Header), ("Linli-Signature" = String, Header),
         ("Idempotency-Key" = String, Header, description = "the platform's id of the event: sent again, it is taken once")),
     request_body = PlatformEventBody,
-    responses((status = 200, body = TakenView), (status = 401, body = Problem), (status = 404, body = Problem),
-        (status = 409, body = Problem)),
+    responses((status = 200, body = TakenView), (status = 400, body = Problem), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem),
+        (status = 422, body = Problem)),
     security(("bearer" = [])))]
 async fn platform_event(
     State(state): State<AppState>,

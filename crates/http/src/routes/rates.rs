@@ -63,7 +63,8 @@ pub struct RatesView {
 
 /// The workflow's rates over the requests of a unit asked for in a period (staff).
 #[utoipa::path(get, path = "/api/v1/stats/rates", tag = "reports", params(RatesQuery),
-    responses((status = 200, body = RatesView), (status = 403, body = Problem), (status = 404, body = Problem)),
+    responses((status = 200, body = RatesView), (status = 400, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = [])))]
 async fn rates(
     State(state): State<AppState>,

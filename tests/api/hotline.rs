@@ -203,6 +203,40 @@ async fn an_order_needs_the_signature_the_integration_and_a_mapping(app: TestApp
         "{:?}",
         resident.body
     );
+    // The street office's own console session, with the secret, is still no integration.
+    let street = app.demo.user("street").id;
+    let code = app
+        .post(
+            "admin",
+            &format!("/api/v1/people/{street}/sign-in-codes"),
+            Value::Null,
+        )
+        .await;
+    let session = app
+        .send(
+            app.client
+                .post(app.url("/api/v1/sessions"))
+                .json(&json!({"code": code.body["code"]})),
+        )
+        .await;
+    let session = session.body["token"].as_str().unwrap().to_owned();
+    let bytes = serde_json::to_vec(&body).unwrap();
+    let ts = app.engine.now().as_second();
+    let console = app
+        .send(
+            app.client
+                .post(app.url("/api/v1/hotline/orders"))
+                .bearer_auth(&session)
+                .header("content-type", "application/json")
+                .header("linli-timestamp", ts.to_string())
+                .header(
+                    "linli-signature",
+                    linli_http::signature::sign(HOTLINE_SECRET, ts, &bytes),
+                )
+                .body(bytes),
+        )
+        .await;
+    assert_eq!(console.status, StatusCode::FORBIDDEN, "{:?}", console.body);
     // 运河社区's office does not bring in 荷花塘社区's orders.
     let neighbour = signed(&app, "yunhe_community", "/api/v1/hotline/orders", &body).await;
     assert_eq!(

@@ -21,6 +21,8 @@ pub struct Caller {
     pub principal: Principal,
     pub actor: Actor,
     pub scope: Scope,
+    /// Signed in with a machine token (an integration's), not a console session.
+    pub machine: bool,
 }
 
 impl FromRequestParts<AppState> for Caller {
@@ -42,6 +44,7 @@ impl FromRequestParts<AppState> for Caller {
             slot.community = signed_in.principal.community_id;
             slot.replacement = signed_in.replacement;
         }
+        let machine = signed_in.kind == workflow_core::session::TokenKind::Machine;
         let principal = signed_in.principal;
         if let Some(limiter) = &state.limiter
             && let Err(not_until) = limiter.check_key(&principal.id)
@@ -52,7 +55,10 @@ impl FromRequestParts<AppState> for Caller {
                 retry_after_secs: wait.as_secs().max(1),
             });
         }
-        Ok(Caller::from_principal(principal))
+        Ok(Caller {
+            machine,
+            ..Caller::from_principal(principal)
+        })
     }
 }
 
@@ -76,6 +82,7 @@ impl Caller {
             principal,
             actor,
             scope,
+            machine: false,
         }
     }
 }

@@ -89,7 +89,19 @@ pub struct TakenView {
     pub version: u64,
 }
 
-/// The integration may bridge the order's community (the access policy's word).
+/// Orders and the platform's events come from an integration, signed in with its machine
+/// token: a person's console session is not one, whatever their office.
+fn integration(caller: &Caller) -> ApiResult<()> {
+    if caller.machine {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(
+            "the 12345 bridge takes an integration's machine token, not a console session".into(),
+        ))
+    }
+}
+
+/// The caller may bridge the order's community (the access policy's word).
 async fn may_bridge(state: &AppState, caller: &Caller, community: Uuid) -> ApiResult<()> {
     let unit = state
         .store
@@ -115,6 +127,7 @@ async fn take_order(
     Signed(body): Signed<OrderBody>,
 ) -> ApiResult<(StatusCode, axum::Json<TakenView>)> {
     let bridge = bridge(&state)?;
+    integration(&caller)?;
     let (order, place) = body
         .read(&bridge)
         .map_err(|(field, why)| ApiError::invalid_field(format!("{field}: {why}")))?;
@@ -225,6 +238,7 @@ async fn platform_event(
             Code::InvalidIdempotencyKey,
             format!("the platform's id of the event, in Idempotency-Key: 1 to {MAX_KEY_LEN} visible ASCII characters"),
         ))?;
+    integration(&caller)?;
     order_of(&state, &caller, &number).await?;
     let t = state
         .engine

@@ -29,7 +29,8 @@ enum Which {
     /// Whole lifecycles through the Engine in this process: lifecycles/s.
     Engine(engine::EngineArgs),
     /// Whole lifecycles over HTTP against a `linli serve` started for the run: lifecycles/s,
-    /// latency per action, errors by code, and the ratio to the in-process rate.
+    /// latency per action, errors by code, and the server's CPU per lifecycle against the
+    /// Engine's in-process.
     Http(http::HttpArgs),
 }
 

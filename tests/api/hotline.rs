@@ -10,17 +10,18 @@ use crate::support::{HOTLINE_SECRET, Reply, TestApp, told};
 
 /// A request signed as the platform signs it, under `user`'s token.
 pub async fn signed(app: &TestApp, user: &str, path: &str, body: &Value) -> Reply {
-    signed_with(app, user, path, body, HOTLINE_SECRET, None).await
+    signed_with(app, &app.token(user), path, body, HOTLINE_SECRET, None).await
 }
 
 /// A request signed as the platform signs it, under its own event id.
 pub async fn signed_keyed(app: &TestApp, user: &str, path: &str, body: &Value, key: &str) -> Reply {
-    signed_with(app, user, path, body, HOTLINE_SECRET, Some(key)).await
+    signed_with(app, &app.token(user), path, body, HOTLINE_SECRET, Some(key)).await
 }
 
+/// A request signed with `secret`, under `token`.
 async fn signed_with(
     app: &TestApp,
-    user: &str,
+    token: &str,
     path: &str,
     body: &Value,
     secret: &str,
@@ -34,7 +35,7 @@ async fn signed_with(
         None => req,
     };
     app.send(
-        req.bearer_auth(app.token(user))
+        req.bearer_auth(token)
             .header("content-type", "application/json")
             .header("linli-timestamp", ts.to_string())
             .header(
@@ -74,7 +75,7 @@ async fn event(app: &TestApp, number: &str, body: Value) -> Reply {
 async fn event_keyed(app: &TestApp, number: &str, body: Value, key: &str) -> Reply {
     let r = signed_with(
         app,
-        "hotline",
+        &app.token("hotline"),
         &format!("/api/v1/hotline/orders/{number}/events"),
         &body,
         HOTLINE_SECRET,
@@ -187,7 +188,7 @@ async fn an_order_needs_the_signature_the_integration_and_a_mapping(app: TestApp
     );
     let forged = signed_with(
         &app,
-        "hotline",
+        &app.token("hotline"),
         "/api/v1/hotline/orders",
         &body,
         "not the secret at all",
@@ -220,22 +221,15 @@ async fn an_order_needs_the_signature_the_integration_and_a_mapping(app: TestApp
         )
         .await;
     let session = session.body["token"].as_str().unwrap().to_owned();
-    let bytes = serde_json::to_vec(&body).unwrap();
-    let ts = app.engine.now().as_second();
-    let console = app
-        .send(
-            app.client
-                .post(app.url("/api/v1/hotline/orders"))
-                .bearer_auth(&session)
-                .header("content-type", "application/json")
-                .header("linli-timestamp", ts.to_string())
-                .header(
-                    "linli-signature",
-                    linli_http::signature::sign(HOTLINE_SECRET, ts, &bytes),
-                )
-                .body(bytes),
-        )
-        .await;
+    let console = signed_with(
+        &app,
+        &session,
+        "/api/v1/hotline/orders",
+        &body,
+        HOTLINE_SECRET,
+        None,
+    )
+    .await;
     assert_eq!(console.status, StatusCode::FORBIDDEN, "{:?}", console.body);
     // 运河社区's office does not bring in 荷花塘社区's orders.
     let neighbour = signed(&app, "yunhe_community", "/api/v1/hotline/orders", &body).await;

@@ -46,16 +46,9 @@ mod tests {
 
     use super::*;
     use crate::access::Unit;
+    use crate::access::tests::someone;
     use crate::hotline::{Facts, RequestType};
     use crate::ticket::Assignee;
-
-    fn someone(roles: &[Role]) -> Principal {
-        Principal {
-            id: Uuid::now_v7(),
-            roles: roles.to_vec(),
-            ..Principal::default()
-        }
-    }
 
     fn order(confidential: bool) -> Ticket {
         let mut t: Ticket = serde_json::from_value(serde_json::json!({

@@ -596,7 +596,8 @@ impl Principal {
 mod tests {
     use super::*;
 
-    fn someone(roles: &[Role]) -> Principal {
+    /// Someone with these roles, in a community, street and branch of their own.
+    pub(super) fn someone(roles: &[Role]) -> Principal {
         Principal {
             id: Uuid::now_v7(),
             roles: roles.to_vec(),

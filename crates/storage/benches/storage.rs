@@ -10,7 +10,6 @@ mod common;
 
 use common::{catalog, postgres_url, seconds, store_rate, verdict};
 
-use std::time::Instant;
 
 use storage::{Durability, Options, SqlStore};
 use uuid::Uuid;
@@ -18,72 +17,11 @@ use uuid::Uuid;
 /// Concurrent callers in the loaded measurement.
 const CALLERS: usize = 64;
 
-const CREATE_ROWS: &str =
-    "CREATE TABLE IF NOT EXISTS bench_rows (id BIGINT PRIMARY KEY, n BIGINT NOT NULL)";
-const SEED_ROW: &str = "INSERT INTO bench_rows VALUES ($1, 0) ON CONFLICT DO NOTHING";
-const UPDATE_ROW: &str = "UPDATE bench_rows SET n = n + 1 WHERE id = $1";
-const INSERT_LOG: &str = "INSERT INTO bench_log VALUES ($1, $2, $3)";
-
-/// (a): one row updated and one inserted per transaction, through the same driver, by
-/// `writers` concurrent writers (each updating its own row, so they never wait on a lock).
+/// (a): [`storage::limit::raw_write_rate`] by `writers` concurrent writers.
 async fn raw_rate(store: &SqlStore, writers: usize) -> f64 {
-    let budget = seconds();
-    macro_rules! run {
-        ($pool:expr, $uuid_type:literal) => {{
-            let pool = $pool.clone();
-            sqlx::query(CREATE_ROWS).execute(&pool).await.unwrap();
-            let log = concat!(
-                "CREATE TABLE IF NOT EXISTS bench_log (id ",
-                $uuid_type,
-                " PRIMARY KEY, row_id BIGINT, at_us BIGINT)"
-            );
-            sqlx::query(log).execute(&pool).await.unwrap();
-            for row in 0..writers as i64 {
-                sqlx::query(SEED_ROW)
-                    .bind(row)
-                    .execute(&pool)
-                    .await
-                    .unwrap();
-            }
-            let start = Instant::now();
-            let tasks: Vec<_> = (0..writers as i64)
-                .map(|row| {
-                    let pool = pool.clone();
-                    tokio::spawn(async move {
-                        let mut n = 0u64;
-                        while start.elapsed() < budget {
-                            let mut tx = pool.begin().await.unwrap();
-                            sqlx::query(UPDATE_ROW)
-                                .bind(row)
-                                .execute(&mut *tx)
-                                .await
-                                .unwrap();
-                            sqlx::query(INSERT_LOG)
-                                .bind(Uuid::now_v7())
-                                .bind(row)
-                                .bind(n as i64)
-                                .execute(&mut *tx)
-                                .await
-                                .unwrap();
-                            tx.commit().await.unwrap();
-                            n += 1;
-                        }
-                        n
-                    })
-                })
-                .collect();
-            let mut n = 0;
-            for t in tasks {
-                n += t.await.unwrap();
-            }
-            n as f64 / start.elapsed().as_secs_f64()
-        }};
-    }
-    match (store.pg_pool(), store.sqlite_pool()) {
-        (Some(pg), _) => run!(pg, "UUID"),
-        (None, Some(lite)) => run!(lite, "BLOB"),
-        (None, None) => unreachable!("a store has one backend"),
-    }
+    storage::limit::raw_write_rate(store, writers, seconds())
+        .await
+        .unwrap()
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]

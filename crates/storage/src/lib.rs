@@ -57,6 +57,7 @@ mod event_rows;
 pub mod feedback;
 mod health;
 mod json_text;
+pub mod limit;
 mod outbox;
 pub mod photos;
 mod postgres;
@@ -308,7 +309,11 @@ impl Store for SqlStore {
     }
 
     async fn next_due(&self) -> Result<Option<jiff::Timestamp>, StoreError> {
-        self.next_timer_due().await
+        self.next_timer_due(None).await
+    }
+
+    async fn next_due_in(&self, community: uuid::Uuid) -> Result<Option<jiff::Timestamp>, StoreError> {
+        self.next_timer_due(Some(community)).await
     }
 
     async fn claim_due(
@@ -318,7 +323,19 @@ impl Store for SqlStore {
         owner: uuid::Uuid,
         lease_until: jiff::Timestamp,
     ) -> Result<Vec<ClaimedTimer>, StoreError> {
-        self.claim_due_timers(now, limit, owner, lease_until).await
+        self.claim_due_timers(None, now, limit, owner, lease_until).await
+    }
+
+    async fn claim_due_in(
+        &self,
+        community: uuid::Uuid,
+        now: jiff::Timestamp,
+        limit: u32,
+        owner: uuid::Uuid,
+        lease_until: jiff::Timestamp,
+    ) -> Result<Vec<ClaimedTimer>, StoreError> {
+        self.claim_due_timers(Some(community), now, limit, owner, lease_until)
+            .await
     }
 
     async fn release_claims(&self, owner: uuid::Uuid) -> Result<(), StoreError> {

@@ -9,33 +9,48 @@ use workflow_core::store::*;
 use crate::error::from_sqlx;
 use crate::{SqlStore, from_us, us};
 
-/// Claims due timers, and timers whose claim's lease ran out (a node that died holding them);
-/// `{lock}` is the backend's [`crate::dialect::Dialect::claim_lock`].
-fn claim_sql(lock: &str) -> String {
+/// Claims due timers, and timers whose claim's lease ran out (a node that died holding them),
+/// of every community or (`$5` not null) of one; `{lock}` is the backend's
+/// [`crate::dialect::Dialect::claim_lock`].
+fn claim_sql(lock: &str, one_community: bool) -> String {
+    let within = if one_community {
+        "community_id = $5 AND "
+    } else {
+        ""
+    };
     format!(
         "UPDATE timers SET claimed_by = $1, lease_until_us = $2 \
          WHERE (ticket_id, key) IN (SELECT ticket_id, key FROM timers \
-             WHERE (claimed_by IS NULL AND due_at_us <= $3) OR (claimed_by IS NOT NULL AND lease_until_us <= $3) \
+             WHERE {within}((claimed_by IS NULL AND due_at_us <= $3) OR (claimed_by IS NOT NULL AND lease_until_us <= $3)) \
              ORDER BY due_at_us LIMIT $4{lock}) \
          RETURNING ticket_id, key, due_at_us, epoch"
     )
 }
 
 impl SqlStore {
-    pub(crate) async fn next_timer_due(&self) -> Result<Option<jiff::Timestamp>, StoreError> {
+    /// The earliest instant a timer becomes claimable, of every community or of one.
+    pub(crate) async fn next_timer_due(
+        &self,
+        community: Option<Uuid>,
+    ) -> Result<Option<jiff::Timestamp>, StoreError> {
+        // Two index-served minimums: free timers by due time, claimed ones by lease end.
+        let within = if community.is_some() {
+            " AND community_id = $1"
+        } else {
+            ""
+        };
+        let due_sql = format!("SELECT MIN(due_at_us) FROM timers WHERE claimed_by IS NULL{within}");
+        let lease_sql =
+            format!("SELECT MIN(lease_until_us) FROM timers WHERE claimed_by IS NOT NULL{within}");
         with_pool!(self, pool, {
-            // Two index-served minimums: free timers by due time, claimed ones by lease end.
-            let due: Option<i64> =
-                sqlx::query_scalar("SELECT MIN(due_at_us) FROM timers WHERE claimed_by IS NULL")
-                    .fetch_one(pool)
-                    .await
-                    .map_err(from_sqlx)?;
-            let lease: Option<i64> = sqlx::query_scalar(
-                "SELECT MIN(lease_until_us) FROM timers WHERE claimed_by IS NOT NULL",
-            )
-            .fetch_one(pool)
-            .await
-            .map_err(from_sqlx)?;
+            let mut due = sqlx::query_scalar::<_, Option<i64>>(&due_sql);
+            let mut lease = sqlx::query_scalar::<_, Option<i64>>(&lease_sql);
+            if let Some(c) = community {
+                due = due.bind(c);
+                lease = lease.bind(c);
+            }
+            let due = due.fetch_one(pool).await.map_err(from_sqlx)?;
+            let lease = lease.fetch_one(pool).await.map_err(from_sqlx)?;
             Ok(match (due, lease) {
                 (Some(a), Some(b)) => Some(from_us(a.min(b))),
                 (a, b) => a.or(b).map(from_us),
@@ -45,18 +60,23 @@ impl SqlStore {
 
     pub(crate) async fn claim_due_timers(
         &self,
+        community: Option<Uuid>,
         now: jiff::Timestamp,
         limit: u32,
         owner: Uuid,
         lease_until: jiff::Timestamp,
     ) -> Result<Vec<ClaimedTimer>, StoreError> {
-        let sql = claim_sql(self.dialect().claim_lock);
+        let sql = claim_sql(self.dialect().claim_lock, community.is_some());
         let rows = with_pool!(self, pool, {
-            let rows = sqlx::query(&sql)
+            let mut query = sqlx::query(&sql)
                 .bind(owner)
                 .bind(us(lease_until))
                 .bind(us(now))
-                .bind(i64::from(limit))
+                .bind(i64::from(limit));
+            if let Some(c) = community {
+                query = query.bind(c);
+            }
+            let rows = query
                 .fetch_all(pool)
                 .await
                 .map_err(from_sqlx)?;

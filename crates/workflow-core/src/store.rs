@@ -225,6 +225,20 @@ pub trait Store: Send + Sync + 'static {
         lease_until: Timestamp,
     ) -> Result<Vec<ClaimedTimer>, StoreError>;
 
+    /// [`Store::next_due`] of one community's timers.
+    async fn next_due_in(&self, community: Uuid) -> Result<Option<Timestamp>, StoreError>;
+
+    /// [`Store::claim_due`] of one community's timers: what a node that fires only some
+    /// communities' timers claims (one shard of a deployment sharded by community).
+    async fn claim_due_in(
+        &self,
+        community: Uuid,
+        now: Timestamp,
+        limit: u32,
+        owner: Uuid,
+        lease_until: Timestamp,
+    ) -> Result<Vec<ClaimedTimer>, StoreError>;
+
     /// Gives back an owner's claims (clean shutdown).
     async fn release_claims(&self, owner: Uuid) -> Result<(), StoreError>;
 

@@ -3,6 +3,8 @@
 //! the Engine checks them, where a building is. The answers a request needs are remembered
 //! for a few seconds (`crate::remembered`).
 
+use std::collections::HashMap;
+
 use super::*;
 
 impl SqlStore {
@@ -88,6 +90,55 @@ impl SqlStore {
                         roles: parse_roles(&r.try_get::<String, _>(3)?),
                         building: r.try_get(4)?,
                         active: r.try_get(5)?,
+                    })
+                })
+                .collect::<Result<_, sqlx::Error>>()
+                .map_err(from_sqlx)
+        })
+    }
+
+    /// Every active person of a community as the access rules see them when they sign in
+    /// (their roles, places and teams), by name: for tools that act as them in bulk (the
+    /// district simulation), where issuing and reading a token for each would be beside
+    /// the point.
+    pub async fn principals_of(&self, community: Uuid) -> Result<Vec<Principal>, StoreError> {
+        with_reader!(self, pool, {
+            let rows = sqlx::query(
+                "SELECT id, name, roles, community_id, street_id, branch_id, home_building_id \
+                 FROM people WHERE community_id = $1 AND active ORDER BY name, id",
+            )
+            .bind(community)
+            .fetch_all(pool)
+            .await
+            .map_err(from_sqlx)?;
+            let memberships = sqlx::query(
+                "SELECT m.person_id, m.team_id FROM team_members m \
+                 JOIN people p ON p.id = m.person_id WHERE p.community_id = $1",
+            )
+            .bind(community)
+            .fetch_all(pool)
+            .await
+            .map_err(from_sqlx)?;
+            let mut teams: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+            for r in &memberships {
+                let person: Uuid = r.try_get(0).map_err(from_sqlx)?;
+                teams
+                    .entry(person)
+                    .or_default()
+                    .push(r.try_get(1).map_err(from_sqlx)?);
+            }
+            rows.iter()
+                .map(|r| {
+                    let id: Uuid = r.try_get(0)?;
+                    Ok(Principal {
+                        id,
+                        name: r.try_get(1)?,
+                        roles: parse_roles(&r.try_get::<String, _>(2)?),
+                        community_id: r.try_get(3)?,
+                        street_id: r.try_get(4)?,
+                        branch_id: r.try_get(5)?,
+                        home_building_id: r.try_get(6)?,
+                        teams: teams.remove(&id).unwrap_or_default(),
                     })
                 })
                 .collect::<Result<_, sqlx::Error>>()

@@ -308,6 +308,46 @@ async fn timers_are_set_replaced_cancelled_and_fired_once(s: SqlStore) {
     );
 }
 
+async fn one_communitys_timers_are_claimed_apart_from_the_others(s: SqlStore) {
+    let (here, there) = (World::new(), World::new());
+    let t0 = now();
+    let mine = here.submit(t0);
+    let theirs = there.submit(plus(t0, -600));
+    s.apply(&mine, None).await.unwrap();
+    s.apply(&theirs, None).await.unwrap();
+    assert_eq!(s.next_due().await.unwrap(), s.next_due_in(there.community).await.unwrap());
+    let mine_next = s.next_due_in(here.community).await.unwrap().unwrap();
+    assert_eq!(
+        mine_next,
+        s.next_due_in(there.community).await.unwrap().unwrap() + SignedDuration::from_secs(600),
+        "each community's earliest, ten minutes apart as their submissions"
+    );
+    assert_eq!(s.next_due_in(Uuid::now_v7()).await.unwrap(), None);
+
+    let far = plus(t0, 86_400 * 30);
+    let owner = Uuid::now_v7();
+    let claimed = s
+        .claim_due_in(here.community, far, 100, owner, plus(far, 60))
+        .await
+        .unwrap();
+    assert!(!claimed.is_empty());
+    assert!(claimed.iter().all(|c| c.ticket_id == mine.ticket.id));
+    assert_eq!(
+        s.next_due_in(here.community).await.unwrap(),
+        Some(plus(far, 60)),
+        "claimed: the community's next is its lease's end"
+    );
+    let rest = s
+        .claim_due(far, 100, Uuid::now_v7(), plus(far, 60))
+        .await
+        .unwrap();
+    assert!(!rest.is_empty());
+    assert!(
+        rest.iter().all(|c| c.ticket_id == theirs.ticket.id),
+        "the other community's timers were left for the claim across the street"
+    );
+}
+
 async fn a_replaced_timer_cannot_be_fired_by_its_old_claim(s: SqlStore) {
     let w = World::new();
     let t0 = now();
@@ -1079,6 +1119,7 @@ backends! {
     timers_are_set_replaced_cancelled_and_fired_once,
     a_replaced_timer_cannot_be_fired_by_its_old_claim,
     an_expired_lease_is_reclaimed,
+    one_communitys_timers_are_claimed_apart_from_the_others,
     outbox_rows_are_claimed_delivered_retried_and_parked,
     messages_nobody_delivers_are_written_delivered,
     idempotency_records_answer_retries,

@@ -359,6 +359,19 @@ impl Store for Recording {
     ) -> Result<Vec<ClaimedTimer>, StoreError> {
         self.inner.claim_due(n, l, o, u).await
     }
+    async fn next_due_in(&self, c: Uuid) -> Result<Option<Timestamp>, StoreError> {
+        self.inner.next_due_in(c).await
+    }
+    async fn claim_due_in(
+        &self,
+        c: Uuid,
+        n: Timestamp,
+        l: u32,
+        o: Uuid,
+        u: Timestamp,
+    ) -> Result<Vec<ClaimedTimer>, StoreError> {
+        self.inner.claim_due_in(c, n, l, o, u).await
+    }
     async fn release_claims(&self, o: Uuid) -> Result<(), StoreError> {
         self.inner.release_claims(o).await
     }

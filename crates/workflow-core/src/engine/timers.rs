@@ -12,9 +12,38 @@ impl Engine {
         limit: u32,
         lease: SignedDuration,
     ) -> Result<Fired, EngineError> {
+        self.fire_due_within(None, owner, limit, lease).await
+    }
+
+    /// [`Engine::fire_due`] of one community's timers.
+    pub async fn fire_due_in(
+        &self,
+        community: Uuid,
+        owner: Uuid,
+        limit: u32,
+        lease: SignedDuration,
+    ) -> Result<Fired, EngineError> {
+        self.fire_due_within(Some(community), owner, limit, lease)
+            .await
+    }
+
+    async fn fire_due_within(
+        &self,
+        community: Option<Uuid>,
+        owner: Uuid,
+        limit: u32,
+        lease: SignedDuration,
+    ) -> Result<Fired, EngineError> {
         let now = self.clock.now();
         let lease_until = now.checked_add(lease).unwrap_or(Timestamp::MAX);
-        let claimed = self.store.claim_due(now, limit, owner, lease_until).await?;
+        let claimed = match community {
+            Some(c) => {
+                self.store
+                    .claim_due_in(c, now, limit, owner, lease_until)
+                    .await?
+            }
+            None => self.store.claim_due(now, limit, owner, lease_until).await?,
+        };
         let mut out = Fired {
             claimed: claimed.len(),
             ..Fired::default()

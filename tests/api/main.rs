@@ -15,6 +15,7 @@ mod demo;
 mod directory;
 mod disk_full;
 mod dispatch;
+mod district;
 mod docs;
 mod hostile;
 mod hotline;

@@ -10,7 +10,6 @@ mod common;
 
 use common::{catalog, postgres_url, seconds, store_rate, verdict};
 
-
 use storage::{Durability, Options, SqlStore};
 use uuid::Uuid;
 

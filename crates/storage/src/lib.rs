@@ -312,7 +312,10 @@ impl Store for SqlStore {
         self.next_timer_due(None).await
     }
 
-    async fn next_due_in(&self, community: uuid::Uuid) -> Result<Option<jiff::Timestamp>, StoreError> {
+    async fn next_due_in(
+        &self,
+        community: uuid::Uuid,
+    ) -> Result<Option<jiff::Timestamp>, StoreError> {
         self.next_timer_due(Some(community)).await
     }
 
@@ -323,7 +326,8 @@ impl Store for SqlStore {
         owner: uuid::Uuid,
         lease_until: jiff::Timestamp,
     ) -> Result<Vec<ClaimedTimer>, StoreError> {
-        self.claim_due_timers(None, now, limit, owner, lease_until).await
+        self.claim_due_timers(None, now, limit, owner, lease_until)
+            .await
     }
 
     async fn claim_due_in(

@@ -42,7 +42,8 @@ impl SqlStore {
         let due_sql = format!("SELECT MIN(due_at_us) FROM timers WHERE claimed_by IS NULL{within}");
         let lease_sql =
             format!("SELECT MIN(lease_until_us) FROM timers WHERE claimed_by IS NOT NULL{within}");
-        with_pool!(self, pool, {
+        // A read: on SQLite, from the readers, never queued behind the writer's commits.
+        with_reader!(self, pool, {
             let mut due = sqlx::query_scalar::<_, Option<i64>>(&due_sql);
             let mut lease = sqlx::query_scalar::<_, Option<i64>>(&lease_sql);
             if let Some(c) = community {
@@ -76,10 +77,7 @@ impl SqlStore {
             if let Some(c) = community {
                 query = query.bind(c);
             }
-            let rows = query
-                .fetch_all(pool)
-                .await
-                .map_err(from_sqlx)?;
+            let rows = query.fetch_all(pool).await.map_err(from_sqlx)?;
             rows.iter()
                 .map(|r| -> Result<(Uuid, String, i64, i64), sqlx::Error> {
                     Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?))

@@ -29,7 +29,7 @@ pub struct EngineArgs {
 
 pub async fn run(args: EngineArgs) -> anyhow::Result<()> {
     let catalog = args.common.workflows.catalog()?;
-    let scratch = Scratch::new(&args.common).await?;
+    let scratch = Scratch::new(&args.common.database, args.common.sqlite_synchronous).await?;
     let budget = Duration::from_secs_f64(args.common.seconds);
     let result = async {
         let store = scratch.connect().await?;

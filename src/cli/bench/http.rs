@@ -77,7 +77,7 @@ impl Cpu {
 pub async fn run(args: HttpArgs) -> anyhow::Result<()> {
     let common = &args.common;
     let catalog = common.workflows.catalog()?;
-    let scratch = Scratch::new(common).await?;
+    let scratch = Scratch::new(&common.database, common.sqlite_synchronous).await?;
     let runs = measure(&scratch, common, args.open_rate, catalog).await;
     let label = scratch.label();
     scratch.remove().await;

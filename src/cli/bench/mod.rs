@@ -4,6 +4,7 @@
 
 mod client;
 mod cpu;
+mod district;
 mod engine;
 mod flow;
 mod http;
@@ -32,6 +33,10 @@ enum Which {
     /// latency per action, errors by code, and the server's CPU per lifecycle against the
     /// Engine's in-process.
     Http(http::HttpArgs),
+    /// A street's year on a virtual clock: residents, secretaries and volunteers acting on
+    /// their requests through the Engine, timers firing, escalations; checked at the end,
+    /// with its speed against the database's raw write limit.
+    District(district::DistrictArgs),
 }
 
 /// What every benchmark run is given.
@@ -58,6 +63,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     match args.which {
         Which::Engine(a) => engine::run(a).await,
         Which::Http(a) => http::run(a).await,
+        Which::District(a) => district::run(a).await,
     }
 }
 
@@ -84,25 +90,26 @@ enum Place {
 }
 
 impl Scratch {
-    pub async fn new(common: &Common) -> anyhow::Result<Scratch> {
+    /// A fresh database on `database` (`sqlite` or a PostgreSQL server URL).
+    pub async fn new(database: &str, synchronous: Synchronous) -> anyhow::Result<Scratch> {
         let tag = Uuid::now_v7().simple().to_string();
-        let (url, place) = if common.database == "sqlite" {
+        let (url, place) = if database == "sqlite" {
             let dir = std::env::temp_dir().join(format!("linli-bench-{tag}"));
             std::fs::create_dir_all(&dir)?;
             let url = format!("sqlite://{}/linli.db", dir.display());
             (url, Place::Folder(dir))
         } else {
             let name = format!("linli_bench_{tag}");
-            let url = storage::create_database(&common.database, &name)
+            let url = storage::create_database(database, &name)
                 .await
                 .map_err(|e| anyhow::anyhow!("cannot create a database on the server: {e}"))?;
-            let server = common.database.clone();
+            let server = database.to_owned();
             (url, Place::Postgres { server, name })
         };
         Ok(Scratch {
             db: Database {
                 database_url: url,
-                sqlite_synchronous: common.sqlite_synchronous,
+                sqlite_synchronous: synchronous,
                 database_timeout: storage::DEFAULT_TIMEOUT,
             },
             place,

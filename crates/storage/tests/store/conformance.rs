@@ -315,7 +315,10 @@ async fn one_communitys_timers_are_claimed_apart_from_the_others(s: SqlStore) {
     let theirs = there.submit(plus(t0, -600));
     s.apply(&mine, None).await.unwrap();
     s.apply(&theirs, None).await.unwrap();
-    assert_eq!(s.next_due().await.unwrap(), s.next_due_in(there.community).await.unwrap());
+    assert_eq!(
+        s.next_due().await.unwrap(),
+        s.next_due_in(there.community).await.unwrap()
+    );
     let mine_next = s.next_due_in(here.community).await.unwrap().unwrap();
     assert_eq!(
         mine_next,

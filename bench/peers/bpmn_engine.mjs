@@ -35,6 +35,7 @@ async function main(url, seconds, callers) {
   const pool = new pg.Pool({ connectionString: url, max: callers });
   await pool.query('CREATE TABLE IF NOT EXISTS bpmn_tickets (id UUID PRIMARY KEY, step TEXT NOT NULL, state JSONB NOT NULL)');
   const start = performance.now();
+  const cpu = process.cpuUsage();
   const until = start + seconds * 1000;
   const caller = async () => {
     let done = 0;
@@ -46,11 +47,13 @@ async function main(url, seconds, callers) {
   };
   const counts = await Promise.all(Array.from({ length: callers }, caller));
   const elapsed = (performance.now() - start) / 1000;
+  const used = process.cpuUsage(cpu);
   await pool.end();
   const done = counts.reduce((a, b) => a + b, 0);
   const { version } = JSON.parse(readFileSync(new URL('./node_modules/bpmn-engine/package.json', import.meta.url), 'utf8'));
   console.log(JSON.stringify({
     engine: 'bpmn-engine', version, callers, lifecycles: done, seconds: elapsed, lifecycles_per_s: done / elapsed,
+    cpu_s: (used.user + used.system) / 1e6,
   }));
 }
 

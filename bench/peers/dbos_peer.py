@@ -65,9 +65,9 @@ def main(url, seconds, callers):
     }
     DBOS(config=config)
     DBOS.launch()
-    done, elapsed = measure(callers, lambda start: caller(seconds, start))
+    measured = measure(callers, lambda start: caller(seconds, start))
     DBOS.destroy()
-    report("DBOS Transact", "dbos", callers, done, elapsed)
+    report("DBOS Transact", "dbos", callers, measured)
 
 
 if __name__ == "__main__":

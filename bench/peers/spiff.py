@@ -65,8 +65,8 @@ def main(url, seconds, callers):
         db.execute(
             "CREATE TABLE IF NOT EXISTS spiff_tickets (id UUID PRIMARY KEY, step TEXT NOT NULL, state JSONB NOT NULL)"
         )
-    done, elapsed = measure(callers, lambda start: caller(url, seconds, start))
-    report("SpiffWorkflow", "SpiffWorkflow", callers, done, elapsed)
+    measured = measure(callers, lambda start: caller(url, seconds, start))
+    report("SpiffWorkflow", "SpiffWorkflow", callers, measured)
 
 
 if __name__ == "__main__":

@@ -6,14 +6,16 @@
 use std::collections::{HashMap, HashSet};
 
 use jiff::Timestamp;
+use serde::Deserialize;
 use sqlx::Row;
 use sqlx::types::Json;
 use uuid::Uuid;
 use workflow_core::dispatch::{Place, Volunteer};
 use workflow_core::store::{DispatchFacts, StoreError};
-use workflow_core::{EventKind, Role, Ticket};
+use workflow_core::{Role, Ticket};
 
 use crate::error::from_sqlx;
+use crate::json_text::JsonText;
 use crate::{SqlStore, from_us, us};
 
 /// A volunteer's recent record.
@@ -25,14 +27,28 @@ struct Record {
     rating_sum: u32,
 }
 
-/// A community's events that go on a volunteer's record since a time. `on_record` is written
-/// into the text, not bound, so that every plan matches the partial index of those events
-/// (migration 0014).
-fn records_sql() -> String {
-    format!(
-        "SELECT {} FROM events WHERE community_id = $1 AND at_us >= $2 AND on_record",
-        crate::event_rows::COLUMNS
-    )
+/// A community's events that go on a volunteer's record since a time: who acted, and the
+/// body. `on_record` is written into the text, not bound, so that every plan matches the
+/// partial index of those events (migration 0014).
+fn records_sql() -> &'static str {
+    "SELECT actor_id, actor_role, body FROM events WHERE community_id = $1 AND at_us >= $2 AND on_record"
+}
+
+/// What a volunteer's record reads of an event's body; serde skips the rest unparsed. A
+/// ranking reads every such event of the community's last [`RECENT_DAYS`] days (thousands
+/// in a busy community), so it decodes these four fields rather than whole events.
+///
+/// [`RECENT_DAYS`]: workflow_core::dispatch::RECENT_DAYS
+#[derive(Deserialize)]
+struct OnRecord {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    released: Option<Uuid>,
+    #[serde(default)]
+    assignee_after: Option<workflow_core::Assignee>,
+    #[serde(default)]
+    rating: Option<u8>,
 }
 
 impl SqlStore {
@@ -173,8 +189,8 @@ impl SqlStore {
         community_id: Uuid,
         since: Timestamp,
     ) -> Result<HashMap<Uuid, Record>, StoreError> {
-        let rows: Vec<crate::event_rows::EventRow> = with_reader!(self, pool, {
-            sqlx::query_as(&records_sql())
+        let rows: Vec<(Option<Uuid>, String, JsonText<OnRecord>)> = with_reader!(self, pool, {
+            sqlx::query_as(records_sql())
                 .bind(community_id)
                 .bind(us(since))
                 .fetch_all(pool)
@@ -182,29 +198,22 @@ impl SqlStore {
                 .map_err(from_sqlx)?
         });
         let mut out: HashMap<Uuid, Record> = HashMap::new();
-        for row in rows {
-            let e = crate::event_rows::event(row)?;
-            let EventKind::Transitioned {
-                released,
-                assignee_after,
-                data,
-                ..
-            } = &e.kind
-            else {
+        for (actor, role, JsonText(e)) in rows {
+            if e.kind != "transitioned" {
                 continue;
-            };
-            if let Some(p) = released {
-                let r = out.entry(*p).or_default();
-                if e.actor.id == Some(*p) {
+            }
+            if let Some(p) = e.released {
+                let r = out.entry(p).or_default();
+                if actor == Some(p) {
                     r.declines += 1;
-                } else if e.actor.role == Role::System {
+                } else if Role::parse(&role) == Some(Role::System) {
                     r.expiries += 1;
                 }
             }
             if let (Some(stars), Some(workflow_core::Assignee::Person(p))) =
-                (data.rating, assignee_after)
+                (e.rating, e.assignee_after)
             {
-                let r = out.entry(*p).or_default();
+                let r = out.entry(p).or_default();
                 r.ratings += 1;
                 r.rating_sum += u32::from(stars);
             }

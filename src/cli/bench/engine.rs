@@ -77,6 +77,7 @@ pub async fn run(args: EngineArgs) -> anyhow::Result<()> {
                 "wal_bytes_per_lifecycle": wal.map(per_lifecycle),
                 "linli_cpu_us_per_lifecycle": cpu_per_lifecycle(cpu.linli),
                 "server_cpu_us_per_lifecycle": cpu.server.map(cpu_per_lifecycle),
+                "cpu_s": cpu.linli.as_secs_f64(),
             })
         );
     } else {

@@ -361,3 +361,68 @@ pub fn without_spreads(mut s: Stats) -> Stats {
     s.to_complete = Spread::default();
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use workflow_core::event::ActorRef;
+
+    fn warning(seq: u64, at: i64, due: i64) -> Event {
+        Event {
+            ticket_id: Uuid::nil(),
+            seq,
+            at: Timestamp::from_second(at).unwrap(),
+            actor: ActorRef::system(),
+            kind: EventKind::SlaWarning {
+                clock: "response".into(),
+                due: Timestamp::from_second(due + 600).unwrap(),
+                timer_due: Timestamp::from_second(due).unwrap(),
+                share: None,
+                chase: false,
+                next_at: None,
+            },
+        }
+    }
+
+    fn by_a_person(seq: u64, at: i64) -> Event {
+        Event {
+            actor: ActorRef {
+                id: Some(Uuid::nil()),
+                role: Role::Secretary,
+            },
+            kind: EventKind::FollowUpDone,
+            ..warning(seq, at, at)
+        }
+    }
+
+    #[test]
+    fn a_timer_late_or_fired_twice_is_found() {
+        let t = 1_800_000_000;
+        let mut on_time = Found::default();
+        on_time.check_timers(Uuid::nil(), &[warning(1, t, t)]);
+        assert_eq!((on_time.max_lateness_us, on_time.problems.len()), (0, 0));
+
+        let mut late = Found::default();
+        late.check_timers(Uuid::nil(), &[warning(1, t + 60, t)]);
+        assert_eq!(late.max_lateness_us, 60_000_000);
+
+        let mut twice = Found::default();
+        twice.check_timers(Uuid::nil(), &[warning(1, t, t), warning(2, t, t)]);
+        assert_eq!(twice.problems.len(), 1, "{:?}", twice.problems);
+
+        // Set again by a person's act and due at the same instant: two timers, once each.
+        let mut again = Found::default();
+        let events = [warning(1, t, t), by_a_person(2, t), warning(3, t, t)];
+        again.check_timers(Uuid::nil(), &events);
+        assert!(again.problems.is_empty(), "{:?}", again.problems);
+        assert_eq!(again.firings, 2);
+    }
+
+    #[test]
+    fn spreads_are_nearest_rank_in_seconds() {
+        let mut v: Vec<i64> = (1..=10).rev().map(|s| s * 1_000_000).collect();
+        let s = spread(&mut v);
+        assert_eq!((s.count, s.p50_secs, s.p90_secs), (10, Some(5), Some(9)));
+        assert_eq!(spread(&mut []).p50_secs, None);
+    }
+}

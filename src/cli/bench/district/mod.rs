@@ -405,10 +405,18 @@ impl Year {
         let share = writes / self.raw_rate;
         println!("\n| target | measured | verdict |");
         println!("|---|---:|---|");
+        // The time target is the default street's year's; a smaller run is not judged.
+        let default_street = args.communities == 12
+            && args.households == 3000
+            && args.days == 365
+            && args.requests_per_household == 4.2;
         println!(
-            "| the year in ≤ {minutes} min ({label}) | {:.2} min | {} |",
+            "| the default street's year in ≤ {minutes} min ({label}) | {:.2} min | {} |",
             secs / 60.0,
-            verdict(secs <= minutes * 60.0)
+            match default_street {
+                true => verdict(secs <= minutes * 60.0),
+                false => "— (not the default street's year)",
+            }
         );
         println!(
             "| writes/s ≥ {RAW_SHARE} × raw limit ({:.0} tx/s, {RAW_WRITERS} writers, same run) | {writes:.0}/s = {share:.2} × | {} |",

@@ -116,7 +116,8 @@ pub async fn run(args: DistrictArgs) -> anyhow::Result<()> {
 /// A year played and checked.
 pub struct Year {
     pub communities: Vec<String>,
-    pub start: Timestamp,
+    /// The first simulated day, in the office calendar's zone.
+    pub first_day: Date,
     pub days: usize,
     pub street: Tally,
     pub setup: Duration,
@@ -291,7 +292,7 @@ async fn simulate(
             .iter()
             .map(|c| c.rsplit('/').next().unwrap_or(c).to_owned())
             .collect(),
-        start,
+        first_day: args.start,
         days: args.days as usize,
         street,
         setup,
@@ -456,19 +457,24 @@ impl Year {
 }
 
 fn figures_row(name: &str, s: &Stats) -> String {
+    format!("| {name} | {} |", figures(s).join(" | "))
+}
+
+/// A unit's figures of the year as shown: requests, closed, 及时率 of each clock, 满意率,
+/// hours of service.
+pub fn figures(s: &Stats) -> [String; 6] {
     let pct = |r: Option<f64>| r.map_or("—".to_owned(), |r| format!("{:.1}%", r * 100.0));
-    format!(
-        "| {name} | {} | {} | {} | {} | {} | {:.0} |",
-        s.submitted,
-        s.closed,
+    [
+        s.submitted.to_string(),
+        s.closed.to_string(),
         pct(on_time(s, "response")),
         pct(on_time(s, "resolution")),
         pct(workflow_core::figures::satisfaction_rate(
             s.satisfied,
-            s.rated
+            s.rated,
         )),
-        s.volunteer_minutes as f64 / 60.0
-    )
+        format!("{:.0}", s.volunteer_minutes as f64 / 60.0),
+    ]
 }
 
 /// 及时率 of a clock, as the product defines it.

@@ -5,7 +5,7 @@
 
 use std::fmt::Write;
 
-use super::{Year, on_time};
+use super::{Year, figures, on_time};
 
 const WIDTH: f64 = 860.0;
 const HEIGHT: f64 = 220.0;
@@ -22,7 +22,7 @@ pub fn html(year: &Year, database: &str) -> String {
     let backlog: Vec<f64> = t.backlog.iter().map(|n| f64::from(*n)).collect();
     let weekly = |i: usize| -> Vec<f64> { t.weekly.iter().map(|w| f64::from(w[i])).collect() };
     let firing_rate: Vec<f64> = year.firing_rate.iter().map(|(_, r)| *r).collect();
-    let first = year.start.strftime("%Y-%m-%d").to_string();
+    let first = year.first_day;
     let mut page = String::new();
     let _ = write!(
         page,
@@ -62,7 +62,6 @@ svg text {{ font-size: 11px; fill: #4a5568; }}
         );
     }
     page.push_str("<h2>各社区年度指标 <span class=\"en\">The year's figures by community</span></h2>\n<table><tr><th>社区 <span class=\"en\">community</span></th><th>诉求 <span class=\"en\">requests</span></th><th>办结 <span class=\"en\">closed</span></th><th>响应及时率 <span class=\"en\">on time, response</span></th><th>办结及时率 <span class=\"en\">on time, resolution</span></th><th>满意率 <span class=\"en\">satisfied</span></th><th>服务时长 <span class=\"en\">hours</span></th></tr>\n");
-    let pct = |r: Option<f64>| r.map_or("—".to_owned(), |r| format!("{:.1}%", r * 100.0));
     let rows = year
         .communities
         .iter()
@@ -72,17 +71,9 @@ svg text {{ font-size: 11px; fill: #4a5568; }}
     for (name, s) in rows {
         let _ = writeln!(
             page,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.0}</td></tr>",
+            "<tr><td>{}</td><td>{}</td></tr>",
             escape(name),
-            s.submitted,
-            s.closed,
-            pct(on_time(s, "response")),
-            pct(on_time(s, "resolution")),
-            pct(workflow_core::figures::satisfaction_rate(
-                s.satisfied,
-                s.rated
-            )),
-            s.volunteer_minutes as f64 / 60.0
+            figures(s).join("</td><td>")
         );
     }
     page.push_str("</table>\n");

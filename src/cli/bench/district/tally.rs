@@ -19,8 +19,6 @@ pub struct Tally {
     pub backlog: Vec<u32>,
     /// Warnings, breaches and escalations fired in each week of the run.
     pub weekly: Vec<[u32; 3]>,
-    /// Requests the simulation still followed when the run ended.
-    pub open_at_end: u64,
 }
 
 impl Tally {
@@ -73,7 +71,6 @@ impl Tally {
         self.requests += o.requests;
         self.transitions += o.transitions;
         self.firings += o.firings;
-        self.open_at_end += o.open_at_end;
         for (k, n) in &o.by_kind {
             *self.by_kind.entry(k).or_default() += n;
         }

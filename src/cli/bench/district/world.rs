@@ -207,7 +207,6 @@ impl World {
             self.end_of_day(day_ends).await?;
             day_ends += SignedDuration::from_hours(24);
         }
-        self.tally.open_at_end = self.cases.len() as u64;
         Ok(self)
     }
 

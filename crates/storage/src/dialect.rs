@@ -20,6 +20,10 @@ pub(crate) struct Dialect {
     /// node is claiming at that moment (`FOR UPDATE SKIP LOCKED`); SQLite has one writer, so
     /// its plain `UPDATE` is already exclusive.
     pub claim_lock: &'static str,
+    /// The columns of the timers' primary key, which an upsert names: PostgreSQL's carries the
+    /// community (migration 0026, so that a table partitioned by community can hold it);
+    /// SQLite's is the ticket and the key.
+    pub timers_key: &'static str,
 }
 
 impl Dialect {

@@ -9,6 +9,7 @@ use uuid::Uuid;
 use workflow_core::event::Credit;
 use workflow_core::{Assignee, Decision, Event, EventKind, Notification, Ticket, Timer};
 
+use crate::dialect::Dialect;
 use crate::event_rows::EventBody;
 use crate::json_text::JsonText;
 use crate::ticket_rows::BodyOf;
@@ -243,10 +244,11 @@ pub(crate) fn push_timer_deletes<'a, DB>(
 }
 
 /// `timers`: (timer, its ticket, the ticket's community): set, or replaced with a fresh
-/// claim.
+/// claim. `key` is the columns of the timers' primary key ([`Dialect::timers_key`]).
 pub(crate) fn push_timer_upserts<'a, DB>(
     q: &mut QueryBuilder<'a, DB>,
     timers: impl IntoIterator<Item = (&'a Timer, Uuid, Uuid)>,
+    key: &str,
 ) where
     DB: Database,
     Uuid: Encode<'a, DB> + Type<DB>,
@@ -265,8 +267,8 @@ pub(crate) fn push_timer_upserts<'a, DB>(
             .push("NULL")
             .push("NULL");
     });
-    q.push(
-        " ON CONFLICT (ticket_id, key) DO UPDATE SET due_at_us = excluded.due_at_us, \
+    q.push(" ON CONFLICT ").push(key).push(
+        " DO UPDATE SET due_at_us = excluded.due_at_us, \
          epoch = excluded.epoch, claimed_by = NULL, lease_until_us = NULL",
     );
 }
@@ -392,11 +394,13 @@ impl<'a, DB: Database> Statements<'a, DB> {
 
 /// A decision's rows after its ticket's, one statement a table: events, timers cancelled and
 /// set, messages, ledger entries, co-handlers. Returns the earliest timer set that the other
-/// nodes' workers must be told of ([`crate::announce::announced`]).
+/// nodes' workers must be told of ([`crate::announce::announced`]). `dialect` is the
+/// backend's.
 pub(crate) fn push_decision_rows<'a, DB>(
     s: &mut Statements<'a, DB>,
     d: &'a Decision,
     delivery: &OutboxDelivery,
+    dialect: &Dialect,
 ) -> Option<jiff::Timestamp>
 where
     DB: Database,
@@ -426,7 +430,7 @@ where
     }
     if !set.is_empty() {
         let rows = set.into_iter().map(|timer| (timer, t.id, t.community_id));
-        push_timer_upserts(s.next("timers"), rows);
+        push_timer_upserts(s.next("timers"), rows, dialect.timers_key);
     }
     if !d.notifications.is_empty() {
         push_outbox(

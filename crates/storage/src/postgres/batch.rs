@@ -127,7 +127,7 @@ WITH tickets_inserted AS (
     SELECT ticket_id, key, community_id, due_at_us, epoch, NULL, NULL
     FROM UNNEST($31::uuid[], $32::text[], $33::uuid[], $34::int8[], $35::int8[])
         AS set (ticket_id, key, community_id, due_at_us, epoch)
-    ON CONFLICT (ticket_id, key) DO UPDATE SET due_at_us = excluded.due_at_us,
+    ON CONFLICT (ticket_id, key, community_id) DO UPDATE SET due_at_us = excluded.due_at_us,
         epoch = excluded.epoch, claimed_by = NULL, lease_until_us = NULL
 ), outbox_written AS (
     INSERT INTO outbox (id, community_id, ticket_id, event_seq, event, recipient, attempts,

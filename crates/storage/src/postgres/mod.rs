@@ -23,6 +23,7 @@ pub(crate) const DIALECT: Dialect = Dialect {
     json_text: |column, key| format!("({column}::json->>'{key}')"),
     json_int: |column, key| format!("(({column}::json->>'{key}')::int)"),
     claim_lock: " FOR UPDATE SKIP LOCKED",
+    timers_key: "(ticket_id, key, community_id)",
 };
 
 /// The schema, embedded at build time.

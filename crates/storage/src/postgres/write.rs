@@ -69,7 +69,7 @@ fn statement<'a>(d: &'a Decision, delivery: &OutboxDelivery) -> sqlx::QueryBuild
         rows::push_ticket_update(ticket, t, d.expected_version, true);
     }
     ticket.push(" RETURNING 1");
-    let earliest = rows::push_decision_rows(&mut s, d, delivery);
+    let earliest = rows::push_decision_rows(&mut s, d, delivery, &super::DIALECT);
     let q = s.builder();
     q.push(") SELECT 1 / (SELECT count(*) FROM changed)");
     if let Some(due) = earliest {

@@ -113,7 +113,11 @@ pub(crate) async fn write(tx: &mut SqliteConnection, rows: &Rows<'_>) -> Result<
         execute(tx, |q| rows::push_timer_deletes(q, chunk.iter().cloned())).await?;
     }
     for chunk in rows.timers_set.chunks(ROWS_PER_STATEMENT) {
-        execute(tx, |q| rows::push_timer_upserts(q, chunk.iter().copied())).await?;
+        let key = super::DIALECT.timers_key;
+        execute(tx, |q| {
+            rows::push_timer_upserts(q, chunk.iter().copied(), key)
+        })
+        .await?;
     }
     for chunk in rows.outbox.chunks(ROWS_PER_STATEMENT) {
         let messages = chunk.iter().map(|(n, d)| (*n, &d.ticket));

@@ -24,6 +24,7 @@ pub(crate) const DIALECT: Dialect = Dialect {
     json_text: |column, key| format!("json_extract({column}, '$.{key}')"),
     json_int: |column, key| format!("json_extract({column}, '$.{key}')"),
     claim_lock: "",
+    timers_key: "(ticket_id, key)",
 };
 
 /// The schema, embedded at build time.

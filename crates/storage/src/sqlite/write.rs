@@ -101,7 +101,7 @@ fn text<'a>(
         }
         rows::push_indexed_columns(s.next("indexed"), [t]);
     }
-    rows::push_decision_rows(&mut s, d, delivery);
+    rows::push_decision_rows(&mut s, d, delivery, &super::DIALECT);
     if own {
         s.next("commit").push("COMMIT");
     }

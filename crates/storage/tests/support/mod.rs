@@ -157,7 +157,21 @@ pub async fn postgres_database() -> Option<String> {
     Some(url)
 }
 
-/// Runs each named test function on every backend.
+/// A store on a new PostgreSQL database whose request tables are hash-partitioned by
+/// community (`partition_by_community.sql`): the shape a database sharded by community has.
+pub async fn partitioned_store(url: &str) -> SqlStore {
+    let migrated = connect(url).await;
+    execute_sql(&migrated, include_str!("partition_by_community.sql")).await;
+    migrated
+        .pg_pool()
+        .expect("a PostgreSQL store")
+        .close()
+        .await;
+    connect(url).await
+}
+
+/// Runs each named test function on every backend: SQLite, PostgreSQL, and PostgreSQL with
+/// the request tables partitioned by community ([`partitioned_store`]).
 #[macro_export]
 macro_rules! backends {
     ($($name:ident),* $(,)?) => {
@@ -177,6 +191,17 @@ macro_rules! backends {
                 async fn $name() {
                     let Some(url) = $crate::support::postgres_database().await else { return };
                     let s = $crate::support::connect(&url).await;
+                    super::$name(s.clone()).await;
+                    $crate::support::assert_no_orphans(&s).await;
+                }
+            )*
+        }
+        mod postgres_partitioned {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(url) = $crate::support::postgres_database().await else { return };
+                    let s = $crate::support::partitioned_store(&url).await;
                     super::$name(s.clone()).await;
                     $crate::support::assert_no_orphans(&s).await;
                 }

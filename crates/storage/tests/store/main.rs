@@ -11,6 +11,7 @@ mod announcements;
 mod conformance;
 mod engine;
 mod group_commit;
+mod partitions;
 mod plans;
 mod sqlite_faults;
 mod time_bank;

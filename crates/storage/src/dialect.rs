@@ -24,9 +24,25 @@ pub(crate) struct Dialect {
     /// community (migration 0026, so that a table partitioned by community can hold it);
     /// SQLite's is the ticket and the key.
     pub timers_key: &'static str,
+    /// Whether statements name the community of the requests they read where the rule of a
+    /// scope knows it but its condition does not ([`crate::scope::push_partition`]): on
+    /// PostgreSQL, whose tables a sharded deployment partitions by community; not on SQLite,
+    /// whose planner would take the condition for a reason to prefer another index.
+    pub names_partition: bool,
 }
 
 impl Dialect {
+    /// Where statements name the community ([`Dialect::names_partition`]), what a join of
+    /// two request tables adds so that it is on the community as well: the rule of a database
+    /// partitioned or sharded by community, whose join then stays in one partition.
+    pub fn same_community(&self, a: &str, b: &str) -> String {
+        if self.names_partition {
+            format!(" AND {a}.community_id = {b}.community_id")
+        } else {
+            String::new()
+        }
+    }
+
     /// The plan an explain's rows hold, one line a row.
     pub fn plan_text<'r, R: Row>(&self, rows: &'r [R]) -> Result<String, sqlx::Error>
     where

@@ -26,7 +26,10 @@ where
     &'a str: Encode<'a, DB> + Type<DB>,
     i64: Encode<'a, DB> + Type<DB>,
 {
-    q.push("EXISTS (SELECT 1 FROM events e WHERE e.ticket_id = t.id AND e.kind IN (");
+    q.push(format!(
+        "EXISTS (SELECT 1 FROM events e WHERE e.ticket_id = t.id{} AND e.kind IN (",
+        d.same_community("e", "t")
+    ));
     let mut list = q.separated(", ");
     for e in &c.events {
         list.push_bind(e.as_str());

@@ -478,6 +478,8 @@ impl SqlStore {
         let dialect = self.dialect();
         let text = |key: &str| (dialect.json_text)("e.body", key);
         let int = |key: &str| (dialect.json_int)("e.body", key);
+        let joined = dialect.same_community("e", "t");
+        let same_ticket = dialect.same_community("s", "e");
         let Period { from, to } = period;
         let mut out = Stats::default();
         with_reader!(self, pool, {
@@ -513,7 +515,7 @@ impl SqlStore {
             let rating = int("rating");
             let mut q = sqlx::QueryBuilder::new(format!(
                 "SELECT COUNT(r), COALESCE(SUM(r), 0), COALESCE(SUM(CASE WHEN r >= 4 THEN 1 ELSE 0 END), 0) \
-                 FROM (SELECT {rating} AS r FROM events e JOIN tickets t ON t.id = e.ticket_id WHERE "
+                 FROM (SELECT {rating} AS r FROM events e JOIN tickets t ON t.id = e.ticket_id{joined} WHERE "
             ));
             push_cohort(&mut q, unit, from, to);
             // The resident's word only, or that of who entered it for them (代办).
@@ -530,7 +532,7 @@ impl SqlStore {
             let mut q = sqlx::QueryBuilder::new(format!(
                 "SELECT e.kind, CASE WHEN e.kind = 'escalation' THEN {to_level} ELSE {clock} END, COUNT(*), \
                  COALESCE(SUM(CASE WHEN e.kind = 'clock_stopped' AND {overrun} <= 0 THEN 1 ELSE 0 END), 0) \
-                 FROM events e JOIN tickets t ON t.id = e.ticket_id WHERE "
+                 FROM events e JOIN tickets t ON t.id = e.ticket_id{joined} WHERE "
             ));
             push_cohort(&mut q, unit, from, to);
             q.push(" AND e.kind IN ('clock_stopped', 'sla_breach', 'escalation') GROUP BY 1, 2");
@@ -553,12 +555,12 @@ impl SqlStore {
             // Breaches not followed by a stop of the same clock: still running, and late.
             let stopped_clock = (dialect.json_text)("s.body", "clock");
             let mut q = sqlx::QueryBuilder::new(format!(
-                "SELECT {clock}, COUNT(*) FROM events e JOIN tickets t ON t.id = e.ticket_id WHERE "
+                "SELECT {clock}, COUNT(*) FROM events e JOIN tickets t ON t.id = e.ticket_id{joined} WHERE "
             ));
             push_cohort(&mut q, unit, from, to);
             q.push(format!(
                 " AND e.kind = 'sla_breach' AND NOT EXISTS (SELECT 1 FROM events s \
-                 WHERE s.ticket_id = e.ticket_id AND s.seq > e.seq AND s.kind = 'clock_stopped' \
+                 WHERE s.ticket_id = e.ticket_id{same_ticket} AND s.seq > e.seq AND s.kind = 'clock_stopped' \
                  AND {stopped_clock} = {clock}) GROUP BY 1"
             ));
             for r in q.build().fetch_all(pool).await.map_err(from_sqlx)? {
@@ -569,10 +571,10 @@ impl SqlStore {
 
             // Time to accept and to complete: from submission to the first such action.
             for (actions, slot) in [(ACCEPT_ACTIONS, 0), (COMPLETE_ACTIONS, 1)] {
-                let mut q = sqlx::QueryBuilder::new(
+                let mut q = sqlx::QueryBuilder::new(format!(
                     "WITH d AS (SELECT MIN(e.at_us) - t.created_at_us AS v FROM tickets t \
-                     JOIN events e ON e.ticket_id = t.id WHERE ",
-                );
+                     JOIN events e ON e.ticket_id = t.id{joined} WHERE ",
+                ));
                 push_cohort(&mut q, unit, from, to);
                 q.push(" AND e.kind IN (");
                 let mut list = q.separated(", ");

@@ -136,8 +136,11 @@ pub(crate) fn push_ticket_update<'a, DB>(
             .push(", follow_up_due = ")
             .push_bind(t.follow_up_due());
     }
+    // The community as well: where the table is partitioned by it, the row's partition.
     q.push(" WHERE id = ")
         .push_bind(t.id)
+        .push(" AND community_id = ")
+        .push_bind(t.community_id)
         .push(" AND version = ")
         .push_bind(expected as i64);
 }
@@ -220,16 +223,23 @@ pub(crate) fn push_events<'a, DB>(
     });
 }
 
-/// The timers `gone`: (ticket, key).
+/// The timers `gone`: (ticket, key), all of `community` where it is known (one decision's:
+/// where the table is partitioned by community, the one partition they are in).
 pub(crate) fn push_timer_deletes<'a, DB>(
     q: &mut QueryBuilder<'a, DB>,
     gone: impl IntoIterator<Item = (Uuid, String)>,
+    community: Option<Uuid>,
 ) where
     DB: Database,
     Uuid: Encode<'a, DB> + Type<DB>,
     String: Encode<'a, DB> + Type<DB>,
 {
-    q.push("DELETE FROM timers WHERE ");
+    q.push("DELETE FROM timers WHERE (");
+    if let Some(community) = community {
+        q.push("community_id = ")
+            .push_bind(community)
+            .push(") AND (");
+    }
     for (i, (ticket, key)) in gone.into_iter().enumerate() {
         q.push(if i == 0 {
             "(ticket_id = "
@@ -241,6 +251,7 @@ pub(crate) fn push_timer_deletes<'a, DB>(
         .push_bind(key)
         .push(")");
     }
+    q.push(")");
 }
 
 /// `timers`: (timer, its ticket, the ticket's community): set, or replaced with a fresh
@@ -426,6 +437,7 @@ where
         push_timer_deletes(
             s.next("cancelled"),
             cancelled.into_iter().map(|k| (t.id, k)),
+            Some(t.community_id),
         );
     }
     if !set.is_empty() {

@@ -9,6 +9,7 @@ use uuid::Uuid;
 use workflow_core::access::{Scope, Set};
 use workflow_core::store::{Page, TicketFilter};
 
+use crate::dialect::Dialect;
 use crate::us;
 
 /// Pushes the condition of one set.
@@ -64,6 +65,25 @@ where
     }
 }
 
+/// Pushes, after an `AND`, the community that holds every request `scope` sees where the
+/// dialect asks for it ([`Dialect::names_partition`]) and the scope is one community's by
+/// rule without naming it: a branch's requests are its community's, read from `branches` (a
+/// reference table of a sharded database). The partition a table partitioned by community
+/// reads is then known; what is read is the same.
+pub(crate) fn push_partition<'a, DB: Database>(
+    q: &mut QueryBuilder<'a, DB>,
+    scope: &Scope,
+    dialect: &Dialect,
+) where
+    Uuid: Encode<'a, DB> + Type<DB>,
+{
+    if let (true, Scope::Branch(b)) = (dialect.names_partition, scope) {
+        q.push(" AND community_id = (SELECT community_id FROM branches WHERE id = ")
+            .push_bind(*b)
+            .push(")");
+    }
+}
+
 /// Pushes the condition of a scope: its sets, `OR`ed.
 pub(crate) fn push_scope<'a, DB: Database>(q: &mut QueryBuilder<'a, DB>, scope: &Scope)
 where
@@ -87,6 +107,7 @@ pub(crate) fn push_list_conditions<'a, DB: Database>(
     sets: Option<&[Set]>,
     f: &TicketFilter,
     page: Page,
+    dialect: &Dialect,
 ) where
     Uuid: Encode<'a, DB> + Type<DB>,
     i64: Encode<'a, DB> + Type<DB>,
@@ -123,6 +144,7 @@ pub(crate) fn push_list_conditions<'a, DB: Database>(
             push_filters(q, f, page);
         }
     }
+    push_partition(q, scope, dialect);
     q.push(" ORDER BY id DESC LIMIT ")
         .push_bind(i64::from(page.limit));
 }

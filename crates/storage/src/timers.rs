@@ -11,7 +11,9 @@ use crate::{SqlStore, from_us, us};
 
 /// Claims due timers, and timers whose claim's lease ran out (a node that died holding them),
 /// of every community or (`$5` not null) of one; `{lock}` is the backend's
-/// [`crate::dialect::Dialect::claim_lock`].
+/// [`crate::dialect::Dialect::claim_lock`]. The rows are named with their community, and
+/// one community's claim names it twice: where the table is partitioned by community, the
+/// update then touches the one partition the timers are in.
 fn claim_sql(lock: &str, one_community: bool) -> String {
     let within = if one_community {
         "community_id = $5 AND "
@@ -20,10 +22,10 @@ fn claim_sql(lock: &str, one_community: bool) -> String {
     };
     format!(
         "UPDATE timers SET claimed_by = $1, lease_until_us = $2 \
-         WHERE (ticket_id, key) IN (SELECT ticket_id, key FROM timers \
+         WHERE {within}(ticket_id, key, community_id) IN (SELECT ticket_id, key, community_id FROM timers \
              WHERE {within}((claimed_by IS NULL AND due_at_us <= $3) OR (claimed_by IS NOT NULL AND lease_until_us <= $3)) \
              ORDER BY due_at_us LIMIT $4{lock}) \
-         RETURNING ticket_id, key, due_at_us, epoch"
+         RETURNING ticket_id, key, due_at_us, epoch, community_id"
     )
 }
 
@@ -79,17 +81,24 @@ impl SqlStore {
             }
             let rows = query.fetch_all(pool).await.map_err(from_sqlx)?;
             rows.iter()
-                .map(|r| -> Result<(Uuid, String, i64, i64), sqlx::Error> {
-                    Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?))
+                .map(|r| -> Result<(Uuid, String, i64, i64, Uuid), sqlx::Error> {
+                    Ok((
+                        r.try_get(0)?,
+                        r.try_get(1)?,
+                        r.try_get(2)?,
+                        r.try_get(3)?,
+                        r.try_get(4)?,
+                    ))
                 })
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(from_sqlx)?
         });
         let mut claimed: Vec<ClaimedTimer> = rows
             .into_iter()
-            .filter_map(|(ticket_id, key, due, epoch)| {
+            .filter_map(|(ticket_id, key, due, epoch, community_id)| {
                 Some(ClaimedTimer {
                     ticket_id,
+                    community_id,
                     key: TimerKey::parse(&key)?,
                     due_at: from_us(due),
                     epoch: epoch as u64,

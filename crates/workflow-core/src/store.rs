@@ -41,6 +41,9 @@ pub struct Page {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClaimedTimer {
     pub ticket_id: Uuid,
+    /// The ticket's community: where a deployment partitions its tables by community, the
+    /// timer's and the ticket's partition.
+    pub community_id: Uuid,
     pub key: TimerKey,
     pub due_at: Timestamp,
     pub epoch: u64,

@@ -24,6 +24,7 @@ pub(crate) const DIALECT: Dialect = Dialect {
     json_int: |column, key| format!("(({column}::json->>'{key}')::int)"),
     claim_lock: " FOR UPDATE SKIP LOCKED",
     timers_key: "(ticket_id, key, community_id)",
+    names_partition: true,
 };
 
 /// The schema, embedded at build time.

@@ -110,7 +110,10 @@ pub(crate) async fn write(tx: &mut SqliteConnection, rows: &Rows<'_>) -> Result<
         execute(tx, |q| rows::push_events(q, chunk.iter().copied())).await?;
     }
     for chunk in rows.timers_deleted.chunks(ROWS_PER_STATEMENT) {
-        execute(tx, |q| rows::push_timer_deletes(q, chunk.iter().cloned())).await?;
+        execute(tx, |q| {
+            rows::push_timer_deletes(q, chunk.iter().cloned(), None)
+        })
+        .await?;
     }
     for chunk in rows.timers_set.chunks(ROWS_PER_STATEMENT) {
         let key = super::DIALECT.timers_key;

@@ -25,6 +25,7 @@ pub(crate) const DIALECT: Dialect = Dialect {
     json_int: |column, key| format!("json_extract({column}, '$.{key}')"),
     claim_lock: "",
     timers_key: "(ticket_id, key)",
+    names_partition: false,
 };
 
 /// The schema, embedded at build time.

@@ -37,13 +37,14 @@ where
 {
     let deleted = sqlx::query::<DB>(
         "DELETE FROM timers WHERE ticket_id = $1 AND key = $2 AND claimed_by = $3 AND epoch = $4 \
-         AND due_at_us = $5 RETURNING 1",
+         AND due_at_us = $5 AND community_id = $6 RETURNING 1",
     )
     .bind(timer.ticket_id)
     .bind(timer.key.to_string())
     .bind(timer.owner)
     .bind(timer.epoch as i64)
     .bind(us(timer.due_at))
+    .bind(timer.community_id)
     .fetch_optional(conn)
     .await
     .map_err(from_sqlx)?;

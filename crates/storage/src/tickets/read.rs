@@ -10,7 +10,7 @@ use workflow_core::store::*;
 use workflow_core::{Event, Ticket};
 
 use crate::error::from_sqlx;
-use crate::scope::{push_list_conditions, push_scope};
+use crate::scope::{push_list_conditions, push_partition, push_scope};
 use crate::{SqlStore, event_rows, ticket_rows};
 
 impl SqlStore {
@@ -58,6 +58,32 @@ impl SqlStore {
         id: Uuid,
         scope: &Scope,
     ) -> Result<Option<Ticket>, StoreError> {
+        // A volunteer's scope is a person's, not a community's, but what they act on is
+        // their own community's but for the rare request they asked elsewhere: where the
+        // tables are partitioned by community, that partition is read first, and the others
+        // only when the request is not in it.
+        if let (
+            true,
+            Scope::Assignee {
+                community: Some(home),
+                ..
+            },
+        ) = (self.dialect().names_partition, scope)
+            && let Some(t) = self.load_ticket_within(id, scope, Some(*home)).await?
+        {
+            return Ok(Some(t));
+        }
+        self.load_ticket_within(id, scope, None).await
+    }
+
+    /// The ticket, if `scope` sees it (and it is of community `within`, when given).
+    async fn load_ticket_within(
+        &self,
+        id: Uuid,
+        scope: &Scope,
+        within: Option<Uuid>,
+    ) -> Result<Option<Ticket>, StoreError> {
+        let dialect = self.dialect();
         let row: Option<ticket_rows::TicketRow> = with_reader!(self, pool, {
             let mut qb = sqlx::QueryBuilder::new("SELECT ");
             qb.push(ticket_rows::COLUMNS)
@@ -65,6 +91,10 @@ impl SqlStore {
                 .push_bind(id)
                 .push(" AND ");
             push_scope(&mut qb, scope);
+            push_partition(&mut qb, scope, dialect);
+            if let Some(community) = within {
+                qb.push(" AND community_id = ").push_bind(community);
+            }
             qb.build_query_as()
                 .fetch_optional(pool)
                 .await
@@ -133,10 +163,11 @@ impl SqlStore {
         page: Page,
     ) -> Result<Vec<Ticket>, StoreError> {
         let sets = self.list_sets(scope).await?;
+        let dialect = self.dialect();
         let rows: Vec<ticket_rows::TicketRow> = with_reader!(self, pool, {
             let mut qb = sqlx::QueryBuilder::new("SELECT ");
             qb.push(ticket_rows::COLUMNS).push(" FROM tickets WHERE ");
-            push_list_conditions(&mut qb, scope, sets.as_deref(), f, page);
+            push_list_conditions(&mut qb, scope, sets.as_deref(), f, page, dialect);
             qb.build_query_as()
                 .fetch_all(pool)
                 .await
@@ -194,7 +225,7 @@ impl SqlStore {
             qb.push("SELECT ")
                 .push(ticket_rows::COLUMNS)
                 .push(" FROM tickets WHERE ");
-            push_list_conditions(&mut qb, scope, sets.as_deref(), f, page);
+            push_list_conditions(&mut qb, scope, sets.as_deref(), f, page, dialect);
             let rows = qb.build().fetch_all(pool).await.map_err(from_sqlx)?;
             dialect.plan_text(&rows).map_err(from_sqlx)
         })

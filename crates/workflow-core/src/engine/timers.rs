@@ -95,9 +95,11 @@ impl Engine {
     /// `Some(true)`: fired with effect; `Some(false)`: discarded; `None`: lost to another.
     async fn fire_one(&self, timer: &ClaimedTimer) -> Result<Option<bool>, EngineError> {
         let attempt = |()| async move {
+            // Read within the timer's community: the ticket is there, and a store partitioned
+            // by community reads that one partition.
             let Some(ticket) = self
                 .store
-                .ticket(timer.ticket_id, &Scope::Everything)
+                .ticket(timer.ticket_id, &Scope::Community(timer.community_id))
                 .await?
             else {
                 self.store.fire(timer, None).await.ok();

@@ -84,6 +84,46 @@ pub(crate) fn push_partition<'a, DB: Database>(
     }
 }
 
+/// The community where a person's scope finds nearly every request it sees, where the
+/// dialect names partitions: a volunteer holds only their community's requests (their scope
+/// carries it), and a resident asks in theirs but for the rare request asked before a move.
+/// Not a rule: a read of one request looks there first, and everywhere only when the
+/// request is not there.
+#[derive(Clone, Copy)]
+pub(crate) enum Home {
+    Community(Uuid),
+    /// The community of the person's directory entry.
+    OfPerson(Uuid),
+}
+
+pub(crate) fn home(scope: &Scope, dialect: &Dialect) -> Option<Home> {
+    match scope {
+        _ if !dialect.names_partition => None,
+        Scope::Assignee {
+            community: Some(c), ..
+        } => Some(Home::Community(*c)),
+        Scope::Requester(person) => Some(Home::OfPerson(*person)),
+        _ => None,
+    }
+}
+
+/// Pushes `home`'s condition after an `AND`.
+pub(crate) fn push_home<'a, DB: Database>(q: &mut QueryBuilder<'a, DB>, home: Home)
+where
+    Uuid: Encode<'a, DB> + Type<DB>,
+{
+    match home {
+        Home::Community(c) => {
+            q.push(" AND community_id = ").push_bind(c);
+        }
+        Home::OfPerson(p) => {
+            q.push(" AND community_id = (SELECT community_id FROM people WHERE id = ")
+                .push_bind(p)
+                .push(")");
+        }
+    }
+}
+
 /// Pushes the condition of a scope: its sets, `OR`ed.
 pub(crate) fn push_scope<'a, DB: Database>(q: &mut QueryBuilder<'a, DB>, scope: &Scope)
 where

@@ -10,7 +10,7 @@ use workflow_core::store::*;
 use workflow_core::{Event, Ticket};
 
 use crate::error::from_sqlx;
-use crate::scope::{push_list_conditions, push_partition, push_scope};
+use crate::scope::{Home, home, push_home, push_list_conditions, push_partition, push_scope};
 use crate::{SqlStore, event_rows, ticket_rows};
 
 impl SqlStore {
@@ -58,30 +58,21 @@ impl SqlStore {
         id: Uuid,
         scope: &Scope,
     ) -> Result<Option<Ticket>, StoreError> {
-        // A volunteer's scope is a person's, not a community's, but what they act on is
-        // their own community's but for the rare request they asked elsewhere: where the
-        // tables are partitioned by community, that partition is read first, and the others
-        // only when the request is not in it.
-        if let (
-            true,
-            Scope::Assignee {
-                community: Some(home),
-                ..
-            },
-        ) = (self.dialect().names_partition, scope)
-            && let Some(t) = self.load_ticket_within(id, scope, Some(*home)).await?
+        // A person's scope names no community; their home's partition is read first.
+        if let Some(home) = home(scope, self.dialect())
+            && let Some(t) = self.load_ticket_within(id, scope, Some(home)).await?
         {
             return Ok(Some(t));
         }
         self.load_ticket_within(id, scope, None).await
     }
 
-    /// The ticket, if `scope` sees it (and it is of community `within`, when given).
+    /// The ticket, if `scope` sees it (and it is in `within`, when given).
     async fn load_ticket_within(
         &self,
         id: Uuid,
         scope: &Scope,
-        within: Option<Uuid>,
+        within: Option<Home>,
     ) -> Result<Option<Ticket>, StoreError> {
         let dialect = self.dialect();
         let row: Option<ticket_rows::TicketRow> = with_reader!(self, pool, {
@@ -92,8 +83,8 @@ impl SqlStore {
                 .push(" AND ");
             push_scope(&mut qb, scope);
             push_partition(&mut qb, scope, dialect);
-            if let Some(community) = within {
-                qb.push(" AND community_id = ").push_bind(community);
+            if let Some(home) = within {
+                push_home(&mut qb, home);
             }
             qb.build_query_as()
                 .fetch_optional(pool)

@@ -11,6 +11,7 @@ use jiff::Timestamp;
 use storage::SqlStore;
 use storage::reports::{ACCEPT_ACTIONS, COMPLETE_ACTIONS, ClockFigures, Period, Spread, Stats};
 use uuid::Uuid;
+use workflow_core::access::Unit;
 use workflow_core::event::{Event, EventKind};
 use workflow_core::role::Party;
 use workflow_core::store::Store;
@@ -80,6 +81,69 @@ pub struct Found {
     pub firings: u64,
     pub max_lateness_us: i64,
     pub problems: Vec<String>,
+}
+
+/// Every check of the year, and the product's figures it held against the events.
+pub struct Year {
+    pub found: Vec<Found>,
+    /// `/api/v1/stats` for each community, and for the street.
+    pub stats: Vec<Stats>,
+    pub street_stats: Stats,
+    pub max_lateness_us: i64,
+    pub problems: Vec<String>,
+}
+
+/// Checks the year of the street `street` and its `communities` (by name): `linli verify`,
+/// each community ([`community`]), the product's figures of each against those counted
+/// from its events, and the street's against their sum.
+pub async fn year(
+    store: &SqlStore,
+    catalog: &Catalog,
+    communities: &[(String, Uuid)],
+    street: Uuid,
+    period: Period,
+) -> anyhow::Result<Year> {
+    let mut problems = Vec::new();
+    let report = store.verify(&mut |_, _| {}).await?;
+    problems.extend(report.problems.iter().map(|p| format!("verify: {p}")));
+    let mut found = Vec::new();
+    let mut stats = Vec::new();
+    for (name, id) in communities {
+        let f = community(store, catalog, *id, period).await?;
+        let product = store.stats(Unit::Community(*id), period).await?;
+        if product != f.stats {
+            problems.push(format!(
+                "{name}: /api/v1/stats says {} but the events say {}",
+                serde_json::to_string(&product)?,
+                serde_json::to_string(&f.stats)?
+            ));
+        }
+        problems.extend(f.problems.iter().map(|p| format!("{name}: {p}")));
+        stats.push(product);
+        found.push(f);
+    }
+    let street_stats = store.stats(Unit::Street(street), period).await?;
+    let summed = summed(&found);
+    if without_spreads(street_stats.clone()) != summed {
+        problems.push(format!(
+            "the street: /api/v1/stats says {} but its communities' events say {}",
+            serde_json::to_string(&without_spreads(street_stats.clone()))?,
+            serde_json::to_string(&summed)?
+        ));
+    }
+    let max_lateness_us = found.iter().map(|f| f.max_lateness_us).max().unwrap_or(0);
+    if max_lateness_us != 0 {
+        problems.push(format!(
+            "a timer fired {max_lateness_us} µs from its due instant"
+        ));
+    }
+    Ok(Year {
+        found,
+        stats,
+        street_stats,
+        max_lateness_us,
+        problems,
+    })
 }
 
 /// Checks one community's year ([module docs](self)).
@@ -322,7 +386,7 @@ fn spread(values: &mut [i64]) -> Spread {
 }
 
 /// The street's counts, summed from its communities' (spreads do not sum, and are left out).
-pub fn summed(found: &[Found]) -> Stats {
+fn summed(found: &[Found]) -> Stats {
     let mut s = Stats::default();
     for f in found {
         let o = &f.stats;
@@ -356,7 +420,7 @@ pub fn summed(found: &[Found]) -> Stats {
 }
 
 /// The street's figures from the product without their spreads, to compare with [`summed`].
-pub fn without_spreads(mut s: Stats) -> Stats {
+fn without_spreads(mut s: Stats) -> Stats {
     s.to_accept = Spread::default();
     s.to_complete = Spread::default();
     s

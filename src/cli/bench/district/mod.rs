@@ -27,7 +27,6 @@ use jiff::civil::Date;
 use jiff::{SignedDuration, Timestamp};
 use storage::reports::{Period, Stats};
 use tokio::sync::Notify;
-use workflow_core::access::Unit;
 use workflow_core::clock::ManualClock;
 use workflow_core::engine::{Engine, Quiet};
 
@@ -79,6 +78,19 @@ pub struct DistrictArgs {
     raw_seconds: f64,
     #[command(flatten)]
     workflows: crate::cli::Workflows,
+}
+
+impl DistrictArgs {
+    /// The simulated days, from midnight of the first in the office calendar's zone.
+    fn period(&self, zone: &jiff::tz::TimeZone) -> anyhow::Result<Period> {
+        let from = self
+            .start
+            .at(0, 0, 0, 0)
+            .to_zoned(zone.clone())?
+            .timestamp();
+        let to = from + SignedDuration::from_hours(24 * self.days);
+        Ok(Period { from, to })
+    }
 }
 
 /// Targets of the default street (issue: "a district's year in minutes").
@@ -173,16 +185,8 @@ async fn simulate(
             .context("a community was not imported")?;
         ids.push(id);
     }
-    let start = args
-        .start
-        .at(0, 0, 0, 0)
-        .to_zoned(zone.clone())?
-        .timestamp();
-    let end = start + SignedDuration::from_hours(24 * args.days);
-    let period = Period {
-        from: start,
-        to: end,
-    };
+    let period = args.period(&zone)?;
+    let (start, end) = (period.from, period.to);
     let requests = args.households as f64 * args.requests_per_household * args.days as f64 / 365.0;
     let mut worlds = Vec::new();
     for (index, community) in ids.iter().enumerate() {
@@ -241,45 +245,14 @@ async fn simulate(
     let firing_rate = reporter.await.unwrap_or_default();
 
     let audited = Instant::now();
-    let mut problems = Vec::new();
-    let report = store.verify(&mut |_, _| {}).await?;
-    problems.extend(report.problems.iter().map(|p| format!("verify: {p}")));
-    let mut found = Vec::new();
-    let mut stats = Vec::new();
-    for (i, id) in ids.iter().enumerate() {
-        let f = audit::community(&store, &catalog, *id, period).await?;
-        let product = store.stats(Unit::Community(*id), period).await?;
-        if product != f.stats {
-            problems.push(format!(
-                "{}: /api/v1/stats says {} but the events say {}",
-                plan.communities[i],
-                serde_json::to_string(&product)?,
-                serde_json::to_string(&f.stats)?
-            ));
-        }
-        problems.extend(
-            f.problems
-                .iter()
-                .map(|p| format!("{}: {p}", plan.communities[i])),
-        );
-        stats.push(product);
-        found.push(f);
-    }
-    let street_stats = store.stats(Unit::Street(street_id), period).await?;
-    let summed = audit::summed(&found);
-    if audit::without_spreads(street_stats.clone()) != summed {
-        problems.push(format!(
-            "the street: /api/v1/stats says {} but its communities' events say {}",
-            serde_json::to_string(&audit::without_spreads(street_stats.clone()))?,
-            serde_json::to_string(&summed)?
-        ));
-    }
-    let max_lateness_us = found.iter().map(|f| f.max_lateness_us).max().unwrap_or(0);
-    if max_lateness_us != 0 {
-        problems.push(format!(
-            "a timer fired {max_lateness_us} µs from its due instant"
-        ));
-    }
+    let names: Vec<_> = plan.communities.iter().cloned().zip(ids).collect();
+    let audit::Year {
+        found,
+        stats,
+        street_stats,
+        max_lateness_us,
+        problems,
+    } = audit::year(&store, &catalog, &names, street_id, period).await?;
     let audit = audited.elapsed();
     for s in stores {
         s.close().await;
@@ -481,4 +454,79 @@ pub fn figures(s: &Stats) -> [String; 6] {
 pub fn on_time(s: &Stats, clock: &str) -> Option<f64> {
     let c = s.clocks.get(clock)?;
     workflow_core::figures::on_time_rate(c.on_time, c.stopped, c.breached_open)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Command {
+        #[command(flatten)]
+        district: DistrictArgs,
+    }
+
+    /// The checks find what is wrong: after a few days played for real, one open request's
+    /// row is made to say it is closed behind the product's back, and the product's figures
+    /// (`/api/v1/stats`, counting closed requests from the rows) no longer equal those
+    /// counted from the events, for the community and for the street.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn figures_the_events_do_not_bear_out_are_problems() {
+        let args = Command::parse_from([
+            "district",
+            "--communities",
+            "1",
+            "--households",
+            "600",
+            "--days",
+            "3",
+            "--raw-seconds",
+            "0.2",
+        ])
+        .district;
+        let catalog = Arc::new(args.workflows.catalog().unwrap());
+        let scratch = Scratch::new(&args.database, args.sqlite_synchronous)
+            .await
+            .unwrap();
+        let played = simulate(&args, catalog.clone(), &scratch).await.unwrap();
+        assert_eq!(played.problems, Vec::<String>::new());
+
+        let store = scratch.connect().await.unwrap();
+        let changed = sqlx::query(
+            "UPDATE tickets SET state = 'closed', terminal = TRUE \
+             WHERE id = (SELECT id FROM tickets WHERE NOT terminal LIMIT 1)",
+        )
+        .execute(store.sqlite_pool().unwrap())
+        .await
+        .unwrap();
+        assert_eq!(changed.rows_affected(), 1, "an open request to change");
+        let named = |kind: &'static str, name: String| {
+            let store = store.clone();
+            async move { store.org_unit_named(kind, &name).await.unwrap().unwrap() }
+        };
+        let street_id = named("street", street::STREET.to_owned()).await;
+        let name = street::community_name(0);
+        let community = named("community", name.clone()).await;
+        let period = args.period(&catalog.time_zone()).unwrap();
+        let checked = audit::year(&store, &catalog, &[(name, community)], street_id, period)
+            .await
+            .unwrap();
+        let says = |what: &str| checked.problems.iter().any(|p| p.starts_with(what));
+        assert!(
+            says(&format!(
+                "{}: /api/v1/stats says",
+                street::community_name(0)
+            )),
+            "{:#?}",
+            checked.problems
+        );
+        assert!(
+            says("the street: /api/v1/stats says"),
+            "{:#?}",
+            checked.problems
+        );
+        store.close().await;
+        scratch.remove().await;
+    }
 }
